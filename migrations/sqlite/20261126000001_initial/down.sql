@@ -1,0 +1,15 @@
+DROP TABLE audit_log;
+DROP TABLE channel_pacing;
+DROP TABLE slack_threads;
+DROP TABLE deliveries;
+DROP TABLE events;
+DROP TABLE scenarios;
+DROP TABLE load_tests;
+DROP TABLE slack_channels;
+DROP TABLE oauth_states;
+DROP TABLE slack_installations;
+DROP TABLE project_slack_settings;
+DROP TABLE org_slack_settings;
+DROP TABLE api_tokens;
+DROP TABLE projects;
+DROP TABLE organizations;

@@ -1,0 +1,254 @@
+//! Persistence: one diesel code path over SQLite (embedded default) and PostgreSQL.
+//!
+//! The backend is chosen from the URL scheme here, never by trial: diesel's
+//! `MultiConnection::establish` tries each backend in turn and hides why one failed.
+//! Blocking diesel calls run on actix's blocking thread pool through [`Db::run`].
+
+pub mod models;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// The one connection type every query in the crate is written against.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long SQLite waits for a lock held by another connection before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// Errors of the persistence layer; their text never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl,
+    #[error("could not connect to the database: {0}")]
+    Connect(String),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("the blocking thread pool is gone")]
+    Canceled,
+}
+
+/// The backend a database URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A file path (`sqlite://xtc-slack.db`, `sqlite:///var/lib/x.db`).
+    Sqlite(PathBuf),
+    /// A libpq connection URL (`postgres://` or `postgresql://`).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses the scheme; the rest is checked when connecting.
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DbError::UnsupportedUrl);
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err(DbError::UnsupportedUrl)
+        }
+    }
+
+    /// Whether this is the embedded SQLite backend.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+
+    /// Opens one connection of the right backend.
+    pub fn connect(&self) -> Result<DbConnection, DbError> {
+        match self {
+            Self::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path)
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                configure_sqlite(&mut conn)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Self::Postgres(url) => PgConnection::establish(url)
+                // libpq's message may echo the URL; keep only the first line of its reason.
+                .map_err(|e| DbError::Connect(redact_pg_error(&e.to_string())))
+                .map(DbConnection::Postgresql),
+        }
+    }
+}
+
+fn configure_sqlite(conn: &mut SqliteConnection) -> Result<(), DbError> {
+    conn.batch_execute(&format!(
+        // busy_timeout first: switching to WAL needs a lock another connection may hold.
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+    ))?;
+    Ok(())
+}
+
+fn redact_pg_error(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or("connection failed");
+    // libpq never prints the password, but be sure no URL with credentials slips through.
+    if first.contains("://") {
+        "connection failed".to_owned()
+    } else {
+        first.to_owned()
+    }
+}
+
+/// r2d2 manager that knows its backend from the URL.
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        self.url.connect()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// Applies every pending migration of the URL's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    applied.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Reverts every applied migration (used by tests that check `down.sql`).
+pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Postgresql(c) => c
+            .revert_all_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    reverted.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Runs `f` in a write transaction. On SQLite the transaction takes the write lock at
+/// `BEGIN IMMEDIATE`, so two writers never deadlock on a read-to-write upgrade (which
+/// SQLite answers with SQLITE_BUSY at once, without waiting). Model functions never open
+/// transactions themselves; callers compose them inside one `write_tx`.
+pub fn write_tx<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => match conn.batch_execute("COMMIT") {
+                    Ok(()) => Ok(value),
+                    Err(e) => {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        Err(e.into())
+                    }
+                },
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
+        }
+        DbConnection::Postgresql(_) => conn.transaction(f),
+    }
+}
+
+/// Cheap handle to the pool that runs blocking diesel work off the async workers.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    url: DatabaseUrl,
+}
+
+impl Db {
+    /// Builds the pool (no connection is required to succeed yet) for the URL.
+    pub fn new(url: DatabaseUrl, max_size: u32) -> Result<Self, DbError> {
+        let manager = ConnectionManager { url: url.clone() };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build_unchecked(manager);
+        Ok(Self { pool, url })
+    }
+
+    /// The URL this pool connects to.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Borrows a connection on the current thread (only for blocking contexts).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking diesel work on the blocking thread pool.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let joined = actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .await;
+        match joined {
+            Ok(result) => result,
+            Err(_) => Err(DbError::Canceled.into()),
+        }
+    }
+
+    /// `SELECT 1` through the pool, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1")?;
+            Ok::<_, DbError>(())
+        })
+        .await
+    }
+}
+
+/// Current UTC time as stored in the database.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

@@ -1,0 +1,70 @@
+//! `api_tokens`: bearer tokens of the API, stored as SHA-256 hashes only.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::api_tokens;
+use crate::db::{now, DbConnection};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiTokenRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub org_id: Option<String>,
+    pub project_id: Option<String>,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct NewApiToken<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub org_id: Option<&'a str>,
+    pub project_id: Option<&'a str>,
+    pub token_hash: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+impl ApiTokenRow {
+    pub fn insert(conn: &mut DbConnection, new: &NewApiToken<'_>) -> QueryResult<()> {
+        diesel::insert_into(api_tokens::table)
+            .values(new)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// The live (not revoked) token with this hash.
+    pub fn find_active_by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Self>> {
+        api_tokens::table
+            .filter(api_tokens::token_hash.eq(hash))
+            .filter(api_tokens::revoked_at.is_null())
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        api_tokens::table
+            .order(api_tokens::created_at.asc())
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// Marks the token revoked; returns false when no live token has that id.
+    pub fn revoke(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+        let n = diesel::update(
+            api_tokens::table
+                .filter(api_tokens::id.eq(id))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(now()))
+        .execute(conn)?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per table: a row struct, an insert struct where useful, and queries.
+//! Functions take `&mut DbConnection` and never open transactions themselves; callers
+//! compose them inside [`crate::db::write_tx`].
+
+pub mod api_token;
+pub mod audit;
+pub mod organization;
+pub mod project;

@@ -1,0 +1,222 @@
+//! Table definitions shared by both backends (kept in step with `migrations/*`).
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    projects (org_id, id) {
+        org_id -> Text,
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        org_id -> Nullable<Text>,
+        project_id -> Nullable<Text>,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    org_slack_settings (org_id) {
+        org_id -> Text,
+        send_messages -> Bool,
+        threads -> Bool,
+        compact_messages -> Bool,
+        target_channels -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    project_slack_settings (org_id, project_id) {
+        org_id -> Text,
+        project_id -> Text,
+        send_messages -> Bool,
+        threads -> Nullable<Bool>,
+        compact_messages -> Nullable<Bool>,
+        target_channels -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    slack_installations (id) {
+        id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        team_id -> Text,
+        team_name -> Text,
+        app_id -> Text,
+        bot_user_id -> Text,
+        scopes -> Text,
+        bot_token -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        installed_by -> Text,
+        installed_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_states (state_hash) {
+        state_hash -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        token_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    slack_channels (team_id, channel_id) {
+        team_id -> Text,
+        channel_id -> Text,
+        name -> Text,
+        is_private -> Bool,
+        is_archived -> Bool,
+        is_deleted -> Bool,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    load_tests (id) {
+        id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        name -> Text,
+        url -> Nullable<Text>,
+        started_by -> Nullable<Text>,
+        state -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scenarios (id) {
+        id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        name -> Text,
+        url -> Nullable<Text>,
+        state -> Text,
+        failing_since -> Nullable<Timestamp>,
+        incident -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (event_id) {
+        event_id -> Text,
+        subject_kind -> Text,
+        subject_id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        payload -> Text,
+        resulting_state -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        event_id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        subject_key -> Text,
+        event_type -> Text,
+        channel -> Text,
+        channel_name -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        installation_id -> Nullable<Text>,
+        threads -> Bool,
+        compact -> Bool,
+        status -> Text,
+        attempts -> Integer,
+        error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        slack_ts -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    slack_threads (subject_key, team_id, channel) {
+        subject_key -> Text,
+        team_id -> Text,
+        channel -> Text,
+        parent_ts -> Text,
+        card -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_pacing (team_id, channel) {
+        team_id -> Text,
+        channel -> Text,
+        next_allowed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        org_id -> Text,
+        project_id -> Nullable<Text>,
+        action -> Text,
+        details -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    projects,
+    api_tokens,
+    org_slack_settings,
+    project_slack_settings,
+    slack_installations,
+    oauth_states,
+    slack_channels,
+    load_tests,
+    scenarios,
+    events,
+    deliveries,
+    slack_threads,
+    channel_pacing,
+    audit_log,
+);

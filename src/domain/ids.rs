@@ -1,0 +1,182 @@
+//! Identifiers of organizations, projects, load tests, scenarios and events.
+//!
+//! Slugs follow API.md: `^[a-z0-9][a-z0-9_.-]{0,63}$`. They are parsed once at the edge;
+//! everything behind the HTTP layer can rely on them being valid.
+
+use std::fmt;
+
+/// Why a string is not a valid slug (safe to show to the client).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlugError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most 64 characters")]
+    TooLong,
+    #[error("must start with a lowercase letter or digit")]
+    BadStart,
+    #[error("may contain only lowercase letters, digits, '_', '.' and '-'")]
+    BadChar,
+}
+
+/// Checks the slug rule of API.md.
+pub fn validate_slug(s: &str) -> Result<(), SlugError> {
+    let bytes = s.as_bytes();
+    let first = *bytes.first().ok_or(SlugError::Empty)?;
+    if bytes.len() > 64 {
+        return Err(SlugError::TooLong);
+    }
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
+        return Err(SlugError::BadStart);
+    }
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(SlugError::BadChar);
+    }
+    Ok(())
+}
+
+macro_rules! slug_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses a slug.
+            pub fn parse(s: &str) -> Result<Self, SlugError> {
+                validate_slug(s)?;
+                Ok(Self(s.to_owned()))
+            }
+
+            /// The slug itself.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+slug_id!(
+    /// An organization's slug.
+    OrgId
+);
+slug_id!(
+    /// A project's slug, unique within its organization.
+    ProjectId
+);
+slug_id!(
+    /// A load test's slug, as the orchestrator names it.
+    LoadTestId
+);
+slug_id!(
+    /// A monitoring scenario's slug.
+    ScenarioId
+);
+
+/// The sender's idempotency key for an event: 1-200 visible ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct EventId(String);
+
+/// Why an event id is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventIdError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most 200 characters")]
+    TooLong,
+    #[error("may contain only visible ASCII characters")]
+    BadChar,
+}
+
+impl EventId {
+    /// Parses an event id.
+    pub fn parse(s: &str) -> Result<Self, EventIdError> {
+        if s.is_empty() {
+            return Err(EventIdError::Empty);
+        }
+        if s.len() > 200 {
+            return Err(EventIdError::TooLong);
+        }
+        if !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(EventIdError::BadChar);
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The id itself.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_documented_slugs() {
+        for ok in ["acme", "webshop", "a", "0", "a.b_c-d", &"x".repeat(64)] {
+            assert!(OrgId::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_slugs_with_a_reason() {
+        assert_eq!(OrgId::parse(""), Err(SlugError::Empty));
+        assert_eq!(OrgId::parse(&"x".repeat(65)), Err(SlugError::TooLong));
+        assert_eq!(OrgId::parse("-acme"), Err(SlugError::BadStart));
+        assert_eq!(OrgId::parse("_acme"), Err(SlugError::BadStart));
+        assert_eq!(OrgId::parse("Acme"), Err(SlugError::BadStart));
+        assert_eq!(OrgId::parse("ac me"), Err(SlugError::BadChar));
+        assert_eq!(OrgId::parse("acMe"), Err(SlugError::BadChar));
+        assert_eq!(OrgId::parse("a/b"), Err(SlugError::BadChar));
+    }
+
+    #[test]
+    fn event_ids_are_bounded_visible_ascii() {
+        assert!(EventId::parse("7d1f-abc").is_ok());
+        assert_eq!(EventId::parse(""), Err(EventIdError::Empty));
+        assert_eq!(EventId::parse("a b"), Err(EventIdError::BadChar));
+        assert_eq!(EventId::parse(&"e".repeat(201)), Err(EventIdError::TooLong));
+    }
+
+    proptest! {
+        #[test]
+        fn slug_parse_agrees_with_the_regex(s in "\\PC{0,70}") {
+            let by_rule = !s.is_empty()
+                && s.len() <= 64
+                && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+            prop_assert_eq!(OrgId::parse(&s).is_ok(), by_rule);
+        }
+
+        #[test]
+        fn valid_slugs_round_trip(s in "[a-z0-9][a-z0-9_.-]{0,63}") {
+            let id = ProjectId::parse(&s).unwrap();
+            prop_assert_eq!(id.as_str(), s.as_str());
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Validated newtypes and pure rules. Nothing here touches the network or the database.
+
+pub mod access;
+pub mod channel;
+pub mod ids;
+pub mod lifecycle;
+pub mod monitoring;
+pub mod settings;

@@ -1,0 +1,181 @@
+//! The one error type of the HTTP boundary: each variant maps to a status and a stable
+//! snake_case code (API.md, "Errors"). Causes are logged once, never sent to clients.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Map, Value};
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or unknown API token")]
+    Unauthenticated,
+    #[error("this token may not do that")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(String),
+    /// Bad input; `status` is 400 (syntax, path, query) or 422 (a body field's value).
+    #[error("{message}")]
+    InvalidRequest {
+        status: StatusCode,
+        field: Option<String>,
+        message: String,
+    },
+    #[error("cannot go from {from} to {to}")]
+    InvalidTransition { from: String, to: String },
+    #[error("{message}")]
+    IncompleteConfig {
+        message: String,
+        missing: Vec<&'static str>,
+    },
+    #[error(
+        "Slack app credentials are not configured: set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
+    )]
+    SlackNotConfigured,
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything unexpected. The cause is logged; the client sees a generic text.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// 422 naming a body field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// 400 naming a path or query parameter.
+    pub fn param(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            status: StatusCode::BAD_REQUEST,
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// The stable code of API.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::IncompleteConfig { .. } => "incomplete_config",
+            Self::SlackNotConfigured => "slack_not_configured",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The JSON body sent to the client.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("error".into(), json!(self.code()));
+        body.insert("message".into(), json!(self.to_string()));
+        match self {
+            Self::InvalidRequest {
+                field: Some(field), ..
+            } => {
+                body.insert("field".into(), json!(field));
+            }
+            Self::InvalidTransition { from, to } => {
+                body.insert("from".into(), json!(from));
+                body.insert("to".into(), json!(to));
+            }
+            Self::IncompleteConfig { missing, .. } => {
+                body.insert("missing".into(), json!(missing));
+            }
+            _ => {}
+        }
+        Value::Object(body)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InvalidRequest { status, .. } => *status,
+            Self::InvalidTransition { .. }
+            | Self::IncompleteConfig { .. }
+            | Self::SlackNotConfigured => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            res.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        res.json(self.body())
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Pool(_) | DbError::Connect(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable("the database is not available; try again shortly".into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::from(DbError::Query(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = ApiError::internal(anyhow::anyhow!("secret detail xoxb-123"));
+        let body = e.body().to_string();
+        assert!(!body.contains("xoxb"));
+        assert!(body.contains("\"internal\""));
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn transition_errors_name_both_states() {
+        let e = ApiError::InvalidTransition {
+            from: "finished".into(),
+            to: "running".into(),
+        };
+        assert_eq!(e.body()["from"], "finished");
+        assert_eq!(e.body()["to"], "running");
+        assert_eq!(e.status_code(), StatusCode::CONFLICT);
+    }
+}

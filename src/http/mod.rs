@@ -1,0 +1,27 @@
+//! The HTTP boundary: thin handlers that parse into domain types and call models/actors.
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod params;
+pub mod registry;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use error::ApiError;
+
+/// Registers every route of the service.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(registry::put_org)
+        .service(registry::put_project);
+}
+
+/// Unknown paths and methods: a JSON 404 in the API's error format.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::not_found(format!("no such endpoint: {} {}", req.method(), req.path()))
+        .error_response()
+}

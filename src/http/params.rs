@@ -1,0 +1,41 @@
+//! Parsing of path parameters into domain ids (400 naming the parameter).
+
+use super::error::ApiError;
+use crate::domain::ids::{LoadTestId, OrgId, ProjectId, ScenarioId};
+
+pub fn org(s: &str) -> Result<OrgId, ApiError> {
+    OrgId::parse(s).map_err(|e| ApiError::param("org", format!("organization id {e}")))
+}
+
+pub fn project(s: &str) -> Result<ProjectId, ApiError> {
+    ProjectId::parse(s).map_err(|e| ApiError::param("project", format!("project id {e}")))
+}
+
+pub fn load_test(s: &str) -> Result<LoadTestId, ApiError> {
+    LoadTestId::parse(s).map_err(|e| ApiError::param("load_test_id", format!("load test id {e}")))
+}
+
+pub fn scenario(s: &str) -> Result<ScenarioId, ApiError> {
+    ScenarioId::parse(s).map_err(|e| ApiError::param("scenario_id", format!("scenario id {e}")))
+}
+
+/// A display name: trimmed, 1..=200 characters, no control characters.
+pub fn display_name(field: &str, raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(ApiError::field(field, format!("{field} must not be empty")));
+    }
+    if name.chars().count() > 200 {
+        return Err(ApiError::field(
+            field,
+            format!("{field} must be at most 200 characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}

@@ -1,0 +1,14 @@
+//! xtc-slack: Slack notifications for XTC load tests and synthetic monitoring.
+
+pub mod auth;
+pub mod cli;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod fake_slack;
+pub mod http;
+pub mod settings;
+pub mod slack;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,384 @@
+//! Typed settings from environment variables and flags (flags win), validated once.
+//!
+//! Secrets are wrapped in [`SecretString`] so `Debug` can never print them. A bad value
+//! becomes a [`SettingsError`] naming the setting; `main` prints it on one line and exits 2.
+
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::crypto::{CryptoError, SecretKey};
+use crate::db::DatabaseUrl;
+
+/// A setting that cannot be used, with the name of its environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {setting}: {reason}")]
+pub struct SettingsError {
+    /// The environment variable (the flag has the same name in kebab case).
+    pub setting: &'static str,
+    /// What is wrong, safe to print (never the secret value itself).
+    pub reason: String,
+}
+
+impl SettingsError {
+    pub fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Database selection shared by every subcommand that touches the database.
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (embedded default) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        env = "XTC_SLACK_DATABASE_URL",
+        default_value = "sqlite://xtc-slack.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+impl DatabaseArgs {
+    pub fn parse_url(&self) -> Result<DatabaseUrl, SettingsError> {
+        DatabaseUrl::parse(&self.database_url).map_err(|_| {
+            SettingsError::new(
+                "XTC_SLACK_DATABASE_URL",
+                "expected sqlite://PATH or postgres://...",
+            )
+        })
+    }
+}
+
+/// Output format of the logs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `xtc-slack serve`; each also reads its environment variable.
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Listen address.
+    #[arg(long, env = "XTC_SLACK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Base URL that browsers and Slack reach (default `http://{bind}`).
+    #[arg(long, env = "XTC_SLACK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// 32 bytes, base64: encrypts Slack tokens at rest. Generated into `<db>.key` for SQLite
+    /// when unset; required for PostgreSQL.
+    #[arg(long, env = "XTC_SLACK_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// The Slack app's client ID.
+    #[arg(long, env = "SLACK_CLIENT_ID")]
+    pub slack_client_id: Option<String>,
+
+    /// The Slack app's client secret.
+    #[arg(long, env = "SLACK_CLIENT_SECRET", hide_env_values = true)]
+    pub slack_client_secret: Option<String>,
+
+    /// Verifies requests to `/slack/events`.
+    #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
+    pub slack_signing_secret: Option<String>,
+
+    /// Slack Web API base URL.
+    #[arg(long, env = "SLACK_API_URL", default_value = "https://slack.com/api")]
+    pub slack_api_url: String,
+
+    /// Slack OAuth authorize page.
+    #[arg(
+        long,
+        env = "SLACK_AUTHORIZE_URL",
+        default_value = "https://slack.com/oauth/v2/authorize"
+    )]
+    pub slack_authorize_url: String,
+
+    /// Timeout of each Slack Web API call, in seconds.
+    #[arg(long, env = "XTC_SLACK_SLACK_TIMEOUT_SECS", default_value_t = 10)]
+    pub slack_timeout_secs: u64,
+
+    /// Directory with message templates overriding the compiled-in ones.
+    #[arg(long, env = "XTC_SLACK_TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
+
+    /// Log format.
+    #[arg(long, env = "XTC_SLACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// Maximum database connections.
+    #[arg(long, env = "XTC_SLACK_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+}
+
+/// Slack-side configuration.
+#[derive(Clone)]
+pub struct SlackSettings {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub signing_secret: Option<SecretString>,
+    pub api_url: Url,
+    pub authorize_url: Url,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SlackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSettings")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("api_url", &self.api_url.as_str())
+            .field("authorize_url", &self.authorize_url.as_str())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Everything `serve` needs, validated.
+#[derive(Debug)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind: String,
+    pub public_url: Url,
+    pub secret_key: SecretKey,
+    pub slack: SlackSettings,
+    pub templates_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub db_pool_size: u32,
+}
+
+impl Settings {
+    /// Validates the flags; may create the SQLite key file on first start.
+    pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
+        let database_url = args.database.parse_url()?;
+        let bind = args.bind.trim().to_owned();
+        bind.to_socket_addrs()
+            .map_err(|e| SettingsError::new("XTC_SLACK_BIND", format!("{bind:?}: {e}")))?;
+        let public_url = match args.public_url {
+            Some(u) => parse_http_url("XTC_SLACK_PUBLIC_URL", &u)?,
+            None => parse_http_url("XTC_SLACK_BIND", &format!("http://{bind}"))?,
+        };
+        let secret_key = load_secret_key(args.secret_key.as_deref(), &database_url)?;
+        let slack = SlackSettings {
+            client_id: non_empty(args.slack_client_id),
+            client_secret: non_empty(args.slack_client_secret).map(SecretString::from),
+            signing_secret: non_empty(args.slack_signing_secret).map(SecretString::from),
+            api_url: parse_http_url("SLACK_API_URL", &args.slack_api_url)?,
+            authorize_url: parse_http_url("SLACK_AUTHORIZE_URL", &args.slack_authorize_url)?,
+            timeout: Duration::from_secs(args.slack_timeout_secs.max(1)),
+        };
+        if let Some(dir) = &args.templates_dir {
+            if !dir.is_dir() {
+                return Err(SettingsError::new(
+                    "XTC_SLACK_TEMPLATES_DIR",
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+        }
+        if args.db_pool_size == 0 {
+            return Err(SettingsError::new(
+                "XTC_SLACK_DB_POOL_SIZE",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            database_url,
+            bind,
+            public_url,
+            secret_key,
+            slack,
+            templates_dir: args.templates_dir,
+            log_format: args.log_format,
+            db_pool_size: args.db_pool_size,
+        })
+    }
+
+    /// `{public}/slack/oauth/callback`, the OAuth `redirect_uri`.
+    pub fn oauth_redirect_uri(&self) -> String {
+        format!("{}/slack/oauth/callback", self.public_base())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_base(&self) -> &str {
+        self.public_url.as_str().trim_end_matches('/')
+    }
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn parse_http_url(setting: &'static str, raw: &str) -> Result<Url, SettingsError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| SettingsError::new(setting, format!("{raw:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(SettingsError::new(
+            setting,
+            format!("{raw:?} must be an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+/// The encryption key: given, or for SQLite read from / generated into `<db>.key`.
+fn load_secret_key(given: Option<&str>, db: &DatabaseUrl) -> Result<SecretKey, SettingsError> {
+    const NAME: &str = "XTC_SLACK_SECRET_KEY";
+    let bad = |e: CryptoError| SettingsError::new(NAME, e.to_string());
+    if let Some(encoded) = given.filter(|s| !s.trim().is_empty()) {
+        return SecretKey::from_base64(encoded).map_err(bad);
+    }
+    match db {
+        DatabaseUrl::Postgres(_) => Err(SettingsError::new(
+            NAME,
+            "is required with a PostgreSQL database (32 bytes, base64: `openssl rand -base64 32`)",
+        )),
+        DatabaseUrl::Sqlite(path) => {
+            let key_path = key_file_path(path);
+            let encoded = read_or_create_key_file(&key_path).map_err(|e| {
+                SettingsError::new(NAME, format!("key file {}: {e}", key_path.display()))
+            })?;
+            SecretKey::from_base64(encoded.expose_secret()).map_err(|e| {
+                SettingsError::new(NAME, format!("key file {}: {e}", key_path.display()))
+            })
+        }
+    }
+}
+
+/// `<db path>.key` beside the SQLite file.
+pub fn key_file_path(db_path: &std::path::Path) -> PathBuf {
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+fn read_or_create_key_file(path: &std::path::Path) -> std::io::Result<SecretString> {
+    use std::io::Write;
+    match std::fs::read_to_string(path) {
+        Ok(s) => return Ok(SecretString::from(s.trim().to_owned())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let key = SecretKey::generate_base64();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(key.expose_secret().as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    tracing::info!(path = %path.display(), "generated a new secret key file");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().serve
+    }
+
+    #[test]
+    fn sqlite_key_file_is_generated_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/x.db", dir.path().display());
+        Settings::from_args(args(&["--database-url", &db])).unwrap();
+        let key_path = dir.path().join("x.db.key");
+        let first = std::fs::read_to_string(&key_path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        Settings::from_args(args(&["--database-url", &db])).unwrap();
+        assert_eq!(std::fs::read_to_string(&key_path).unwrap(), first);
+    }
+
+    #[test]
+    fn postgres_requires_a_key() {
+        let err = Settings::from_args(args(&["--database-url", "postgres://u@localhost/db"]))
+            .unwrap_err();
+        assert_eq!(err.setting, "XTC_SLACK_SECRET_KEY");
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/x.db", dir.path().display());
+        let cases: [(&[&str], &str); 5] = [
+            (&["--secret-key", "dG9vc2hvcnQ="], "XTC_SLACK_SECRET_KEY"),
+            (&["--public-url", "not a url"], "XTC_SLACK_PUBLIC_URL"),
+            (&["--slack-api-url", "ftp://x"], "SLACK_API_URL"),
+            (&["--bind", "nonsense"], "XTC_SLACK_BIND"),
+            (&["--database-url", "mysql://x"], "XTC_SLACK_DATABASE_URL"),
+        ];
+        for (extra, setting) in cases {
+            let mut argv = extra.to_vec();
+            if !extra.contains(&"--database-url") {
+                argv.extend_from_slice(&["--database-url", db.as_str()]);
+            }
+            let err = Settings::from_args(args(&argv)).unwrap_err();
+            assert_eq!(err.setting, setting, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/x.db", dir.path().display());
+        let s = Settings::from_args(args(&[
+            "--database-url",
+            &db,
+            "--slack-client-secret",
+            "super-secret-value",
+            "--slack-signing-secret",
+            "signing-secret-value",
+        ]))
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("super-secret-value"));
+        assert!(!shown.contains("signing-secret-value"));
+        assert_eq!(
+            s.oauth_redirect_uri(),
+            "http://127.0.0.1:8080/slack/oauth/callback"
+        );
+    }
+}

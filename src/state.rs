@@ -1,0 +1,14 @@
+//! Shared application state handed to every handler through `web::Data`.
+
+use std::sync::Arc;
+
+use crate::crypto::Cipher;
+use crate::db::Db;
+use crate::settings::Settings;
+
+/// What handlers need: the database, validated settings, the token cipher.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub cipher: Cipher,
+}
