@@ -1,0 +1,371 @@
+//! The fake's control API under `/_fake/api/` for tests and demos: inspect messages and
+//! calls, change channels, mint and revoke tokens, inject failures, change rate limits,
+//! send lifecycle events, reset.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    events,
+    state::{new_channel_id, Failure, FakeChannel, World},
+    Shared,
+};
+
+fn ok(v: Value) -> HttpResponse {
+    let mut v = v;
+    if let Value::Object(o) = &mut v {
+        o.insert("ok".into(), Value::Bool(true));
+    }
+    HttpResponse::Ok().json(v)
+}
+
+fn fail(status: u16, error: &str, message: &str) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    HttpResponse::build(status).json(json!({"ok": false, "error": error, "message": message}))
+}
+
+/// Query of `GET /_fake/api/messages` and `GET /_fake/api/calls`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Filter {
+    channel: Option<String>,
+    method: Option<String>,
+}
+
+/// `GET /_fake/api/messages[?channel=ID_OR_NAME]`: every message, oldest first per channel.
+pub(crate) async fn messages(q: web::Query<Filter>, shared: web::Data<Shared>) -> HttpResponse {
+    let world = shared.world();
+    let channels: Vec<&FakeChannel> = match q.channel.as_deref() {
+        None => world.channels.iter().collect(),
+        Some(key) => match world.find_channel_any(key) {
+            Some(i) => vec![&world.channels[i]],
+            None => return fail(404, "channel_not_found", "no such channel"),
+        },
+    };
+    let messages: Vec<Value> = channels
+        .iter()
+        .flat_map(|c| {
+            c.messages.iter().map(move |m| {
+                let mut v = json!(m);
+                if let Value::Object(o) = &mut v {
+                    o.insert("channel".into(), json!(c.id));
+                    o.insert("channel_name".into(), json!(c.name));
+                }
+                v
+            })
+        })
+        .collect();
+    ok(json!({"messages": messages}))
+}
+
+/// `GET /_fake/api/calls[?method=...]`: the Web API call log (without tokens).
+pub(crate) async fn calls(q: web::Query<Filter>, shared: web::Data<Shared>) -> HttpResponse {
+    let world = shared.world();
+    let calls: Vec<Value> = world
+        .calls
+        .iter()
+        .filter(|c| q.method.as_deref().is_none_or(|m| c.method == m))
+        .map(|c| json!(c))
+        .collect();
+    ok(json!({"calls": calls}))
+}
+
+fn channel_summary(c: &FakeChannel) -> Value {
+    json!({
+        "id": c.id, "name": c.name, "is_private": c.is_private, "is_archived": c.is_archived,
+        "is_member": c.is_member, "created": c.created, "previous_names": c.previous_names,
+        "message_count": c.messages.len(),
+    })
+}
+
+/// `GET /_fake/api/channels`.
+pub(crate) async fn channels(shared: web::Data<Shared>) -> HttpResponse {
+    let world = shared.world();
+    let list: Vec<Value> = world.channels.iter().map(channel_summary).collect();
+    ok(json!({"channels": list}))
+}
+
+/// Body of `POST /_fake/api/channels`: find by `id` or `name` (create when missing),
+/// then apply the given changes.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ChannelChange {
+    id: Option<String>,
+    name: Option<String>,
+    rename: Option<String>,
+    is_private: Option<bool>,
+    is_archived: Option<bool>,
+    is_member: Option<bool>,
+    #[serde(default)]
+    delete: bool,
+}
+
+/// `POST /_fake/api/channels`.
+pub(crate) async fn change_channel(
+    body: web::Json<ChannelChange>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let mut world = shared.world();
+    let key = body
+        .id
+        .as_deref()
+        .or(body.name.as_deref())
+        .unwrap_or_default();
+    let found = world.find_channel_any(key);
+    if body.delete {
+        return match found {
+            Some(i) => {
+                let c = world.channels.remove(i);
+                ok(json!({"deleted": c.id}))
+            }
+            None => fail(404, "channel_not_found", "no such channel"),
+        };
+    }
+    let i = match found {
+        Some(i) => i,
+        None => {
+            let Some(name) = body.name.as_deref() else {
+                return fail(
+                    404,
+                    "channel_not_found",
+                    "give a `name` to create a channel",
+                );
+            };
+            if let Err(e) = valid_name(name) {
+                return fail(422, e, "Slack channel names: a-z, 0-9, - and _, at most 80");
+            }
+            let created = chrono::Utc::now().timestamp();
+            world.channels.push(FakeChannel {
+                id: body.id.clone().unwrap_or_else(new_channel_id),
+                name: name.to_owned(),
+                is_private: false,
+                is_archived: false,
+                is_member: false,
+                created,
+                previous_names: Vec::new(),
+                messages: Vec::new(),
+            });
+            world.channels.len() - 1
+        }
+    };
+    if let Some(new_name) = body.rename.as_deref() {
+        if let Err(e) = valid_name(new_name) {
+            return fail(422, e, "Slack channel names: a-z, 0-9, - and _, at most 80");
+        }
+        if world.channels.iter().any(|c| c.name == new_name) {
+            return fail(409, "name_taken", "another channel has that name");
+        }
+        let c = &mut world.channels[i];
+        let old = std::mem::replace(&mut c.name, new_name.to_owned());
+        c.previous_names.push(old);
+    }
+    let c = &mut world.channels[i];
+    if let Some(v) = body.is_private {
+        c.is_private = v;
+    }
+    if let Some(v) = body.is_archived {
+        c.is_archived = v;
+    }
+    if let Some(v) = body.is_member {
+        c.is_member = v;
+    }
+    ok(json!({"channel": channel_summary(c)}))
+}
+
+/// Slack's naming rules (conversations.create).
+fn valid_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("invalid_name_required");
+    }
+    if name.chars().count() > 80 {
+        return Err("invalid_name_maxlength");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err("invalid_name_specials");
+    }
+    Ok(())
+}
+
+/// Body of `POST /_fake/api/tokens`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MintToken {
+    /// Array or comma-separated string; default: the scopes the product requests.
+    scopes: Option<Value>,
+    /// Another app's ID, to test `cant_update_message`.
+    app_id: Option<String>,
+}
+
+/// `POST /_fake/api/tokens`: a bot token without going through OAuth.
+pub(crate) async fn mint_token(
+    body: web::Json<MintToken>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let scopes: Vec<String> = match &body.scopes {
+        None => [
+            "chat:write",
+            "chat:write.public",
+            "channels:read",
+            "team:read",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(_) => {
+            return fail(
+                422,
+                "invalid_scopes",
+                "scopes: array or comma-separated string",
+            )
+        }
+    };
+    let mut world = shared.world();
+    let token = world.mint_bot_token(scopes.clone(), body.app_id.clone());
+    ok(json!({
+        "access_token": token,
+        "scope": scopes.join(","),
+        "team_id": world.config.team_id,
+        "bot_user_id": world.config.bot_user_id,
+    }))
+}
+
+/// Body of `POST /_fake/api/tokens/revoke`: one `token`, or `all` tokens of the team.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Revoke {
+    token: Option<String>,
+    #[serde(default)]
+    all: bool,
+    /// What the revoked token(s) answer from now on (default `token_revoked`;
+    /// `account_inactive` imitates an uninstalled app).
+    error: Option<String>,
+}
+
+/// `POST /_fake/api/tokens/revoke`.
+pub(crate) async fn revoke(body: web::Json<Revoke>, shared: web::Data<Shared>) -> HttpResponse {
+    let code = body
+        .error
+        .clone()
+        .unwrap_or_else(|| "token_revoked".to_owned());
+    let mut world = shared.world();
+    let revoked = match (&body.token, body.all) {
+        (_, true) => world.revoke_all(&code, false),
+        (Some(token), false) => match world.tokens.get_mut(token) {
+            Some(t) => {
+                t.revoked = Some(code);
+                1
+            }
+            None => return fail(404, "token_not_found", "unknown token"),
+        },
+        (None, false) => return fail(422, "invalid_request", "give `token` or `all: true`"),
+    };
+    ok(json!({"revoked": revoked}))
+}
+
+/// `POST /_fake/api/fail`: the next `count` calls of `method` (`*` = any) fail.
+pub(crate) async fn inject_failure(
+    body: web::Json<Failure>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let failure = body.into_inner();
+    if failure.method.is_empty() {
+        return fail(422, "invalid_request", "`method` is required");
+    }
+    let mut world = shared.world();
+    if failure.count == 0 {
+        world.failures.remove(&failure.method);
+    } else {
+        world.failures.insert(failure.method.clone(), failure);
+    }
+    ok(json!({}))
+}
+
+/// Body of `POST /_fake/api/rate-limit`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RateLimit {
+    per_sec: f64,
+    #[serde(default = "default_burst")]
+    burst: u32,
+}
+
+fn default_burst() -> u32 {
+    1
+}
+
+/// `POST /_fake/api/rate-limit`: per-channel `chat.postMessage` limit; `per_sec: 0` disables.
+pub(crate) async fn rate_limit(
+    body: web::Json<RateLimit>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    if !body.per_sec.is_finite() || body.per_sec < 0.0 {
+        return fail(422, "invalid_request", "per_sec must be >= 0");
+    }
+    shared.world().set_rate_limit(body.per_sec, body.burst);
+    ok(json!({}))
+}
+
+/// Body of `POST /_fake/api/events`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SendEvent {
+    #[serde(rename = "type")]
+    kind: events::Kind,
+    /// Overrides the configured `--events-url`.
+    url: Option<String>,
+    /// Whether the tokens die as the event says (default true, as at Slack).
+    #[serde(default = "yes")]
+    revoke: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /_fake/api/events`: sends a signed lifecycle event and reports the app's answer.
+pub(crate) async fn send_event(
+    body: web::Json<SendEvent>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let (url, secret, payload) = {
+        let mut world = shared.world();
+        let Some(url) = body.url.clone().or_else(|| world.config.events_url.clone()) else {
+            return fail(422, "no_events_url", "configure --events-url or pass `url`");
+        };
+        if body.revoke {
+            revoke_for(&mut world, body.kind);
+        }
+        let payload = events::envelope(&world.config, body.kind);
+        (url, world.config.signing_secret.clone(), payload)
+    };
+    match events::deliver(&url, &secret, &payload).await {
+        Ok((status, answer)) => ok(json!({
+            "status": status,
+            "body": answer,
+            "event": serde_json::from_slice::<Value>(&payload).unwrap_or(Value::Null),
+        })),
+        Err(e) => fail(502, "delivery_failed", &e),
+    }
+}
+
+fn revoke_for(world: &mut World, kind: events::Kind) {
+    match kind {
+        events::Kind::AppUninstalled => world.revoke_all("account_inactive", false),
+        events::Kind::TokensRevoked => world.revoke_all("token_revoked", true),
+    };
+}
+
+/// `POST /_fake/api/reset`: back to the configured start (channels, no messages, no tokens).
+pub(crate) async fn reset(shared: web::Data<Shared>) -> HttpResponse {
+    shared.world().reset();
+    ok(json!({}))
+}

@@ -1,0 +1,398 @@
+//! A local fake of Slack: the Web API methods the product calls, the OAuth v2 approval
+//! page, a control API for tests and demos, and a page that shows what was posted.
+//!
+//! It follows the facts in `slack-api.md` (shared notes) independently of
+//! [`crate::slack`]: nothing here imports the client's code, so tests of the client
+//! against the fake check two separate readings of Slack's documentation.
+//!
+//! Routes:
+//! - `GET|POST /api/<method>`: `oauth.v2.access`, `chat.postMessage`, `chat.update`,
+//!   `conversations.info`, `conversations.list`, `conversations.join`, `auth.test`,
+//!   `auth.revoke`, `team.info`, `apps.uninstall`, `api.test`;
+//! - `GET|POST /oauth/v2/authorize`: the consent page and its decision;
+//! - `GET /_fake/`: channels and messages as a web page;
+//! - `/_fake/api/...`: the control API (see [`control`]).
+//!
+//! Run it with [`run`] (`xtc-slack fake-slack`) or, in tests, [`spawn`] it on its own
+//! thread.
+
+mod control;
+mod events;
+mod oauth;
+mod page;
+mod state;
+mod web_api;
+
+use std::{
+    net::TcpListener,
+    sync::{Mutex, MutexGuard},
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+/// Flags of `xtc-slack fake-slack`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FakeSlackArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FAKE_SLACK_BIND", default_value = "127.0.0.1:9999")]
+    pub bind: String,
+    /// The pretend Slack app's client ID.
+    #[arg(long, env = "FAKE_SLACK_CLIENT_ID", default_value = "fake-client-id")]
+    pub client_id: String,
+    /// The pretend Slack app's client secret.
+    #[arg(
+        long,
+        env = "FAKE_SLACK_CLIENT_SECRET",
+        default_value = "fake-client-secret"
+    )]
+    pub client_secret: String,
+    /// Workspace ID (`T…`).
+    #[arg(long, env = "FAKE_SLACK_TEAM_ID", default_value = "T0FAKE0001")]
+    pub team_id: String,
+    /// Workspace name.
+    #[arg(
+        long,
+        env = "FAKE_SLACK_TEAM_NAME",
+        default_value = "XTC-Test-Workspace"
+    )]
+    pub team_name: String,
+    /// Where lifecycle events are POSTed (the app's `/slack/events`).
+    #[arg(long, env = "FAKE_SLACK_EVENTS_URL")]
+    pub events_url: Option<String>,
+    /// Secret used to sign events.
+    #[arg(
+        long,
+        env = "FAKE_SLACK_SIGNING_SECRET",
+        default_value = "fake-signing-secret"
+    )]
+    pub signing_secret: String,
+    /// `chat.postMessage` per channel and second; 0 disables the limit.
+    #[arg(long, env = "FAKE_SLACK_RATE_LIMIT_PER_SEC", default_value_t = 1.0)]
+    pub rate_limit_per_sec: f64,
+    /// Burst allowed above the per-second rate.
+    #[arg(long, env = "FAKE_SLACK_RATE_LIMIT_BURST", default_value_t = 3)]
+    pub rate_limit_burst: u32,
+    /// The app's configured Redirect URLs (repeatable). Empty: any http(s) URL is accepted.
+    #[arg(
+        long = "redirect-url",
+        env = "FAKE_SLACK_REDIRECT_URLS",
+        value_delimiter = ','
+    )]
+    pub redirect_urls: Vec<String>,
+    /// Send `tokens_revoked` + `app_uninstalled` to `--events-url` when the last bot token
+    /// is revoked by `auth.revoke` or `apps.uninstall`.
+    #[arg(long, env = "FAKE_SLACK_LIFECYCLE_EVENTS")]
+    pub lifecycle_events: bool,
+}
+
+/// A channel of the fake workspace at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSpec {
+    /// `C` + 8 or more uppercase letters/digits.
+    pub id: String,
+    /// Lowercase name without `#`.
+    pub name: String,
+    /// Private: invisible to the bot unless it is a member.
+    pub is_private: bool,
+    /// Archived: posts fail with `is_archived`.
+    pub is_archived: bool,
+    /// Whether the app's bot user is in the channel.
+    pub is_member: bool,
+}
+
+impl ChannelSpec {
+    /// A public channel the bot has not joined, with a fresh Slack-like ID.
+    pub fn public(name: &str) -> ChannelSpec {
+        ChannelSpec {
+            id: state::new_channel_id(),
+            name: name.to_owned(),
+            is_private: false,
+            is_archived: false,
+            is_member: false,
+        }
+    }
+
+    fn fixed(id: &str, name: &str, is_private: bool, is_archived: bool, is_member: bool) -> Self {
+        ChannelSpec {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            is_private,
+            is_archived,
+            is_member,
+        }
+    }
+
+    /// The default workspace: `general` (bot is a member), `load-tests`, `perf`, `random`,
+    /// private `secret-ops`, archived `old-alerts`.
+    pub fn defaults() -> Vec<ChannelSpec> {
+        vec![
+            Self::fixed("C0FAKE0GEN1", "general", false, false, true),
+            Self::fixed("C0FAKE0LDT1", "load-tests", false, false, false),
+            Self::fixed("C0FAKE0PRF1", "perf", false, false, false),
+            Self::fixed("C0FAKE0RND1", "random", false, false, false),
+            Self::fixed("C0FAKE0SEC1", "secret-ops", true, false, false),
+            Self::fixed("C0FAKE0OLD1", "old-alerts", false, true, false),
+        ]
+    }
+}
+
+/// Everything the fake needs at start. `Default` matches the flags' defaults.
+#[derive(Debug, Clone)]
+pub struct FakeSlackConfig {
+    /// The app's client ID.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: String,
+    /// The app's ID (`A…`).
+    pub app_id: String,
+    /// The app's (and its bot's) display name.
+    pub app_name: String,
+    /// Workspace ID.
+    pub team_id: String,
+    /// Workspace name.
+    pub team_name: String,
+    /// The bot user (`U…`) that tokens of this app act as.
+    pub bot_user_id: String,
+    /// The bot (`B…`).
+    pub bot_id: String,
+    /// The user who "clicks Allow".
+    pub installer_user_id: String,
+    /// Lifetime of OAuth codes (Slack: 10 minutes).
+    pub code_ttl: Duration,
+    /// The app's Redirect URLs; empty accepts any http(s) `redirect_uri`.
+    pub redirect_urls: Vec<String>,
+    /// Channels at start.
+    pub channels: Vec<ChannelSpec>,
+    /// Per-channel `chat.postMessage` rate; 0 disables.
+    pub rate_limit_per_sec: f64,
+    /// Token-bucket size.
+    pub rate_limit_burst: u32,
+    /// Secret for signing events.
+    pub signing_secret: String,
+    /// Where events go.
+    pub events_url: Option<String>,
+    /// Send lifecycle events when the last bot token is revoked.
+    pub lifecycle_events: bool,
+}
+
+impl Default for FakeSlackConfig {
+    fn default() -> Self {
+        FakeSlackConfig {
+            client_id: "fake-client-id".to_owned(),
+            client_secret: "fake-client-secret".to_owned(),
+            app_id: "A0FAKEAPP01".to_owned(),
+            app_name: "xtc-slack".to_owned(),
+            team_id: "T0FAKE0001".to_owned(),
+            team_name: "XTC-Test-Workspace".to_owned(),
+            bot_user_id: "U0FAKEBOT01".to_owned(),
+            bot_id: "B0FAKEBOT01".to_owned(),
+            installer_user_id: "U0FAKEUSR01".to_owned(),
+            code_ttl: Duration::from_secs(600),
+            redirect_urls: Vec::new(),
+            channels: ChannelSpec::defaults(),
+            rate_limit_per_sec: 1.0,
+            rate_limit_burst: 3,
+            signing_secret: "fake-signing-secret".to_owned(),
+            events_url: None,
+            lifecycle_events: false,
+        }
+    }
+}
+
+impl FakeSlackConfig {
+    /// The workspace's subdomain, derived from its name (`xtc-test-workspace`).
+    pub fn team_domain(&self) -> String {
+        let d: String = self
+            .team_name
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        d.trim_matches('-').to_owned()
+    }
+}
+
+impl From<&FakeSlackArgs> for FakeSlackConfig {
+    fn from(a: &FakeSlackArgs) -> Self {
+        FakeSlackConfig {
+            client_id: a.client_id.clone(),
+            client_secret: a.client_secret.clone(),
+            team_id: a.team_id.clone(),
+            team_name: a.team_name.clone(),
+            events_url: a.events_url.clone(),
+            signing_secret: a.signing_secret.clone(),
+            rate_limit_per_sec: a.rate_limit_per_sec,
+            rate_limit_burst: a.rate_limit_burst,
+            redirect_urls: a.redirect_urls.clone(),
+            lifecycle_events: a.lifecycle_events,
+            ..FakeSlackConfig::default()
+        }
+    }
+}
+
+/// State shared by all workers of one fake.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    world: Mutex<state::World>,
+}
+
+impl Shared {
+    /// Locks the world. Handlers hold the lock only for synchronous work; a panic while
+    /// holding it leaves the state usable, so poisoning is ignored.
+    pub(crate) fn world(&self) -> MutexGuard<'_, state::World> {
+        self.world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Largest request body the fake accepts (50 blocks of 3,000 characters fit easily).
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
+    cfg.app_data(shared)
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
+        .route("/api/{method}", web::route().to(web_api::handle))
+        .route("/oauth/v2/authorize", web::get().to(oauth::show))
+        .route("/oauth/v2/authorize", web::post().to(oauth::decide))
+        .route("/_fake", web::get().to(redirect_to_page))
+        .route("/", web::get().to(redirect_to_page))
+        .route("/_fake/", web::get().to(page::index))
+        .route("/_fake/api/messages", web::get().to(control::messages))
+        .route("/_fake/api/calls", web::get().to(control::calls))
+        .route("/_fake/api/channels", web::get().to(control::channels))
+        .route(
+            "/_fake/api/channels",
+            web::post().to(control::change_channel),
+        )
+        .route("/_fake/api/tokens", web::post().to(control::mint_token))
+        .route("/_fake/api/tokens/revoke", web::post().to(control::revoke))
+        .route("/_fake/api/fail", web::post().to(control::inject_failure))
+        .route("/_fake/api/rate-limit", web::post().to(control::rate_limit))
+        .route("/_fake/api/events", web::post().to(control::send_event))
+        .route("/_fake/api/reset", web::post().to(control::reset));
+}
+
+async fn redirect_to_page() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("Location", "/_fake/"))
+        .finish()
+}
+
+fn server(
+    config: FakeSlackConfig,
+    listener: TcpListener,
+    workers: Option<usize>,
+) -> std::io::Result<actix_web::dev::Server> {
+    let shared = web::Data::new(Shared {
+        world: Mutex::new(state::World::new(config)),
+    });
+    let mut server = HttpServer::new(move || {
+        let shared = shared.clone();
+        App::new().configure(move |cfg| routes(cfg, shared))
+    });
+    if let Some(n) = workers {
+        server = server.workers(n).disable_signals();
+    }
+    Ok(server.listen(listener)?.run())
+}
+
+/// Runs the fake on `args.bind` until Ctrl-C.
+pub async fn run(args: FakeSlackArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&args.bind)
+        .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let config = FakeSlackConfig::from(&args);
+    tracing::info!(
+        url = %format!("http://{addr}"),
+        api = %format!("http://{addr}/api"),
+        authorize = %format!("http://{addr}/oauth/v2/authorize"),
+        client_id = %config.client_id,
+        team = %config.team_name,
+        "fake Slack listening; open /_fake/ to see posted messages"
+    );
+    server(config, listener, None)?.await?;
+    Ok(())
+}
+
+/// A fake running on its own thread; stops when dropped.
+#[derive(Debug)]
+pub struct FakeSlackHandle {
+    base_url: String,
+    server: actix_web::dev::ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeSlackHandle {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The Web API base: `{base}/api` (what `SLACK_API_URL` should be).
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base_url)
+    }
+
+    /// The OAuth consent page: `{base}/oauth/v2/authorize`.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/oauth/v2/authorize", self.base_url)
+    }
+
+    /// The control API base: `{base}/_fake/api`.
+    pub fn control_url(&self) -> String {
+        format!("{}/_fake/api", self.base_url)
+    }
+}
+
+impl Drop for FakeSlackHandle {
+    fn drop(&mut self) {
+        // `stop` sends the command immediately; its future only waits for completion,
+        // which joining the thread does as well.
+        drop(self.server.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the fake on `listener` on a new thread with its own actix system, so it works
+/// from any test runtime. Bind the listener to port 0 and read the URL from the handle.
+pub fn spawn(config: FakeSlackConfig, listener: TcpListener) -> std::io::Result<FakeSlackHandle> {
+    let addr = listener.local_addr()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("fake-slack-{}", addr.port()))
+        .spawn(move || {
+            let system = actix_rt::System::new();
+            system.block_on(async move {
+                match server(config, listener, Some(1)) {
+                    Ok(server) => {
+                        let _ = tx.send(Ok(server.handle()));
+                        if let Err(e) = server.await {
+                            tracing::error!(error = %e, "fake Slack stopped with an error");
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+    let server = rx
+        .recv()
+        .map_err(|_| std::io::Error::other("fake Slack thread ended before starting"))??;
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    Ok(FakeSlackHandle {
+        base_url: format!("http://{host}:{}", addr.port()),
+        server,
+        thread: Some(thread),
+    })
+}

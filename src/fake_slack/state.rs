@@ -1,0 +1,1348 @@
+//! The fake workspace: channels, messages, tokens, OAuth codes, rate limits, injected
+//! failures and the call log, plus the rules of each Web API method.
+//!
+//! Everything here is synchronous and takes the current time as a parameter, so the rules
+//! (code expiry, token buckets, paging) are unit-testable without a server or a clock.
+//! The HTTP layer ([`super::web_api`]) parses requests into [`Params`] and turns a
+//! [`Reply`] into a response.
+//!
+//! This module deliberately shares nothing with `crate::slack`: the client is tested
+//! against the fake, so the two must not agree by construction.
+
+use std::{collections::HashMap, time::Instant};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::{distributions::Alphanumeric, Rng};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::FakeSlackConfig;
+
+/// Slack's hard limit for a message's `text`; longer text is truncated with a warning.
+const TEXT_LIMIT: usize = 40_000;
+const MAX_BLOCKS: usize = 50;
+const SECTION_TEXT_LIMIT: usize = 3000;
+const SECTION_FIELDS_LIMIT: usize = 10;
+const FIELD_TEXT_LIMIT: usize = 2000;
+const HEADER_TEXT_LIMIT: usize = 150;
+const CONTEXT_ELEMENTS_LIMIT: usize = 10;
+const ACTIONS_ELEMENTS_LIMIT: usize = 25;
+const BLOCK_ID_LIMIT: usize = 255;
+const MARKDOWN_BLOCK_LIMIT: usize = 12_000;
+/// `conversations.list` page size when the caller gives none, and the maximum.
+const DEFAULT_LIST_LIMIT: usize = 100;
+const MAX_LIST_LIMIT: usize = 1000;
+/// Keep the call log bounded for long-running demos.
+const MAX_CALL_LOG: usize = 10_000;
+
+/// A Web API answer: HTTP status, JSON object (or a raw non-JSON body), `Retry-After`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Map<String, Value>,
+    pub retry_after: Option<u64>,
+    /// A non-JSON body (only for injected failures that imitate a broken proxy).
+    pub raw: Option<String>,
+}
+
+impl Reply {
+    /// `{"ok":true, ...fields}` with HTTP 200.
+    pub fn ok(fields: Value) -> Reply {
+        let mut body = match fields {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        body.insert("ok".into(), Value::Bool(true));
+        Reply {
+            status: 200,
+            body,
+            retry_after: None,
+            raw: None,
+        }
+    }
+
+    /// `{"ok":false,"error":code}` with HTTP 200, as Slack answers API-level failures.
+    pub fn error(code: &str) -> Reply {
+        let mut body = Map::new();
+        body.insert("ok".into(), Value::Bool(false));
+        body.insert("error".into(), Value::String(code.to_owned()));
+        Reply {
+            status: 200,
+            body,
+            retry_after: None,
+            raw: None,
+        }
+    }
+
+    /// HTTP 429 `ratelimited` with `Retry-After`.
+    pub fn ratelimited(retry_after: u64) -> Reply {
+        Reply {
+            status: 429,
+            retry_after: Some(retry_after),
+            ..Reply::error("ratelimited")
+        }
+    }
+
+    fn with(mut self, key: &str, value: Value) -> Reply {
+        self.body.insert(key.to_owned(), value);
+        self
+    }
+
+    fn missing_scope(needed: &str, token: &TokenInfo) -> Reply {
+        Reply::error("missing_scope")
+            .with("needed", json!(needed))
+            .with("provided", json!(token.scopes.join(",")))
+    }
+
+    /// The error code, if this is an error.
+    pub fn error_code(&self) -> Option<&str> {
+        self.body.get("error").and_then(Value::as_str)
+    }
+
+    /// Adds Slack's warning fields (`warning` comma-joined, `response_metadata.warnings`).
+    pub fn add_warnings(&mut self, warnings: &[String], messages: &[String]) {
+        if warnings.is_empty() && messages.is_empty() {
+            return;
+        }
+        if !warnings.is_empty() {
+            self.body
+                .insert("warning".into(), json!(warnings.join(",")));
+        }
+        let meta = self
+            .body
+            .entry("response_metadata")
+            .or_insert_with(|| json!({}));
+        if let Value::Object(meta) = meta {
+            if !warnings.is_empty() {
+                meta.insert("warnings".into(), json!(warnings));
+            }
+            if !messages.is_empty() {
+                meta.insert("messages".into(), json!(messages));
+            }
+        }
+    }
+}
+
+type Answer = Result<Reply, Reply>;
+
+/// The parsed parameters of one Web API request (query, form or JSON body, merged).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Params {
+    pub map: Map<String, Value>,
+    /// From `Authorization: Bearer`, or the `token` query/form parameter.
+    pub token: Option<String>,
+    /// From `Authorization: Basic`.
+    pub basic: Option<(String, String)>,
+    /// Request-level warnings (`missing_charset`, `superfluous_charset`).
+    pub warnings: Vec<String>,
+}
+
+impl Params {
+    /// A parameter as text (numbers and booleans as Slack's form encoding would send them).
+    pub fn str(&self, key: &str) -> Option<String> {
+        match self.map.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    fn bool(&self, key: &str) -> bool {
+        match self.map.get(key) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => matches!(s.as_str(), "true" | "1"),
+            Some(Value::Number(n)) => n.as_i64() == Some(1),
+            _ => false,
+        }
+    }
+
+    /// `blocks` as an array: JSON bodies carry an array, form bodies a JSON string.
+    fn blocks(&self) -> Result<Option<Vec<Value>>, Reply> {
+        match self.map.get("blocks") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => Ok(Some(a.clone())),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Array(a)) => Ok(Some(a)),
+                _ => Err(Reply::error("invalid_blocks_format")),
+            },
+            Some(_) => Err(Reply::error("invalid_blocks_format")),
+        }
+    }
+}
+
+/// A channel of the fake workspace and its messages.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FakeChannel {
+    pub id: String,
+    pub name: String,
+    pub is_private: bool,
+    pub is_archived: bool,
+    /// Whether the app's bot user is a member.
+    pub is_member: bool,
+    pub created: i64,
+    pub previous_names: Vec<String>,
+    #[serde(skip)]
+    pub messages: Vec<Message>,
+}
+
+/// A message as the fake stores it, with its edit history.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Message {
+    pub ts: String,
+    pub text: String,
+    pub blocks: Option<Vec<Value>>,
+    pub thread_ts: Option<String>,
+    pub reply_broadcast: bool,
+    pub app_id: String,
+    pub bot_id: String,
+    pub user: String,
+    pub received_at: DateTime<Utc>,
+    /// Earlier versions, oldest first.
+    pub edits: Vec<Edit>,
+}
+
+/// One earlier version of an edited message.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Edit {
+    pub text: String,
+    pub blocks: Option<Vec<Value>>,
+    /// When this version was replaced.
+    pub replaced_at: DateTime<Utc>,
+}
+
+/// What the fake knows about an access token.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenInfo {
+    pub scopes: Vec<String>,
+    pub app_id: String,
+    pub team_id: String,
+    pub user_id: String,
+    pub is_bot: bool,
+    /// `Some(code)` once revoked: the error every call with it gets.
+    pub revoked: Option<String>,
+}
+
+impl TokenInfo {
+    fn has(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// An OAuth authorization code waiting to be exchanged.
+#[derive(Debug, Clone)]
+pub(crate) struct CodeGrant {
+    pub client_id: String,
+    /// The `redirect_uri` sent to the authorize page, if one was.
+    pub redirect_uri: Option<String>,
+    /// Where the browser was sent (explicit or the app's configured URL).
+    pub effective_redirect: String,
+    pub scopes: Vec<String>,
+    pub user_scopes: Vec<String>,
+    pub issued: Instant,
+    pub used: bool,
+}
+
+/// An injected failure for the next `count` calls of a method.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+pub(crate) struct Failure {
+    pub method: String,
+    #[serde(default = "one")]
+    pub count: u32,
+    pub error: Option<String>,
+    pub http_status: Option<u16>,
+    pub delay_ms: Option<u64>,
+    pub retry_after: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One entry of the call log (never the token).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CallRecord {
+    pub method: String,
+    pub channel: Option<String>,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub http_status: u16,
+    pub at: DateTime<Utc>,
+}
+
+/// Token bucket of one channel.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// The whole mutable state of the fake.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub config: FakeSlackConfig,
+    pub channels: Vec<FakeChannel>,
+    pub tokens: HashMap<String, TokenInfo>,
+    pub codes: HashMap<String, CodeGrant>,
+    pub calls: Vec<CallRecord>,
+    pub failures: HashMap<String, Failure>,
+    pub rate_per_sec: f64,
+    pub rate_burst: u32,
+    buckets: HashMap<String, Bucket>,
+    last_ts_micros: i64,
+}
+
+impl World {
+    /// A fresh workspace as configured.
+    pub fn new(config: FakeSlackConfig) -> World {
+        let channels = config
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| FakeChannel {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                is_private: c.is_private,
+                is_archived: c.is_archived,
+                is_member: c.is_member,
+                // Distinct, plausible creation times (2023-11 onwards, one day apart).
+                created: 1_700_000_000 + 86_400 * i64::try_from(i).unwrap_or(0),
+                previous_names: Vec::new(),
+                messages: Vec::new(),
+            })
+            .collect();
+        World {
+            rate_per_sec: config.rate_limit_per_sec,
+            rate_burst: config.rate_limit_burst,
+            config,
+            channels,
+            tokens: HashMap::new(),
+            codes: HashMap::new(),
+            calls: Vec::new(),
+            failures: HashMap::new(),
+            buckets: HashMap::new(),
+            last_ts_micros: 0,
+        }
+    }
+
+    /// Back to the configured start state.
+    pub fn reset(&mut self) {
+        *self = World::new(self.config.clone());
+    }
+
+    /// Appends to the call log.
+    pub fn record_call(&mut self, record: CallRecord) {
+        if self.calls.len() >= MAX_CALL_LOG {
+            self.calls.remove(0);
+        }
+        self.calls.push(record);
+    }
+
+    /// Takes one injected failure for `method` (exact name, or `*` for any method).
+    pub fn take_failure(&mut self, method: &str) -> Option<Failure> {
+        for key in [method, "*"] {
+            if let Some(f) = self.failures.get_mut(key) {
+                if f.count > 0 {
+                    f.count -= 1;
+                    let taken = f.clone();
+                    if f.count == 0 {
+                        self.failures.remove(key);
+                    }
+                    return Some(taken);
+                }
+            }
+        }
+        None
+    }
+
+    /// Changes the per-channel posting limit; 0 disables it.
+    pub fn set_rate_limit(&mut self, per_sec: f64, burst: u32) {
+        self.rate_per_sec = per_sec.max(0.0);
+        self.rate_burst = burst.max(1);
+        self.buckets.clear();
+    }
+
+    /// A new message `ts`: `^\d{10}\.\d{6}$`, strictly increasing, close to wall time.
+    fn next_ts(&mut self, wall: DateTime<Utc>) -> String {
+        let micros = wall.timestamp_micros().max(self.last_ts_micros + 1);
+        self.last_ts_micros = micros;
+        format!("{:010}.{:06}", micros / 1_000_000, micros % 1_000_000)
+    }
+
+    /// Token bucket per channel: `Err(seconds to wait)` when empty.
+    fn take_rate_token(&mut self, channel_id: &str, now: Instant) -> Result<(), u64> {
+        if self.rate_per_sec <= 0.0 {
+            return Ok(());
+        }
+        let burst = f64::from(self.rate_burst.max(1));
+        let bucket = self.buckets.entry(channel_id.to_owned()).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.rate_per_sec).min(burst);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = ((1.0 - bucket.tokens) / self.rate_per_sec).ceil();
+            // Clamp into u64 range; Slack sends whole seconds, at least one.
+            Err(if wait.is_finite() && wait >= 1.0 {
+                wait.min(3600.0) as u64
+            } else {
+                1
+            })
+        }
+    }
+
+    /// Mints a bot token with these scopes for the configured team.
+    pub fn mint_bot_token(&mut self, scopes: Vec<String>, app_id: Option<String>) -> String {
+        let token = format!(
+            "xoxb-{}-{}-{}",
+            random_digits(11),
+            random_digits(13),
+            random_alnum(24)
+        );
+        self.tokens.insert(
+            token.clone(),
+            TokenInfo {
+                scopes,
+                app_id: app_id.unwrap_or_else(|| self.config.app_id.clone()),
+                team_id: self.config.team_id.clone(),
+                user_id: self.config.bot_user_id.clone(),
+                is_bot: true,
+                revoked: None,
+            },
+        );
+        token
+    }
+
+    fn mint_user_token(&mut self, scopes: Vec<String>) -> String {
+        let token = format!(
+            "xoxp-{}-{}-{}-{}",
+            random_digits(11),
+            random_digits(11),
+            random_digits(13),
+            random_alnum(32).to_lowercase()
+        );
+        self.tokens.insert(
+            token.clone(),
+            TokenInfo {
+                scopes,
+                app_id: self.config.app_id.clone(),
+                team_id: self.config.team_id.clone(),
+                user_id: self.config.installer_user_id.clone(),
+                is_bot: false,
+                revoked: None,
+            },
+        );
+        token
+    }
+
+    /// Revokes every token of the team; returns how many were live.
+    pub fn revoke_all(&mut self, code: &str, bots_only: bool) -> usize {
+        let team = self.config.team_id.clone();
+        let mut n = 0;
+        for t in self.tokens.values_mut() {
+            if t.team_id == team && t.revoked.is_none() && (t.is_bot || !bots_only) {
+                t.revoked = Some(code.to_owned());
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Bot tokens of the team that still work.
+    pub fn live_bot_tokens(&self) -> usize {
+        self.tokens
+            .values()
+            .filter(|t| t.is_bot && t.revoked.is_none() && t.team_id == self.config.team_id)
+            .count()
+    }
+
+    /// Issues an OAuth code after the user approved.
+    pub fn issue_code(&mut self, grant: CodeGrant) -> String {
+        let code = format!(
+            "{}.{}.{}",
+            random_digits(12),
+            random_digits(13),
+            random_alnum(40).to_lowercase()
+        );
+        self.codes.insert(code.clone(), grant);
+        code
+    }
+
+    fn authed(&self, params: &Params) -> Result<TokenInfo, Reply> {
+        let token = params
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Reply::error("not_authed"))?;
+        let info = self
+            .tokens
+            .get(token)
+            .ok_or_else(|| Reply::error("invalid_auth"))?;
+        match &info.revoked {
+            Some(code) => Err(Reply::error(code)),
+            None => Ok(info.clone()),
+        }
+    }
+
+    /// Index of a channel by ID, or by name (`#name` or `name`) when `by_name`.
+    fn find_channel(&self, key: &str, by_name: bool) -> Option<usize> {
+        let key = key.trim();
+        if let Some(i) = self.channels.iter().position(|c| c.id == key) {
+            return Some(i);
+        }
+        if !by_name {
+            return None;
+        }
+        let name = key.strip_prefix('#').unwrap_or(key).to_lowercase();
+        self.channels.iter().position(|c| c.name == name)
+    }
+
+    /// Index of a channel by ID or name, as the control API accepts it.
+    pub fn find_channel_any(&self, key: &str) -> Option<usize> {
+        self.find_channel(key, true)
+    }
+
+    /// A channel the token may see: private channels exist only for members.
+    fn visible_channel(&self, key: Option<String>, by_name: bool) -> Result<usize, Reply> {
+        let key = key.unwrap_or_default();
+        let i = self
+            .find_channel(&key, by_name)
+            .ok_or_else(|| Reply::error("channel_not_found"))?;
+        let c = &self.channels[i];
+        if c.is_private && !c.is_member {
+            return Err(Reply::error("channel_not_found"));
+        }
+        Ok(i)
+    }
+
+    /// Runs one Web API method. The caller has already handled injected failures.
+    pub fn call(
+        &mut self,
+        method: &str,
+        params: &Params,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> Reply {
+        let answer = match method {
+            "oauth.v2.access" => self.oauth_v2_access(params, now),
+            "chat.postMessage" => self.post_message(params, now, wall),
+            "chat.update" => self.update_message(params, wall),
+            "conversations.info" => self.conversations_info(params),
+            "conversations.list" => self.conversations_list(params),
+            "conversations.join" => self.conversations_join(params),
+            "auth.test" => self.auth_test(params),
+            "auth.revoke" => self.auth_revoke(params),
+            "team.info" => self.team_info(params),
+            "apps.uninstall" => self.apps_uninstall(params),
+            "api.test" => Ok(Reply::ok(json!({"args": params.map}))),
+            _ => Err(Reply::error("unknown_method")),
+        };
+        let mut reply = answer.unwrap_or_else(|e| e);
+        if reply.status == 200 {
+            reply.add_warnings(&params.warnings, &[]);
+        }
+        reply
+    }
+
+    fn client_credentials(&self, params: &Params) -> Result<(), Reply> {
+        let (id, secret) = match &params.basic {
+            Some((id, secret)) => (Some(id.clone()), Some(secret.clone())),
+            None => (params.str("client_id"), params.str("client_secret")),
+        };
+        if id.as_deref() != Some(self.config.client_id.as_str()) {
+            return Err(Reply::error("invalid_client_id"));
+        }
+        if secret.as_deref() != Some(self.config.client_secret.as_str()) {
+            return Err(Reply::error("bad_client_secret"));
+        }
+        Ok(())
+    }
+
+    fn oauth_v2_access(&mut self, params: &Params, now: Instant) -> Answer {
+        self.client_credentials(params)?;
+        match params.str("grant_type").as_deref() {
+            None | Some("") | Some("authorization_code") => {}
+            // Token rotation is not enabled for the fake app.
+            Some("refresh_token") => return Err(Reply::error("invalid_refresh_token")),
+            Some(_) => return Err(Reply::error("invalid_grant_type")),
+        }
+        let code = params.str("code").unwrap_or_default();
+        let ttl = self.config.code_ttl;
+        let grant = self
+            .codes
+            .get(&code)
+            .filter(|g| {
+                !g.used
+                    && g.client_id == self.config.client_id
+                    && now.saturating_duration_since(g.issued) <= ttl
+            })
+            .cloned()
+            .ok_or_else(|| Reply::error("invalid_code"))?;
+        let given = params.str("redirect_uri").filter(|r| !r.is_empty());
+        let redirect_ok = match (&grant.redirect_uri, &given) {
+            // Sent to authorize: the exchange must repeat it exactly.
+            (Some(sent), given) => given.as_deref() == Some(sent.as_str()),
+            // Not sent: if given now, it must be where the browser went.
+            (None, Some(given)) => *given == grant.effective_redirect,
+            (None, None) => true,
+        };
+        if !redirect_ok {
+            return Err(Reply::error("bad_redirect_uri"));
+        }
+        if let Some(g) = self.codes.get_mut(&code) {
+            g.used = true;
+        }
+        let access_token = self.mint_bot_token(grant.scopes.clone(), None);
+        let mut authed_user = json!({"id": self.config.installer_user_id});
+        if !grant.user_scopes.is_empty() {
+            let user_token = self.mint_user_token(grant.user_scopes.clone());
+            authed_user = json!({
+                "id": self.config.installer_user_id,
+                "scope": grant.user_scopes.join(","),
+                "access_token": user_token,
+                "token_type": "user",
+            });
+        }
+        Ok(Reply::ok(json!({
+            "app_id": self.config.app_id,
+            "authed_user": authed_user,
+            "scope": grant.scopes.join(","),
+            "token_type": "bot",
+            "access_token": access_token,
+            "bot_user_id": self.config.bot_user_id,
+            "team": {"id": self.config.team_id, "name": self.config.team_name},
+            "enterprise": null,
+            "is_enterprise_install": false,
+        })))
+    }
+
+    fn post_message(&mut self, params: &Params, now: Instant, wall: DateTime<Utc>) -> Answer {
+        let token = self.authed(params)?;
+        if !token.has("chat:write") {
+            return Err(Reply::missing_scope("chat:write", &token));
+        }
+        let ci = self.visible_channel(params.str("channel"), true)?;
+        let channel = &self.channels[ci];
+        if channel.is_archived {
+            return Err(Reply::error("is_archived"));
+        }
+        if !channel.is_private && !channel.is_member && !token.has("chat:write.public") {
+            return Err(Reply::error("not_in_channel"));
+        }
+        let channel_id = channel.id.clone();
+        self.take_rate_token(&channel_id, now)
+            .map_err(Reply::ratelimited)?;
+
+        let blocks = params.blocks()?;
+        let mut text = params.str("text").unwrap_or_default();
+        if text.trim().is_empty() && blocks.as_ref().is_none_or(Vec::is_empty) {
+            return Err(Reply::error("no_text"));
+        }
+        check_blocks(blocks.as_deref())?;
+        let mut warnings = Vec::new();
+        let mut messages = Vec::new();
+        if text.chars().count() > TEXT_LIMIT {
+            text = text.chars().take(TEXT_LIMIT).collect();
+            warnings.push("message_truncated".to_owned());
+            messages.push(
+                "[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters."
+                    .to_owned(),
+            );
+        }
+        let thread_ts = match params.str("thread_ts").filter(|t| !t.is_empty()) {
+            None => None,
+            Some(ts) => {
+                let parent = self.channels[ci]
+                    .messages
+                    .iter()
+                    .find(|m| m.ts == ts)
+                    // Fake's choice: Slack's behaviour for an unknown parent is not
+                    // documented; refusing makes a wrong `ts` visible in tests.
+                    .ok_or_else(|| Reply::error("thread_not_found"))?;
+                // A reply to a reply joins the parent's thread, as in Slack.
+                Some(parent.thread_ts.clone().unwrap_or(ts))
+            }
+        };
+        let ts = self.next_ts(wall);
+        let message = Message {
+            ts: ts.clone(),
+            text,
+            blocks,
+            reply_broadcast: thread_ts.is_some() && params.bool("reply_broadcast"),
+            thread_ts,
+            app_id: token.app_id.clone(),
+            bot_id: self.config.bot_id.clone(),
+            user: token.user_id.clone(),
+            received_at: wall,
+            edits: Vec::new(),
+        };
+        let wire = self.message_json(&message);
+        self.channels[ci].messages.push(message);
+        let mut reply = Reply::ok(json!({"channel": channel_id, "ts": ts, "message": wire}));
+        reply.add_warnings(&warnings, &messages);
+        Ok(reply)
+    }
+
+    fn update_message(&mut self, params: &Params, wall: DateTime<Utc>) -> Answer {
+        let token = self.authed(params)?;
+        if !token.has("chat:write") {
+            return Err(Reply::missing_scope("chat:write", &token));
+        }
+        let ci = self.visible_channel(params.str("channel"), true)?;
+        if self.channels[ci].is_archived {
+            return Err(Reply::error("is_archived"));
+        }
+        let ts = params.str("ts").unwrap_or_default();
+        let mi = self.channels[ci]
+            .messages
+            .iter()
+            .position(|m| m.ts == ts)
+            .ok_or_else(|| Reply::error("message_not_found"))?;
+        if self.channels[ci].messages[mi].app_id != token.app_id
+            || token.team_id != self.config.team_id
+        {
+            // A bot may only edit its own messages.
+            return Err(Reply::error("cant_update_message"));
+        }
+        let blocks = params.blocks()?;
+        let text = params.str("text").unwrap_or_default();
+        if text.trim().is_empty() && blocks.as_ref().is_none_or(Vec::is_empty) {
+            return Err(Reply::error("no_text"));
+        }
+        if text.chars().count() > TEXT_LIMIT {
+            return Err(Reply::error("msg_too_long"));
+        }
+        check_blocks(blocks.as_deref())?;
+        let channel_id = self.channels[ci].id.clone();
+        let message = &mut self.channels[ci].messages[mi];
+        message.edits.push(Edit {
+            text: std::mem::replace(&mut message.text, text),
+            blocks: message.blocks.clone(),
+            replaced_at: wall,
+        });
+        // Like Slack, leaving `blocks` out keeps the old ones.
+        if blocks.is_some() {
+            message.blocks = blocks;
+        }
+        let message = message.clone();
+        let mut wire = self.message_json(&message);
+        if let Value::Object(m) = &mut wire {
+            m.insert(
+                "edited".into(),
+                json!({"user": message.user, "ts": format!("{:010}.000000", wall.timestamp())}),
+            );
+        }
+        Ok(Reply::ok(json!({
+            "channel": channel_id,
+            "ts": message.ts,
+            "text": message.text,
+            "message": wire,
+        })))
+    }
+
+    fn message_json(&self, m: &Message) -> Value {
+        let mut v = json!({
+            "type": "message",
+            "subtype": "bot_message",
+            "text": m.text,
+            "ts": m.ts,
+            "user": m.user,
+            "bot_id": m.bot_id,
+            "app_id": m.app_id,
+            "team": self.config.team_id,
+            "bot_profile": {
+                "id": m.bot_id, "app_id": m.app_id, "name": self.config.app_name,
+                "team_id": self.config.team_id, "deleted": false,
+            },
+        });
+        if let Value::Object(o) = &mut v {
+            if let Some(blocks) = &m.blocks {
+                o.insert("blocks".into(), json!(blocks));
+            }
+            if let Some(t) = &m.thread_ts {
+                o.insert("thread_ts".into(), json!(t));
+            }
+        }
+        v
+    }
+
+    /// A channel in Slack's `conversations.*` shape.
+    pub fn channel_json(&self, c: &FakeChannel) -> Value {
+        json!({
+            "id": c.id,
+            "name": c.name,
+            "name_normalized": c.name,
+            "is_channel": true,
+            "is_group": false,
+            "is_im": false,
+            "is_mpim": false,
+            "is_private": c.is_private,
+            "is_archived": c.is_archived,
+            "is_general": c.name == "general",
+            "is_member": c.is_member,
+            "is_shared": false,
+            "is_ext_shared": false,
+            "is_org_shared": false,
+            "is_pending_ext_shared": false,
+            "pending_shared": [],
+            "is_read_only": false,
+            "unlinked": 0,
+            "created": c.created,
+            "creator": self.config.installer_user_id,
+            "num_members": if c.is_member { 2 } else { 1 },
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+            "previous_names": c.previous_names,
+        })
+    }
+
+    fn conversations_info(&mut self, params: &Params) -> Answer {
+        let token = self.authed(params)?;
+        // conversations.info takes IDs only; names are not found.
+        let ci = self.visible_channel(params.str("channel"), false)?;
+        let c = &self.channels[ci];
+        let needed = if c.is_private {
+            "groups:read"
+        } else {
+            "channels:read"
+        };
+        if !token.has(needed) {
+            return Err(Reply::missing_scope(needed, &token));
+        }
+        Ok(Reply::ok(json!({"channel": self.channel_json(c)})))
+    }
+
+    fn conversations_list(&mut self, params: &Params) -> Answer {
+        let token = self.authed(params)?;
+        let types = params
+            .str("types")
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| "public_channel".to_owned());
+        let mut public = false;
+        let mut private = false;
+        for t in types.split(',').map(str::trim) {
+            let needed = match t {
+                "public_channel" => {
+                    public = true;
+                    "channels:read"
+                }
+                "private_channel" => {
+                    private = true;
+                    "groups:read"
+                }
+                // The fake workspace has no DMs, but the scope rules still apply.
+                "im" => "im:read",
+                "mpim" => "mpim:read",
+                _ => return Err(Reply::error("invalid_types")),
+            };
+            if !token.has(needed) {
+                return Err(Reply::missing_scope(needed, &token));
+            }
+        }
+        let limit = match params.str("limit").filter(|l| !l.is_empty()) {
+            None => DEFAULT_LIST_LIMIT,
+            Some(l) => match l.parse::<usize>() {
+                Ok(0) => DEFAULT_LIST_LIMIT,
+                Ok(n) if n <= MAX_LIST_LIMIT => n,
+                _ => return Err(Reply::error("invalid_limit")),
+            },
+        };
+        let exclude_archived = params.bool("exclude_archived");
+        let matching: Vec<&FakeChannel> = self
+            .channels
+            .iter()
+            .filter(|c| (public && !c.is_private) || (private && c.is_private && c.is_member))
+            .filter(|c| !(exclude_archived && c.is_archived))
+            .collect();
+        let start = match params.str("cursor").filter(|c| !c.is_empty()) {
+            None => 0,
+            Some(cursor) => {
+                let id = decode_cursor(&cursor).ok_or_else(|| Reply::error("invalid_cursor"))?;
+                matching
+                    .iter()
+                    .position(|c| c.id == id)
+                    .ok_or_else(|| Reply::error("invalid_cursor"))?
+            }
+        };
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|c| self.channel_json(c))
+            .collect();
+        let next_cursor = matching
+            .get(start + limit)
+            .map(|c| encode_cursor(&c.id))
+            .unwrap_or_default();
+        Ok(Reply::ok(json!({
+            "channels": page,
+            "response_metadata": {"next_cursor": next_cursor},
+        })))
+    }
+
+    fn conversations_join(&mut self, params: &Params) -> Answer {
+        let token = self.authed(params)?;
+        if !token.has("channels:join") {
+            return Err(Reply::missing_scope("channels:join", &token));
+        }
+        let key = params.str("channel").unwrap_or_default();
+        let ci = self
+            .find_channel(&key, false)
+            .ok_or_else(|| Reply::error("channel_not_found"))?;
+        let c = &mut self.channels[ci];
+        if c.is_private {
+            return Err(Reply::error(if c.is_member {
+                "method_not_supported_for_channel_type"
+            } else {
+                "channel_not_found"
+            }));
+        }
+        if c.is_archived {
+            return Err(Reply::error("is_archived"));
+        }
+        let already = std::mem::replace(&mut c.is_member, true);
+        let mut reply = Reply::ok(json!({"channel": self.channel_json(&self.channels[ci])}));
+        if already {
+            reply.add_warnings(&["already_in_channel".to_owned()], &[]);
+        }
+        Ok(reply)
+    }
+
+    fn auth_test(&mut self, params: &Params) -> Answer {
+        let token = self.authed(params)?;
+        let mut reply = Reply::ok(json!({
+            "url": format!("https://{}.slack.com/", self.config.team_domain()),
+            "team": self.config.team_name,
+            "user": if token.is_bot { self.config.app_name.clone() } else { "installer".to_owned() },
+            "team_id": token.team_id,
+            "user_id": token.user_id,
+            "is_enterprise_install": false,
+        }));
+        if token.is_bot {
+            reply = reply
+                .with("bot_id", json!(self.config.bot_id))
+                .with("app_id", json!(token.app_id));
+        }
+        Ok(reply)
+    }
+
+    fn auth_revoke(&mut self, params: &Params) -> Answer {
+        self.authed(params)?;
+        let test = params.bool("test");
+        if !test {
+            if let Some(t) = params.token.as_ref().and_then(|t| self.tokens.get_mut(t)) {
+                t.revoked = Some("token_revoked".to_owned());
+            }
+        }
+        Ok(Reply::ok(json!({"revoked": !test})))
+    }
+
+    fn team_info(&mut self, params: &Params) -> Answer {
+        let token = self.authed(params)?;
+        if !token.has("team:read") {
+            return Err(Reply::missing_scope("team:read", &token));
+        }
+        if let Some(team) = params.str("team").filter(|t| !t.is_empty()) {
+            if team != self.config.team_id {
+                return Err(Reply::error("team_not_found"));
+            }
+        }
+        let icon = "https://a.slack-edge.com/80588/img/avatars-teams/ava_0001-88.png";
+        Ok(Reply::ok(json!({"team": {
+            "id": self.config.team_id,
+            "name": self.config.team_name,
+            "domain": self.config.team_domain(),
+            "email_domain": "",
+            "icon": {
+                "image_34": icon, "image_44": icon, "image_68": icon, "image_88": icon,
+                "image_102": icon, "image_132": icon, "image_default": true,
+            },
+        }})))
+    }
+
+    fn apps_uninstall(&mut self, params: &Params) -> Answer {
+        let token = self.authed(params)?;
+        self.client_credentials(params)?;
+        if token.app_id != self.config.app_id {
+            return Err(Reply::error("client_id_token_mismatch"));
+        }
+        // Removing the installation kills every token of it; Slack then answers
+        // `account_inactive` for the old bot token.
+        self.revoke_all("account_inactive", false);
+        Ok(Reply::ok(json!({})))
+    }
+}
+
+/// Checks blocks against Slack's limits; `invalid_blocks` with `errors` on violation.
+fn check_blocks(blocks: Option<&[Value]>) -> Result<(), Reply> {
+    let Some(blocks) = blocks else { return Ok(()) };
+    let errors = block_errors(blocks);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<String> = errors.iter().map(|e| format!("[ERROR] {e}")).collect();
+    Err(Reply::error("invalid_blocks")
+        .with("errors", json!(errors))
+        .with("response_metadata", json!({"messages": messages})))
+}
+
+/// Slack-style messages (`must be less than 3001 characters [json-pointer:/blocks/0/text/text]`).
+pub(crate) fn block_errors(blocks: &[Value]) -> Vec<String> {
+    let mut errors = Vec::new();
+    if blocks.len() > MAX_BLOCKS {
+        errors.push(format!(
+            "no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
+        ));
+    }
+    for (i, block) in blocks.iter().enumerate() {
+        let at = format!("/blocks/{i}");
+        let Some(obj) = block.as_object() else {
+            errors.push(format!("must be an object [json-pointer:{at}]"));
+            continue;
+        };
+        if let Some(id) = obj.get("block_id").and_then(Value::as_str) {
+            too_long(&mut errors, id, BLOCK_ID_LIMIT, &format!("{at}/block_id"));
+        }
+        let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+        match kind {
+            "section" => {
+                let text = obj.get("text");
+                let fields = obj.get("fields").and_then(Value::as_array);
+                if text.is_none() && fields.is_none() {
+                    errors.push(format!("must provide either text or fields [json-pointer:{at}]"));
+                }
+                if let Some(t) = text {
+                    text_object(&mut errors, t, SECTION_TEXT_LIMIT, &format!("{at}/text"), false);
+                }
+                if let Some(fields) = fields {
+                    if fields.len() > SECTION_FIELDS_LIMIT {
+                        errors.push(format!(
+                            "no more than {SECTION_FIELDS_LIMIT} items allowed [json-pointer:{at}/fields]"
+                        ));
+                    }
+                    for (j, f) in fields.iter().enumerate() {
+                        text_object(&mut errors, f, FIELD_TEXT_LIMIT, &format!("{at}/fields/{j}"), false);
+                    }
+                }
+            }
+            "header" => match obj.get("text") {
+                Some(t) => text_object(&mut errors, t, HEADER_TEXT_LIMIT, &format!("{at}/text"), true),
+                None => errors.push(format!("missing required field: text [json-pointer:{at}]")),
+            },
+            "context" => match obj.get("elements").and_then(Value::as_array) {
+                Some(e) if e.len() > CONTEXT_ELEMENTS_LIMIT => errors.push(format!(
+                    "no more than {CONTEXT_ELEMENTS_LIMIT} items allowed [json-pointer:{at}/elements]"
+                )),
+                Some(_) => {}
+                None => errors.push(format!("missing required field: elements [json-pointer:{at}]")),
+            },
+            "actions" => {
+                if let Some(e) = obj.get("elements").and_then(Value::as_array) {
+                    if e.len() > ACTIONS_ELEMENTS_LIMIT {
+                        errors.push(format!(
+                            "no more than {ACTIONS_ELEMENTS_LIMIT} items allowed [json-pointer:{at}/elements]"
+                        ));
+                    }
+                }
+            }
+            "markdown" => {
+                let text = obj.get("text").and_then(Value::as_str).unwrap_or_default();
+                too_long(&mut errors, text, MARKDOWN_BLOCK_LIMIT, &format!("{at}/text"));
+            }
+            "divider" | "image" | "rich_text" | "video" | "file" | "input" => {}
+            "" => errors.push(format!("missing required field: type [json-pointer:{at}]")),
+            other => errors.push(format!("unsupported type: {other} [json-pointer:{at}/type]")),
+        }
+    }
+    errors
+}
+
+fn text_object(errors: &mut Vec<String>, t: &Value, limit: usize, at: &str, plain_only: bool) {
+    let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
+    let allowed = if plain_only {
+        &["plain_text"][..]
+    } else {
+        &["plain_text", "mrkdwn"][..]
+    };
+    if !allowed.contains(&kind) {
+        errors.push(format!(
+            "must be a valid enum value [json-pointer:{at}/type]"
+        ));
+    }
+    match t.get("text").and_then(Value::as_str) {
+        Some("") => errors.push(format!(
+            "must be more than 0 characters [json-pointer:{at}/text]"
+        )),
+        Some(s) => too_long(errors, s, limit, &format!("{at}/text")),
+        None => errors.push(format!("missing required field: text [json-pointer:{at}]")),
+    }
+}
+
+fn too_long(errors: &mut Vec<String>, s: &str, limit: usize, at: &str) {
+    if s.chars().count() > limit {
+        errors.push(format!(
+            "must be less than {} characters [json-pointer:{at}]",
+            limit + 1
+        ));
+    }
+}
+
+fn encode_cursor(channel_id: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("channel:{channel_id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cursor.trim())
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("channel:")
+        .map(str::to_owned)
+}
+
+/// `n` random ASCII digits, for Slack-looking token parts.
+pub(crate) fn random_digits(n: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect()
+}
+
+/// `n` random ASCII letters and digits.
+pub(crate) fn random_alnum(n: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
+}
+
+/// A new channel ID: `C` + 10 uppercase letters/digits, like Slack's.
+pub(crate) fn new_channel_id() -> String {
+    format!("C{}", random_alnum(10).to_uppercase())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    fn world() -> World {
+        World::new(FakeSlackConfig::default())
+    }
+
+    fn params(token: &str, pairs: Value) -> Params {
+        Params {
+            map: pairs.as_object().cloned().unwrap_or_default(),
+            token: Some(token.to_owned()),
+            ..Params::default()
+        }
+    }
+
+    fn scopes(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn ts_is_slack_shaped_and_strictly_increasing() {
+        let mut w = world();
+        let wall = Utc::now();
+        let a = w.next_ts(wall);
+        let b = w.next_ts(wall);
+        let c = w.next_ts(wall - chrono::Duration::seconds(5));
+        for ts in [&a, &b, &c] {
+            assert_eq!(ts.len(), 17, "{ts}");
+            assert_eq!(&ts[10..11], ".");
+            assert!(ts.chars().filter(|c| *c != '.').all(|c| c.is_ascii_digit()));
+        }
+        let n = |t: &str| t.replace('.', "").parse::<u64>().unwrap();
+        assert!(n(&a) < n(&b) && n(&b) < n(&c));
+    }
+
+    #[test]
+    fn token_bucket_allows_a_burst_then_refills() {
+        let mut w = world();
+        w.set_rate_limit(1.0, 3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(w.take_rate_token("C1", t0), Ok(()));
+        }
+        assert_eq!(w.take_rate_token("C1", t0), Err(1));
+        // Another channel has its own bucket.
+        assert_eq!(w.take_rate_token("C2", t0), Ok(()));
+        assert_eq!(w.take_rate_token("C1", t0 + secs(1)), Ok(()));
+        w.set_rate_limit(0.5, 1);
+        assert_eq!(w.take_rate_token("C1", t0), Ok(()));
+        assert_eq!(w.take_rate_token("C1", t0), Err(2));
+        w.set_rate_limit(0.0, 1);
+        for _ in 0..100 {
+            assert_eq!(w.take_rate_token("C1", t0), Ok(()));
+        }
+    }
+
+    #[test]
+    fn codes_expire_after_ten_minutes_and_are_single_use() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let grant = CodeGrant {
+            client_id: w.config.client_id.clone(),
+            redirect_uri: Some("http://app/cb".into()),
+            effective_redirect: "http://app/cb".into(),
+            scopes: scopes(&["chat:write"]),
+            user_scopes: vec![],
+            issued: t0,
+            used: false,
+        };
+        let creds = |code: &str, redirect: &str| Params {
+            basic: Some(("fake-client-id".into(), "fake-client-secret".into())),
+            map: json!({"code": code, "redirect_uri": redirect})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            ..Params::default()
+        };
+        let code = w.issue_code(grant.clone());
+        let late = w.call(
+            "oauth.v2.access",
+            &creds(&code, "http://app/cb"),
+            t0 + secs(601),
+            Utc::now(),
+        );
+        assert_eq!(late.error_code(), Some("invalid_code"));
+        let wrong = w.call(
+            "oauth.v2.access",
+            &creds(&code, "http://app/other"),
+            t0 + secs(1),
+            Utc::now(),
+        );
+        assert_eq!(wrong.error_code(), Some("bad_redirect_uri"));
+        let ok = w.call(
+            "oauth.v2.access",
+            &creds(&code, "http://app/cb"),
+            t0 + secs(599),
+            Utc::now(),
+        );
+        assert_eq!(ok.error_code(), None, "{ok:?}");
+        assert_eq!(ok.body["scope"], "chat:write");
+        let again = w.call(
+            "oauth.v2.access",
+            &creds(&code, "http://app/cb"),
+            t0 + secs(2),
+            Utc::now(),
+        );
+        assert_eq!(again.error_code(), Some("invalid_code"));
+    }
+
+    #[test]
+    fn post_message_rules() {
+        let mut w = world();
+        w.set_rate_limit(0.0, 1);
+        let now = Instant::now();
+        let wall = Utc::now();
+        let full = w.mint_bot_token(scopes(&["chat:write", "chat:write.public"]), None);
+        let narrow = w.mint_bot_token(scopes(&["chat:write"]), None);
+        let none = w.mint_bot_token(scopes(&[]), None);
+        let mut post = |token: &str, body: Value| {
+            w.call("chat.postMessage", &params(token, body), now, wall)
+                .error_code()
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            post(&full, json!({"channel": "#load-tests", "text": "x"})),
+            None
+        );
+        assert_eq!(
+            post(&full, json!({"channel": "secret-ops", "text": "x"})).as_deref(),
+            Some("channel_not_found")
+        );
+        assert_eq!(
+            post(&full, json!({"channel": "nope", "text": "x"})).as_deref(),
+            Some("channel_not_found")
+        );
+        assert_eq!(
+            post(&full, json!({"channel": "old-alerts", "text": "x"})).as_deref(),
+            Some("is_archived")
+        );
+        assert_eq!(
+            post(&narrow, json!({"channel": "perf", "text": "x"})).as_deref(),
+            Some("not_in_channel")
+        );
+        assert_eq!(
+            post(&narrow, json!({"channel": "general", "text": "x"})),
+            None
+        );
+        assert_eq!(
+            post(&none, json!({"channel": "general", "text": "x"})).as_deref(),
+            Some("missing_scope")
+        );
+        assert_eq!(
+            post(&full, json!({"channel": "general", "text": " "})).as_deref(),
+            Some("no_text")
+        );
+        assert_eq!(
+            post(&full, json!({"channel": "general", "blocks": "{"})).as_deref(),
+            Some("invalid_blocks_format")
+        );
+        assert_eq!(
+            post(
+                &full,
+                json!({"channel": "general", "text": "x", "thread_ts": "1.2"})
+            )
+            .as_deref(),
+            Some("thread_not_found")
+        );
+        assert_eq!(
+            post("xoxb-garbage", json!({"channel": "general", "text": "x"})).as_deref(),
+            Some("invalid_auth")
+        );
+    }
+
+    #[test]
+    fn block_limits() {
+        let section = |n: usize| json!({"type": "section", "text": {"type": "mrkdwn", "text": "a".repeat(n)}});
+        assert!(block_errors(&[section(3000)]).is_empty());
+        assert_eq!(
+            block_errors(&[section(3001)]),
+            ["must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
+        );
+        let header = |n: usize| json!({"type": "header", "text": {"type": "plain_text", "text": "h".repeat(n)}});
+        assert!(block_errors(&[header(150)]).is_empty());
+        assert_eq!(
+            block_errors(&[json!({"type": "divider"}), header(151)]),
+            ["must be less than 151 characters [json-pointer:/blocks/1/text/text]"]
+        );
+        let many = vec![json!({"type": "divider"}); 51];
+        assert_eq!(
+            block_errors(&many),
+            ["no more than 50 items allowed [json-pointer:/blocks]"]
+        );
+        assert!(block_errors(&vec![json!({"type": "divider"}); 50]).is_empty());
+        assert_eq!(
+            block_errors(&[json!({"type": "header", "text": {"type": "mrkdwn", "text": "x"}})])
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        assert_eq!(
+            decode_cursor(&encode_cursor("C0AB")).as_deref(),
+            Some("C0AB")
+        );
+        assert_eq!(decode_cursor("!!"), None);
+    }
+}

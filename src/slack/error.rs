@@ -1,0 +1,308 @@
+//! The error type of the Slack client and the classification of Slack's answers.
+//!
+//! Slack answers API-level failures with HTTP 200 and `{"ok":false,"error":"<code>"}`,
+//! throttling with HTTP 429 + `Retry-After`, and anything else is a transport problem.
+//! Callers do not care about the hundred codes; they care about what to do next, which is
+//! [`ErrorClass`]. The mapping lives in exactly one place, [`classify`].
+
+use std::time::Duration;
+
+/// What a caller should do about a failed Slack call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// A transient problem (throttling, Slack trouble, network, timeout): try again later,
+    /// after [`SlackError::retry_after`] if it is set.
+    RetryLater,
+    /// The target channel is unusable (unknown, private, archived, bot not a member, ...):
+    /// fix the channel configuration; other channels of the same workspace still work.
+    Channel,
+    /// The installation no longer works (token revoked, app removed, scope missing, ...):
+    /// nothing will succeed until someone reinstalls the integration.
+    IntegrationBroken,
+    /// Slack refused the message itself (blocks invalid, text missing or too long):
+    /// retrying the same payload cannot help.
+    BadMessage,
+    /// Anything else; treat as a permanent failure of this one call.
+    Other,
+}
+
+/// A failed Slack Web API call. Never contains a token: the client never puts request
+/// headers or bodies into errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    /// HTTP 200 with `ok: false`.
+    #[error("Slack {method} failed: {code}")]
+    Api {
+        /// The Web API method, e.g. `chat.postMessage`.
+        method: &'static str,
+        /// Slack's error code, e.g. `channel_not_found`.
+        code: String,
+        /// For `missing_scope`: the scope(s) the call needs.
+        needed: Option<String>,
+        /// For `missing_scope`: the scopes the token has.
+        provided: Option<String>,
+        /// Details, e.g. for `invalid_blocks` (`must be less than 3001 characters ...`).
+        errors: Vec<String>,
+    },
+    /// HTTP 429: Slack throttles this method (or this channel).
+    #[error("Slack {method} was rate limited (retry after {retry_after:?})")]
+    RateLimited {
+        /// The Web API method.
+        method: &'static str,
+        /// The `Retry-After` header in seconds, when present and valid.
+        retry_after: Option<Duration>,
+    },
+    /// An HTTP status other than 200 and 429 (Slack does not use them meaningfully).
+    #[error("Slack {method} answered HTTP {status}")]
+    Http {
+        /// The Web API method.
+        method: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// `http_<status>`, kept so that [`SlackError::code`] can borrow it.
+        code: String,
+        /// The `error` field of the body, if the body was Slack JSON.
+        slack_error: Option<String>,
+    },
+    /// The call did not complete within the client's timeout.
+    #[error("Slack {method} timed out")]
+    Timeout {
+        /// The Web API method.
+        method: &'static str,
+    },
+    /// Connecting, sending or receiving failed below HTTP.
+    #[error("Slack {method}: connection failed: {detail}")]
+    Connection {
+        /// The Web API method.
+        method: &'static str,
+        /// The transport error, for logs.
+        detail: String,
+    },
+    /// A 200 answer that is not the JSON we expect.
+    #[error("Slack {method} answered something undecodable: {detail}")]
+    Decode {
+        /// The Web API method.
+        method: &'static str,
+        /// What did not fit, for logs (never the body itself: it may echo a token).
+        detail: String,
+    },
+}
+
+/// [`SlackError::code`] of [`SlackError::Timeout`].
+pub const CODE_TIMEOUT: &str = "timeout";
+/// [`SlackError::code`] of [`SlackError::Connection`].
+pub const CODE_CONNECTION_FAILED: &str = "connection_failed";
+/// [`SlackError::code`] of [`SlackError::Decode`].
+pub const CODE_INVALID_RESPONSE: &str = "invalid_response";
+/// [`SlackError::code`] of [`SlackError::RateLimited`] (Slack's body code for HTTP 429).
+pub const CODE_RATELIMITED: &str = "ratelimited";
+
+impl SlackError {
+    /// Slack's error code (`channel_not_found`, ...) or our own code for failures that have
+    /// none: `ratelimited`, `http_<status>`, `timeout`, `connection_failed`,
+    /// `invalid_response`. Stable and safe to show to users and store.
+    pub fn code(&self) -> &str {
+        match self {
+            SlackError::Api { code, .. } | SlackError::Http { code, .. } => code,
+            SlackError::RateLimited { .. } => CODE_RATELIMITED,
+            SlackError::Timeout { .. } => CODE_TIMEOUT,
+            SlackError::Connection { .. } => CODE_CONNECTION_FAILED,
+            SlackError::Decode { .. } => CODE_INVALID_RESPONSE,
+        }
+    }
+
+    /// What to do about this error; see [`classify`].
+    pub fn class(&self) -> ErrorClass {
+        classify(self.code())
+    }
+
+    /// How long Slack asked us to wait (HTTP 429 `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SlackError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The Web API method that failed.
+    pub fn method(&self) -> &'static str {
+        match self {
+            SlackError::Api { method, .. }
+            | SlackError::RateLimited { method, .. }
+            | SlackError::Http { method, .. }
+            | SlackError::Timeout { method }
+            | SlackError::Connection { method, .. }
+            | SlackError::Decode { method, .. } => method,
+        }
+    }
+}
+
+/// Maps an error code (Slack's, or one of ours from [`SlackError::code`]) to what the
+/// caller should do. Unknown codes are [`ErrorClass::Other`]: a permanent failure of this
+/// call that does not condemn the channel or the integration.
+pub fn classify(code: &str) -> ErrorClass {
+    if let Some(status) = code.strip_prefix("http_") {
+        // Slack's own advice: 429 and 5xx are worth retrying; other statuses mean we are
+        // talking to the wrong thing, which retrying will not fix.
+        return match status.parse::<u16>() {
+            Ok(429) | Ok(500..=599) => ErrorClass::RetryLater,
+            _ => ErrorClass::Other,
+        };
+    }
+    match code {
+        CODE_RATELIMITED
+        | CODE_TIMEOUT
+        | CODE_CONNECTION_FAILED
+        | "rate_limited"
+        | "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout"
+        | "message_limit_exceeded" => ErrorClass::RetryLater,
+
+        "channel_not_found"
+        | "not_in_channel"
+        | "is_archived"
+        | "is_inactive"
+        | "duplicate_channel_not_found"
+        | "channel_is_limited_access"
+        | "cannot_reply_to_message"
+        | "posting_to_channel_denied"
+        | "method_not_supported_for_channel_type"
+        | "too_many_members" => ErrorClass::Channel,
+        c if c.starts_with("restricted_action") => ErrorClass::Channel,
+
+        "invalid_auth"
+        | "not_authed"
+        | "token_revoked"
+        | "account_inactive"
+        | "token_expired"
+        | "missing_scope"
+        | "no_permission"
+        | "not_allowed_token_type"
+        | "team_access_not_granted"
+        | "ekm_access_denied"
+        | "org_login_required"
+        | "team_added_to_org"
+        | "two_factor_setup_required"
+        | "access_denied"
+        | "accesslimited"
+        | "not_bearer_token"
+        | "team_not_found"
+        | "app_missing_action_url" => ErrorClass::IntegrationBroken,
+
+        "invalid_blocks"
+        | "invalid_blocks_format"
+        | "no_text"
+        | "msg_too_long"
+        | "msg_blocks_too_long"
+        | "too_many_attachments"
+        | "attachment_payload_limit_exceeded"
+        | "invalid_attachments"
+        | "metadata_too_large"
+        | "invalid_metadata_format"
+        | "invalid_metadata_schema"
+        | "markdown_text_conflict"
+        | "invalid_json"
+        | "json_not_object"
+        | "invalid_arguments"
+        | "invalid_arg_name"
+        | "invalid_array_arg"
+        | "invalid_charset"
+        | "invalid_form_data"
+        | "invalid_post_type"
+        | "missing_post_type"
+        | "thread_not_found"
+        | "duplicate_message_not_found" => ErrorClass::BadMessage,
+
+        _ => ErrorClass::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_table() {
+        use ErrorClass::*;
+        let table: &[(&str, ErrorClass)] = &[
+            ("ratelimited", RetryLater),
+            ("http_429", RetryLater),
+            ("http_500", RetryLater),
+            ("http_502", RetryLater),
+            ("http_503", RetryLater),
+            ("http_599", RetryLater),
+            ("connection_failed", RetryLater),
+            ("timeout", RetryLater),
+            ("internal_error", RetryLater),
+            ("fatal_error", RetryLater),
+            ("service_unavailable", RetryLater),
+            ("request_timeout", RetryLater),
+            ("channel_not_found", Channel),
+            ("not_in_channel", Channel),
+            ("is_archived", Channel),
+            ("restricted_action", Channel),
+            ("restricted_action_read_only_channel", Channel),
+            ("restricted_action_thread_only_channel", Channel),
+            ("duplicate_channel_not_found", Channel),
+            ("channel_is_limited_access", Channel),
+            ("cannot_reply_to_message", Channel),
+            ("invalid_auth", IntegrationBroken),
+            ("not_authed", IntegrationBroken),
+            ("token_revoked", IntegrationBroken),
+            ("account_inactive", IntegrationBroken),
+            ("token_expired", IntegrationBroken),
+            ("missing_scope", IntegrationBroken),
+            ("no_permission", IntegrationBroken),
+            ("not_allowed_token_type", IntegrationBroken),
+            ("team_access_not_granted", IntegrationBroken),
+            ("ekm_access_denied", IntegrationBroken),
+            ("org_login_required", IntegrationBroken),
+            ("invalid_blocks", BadMessage),
+            ("invalid_blocks_format", BadMessage),
+            ("no_text", BadMessage),
+            ("msg_too_long", BadMessage),
+            ("msg_blocks_too_long", BadMessage),
+            ("too_many_attachments", BadMessage),
+            ("metadata_too_large", BadMessage),
+            ("invalid_json", BadMessage),
+            ("json_not_object", BadMessage),
+            ("invalid_arguments", BadMessage),
+            ("http_404", Other),
+            ("http_400", Other),
+            ("http_abc", Other),
+            ("invalid_response", Other),
+            ("invalid_code", Other),
+            ("message_not_found", Other),
+            ("something_new_from_slack", Other),
+            ("", Other),
+        ];
+        for (code, class) in table {
+            assert_eq!(classify(code), *class, "classify({code:?})");
+        }
+    }
+
+    #[test]
+    fn error_codes_and_retry_after() {
+        let e = SlackError::RateLimited {
+            method: "chat.postMessage",
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        assert_eq!(e.code(), "ratelimited");
+        assert_eq!(e.class(), ErrorClass::RetryLater);
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        let e = SlackError::Timeout {
+            method: "auth.test",
+        };
+        assert_eq!((e.code(), e.class()), ("timeout", ErrorClass::RetryLater));
+        assert_eq!(e.retry_after(), None);
+        assert_eq!(e.method(), "auth.test");
+        let e = SlackError::Decode {
+            method: "auth.test",
+            detail: "x".into(),
+        };
+        assert_eq!(e.class(), ErrorClass::Other);
+    }
+}

@@ -1,0 +1,23 @@
+//! Everything that talks to (or reasons about) Slack's Web API.
+//!
+//! - [`client`]: the typed Web API client over `awc` ([`SlackApi`]);
+//! - [`error`]: the one error type of that client and the classification of Slack's answers
+//!   into what the caller should do about them ([`ErrorClass`]);
+//! - [`text`]: escaping of user text for mrkdwn, safe links, and Slack's size limits;
+//! - [`signing`]: verification of Slack's request signatures (Events API).
+//!
+//! Facts about Slack's behaviour come from `slack-api.md` (shared notes); the fake in
+//! [`crate::fake_slack`] implements the same facts independently, so tests of this module
+//! against the fake can catch a misreading on either side.
+
+pub mod client;
+pub mod error;
+pub mod signing;
+pub mod text;
+
+pub use client::{
+    AuthTest, AuthedUser, Channel, ChannelsPage, ConversationsListRequest, Enterprise,
+    IncomingWebhook, OAuthV2Access, PostMessage, Posted, SlackApi, Team, TeamInfo, TopicInfo,
+    UpdateMessage,
+};
+pub use error::{classify, ErrorClass, SlackError};

@@ -1,0 +1,234 @@
+//! Text helpers for Slack messages: escaping user text, safe links, size limits.
+//!
+//! Slack treats only `&`, `<` and `>` as control characters in `text` and `mrkdwn`; an
+//! unescaped `<!channel>` in a load-test name would ping a whole workspace, and
+//! `<https://evil|click>` would disguise a link. Every piece of user text goes through
+//! [`escape`] (or [`link`] for URLs) before it is put into a message. This module is the
+//! only place in the product that escapes for Slack.
+
+/// Maximum characters of a section block's `text`.
+pub const MAX_SECTION_TEXT: usize = 3000;
+/// Maximum characters of one section `fields` item.
+pub const MAX_FIELD_TEXT: usize = 2000;
+/// Maximum items in a section's `fields`.
+pub const MAX_SECTION_FIELDS: usize = 10;
+/// Maximum characters of a header block's `plain_text`.
+pub const MAX_HEADER_TEXT: usize = 150;
+/// Maximum blocks in one message.
+pub const MAX_BLOCKS: usize = 50;
+/// Maximum elements of a context block.
+pub const MAX_CONTEXT_ELEMENTS: usize = 10;
+/// Hard limit of a message's top-level `text` (Slack truncates beyond it).
+pub const MAX_TEXT: usize = 40_000;
+
+/// The marker appended by [`truncate`] when it cuts text.
+pub const ELLIPSIS: char = '…';
+
+/// Escapes user text for Slack's `text`/`mrkdwn`: `&` → `&amp;`, `<` → `&lt;`,
+/// `>` → `&gt;`, and nothing else (Slack shows other entities literally).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        c => out.push(c),
+    }
+}
+
+/// The inverse of [`escape`] (Slack does this when it displays text).
+pub fn unescape(s: &str) -> String {
+    // `&amp;` last, so that `&amp;lt;` becomes `&lt;` and not `<`.
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A Slack link `<url|label>` that cannot be abused.
+///
+/// Only absolute `http`/`https` URLs are linked; the URL is normalised and every character
+/// that could end the link markup (`|`, `<`, `>`, spaces) is percent-encoded, and the label
+/// is [`escape`]d. For anything else (relative, `javascript:`, garbage) the result is just
+/// the escaped label, or the escaped URL text when the label is empty, so nothing clickable
+/// is produced from an untrusted value.
+pub fn link(url: &str, label: &str) -> String {
+    let Some(url) = safe_url(url) else {
+        return if label.is_empty() {
+            escape(url)
+        } else {
+            escape(label)
+        };
+    };
+    if label.is_empty() {
+        format!("<{url}>")
+    } else {
+        format!("<{url}|{}>", escape(label))
+    }
+}
+
+/// The URL in a form safe inside `<…|…>`, or `None` if it must not be linked.
+fn safe_url(raw: &str) -> Option<String> {
+    let parsed = url::Url::parse(raw.trim()).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return None;
+    }
+    // `Url` already percent-encodes spaces and angle brackets in most components but keeps
+    // `|`, which Slack would read as the label separator; encode the rest defensively.
+    let mut out = String::with_capacity(parsed.as_str().len());
+    for c in parsed.as_str().chars() {
+        match c {
+            '|' => out.push_str("%7C"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            ' ' => out.push_str("%20"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Cuts `s` to at most `max_chars` characters (Unicode scalar values, which is how Slack
+/// counts), replacing the cut-off tail with `…`. Text that fits is returned unchanged.
+pub fn truncate(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        return s.to_owned();
+    }
+    if max_chars == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(max_chars - 1).collect();
+    out.push(ELLIPSIS);
+    out
+}
+
+/// [`escape`]s `s` and cuts the result to `max_chars` without splitting an entity such as
+/// `&amp;` (which [`truncate`] on escaped text could do). Use it to fit user text into a
+/// limited field.
+pub fn escape_truncated(s: &str, max_chars: usize) -> String {
+    let total: usize = s.chars().map(escaped_len).sum();
+    if total <= max_chars {
+        return escape(s);
+    }
+    if max_chars == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let n = escaped_len(c);
+        if used + n > max_chars - 1 {
+            break;
+        }
+        push_escaped(&mut out, c);
+        used += n;
+    }
+    out.push(ELLIPSIS);
+    out
+}
+
+fn escaped_len(c: char) -> usize {
+    match c {
+        '&' => 5,
+        '<' | '>' => 4,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escapes_only_the_three_control_characters() {
+        assert_eq!(
+            escape("<!channel> & \"quotes\" 'x' *b* _i_"),
+            "&lt;!channel&gt; &amp; \"quotes\" 'x' *b* _i_"
+        );
+        assert_eq!(escape("&lt;"), "&amp;lt;");
+        assert_eq!(unescape("&amp;lt;"), "&lt;");
+    }
+
+    #[test]
+    fn links_http_urls_and_neutralises_the_rest() {
+        assert_eq!(
+            link("https://xtc.example/lt/1", "Run <1>"),
+            "<https://xtc.example/lt/1|Run &lt;1&gt;>"
+        );
+        assert_eq!(
+            link("https://x.example/a|b c?q=<x>", "l"),
+            "<https://x.example/a%7Cb%20c?q=%3Cx%3E|l>"
+        );
+        assert_eq!(link("javascript:alert(1)", "click"), "click");
+        assert_eq!(link("not a url", "<!here>"), "&lt;!here&gt;");
+        assert_eq!(link("/relative", ""), "/relative");
+        assert_eq!(link("https://x.example/", ""), "<https://x.example/>");
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(truncate("äöüß", 2), "ä…");
+        assert_eq!(truncate("abc", 0), "");
+        assert_eq!(escape_truncated("a&b", 5), "a…");
+        assert_eq!(escape_truncated("a&b", 7), "a&amp;b");
+        assert_eq!(escape_truncated("a&bc", 7), "a&amp;…");
+    }
+
+    proptest! {
+        #[test]
+        fn escaped_text_has_no_angle_brackets(s in any::<String>()) {
+            let e = escape(&s);
+            prop_assert!(!e.contains('<') && !e.contains('>'));
+        }
+
+        #[test]
+        fn escape_round_trips(s in any::<String>()) {
+            prop_assert_eq!(unescape(&escape(&s)), s);
+        }
+
+        #[test]
+        fn link_has_only_its_own_brackets(
+            url in prop_oneof![
+                any::<String>(),
+                "https?://[a-z]{1,8}\\.example(/[ -~]{0,20})?",
+            ],
+            label in any::<String>(),
+        ) {
+            let l = link(&url, &label);
+            let opens = l.matches('<').count();
+            let closes = l.matches('>').count();
+            if opens == 0 {
+                // Not linked: plain escaped text.
+                prop_assert_eq!(closes, 0);
+            } else {
+                prop_assert_eq!((opens, closes), (1, 1));
+                prop_assert!(l.starts_with('<') && l.ends_with('>'));
+                let inner = &l[1..l.len() - 1];
+                // The URL part has no separator of its own.
+                let url_part = inner.split('|').next().unwrap_or_default();
+                prop_assert!(!url_part.contains(' '));
+            }
+            prop_assert!(l.contains(&escape(&label)));
+        }
+
+        #[test]
+        fn truncate_respects_the_limit(s in any::<String>(), max in 0usize..50) {
+            let t = truncate(&s, max);
+            prop_assert!(t.chars().count() <= max);
+            if s.chars().count() <= max { prop_assert_eq!(&t, &s); }
+            let e = escape_truncated(&s, max);
+            prop_assert!(e.chars().count() <= max);
+            prop_assert!(!e.contains('<') && !e.contains('>'));
+        }
+    }
+}
