@@ -1,0 +1,390 @@
+//! `deliveries`: the outbox. One row per (event, target channel), written in the ingest
+//! transaction; the SlackSender claims due rows, sends them, and records the outcome.
+//!
+//! Ordering: only the oldest pending delivery of a (workspace, channel) is ever claimed,
+//! so messages of one channel go out in event order, across instances too.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamp};
+
+use crate::db::schema::{channel_pacing, deliveries};
+use crate::db::DbConnection;
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+pub const SKIPPED: &str = "skipped";
+
+#[derive(Queryable, QueryableByName, Selectable, Debug, Clone)]
+#[diesel(table_name = deliveries)]
+pub struct Delivery {
+    pub id: i64,
+    pub event_id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub subject_key: String,
+    pub event_type: String,
+    pub channel: String,
+    pub channel_name: Option<String>,
+    pub team_id: Option<String>,
+    pub installation_id: Option<String>,
+    pub threads: bool,
+    pub compact: bool,
+    pub status: String,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub claimed_by: Option<String>,
+    pub slack_ts: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable, Debug, Clone)]
+#[diesel(table_name = deliveries)]
+pub struct NewDelivery {
+    pub event_id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub subject_key: String,
+    pub event_type: String,
+    pub channel: String,
+    pub channel_name: Option<String>,
+    pub team_id: Option<String>,
+    pub installation_id: Option<String>,
+    pub threads: bool,
+    pub compact: bool,
+    pub status: String,
+    pub error: Option<String>,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// How the sender paces one channel: a generic cell rate algorithm over
+/// `channel_pacing.next_allowed_at` (the "theoretical arrival time").
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// Average spacing of messages in one channel.
+    pub interval: chrono::Duration,
+    /// How many messages may go out back to back after a quiet spell.
+    pub burst: u32,
+}
+
+impl Pacing {
+    fn tolerance(&self) -> chrono::Duration {
+        self.interval * (self.burst.max(1) as i32 - 1)
+    }
+}
+
+impl Delivery {
+    pub fn insert_all(conn: &mut DbConnection, rows: &[NewDelivery]) -> QueryResult<()> {
+        // One statement per row: MultiConnection has no portable batch insert.
+        for row in rows {
+            diesel::insert_into(deliveries::table)
+                .values(row)
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        deliveries::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The delivery log of a project, newest first.
+    pub fn list_by_project(
+        conn: &mut DbConnection,
+        org: &str,
+        project: &str,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        deliveries::table
+            .filter(deliveries::org_id.eq(org))
+            .filter(deliveries::project_id.eq(project))
+            .order(deliveries::id.desc())
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// Deliveries of one event (tests and diagnostics).
+    pub fn list_by_event(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<Self>> {
+        deliveries::table
+            .filter(deliveries::event_id.eq(event_id))
+            .order(deliveries::id.asc())
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// Number of deliveries waiting to be sent (the queue depth).
+    pub fn count_pending(conn: &mut DbConnection) -> QueryResult<i64> {
+        deliveries::table
+            .filter(deliveries::status.eq(PENDING))
+            .count()
+            .get_result(conn)
+    }
+
+    /// The earliest time a pending delivery becomes due (to sleep until then).
+    pub fn next_due(conn: &mut DbConnection) -> QueryResult<Option<NaiveDateTime>> {
+        deliveries::table
+            .filter(deliveries::status.eq(PENDING))
+            .select(diesel::dsl::min(deliveries::next_attempt_at))
+            .first(conn)
+    }
+
+    /// Skips intermediate reports that a newer pending one of the same load test in the
+    /// same channel supersedes (only happens while the channel has a backlog).
+    pub fn skip_superseded(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+        // Backend-specific SQL (placeholders differ); the statement itself is portable.
+        const SQL: &str = "UPDATE deliveries SET status = 'skipped', \
+             error = 'superseded by a newer intermediate report' \
+             WHERE status = 'pending' AND event_type = 'intermediate_report' \
+             AND (claimed_until IS NULL OR claimed_until < {now}) \
+             AND EXISTS (SELECT 1 FROM deliveries n WHERE n.status = 'pending' \
+               AND n.event_type = 'intermediate_report' AND n.subject_key = deliveries.subject_key \
+               AND n.team_id = deliveries.team_id AND n.channel = deliveries.channel \
+               AND n.id > deliveries.id)";
+        match conn {
+            DbConnection::Sqlite(c) => diesel::sql_query(SQL.replace("{now}", "?"))
+                .bind::<Timestamp, _>(now)
+                .execute(c),
+            DbConnection::Postgresql(c) => diesel::sql_query(SQL.replace("{now}", "$1"))
+                .bind::<Timestamp, _>(now)
+                .execute(c),
+        }
+    }
+
+    /// Claims up to `limit` deliveries that may be sent now: each the oldest pending one of
+    /// its channel, due, not claimed by anyone, and allowed by the channel's pacing. The
+    /// claim is a lease (`claimed_until`) so a crashed instance's work comes back. Moves
+    /// each channel's pacing forward in the same transaction. Call inside `write_tx`.
+    pub fn claim_due(
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        lease: chrono::Duration,
+        instance: &str,
+        pacing: Pacing,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        // Backend-specific SQL: PostgreSQL locks the claimed rows and skips rows another
+        // instance is claiming right now; SQLite's BEGIN IMMEDIATE already serialises.
+        const SQL: &str = "SELECT d.* FROM deliveries d \
+             LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= {1} \
+             AND (d.claimed_until IS NULL OR d.claimed_until < {1}) \
+             AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= {2}) \
+             AND d.id = (SELECT MIN(d2.id) FROM deliveries d2 WHERE d2.status = 'pending' \
+                         AND d2.team_id = d.team_id AND d2.channel = d.channel) \
+             ORDER BY d.id LIMIT {3}";
+        let allowed_until = now + pacing.tolerance();
+        let claimed: Vec<Self> = match conn {
+            DbConnection::Sqlite(c) => diesel::sql_query(
+                SQL.replace("{1}", "?1")
+                    .replace("{2}", "?2")
+                    .replace("{3}", "?3"),
+            )
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(allowed_until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+            DbConnection::Postgresql(c) => diesel::sql_query(format!(
+                "{} FOR UPDATE OF d SKIP LOCKED",
+                SQL.replace("{1}", "$1")
+                    .replace("{2}", "$2")
+                    .replace("{3}", "$3")
+            ))
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(allowed_until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+        };
+        for d in &claimed {
+            diesel::update(deliveries::table.find(d.id))
+                .set((
+                    deliveries::claimed_until.eq(now + lease),
+                    deliveries::claimed_by.eq(instance),
+                    deliveries::attempts.eq(deliveries::attempts + 1),
+                ))
+                .execute(conn)?;
+            let team = d.team_id.as_deref().unwrap_or_default();
+            advance_pacing(conn, team, &d.channel, now, pacing.interval)?;
+        }
+        Ok(claimed
+            .into_iter()
+            .map(|mut d| {
+                d.attempts += 1;
+                d
+            })
+            .collect())
+    }
+
+    pub fn mark_sent(
+        conn: &mut DbConnection,
+        id: i64,
+        ts: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(deliveries::table.find(id))
+            .set((
+                deliveries::status.eq(SENT),
+                deliveries::slack_ts.eq(ts),
+                deliveries::sent_at.eq(at),
+                deliveries::error.eq(None::<String>),
+                deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> QueryResult<()> {
+        diesel::update(deliveries::table.find(id))
+            .set((
+                deliveries::status.eq(FAILED),
+                deliveries::error.eq(error),
+                deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Puts a claimed delivery back with a new due time (retry later).
+    pub fn reschedule(
+        conn: &mut DbConnection,
+        id: i64,
+        at: NaiveDateTime,
+        error: &str,
+    ) -> QueryResult<()> {
+        diesel::update(deliveries::table.find(id))
+            .set((
+                deliveries::next_attempt_at.eq(at),
+                deliveries::error.eq(error),
+                deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Hands back a claim without counting the attempt (graceful shutdown).
+    pub fn release(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+        diesel::update(
+            deliveries::table
+                .find(id)
+                .filter(deliveries::status.eq(PENDING)),
+        )
+        .set((
+            deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            deliveries::attempts.eq(deliveries::attempts - 1),
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    /// Fails every pending delivery of a broken installation at once.
+    pub fn fail_pending_for_installation(
+        conn: &mut DbConnection,
+        installation_id: &str,
+        reason: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(deliveries::status.eq(PENDING))
+                .filter(deliveries::installation_id.eq(installation_id)),
+        )
+        .set((
+            deliveries::status.eq(FAILED),
+            deliveries::error.eq(reason),
+            deliveries::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+    }
+
+    /// Fails every pending delivery of the installations of a Slack workspace.
+    pub fn fail_pending_for_team(
+        conn: &mut DbConnection,
+        team_id: &str,
+        reason: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(deliveries::status.eq(PENDING))
+                .filter(deliveries::team_id.eq(team_id)),
+        )
+        .set((
+            deliveries::status.eq(FAILED),
+            deliveries::error.eq(reason),
+            deliveries::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+    }
+
+    /// Counts deliveries per status (for metrics).
+    pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+        deliveries::table
+            .group_by(deliveries::status)
+            .select((deliveries::status, diesel::dsl::count_star()))
+            .load(conn)
+    }
+}
+
+/// Moves a channel's theoretical arrival time one interval forward.
+fn advance_pacing(
+    conn: &mut DbConnection,
+    team: &str,
+    channel: &str,
+    now: NaiveDateTime,
+    interval: chrono::Duration,
+) -> QueryResult<()> {
+    let current: Option<NaiveDateTime> = channel_pacing::table
+        .find((team, channel))
+        .select(channel_pacing::next_allowed_at)
+        .first(conn)
+        .optional()?;
+    let next = current.map_or(now, |t| t.max(now)) + interval;
+    set_pacing(conn, team, channel, current.is_some(), next)
+}
+
+fn set_pacing(
+    conn: &mut DbConnection,
+    team: &str,
+    channel: &str,
+    exists: bool,
+    next: NaiveDateTime,
+) -> QueryResult<()> {
+    if exists {
+        diesel::update(channel_pacing::table.find((team, channel)))
+            .set(channel_pacing::next_allowed_at.eq(next))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(channel_pacing::table)
+            .values((
+                channel_pacing::team_id.eq(team),
+                channel_pacing::channel.eq(channel),
+                channel_pacing::next_allowed_at.eq(next),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// After a 429: nothing more goes to this channel before `until` (no burst either).
+pub fn block_channel(
+    conn: &mut DbConnection,
+    team: &str,
+    channel: &str,
+    until: NaiveDateTime,
+    pacing: Pacing,
+) -> QueryResult<()> {
+    let exists = channel_pacing::table
+        .find((team, channel))
+        .select(channel_pacing::channel)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
+    set_pacing(conn, team, channel, exists, until + pacing.tolerance())
+}

@@ -1,0 +1,40 @@
+//! `events`: every accepted event, keyed by the sender's `event_id` (idempotency).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::events;
+use crate::db::DbConnection;
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub event_id: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub event_type: String,
+    pub occurred_at: NaiveDateTime,
+    /// The normalised event as JSON (what the message templates show).
+    pub payload: String,
+    pub resulting_state: String,
+    pub received_at: NaiveDateTime,
+}
+
+impl EventRow {
+    pub fn find_by_id(conn: &mut DbConnection, event_id: &str) -> QueryResult<Option<Self>> {
+        events::table
+            .find(event_id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn insert(conn: &mut DbConnection, row: &Self) -> QueryResult<()> {
+        diesel::insert_into(events::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    }
+}

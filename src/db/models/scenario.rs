@@ -1,0 +1,64 @@
+//! `scenarios`: what each monitoring scenario last reported (the Scenario actor's memory).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::scenarios;
+use crate::db::DbConnection;
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = scenarios)]
+pub struct ScenarioRow {
+    pub id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub name: String,
+    pub url: Option<String>,
+    pub state: String,
+    pub failing_since: Option<NaiveDateTime>,
+    pub incident: i64,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl ScenarioRow {
+    pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
+        scenarios::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn insert(conn: &mut DbConnection, row: &Self) -> QueryResult<()> {
+        diesel::insert_into(scenarios::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Saves `self` if the stored version is still `expected_version`.
+    pub fn save_if_version(
+        &self,
+        conn: &mut DbConnection,
+        expected_version: i64,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(
+            scenarios::table
+                .filter(scenarios::id.eq(&self.id))
+                .filter(scenarios::version.eq(expected_version)),
+        )
+        .set((
+            scenarios::name.eq(&self.name),
+            scenarios::url.eq(&self.url),
+            scenarios::state.eq(&self.state),
+            scenarios::failing_since.eq(self.failing_since),
+            scenarios::incident.eq(self.incident),
+            scenarios::version.eq(self.version),
+            scenarios::updated_at.eq(self.updated_at),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,58 @@
+//! `slack_threads`: the parent message of each subject (load test, monitoring incident)
+//! per channel, and what its run card currently shows.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::slack_threads;
+use crate::db::{now, DbConnection};
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = slack_threads)]
+pub struct SlackThread {
+    pub subject_key: String,
+    pub team_id: String,
+    pub channel: String,
+    pub parent_ts: String,
+    /// JSON: the card's data (see `pipeline::render`).
+    pub card: String,
+    pub updated_at: NaiveDateTime,
+}
+
+impl SlackThread {
+    pub fn find(
+        conn: &mut DbConnection,
+        subject_key: &str,
+        team_id: &str,
+        channel: &str,
+    ) -> QueryResult<Option<Self>> {
+        slack_threads::table
+            .find((subject_key, team_id, channel))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn insert(conn: &mut DbConnection, row: &Self) -> QueryResult<()> {
+        diesel::insert_into(slack_threads::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn save_card(
+        conn: &mut DbConnection,
+        subject_key: &str,
+        team_id: &str,
+        channel: &str,
+        card: &str,
+    ) -> QueryResult<()> {
+        diesel::update(slack_threads::table.find((subject_key, team_id, channel)))
+            .set((
+                slack_threads::card.eq(card),
+                slack_threads::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,423 @@
+//! The event bodies of API.md, parsed at the edge into validated events, and the
+//! normalised payload stored with each event (what the message templates show).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::ids::{EventId, LoadTestId, OrgId, ProjectId, ScenarioId};
+use crate::domain::lifecycle::LoadTestEventType;
+use crate::domain::monitoring::Health;
+
+/// A field that failed validation (becomes 422 naming the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn field_err(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Longest user text we keep per field; longer text is refused, not cut silently.
+const MAX_TEXT: usize = 2_000;
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    if value.chars().count() > max {
+        return Err(field_err(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, FieldError> {
+    value.map(|v| text(field, v, max)).transpose()
+}
+
+fn url(field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match url::Url::parse(raw) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && raw.len() <= 2_000 =>
+        {
+            Ok(Some(u.to_string()))
+        }
+        _ => Err(field_err(field, format!("{field} must be an http(s) URL"))),
+    }
+}
+
+fn common_ids(
+    event_id: &str,
+    org: &str,
+    project: &str,
+) -> Result<(EventId, OrgId, ProjectId), FieldError> {
+    let event_id =
+        EventId::parse(event_id).map_err(|e| field_err("event_id", format!("event_id {e}")))?;
+    let org = OrgId::parse(org).map_err(|e| field_err("org", format!("org {e}")))?;
+    let project =
+        ProjectId::parse(project).map_err(|e| field_err("project", format!("project {e}")))?;
+    Ok((event_id, org, project))
+}
+
+/// `load_test` of a load-test event.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct LoadTestInfo {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub started_by: Option<String>,
+}
+
+/// `error` of an `error` event.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ErrorInfo {
+    #[serde(default)]
+    pub step: Option<String>,
+    pub message: String,
+}
+
+/// Summary figures of a report; unknown figures are kept and shown too.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ReportSummary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `report` of the two report events.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ReportInfo {
+    pub url: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub summary: Option<ReportSummary>,
+}
+
+/// The body of `POST /api/v1/load-tests/{id}/events`.
+#[derive(Debug, Deserialize)]
+pub struct LoadTestEventBody {
+    pub event_id: String,
+    pub org: String,
+    pub project: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub load_test: Option<LoadTestInfo>,
+    #[serde(default)]
+    pub error: Option<ErrorInfo>,
+    #[serde(default)]
+    pub report: Option<ReportInfo>,
+    #[serde(default)]
+    pub aborted_by: Option<String>,
+}
+
+/// A validated load-test event.
+#[derive(Debug, Clone)]
+pub struct LoadTestEvent {
+    pub event_id: EventId,
+    pub org: OrgId,
+    pub project: ProjectId,
+    pub load_test: LoadTestId,
+    pub event_type: LoadTestEventType,
+    pub occurred_at: DateTime<Utc>,
+    pub info: LoadTestInfo,
+    pub error: Option<ErrorInfo>,
+    pub report: Option<ReportInfo>,
+    pub aborted_by: Option<String>,
+}
+
+impl LoadTestEventBody {
+    /// Validates the body; `now` stands in for a missing `occurred_at`.
+    pub fn validate(
+        self,
+        load_test: LoadTestId,
+        now: DateTime<Utc>,
+    ) -> Result<LoadTestEvent, FieldError> {
+        let (event_id, org, project) = common_ids(&self.event_id, &self.org, &self.project)?;
+        let event_type = LoadTestEventType::parse(&self.event_type).ok_or_else(|| {
+            field_err(
+                "type",
+                "type must be one of started, running, finished, aborted, error, intermediate_report, report_available",
+            )
+        })?;
+        let info = self.load_test.unwrap_or_default();
+        let name = match info.name.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(field_err(
+                    "load_test.name",
+                    "load_test.name must not be empty",
+                ))
+            }
+            other => opt_text("load_test.name", other, 200)?,
+        };
+        let info = LoadTestInfo {
+            name,
+            url: url("load_test.url", info.url.as_deref())?,
+            started_by: opt_text("load_test.started_by", info.started_by.as_deref(), 200)?,
+        };
+        let error = match (event_type, self.error) {
+            (LoadTestEventType::Error, None) => {
+                return Err(field_err("error", "error is required for an error event"))
+            }
+            (_, Some(e)) => Some(ErrorInfo {
+                step: opt_text("error.step", e.step.as_deref(), 200)?,
+                message: text("error.message", &e.message, MAX_TEXT)?,
+            }),
+            (_, None) => None,
+        };
+        let needs_report = matches!(
+            event_type,
+            LoadTestEventType::IntermediateReport | LoadTestEventType::ReportAvailable
+        );
+        let report = match (needs_report, self.report) {
+            (true, None) => {
+                return Err(field_err(
+                    "report",
+                    format!("report is required for a {} event", event_type.as_str()),
+                ))
+            }
+            (_, Some(r)) => Some(ReportInfo {
+                url: url("report.url", Some(&r.url))?
+                    .ok_or_else(|| field_err("report.url", "report.url is required"))?,
+                kind: opt_text("report.kind", r.kind.as_deref(), 50)?,
+                summary: r.summary,
+            }),
+            (false, None) => None,
+        };
+        Ok(LoadTestEvent {
+            event_id,
+            org,
+            project,
+            load_test,
+            event_type,
+            occurred_at: self.occurred_at.unwrap_or(now),
+            info,
+            error,
+            report,
+            aborted_by: opt_text("aborted_by", self.aborted_by.as_deref(), 200)?,
+        })
+    }
+}
+
+/// `scenario` of a monitoring event.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ScenarioInfo {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `execution` of a monitoring event.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ExecutionInfo {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// One failed sensor.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct FailedSensor {
+    pub name: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The body of `POST /api/v1/monitoring/scenarios/{id}/events`.
+#[derive(Debug, Deserialize)]
+pub struct MonitoringEventBody {
+    pub event_id: String,
+    pub org: String,
+    pub project: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub scenario: Option<ScenarioInfo>,
+    #[serde(default)]
+    pub notify_via: Vec<String>,
+    pub state: String,
+    #[serde(default)]
+    pub execution: Option<ExecutionInfo>,
+    #[serde(default)]
+    pub failed_sensors: Vec<FailedSensor>,
+}
+
+/// A validated monitoring event.
+#[derive(Debug, Clone)]
+pub struct MonitoringEvent {
+    pub event_id: EventId,
+    pub org: OrgId,
+    pub project: ProjectId,
+    pub scenario: ScenarioId,
+    pub occurred_at: DateTime<Utc>,
+    pub info: ScenarioInfo,
+    pub notify_slack: bool,
+    pub health: Health,
+    pub execution: Option<ExecutionInfo>,
+    pub failed_sensors: Vec<FailedSensor>,
+}
+
+/// Most failed sensors one event may list.
+const MAX_SENSORS: usize = 100;
+
+impl MonitoringEventBody {
+    pub fn validate(
+        self,
+        scenario: ScenarioId,
+        now: DateTime<Utc>,
+    ) -> Result<MonitoringEvent, FieldError> {
+        let (event_id, org, project) = common_ids(&self.event_id, &self.org, &self.project)?;
+        let health = Health::parse(&self.state)
+            .ok_or_else(|| field_err("state", "state must be one of ok, failure, error, fatal"))?;
+        let info = self.scenario.unwrap_or_default();
+        let info = ScenarioInfo {
+            name: match info.name.as_deref().map(str::trim) {
+                Some("") => {
+                    return Err(field_err(
+                        "scenario.name",
+                        "scenario.name must not be empty",
+                    ))
+                }
+                other => opt_text("scenario.name", other, 200)?,
+            },
+            url: url("scenario.url", info.url.as_deref())?,
+        };
+        let execution = match self.execution {
+            Some(e) => Some(ExecutionInfo {
+                id: opt_text("execution.id", e.id.as_deref(), 200)?,
+                url: url("execution.url", e.url.as_deref())?,
+                location: opt_text("execution.location", e.location.as_deref(), 200)?,
+            }),
+            None => None,
+        };
+        if self.failed_sensors.len() > MAX_SENSORS {
+            return Err(field_err(
+                "failed_sensors",
+                format!("at most {MAX_SENSORS} failed sensors"),
+            ));
+        }
+        let failed_sensors = self
+            .failed_sensors
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok(FailedSensor {
+                    name: text(&format!("failed_sensors[{i}].name"), &s.name, 200)?,
+                    message: opt_text(
+                        &format!("failed_sensors[{i}].message"),
+                        s.message.as_deref(),
+                        500,
+                    )?,
+                })
+            })
+            .collect::<Result<Vec<_>, FieldError>>()?;
+        Ok(MonitoringEvent {
+            event_id,
+            org,
+            project,
+            scenario,
+            occurred_at: self.occurred_at.unwrap_or(now),
+            info,
+            notify_slack: self
+                .notify_via
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case("slack")),
+            health,
+            execution,
+            failed_sensors,
+        })
+    }
+}
+
+/// What is stored with an event and handed to the templates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Payload {
+    LoadTest(LoadTestPayload),
+    Scenario(ScenarioPayload),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoadTestPayload {
+    pub load_test_id: String,
+    pub name: String,
+    pub url: Option<String>,
+    pub started_by: Option<String>,
+    pub event_type: LoadTestEventType,
+    pub state: crate::domain::lifecycle::LoadTestState,
+    pub occurred_at: DateTime<Utc>,
+    pub error: Option<ErrorInfo>,
+    pub report: Option<ReportInfo>,
+    pub aborted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioPayload {
+    pub scenario_id: String,
+    pub name: String,
+    pub url: Option<String>,
+    pub change: ScenarioChange,
+    pub health: Health,
+    pub occurred_at: DateTime<Utc>,
+    pub incident: i64,
+    pub execution: Option<ExecutionInfo>,
+    pub failed_sensors: Vec<FailedSensor>,
+}
+
+/// A monitoring change as stored (mirrors `domain::monitoring::Change`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScenarioChange {
+    Failing { severity: Health },
+    SeverityChanged { from: Health, to: Health },
+    Recovered { down_seconds: i64 },
+}
+
+impl From<crate::domain::monitoring::Change> for ScenarioChange {
+    fn from(c: crate::domain::monitoring::Change) -> Self {
+        use crate::domain::monitoring::Change;
+        match c {
+            Change::Failing { severity } => Self::Failing { severity },
+            Change::SeverityChanged { from, to } => Self::SeverityChanged { from, to },
+            Change::Recovered { down_seconds } => Self::Recovered { down_seconds },
+        }
+    }
+}
+
+impl ScenarioChange {
+    /// The event kind of the delivery log and the template name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Failing { .. } => "scenario_failing",
+            Self::SeverityChanged { .. } => "scenario_severity_changed",
+            Self::Recovered { .. } => "scenario_recovered",
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The ingest transactions: event row (idempotency), subject state (with a version check)
+//! and the outbox rows, all committed together before the 202 goes out.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::events::{LoadTestEvent, LoadTestPayload, MonitoringEvent, Payload, ScenarioPayload};
+use crate::db::models::delivery::{Delivery, NewDelivery, PENDING, SKIPPED};
+use crate::db::models::event::EventRow;
+use crate::db::models::load_test::LoadTestRow;
+use crate::db::models::project::Project;
+use crate::db::models::scenario::ScenarioRow;
+use crate::db::DbConnection;
+use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
+use crate::domain::monitoring::{self, Health, ScenarioState};
+use crate::domain::settings::Effective;
+
+/// What happened to an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored; `deliveries` pending rows were queued.
+    Accepted { state: String, deliveries: usize },
+    /// The same `event_id` was accepted before; nothing was done.
+    Duplicate { state: String },
+}
+
+/// Why an event was refused (nothing was stored).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("project {project:?} of organization {org:?} is not registered")]
+    UnknownProject { org: String, project: String },
+    #[error("{subject} {id:?} belongs to project {org}/{project}")]
+    WrongProject {
+        subject: &'static str,
+        id: String,
+        org: String,
+        project: String,
+    },
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    #[error("{0}")]
+    MissingField(&'static str),
+    /// Another instance changed the same subject concurrently; retry.
+    #[error("concurrent update")]
+    Conflict,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+/// The outbox rows for one event: pending per target channel when messages go out,
+/// otherwise `skipped` with the reason (one row per channel, or one without a channel).
+fn outbox_rows(
+    effective: &Effective,
+    event_id: &str,
+    org: &str,
+    project: &str,
+    subject_key: &str,
+    event_type: &str,
+    now: NaiveDateTime,
+) -> Vec<NewDelivery> {
+    let skip = effective.skip_reason();
+    let integration = effective.integration.value.as_ref();
+    let base = |channel: String, channel_name: Option<String>| NewDelivery {
+        event_id: event_id.to_owned(),
+        org_id: org.to_owned(),
+        project_id: project.to_owned(),
+        subject_key: subject_key.to_owned(),
+        event_type: event_type.to_owned(),
+        channel,
+        channel_name,
+        team_id: integration.map(|i| i.team_id.clone()),
+        installation_id: integration.map(|i| i.installation_id.clone()),
+        threads: effective.threads.value,
+        compact: effective.compact_messages.value,
+        status: if skip.is_some() { SKIPPED } else { PENDING }.to_owned(),
+        error: skip.clone(),
+        next_attempt_at: now,
+        created_at: now,
+    };
+    let channels = &effective.target_channels.value;
+    if channels.is_empty() {
+        return vec![base(String::new(), None)];
+    }
+    channels
+        .iter()
+        .map(|c| base(c.address(), Some(c.display())))
+        .collect()
+}
+
+fn check_project(conn: &mut DbConnection, org: &str, project: &str) -> Result<(), IngestError> {
+    if Project::exists(conn, org, project)? {
+        Ok(())
+    } else {
+        Err(IngestError::UnknownProject {
+            org: org.to_owned(),
+            project: project.to_owned(),
+        })
+    }
+}
+
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Inserts the event row; a concurrent insert of the same id is a conflict (retry sees
+/// the duplicate).
+fn insert_event(conn: &mut DbConnection, row: &EventRow) -> Result<(), IngestError> {
+    EventRow::insert(conn, row).map_err(|e| {
+        if is_unique_violation(&e) {
+            IngestError::Conflict
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// Applies a load-test event. Call inside `write_tx`.
+pub fn load_test_event(
+    conn: &mut DbConnection,
+    ev: &LoadTestEvent,
+    effective: &Effective,
+    now: DateTime<Utc>,
+) -> Result<Outcome, IngestError> {
+    if let Some(existing) = EventRow::find_by_id(conn, ev.event_id.as_str())? {
+        return Ok(Outcome::Duplicate {
+            state: existing.resulting_state,
+        });
+    }
+    let (org, project) = (ev.org.as_str(), ev.project.as_str());
+    check_project(conn, org, project)?;
+    let existing = LoadTestRow::find_by_id(conn, ev.load_test.as_str())?;
+    if let Some(row) = &existing {
+        if row.org_id != org || row.project_id != project {
+            return Err(IngestError::WrongProject {
+                subject: "load test",
+                id: row.id.clone(),
+                org: row.org_id.clone(),
+                project: row.project_id.clone(),
+            });
+        }
+    }
+    let from = existing
+        .as_ref()
+        .and_then(|r| LoadTestState::parse(&r.state))
+        .unwrap_or(LoadTestState::New);
+    let to = lifecycle::apply(from, ev.event_type)?;
+    let now_naive = naive(now);
+    let name = ev
+        .info
+        .name
+        .clone()
+        .or_else(|| existing.as_ref().map(|r| r.name.clone()))
+        .ok_or(IngestError::MissingField("load_test.name"))?;
+    let row = LoadTestRow {
+        id: ev.load_test.to_string(),
+        org_id: org.to_owned(),
+        project_id: project.to_owned(),
+        name: name.clone(),
+        url: ev
+            .info
+            .url
+            .clone()
+            .or_else(|| existing.as_ref().and_then(|r| r.url.clone())),
+        started_by: ev
+            .info
+            .started_by
+            .clone()
+            .or_else(|| existing.as_ref().and_then(|r| r.started_by.clone())),
+        state: to.as_str().to_owned(),
+        version: existing.as_ref().map_or(1, |r| r.version + 1),
+        created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
+        updated_at: now_naive,
+    };
+    match &existing {
+        Some(prev) => {
+            if !row.save_if_version(conn, prev.version)? {
+                return Err(IngestError::Conflict);
+            }
+        }
+        None => LoadTestRow::insert(conn, &row).map_err(|e| {
+            if is_unique_violation(&e) {
+                IngestError::Conflict
+            } else {
+                e.into()
+            }
+        })?,
+    }
+    let payload = Payload::LoadTest(LoadTestPayload {
+        load_test_id: row.id.clone(),
+        name,
+        url: row.url.clone(),
+        started_by: row.started_by.clone(),
+        event_type: ev.event_type,
+        state: to,
+        occurred_at: ev.occurred_at,
+        error: ev.error.clone(),
+        report: ev.report.clone(),
+        aborted_by: ev.aborted_by.clone(),
+    });
+    insert_event(
+        conn,
+        &EventRow {
+            event_id: ev.event_id.to_string(),
+            subject_kind: "load_test".into(),
+            subject_id: row.id.clone(),
+            org_id: org.to_owned(),
+            project_id: project.to_owned(),
+            event_type: ev.event_type.as_str().to_owned(),
+            occurred_at: naive(ev.occurred_at),
+            payload: serde_json::to_string(&payload).unwrap_or_default(),
+            resulting_state: to.as_str().to_owned(),
+            received_at: now_naive,
+        },
+    )?;
+    let rows = outbox_rows(
+        effective,
+        ev.event_id.as_str(),
+        org,
+        project,
+        &format!("lt:{}", row.id),
+        ev.event_type.as_str(),
+        now_naive,
+    );
+    let pending = rows.iter().filter(|r| r.status == PENDING).count();
+    Delivery::insert_all(conn, &rows)?;
+    Ok(Outcome::Accepted {
+        state: to.as_str().to_owned(),
+        deliveries: pending,
+    })
+}
+
+/// Applies a monitoring event. Call inside `write_tx`.
+pub fn monitoring_event(
+    conn: &mut DbConnection,
+    ev: &MonitoringEvent,
+    effective: &Effective,
+    now: DateTime<Utc>,
+) -> Result<Outcome, IngestError> {
+    if let Some(existing) = EventRow::find_by_id(conn, ev.event_id.as_str())? {
+        return Ok(Outcome::Duplicate {
+            state: existing.resulting_state,
+        });
+    }
+    let (org, project) = (ev.org.as_str(), ev.project.as_str());
+    check_project(conn, org, project)?;
+    let existing = ScenarioRow::find_by_id(conn, ev.scenario.as_str())?;
+    if let Some(row) = &existing {
+        if row.org_id != org || row.project_id != project {
+            return Err(IngestError::WrongProject {
+                subject: "scenario",
+                id: row.id.clone(),
+                org: row.org_id.clone(),
+                project: row.project_id.clone(),
+            });
+        }
+    }
+    let prev = existing
+        .as_ref()
+        .map_or(ScenarioState::NEW, |r| ScenarioState {
+            health: Health::parse(&r.state).unwrap_or(Health::Ok),
+            failing_since: r.failing_since.map(|t| t.and_utc()),
+            incident: r.incident,
+        });
+    let (next, change) = monitoring::apply(prev, ev.health, ev.occurred_at);
+    let now_naive = naive(now);
+    let name = ev
+        .info
+        .name
+        .clone()
+        .or_else(|| existing.as_ref().map(|r| r.name.clone()))
+        .unwrap_or_else(|| ev.scenario.to_string());
+    let row = ScenarioRow {
+        id: ev.scenario.to_string(),
+        org_id: org.to_owned(),
+        project_id: project.to_owned(),
+        name: name.clone(),
+        url: ev
+            .info
+            .url
+            .clone()
+            .or_else(|| existing.as_ref().and_then(|r| r.url.clone())),
+        state: next.health.as_str().to_owned(),
+        failing_since: next.failing_since.map(naive),
+        incident: next.incident,
+        version: existing.as_ref().map_or(1, |r| r.version + 1),
+        created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
+        updated_at: now_naive,
+    };
+    match &existing {
+        Some(prev_row) => {
+            if !row.save_if_version(conn, prev_row.version)? {
+                return Err(IngestError::Conflict);
+            }
+        }
+        None => ScenarioRow::insert(conn, &row).map_err(|e| {
+            if is_unique_violation(&e) {
+                IngestError::Conflict
+            } else {
+                e.into()
+            }
+        })?,
+    }
+    let event_type = change.map_or("scenario_unchanged", |c| c.kind());
+    let payload = change.map(|c| {
+        Payload::Scenario(ScenarioPayload {
+            scenario_id: row.id.clone(),
+            name: name.clone(),
+            url: row.url.clone(),
+            change: c.into(),
+            health: ev.health,
+            occurred_at: ev.occurred_at,
+            incident: next.incident,
+            execution: ev.execution.clone(),
+            failed_sensors: ev.failed_sensors.clone(),
+        })
+    });
+    insert_event(
+        conn,
+        &EventRow {
+            event_id: ev.event_id.to_string(),
+            subject_kind: "scenario".into(),
+            subject_id: row.id.clone(),
+            org_id: org.to_owned(),
+            project_id: project.to_owned(),
+            event_type: event_type.to_owned(),
+            occurred_at: naive(ev.occurred_at),
+            payload: payload
+                .as_ref()
+                .and_then(|p| serde_json::to_string(p).ok())
+                .unwrap_or_else(|| "null".to_owned()),
+            resulting_state: next.health.as_str().to_owned(),
+            received_at: now_naive,
+        },
+    )?;
+    // Only changes of scenarios that notify via Slack become messages.
+    let mut pending = 0;
+    if let (Some(change), true) = (change, ev.notify_slack) {
+        let rows = outbox_rows(
+            effective,
+            ev.event_id.as_str(),
+            org,
+            project,
+            &format!("sc:{}:{}", row.id, next.incident),
+            change.kind(),
+            now_naive,
+        );
+        pending = rows.iter().filter(|r| r.status == PENDING).count();
+        Delivery::insert_all(conn, &rows)?;
+    }
+    Ok(Outcome::Accepted {
+        state: next.health.as_str().to_owned(),
+        deliveries: pending,
+    })
+}
