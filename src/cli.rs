@@ -29,6 +29,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Run a local fake of the Slack Web API and OAuth pages (demos and tests).
+    FakeSlack(Box<crate::fake_slack::FakeSlackArgs>),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -75,6 +77,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve(*args),
         Command::Migrate(database) => migrate(&database),
         Command::Token { action } => token(action),
+        Command::FakeSlack(args) => fake_slack(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,6 +96,13 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+fn fake_slack(args: crate::fake_slack::FakeSlackArgs) -> Result<(), StartupError> {
+    crate::telemetry::init(crate::settings::LogFormat::Human);
+    actix_web::rt::System::new()
+        .block_on(crate::fake_slack::run(args))
+        .map_err(|e| StartupError::Io(std::io::Error::other(format!("{e:#}"))))
 }
 
 fn migrate(database: &DatabaseArgs) -> Result<(), StartupError> {

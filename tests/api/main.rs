@@ -4,8 +4,14 @@
 
 mod helpers;
 
+mod access;
 mod auth;
 mod bad_input;
+mod fake_slack;
 mod health;
 mod migrations;
+mod oauth;
 mod registry;
+mod slack_client;
+mod slack_settings;
+mod test_message;
