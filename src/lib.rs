@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod fake_slack;
 pub mod http;
+pub mod services;
 pub mod settings;
 pub mod slack;
 pub mod startup;

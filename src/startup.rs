@@ -65,6 +65,10 @@ impl Application {
             db,
             settings: settings.clone(),
             cipher,
+            slack: crate::slack::SlackApi::new(
+                settings.slack.api_url.as_str(),
+                settings.slack.timeout,
+            ),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -11,4 +11,6 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub cipher: Cipher,
+    /// The Slack Web API client (base URL and timeout from settings).
+    pub slack: crate::slack::SlackApi,
 }

@@ -4,8 +4,11 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod oauth;
+pub mod pages;
 pub mod params;
 pub mod registry;
+pub mod slack_settings;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -16,7 +19,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(registry::put_org)
-        .service(registry::put_project);
+        .service(registry::put_project)
+        .service(slack_settings::get_org)
+        .service(slack_settings::put_org)
+        .service(slack_settings::get_project)
+        .service(slack_settings::put_project)
+        .service(slack_settings::delete_project)
+        .service(slack_settings::install_org)
+        .service(slack_settings::install_project)
+        .service(slack_settings::remove_org)
+        .service(slack_settings::remove_project)
+        .service(slack_settings::test_message_org)
+        .service(slack_settings::test_message_project)
+        .service(oauth::callback);
 }
 
 /// Unknown paths and methods: a JSON 404 in the API's error format.

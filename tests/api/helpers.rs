@@ -123,15 +123,26 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// A `service` token.
     pub service_token: String,
+    /// The app's own fake Slack, when started with [`try_spawn_app_with_slack`].
+    pub fake: Option<xtc_slack::fake_slack::FakeSlackHandle>,
 }
 
 /// Starts the service on `backend`; `None` when that backend is not available here.
 pub async fn try_spawn_app(backend: Backend) -> Option<TestApp> {
+    try_spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the service on `backend` after `configure` adjusted its settings.
+pub async fn try_spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> Option<TestApp> {
     let db = TestDb::create(backend)?;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut args = test_args(&db.url);
     args.public_url = Some(format!("http://127.0.0.1:{port}"));
+    configure(&mut args);
     let settings = Settings::from_args(args).unwrap();
     let app = Application::build_with_listener(settings, listener)
         .await
@@ -147,6 +158,7 @@ pub async fn try_spawn_app(backend: Backend) -> Option<TestApp> {
             .build()
             .unwrap(),
         service_token: String::new(),
+        fake: None,
     };
     app.service_token = app.create_token(Role::Service, None, None);
     Some(app)
@@ -256,6 +268,189 @@ impl TestApp {
         assert_eq!(self.put_org("acme", "Acme Corp").await.0, 201);
         assert_eq!(self.put_project("acme", "webshop", "Webshop").await.0, 201);
     }
+}
+
+/// Starts the service together with its own fake Slack (port 0), with the Slack app
+/// credentials, API and authorize URLs pointing at the fake. Also installs the log
+/// capture (see [`captured_logs`]).
+pub async fn try_spawn_app_with_slack(backend: Backend) -> Option<TestApp> {
+    use xtc_slack::fake_slack::{self, FakeSlackConfig};
+    captured_logs();
+    let config = FakeSlackConfig {
+        // No pacing in tests: a test message to three channels must not wait.
+        rate_limit_per_sec: 0.0,
+        ..FakeSlackConfig::default()
+    };
+    let (client_id, client_secret) = (config.client_id.clone(), config.client_secret.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake = fake_slack::spawn(config, listener).unwrap();
+    let (api, authorize) = (fake.api_url(), fake.authorize_url());
+    let mut app = try_spawn_app_with(backend, move |args| {
+        args.slack_client_id = Some(client_id);
+        args.slack_client_secret = Some(client_secret);
+        args.slack_api_url = api;
+        args.slack_authorize_url = authorize;
+    })
+    .await?;
+    app.fake = Some(fake);
+    Some(app)
+}
+
+/// Starts the service on SQLite with its own fake Slack.
+pub async fn spawn_app_with_slack() -> TestApp {
+    try_spawn_app_with_slack(Backend::Sqlite).await.unwrap()
+}
+
+/// Everything logged by any test of this binary (all threads), once installed. `None`
+/// when another global subscriber was installed first.
+pub fn captured_logs() -> Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Option<Arc<Mutex<Vec<u8>>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_ansi(false)
+            .with_writer(move || Sink(writer.clone()))
+            .try_init()
+            .ok()
+            .map(|()| buf)
+    })
+    .clone()
+}
+
+impl TestApp {
+    /// The fake Slack of this app (started with [`try_spawn_app_with_slack`]).
+    pub fn fake(&self) -> &xtc_slack::fake_slack::FakeSlackHandle {
+        self.fake.as_ref().expect("started without a fake Slack")
+    }
+
+    /// `GET` on the fake's control API (`/_fake/api{path}`).
+    pub async fn fake_get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.fake().control_url());
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `POST` on the fake's control API.
+    pub async fn fake_post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.fake().control_url());
+        self.http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `POST {scope}/slack/install` (scope: `/api/v1/orgs/acme[/projects/webshop]`);
+    /// returns the authorize URL.
+    pub async fn install_url(&self, scope: &str, token: &str) -> String {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{scope}/slack/install"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["authorize_url"].as_str().unwrap().to_owned()
+    }
+
+    /// Answers the fake's approval page for `authorize_url` with `decision`
+    /// (`approve`/`deny`), without following the redirect; returns its `Location`.
+    pub async fn decide_on_slack(&self, authorize_url: &str, decision: &str) -> String {
+        let page = self.http.get(authorize_url).send().await.unwrap();
+        assert_eq!(
+            page.status().as_u16(),
+            200,
+            "{}",
+            page.text().await.unwrap()
+        );
+        let url = url::Url::parse(authorize_url).unwrap();
+        let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        form.push(("decision".into(), decision.into()));
+        let res = self
+            .http
+            .post(self.fake().authorize_url())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 302);
+        res.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Calls our callback URL (as the browser would after Slack's redirect).
+    pub async fn follow(&self, location: &str) -> (u16, Option<String>, String) {
+        let res = self.http.get(location).send().await.unwrap();
+        let status = res.status().as_u16();
+        let loc = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, loc, res.text().await.unwrap())
+    }
+
+    /// The whole install flow for `scope`, approved; asserts the 303 and returns its target.
+    pub async fn install_slack(&self, scope: &str, token: &str) -> String {
+        let authorize = self.install_url(scope, token).await;
+        let callback = self.decide_on_slack(&authorize, "approve").await;
+        let (status, location, body) = self.follow(&callback).await;
+        assert_eq!(status, 303, "{body}");
+        location.unwrap()
+    }
+}
+
+/// Like [`test_both_backends!`], with a fake Slack of the app's own.
+#[macro_export]
+macro_rules! test_both_backends_with_slack {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::helpers::*;
+
+            $(#[$meta])*
+            async fn scenario($app: $crate::helpers::TestApp) $body
+
+            #[actix_web::test]
+            async fn on_sqlite() {
+                let app = $crate::helpers::try_spawn_app_with_slack($crate::helpers::Backend::Sqlite).await.unwrap();
+                scenario(app).await;
+            }
+
+            #[actix_web::test]
+            async fn on_postgres() {
+                match $crate::helpers::try_spawn_app_with_slack($crate::helpers::Backend::Postgres).await {
+                    Some(app) => scenario(app).await,
+                    None => eprintln!("skipped: XTC_SLACK_TEST_POSTGRES_URL is not set"),
+                }
+            }
+        }
+    };
 }
 
 /// Declares a test that runs against SQLite and, when configured, PostgreSQL.

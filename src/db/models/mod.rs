@@ -4,5 +4,9 @@
 
 pub mod api_token;
 pub mod audit;
+pub mod installation;
+pub mod oauth_state;
 pub mod organization;
 pub mod project;
+pub mod slack_channel;
+pub mod slack_settings;

@@ -1,0 +1,87 @@
+//! `slack_channels`: what we learned about Slack channels (names, privacy, archival), so
+//! the API can show current names for stored channel IDs.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::slack_channels;
+use crate::db::{now, DbConnection};
+
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = slack_channels)]
+pub struct SlackChannel {
+    pub team_id: String,
+    pub channel_id: String,
+    pub name: String,
+    pub is_private: bool,
+    pub is_archived: bool,
+    pub is_deleted: bool,
+    pub checked_at: NaiveDateTime,
+}
+
+impl SlackChannel {
+    pub fn find_by_id(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel_id: &str,
+    ) -> QueryResult<Option<Self>> {
+        slack_channels::table
+            .find((team_id, channel_id))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The known channels with these IDs, in any workspace (Slack channel IDs are unique).
+    pub fn find_by_channel_ids(
+        conn: &mut DbConnection,
+        channel_ids: &[String],
+    ) -> QueryResult<Vec<Self>> {
+        if channel_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        slack_channels::table
+            .filter(slack_channels::channel_id.eq_any(channel_ids))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// Records what Slack said about a channel (insert or update).
+    pub fn save(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel_id: &str,
+        name: &str,
+        is_private: bool,
+        is_archived: bool,
+    ) -> QueryResult<()> {
+        let now = now();
+        let updated = diesel::update(slack_channels::table.find((team_id, channel_id)))
+            .set((
+                slack_channels::name.eq(name),
+                slack_channels::is_private.eq(is_private),
+                slack_channels::is_archived.eq(is_archived),
+                slack_channels::is_deleted.eq(false),
+                slack_channels::checked_at.eq(now),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(slack_channels::table)
+                .values((
+                    slack_channels::team_id.eq(team_id),
+                    slack_channels::channel_id.eq(channel_id),
+                    slack_channels::name.eq(name),
+                    slack_channels::is_private.eq(is_private),
+                    slack_channels::is_archived.eq(is_archived),
+                    slack_channels::is_deleted.eq(false),
+                    slack_channels::checked_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    pub fn delete(conn: &mut DbConnection, team_id: &str, channel_id: &str) -> QueryResult<usize> {
+        diesel::delete(slack_channels::table.find((team_id, channel_id))).execute(conn)
+    }
+}

@@ -1,0 +1,192 @@
+//! `org_slack_settings` and `project_slack_settings`: the values an admin saved.
+//!
+//! Target channels are stored as the JSON of [`crate::domain::channel::encode_stored`].
+//! An organization without a row has the documented defaults; a project without a row
+//! has no settings of its own (it inherits everything).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{org_slack_settings, project_slack_settings};
+use crate::db::{now, DbConnection};
+use crate::domain::channel::{decode_stored, encode_stored};
+use crate::domain::settings::{OrgSettings, ProjectSettings};
+
+/// A saved organization-level configuration.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = org_slack_settings)]
+pub struct OrgSlackSettings {
+    pub org_id: String,
+    pub send_messages: bool,
+    pub threads: bool,
+    pub compact_messages: bool,
+    pub target_channels: String,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: String,
+}
+
+impl OrgSlackSettings {
+    pub fn find_by_org(conn: &mut DbConnection, org: &str) -> QueryResult<Option<Self>> {
+        org_slack_settings::table
+            .find(org)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The organization's settings, or the documented defaults when none were saved.
+    pub fn load(conn: &mut DbConnection, org: &str) -> QueryResult<OrgSettings> {
+        Ok(Self::find_by_org(conn, org)?
+            .map(|row| row.to_domain())
+            .unwrap_or_default())
+    }
+
+    pub fn to_domain(&self) -> OrgSettings {
+        OrgSettings {
+            send_messages: self.send_messages,
+            threads: self.threads,
+            compact_messages: self.compact_messages,
+            target_channels: decode_stored(&self.target_channels),
+        }
+    }
+
+    /// Creates or replaces the organization's row.
+    pub fn save(
+        conn: &mut DbConnection,
+        org: &str,
+        settings: &OrgSettings,
+        updated_by: &str,
+    ) -> QueryResult<()> {
+        let now = now();
+        let channels = encode_stored(&settings.target_channels);
+        let updated = diesel::update(org_slack_settings::table.find(org))
+            .set((
+                org_slack_settings::send_messages.eq(settings.send_messages),
+                org_slack_settings::threads.eq(settings.threads),
+                org_slack_settings::compact_messages.eq(settings.compact_messages),
+                org_slack_settings::target_channels.eq(&channels),
+                org_slack_settings::updated_at.eq(now),
+                org_slack_settings::updated_by.eq(updated_by),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            Self::insert(conn, org, settings, updated_by)?;
+        }
+        Ok(())
+    }
+
+    pub fn insert(
+        conn: &mut DbConnection,
+        org: &str,
+        settings: &OrgSettings,
+        updated_by: &str,
+    ) -> QueryResult<()> {
+        diesel::insert_into(org_slack_settings::table)
+            .values((
+                org_slack_settings::org_id.eq(org),
+                org_slack_settings::send_messages.eq(settings.send_messages),
+                org_slack_settings::threads.eq(settings.threads),
+                org_slack_settings::compact_messages.eq(settings.compact_messages),
+                org_slack_settings::target_channels.eq(encode_stored(&settings.target_channels)),
+                org_slack_settings::updated_at.eq(now()),
+                org_slack_settings::updated_by.eq(updated_by),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn delete(conn: &mut DbConnection, org: &str) -> QueryResult<usize> {
+        diesel::delete(org_slack_settings::table.find(org)).execute(conn)
+    }
+}
+
+/// A project's own settings.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = project_slack_settings)]
+pub struct ProjectSlackSettings {
+    pub org_id: String,
+    pub project_id: String,
+    pub send_messages: bool,
+    pub threads: Option<bool>,
+    pub compact_messages: Option<bool>,
+    pub target_channels: String,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: String,
+}
+
+impl ProjectSlackSettings {
+    pub fn find_by_project(
+        conn: &mut DbConnection,
+        org: &str,
+        project: &str,
+    ) -> QueryResult<Option<Self>> {
+        project_slack_settings::table
+            .find((org, project))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn to_domain(&self) -> ProjectSettings {
+        ProjectSettings {
+            send_messages: self.send_messages,
+            threads: self.threads,
+            compact_messages: self.compact_messages,
+            target_channels: decode_stored(&self.target_channels),
+        }
+    }
+
+    /// Creates or replaces the project's own settings.
+    pub fn save(
+        conn: &mut DbConnection,
+        org: &str,
+        project: &str,
+        settings: &ProjectSettings,
+        updated_by: &str,
+    ) -> QueryResult<()> {
+        let channels = encode_stored(&settings.target_channels);
+        let updated = diesel::update(project_slack_settings::table.find((org, project)))
+            .set((
+                project_slack_settings::send_messages.eq(settings.send_messages),
+                project_slack_settings::threads.eq(settings.threads),
+                project_slack_settings::compact_messages.eq(settings.compact_messages),
+                project_slack_settings::target_channels.eq(&channels),
+                project_slack_settings::updated_at.eq(now()),
+                project_slack_settings::updated_by.eq(updated_by),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            Self::insert(conn, org, project, settings, updated_by)?;
+        }
+        Ok(())
+    }
+
+    pub fn insert(
+        conn: &mut DbConnection,
+        org: &str,
+        project: &str,
+        settings: &ProjectSettings,
+        updated_by: &str,
+    ) -> QueryResult<()> {
+        diesel::insert_into(project_slack_settings::table)
+            .values((
+                project_slack_settings::org_id.eq(org),
+                project_slack_settings::project_id.eq(project),
+                project_slack_settings::send_messages.eq(settings.send_messages),
+                project_slack_settings::threads.eq(settings.threads),
+                project_slack_settings::compact_messages.eq(settings.compact_messages),
+                project_slack_settings::target_channels
+                    .eq(encode_stored(&settings.target_channels)),
+                project_slack_settings::updated_at.eq(now()),
+                project_slack_settings::updated_by.eq(updated_by),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Removes the project's own settings; returns whether there were any.
+    pub fn delete(conn: &mut DbConnection, org: &str, project: &str) -> QueryResult<bool> {
+        let n = diesel::delete(project_slack_settings::table.find((org, project))).execute(conn)?;
+        Ok(n > 0)
+    }
+}

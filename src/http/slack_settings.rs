@@ -1,0 +1,242 @@
+//! Slack settings of organizations and projects (role `admin`), API.md "Slack settings".
+//!
+//! Every handler checks the caller's scope first (403 whether or not the target exists),
+//! parses the path and body into domain types and calls [`crate::services::slack_config`].
+
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Authenticated;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::params;
+use crate::domain::access::AdminTarget;
+use crate::domain::ids::{OrgId, ProjectId};
+use crate::services::slack_config::{self as svc, OrgUpdate, ProjectUpdate, Scope};
+use crate::state::AppState;
+
+/// `target_channels`: a space-separated string or an array of entries.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum ChannelsField {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl ChannelsField {
+    fn into_entries(self) -> Vec<String> {
+        match self {
+            Self::Text(s) => vec![s],
+            Self::List(v) => v,
+        }
+    }
+}
+
+/// `PUT …/orgs/{org}/slack`: every field optional (unknown fields are ignored).
+#[derive(Deserialize)]
+pub struct OrgSettingsBody {
+    #[serde(default)]
+    send_messages: Option<bool>,
+    #[serde(default)]
+    threads: Option<bool>,
+    #[serde(default)]
+    compact_messages: Option<bool>,
+    #[serde(default)]
+    target_channels: Option<ChannelsField>,
+}
+
+/// `PUT …/projects/{project}/slack`: `send_messages` required, the rest nullable.
+#[derive(Deserialize)]
+pub struct ProjectSettingsBody {
+    send_messages: bool,
+    #[serde(default)]
+    threads: Option<bool>,
+    #[serde(default)]
+    compact_messages: Option<bool>,
+    #[serde(default)]
+    target_channels: Option<ChannelsField>,
+}
+
+/// Parses the org path and checks the caller administers it.
+fn org_scope(auth: &Authenticated, org: &str) -> Result<OrgId, ApiError> {
+    let org = params::org(org)?;
+    auth.require_admin(AdminTarget::Org(&org))?;
+    Ok(org)
+}
+
+/// Parses the project path and checks the caller administers it.
+fn project_scope(
+    auth: &Authenticated,
+    org: &str,
+    project: &str,
+) -> Result<(OrgId, ProjectId), ApiError> {
+    let org = params::org(org)?;
+    let project = params::project(project)?;
+    auth.require_admin(AdminTarget::Project(&org, &project))?;
+    Ok((org, project))
+}
+
+#[get("/api/v1/orgs/{org}/slack")]
+pub async fn get_org(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let org = org_scope(&auth, &path)?;
+    let view = svc::org_view(&state, &org).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[put("/api/v1/orgs/{org}/slack")]
+pub async fn put_org(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<OrgSettingsBody>,
+) -> Result<HttpResponse, ApiError> {
+    let org = org_scope(&auth, &path)?;
+    let body = body.0;
+    let update = OrgUpdate {
+        send_messages: body.send_messages,
+        threads: body.threads,
+        compact_messages: body.compact_messages,
+        target_channels: body.target_channels.map(ChannelsField::into_entries),
+    };
+    let view = svc::update_org(&state, &auth.0, &org, update).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[get("/api/v1/orgs/{org}/projects/{project}/slack")]
+pub async fn get_project(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = project_scope(&auth, &path.0, &path.1)?;
+    let view = svc::project_view(&state, &org, &project).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[put("/api/v1/orgs/{org}/projects/{project}/slack")]
+pub async fn put_project(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: ApiJson<ProjectSettingsBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = project_scope(&auth, &path.0, &path.1)?;
+    let body = body.0;
+    let update = ProjectUpdate {
+        send_messages: body.send_messages,
+        threads: body.threads,
+        compact_messages: body.compact_messages,
+        target_channels: body
+            .target_channels
+            .map(ChannelsField::into_entries)
+            .unwrap_or_default(),
+    };
+    let view = svc::put_project(&state, &auth.0, &org, &project, update).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[delete("/api/v1/orgs/{org}/projects/{project}/slack")]
+pub async fn delete_project(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = project_scope(&auth, &path.0, &path.1)?;
+    svc::delete_project_settings(&state, &auth.0, &org, &project).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn install(
+    auth: &Authenticated,
+    state: &AppState,
+    scope: Scope,
+) -> Result<HttpResponse, ApiError> {
+    let url = svc::start_install(state, &auth.0, &scope).await?;
+    Ok(HttpResponse::Ok().json(json!({ "authorize_url": url })))
+}
+
+#[post("/api/v1/orgs/{org}/slack/install")]
+pub async fn install_org(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let org = org_scope(&auth, &path)?;
+    install(&auth, &state, Scope::Org(org)).await
+}
+
+#[post("/api/v1/orgs/{org}/projects/{project}/slack/install")]
+pub async fn install_project(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = project_scope(&auth, &path.0, &path.1)?;
+    install(&auth, &state, Scope::Project(org, project)).await
+}
+
+/// 204 in every case; `X-Slack-Revoke` says whether Slack revoked the token.
+async fn remove(
+    auth: &Authenticated,
+    state: &AppState,
+    scope: Scope,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = svc::remove_integration(state, &auth.0, &scope).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header(("X-Slack-Revoke", outcome.as_str()))
+        .finish())
+}
+
+#[delete("/api/v1/orgs/{org}/slack/integration")]
+pub async fn remove_org(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let org = org_scope(&auth, &path)?;
+    remove(&auth, &state, Scope::Org(org)).await
+}
+
+#[delete("/api/v1/orgs/{org}/projects/{project}/slack/integration")]
+pub async fn remove_project(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = project_scope(&auth, &path.0, &path.1)?;
+    remove(&auth, &state, Scope::Project(org, project)).await
+}
+
+async fn test_message(
+    auth: &Authenticated,
+    state: &AppState,
+    scope: Scope,
+) -> Result<HttpResponse, ApiError> {
+    let results = svc::send_test_message(state, &auth.0, &scope).await?;
+    Ok(HttpResponse::Ok().json(json!({ "results": results })))
+}
+
+#[post("/api/v1/orgs/{org}/slack/test-message")]
+pub async fn test_message_org(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let org = org_scope(&auth, &path)?;
+    test_message(&auth, &state, Scope::Org(org)).await
+}
+
+#[post("/api/v1/orgs/{org}/projects/{project}/slack/test-message")]
+pub async fn test_message_project(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = project_scope(&auth, &path.0, &path.1)?;
+    test_message(&auth, &state, Scope::Project(org, project)).await
+}
