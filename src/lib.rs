@@ -1,5 +1,6 @@
 //! xtc-slack: Slack notifications for XTC load tests and synthetic monitoring.
 
+pub mod actors;
 pub mod auth;
 pub mod cli;
 pub mod crypto;
@@ -7,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod fake_slack;
 pub mod http;
+pub mod pipeline;
 pub mod services;
 pub mod settings;
 pub mod slack;

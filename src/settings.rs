@@ -125,6 +125,32 @@ pub struct ServeArgs {
     /// Maximum database connections.
     #[arg(long, env = "XTC_SLACK_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
+
+    /// Average spacing of messages to one Slack channel, in milliseconds (Slack allows
+    /// about one per second per channel).
+    #[arg(long, env = "XTC_SLACK_CHANNEL_INTERVAL_MS", default_value_t = 1050)]
+    pub channel_interval_ms: u64,
+
+    /// Messages that may go to one channel back to back after a quiet spell.
+    #[arg(long, env = "XTC_SLACK_CHANNEL_BURST", default_value_t = 2)]
+    pub channel_burst: u32,
+
+    /// First retry delay after a Slack 5xx or timeout, in milliseconds (doubles per attempt).
+    #[arg(long, env = "XTC_SLACK_RETRY_BASE_MS", default_value_t = 1000)]
+    pub retry_base_ms: u64,
+
+    /// Attempts before a delivery that keeps failing transiently is marked failed.
+    #[arg(long, env = "XTC_SLACK_MAX_ATTEMPTS", default_value_t = 6)]
+    pub max_attempts: u32,
+}
+
+/// How the sender paces and retries.
+#[derive(Clone, Copy, Debug)]
+pub struct DeliverySettings {
+    pub channel_interval: Duration,
+    pub channel_burst: u32,
+    pub retry_base: Duration,
+    pub max_attempts: u32,
 }
 
 /// Slack-side configuration.
@@ -168,6 +194,7 @@ pub struct Settings {
     pub templates_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub db_pool_size: u32,
+    pub delivery: DeliverySettings,
 }
 
 impl Settings {
@@ -204,6 +231,24 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if args.channel_burst == 0 {
+            return Err(SettingsError::new(
+                "XTC_SLACK_CHANNEL_BURST",
+                "must be at least 1",
+            ));
+        }
+        if args.max_attempts == 0 {
+            return Err(SettingsError::new(
+                "XTC_SLACK_MAX_ATTEMPTS",
+                "must be at least 1",
+            ));
+        }
+        let delivery = DeliverySettings {
+            channel_interval: Duration::from_millis(args.channel_interval_ms),
+            channel_burst: args.channel_burst,
+            retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
+            max_attempts: args.max_attempts,
+        };
         Ok(Self {
             database_url,
             bind,
@@ -213,6 +258,7 @@ impl Settings {
             templates_dir: args.templates_dir,
             log_format: args.log_format,
             db_pool_size: args.db_pool_size,
+            delivery,
         })
     }
 

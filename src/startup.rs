@@ -21,6 +21,8 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error("could not start the HTTP server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("message templates: {0}")]
+    Templates(#[from] crate::pipeline::render::RenderError),
 }
 
 impl StartupError {
@@ -60,15 +62,16 @@ impl Application {
         migrate(&settings.database_url).await?;
         let db = Db::new(settings.database_url.clone(), settings.db_pool_size)?;
         let cipher = Cipher::new(&settings.secret_key);
+        let slack =
+            crate::slack::SlackApi::new(settings.slack.api_url.as_str(), settings.slack.timeout);
+        let pipeline = start_pipeline(&settings, &db, &cipher, &slack).await?;
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             db,
             settings: settings.clone(),
             cipher,
-            slack: crate::slack::SlackApi::new(
-                settings.slack.api_url.as_str(),
-                settings.slack.timeout,
-            ),
+            slack,
+            pipeline,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -83,6 +86,11 @@ impl Application {
         Ok(Self { port, server })
     }
 
+    /// A handle to stop the server (tests, graceful shutdown).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
@@ -92,6 +100,68 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Starts the resolver and the sender; on SQLite (one instance by design) hands back
+/// claims a previous run left behind, so nothing waits for a lease to expire.
+async fn start_pipeline(
+    settings: &Settings,
+    db: &Db,
+    cipher: &Cipher,
+    slack: &crate::slack::SlackApi,
+) -> Result<crate::actors::Pipeline, StartupError> {
+    use actix::Actor;
+
+    use crate::actors::config_resolver::ConfigResolver;
+    use crate::actors::slack_sender::SlackSender;
+    use crate::actors::subject::Deps;
+    use crate::db::models::delivery::{Delivery, Pacing};
+    use crate::pipeline::deliver::{SenderConfig, SenderDeps};
+
+    let renderer = crate::pipeline::render::Renderer::new(settings.templates_dir.as_deref())?;
+    if settings.database_url.is_sqlite() {
+        let released = db
+            .run(|conn| db::write_tx(conn, Delivery::release_all_claims).map_err(DbError::from))
+            .await?;
+        if released > 0 {
+            tracing::info!(released, "released deliveries claimed by a previous run");
+        }
+    }
+    let d = settings.delivery;
+    let config = SenderConfig {
+        pacing: Pacing {
+            interval: chrono::Duration::from_std(d.channel_interval)
+                .unwrap_or(chrono::Duration::seconds(1)),
+            burst: d.channel_burst,
+        },
+        retry_base: d.retry_base,
+        max_attempts: i32::try_from(d.max_attempts).unwrap_or(i32::MAX),
+        lease: chrono::Duration::seconds(30),
+        instance: format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
+    };
+    let resolver = ConfigResolver::new(db.clone()).start();
+    let sender = SlackSender::new(SenderDeps {
+        db: db.clone(),
+        resolver: resolver.clone(),
+        slack: slack.clone(),
+        renderer: std::sync::Arc::new(renderer),
+        cipher: cipher.clone(),
+        config,
+    })
+    .start();
+    Ok(crate::actors::Pipeline {
+        deps: Deps {
+            db: db.clone(),
+            resolver,
+            sender,
+        },
+        load_tests: Default::default(),
+        scenarios: Default::default(),
+    })
 }
 
 /// Applies pending migrations on a connection of its own (off the async workers).

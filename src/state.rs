@@ -13,4 +13,6 @@ pub struct AppState {
     pub cipher: Cipher,
     /// The Slack Web API client (base URL and timeout from settings).
     pub slack: crate::slack::SlackApi,
+    /// The actors of the notification pipeline.
+    pub pipeline: crate::actors::Pipeline,
 }

@@ -1,7 +1,9 @@
 //! The HTTP boundary: thin handlers that parse into domain types and call models/actors.
 
 pub mod auth;
+pub mod deliveries;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod json;
 pub mod oauth;
@@ -20,6 +22,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(health::readyz)
         .service(registry::put_org)
         .service(registry::put_project)
+        .service(events::load_test_event)
+        .service(events::monitoring_event)
+        .service(deliveries::list)
         .service(slack_settings::get_org)
         .service(slack_settings::put_org)
         .service(slack_settings::get_project)

@@ -44,6 +44,8 @@ pub enum IngestError {
     Conflict,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
 }
 
 fn naive(t: DateTime<Utc>) -> NaiveDateTime {

@@ -262,6 +262,15 @@ impl RevokeOutcome {
     }
 }
 
+/// Passes `result` through; when it is a success, the pipeline stops using cached
+/// settings of `org` (the ConfigResolver's cache).
+fn settled<T, E>(state: &AppState, org: &str, result: Result<T, E>) -> Result<T, E> {
+    if result.is_ok() {
+        state.pipeline.invalidate(org);
+    }
+    result
+}
+
 // ---------------------------------------------------------------------------------------
 // Reading
 
@@ -634,7 +643,7 @@ async fn mark_broken(state: &AppState, inst: &Installation, code: &str) {
             .map_err(DbError::from)
         })
         .await;
-    if let Err(e) = result {
+    if let Err(e) = settled(state, &inst.org_id, result) {
         tracing::error!(error = %e, "could not mark an installation revoked");
     }
 }
@@ -701,7 +710,7 @@ pub async fn update_org(
         None => None,
     };
     let actor = actor.actor();
-    state
+    let result = state
         .db
         .run(move |conn| {
             write_tx(conn, |c| {
@@ -735,7 +744,8 @@ pub async fn update_org(
                 Ok(build_org_view(c, o)?)
             })
         })
-        .await
+        .await;
+    settled(state, org.as_str(), result)
 }
 
 /// Creates or replaces a project's own settings and returns the new view.
@@ -750,7 +760,7 @@ pub async fn put_project(
     let inputs = parse_channels(&update.target_channels)?;
     let resolved = resolve_channels(state, &scope, inputs).await?;
     let actor = actor.actor();
-    state
+    let result = state
         .db
         .run(move |conn| {
             write_tx(conn, |c| {
@@ -783,7 +793,8 @@ pub async fn put_project(
                 Ok(build_project_view(c, o, p)?)
             })
         })
-        .await
+        .await;
+    settled(state, org.as_str(), result)
 }
 
 /// Deletes a project's own settings (its installation, if any, stays).
@@ -795,7 +806,7 @@ pub async fn delete_project_settings(
 ) -> Result<(), ConfigError> {
     let scope = Scope::Project(org.clone(), project.clone());
     let actor = actor.actor();
-    state
+    let result = state
         .db
         .run(move |conn| {
             write_tx(conn, |c| {
@@ -810,7 +821,8 @@ pub async fn delete_project_settings(
                 Ok(())
             })
         })
-        .await
+        .await;
+    settled(state, org.as_str(), result)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1150,6 +1162,7 @@ pub async fn complete_oauth(
             })
         })
         .await;
+    let stored = settled(state, scope.org().as_str(), stored);
     let old_token = match stored {
         Ok(t) => t,
         Err(e) => {
@@ -1240,7 +1253,7 @@ pub async fn remove_integration(
         },
     };
     let (actor, detail) = (actor.actor(), outcome.as_str());
-    state
+    let removed = state
         .db
         .run(move |conn| {
             write_tx(conn, |c| {
@@ -1261,7 +1274,8 @@ pub async fn remove_integration(
             })
             .map_err(ConfigError::from)
         })
-        .await?;
+        .await;
+    settled(state, scope.org().as_str(), removed)?;
     Ok(outcome)
 }
 

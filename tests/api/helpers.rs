@@ -111,6 +111,10 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         templates_dir: None,
         log_format: LogFormat::Human,
         db_pool_size: 4,
+        channel_interval_ms: 1050,
+        channel_burst: 2,
+        retry_base_ms: 50,
+        max_attempts: 6,
     }
 }
 

@@ -11,6 +11,7 @@ mod fake_slack;
 mod health;
 mod migrations;
 mod oauth;
+mod pipeline;
 mod registry;
 mod slack_client;
 mod slack_settings;

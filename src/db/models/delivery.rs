@@ -285,6 +285,17 @@ impl Delivery {
         Ok(())
     }
 
+    /// Hands back every claim (start-up of the single SQLite instance).
+    pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(deliveries::status.eq(PENDING))
+                .filter(deliveries::claimed_until.is_not_null()),
+        )
+        .set(deliveries::claimed_until.eq(None::<NaiveDateTime>))
+        .execute(conn)
+    }
+
     /// Fails every pending delivery of a broken installation at once.
     pub fn fail_pending_for_installation(
         conn: &mut DbConnection,

@@ -4,9 +4,14 @@
 
 pub mod api_token;
 pub mod audit;
+pub mod delivery;
+pub mod event;
 pub mod installation;
+pub mod load_test;
 pub mod oauth_state;
 pub mod organization;
 pub mod project;
+pub mod scenario;
 pub mod slack_channel;
 pub mod slack_settings;
+pub mod slack_thread;

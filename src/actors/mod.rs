@@ -1,0 +1,41 @@
+//! The actors: one per load test and per monitoring scenario (ordering of their events),
+//! the `ConfigResolver` (effective settings) and the `SlackSender` (dispatch).
+
+pub mod config_resolver;
+pub mod load_test;
+pub mod scenario;
+pub mod slack_sender;
+pub mod subject;
+
+use actix::Addr;
+
+use config_resolver::ConfigResolver;
+use load_test::LoadTests;
+use scenario::Scenarios;
+use slack_sender::SlackSender;
+use subject::Deps;
+
+/// Handles to the running pipeline, shared by the HTTP handlers.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub deps: Deps,
+    pub load_tests: LoadTests,
+    pub scenarios: Scenarios,
+}
+
+impl Pipeline {
+    pub fn resolver(&self) -> &Addr<ConfigResolver> {
+        &self.deps.resolver
+    }
+
+    pub fn sender(&self) -> &Addr<SlackSender> {
+        &self.deps.sender
+    }
+
+    /// Settings of `org` changed on this instance: stop using cached ones.
+    pub fn invalidate(&self, org: &str) {
+        self.deps.resolver.do_send(config_resolver::Invalidate {
+            org: org.to_owned(),
+        });
+    }
+}

@@ -1,0 +1,112 @@
+//! `SlackSender`: owns dispatch. Claims due deliveries from the outbox (oldest pending per
+//! channel, paced per channel, leased so several instances can share the work), sends
+//! them concurrently across channels, and records each outcome. It wakes on [`Wake`]
+//! (a new event was committed) and polls every [`POLL_INTERVAL`] for retries, paced
+//! channels and other instances' work.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::pipeline::deliver::{self, Attempt, SenderDeps};
+
+/// How often the outbox is polled when nothing wakes the sender.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Deliveries in flight at once (each to a different channel).
+const MAX_IN_FLIGHT: usize = 64;
+
+/// The dispatcher.
+pub struct SlackSender {
+    deps: Arc<SenderDeps>,
+    in_flight: usize,
+    claiming: bool,
+    /// A wake-up arrived while claiming: claim again right after.
+    again: bool,
+    stopping: bool,
+}
+
+impl SlackSender {
+    pub fn new(deps: SenderDeps) -> Self {
+        Self {
+            deps: Arc::new(deps),
+            in_flight: 0,
+            claiming: false,
+            again: false,
+            stopping: false,
+        }
+    }
+
+    fn poll(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        let capacity = MAX_IN_FLIGHT.saturating_sub(self.in_flight);
+        if self.claiming || capacity == 0 {
+            self.again = true;
+            return;
+        }
+        self.claiming = true;
+        self.again = false;
+        let deps = self.deps.clone();
+        let claimed = async move { deliver::claim(&deps, capacity).await };
+        ctx.spawn(claimed.into_actor(self).map(move |result, act, ctx| {
+            act.claiming = false;
+            match result {
+                Ok(batch) => {
+                    let full = batch.len() == capacity;
+                    for delivery in batch {
+                        act.in_flight += 1;
+                        let deps = act.deps.clone();
+                        let send = deliver::deliver(deps, delivery);
+                        ctx.spawn(send.into_actor(act).map(|attempt: Attempt, act, ctx| {
+                            act.in_flight -= 1;
+                            tracing::debug!(outcome = attempt.as_str(), "delivery attempt done");
+                            act.poll(ctx);
+                        }));
+                    }
+                    if full || act.again {
+                        act.poll(ctx);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not claim deliveries"),
+            }
+        }));
+    }
+}
+
+impl Actor for SlackSender {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(POLL_INTERVAL, |act, ctx| act.poll(ctx));
+        self.poll(ctx);
+    }
+}
+
+/// New work was committed: look at the outbox now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+impl Handler<Wake> for SlackSender {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.poll(ctx);
+    }
+}
+
+/// Stop claiming; answers with the number of deliveries still in flight.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Drain;
+
+impl Handler<Drain> for SlackSender {
+    type Result = usize;
+
+    fn handle(&mut self, _: Drain, _: &mut Self::Context) -> usize {
+        self.stopping = true;
+        self.in_flight
+    }
+}

@@ -1,0 +1,206 @@
+//! The shared shape of the two lifecycle actors: one actor per subject (a load test or a
+//! monitoring scenario) whose mailbox serialises that subject's events. The rules live in
+//! `domain::lifecycle` / `domain::monitoring`; the state lives in the database and is read
+//! and written in the ingest transaction, so the actor is a cache with a mailbox that any
+//! instance can recreate. Idle actors stop and come back on demand.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+
+use super::config_resolver::{ConfigResolver, Resolve};
+use super::slack_sender::{SlackSender, Wake};
+use crate::db::{write_tx, Db, DbConnection, DbError};
+use crate::domain::settings::Effective;
+use crate::pipeline::ingest::{IngestError, Outcome};
+
+/// An actor with no message for this long stops.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often an actor checks whether it is idle.
+const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// Retries of an ingest that lost a race with another instance.
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+/// What a kind of subject contributes: how to find its project and how to apply an event.
+pub trait Subject: 'static {
+    type Event: Clone + Send + 'static;
+    /// For log lines.
+    const NAME: &'static str;
+    fn org(ev: &Self::Event) -> &str;
+    fn project(ev: &Self::Event) -> &str;
+    /// The ingest transaction body (called inside `write_tx`).
+    fn ingest(
+        conn: &mut DbConnection,
+        ev: &Self::Event,
+        effective: &Effective,
+    ) -> Result<Outcome, IngestError>;
+}
+
+/// What every lifecycle actor needs.
+#[derive(Clone)]
+pub struct Deps {
+    pub db: Db,
+    pub resolver: Addr<ConfigResolver>,
+    pub sender: Addr<SlackSender>,
+}
+
+/// One actor per subject id.
+pub struct SubjectActor<S: Subject> {
+    id: String,
+    deps: Deps,
+    directory: Directory<S>,
+    last_used: Instant,
+    _kind: PhantomData<fn() -> S>,
+}
+
+impl<S: Subject> Actor for SubjectActor<S> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(IDLE_CHECK_INTERVAL, |act, ctx| {
+            if act.last_used.elapsed() >= IDLE_TIMEOUT {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.directory.forget(&self.id, &ctx.address());
+    }
+}
+
+/// Apply one event (answers once it is committed).
+#[derive(Message)]
+#[rtype(result = "Result<Outcome, IngestError>")]
+pub struct Ingest<S: Subject>(pub S::Event);
+
+impl<S: Subject> Handler<Ingest<S>> for SubjectActor<S> {
+    type Result = AtomicResponse<Self, Result<Outcome, IngestError>>;
+
+    fn handle(&mut self, msg: Ingest<S>, _: &mut Self::Context) -> Self::Result {
+        self.last_used = Instant::now();
+        let deps = self.deps.clone();
+        let ev = msg.0;
+        // Atomic: the next event of this subject waits until this one is committed.
+        AtomicResponse::new(Box::pin(ingest::<S>(deps, ev).into_actor(self)))
+    }
+}
+
+async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let effective = deps
+            .resolver
+            .send(Resolve {
+                org: S::org(&ev).to_owned(),
+                project: S::project(&ev).to_owned(),
+            })
+            .await
+            .map_err(|_| IngestError::Database(DbError::Canceled))??;
+        let event = ev.clone();
+        let result = deps
+            .db
+            .run(move |conn| write_tx(conn, |c| S::ingest(c, &event, &effective)))
+            .await;
+        match result {
+            Err(IngestError::Conflict) if attempt < MAX_CONFLICT_RETRIES => {
+                tracing::debug!(subject = S::NAME, attempt, "concurrent update, retrying");
+                continue;
+            }
+            Ok(Outcome::Accepted { deliveries, .. }) if deliveries > 0 => {
+                deps.sender.do_send(Wake);
+                return result;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Finds or starts the actor of a subject id.
+pub struct Directory<S: Subject> {
+    actors: Arc<Mutex<HashMap<String, Addr<SubjectActor<S>>>>>,
+}
+
+impl<S: Subject> Clone for Directory<S> {
+    fn clone(&self) -> Self {
+        Self {
+            actors: self.actors.clone(),
+        }
+    }
+}
+
+impl<S: Subject> Default for Directory<S> {
+    fn default() -> Self {
+        Self {
+            actors: Arc::default(),
+        }
+    }
+}
+
+impl<S: Subject> Directory<S> {
+    /// Number of live actors (metrics, benchmarks).
+    pub fn len(&self) -> usize {
+        self.actors.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get_or_start(&self, id: &str, deps: &Deps) -> Addr<SubjectActor<S>> {
+        let mut actors = match self.actors.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(addr) = actors.get(id).filter(|a| a.connected()) {
+            return addr.clone();
+        }
+        let addr = SubjectActor::<S> {
+            id: id.to_owned(),
+            deps: deps.clone(),
+            directory: self.clone(),
+            last_used: Instant::now(),
+            _kind: PhantomData,
+        }
+        .start();
+        actors.insert(id.to_owned(), addr.clone());
+        addr
+    }
+
+    fn forget(&self, id: &str, addr: &Addr<SubjectActor<S>>) {
+        if let Ok(mut actors) = self.actors.lock() {
+            if actors.get(id) == Some(addr) {
+                actors.remove(id);
+            }
+        }
+    }
+
+    /// Hands an event to its subject's actor, restarting the actor if it just stopped.
+    pub async fn ingest(
+        &self,
+        id: &str,
+        deps: &Deps,
+        ev: S::Event,
+    ) -> Result<Outcome, IngestError> {
+        for _ in 0..3 {
+            let addr = self.get_or_start(id, deps);
+            match addr.send(Ingest::<S>(ev.clone())).await {
+                Ok(result) => return result,
+                // The actor stopped between lookup and delivery: start a new one.
+                Err(MailboxError::Closed) => self.forget(id, &addr),
+                Err(MailboxError::Timeout) => break,
+            }
+        }
+        Err(IngestError::Database(DbError::Canceled))
+    }
+}
+
+/// Current time for ingest (one place, so tests could pin it).
+pub fn now() -> chrono::DateTime<Utc> {
+    Utc::now()
+}

@@ -1,0 +1,486 @@
+//! Sending one claimed delivery: load what the message needs, render it, call Slack, and
+//! record the outcome (sent / retry later / failed / integration broken).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use secrecy::SecretString;
+
+use super::events::Payload;
+use super::render::{Card, Names, Renderer};
+use crate::crypto::Cipher;
+use crate::db::models::delivery::{block_channel, Delivery, Pacing};
+use crate::db::models::event::EventRow;
+use crate::db::models::installation::Installation;
+use crate::db::models::organization::Organization;
+use crate::db::models::project::Project;
+use crate::db::models::slack_thread::SlackThread;
+use crate::db::{now, write_tx, Db, DbConnection, DbError};
+use crate::domain::settings::IntegrationStatus;
+use crate::slack::{ErrorClass, PostMessage, SlackApi, SlackError, UpdateMessage};
+
+/// Most attempts while Slack keeps answering 429 (each waits its `Retry-After`).
+const MAX_RATE_LIMITED_ATTEMPTS: i32 = 30;
+/// Longest pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Tunables of the sender.
+#[derive(Clone, Debug)]
+pub struct SenderConfig {
+    pub pacing: Pacing,
+    /// First retry delay after a 5xx/timeout; doubles per attempt (with jitter).
+    pub retry_base: Duration,
+    /// Attempts before a delivery that keeps failing transiently is given up.
+    pub max_attempts: i32,
+    /// How long a claim protects a delivery from other senders.
+    pub lease: chrono::Duration,
+    /// Names this process in `claimed_by`.
+    pub instance: String,
+}
+
+/// What sending needs.
+pub struct SenderDeps {
+    pub db: Db,
+    /// Told when an installation breaks, so new events stop resolving to it at once.
+    pub resolver: actix::Addr<crate::actors::config_resolver::ConfigResolver>,
+    pub slack: SlackApi,
+    pub renderer: Arc<Renderer>,
+    pub cipher: Cipher,
+    pub config: SenderConfig,
+}
+
+/// How a delivery attempt ended (for metrics and logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Sent,
+    Retry,
+    Failed,
+}
+
+impl Attempt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Retry => "retry",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Claims what may be sent now (oldest per channel, paced), skipping superseded reports.
+pub async fn claim(deps: &SenderDeps, limit: usize) -> Result<Vec<Delivery>, DbError> {
+    let config = deps.config.clone();
+    deps.db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                let now = now();
+                Delivery::skip_superseded(c, now)?;
+                Delivery::claim_due(
+                    c,
+                    now,
+                    config.lease,
+                    &config.instance,
+                    config.pacing,
+                    limit as i64,
+                )
+            })
+            .map_err(DbError::from)
+        })
+        .await
+}
+
+/// Everything a delivery needs from the database.
+struct Prepared {
+    payload: Payload,
+    names: Names,
+    installation: Installation,
+    thread: Option<SlackThread>,
+}
+
+fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, String>, DbError> {
+    let Some(event) = EventRow::find_by_id(conn, &d.event_id)? else {
+        return Ok(Err("the event is gone".into()));
+    };
+    let Ok(payload) = serde_json::from_str::<Payload>(&event.payload) else {
+        return Ok(Err("the stored event cannot be read".into()));
+    };
+    let Some(installation_id) = &d.installation_id else {
+        return Ok(Err("no Slack integration".into()));
+    };
+    let Some(installation) = Installation::find_by_id(conn, installation_id)? else {
+        return Ok(Err("the Slack integration was removed".into()));
+    };
+    if installation.status() != IntegrationStatus::Active {
+        let why = installation
+            .status_reason
+            .clone()
+            .unwrap_or_else(|| "revoked".into());
+        return Ok(Err(format!("the Slack integration is broken: {why}")));
+    }
+    let org = Organization::find_by_id(conn, &d.org_id)?;
+    let project = Project::find_by_id(conn, &d.org_id, &d.project_id)?;
+    let names = Names {
+        org_id: d.org_id.clone(),
+        org_name: org.map_or_else(|| d.org_id.clone(), |o| o.name),
+        project_id: d.project_id.clone(),
+        project_name: project.map_or_else(|| d.project_id.clone(), |p| p.name),
+    };
+    let thread = if d.threads {
+        SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?
+    } else {
+        None
+    };
+    Ok(Ok(Prepared {
+        payload,
+        names,
+        installation,
+        thread,
+    }))
+}
+
+/// What to record after the Slack call.
+enum Record {
+    Sent {
+        ts: String,
+        thread: Option<ThreadWrite>,
+    },
+    Retry {
+        delay: Duration,
+        error: String,
+        blocked_for: Option<Duration>,
+    },
+    Failed {
+        error: String,
+    },
+    Broken {
+        error: String,
+    },
+}
+
+enum ThreadWrite {
+    Insert(SlackThread),
+    SaveCard(String),
+}
+
+/// Error and aborted events (and recoveries) are also shown in the channel.
+fn broadcast(payload: &Payload) -> bool {
+    use crate::domain::lifecycle::LoadTestEventType as E;
+    match payload {
+        Payload::LoadTest(lt) => matches!(lt.event_type, E::Error | E::Aborted),
+        Payload::Scenario(sc) => {
+            matches!(sc.change, super::events::ScenarioChange::Recovered { .. })
+        }
+    }
+}
+
+/// Sends one claimed delivery and records the outcome.
+pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
+    let id = d.id;
+    let span = tracing::info_span!("delivery", delivery_id = id, event_id = %d.event_id, channel = %d.channel);
+    let _guard = span.enter();
+    let d2 = d.clone();
+    let prepared = deps.db.run(move |conn| prepare(conn, &d2)).await;
+    let record = match prepared {
+        Err(e) => {
+            tracing::warn!(error = %e, "could not load the delivery; will retry");
+            Record::Retry {
+                delay: deps.config.retry_base,
+                error: "database unavailable".into(),
+                blocked_for: None,
+            }
+        }
+        Ok(Err(reason)) => Record::Failed { error: reason },
+        Ok(Ok(p)) => match p.installation.decrypt_token(&deps.cipher) {
+            Err(_) => Record::Failed {
+                error:
+                    "the stored Slack token cannot be decrypted (was XTC_SLACK_SECRET_KEY changed?)"
+                        .into(),
+            },
+            Ok(token) => send(&deps, &d, p, &token).await,
+        },
+    };
+    let (attempt, record) = match record {
+        Record::Retry { .. } if should_give_up(&d, &record, deps.config.max_attempts) => {
+            let error = match &record {
+                Record::Retry { error, .. } => {
+                    format!("gave up after {} attempts: {error}", d.attempts)
+                }
+                _ => String::new(),
+            };
+            (Attempt::Failed, Record::Failed { error })
+        }
+        Record::Retry { .. } => (Attempt::Retry, record),
+        Record::Sent { .. } => (Attempt::Sent, record),
+        Record::Failed { .. } | Record::Broken { .. } => (Attempt::Failed, record),
+    };
+    match &record {
+        Record::Sent { .. } => tracing::info!(attempts = d.attempts, "delivered"),
+        Record::Retry { error, delay, .. } => {
+            tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "will retry")
+        }
+        Record::Failed { error } | Record::Broken { error } => {
+            tracing::warn!(%error, "delivery failed")
+        }
+    }
+    let broken = matches!(record, Record::Broken { .. });
+    let org = d.org_id.clone();
+    let pacing = deps.config.pacing;
+    let saved = deps
+        .db
+        .run(move |conn| write_tx(conn, |c| save(c, &d, record, pacing)).map_err(DbError::from))
+        .await;
+    if let Err(e) = saved {
+        // The claim's lease expires and the delivery is tried again.
+        tracing::error!(error = %e, "could not record a delivery outcome");
+    }
+    if broken {
+        deps.resolver
+            .do_send(crate::actors::config_resolver::Invalidate { org });
+    }
+    attempt
+}
+
+/// Transient failures are retried `max_attempts` times; 429s (which say exactly when to
+/// come back) get more room.
+fn should_give_up(d: &Delivery, record: &Record, max_attempts: i32) -> bool {
+    let Record::Retry { blocked_for, .. } = record else {
+        return false;
+    };
+    let limit = if blocked_for.is_some() {
+        MAX_RATE_LIMITED_ATTEMPTS
+    } else {
+        max_attempts
+    };
+    d.attempts >= limit
+}
+
+async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString) -> Record {
+    let renderer = &deps.renderer;
+    let channel = d.channel.clone();
+    match p.thread {
+        // Threads on and a parent exists: reply, then edit the parent into the new state.
+        Some(thread) => {
+            let mut card: Card =
+                serde_json::from_str(&thread.card).unwrap_or_else(|_| Card::new(&p.payload));
+            card.absorb(&p.payload);
+            let reply = match renderer.render_event(&p.payload, &p.names, d.compact) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Record::Failed {
+                        error: format!("template error: {e}"),
+                    }
+                }
+            };
+            let msg = PostMessage {
+                channel,
+                text: reply.text,
+                blocks: Some(reply.blocks),
+                thread_ts: Some(thread.parent_ts.clone()),
+                reply_broadcast: broadcast(&p.payload),
+            };
+            match deps.slack.post_message(token, &msg).await {
+                Ok(posted) => {
+                    update_card(
+                        deps,
+                        token,
+                        &posted.channel,
+                        &thread.parent_ts,
+                        &card,
+                        &p.names,
+                        d.compact,
+                    )
+                    .await;
+                    let card_json = serde_json::to_string(&card).unwrap_or_default();
+                    Record::Sent {
+                        ts: posted.ts,
+                        thread: Some(ThreadWrite::SaveCard(card_json)),
+                    }
+                }
+                Err(e) => classify(deps, d, e),
+            }
+        }
+        // Threads on, first message of this subject in this channel: post the run card.
+        None if d.threads => {
+            let card = Card::new(&p.payload);
+            let rendered = match renderer.render_card(&card, &p.names, d.compact) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Record::Failed {
+                        error: format!("template error: {e}"),
+                    }
+                }
+            };
+            let msg = PostMessage {
+                channel,
+                text: rendered.text,
+                blocks: Some(rendered.blocks),
+                ..Default::default()
+            };
+            match deps.slack.post_message(token, &msg).await {
+                Ok(posted) => {
+                    let row = SlackThread {
+                        subject_key: d.subject_key.clone(),
+                        team_id: p.installation.team_id.clone(),
+                        channel: d.channel.clone(),
+                        parent_ts: posted.ts.clone(),
+                        card: serde_json::to_string(&card).unwrap_or_default(),
+                        updated_at: now(),
+                    };
+                    Record::Sent {
+                        ts: posted.ts,
+                        thread: Some(ThreadWrite::Insert(row)),
+                    }
+                }
+                Err(e) => classify(deps, d, e),
+            }
+        }
+        // Threads off: one message per event.
+        None => {
+            let rendered = match renderer.render_event(&p.payload, &p.names, d.compact) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Record::Failed {
+                        error: format!("template error: {e}"),
+                    }
+                }
+            };
+            let msg = PostMessage {
+                channel,
+                text: rendered.text,
+                blocks: Some(rendered.blocks),
+                ..Default::default()
+            };
+            match deps.slack.post_message(token, &msg).await {
+                Ok(posted) => Record::Sent {
+                    ts: posted.ts,
+                    thread: None,
+                },
+                Err(e) => classify(deps, d, e),
+            }
+        }
+    }
+}
+
+/// Edits the thread parent; a failure only leaves the card one step behind (the next event
+/// of the subject renders the whole state again), so it is logged, not retried.
+async fn update_card(
+    deps: &SenderDeps,
+    token: &SecretString,
+    channel_id: &str,
+    parent_ts: &str,
+    card: &Card,
+    names: &Names,
+    compact: bool,
+) {
+    let rendered = match deps.renderer.render_card(card, names, compact) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "run card template failed");
+            return;
+        }
+    };
+    let msg = UpdateMessage {
+        channel: channel_id.to_owned(),
+        ts: parent_ts.to_owned(),
+        text: rendered.text,
+        blocks: Some(rendered.blocks),
+    };
+    if let Err(e) = deps.slack.update_message(token, &msg).await {
+        tracing::warn!(error = %e, "could not update the thread's run card");
+    }
+}
+
+fn classify(deps: &SenderDeps, d: &Delivery, e: SlackError) -> Record {
+    let code = e.code().to_owned();
+    match e.class() {
+        ErrorClass::RetryLater => {
+            let rate_limited = matches!(e, SlackError::RateLimited { .. });
+            let delay = match e.retry_after() {
+                Some(after) => after,
+                None if rate_limited => Duration::from_secs(1),
+                None => backoff(deps.config.retry_base, d.attempts),
+            };
+            Record::Retry {
+                delay,
+                error: code,
+                blocked_for: rate_limited.then_some(delay),
+            }
+        }
+        ErrorClass::IntegrationBroken => Record::Broken { error: code },
+        ErrorClass::Channel | ErrorClass::BadMessage | ErrorClass::Other => {
+            Record::Failed { error: code }
+        }
+    }
+}
+
+/// Exponential backoff with ±25 % jitter, capped.
+pub fn backoff(base: Duration, attempts: i32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempts.clamp(1, 16).saturating_sub(1) as u32);
+    let capped = exp.min(MAX_BACKOFF);
+    capped.mul_f64(rand::thread_rng().gen_range(0.75..1.25))
+}
+
+fn save(
+    conn: &mut DbConnection,
+    d: &Delivery,
+    record: Record,
+    pacing: Pacing,
+) -> Result<(), diesel::result::Error> {
+    let now_naive = now();
+    match record {
+        Record::Sent { ts, thread } => {
+            Delivery::mark_sent(conn, d.id, &ts, now_naive)?;
+            match (thread, &d.team_id) {
+                (Some(ThreadWrite::Insert(row)), _) => {
+                    let existing =
+                        SlackThread::find(conn, &row.subject_key, &row.team_id, &row.channel)?;
+                    if existing.is_none() {
+                        SlackThread::insert(conn, &row)?;
+                    }
+                }
+                (Some(ThreadWrite::SaveCard(card)), Some(team)) => {
+                    SlackThread::save_card(conn, &d.subject_key, team, &d.channel, &card)?;
+                }
+                _ => {}
+            }
+        }
+        Record::Retry {
+            delay,
+            error,
+            blocked_for,
+        } => {
+            let at = now_naive + chrono::Duration::from_std(delay).unwrap_or_default();
+            Delivery::reschedule(conn, d.id, at, &error)?;
+            if let (Some(blocked), Some(team)) = (blocked_for, &d.team_id) {
+                let until = now_naive + chrono::Duration::from_std(blocked).unwrap_or_default();
+                block_channel(conn, team, &d.channel, until, pacing)?;
+            }
+        }
+        Record::Failed { error } => Delivery::mark_failed(conn, d.id, &error)?,
+        Record::Broken { error } => {
+            if let Some(installation) = &d.installation_id {
+                Installation::mark_revoked(conn, installation, &error)?;
+                crate::db::models::audit::AuditEntry::insert(
+                    conn,
+                    "xtc-slack (delivery)",
+                    &d.org_id,
+                    None,
+                    "slack_integration.revoked",
+                    &serde_json::json!({"installation_id": installation, "reason": error}),
+                )?;
+                Delivery::fail_pending_for_installation(
+                    conn,
+                    installation,
+                    &format!("the Slack integration is broken: {error}"),
+                )?;
+            }
+            Delivery::mark_failed(
+                conn,
+                d.id,
+                &format!("the Slack integration is broken: {error}"),
+            )?;
+        }
+    }
+    Ok(())
+}

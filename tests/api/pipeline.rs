@@ -1,0 +1,431 @@
+//! The notification pipeline end to end: events in over HTTP, messages out to the fake
+//! Slack over HTTP, on a real database.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use xtc_slack::fake_slack::{self, FakeSlackConfig};
+use xtc_slack::settings::ServeArgs;
+
+use crate::helpers::*;
+
+/// The app with its own fake Slack, paced fast so tests need not wait a second per message.
+async fn spawn(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
+    let config = FakeSlackConfig {
+        rate_limit_per_sec: 0.0,
+        ..FakeSlackConfig::default()
+    };
+    let (client_id, client_secret) = (config.client_id.clone(), config.client_secret.clone());
+    let fake = fake_slack::spawn(config, TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let (api, authorize) = (fake.api_url(), fake.authorize_url());
+    let mut app = try_spawn_app_with(backend, move |args| {
+        args.slack_client_id = Some(client_id);
+        args.slack_client_secret = Some(client_secret);
+        args.slack_api_url = api;
+        args.slack_authorize_url = authorize;
+        args.channel_interval_ms = 20;
+        configure(args);
+    })
+    .await?;
+    app.fake = Some(fake);
+    Some(app)
+}
+
+/// acme/webshop, the org's integration installed, sending on to #load-tests and #perf.
+async fn configure_acme(app: &TestApp, settings: Value) -> String {
+    app.seed_acme().await;
+    let admin = app.admin_token("acme");
+    app.install_slack("/api/v1/orgs/acme", &admin).await;
+    let mut body = json!({"send_messages": true, "target_channels": "#load-tests #perf"});
+    for (k, v) in settings.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, res) = app
+        .call(
+            Method::PUT,
+            "/api/v1/orgs/acme/slack",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    admin
+}
+
+fn lt_body(event_id: &str, kind: &str) -> Value {
+    let mut body = json!({
+        "event_id": event_id, "org": "acme", "project": "webshop", "type": kind,
+        "occurred_at": "2026-11-26T10:00:00Z",
+        "load_test": {"name": "Checkout peak 2000 users", "url": "https://xtc.example/lt/123", "started_by": "jane"},
+    });
+    match kind {
+        "error" => {
+            body["error"] = json!({"step": "provision_agents", "message": "no capacity in eu-west"})
+        }
+        "intermediate_report" | "report_available" => {
+            body["report"] = json!({
+                "url": format!("https://xtc.example/reports/{event_id}"),
+                "kind": if kind == "report_available" { "final" } else { "intermediate" },
+                "summary": {"throughput": 1234.5, "errors": 12, "p95_ms": 810}
+            })
+        }
+        "aborted" => body["aborted_by"] = json!("joe"),
+        _ => {}
+    }
+    body
+}
+
+async fn post_lt(app: &TestApp, lt: &str, body: Value) -> (u16, Value) {
+    let token = app.service_token.clone();
+    app.call(
+        Method::POST,
+        &format!("/api/v1/load-tests/{lt}/events"),
+        Some(&token),
+        Some(body),
+    )
+    .await
+}
+
+async fn post_mon(app: &TestApp, scenario: &str, body: Value) -> (u16, Value) {
+    let token = app.service_token.clone();
+    app.call(
+        Method::POST,
+        &format!("/api/v1/monitoring/scenarios/{scenario}/events"),
+        Some(&token),
+        Some(body),
+    )
+    .await
+}
+
+/// Messages the fake received in `channel`, waiting until there are at least `n`.
+async fn messages(app: &TestApp, channel: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = app.fake_get(&format!("/messages?channel={channel}")).await["messages"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if got.len() >= n || Instant::now() > deadline {
+            return got;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The delivery log once nothing is pending any more.
+async fn settled_deliveries(app: &TestApp, admin: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                "/api/v1/orgs/acme/projects/webshop/slack/deliveries?limit=500",
+                Some(admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let list = body["deliveries"].as_array().unwrap().clone();
+        if list.iter().all(|d| d["status"] != "pending") || Instant::now() > deadline {
+            return list;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const LIFECYCLE: [&str; 6] = [
+    "started",
+    "running",
+    "intermediate_report",
+    "intermediate_report",
+    "finished",
+    "report_available",
+];
+
+fn text_of(m: &Value) -> String {
+    format!("{} {}", m["text"].as_str().unwrap_or_default(), m["blocks"])
+}
+
+crate::test_both_backends! {
+    async fn a_full_lifecycle_arrives_in_every_target_channel_in_order(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        let admin = configure_acme(&app, json!({})).await;
+        for (i, kind) in LIFECYCLE.iter().enumerate() {
+            let (status, body) = post_lt(&app, "lt-123", lt_body(&format!("ev-{i}"), kind)).await;
+            assert_eq!(status, 202, "{kind}: {body}");
+            assert_eq!(body["event_id"], format!("ev-{i}"));
+            // One at a time, so no intermediate report is superseded by a backlog.
+            messages(&app, "load-tests", i + 1).await;
+        }
+        for channel in ["load-tests", "perf"] {
+            let got = messages(&app, channel, 6).await;
+            assert_eq!(got.len(), 6, "{channel}: {got:#?}");
+            let titles = ["Load test started", "Load test running", "Intermediate report available",
+                          "Intermediate report available", "Load test finished", "Final report available"];
+            for (m, title) in got.iter().zip(titles) {
+                let text = text_of(m);
+                assert!(text.contains(title), "{channel}: expected {title} in {text}");
+                assert!(text.contains("Checkout peak 2000 users"));
+                assert!(text.contains("Acme Corp") && text.contains("Webshop"));
+                assert!(m["thread_ts"].is_null(), "threads are off");
+            }
+            assert!(text_of(&got[0]).contains("Started by: jane"));
+            assert!(text_of(&got[5]).contains("https://xtc.example/reports/ev-5"));
+            assert!(text_of(&got[5]).contains("Throughput: 1234.50 req/s"));
+        }
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!(log.len(), 12);
+        assert!(log.iter().all(|d| d["status"] == "sent" && d["attempts"] == 1), "{log:#?}");
+        assert!(log.iter().all(|d| d["sent_at"].is_string() && d["created_at"].is_string()));
+        assert_eq!(log[0]["event_id"], "ev-5", "newest first");
+    }
+}
+
+crate::test_both_backends! {
+    async fn with_threads_later_messages_reply_to_an_edited_run_card(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        configure_acme(&app, json!({"threads": true, "target_channels": "#load-tests"})).await;
+        let kinds = ["started", "running", "error"];
+        for (i, kind) in kinds.iter().enumerate() {
+            assert_eq!(post_lt(&app, "lt-9", lt_body(&format!("t-{i}"), kind)).await.0, 202);
+            messages(&app, "load-tests", i + 1).await;
+        }
+        let got = messages(&app, "load-tests", 3).await;
+        assert_eq!(got.len(), 3, "{got:#?}");
+        let parent = &got[0];
+        assert!(parent["thread_ts"].is_null());
+        let parent_ts = parent["ts"].as_str().unwrap();
+        for reply in &got[1..] {
+            assert_eq!(reply["thread_ts"], parent_ts, "{reply:#?}");
+        }
+        assert_eq!(got[1]["reply_broadcast"], false);
+        assert_eq!(got[2]["reply_broadcast"], true, "errors are also sent to the channel");
+        assert!(text_of(&got[2]).contains("no capacity in eu-west"));
+        // The parent was edited into the current state (a run card).
+        let edits = parent["edits"].as_array().unwrap();
+        assert_eq!(edits.len(), 2, "{parent:#?}");
+        assert!(text_of(parent).contains("Failed"), "{}", text_of(parent));
+        assert!(text_of(parent).contains("no capacity in eu-west"));
+    }
+}
+
+crate::test_both_backends! {
+    async fn a_disabled_project_under_an_enabled_org_sends_nothing(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        let admin = configure_acme(&app, json!({})).await;
+        let (status, body) = app
+            .call(Method::PUT, "/api/v1/orgs/acme/projects/webshop/slack", Some(&admin), Some(json!({"send_messages": false})))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(post_lt(&app, "lt-1", lt_body("d-1", "started")).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!(log.len(), 2, "{log:#?}");
+        for d in &log {
+            assert_eq!(d["status"], "skipped");
+            assert!(d["error"].as_str().unwrap().contains("disabled for this project"));
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        assert!(messages(&app, "load-tests", 0).await.is_empty());
+    }
+}
+
+crate::test_both_backends! {
+    async fn duplicates_invalid_transitions_and_bad_input_are_refused(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        assert_eq!(post_lt(&app, "lt-1", lt_body("e-1", "started")).await.0, 202);
+        let (status, body) = post_lt(&app, "lt-1", lt_body("e-1", "started")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, json!({"event_id": "e-1", "state": "started", "duplicate": true}));
+
+        let (status, body) = post_lt(&app, "lt-1", lt_body("e-2", "finished")).await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!((body["error"].as_str(), body["from"].as_str(), body["to"].as_str()),
+                   (Some("invalid_transition"), Some("started"), Some("finished")));
+
+        let mut unknown = lt_body("e-3", "started");
+        unknown["project"] = json!("nope");
+        assert_eq!(post_lt(&app, "lt-2", unknown).await.0, 404);
+
+        let mut no_type = lt_body("e-4", "started");
+        no_type.as_object_mut().unwrap().remove("type");
+        let (status, body) = post_lt(&app, "lt-3", no_type).await;
+        assert_eq!((status, body["field"].as_str()), (422, Some("type")));
+
+        let (status, body) = post_lt(&app, "lt-3", lt_body("e-5", "exploded")).await;
+        assert_eq!((status, body["field"].as_str()), (422, Some("type")));
+
+        let mut no_error = lt_body("e-6", "error");
+        no_error.as_object_mut().unwrap().remove("error");
+        let (status, body) = post_lt(&app, "lt-1", no_error).await;
+        assert_eq!((status, body["field"].as_str()), (422, Some("error")));
+
+        let mut no_report = lt_body("e-7", "report_available");
+        no_report.as_object_mut().unwrap().remove("report");
+        let (status, body) = post_lt(&app, "lt-1", no_report).await;
+        assert_eq!((status, body["field"].as_str()), (422, Some("report")));
+
+        let mut nameless = lt_body("e-8", "running");
+        nameless.as_object_mut().unwrap().remove("load_test");
+        let (status, body) = post_lt(&app, "lt-new", nameless).await;
+        assert_eq!((status, body["field"].as_str()), (422, Some("load_test.name")));
+
+        let (status, _) = post_lt(&app, "Bad_Id", lt_body("e-9", "started")).await;
+        assert_eq!(status, 400);
+
+        let admin = app.admin_token("acme");
+        let (status, _) = app.call(Method::POST, "/api/v1/load-tests/lt-1/events", Some(&admin), Some(lt_body("e-10", "running"))).await;
+        assert_eq!(status, 403, "admins do not push events");
+
+        // The only message is the one of the first event.
+        let got = messages(&app, "load-tests", 1).await;
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(messages(&app, "load-tests", 1).await.len(), 1, "{got:#?}");
+    }
+}
+
+crate::test_both_backends! {
+    async fn user_text_is_escaped_so_nobody_is_pinged(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let mut body = lt_body("x-1", "started");
+        body["load_test"]["name"] = json!("<!channel> x *bold* _it_");
+        assert_eq!(post_lt(&app, "lt-x", body).await.0, 202);
+        let got = messages(&app, "load-tests", 1).await;
+        let all = text_of(&got[0]);
+        assert!(!all.contains("<!channel>"), "{all}");
+        assert!(all.contains("&lt;!channel&gt; x *bold* _it_"), "{all}");
+    }
+}
+
+crate::test_both_backends! {
+    async fn monitoring_notifies_on_changes_only(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let event = |id: &str, state: &str, at: &str, notify: &[&str]| json!({
+            "event_id": id, "org": "acme", "project": "webshop", "occurred_at": at,
+            "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
+            "notify_via": notify, "state": state,
+            "execution": {"id": "x1", "url": "https://xtc.example/ex/1", "location": "eu-west"},
+            "failed_sensors": if state == "ok" { json!([]) } else { json!([{"name": "Page load < 3s", "message": "3.8s"}]) },
+        });
+        let steps = [
+            ("m-1", "failure", "2026-11-26T10:00:00Z"),
+            ("m-2", "failure", "2026-11-26T10:01:00Z"),
+            ("m-3", "fatal", "2026-11-26T10:02:00Z"),
+            ("m-4", "ok", "2026-11-26T10:05:05Z"),
+            ("m-5", "ok", "2026-11-26T10:06:00Z"),
+        ];
+        for (id, state, at) in steps {
+            let (status, body) = post_mon(&app, "shop-checkout", event(id, state, at, &["email", "slack"])).await;
+            assert_eq!(status, 202, "{body}");
+            assert_eq!(body["state"], state);
+        }
+        let got = messages(&app, "load-tests", 3).await;
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(text_of(&got[0]).contains("Scenario failing") && text_of(&got[0]).contains("Page load &lt; 3s: 3.8s"));
+        assert!(text_of(&got[1]).contains("Severity changed from failure to fatal"));
+        assert!(text_of(&got[2]).contains("Scenario recovered") && text_of(&got[2]).contains("5m 5s"), "{}", text_of(&got[2]));
+        // A scenario that does not notify via Slack sends nothing.
+        assert_eq!(post_mon(&app, "other", event("n-1", "fatal", "2026-11-26T10:00:00Z", &["email"])).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!(log.len(), 3, "{log:#?}");
+        assert_eq!(messages(&app, "load-tests", 3).await.len(), 3);
+    }
+}
+
+crate::test_both_backends! {
+    async fn a_429_is_waited_out_and_the_message_arrives_once(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        app.fake_post("/fail", json!({"method": "chat.postMessage", "count": 1, "http_status": 429, "retry_after": 2})).await;
+        let start = Instant::now();
+        assert_eq!(post_lt(&app, "lt-1", lt_body("r-1", "started")).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!(log[0]["status"], "sent", "{log:#?}");
+        assert_eq!(log[0]["attempts"], 2);
+        assert!(start.elapsed() >= Duration::from_secs(2), "waited for Retry-After");
+        assert_eq!(messages(&app, "load-tests", 1).await.len(), 1);
+    }
+}
+
+crate::test_both_backends! {
+    async fn server_errors_are_retried_until_delivered(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        app.fake_post("/fail", json!({"method": "chat.postMessage", "count": 3, "http_status": 500})).await;
+        assert_eq!(post_lt(&app, "lt-1", lt_body("s-1", "started")).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64()), (Some("sent"), Some(4)), "{log:#?}");
+        assert_eq!(messages(&app, "load-tests", 1).await.len(), 1);
+    }
+}
+
+crate::test_both_backends! {
+    async fn transient_errors_give_up_after_the_attempt_limit(app: TestApp) {
+        let Some(app) = spawn(app.backend, |a| a.max_attempts = 3).await else { return };
+        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        app.fake_post("/fail", json!({"method": "chat.postMessage", "count": 10, "http_status": 503})).await;
+        assert_eq!(post_lt(&app, "lt-1", lt_body("g-1", "started")).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!(log[0]["status"], "failed", "{log:#?}");
+        assert_eq!(log[0]["attempts"], 3);
+        assert!(log[0]["error"].as_str().unwrap().contains("gave up after 3 attempts"));
+    }
+}
+
+crate::test_both_backends! {
+    async fn channel_errors_fail_at_once_and_other_channels_keep_flowing(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        let admin = configure_acme(&app, json!({})).await;
+        // #perf is archived after it was configured.
+        let changed = app.fake_post("/channels", json!({"name": "perf", "is_archived": true})).await;
+        assert_eq!(changed["ok"], true, "{changed}");
+        assert_eq!(post_lt(&app, "lt-1", lt_body("c-1", "started")).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        let by_channel = |c: &str| log.iter().find(|d| d["channel"] == c).unwrap().clone();
+        assert_eq!(by_channel("#perf")["status"], "failed", "{log:#?}");
+        assert_eq!(by_channel("#perf")["error"], "is_archived");
+        assert_eq!(by_channel("#perf")["attempts"], 1);
+        assert_eq!(by_channel("#load-tests")["status"], "sent");
+    }
+}
+
+crate::test_both_backends! {
+    async fn a_revoked_token_breaks_the_integration_visibly(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        app.fake_post("/tokens/revoke", json!({"all": true})).await;
+        assert_eq!(post_lt(&app, "lt-1", lt_body("v-1", "started")).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!(log[0]["status"], "failed");
+        assert!(log[0]["error"].as_str().unwrap().contains("token_revoked"), "{log:#?}");
+        let (_, settings) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&admin), None).await;
+        assert_eq!(settings["integration"]["status"], "revoked", "{settings}");
+        // Later events are recorded as skipped: the configuration is incomplete now.
+        assert_eq!(post_lt(&app, "lt-1", lt_body("v-2", "running")).await.0, 202);
+        let log = settled_deliveries(&app, &admin).await;
+        assert_eq!(log[0]["status"], "skipped", "{log:#?}");
+        assert_eq!(app.fake_get("/calls?method=chat.postMessage").await["calls"].as_array().unwrap().len(), 1);
+    }
+}
+
+crate::test_both_backends! {
+    async fn superseded_intermediate_reports_are_skipped_when_a_channel_has_a_backlog(app: TestApp) {
+        // One message per channel and second: the reports queue up behind each other.
+        let Some(app) = spawn(app.backend, |a| { a.channel_interval_ms = 1000; a.channel_burst = 1; }).await else { return };
+        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let kinds = ["running", "intermediate_report", "intermediate_report", "intermediate_report", "finished"];
+        for (i, kind) in kinds.iter().enumerate() {
+            assert_eq!(post_lt(&app, "lt-1", lt_body(&format!("b-{i}"), kind)).await.0, 202);
+        }
+        let log = settled_deliveries(&app, &admin).await;
+        let status: Vec<(&str, &str)> = log.iter().rev().map(|d| (d["event_id"].as_str().unwrap(), d["status"].as_str().unwrap())).collect();
+        assert_eq!(status, vec![("b-0", "sent"), ("b-1", "skipped"), ("b-2", "skipped"), ("b-3", "sent"), ("b-4", "sent")], "{log:#?}");
+        let got = messages(&app, "load-tests", 3).await;
+        assert!(text_of(&got[1]).contains("reports/b-3"), "only the newest report is sent");
+        assert!(text_of(&got[2]).contains("Load test finished"));
+    }
+}
