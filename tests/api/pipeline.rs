@@ -429,3 +429,164 @@ crate::test_both_backends! {
         assert!(text_of(&got[2]).contains("Load test finished"));
     }
 }
+
+/// Runs a server in a thread with its own actix system, like a separate process: when
+/// it is stopped, its actors (and their in-flight work) die with it.
+struct Instance {
+    address: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Instance {
+    fn start(args: ServeArgs) -> Instance {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = listener.local_addr().unwrap().port();
+                let settings = xtc_slack::settings::Settings::from_args(args).unwrap();
+                let app = xtc_slack::startup::Application::build_with_listener(settings, listener)
+                    .await
+                    .unwrap();
+                tx.send((port, app.handle())).unwrap();
+                app.run_until_stopped().await.unwrap();
+            });
+        });
+        let (port, handle) = rx.recv().unwrap();
+        Instance {
+            address: format!("http://127.0.0.1:{port}"),
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    async fn stop(mut self) {
+        self.handle.stop(false).await;
+        let thread = self.thread.take().unwrap();
+        actix_web::rt::task::spawn_blocking(move || thread.join().unwrap())
+            .await
+            .unwrap();
+    }
+}
+
+fn args_for(app: &TestApp, configure: impl FnOnce(&mut ServeArgs)) -> ServeArgs {
+    let mut args = test_args(&app.db.url);
+    args.slack_client_id = Some("fake-client-id".into());
+    args.slack_client_secret = Some("fake-client-secret".into());
+    args.slack_api_url = app.fake().api_url();
+    args.slack_authorize_url = app.fake().authorize_url();
+    args.channel_interval_ms = 5;
+    configure(&mut args);
+    args
+}
+
+async fn post_to(app: &TestApp, base: &str, lt: &str, body: Value) -> u16 {
+    app.http
+        .post(format!("{base}/api/v1/load-tests/{lt}/events"))
+        .bearer_auth(&app.service_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn named(event_id: &str, lt: usize) -> Value {
+    let mut body = lt_body(event_id, "started");
+    body["load_test"]["name"] = json!(format!("Load test number {lt}"));
+    body
+}
+
+/// Each name appears in exactly one message of `channel` (waits for `n` messages).
+async fn assert_each_once(app: &TestApp, channel: &str, n: usize) {
+    let got = messages(app, channel, n).await;
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let got = if got.len() == n {
+        messages(app, channel, n).await
+    } else {
+        got
+    };
+    assert_eq!(got.len(), n, "messages in #{channel}");
+    for lt in 0..n {
+        // The fallback text reads "Load test started: Load test number 7 (Acme Corp / Webshop)".
+        let needle = format!("Load test number {lt} (");
+        let hits = got
+            .iter()
+            .filter(|m| m["text"].as_str().unwrap_or_default().contains(&needle))
+            .count();
+        assert_eq!(hits, 1, "load test {lt} was sent {hits} times");
+    }
+}
+
+crate::test_both_backends! {
+    async fn a_restart_delivers_every_accepted_event_exactly_once(app: TestApp) {
+        let Some(app) = spawn(app.backend, |_| {}).await else { return };
+        configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        // Slack is down: every call fails with 503 until further notice.
+        app.fake_post("/fail", json!({"method": "*", "count": 100000, "http_status": 503})).await;
+        let first = Instance::start(args_for(&app, |a| { a.max_attempts = 1000; a.retry_base_ms = 100; }));
+        for lt in 0..10 {
+            assert_eq!(post_to(&app, &first.address, &format!("lt-{lt}"), named(&format!("r-{lt}"), lt)).await, 202);
+        }
+        // Let the first instance try (and fail) a while, then stop it with work pending.
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+        first.stop().await;
+        let admin = app.admin_token("acme");
+        let (_, log) = app.call(Method::GET, "/api/v1/orgs/acme/projects/webshop/slack/deliveries", Some(&admin), None).await;
+        let pending = log["deliveries"].as_array().unwrap().iter().filter(|d| d["status"] == "pending").count();
+        assert!(pending > 0, "work was pending at the stop: {log}");
+        assert!(messages(&app, "load-tests", 0).await.is_empty());
+        // Slack is back; a new instance on the same database picks everything up.
+        app.fake_post("/fail", json!({"method": "*", "count": 0})).await;
+        let second = Instance::start(args_for(&app, |_| {}));
+        assert_each_once(&app, "load-tests", 10).await;
+        let log = settled_deliveries(&app, &admin).await;
+        assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
+        second.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn two_instances_on_one_postgres_database_send_each_message_exactly_once() {
+    let Some(app) = spawn(Backend::Postgres, |_| {}).await else {
+        eprintln!("skipped: XTC_SLACK_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+    let other = Instance::start(args_for(&app, |_| {}));
+    let bases = [app.address.clone(), other.address.clone()];
+    let posts = (0..200).map(|lt| {
+        let base = bases[lt % 2].clone();
+        let app = &app;
+        async move {
+            post_to(
+                app,
+                &base,
+                &format!("lt-{lt}"),
+                named(&format!("p-{lt}"), lt),
+            )
+            .await
+        }
+    });
+    let statuses = futures_util::future::join_all(posts).await;
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    assert_each_once(&app, "load-tests", 200).await;
+    let calls = app.fake_get("/calls?method=chat.postMessage").await["calls"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(calls, 200, "no message was posted twice");
+    // Both instances did part of the work.
+    use diesel::prelude::*;
+    use xtc_slack::db::schema::deliveries;
+    let mut conn = app.db.connect();
+    let senders: Vec<Option<String>> = deliveries::table
+        .select(deliveries::claimed_by)
+        .distinct()
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(senders.len(), 2, "{senders:?}");
+    other.stop().await;
+}
