@@ -80,25 +80,36 @@ pub fn authenticate(
     let Some(row) = ApiTokenRow::find_active_by_hash(conn, &sha256_hex(bearer))? else {
         return Ok(None);
     };
+    Ok(principal_of(row))
+}
+
+/// The principal of a live token found by its id (the web UI's session holds only the
+/// id), or `None` once the token is revoked or gone.
+pub fn principal_by_token_id(
+    conn: &mut DbConnection,
+    token_id: &str,
+) -> diesel::QueryResult<Option<Principal>> {
+    Ok(ApiTokenRow::find_active_by_id(conn, token_id)?.and_then(principal_of))
+}
+
+fn principal_of(row: ApiTokenRow) -> Option<Principal> {
     // Rows are only written by `issue`, so these parse; a hand-edited row denies access.
-    let Some(role) = Role::parse(&row.role) else {
-        return Ok(None);
-    };
+    let role = Role::parse(&row.role)?;
     let org = match row.org_id.as_deref().map(OrgId::parse) {
         Some(Ok(o)) => Some(o),
-        Some(Err(_)) => return Ok(None),
+        Some(Err(_)) => return None,
         None => None,
     };
     let project = match row.project_id.as_deref().map(ProjectId::parse) {
         Some(Ok(p)) => Some(p),
-        Some(Err(_)) => return Ok(None),
+        Some(Err(_)) => return None,
         None => None,
     };
-    Ok(Some(Principal {
+    Some(Principal {
         token_id: row.id,
         name: row.name,
         role,
         org,
         project,
-    }))
+    })
 }

@@ -40,6 +40,21 @@ impl SecretKey {
         Ok(Self(SecretBox::new(Box::new(key))))
     }
 
+    /// A 64-byte key for one `purpose` (e.g. signing and encrypting the web UI's session
+    /// cookie), derived with HMAC-SHA-512 keyed by the service key, so the raw key itself is
+    /// only ever used to encrypt stored secrets.
+    pub fn derive_64(&self, purpose: &str) -> [u8; 64] {
+        use hmac::{Hmac, Mac};
+        let mut out = [0u8; 64];
+        // HMAC accepts keys of any length; `new_from_slice` cannot fail here.
+        if let Ok(mut mac) = <Hmac<sha2::Sha512> as Mac>::new_from_slice(self.0.expose_secret()) {
+            mac.update(b"xtc-slack derived key v1\0");
+            mac.update(purpose.as_bytes());
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     /// A new random key, base64-encoded (for the key file).
     pub fn generate_base64() -> SecretString {
         let mut key = [0u8; 32];
@@ -196,6 +211,17 @@ mod tests {
         );
         assert!(SecretKey::from_base64(&STANDARD.encode([1u8; 32])).is_ok());
         assert!(SecretKey::from_base64(&URL_SAFE_NO_PAD.encode([1u8; 32])).is_ok());
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_from_the_raw_key() {
+        let raw = [7u8; 32];
+        let key = SecretKey::from_base64(&STANDARD.encode(raw)).unwrap();
+        let a = key.derive_64("web-ui-session");
+        assert_eq!(a, key.derive_64("web-ui-session"));
+        assert_ne!(a, key.derive_64("other"));
+        assert_ne!(a, [0u8; 64]);
+        assert_ne!(&a[..32], &raw[..]);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("message templates: {0}")]
     Templates(#[from] crate::pipeline::render::RenderError),
+    #[error(transparent)]
+    UiTemplates(#[from] crate::http::ui::render::UiTemplateError),
 }
 
 impl StartupError {
@@ -65,6 +67,7 @@ impl Application {
         let slack =
             crate::slack::SlackApi::new(settings.slack.api_url.as_str(), settings.slack.timeout);
         let pipeline = start_pipeline(&settings, &db, &cipher, &slack).await?;
+        let ui = crate::http::ui::render::Ui::new(&settings)?;
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             db,
@@ -77,6 +80,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(crate::http::configure)
+                .configure(|cfg| crate::http::ui::configure(cfg, &ui))
                 .default_service(web::to(crate::http::not_found))
         })
         .shutdown_timeout(10)

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod params;
 pub mod registry;
 pub mod slack_settings;
+pub mod ui;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -22,16 +22,18 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// A whole page around `body` (already safe HTML); `title` is escaped here.
+/// A whole page around `body` (already safe HTML) in the web UI's look; `title` is
+/// escaped here.
 pub fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · xtc-slack</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}}\
-         .hint{{background:#f4f6f8;padding:.75rem 1rem;border-radius:4px}}</style>\
-         </head><body>{body}</body></html>",
+         <title>{title} · XTC</title><style>{style}</style></head><body>\
+         <header class=\"topbar\"><div class=\"inner\"><a class=\"brand\" href=\"/\">\
+         <span class=\"logo\">XTC</span>Slack notifications<small>admin</small></a></div></header>\
+         <main><div class=\"card narrow\">{body}</div></main></body></html>",
         title = escape_html(title),
+        style = super::ui::render::STYLE,
     )
 }
 
@@ -51,7 +53,7 @@ pub fn oauth_failure(f: &CallbackFailure) -> HttpResponse {
         .as_deref()
         .map(|p| {
             format!(
-                "<p><a id=\"back\" href=\"{}\">Back to the Slack settings</a></p>",
+                "<div class=\"actions\"><a class=\"btn primary\" id=\"back\" href=\"{}\">Back to the Slack settings</a></div>",
                 escape_html(p)
             )
         })

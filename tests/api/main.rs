@@ -16,3 +16,4 @@ mod registry;
 mod slack_client;
 mod slack_settings;
 mod test_message;
+mod ui;

@@ -49,6 +49,16 @@ impl ApiTokenRow {
             .optional()
     }
 
+    /// The live (not revoked) token with this id (web UI sessions keep only the id).
+    pub fn find_active_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::revoked_at.is_null())
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
     pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
         api_tokens::table
             .order(api_tokens::created_at.asc())

@@ -1,0 +1,653 @@
+//! The admin web UI over HTTP, as a browser without JavaScript sees it: a cookie store,
+//! forms with CSRF tokens, redirects followed by hand.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+use crate::{test_both_backends, test_both_backends_with_slack};
+
+/// One browser: its own cookie jar, redirects not followed (tests check them).
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    client: reqwest::Client,
+}
+
+/// A response: status, `Location`, body.
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+    pub set_cookie: Vec<String>,
+}
+
+impl Page {
+    /// The value of the first `name="csrf"` hidden input.
+    pub fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find(r#"name="csrf" value=""#)
+            .expect("no CSRF field on the page");
+        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    pub fn has(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+
+    /// Whether the `<select id=name>` has `value` selected.
+    pub fn selected(&self, name: &str, value: &str) -> bool {
+        let at = self.body.find(&format!(r#"<select id="{name}""#)).unwrap();
+        let end = at + self.body[at..].find("</select>").unwrap();
+        self.body[at..end].contains(&format!(r#"<option value="{value}" selected>"#))
+    }
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { app, client }
+    }
+
+    async fn page(res: reqwest::Response) -> Page {
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let set_cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let body = res.text().await.unwrap();
+        Page {
+            status,
+            location,
+            body,
+            set_cookie,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            self.app.url(path)
+        };
+        Self::page(self.client.get(url).send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        Self::page(
+            self.client
+                .post(self.app.url(path))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Posts `form` plus the CSRF token of the page at `page`.
+    pub async fn submit(&self, page: &str, action: &str, form: &[(&str, &str)]) -> Page {
+        let csrf = self.get(page).await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(form);
+        self.post(action, &all).await
+    }
+
+    /// Signs in with `token`; returns the answer of the sign-in POST.
+    pub async fn sign_in(&self, token: &str) -> Page {
+        let csrf = self.get("/").await.csrf();
+        self.post("/", &[("csrf", &csrf), ("token", token)]).await
+    }
+}
+
+const ORG: &str = "/orgs/acme/slack";
+const PROJECT: &str = "/orgs/acme/projects/webshop/slack";
+
+fn org_form<'f>(
+    send: &'f str,
+    threads: &'f str,
+    compact: &'f str,
+    channels: &'f str,
+) -> Vec<(&'f str, &'f str)> {
+    vec![
+        ("send_messages", send),
+        ("threads", threads),
+        ("compact_messages", compact),
+        ("target_channels", channels),
+    ]
+}
+
+/// A signed-in org admin of acme (acme/webshop registered).
+async fn org_admin(app: &TestApp) -> Browser<'_> {
+    app.seed_acme().await;
+    let b = Browser::new(app);
+    let res = b.sign_in(&app.admin_token("acme")).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    b
+}
+
+/// Installs the org's (or project's) integration through the UI and the fake's page.
+async fn install_via_ui(b: &Browser<'_>, page: &str) -> Page {
+    let start = b.get(&format!("{page}/install")).await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let authorize = start.location.unwrap();
+    assert!(
+        authorize.starts_with(&b.app.fake().authorize_url()),
+        "{authorize}"
+    );
+    let callback = b.app.decide_on_slack(&authorize, "approve").await;
+    let back = b.get(&callback).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let landing = back.location.unwrap();
+    assert!(
+        landing.ends_with(&format!("{page}?installed=1")),
+        "{landing}"
+    );
+    b.get(&landing).await
+}
+
+test_both_backends! {
+    async fn the_sign_in_page_signs_an_org_admin_in_with_a_strict_http_only_cookie(app: TestApp) {
+        app.seed_acme().await;
+        let b = Browser::new(&app);
+        let page = b.get("/").await;
+        assert_eq!(page.status, 200);
+        assert!(page.has("Admin token") && page.has(r#"name="token""#), "{}", page.body);
+        assert!(!page.csrf().is_empty());
+
+        let token = app.admin_token("acme");
+        let res = b.sign_in(&token).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location.as_deref(), Some(ORG));
+        let cookie = res.set_cookie.iter().find(|c| c.starts_with("xtc_slack_session=")).expect("session cookie");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "http public URL: {cookie}");
+        assert!(!cookie.contains(&token) && !cookie.contains("tok_"), "the cookie is encrypted: {cookie}");
+
+        // Signed in: `/` goes to the admin's page, which greets them.
+        let home = b.get("/").await;
+        assert_eq!(home.status, 303);
+        assert_eq!(home.location.as_deref(), Some(ORG));
+        let page = b.get(ORG).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.has("Organization administrator · acme"), "{}", page.body);
+        assert!(!page.has(&token));
+
+        // A project admin lands on the project's page.
+        let p = Browser::new(&app);
+        let res = p.sign_in(&app.project_admin_token("acme", "webshop")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location.as_deref(), Some(PROJECT));
+    }
+}
+
+test_both_backends! {
+    async fn sign_in_refuses_bad_service_and_revoked_tokens_and_missing_csrf(app: TestApp) {
+        app.seed_acme().await;
+        let b = Browser::new(&app);
+        let res = b.sign_in("xtcs_not-a-real-token").await;
+        assert_eq!(res.status, 401);
+        assert!(res.has("not valid or has been revoked"), "{}", res.body);
+        assert!(!res.has("xtcs_not-a-real-token"), "a token is never echoed");
+
+        let service = app.service_token.clone();
+        let res = b.sign_in(&service).await;
+        assert_eq!(res.status, 403);
+        assert!(res.has("service token"), "{}", res.body);
+        assert!(!res.has(&service));
+
+        let admin = app.admin_token("acme");
+        revoke(&app, &admin);
+        let res = b.sign_in(&admin).await;
+        assert_eq!(res.status, 401, "{}", res.body);
+
+        let empty = b.sign_in("  ").await;
+        assert_eq!(empty.status, 422);
+
+        // Without the form's CSRF token, or with a wrong one: refused, not signed in.
+        let fresh = app.admin_token("acme");
+        let res = b.post("/", &[("token", &fresh)]).await;
+        assert_eq!(res.status, 403, "{}", res.body);
+        let res = b.post("/", &[("csrf", "forged"), ("token", &fresh)]).await;
+        assert_eq!(res.status, 403);
+        assert!(res.has("security token"), "{}", res.body);
+        assert_eq!(b.get(ORG).await.status, 401);
+        // A client without the sign-in page's cookie cannot sign in either.
+        let stranger = Browser::new(&app);
+        assert_eq!(stranger.post("/", &[("csrf", "x"), ("token", &fresh)]).await.status, 403);
+    }
+}
+
+/// Revokes an API token by its clear text (as `xtc-slack token revoke` would by id).
+fn revoke(app: &TestApp, token: &str) {
+    use xtc_slack::db::models::api_token::ApiTokenRow;
+    let mut conn = app.db.connect();
+    let row = ApiTokenRow::find_active_by_hash(&mut conn, &xtc_slack::crypto::sha256_hex(token))
+        .unwrap()
+        .unwrap();
+    assert!(ApiTokenRow::revoke(&mut conn, &row.id).unwrap());
+}
+
+test_both_backends! {
+    async fn pages_need_a_session_and_revoking_the_token_ends_it(app: TestApp) {
+        app.seed_acme().await;
+        let anonymous = Browser::new(&app);
+        for path in [ORG, PROJECT, "/orgs/acme/slack/install", "/orgs/acme/slack/remove"] {
+            let page = anonymous.get(path).await;
+            assert_eq!(page.status, 401, "{path}");
+            assert!(page.has("Please sign in") && page.has(r#"href="/""#), "{}", page.body);
+        }
+        for path in ["/orgs/acme/slack", "/orgs/acme/slack/test", "/orgs/acme/projects/webshop/slack/reset"] {
+            assert_eq!(anonymous.post(path, &[("csrf", "x")]).await.status, 401, "{path}");
+        }
+        // After Slack's redirect the browser withholds the SameSite=Strict cookie; the page
+        // reloads itself from our origin instead of claiming the admin is signed out.
+        let res = reqwest::Client::new()
+            .get(app.url("/orgs/acme/slack?installed=1"))
+            .header("sec-fetch-site", "cross-site")
+            .send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.headers()["refresh"], "0; url=/orgs/acme/slack?installed=1");
+
+        let token = app.admin_token("acme");
+        let b = Browser::new(&app);
+        assert_eq!(b.sign_in(&token).await.status, 303);
+        assert_eq!(b.get(ORG).await.status, 200);
+        revoke(&app, &token);
+        let page = b.get(ORG).await;
+        assert_eq!(page.status, 401);
+        assert!(page.has("revoked"), "{}", page.body);
+    }
+}
+
+test_both_backends! {
+    async fn signing_out_needs_the_csrf_token_and_ends_the_session(app: TestApp) {
+        let b = org_admin(&app).await;
+        assert_eq!(b.post("/signout", &[]).await.status, 403);
+        assert_eq!(b.post("/signout", &[("csrf", "nope")]).await.status, 403);
+        assert_eq!(b.get(ORG).await.status, 200);
+        let res = b.submit(ORG, "/signout", &[]).await;
+        assert_eq!(res.status, 303);
+        assert_eq!(res.location.as_deref(), Some("/?signed_out=1"));
+        assert!(b.get("/?signed_out=1").await.has("You have been signed out."));
+        assert_eq!(b.get(ORG).await.status, 401);
+    }
+}
+
+test_both_backends! {
+    async fn a_fresh_org_shows_the_documented_defaults(app: TestApp) {
+        let b = org_admin(&app).await;
+        let page = b.get(ORG).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for field in ["send_messages", "threads", "compact_messages"] {
+            assert!(page.selected(field, "disabled"), "{field}: {}", page.body);
+            assert!(!page.body.contains(&format!(r#"<select id="{field}" name="{field}"><option value="inherit""#)));
+        }
+        assert!(page.has("Not configured"));
+        assert!(page.has(r#"id="target_channels" name="target_channels" value="""#), "{}", page.body);
+        assert!(page.has(r#"<a class="btn slack" id="setup" href="/orgs/acme/slack/install">Set Up Slack Integration</a>"#));
+        assert!(page.has("without saving this form"));
+        assert!(!page.has(r#"id="send-test""#), "no test message while incomplete");
+        assert!(page.has("Missing: a Slack integration and at least one target channel"), "{}", page.body);
+        assert!(!page.has(r#"id="remove""#));
+        // The org page lists its projects.
+        assert!(page.has(r#"<a href="/orgs/acme/projects/webshop/slack">Webshop</a>"#), "{}", page.body);
+        assert!(page.has("Acme Corp"));
+        // Security headers on every page.
+        let res = reqwest::Client::new().get(app.url("/")).send().await.unwrap();
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
+        assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    }
+}
+
+test_both_backends! {
+    async fn saving_the_org_form_needs_its_csrf_token(app: TestApp) {
+        let b = org_admin(&app).await;
+        let form = org_form("enabled", "enabled", "disabled", "#load-tests #perf");
+        let refused = b.post(ORG, &form).await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        let mut forged = form.clone();
+        forged.push(("csrf", "forged"));
+        assert_eq!(b.post(ORG, &forged).await.status, 403);
+        let admin = app.admin_token("acme");
+        let (_, body) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&admin), None).await;
+        assert_eq!(body["send_messages"], false, "nothing was saved");
+
+        let res = b.submit(ORG, ORG, &form).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location.as_deref(), Some(ORG));
+        let page = b.get(ORG).await;
+        assert!(page.has("Settings saved."), "{}", page.body);
+        assert!(page.selected("send_messages", "enabled"));
+        assert!(page.selected("threads", "enabled"));
+        assert!(page.selected("compact_messages", "disabled"));
+        assert!(page.has(r##"value="#load-tests #perf""##), "{}", page.body);
+        // The notice shows once.
+        assert!(!b.get(ORG).await.has("Settings saved."));
+        let (_, body) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&admin), None).await;
+        assert_eq!(body["send_messages"], true);
+        assert_eq!(body["target_channels"], json!(["#load-tests", "#perf"]));
+
+        // Unknown select values are refused, not guessed.
+        let bad = b.submit(ORG, ORG, &org_form("maybe", "enabled", "disabled", "")).await;
+        assert_eq!(bad.status, 400);
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn channel_errors_appear_inline_next_to_the_field(app: TestApp) {
+        let b = org_admin(&app).await;
+        // Syntax, before any integration exists.
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests #Bad!Name")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(res.has(r#"id="channels-error""#), "{}", res.body);
+        assert!(res.has("Bad!Name"), "{}", res.body);
+        assert!(res.has(r##"value="#load-tests #Bad!Name""##), "the typed value stays: {}", res.body);
+        assert!(res.selected("send_messages", "enabled"), "the typed choices stay");
+        assert!(res.has(r#"class="wide invalid""#));
+
+        // Checked in Slack once installed: unknown, private and archived channels.
+        install_via_ui(&b, ORG).await;
+        for (typed, bad) in [("#load-tests #nope", "#nope"), ("#secret-ops", "#secret-ops"), ("#old-alerts", "#old-alerts")] {
+            let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", typed)).await;
+            assert_eq!(res.status, 422, "{typed}: {}", res.body);
+            let at = res.body.find(r#"id="channels-error""#).unwrap();
+            let error = &res.body[at..at + res.body[at..].find("</p>").unwrap()];
+            assert!(error.contains(bad), "{typed}: {error}");
+        }
+        let (_, body) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&app.admin_token("acme")), None).await;
+        assert_eq!(body["target_channels"], json!([]), "nothing was saved");
+    }
+}
+
+test_both_backends! {
+    async fn other_orgs_and_projects_are_forbidden(app: TestApp) {
+        app.seed_acme().await;
+        assert_eq!(app.put_org("other", "Other Inc").await.0, 201);
+        assert_eq!(app.put_project("acme", "blog", "Blog").await.0, 201);
+
+        let other = Browser::new(&app);
+        assert_eq!(other.sign_in(&app.admin_token("other")).await.status, 303);
+        for path in [ORG, PROJECT, "/orgs/acme/slack/install", "/orgs/acme/slack/remove", "/orgs/nonexistent/slack"] {
+            let page = other.get(path).await;
+            assert_eq!(page.status, 403, "{path}: {}", page.body);
+            assert!(page.has("do not administer"), "{}", page.body);
+        }
+        let form = org_form("enabled", "disabled", "disabled", "");
+        let res = other.submit("/orgs/other/slack", ORG, &form).await;
+        assert_eq!(res.status, 403);
+        let res = other.submit("/orgs/other/slack", "/orgs/acme/slack/test", &[]).await;
+        assert_eq!(res.status, 403);
+
+        let project_admin = Browser::new(&app);
+        assert_eq!(project_admin.sign_in(&app.project_admin_token("acme", "webshop")).await.status, 303);
+        assert_eq!(project_admin.get(PROJECT).await.status, 200);
+        assert_eq!(project_admin.get(ORG).await.status, 403, "project admins see their project only");
+        assert_eq!(project_admin.get("/orgs/acme/projects/blog/slack").await.status, 403);
+        let res = project_admin.submit(PROJECT, "/orgs/acme/projects/blog/slack/reset", &[]).await;
+        assert_eq!(res.status, 403);
+        let res = project_admin.submit(PROJECT, ORG, &form).await;
+        assert_eq!(res.status, 403);
+
+        // Own scope, but not registered / no such page: 404 pages.
+        let ghost = Browser::new(&app);
+        assert_eq!(ghost.sign_in(&app.admin_token("ghost")).await.status, 303);
+        let page = ghost.get("/orgs/ghost/slack").await;
+        assert_eq!(page.status, 404);
+        assert!(page.has("not registered"), "{}", page.body);
+        let b = Browser::new(&app);
+        assert_eq!(b.sign_in(&app.admin_token("acme")).await.status, 303);
+        assert_eq!(b.get("/orgs/acme/projects/nope/slack").await.status, 404);
+        let page = b.get("/orgs/acme/slack/nothing-here").await;
+        assert_eq!(page.status, 404);
+        assert!(page.has("no such page"), "{}", page.body);
+        assert_eq!(b.get("/orgs/ACME!/slack").await.status, 404);
+        // Error pages never show internals.
+        assert!(!page.has("panicked") && !page.has("src/"));
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn installing_shows_done_with_the_workspace_and_a_test_message_reports_each_channel(app: TestApp) {
+        let b = org_admin(&app).await;
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests #old-alerts")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = install_via_ui(&b, ORG).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.has("Slack integration installed into the workspace XTC-Test-Workspace."), "{}", page.body);
+        assert!(page.has(r#"<span class="status done" id="integration-status"><span class="dot"></span>Done</span>"#), "{}", page.body);
+        assert!(page.has("<strong>XTC-Test-Workspace</strong>"));
+        assert!(page.has(r#"id="send-test""#), "complete now: {}", page.body);
+        assert!(page.has(r#"id="remove" href="/orgs/acme/slack/remove""#));
+
+        // Without the CSRF token nothing is sent.
+        assert_eq!(b.post("/orgs/acme/slack/test", &[]).await.status, 403);
+        let res = b.submit(ORG, "/orgs/acme/slack/test", &[]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location.as_deref(), Some("/orgs/acme/slack#test"));
+        let page = b.get(ORG).await;
+        assert!(page.has(r#"id="test-results""#), "{}", page.body);
+        assert!(page.has(r#"<span class="badge ok">sent</span> <strong>#load-tests</strong>"#), "{}", page.body);
+        assert!(page.has(r#"<span class="badge bad">failed</span> <strong>#old-alerts</strong>"#), "{}", page.body);
+        assert!(page.has("<code>is_archived</code>"));
+        assert!(page.has("reached 1 of 2 channel(s)"));
+        let posted = app.fake_get("/messages?channel=load-tests").await;
+        assert_eq!(posted["messages"].as_array().unwrap().len(), 1, "{posted}");
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn removing_the_integration_needs_a_confirmation(app: TestApp) {
+        let b = org_admin(&app).await;
+        install_via_ui(&b, ORG).await;
+        let confirm = b.get("/orgs/acme/slack/remove").await;
+        assert_eq!(confirm.status, 200);
+        assert!(confirm.has("Remove Slack Integration?") && confirm.has("XTC-Test-Workspace"), "{}", confirm.body);
+        assert!(!confirm.has("org-takes-effect"));
+        // A GET never removes anything; a POST without the token neither.
+        assert!(b.get(ORG).await.has("XTC-Test-Workspace"));
+        assert_eq!(b.post("/orgs/acme/slack/remove", &[("csrf", "x")]).await.status, 403);
+        let res = b.submit("/orgs/acme/slack/remove", "/orgs/acme/slack/remove", &[]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = b.get(ORG).await;
+        assert!(page.has("Slack integration removed."), "{}", page.body);
+        assert!(page.has("Not configured"));
+        // Nothing left: the confirmation page sends the admin back.
+        let again = b.get("/orgs/acme/slack/remove").await;
+        assert_eq!(again.status, 303);
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn a_project_shows_inherited_and_overridden_values_with_their_source(app: TestApp) {
+        let b = org_admin(&app).await;
+        b.submit(ORG, ORG, &org_form("enabled", "disabled", "enabled", "#load-tests")).await;
+        install_via_ui(&b, ORG).await;
+
+        let p = Browser::new(&app);
+        assert_eq!(p.sign_in(&app.project_admin_token("acme", "webshop")).await.status, 303);
+        let page = p.get(PROJECT).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.has("inherits everything from the organization"), "{}", page.body);
+        for field in ["send_messages", "threads", "compact_messages"] {
+            assert!(page.selected(field, "inherit"), "{field}");
+        }
+        assert!(page.has("Inherit from organization (Enabled)"));
+        assert!(page.has(r#"id="send_messages-effective">Effective: <strong>Enabled</strong> <span class="src">inherited from organization</span>"#), "{}", page.body);
+        assert!(page.has(r##"id="target_channels-effective">Effective: <strong>#load-tests</strong> <span class="src">inherited from organization</span>"##), "{}", page.body);
+        assert!(page.has(r#"id="integration-source">inherited from organization"#), "{}", page.body);
+        assert!(page.has("XTC-Test-Workspace") && page.has(r#"id="send-test""#));
+        assert!(page.has("Organization settings <span class=\"muted\">(read-only)</span>"));
+        assert!(!page.has("Edit organization settings"), "project admins cannot edit the org");
+        assert!(!page.has(r#"id="remove""#), "the org's integration is not removable here");
+
+        // Everything left on inherit: nothing to save.
+        let res = p.submit(PROJECT, PROJECT, &org_form("inherit", "inherit", "inherit", "")).await;
+        assert_eq!(res.status, 303);
+        assert!(p.get(PROJECT).await.has("Nothing to save"));
+
+        // Override threads and channels; send_messages is copied from the org (rule 1).
+        let res = p.submit(PROJECT, PROJECT, &org_form("inherit", "enabled", "inherit", "#perf")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = p.get(PROJECT).await;
+        assert!(page.has("Send messages is now set on this project (Enabled"), "{}", page.body);
+        assert!(page.selected("send_messages", "enabled"));
+        assert!(page.has(r#"id="send_messages-effective">Effective: <strong>Enabled</strong> <span class="src project">set on this project</span>"#), "{}", page.body);
+        assert!(page.has(r#"id="threads-effective">Effective: <strong>Enabled</strong> <span class="src project">set on this project</span>"#));
+        assert!(page.has(r#"id="compact_messages-effective">Effective: <strong>Enabled</strong> <span class="src">inherited from organization</span>"#));
+        assert!(page.has(r##"id="target_channels-effective">Effective: <strong>#perf</strong> <span class="src project">set on this project</span>"##), "{}", page.body);
+        let send_select = &page.body[page.body.find(r#"<select id="send_messages""#).unwrap()..];
+        assert!(!send_select[..send_select.find("</select>").unwrap()].contains("inherit"), "no inherit once the project has own settings");
+
+        // Disabled on the project wins over the org's Enabled.
+        p.submit(PROJECT, PROJECT, &org_form("disabled", "enabled", "inherit", "#perf")).await;
+        let page = p.get(PROJECT).await;
+        assert!(page.has(r#"id="send_messages-effective">Effective: <strong>Disabled</strong> <span class="src project">set on this project</span>"#));
+
+        // Channel errors are inline here too.
+        let res = p.submit(PROJECT, PROJECT, &org_form("disabled", "enabled", "inherit", "#nope")).await;
+        assert_eq!(res.status, 422);
+        assert!(res.has(r#"id="channels-error""#) && res.has("#nope"));
+
+        // Reset: needs its CSRF token, then everything is inherited again.
+        assert_eq!(p.post("/orgs/acme/projects/webshop/slack/reset", &[]).await.status, 403);
+        let res = p.submit(PROJECT, "/orgs/acme/projects/webshop/slack/reset", &[]).await;
+        assert_eq!(res.status, 303);
+        let page = p.get(PROJECT).await;
+        assert!(page.has("now inherits all settings"), "{}", page.body);
+        assert!(page.has("inherits everything from the organization"));
+        assert!(page.selected("send_messages", "inherit"));
+
+        // The org admin sees the project too, with a link back to the org's settings.
+        let page = b.get(PROJECT).await;
+        assert_eq!(page.status, 200);
+        assert!(page.has("Edit organization settings"));
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn a_project_integration_overrides_and_removing_it_brings_back_the_orgs(app: TestApp) {
+        let b = org_admin(&app).await;
+        install_via_ui(&b, ORG).await;
+        let p = Browser::new(&app);
+        assert_eq!(p.sign_in(&app.project_admin_token("acme", "webshop")).await.status, 303);
+        let page = install_via_ui(&p, PROJECT).await;
+        assert!(page.has(r#"id="integration-source">set on this project"#), "{}", page.body);
+        assert!(page.has(r#"id="remove" href="/orgs/acme/projects/webshop/slack/remove""#));
+        assert!(page.has("If you remove the project's integration, the organization's integration takes effect"));
+
+        let confirm = p.get("/orgs/acme/projects/webshop/slack/remove").await;
+        assert_eq!(confirm.status, 200);
+        assert!(confirm.has(r#"id="org-takes-effect""#) && confirm.has("The organization's integration (workspace"), "{}", confirm.body);
+        let res = p.submit("/orgs/acme/projects/webshop/slack/remove", "/orgs/acme/projects/webshop/slack/remove", &[]).await;
+        assert_eq!(res.status, 303);
+        let page = p.get(PROJECT).await;
+        assert!(page.has("Slack integration removed. The organization&#x27;s integration now takes effect for this project."), "{}", page.body);
+        assert!(page.has(r#"id="integration-source">inherited from organization"#), "{}", page.body);
+        assert!(page.has("XTC-Test-Workspace"));
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn a_revoked_integration_shows_a_warning_with_its_reason(app: TestApp) {
+        use xtc_slack::db::models::installation::Installation;
+        let b = org_admin(&app).await;
+        install_via_ui(&b, ORG).await;
+        {
+            let mut conn = app.db.connect();
+            let inst = Installation::find_by_scope(&mut conn, "acme", None).unwrap().unwrap();
+            Installation::mark_revoked(&mut conn, &inst.id, "token_revoked").unwrap();
+        }
+        let page = b.get(ORG).await;
+        assert!(page.has(r#"id="integration-warning""#), "{}", page.body);
+        assert!(page.has("<code>token_revoked</code>"));
+        assert!(page.has("status broken"));
+        assert!(!page.has(r#"id="send-test""#), "incomplete while revoked");
+        assert!(page.has("a working Slack integration"), "{}", page.body);
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn the_project_page_lists_recent_deliveries(app: TestApp) {
+        let b = org_admin(&app).await;
+        install_via_ui(&b, ORG).await;
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert!(b.get(PROJECT).await.has("No messages yet"));
+        let token = app.service_token.clone();
+        let (status, body) = app.call(Method::POST, "/api/v1/load-tests/lt-1/events", Some(&token), Some(json!({
+            "event_id": "ev-ui-1", "org": "acme", "project": "webshop", "type": "started",
+            "occurred_at": "2026-11-26T10:00:00Z",
+            "load_test": {"name": "Checkout <b>peak</b>", "url": "https://xtc.example/lt/1", "started_by": "jane"},
+        }))).await;
+        assert!(status == 202 || status == 200, "{status} {body}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let page = loop {
+            let page = b.get(PROJECT).await;
+            if page.has(r#"<span class="badge ok">sent</span>"#) || Instant::now() > deadline {
+                break page;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        let at = page.body.find(r#"id="deliveries""#).unwrap();
+        let table = &page.body[at..];
+        assert!(table.contains("<th>Time</th><th>Event</th><th>Channel</th><th>Status</th><th>Error</th>"));
+        assert!(table.contains("#load-tests"), "{table}");
+        assert!(table.contains(r#"<span class="badge ok">sent</span>"#), "{table}");
+        assert!(table.contains("2026") || table.contains(" UTC"), "{table}");
+    }
+}
+
+test_both_backends! {
+    async fn names_are_escaped_everywhere(app: TestApp) {
+        assert_eq!(app.put_org("acme", "<script>alert('o')</script>").await.0, 201);
+        assert_eq!(app.put_project("acme", "webshop", "\"><img src=x onerror=alert(1)>").await.0, 201);
+        let b = Browser::new(&app);
+        assert_eq!(b.sign_in(&app.admin_token("acme")).await.status, 303);
+        for path in [ORG, PROJECT] {
+            let page = b.get(path).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert!(!page.has("<script>alert") && !page.has("<img src=x"), "{}", page.body);
+            assert!(page.has("&lt;script&gt;") || page.has("&lt;img src=x"), "{}", page.body);
+        }
+        // Typed channel text comes back escaped too.
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "\"><b>x</b>")).await;
+        assert_eq!(res.status, 422);
+        assert!(!res.has("<b>x</b>") && res.has("&quot;&gt;&lt;b&gt;x&lt;/b&gt;"), "{}", res.body);
+    }
+}
+
+#[actix_web::test]
+async fn the_cookie_is_secure_behind_https() {
+    let app = crate::helpers::try_spawn_app_with(crate::helpers::Backend::Sqlite, |args| {
+        args.public_url = Some("https://xtc-slack.example".into());
+    })
+    .await
+    .unwrap();
+    let res = reqwest::Client::new()
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+}
