@@ -17,3 +17,4 @@ mod slack_client;
 mod slack_settings;
 mod test_message;
 mod ui;
+mod browser;

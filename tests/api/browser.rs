@@ -1,0 +1,347 @@
+//! The Slack integration form in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver), against the app and its fake Slack. Screenshots of every step go to
+//! `target/test-output/browser/`.
+//!
+//! Without `chromium` and `chromedriver` the test prints "skipped: …" and passes, so a
+//! newcomer's `cargo test` works without a browser; CI sets `XTC_SLACK_REQUIRE_BROWSER=1`
+//! (see `.ci/run`), which turns a missing browser into a failure.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{spawn_app_with_slack, TestApp};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A running chromedriver (killed on drop) and its browser session.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+    step: u32,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `name` found on `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// What is missing to run a browser, if anything.
+fn missing_browser() -> Option<String> {
+    let chromium = std::env::var("XTC_SLACK_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
+    if on_path("chromedriver").is_none() {
+        return Some("chromedriver is not installed (apt-get install chromium-driver)".into());
+    }
+    if !Path::new(&chromium).is_file() {
+        return Some(format!(
+            "{chromium} is not installed (apt-get install chromium)"
+        ));
+    }
+    None
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and a headless Chromium session; `None` (after
+    /// printing why) when no browser is installed and CI does not require one.
+    async fn start() -> Option<Self> {
+        if let Some(why) = missing_browser() {
+            if std::env::var("XTC_SLACK_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+                panic!("XTC_SLACK_REQUIRE_BROWSER=1 but {why}");
+            }
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let chromium = std::env::var("XTC_SLACK_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--window-size=1280,1400",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&webdriver)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("could not start a Chromium session: {e}"),
+            }
+        };
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .unwrap()
+            .join("test-output/browser");
+        std::fs::create_dir_all(&shots).unwrap();
+        Some(Self {
+            client,
+            driver,
+            _profile: profile,
+            shots,
+            step: 0,
+        })
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    async fn text(&self, id: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("#{id} not found: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn click(&self, id: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("#{id} not found: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn select(&self, id: &str, value: &str) {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+
+    async fn type_into(&self, id: &str, text: &str) {
+        let field = self.client.find(Locator::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn page_has(&self, text: &str) -> bool {
+        self.client.source().await.unwrap().contains(text)
+    }
+
+    /// Waits until the browser is at `path` (navigation after a click).
+    async fn wait_for_path(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = self.path().await;
+            if now == path {
+                return;
+            }
+            assert!(Instant::now() < deadline, "expected {path}, at {now}");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a screenshot as `NN-name.png`; returns its path.
+    async fn shot(&mut self, name: &str) -> PathBuf {
+        self.step += 1;
+        let png = self.client.screenshot().await.unwrap();
+        let path = self.shots.join(format!("{:02}-{name}.png", self.step));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+async fn messages_in(app: &TestApp, channel: &str) -> usize {
+    app.fake_get(&format!("/messages?channel={channel}")).await["messages"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[actix_web::test]
+async fn an_admin_sets_up_slack_in_a_real_browser() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_app_with_slack().await;
+    app.seed_acme().await;
+    let admin = app.admin_token("acme");
+
+    // Sign in.
+    b.goto(&app.url("/")).await;
+    b.shot("sign-in").await;
+    b.type_into("token", &admin).await;
+    b.click("sign-in").await;
+    b.wait_for_path("/orgs/acme/slack").await;
+    assert_eq!(b.text("integration-status").await, "Not configured");
+    b.shot("org-defaults").await;
+
+    // Enable sending and set channels; saved.
+    b.select("send_messages", "enabled").await;
+    b.type_into("target_channels", "#load-tests #perf").await;
+    b.click("save").await;
+    b.wait_for_path("/orgs/acme/slack").await;
+    assert!(b.page_has("Settings saved.").await);
+    b.shot("org-saved").await;
+
+    // Set Up Slack Integration: off to the fake Slack's approval page, approve, back.
+    b.click("setup").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !b.path().await.starts_with("/oauth/v2/authorize") {
+        assert!(
+            Instant::now() < deadline,
+            "not on Slack's page: {}",
+            b.path().await
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.shot("slack-approval").await;
+    b.click("approve").await;
+    b.wait_for_path("/orgs/acme/slack?installed=1").await;
+    assert_eq!(b.text("integration-status").await, "Done");
+    assert_eq!(b.text("workspace").await, "XTC-Test-Workspace");
+    assert!(
+        b.page_has("Slack integration installed into the workspace XTC-Test-Workspace.")
+            .await
+    );
+    let installed = b.shot("org-installed").await;
+
+    // Send Test Message: results on the page, the message at the fake.
+    b.click("send-test").await;
+    b.wait_for_path("/orgs/acme/slack").await;
+    let results = b
+        .text("test-results")
+        .await
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        results.contains("sent #load-tests") && results.contains("sent #perf"),
+        "{results}"
+    );
+    assert_eq!(messages_in(&app, "load-tests").await, 1);
+    assert_eq!(messages_in(&app, "perf").await, 1);
+    b.shot("org-test-message").await;
+
+    // The documentation's screenshot: the org form, installed, with channels.
+    std::fs::copy(&installed, b.shots.join("ui-slack-form.png")).unwrap();
+
+    // A project overrides "Send messages".
+    b.goto(&app.url("/orgs/acme/projects/webshop/slack")).await;
+    assert!(b
+        .text("send_messages-effective")
+        .await
+        .contains("inherited from organization"));
+    b.shot("project-inherits").await;
+    b.select("send_messages", "disabled").await;
+    b.click("save").await;
+    b.wait_for_path("/orgs/acme/projects/webshop/slack").await;
+    let send = b.text("send_messages-effective").await;
+    assert!(
+        send.contains("Disabled") && send.contains("set on this project"),
+        "{send}"
+    );
+    assert!(b
+        .text("threads-effective")
+        .await
+        .contains("inherited from organization"));
+    b.shot("project-override").await;
+
+    // A project integration of its own.
+    b.click("setup").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !b.path().await.starts_with("/oauth/v2/authorize") {
+        assert!(Instant::now() < deadline);
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.click("approve").await;
+    b.wait_for_path("/orgs/acme/projects/webshop/slack?installed=1")
+        .await;
+    assert_eq!(b.text("integration-status").await, "Done");
+    assert_eq!(b.text("integration-source").await, "set on this project");
+    b.shot("project-installed").await;
+
+    // Remove it (with the confirmation step): the org's integration takes effect.
+    b.click("remove").await;
+    b.wait_for_path("/orgs/acme/projects/webshop/slack/remove")
+        .await;
+    assert!(b
+        .text("org-takes-effect")
+        .await
+        .contains("XTC-Test-Workspace"));
+    b.shot("project-remove-confirm").await;
+    b.click("confirm-remove").await;
+    b.wait_for_path("/orgs/acme/projects/webshop/slack").await;
+    assert!(
+        b.page_has("integration now takes effect for this project")
+            .await
+    );
+    assert_eq!(
+        b.text("integration-source").await,
+        "inherited from organization"
+    );
+    assert_eq!(b.text("workspace").await, "XTC-Test-Workspace");
+    b.shot("project-removed").await;
+
+    // Sign out.
+    b.click("sign-out").await;
+    b.wait_for_path("/?signed_out=1").await;
+    b.goto(&app.url("/orgs/acme/slack")).await;
+    assert!(b.page_has("Please sign in").await);
+
+    b.client.clone().close().await.unwrap();
+    eprintln!("screenshots in {}", b.shots.display());
+}
