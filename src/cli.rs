@@ -93,7 +93,7 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
     let settings = Settings::from_args(args)?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings).await?;
-        app.run_until_stopped().await?;
+        app.run_until_signalled().await?;
         Ok(())
     })
 }

@@ -142,6 +142,15 @@ pub struct ServeArgs {
     /// Attempts before a delivery that keeps failing transiently is marked failed.
     #[arg(long, env = "XTC_SLACK_MAX_ATTEMPTS", default_value_t = 6)]
     pub max_attempts: u32,
+
+    /// Seconds between two checks of every target channel with Slack (archived, deleted,
+    /// turned private); 0 turns the periodic check off.
+    #[arg(
+        long,
+        env = "XTC_SLACK_CHANNEL_CHECK_INTERVAL_SECS",
+        default_value_t = 21600
+    )]
+    pub channel_check_interval_secs: u64,
 }
 
 /// How the sender paces and retries.
@@ -195,6 +204,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub db_pool_size: u32,
     pub delivery: DeliverySettings,
+    /// Period of the channel health check; `None` turns it off.
+    pub channel_check_interval: Option<Duration>,
 }
 
 impl Settings {
@@ -259,6 +270,8 @@ impl Settings {
             log_format: args.log_format,
             db_pool_size: args.db_pool_size,
             delivery,
+            channel_check_interval: (args.channel_check_interval_secs > 0)
+                .then(|| Duration::from_secs(args.channel_check_interval_secs)),
         })
     }
 

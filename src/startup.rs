@@ -23,6 +23,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("message templates: {0}")]
     Templates(#[from] crate::pipeline::render::RenderError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     UiTemplates(#[from] crate::http::ui::render::UiTemplateError),
 }
@@ -41,6 +43,8 @@ impl StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// What graceful shutdown drains.
+    shutdown: crate::shutdown::Drainer,
 }
 
 impl Application {
@@ -64,9 +68,29 @@ impl Application {
         migrate(&settings.database_url).await?;
         let db = Db::new(settings.database_url.clone(), settings.db_pool_size)?;
         let cipher = Cipher::new(&settings.secret_key);
+        let metrics = crate::metrics::Metrics::new()?;
         let slack =
-            crate::slack::SlackApi::new(settings.slack.api_url.as_str(), settings.slack.timeout);
-        let pipeline = start_pipeline(&settings, &db, &cipher, &slack).await?;
+            crate::slack::SlackApi::new(settings.slack.api_url.as_str(), settings.slack.timeout)
+                .with_call_counter(metrics.slack_calls.clone());
+        let pipeline = start_pipeline(&settings, &db, &cipher, &slack, &metrics).await?;
+        let channel_health = {
+            use actix::Actor;
+            let deps = crate::services::channel_health::HealthDeps {
+                db: db.clone(),
+                slack: slack.clone(),
+                cipher: cipher.clone(),
+                metrics: metrics.clone(),
+                pause: crate::services::channel_health::CALL_PAUSE,
+            };
+            crate::actors::channel_health::ChannelHealth::new(deps, settings.channel_check_interval)
+                .start()
+        };
+        let shutdown = crate::shutdown::Drainer {
+            sender: pipeline.sender().clone(),
+            db: db.clone(),
+            // Long enough for a delivery that just started its Slack call to finish it.
+            timeout: settings.slack.timeout + std::time::Duration::from_secs(5),
+        };
         let ui = crate::http::ui::render::Ui::new(&settings)?;
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
@@ -75,19 +99,30 @@ impl Application {
             cipher,
             slack,
             pipeline,
+            metrics,
+            channel_health,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::http::observe::observe,
+                ))
                 .configure(crate::http::configure)
                 .configure(|cfg| crate::http::ui::configure(cfg, &ui))
                 .default_service(web::to(crate::http::not_found))
         })
         .shutdown_timeout(10)
+        // Signals are handled by `run_until_signalled`, which also drains the pipeline.
+        .disable_signals()
         .listen(listener)?
         .run();
         tracing::info!(port, public_url = %settings.public_url, "xtc-slack listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+        })
     }
 
     /// A handle to stop the server (tests, graceful shutdown).
@@ -100,9 +135,15 @@ impl Application {
         self.port
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM).
+    /// Serves until the server is stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: stops accepting,
+    /// finishes in-flight requests and deliveries (bounded), hands back unfinished claims.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        crate::shutdown::run_until_signalled(self.server, self.shutdown).await
     }
 }
 
@@ -113,6 +154,7 @@ async fn start_pipeline(
     db: &Db,
     cipher: &Cipher,
     slack: &crate::slack::SlackApi,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<crate::actors::Pipeline, StartupError> {
     use actix::Actor;
 
@@ -155,6 +197,7 @@ async fn start_pipeline(
         renderer: std::sync::Arc::new(renderer),
         cipher: cipher.clone(),
         config,
+        metrics: metrics.clone(),
     })
     .start();
     Ok(crate::actors::Pipeline {

@@ -15,4 +15,8 @@ pub struct AppState {
     pub slack: crate::slack::SlackApi,
     /// The actors of the notification pipeline.
     pub pipeline: crate::actors::Pipeline,
+    /// This app's Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// The periodic (and on-demand) target channel check.
+    pub channel_health: actix::Addr<crate::actors::channel_health::ChannelHealth>,
 }

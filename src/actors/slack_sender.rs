@@ -4,6 +4,7 @@
 //! (a new event was committed) and polls every [`POLL_INTERVAL`] for retries, paced
 //! channels and other instances' work.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ const MAX_IN_FLIGHT: usize = 64;
 pub struct SlackSender {
     deps: Arc<SenderDeps>,
     in_flight: usize,
+    /// Ids of the deliveries in flight (handed back at shutdown if they do not finish).
+    in_flight_ids: HashSet<i64>,
     claiming: bool,
     /// A wake-up arrived while claiming: claim again right after.
     again: bool,
@@ -31,6 +34,7 @@ impl SlackSender {
         Self {
             deps: Arc::new(deps),
             in_flight: 0,
+            in_flight_ids: HashSet::new(),
             claiming: false,
             again: false,
             stopping: false,
@@ -57,10 +61,13 @@ impl SlackSender {
                     let full = batch.len() == capacity;
                     for delivery in batch {
                         act.in_flight += 1;
+                        let id = delivery.id;
+                        act.in_flight_ids.insert(id);
                         let deps = act.deps.clone();
                         let send = deliver::deliver(deps, delivery);
-                        ctx.spawn(send.into_actor(act).map(|attempt: Attempt, act, ctx| {
+                        ctx.spawn(send.into_actor(act).map(move |attempt: Attempt, act, ctx| {
                             act.in_flight -= 1;
+                            act.in_flight_ids.remove(&id);
                             tracing::debug!(outcome = attempt.as_str(), "delivery attempt done");
                             act.poll(ctx);
                         }));
@@ -97,7 +104,8 @@ impl Handler<Wake> for SlackSender {
     }
 }
 
-/// Stop claiming; answers with the number of deliveries still in flight.
+/// Stop claiming; answers with the number of deliveries still in flight (a claim being
+/// made counts as one: it may still add deliveries).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct Drain;
@@ -107,6 +115,20 @@ impl Handler<Drain> for SlackSender {
 
     fn handle(&mut self, _: Drain, _: &mut Self::Context) -> usize {
         self.stopping = true;
-        self.in_flight
+        self.in_flight + usize::from(self.claiming)
+    }
+}
+
+/// Graceful shutdown gave up waiting: the ids of the deliveries still in flight, whose
+/// claims the caller hands back.
+#[derive(Message)]
+#[rtype(result = "Vec<i64>")]
+pub struct InFlight;
+
+impl Handler<InFlight> for SlackSender {
+    type Result = Vec<i64>;
+
+    fn handle(&mut self, _: InFlight, _: &mut Self::Context) -> Vec<i64> {
+        self.in_flight_ids.iter().copied().collect()
     }
 }

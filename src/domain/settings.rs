@@ -32,7 +32,7 @@ pub struct ProjectSettings {
 }
 
 /// Whether an installation can still post.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationStatus {
     Active,
@@ -70,7 +70,7 @@ pub struct Integration {
 }
 
 /// Where an effective value comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Organization,

@@ -325,6 +325,10 @@ pub(crate) struct SendEvent {
     /// Whether the tokens die as the event says (default true, as at Slack).
     #[serde(default = "yes")]
     revoke: bool,
+    /// Channel events: the channel (ID or name); the fake applies the change first.
+    channel: Option<String>,
+    /// `channel_rename`: the new name.
+    name: Option<String>,
 }
 
 fn yes() -> bool {
@@ -341,10 +345,18 @@ pub(crate) async fn send_event(
         let Some(url) = body.url.clone().or_else(|| world.config.events_url.clone()) else {
             return fail(422, "no_events_url", "configure --events-url or pass `url`");
         };
-        if body.revoke {
-            revoke_for(&mut world, body.kind);
-        }
-        let payload = events::envelope(&world.config, body.kind);
+        let payload = match body.kind {
+            events::Kind::AppUninstalled | events::Kind::TokensRevoked => {
+                if body.revoke {
+                    revoke_for(&mut world, body.kind);
+                }
+                events::envelope(&world.config, body.kind)
+            }
+            kind => match change_for_event(&mut world, kind, &body) {
+                Ok(event) => events::envelope_of(&world.config, event),
+                Err(reply) => return *reply,
+            },
+        };
         (url, world.config.signing_secret.clone(), payload)
     };
     match events::deliver(&url, &secret, &payload).await {
@@ -357,10 +369,53 @@ pub(crate) async fn send_event(
     }
 }
 
+/// Applies a channel event's change to the workspace and returns the inner event.
+fn change_for_event(
+    world: &mut World,
+    kind: events::Kind,
+    body: &SendEvent,
+) -> Result<Value, Box<HttpResponse>> {
+    let key = body.channel.as_deref().unwrap_or_default();
+    let Some(i) = world.find_channel_any(key) else {
+        return Err(Box::new(fail(
+            404,
+            "channel_not_found",
+            "give an existing `channel`",
+        )));
+    };
+    match kind {
+        events::Kind::ChannelRename => {
+            let Some(new_name) = body.name.as_deref() else {
+                return Err(Box::new(fail(422, "invalid_request", "`name` is required")));
+            };
+            if let Err(e) = valid_name(new_name) {
+                return Err(Box::new(fail(
+                    422,
+                    e,
+                    "Slack channel names: a-z, 0-9, - and _, at most 80",
+                )));
+            }
+            let c = &mut world.channels[i];
+            let old = std::mem::replace(&mut c.name, new_name.to_owned());
+            c.previous_names.push(old);
+        }
+        events::Kind::ChannelArchive => world.channels[i].is_archived = true,
+        events::Kind::ChannelUnarchive => world.channels[i].is_archived = false,
+        _ => {}
+    }
+    let c = &world.channels[i];
+    let event = events::channel_event(&world.config, kind, &c.id, &c.name, c.created);
+    if kind == events::Kind::ChannelDeleted {
+        world.channels.remove(i);
+    }
+    Ok(event)
+}
+
 fn revoke_for(world: &mut World, kind: events::Kind) {
     match kind {
         events::Kind::AppUninstalled => world.revoke_all("account_inactive", false),
         events::Kind::TokensRevoked => world.revoke_all("token_revoked", true),
+        _ => 0,
     };
 }
 

@@ -1,5 +1,6 @@
-//! Events API requests the fake sends to the app: `app_uninstalled` and `tokens_revoked`,
-//! signed the way Slack signs them.
+//! Events API requests the fake sends to the app: `app_uninstalled`, `tokens_revoked` and
+//! the public channel events (`channel_rename`, `channel_archive`, `channel_unarchive`,
+//! `channel_deleted`), signed the way Slack signs them.
 //!
 //! The signing code is the fake's own (not `crate::slack::signing`), so a test that
 //! verifies these requests with the product's verifier checks both against the published
@@ -17,7 +18,7 @@ use super::{state::random_alnum, FakeSlackConfig};
 /// little more so that a slow debug build still gets its answer recorded).
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The lifecycle events the fake can send.
+/// The events the fake can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Kind {
@@ -25,18 +26,64 @@ pub(crate) enum Kind {
     AppUninstalled,
     /// Tokens of the app were revoked.
     TokensRevoked,
+    /// A public channel got a new name.
+    ChannelRename,
+    /// A public channel was archived.
+    ChannelArchive,
+    /// A public channel was unarchived.
+    ChannelUnarchive,
+    /// A public channel was deleted.
+    ChannelDeleted,
 }
 
-/// The outer `event_callback` envelope of an event, as JSON bytes.
+impl Kind {
+    /// The `type` of the inner event.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::AppUninstalled => "app_uninstalled",
+            Kind::TokensRevoked => "tokens_revoked",
+            Kind::ChannelRename => "channel_rename",
+            Kind::ChannelArchive => "channel_archive",
+            Kind::ChannelUnarchive => "channel_unarchive",
+            Kind::ChannelDeleted => "channel_deleted",
+        }
+    }
+}
+
+/// The inner event of a channel event, as Slack shapes it: `channel_rename` carries a
+/// channel object, the others the channel ID (archive events also the acting user).
+pub(crate) fn channel_event(
+    config: &FakeSlackConfig,
+    kind: Kind,
+    id: &str,
+    name: &str,
+    created: i64,
+) -> Value {
+    match kind {
+        Kind::ChannelRename => json!({
+            "type": "channel_rename",
+            "channel": {"id": id, "name": name, "created": created},
+        }),
+        Kind::ChannelDeleted => json!({"type": "channel_deleted", "channel": id}),
+        other => json!({"type": other.as_str(), "channel": id, "user": config.installer_user_id}),
+    }
+}
+
+/// The outer `event_callback` envelope of a lifecycle event, as JSON bytes.
 pub(crate) fn envelope(config: &FakeSlackConfig, kind: Kind) -> Vec<u8> {
     let event = match kind {
-        Kind::AppUninstalled => json!({"type": "app_uninstalled"}),
         // The values are user IDs, not tokens.
         Kind::TokensRevoked => json!({
             "type": "tokens_revoked",
             "tokens": {"oauth": [config.installer_user_id], "bot": [config.bot_user_id]},
         }),
+        other => json!({"type": other.as_str()}),
     };
+    envelope_of(config, event)
+}
+
+/// The outer `event_callback` envelope around `event`, as JSON bytes.
+pub(crate) fn envelope_of(config: &FakeSlackConfig, event: Value) -> Vec<u8> {
     let now = chrono::Utc::now().timestamp();
     let body: Value = json!({
         "token": "fake-verification-token",

@@ -46,6 +46,7 @@ pub fn delivery_json(d: &Delivery) -> Value {
     })
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50")), responses((status = 200, description = "Newest first", body = super::openapi::DeliveryLog), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[get("/api/v1/orgs/{org}/projects/{project}/slack/deliveries")]
 pub async fn list(
     auth: Authenticated,

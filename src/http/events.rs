@@ -48,6 +48,7 @@ fn respond(event_id: String, outcome: Outcome) -> HttpResponse {
     }
 }
 
+#[utoipa::path(tag = "events", params(("load_test_id" = String, Path, description = "load test id")), request_body = crate::pipeline::events::LoadTestEventBody, responses((status = 202, description = "Stored; notifications follow", body = super::openapi::EventAccepted), (status = 200, description = "Duplicate event id; nothing sent twice", body = super::openapi::EventAccepted), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[post("/api/v1/load-tests/{load_test_id}/events")]
 pub async fn load_test_event(
     auth: Authenticated,
@@ -71,6 +72,7 @@ pub async fn load_test_event(
     Ok(respond(event_id, outcome))
 }
 
+#[utoipa::path(tag = "events", params(("scenario_id" = String, Path, description = "scenario id")), request_body = crate::pipeline::events::MonitoringEventBody, responses((status = 202, description = "Stored; notifications follow", body = super::openapi::EventAccepted), (status = 200, description = "Duplicate event id; nothing sent twice", body = super::openapi::EventAccepted), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[post("/api/v1/monitoring/scenarios/{scenario_id}/events")]
 pub async fn monitoring_event(
     auth: Authenticated,

@@ -1,15 +1,20 @@
 //! The HTTP boundary: thin handlers that parse into domain types and call models/actors.
 
 pub mod auth;
+pub mod channel_health;
 pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod health;
 pub mod json;
+pub mod metrics;
 pub mod oauth;
+pub mod observe;
+pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod registry;
+pub mod slack_events;
 pub mod slack_settings;
 pub mod ui;
 
@@ -37,7 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(slack_settings::remove_project)
         .service(slack_settings::test_message_org)
         .service(slack_settings::test_message_project)
-        .service(oauth::callback);
+        .service(oauth::callback)
+        .service(slack_events::receive)
+        .service(metrics::metrics)
+        .service(channel_health::check_org)
+        .service(openapi::openapi_json);
 }
 
 /// Unknown paths and methods: a JSON 404 in the API's error format.

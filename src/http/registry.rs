@@ -13,11 +13,12 @@ use crate::db::models::project::Project;
 use crate::db::write_tx;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NameBody {
     name: String,
 }
 
+#[utoipa::path(tag = "registry", params(("org" = String, Path, description = "organization id")), request_body = NameBody, responses((status = 200, description = "Updated", body = super::openapi::Registered), (status = 201, description = "Created", body = super::openapi::Registered), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[put("/api/v1/orgs/{org}")]
 pub async fn put_org(
     auth: Authenticated,
@@ -43,6 +44,7 @@ pub async fn put_org(
     })
 }
 
+#[utoipa::path(tag = "registry", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), request_body = NameBody, responses((status = 200, description = "Updated", body = super::openapi::Registered), (status = 201, description = "Created", body = super::openapi::Registered), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[put("/api/v1/orgs/{org}/projects/{project}")]
 pub async fn put_project(
     auth: Authenticated,

@@ -17,7 +17,7 @@ use crate::services::slack_config::{self as svc, OrgUpdate, ProjectUpdate, Scope
 use crate::state::AppState;
 
 /// `target_channels`: a space-separated string or an array of entries.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ChannelsField {
     Text(String),
@@ -34,7 +34,7 @@ impl ChannelsField {
 }
 
 /// `PUT …/orgs/{org}/slack`: every field optional (unknown fields are ignored).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OrgSettingsBody {
     #[serde(default)]
     send_messages: Option<bool>,
@@ -47,7 +47,7 @@ pub struct OrgSettingsBody {
 }
 
 /// `PUT …/projects/{project}/slack`: `send_messages` required, the rest nullable.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ProjectSettingsBody {
     send_messages: bool,
     #[serde(default)]
@@ -77,6 +77,7 @@ fn project_scope(
     Ok((org, project))
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 200, description = "The organization's Slack settings", body = crate::services::slack_config::OrgView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[get("/api/v1/orgs/{org}/slack")]
 pub async fn get_org(
     auth: Authenticated,
@@ -88,6 +89,7 @@ pub async fn get_org(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), request_body = OrgSettingsBody, responses((status = 200, description = "Saved", body = crate::services::slack_config::OrgView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[put("/api/v1/orgs/{org}/slack")]
 pub async fn put_org(
     auth: Authenticated,
@@ -107,6 +109,7 @@ pub async fn put_org(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 200, description = "Own and effective settings", body = crate::services::slack_config::ProjectView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[get("/api/v1/orgs/{org}/projects/{project}/slack")]
 pub async fn get_project(
     auth: Authenticated,
@@ -118,6 +121,7 @@ pub async fn get_project(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), request_body = ProjectSettingsBody, responses((status = 200, description = "Saved", body = crate::services::slack_config::ProjectView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[put("/api/v1/orgs/{org}/projects/{project}/slack")]
 pub async fn put_project(
     auth: Authenticated,
@@ -140,6 +144,7 @@ pub async fn put_project(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 204, description = "The project inherits everything again"), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[delete("/api/v1/orgs/{org}/projects/{project}/slack")]
 pub async fn delete_project(
     auth: Authenticated,
@@ -160,6 +165,7 @@ async fn install(
     Ok(HttpResponse::Ok().json(json!({ "authorize_url": url })))
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 200, description = "Where to send the admin", body = super::openapi::AuthorizeUrl), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[post("/api/v1/orgs/{org}/slack/install")]
 pub async fn install_org(
     auth: Authenticated,
@@ -170,6 +176,7 @@ pub async fn install_org(
     install(&auth, &state, Scope::Org(org)).await
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 200, description = "Where to send the admin", body = super::openapi::AuthorizeUrl), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[post("/api/v1/orgs/{org}/projects/{project}/slack/install")]
 pub async fn install_project(
     auth: Authenticated,
@@ -192,6 +199,7 @@ async fn remove(
         .finish())
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 204, description = "Removed; X-Slack-Revoke says whether Slack revoked the token"), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[delete("/api/v1/orgs/{org}/slack/integration")]
 pub async fn remove_org(
     auth: Authenticated,
@@ -202,6 +210,7 @@ pub async fn remove_org(
     remove(&auth, &state, Scope::Org(org)).await
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 204, description = "Removed; X-Slack-Revoke says whether Slack revoked the token"), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[delete("/api/v1/orgs/{org}/projects/{project}/slack/integration")]
 pub async fn remove_project(
     auth: Authenticated,
@@ -221,6 +230,7 @@ async fn test_message(
     Ok(HttpResponse::Ok().json(json!({ "results": results })))
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 200, description = "One result per target channel", body = super::openapi::TestMessageResults), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[post("/api/v1/orgs/{org}/slack/test-message")]
 pub async fn test_message_org(
     auth: Authenticated,
@@ -231,6 +241,7 @@ pub async fn test_message_org(
     test_message(&auth, &state, Scope::Org(org)).await
 }
 
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 200, description = "One result per target channel", body = super::openapi::TestMessageResults), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
 #[post("/api/v1/orgs/{org}/projects/{project}/slack/test-message")]
 pub async fn test_message_project(
     auth: Authenticated,

@@ -48,6 +48,8 @@ pub struct SenderDeps {
     pub renderer: Arc<Renderer>,
     pub cipher: Cipher,
     pub config: SenderConfig,
+    /// Attempt outcomes and delivery latency.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// How a delivery attempt ended (for metrics and logs).
@@ -174,11 +176,24 @@ fn broadcast(payload: &Payload) -> bool {
     }
 }
 
-/// Sends one claimed delivery and records the outcome.
+/// Sends one claimed delivery and records the outcome. Every log line of the attempt
+/// carries the `delivery` span (`delivery_id`, `event_id`, `channel`).
 pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
-    let id = d.id;
-    let span = tracing::info_span!("delivery", delivery_id = id, event_id = %d.event_id, channel = %d.channel);
-    let _guard = span.enter();
+    use tracing::Instrument;
+    let span = tracing::info_span!("delivery", delivery_id = d.id, event_id = %d.event_id, channel = %d.channel);
+    // `instrument`, not `span.enter()`: a guard held across `.await` would leak the span
+    // into whatever else runs on this thread while the attempt waits.
+    let created_at = d.created_at;
+    let metrics = deps.metrics.clone();
+    let attempt = deliver_in_span(deps, d).instrument(span).await;
+    let latency = (attempt == Attempt::Sent)
+        .then(|| (now() - created_at).to_std().ok())
+        .flatten();
+    metrics.delivery_attempt(attempt.as_str(), latency);
+    attempt
+}
+
+async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
     let d2 = d.clone();
     let prepared = deps.db.run(move |conn| prepare(conn, &d2)).await;
     let record = match prepared {

@@ -73,7 +73,7 @@ fn common_ids(
 }
 
 /// `load_test` of a load-test event.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LoadTestInfo {
     #[serde(default)]
     pub name: Option<String>,
@@ -84,7 +84,7 @@ pub struct LoadTestInfo {
 }
 
 /// `error` of an `error` event.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ErrorInfo {
     #[serde(default)]
     pub step: Option<String>,
@@ -92,7 +92,7 @@ pub struct ErrorInfo {
 }
 
 /// Summary figures of a report; unknown figures are kept and shown too.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ReportSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput: Option<f64>,
@@ -105,7 +105,7 @@ pub struct ReportSummary {
 }
 
 /// `report` of the two report events.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ReportInfo {
     pub url: String,
     #[serde(default)]
@@ -115,7 +115,7 @@ pub struct ReportInfo {
 }
 
 /// The body of `POST /api/v1/load-tests/{id}/events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoadTestEventBody {
     pub event_id: String,
     pub org: String,
@@ -223,7 +223,7 @@ impl LoadTestEventBody {
 }
 
 /// `scenario` of a monitoring event.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ScenarioInfo {
     #[serde(default)]
     pub name: Option<String>,
@@ -232,7 +232,7 @@ pub struct ScenarioInfo {
 }
 
 /// `execution` of a monitoring event.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ExecutionInfo {
     #[serde(default)]
     pub id: Option<String>,
@@ -243,7 +243,7 @@ pub struct ExecutionInfo {
 }
 
 /// One failed sensor.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FailedSensor {
     pub name: String,
     #[serde(default)]
@@ -251,7 +251,7 @@ pub struct FailedSensor {
 }
 
 /// The body of `POST /api/v1/monitoring/scenarios/{id}/events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MonitoringEventBody {
     pub event_id: String,
     pub org: String,

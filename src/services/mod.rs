@@ -2,4 +2,6 @@
 //! input, call one function here and render the result; no handler talks to the database
 //! or to Slack directly.
 
+pub mod channel_health;
 pub mod slack_config;
+pub mod slack_events;

@@ -147,7 +147,7 @@ fn refuse(channel: &str, message: String) -> ConfigError {
 // Views
 
 /// An installation as the API shows it (never the token).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IntegrationView {
     pub team_id: String,
     pub team_name: String,
@@ -170,7 +170,7 @@ impl From<&Integration> for IntegrationView {
 }
 
 /// `GET /api/v1/orgs/{org}/slack`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgView {
     pub send_messages: bool,
     pub threads: bool,
@@ -182,10 +182,24 @@ pub struct OrgView {
     pub complete: bool,
     /// What a complete configuration lacks.
     pub missing: Vec<&'static str>,
+    /// Target channels Slack reports as archived, deleted or private.
+    pub channel_warnings: Vec<ChannelWarning>,
+}
+
+/// A target channel that cannot receive messages as configured (from `slack_channels`,
+/// kept current by Slack events and the periodic channel health check).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ChannelWarning {
+    /// `#name` (current name) or the channel ID.
+    pub channel: String,
+    /// `archived`, `deleted` (or no longer visible to the app) or `private`.
+    pub problem: &'static str,
+    /// What it means, for people.
+    pub message: String,
 }
 
 /// A project's own values (`null` ones are inherited).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OwnView {
     pub send_messages: bool,
     pub threads: Option<bool>,
@@ -195,7 +209,7 @@ pub struct OwnView {
 }
 
 /// A value and where it comes from.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SourcedView<T> {
     pub value: T,
     pub source: Source,
@@ -209,7 +223,7 @@ fn sourced<T, U>(s: &Sourced<T>, f: impl FnOnce(&T) -> U) -> SourcedView<U> {
 }
 
 /// The effective configuration of a project.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EffectiveView {
     pub send_messages: SourcedView<bool>,
     pub threads: SourcedView<bool>,
@@ -218,17 +232,19 @@ pub struct EffectiveView {
     pub integration: SourcedView<Option<IntegrationView>>,
     pub complete: bool,
     pub missing: Vec<&'static str>,
+    /// Effective target channels Slack reports as archived, deleted or private.
+    pub channel_warnings: Vec<ChannelWarning>,
 }
 
 /// `GET /api/v1/orgs/{org}/projects/{project}/slack`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ProjectView {
     pub own: Option<OwnView>,
     pub effective: EffectiveView,
 }
 
 /// One line of a test-message answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TestResult {
     pub channel: String,
     pub ok: bool,
@@ -264,7 +280,7 @@ impl RevokeOutcome {
 
 /// Passes `result` through; when it is a success, the pipeline stops using cached
 /// settings of `org` (the ConfigResolver's cache).
-fn settled<T, E>(state: &AppState, org: &str, result: Result<T, E>) -> Result<T, E> {
+pub(crate) fn settled<T, E>(state: &AppState, org: &str, result: Result<T, E>) -> Result<T, E> {
     if result.is_ok() {
         state.pipeline.invalidate(org);
     }
@@ -349,6 +365,45 @@ fn display_channels(
         .collect())
 }
 
+/// Warnings for target channels that Slack reports as archived, deleted or private.
+pub fn channel_warnings(
+    conn: &mut DbConnection,
+    channels: &[TargetChannel],
+) -> diesel::QueryResult<Vec<ChannelWarning>> {
+    let ids: Vec<String> = channels.iter().filter_map(|c| c.id.clone()).collect();
+    let known = SlackChannel::find_by_channel_ids(conn, &ids)?;
+    let mut out = Vec::new();
+    for id in &ids {
+        let Some(k) = known.iter().find(|k| &k.channel_id == id) else {
+            continue;
+        };
+        let Some(problem) = k.problem() else {
+            continue;
+        };
+        let channel = format!("#{}", k.name);
+        let message = match problem {
+            "deleted" => format!(
+                "{channel} was deleted in Slack or is no longer visible to the app; messages \
+                 to it fail. Choose another target channel."
+            ),
+            "archived" => format!(
+                "{channel} is archived in Slack; messages to it fail. Unarchive it or choose \
+                 another target channel."
+            ),
+            _ => format!(
+                "{channel} was turned private in Slack; only public channels are supported. \
+                 Choose another target channel."
+            ),
+        };
+        out.push(ChannelWarning {
+            channel,
+            problem,
+            message,
+        });
+    }
+    Ok(out)
+}
+
 fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::QueryResult<OrgView> {
     let settings = OrgSlackSettings::load(conn, org)?;
     let inst = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
@@ -361,6 +416,7 @@ fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::QueryResult<Org
         integration: inst.as_ref().map(IntegrationView::from),
         complete: effective.complete(),
         missing: effective.missing(),
+        channel_warnings: channel_warnings(conn, &settings.target_channels)?,
     })
 }
 
@@ -401,6 +457,7 @@ fn build_project_view(
         integration: sourced(&e.integration, |i| i.as_ref().map(IntegrationView::from)),
         complete: e.complete(),
         missing: e.missing(),
+        channel_warnings: channel_warnings(conn, &e.target_channels.value)?,
     };
     Ok(ProjectView { own, effective })
 }

@@ -45,11 +45,23 @@ fn build_http_client() -> awc::Client {
         .finish()
 }
 
-/// Client for Slack's Web API. Holds only the base URL and the timeout.
+/// Client for Slack's Web API. Holds only the base URL, the timeout and, optionally, the
+/// counter of calls by method and outcome.
 #[derive(Debug, Clone)]
 pub struct SlackApi {
     base_url: Arc<str>,
     timeout: Duration,
+    calls: Option<CallCounter>,
+}
+
+/// Counts every call by method and outcome (`ok` or the error code).
+#[derive(Clone)]
+struct CallCounter(prometheus::IntCounterVec);
+
+impl std::fmt::Debug for CallCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallCounter")
+    }
 }
 
 /// Response of `oauth.v2.access`: the installation's bot token and who/where installed it.
@@ -382,7 +394,14 @@ impl SlackApi {
         SlackApi {
             base_url: Arc::from(base_url.trim_end_matches('/')),
             timeout,
+            calls: None,
         }
+    }
+
+    /// The same client, counting every call in `counter` (labels `method`, `outcome`).
+    pub fn with_call_counter(mut self, counter: prometheus::IntCounterVec) -> SlackApi {
+        self.calls = Some(CallCounter(counter));
+        self
     }
 
     /// The Web API base URL, without trailing slash.
@@ -625,13 +644,24 @@ impl SlackApi {
                 })?;
             Ok::<_, SlackError>((status, retry_after, body))
         };
-        let (status, retry_after, body) = tokio::time::timeout(self.timeout, exchange)
+        let exchanged = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| SlackError::Timeout { method })??;
-        let result = interpret(method, status, retry_after.as_deref(), &body);
-        match &result {
-            Ok(_) => tracing::debug!(method, status, "Slack call succeeded"),
-            Err(e) => tracing::debug!(method, status, code = e.code(), "Slack call failed"),
+            .map_err(|_| SlackError::Timeout { method })
+            .and_then(|r| r);
+        let result = exchanged.and_then(|(status, retry_after, body)| {
+            let result = interpret(method, status, retry_after.as_deref(), &body);
+            match &result {
+                Ok(_) => tracing::debug!(method, status, "Slack call succeeded"),
+                Err(e) => tracing::debug!(method, status, code = e.code(), "Slack call failed"),
+            }
+            result
+        });
+        if let Some(CallCounter(counter)) = &self.calls {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.code(),
+            };
+            counter.with_label_values(&[method, outcome]).inc();
         }
         result
     }

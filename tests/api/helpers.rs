@@ -115,6 +115,7 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         channel_burst: 2,
         retry_base_ms: 50,
         max_attempts: 6,
+        channel_check_interval_secs: 0,
     }
 }
 
@@ -286,12 +287,14 @@ pub async fn try_spawn_app_with_slack(backend: Backend) -> Option<TestApp> {
         ..FakeSlackConfig::default()
     };
     let (client_id, client_secret) = (config.client_id.clone(), config.client_secret.clone());
+    let signing_secret = config.signing_secret.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let fake = fake_slack::spawn(config, listener).unwrap();
     let (api, authorize) = (fake.api_url(), fake.authorize_url());
     let mut app = try_spawn_app_with(backend, move |args| {
         args.slack_client_id = Some(client_id);
         args.slack_client_secret = Some(client_secret);
+        args.slack_signing_secret = Some(signing_secret);
         args.slack_api_url = api;
         args.slack_authorize_url = authorize;
     })

@@ -93,6 +93,14 @@ impl Installation {
             .load(conn)
     }
 
+    /// Every installation (channel health checks walk them).
+    pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        slack_installations::table
+            .order(slack_installations::id.asc())
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// Stores a new active installation, encrypting the token with the row id as
     /// associated data (a ciphertext copied into another row does not decrypt there).
     pub fn insert(

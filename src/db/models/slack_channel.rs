@@ -81,6 +81,69 @@ impl SlackChannel {
         Ok(())
     }
 
+    /// A channel was renamed (`channel_rename`): the new name, inserted when unknown.
+    pub fn rename(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel_id: &str,
+        name: &str,
+    ) -> QueryResult<()> {
+        let updated = diesel::update(slack_channels::table.find((team_id, channel_id)))
+            .set((
+                slack_channels::name.eq(name),
+                slack_channels::checked_at.eq(now()),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            // `channel_*` events are about public channels.
+            Self::save(conn, team_id, channel_id, name, false, false)?;
+        }
+        Ok(())
+    }
+
+    /// A known channel was archived or unarchived; unknown channels are left alone (we
+    /// only track channels someone configured). Returns the rows changed.
+    pub fn set_archived(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel_id: &str,
+        archived: bool,
+    ) -> QueryResult<usize> {
+        diesel::update(slack_channels::table.find((team_id, channel_id)))
+            .set((
+                slack_channels::is_archived.eq(archived),
+                slack_channels::checked_at.eq(now()),
+            ))
+            .execute(conn)
+    }
+
+    /// A known channel was deleted, or Slack no longer shows it to the app.
+    pub fn mark_deleted(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel_id: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(slack_channels::table.find((team_id, channel_id)))
+            .set((
+                slack_channels::is_deleted.eq(true),
+                slack_channels::checked_at.eq(now()),
+            ))
+            .execute(conn)
+    }
+
+    /// What is wrong with this channel as a target, if anything (worst first).
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.is_deleted {
+            Some("deleted")
+        } else if self.is_archived {
+            Some("archived")
+        } else if self.is_private {
+            Some("private")
+        } else {
+            None
+        }
+    }
+
     pub fn delete(conn: &mut DbConnection, team_id: &str, channel_id: &str) -> QueryResult<usize> {
         diesel::delete(slack_channels::table.find((team_id, channel_id))).execute(conn)
     }

@@ -34,6 +34,14 @@ impl OrgSlackSettings {
             .optional()
     }
 
+    /// Every saved organization configuration (channel health checks).
+    pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        org_slack_settings::table
+            .order(org_slack_settings::org_id.asc())
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// The organization's settings, or the documented defaults when none were saved.
     pub fn load(conn: &mut DbConnection, org: &str) -> QueryResult<OrgSettings> {
         Ok(Self::find_by_org(conn, org)?
@@ -125,6 +133,17 @@ impl ProjectSlackSettings {
             .select(Self::as_select())
             .first(conn)
             .optional()
+    }
+
+    /// Every project's own settings (channel health checks).
+    pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        project_slack_settings::table
+            .order((
+                project_slack_settings::org_id.asc(),
+                project_slack_settings::project_id.asc(),
+            ))
+            .select(Self::as_select())
+            .load(conn)
     }
 
     pub fn to_domain(&self) -> ProjectSettings {

@@ -1,0 +1,53 @@
+//! `GET /metrics`: the app's Prometheus metrics in the text format. Gauges that mirror the
+//! database (deliveries by status, queue depth) and the live actor counts are refreshed
+//! on each scrape; counters move where things happen.
+
+use actix_web::{get, web, HttpResponse};
+
+use crate::db::models::delivery::Delivery;
+use crate::db::DbError;
+use crate::state::AppState;
+
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let m = &state.metrics;
+    let counts = state
+        .db
+        .run(|conn| {
+            let by_status = Delivery::count_by_status(conn)?;
+            let pending = Delivery::count_pending(conn)?;
+            Ok::<_, DbError>((by_status, pending))
+        })
+        .await;
+    match counts {
+        Ok((by_status, pending)) => {
+            for status in ["pending", "sent", "failed", "skipped"] {
+                let n = by_status
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                m.deliveries.with_label_values(&[status]).set(n);
+            }
+            m.queue_depth.set(pending);
+        }
+        // The process-side figures are still worth a scrape.
+        Err(e) => tracing::warn!(error = %e, "metrics: the database does not answer"),
+    }
+    let pipeline = &state.pipeline;
+    let live = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    m.live_actors
+        .with_label_values(&["load_test"])
+        .set(live(pipeline.load_tests.len()));
+    m.live_actors
+        .with_label_values(&["scenario"])
+        .set(live(pipeline.scenarios.len()));
+    match m.render() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "could not render metrics");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}

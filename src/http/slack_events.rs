@@ -1,0 +1,147 @@
+//! `POST /slack/events`: Slack's Events API. Reads the raw body itself (the signature
+//! covers the exact bytes), verifies `X-Slack-Signature`, answers `url_verification` and
+//! hands events to [`crate::services::slack_events`].
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::services::slack_events::{self as svc, Envelope, Handled, SlackEvent};
+use crate::slack::signing::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::state::AppState;
+
+/// Largest body accepted (Slack's events are a few KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+fn refuse(status: u16, code: &str, message: &str) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    HttpResponse::build(status).json(json!({"error": code, "message": message}))
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; `None` when the body is larger.
+async fn read_body(mut payload: web::Payload) -> Result<Option<Vec<u8>>, actix_web::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+#[post("/slack/events")]
+pub async fn receive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let count = |kind: &str, outcome: &str| {
+        state
+            .metrics
+            .slack_events
+            .with_label_values(&[kind, outcome])
+            .inc();
+    };
+    let Some(secret) = &state.settings.slack.signing_secret else {
+        tracing::warn!("a Slack event arrived but SLACK_SIGNING_SECRET is not set; refused");
+        count("unverified", "rejected");
+        return Ok(refuse(
+            401,
+            "unauthenticated",
+            "Slack events cannot be verified: SLACK_SIGNING_SECRET is not configured on this server",
+        ));
+    };
+    let Some(body) = read_body(payload).await? else {
+        count("unverified", "rejected");
+        return Ok(refuse(
+            413,
+            "payload_too_large",
+            "request body is larger than 65536 bytes",
+        ));
+    };
+    let verified = signing::verify(
+        secret,
+        header(&req, TIMESTAMP_HEADER),
+        &body,
+        header(&req, SIGNATURE_HEADER),
+        chrono::Utc::now().timestamp(),
+    );
+    if let Err(e) = verified {
+        tracing::warn!(reason = %e, "refused a Slack event with a bad signature");
+        count("unverified", "rejected");
+        return Ok(refuse(
+            401,
+            "unauthenticated",
+            "invalid or expired Slack request signature",
+        ));
+    }
+    let envelope: Envelope = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(_) => {
+            count("malformed", "rejected");
+            return Ok(refuse(
+                400,
+                "invalid_request",
+                "the body is not a Slack event envelope",
+            ));
+        }
+    };
+    match envelope.kind.as_str() {
+        "url_verification" => {
+            count("url_verification", "handled");
+            let challenge = envelope.challenge.unwrap_or_default();
+            Ok(HttpResponse::Ok().json(json!({ "challenge": challenge })))
+        }
+        "event_callback" => {
+            let event = envelope
+                .event
+                .as_ref()
+                .map_or_else(|| SlackEvent::Other(String::new()), SlackEvent::parse);
+            let kind = event.kind();
+            let team = envelope.team_id.unwrap_or_default();
+            let event_id = envelope.event_id.unwrap_or_default();
+            let span =
+                tracing::info_span!("slack_event", event_id = %event_id, kind, team_id = %team);
+            if team.is_empty() {
+                count(kind, "ignored");
+                return Ok(HttpResponse::Ok().json(json!({"ok": true})));
+            }
+            match svc::apply(&state, &team, event).await {
+                Ok(Handled::Changed) => {
+                    span.in_scope(|| tracing::info!("Slack event applied"));
+                    count(kind, "handled");
+                }
+                Ok(Handled::Unchanged) => {
+                    span.in_scope(|| tracing::debug!("Slack event changed nothing"));
+                    count(kind, "ignored");
+                }
+                Err(e) => {
+                    // 5xx: Slack retries the event later.
+                    span.in_scope(|| tracing::error!(error = %e, "could not apply a Slack event"));
+                    count(kind, "error");
+                    return Ok(refuse(
+                        503,
+                        "unavailable",
+                        "the event could not be stored; retry",
+                    ));
+                }
+            }
+            Ok(HttpResponse::Ok().json(json!({"ok": true})))
+        }
+        other => {
+            tracing::debug!(kind = other, "ignored a Slack request of an unknown type");
+            count("other", "ignored");
+            Ok(HttpResponse::Ok().json(json!({"ok": true})))
+        }
+    }
+}

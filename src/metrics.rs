@@ -1,0 +1,173 @@
+//! Prometheus metrics. One [`Metrics`] per application (owned by the app state, never a
+//! global), so every test app counts for itself. Counters move where things happen;
+//! gauges that mirror the database (deliveries by status, queue depth) and the live actor
+//! counts are set at scrape time by [`crate::http::metrics`].
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Buckets of the delivery latency histogram, in seconds (event accepted → sent).
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+];
+
+/// The metrics of one application. Cheap to clone (every metric is shared).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `xtc_slack_events_received_total{kind, outcome}`: load-test and monitoring events
+    /// (`kind` = `load_test` | `monitoring`; `outcome` = `accepted` | `duplicate` | `rejected`).
+    pub events_received: IntCounterVec,
+    /// `xtc_slack_slack_events_received_total{type, outcome}`: Slack Events API requests
+    /// (`outcome` = `handled` | `ignored` | `rejected`).
+    pub slack_events: IntCounterVec,
+    /// `xtc_slack_delivery_attempts_total{outcome}`: `sent` | `retry` | `failed`.
+    pub delivery_attempts: IntCounterVec,
+    /// `xtc_slack_deliveries{status}`: deliveries in the database by status (at scrape).
+    pub deliveries: IntGaugeVec,
+    /// `xtc_slack_queue_depth`: pending deliveries (at scrape).
+    pub queue_depth: IntGauge,
+    /// `xtc_slack_slack_api_calls_total{method, outcome}`: `ok` or Slack's error code.
+    pub slack_calls: IntCounterVec,
+    /// `xtc_slack_delivery_latency_seconds`: from the event's acceptance to Slack's `ok`.
+    pub delivery_latency: Histogram,
+    /// `xtc_slack_live_actors{kind}`: lifecycle actors alive (at scrape).
+    pub live_actors: IntGaugeVec,
+    /// `xtc_slack_channel_checks_total{problem}`: channel health results
+    /// (`ok` | `archived` | `deleted` | `private` | `not_found` | `error`).
+    pub channel_checks: IntCounterVec,
+    /// `xtc_slack_http_requests_total{status}`: HTTP answers by status class.
+    pub http_requests: IntCounterVec,
+}
+
+impl Metrics {
+    /// Registers every metric in a registry of its own.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let events_received = counter(
+            "xtc_slack_events_received_total",
+            "Load-test and monitoring events received, by kind and outcome",
+            &["kind", "outcome"],
+        )?;
+        let slack_events = counter(
+            "xtc_slack_slack_events_received_total",
+            "Slack Events API requests received, by event type and outcome",
+            &["type", "outcome"],
+        )?;
+        let delivery_attempts = counter(
+            "xtc_slack_delivery_attempts_total",
+            "Delivery attempts by outcome (sent, retry, failed)",
+            &["outcome"],
+        )?;
+        let slack_calls = counter(
+            "xtc_slack_slack_api_calls_total",
+            "Slack Web API calls by method and outcome (ok or Slack's error code)",
+            &["method", "outcome"],
+        )?;
+        let channel_checks = counter(
+            "xtc_slack_channel_checks_total",
+            "Target channel health checks by result",
+            &["problem"],
+        )?;
+        let http_requests = counter(
+            "xtc_slack_http_requests_total",
+            "HTTP requests answered, by status class",
+            &["status"],
+        )?;
+        let deliveries = IntGaugeVec::new(
+            Opts::new("xtc_slack_deliveries", "Deliveries stored, by status"),
+            &["status"],
+        )?;
+        registry.register(Box::new(deliveries.clone()))?;
+        let queue_depth = IntGauge::new(
+            "xtc_slack_queue_depth",
+            "Deliveries waiting to be sent (pending)",
+        )?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        let delivery_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "xtc_slack_delivery_latency_seconds",
+                "Time from an event's acceptance to its message being sent",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(delivery_latency.clone()))?;
+        let live_actors = IntGaugeVec::new(
+            Opts::new("xtc_slack_live_actors", "Live actors by kind"),
+            &["kind"],
+        )?;
+        registry.register(Box::new(live_actors.clone()))?;
+        // Zero series, so dashboards see them before the first event.
+        for status in ["pending", "sent", "failed", "skipped"] {
+            deliveries.with_label_values(&[status]).set(0);
+        }
+        for outcome in ["sent", "retry", "failed"] {
+            delivery_attempts.with_label_values(&[outcome]);
+        }
+        for kind in ["load_test", "monitoring"] {
+            for outcome in ["accepted", "duplicate", "rejected"] {
+                events_received.with_label_values(&[kind, outcome]);
+            }
+        }
+        Ok(Self {
+            registry,
+            events_received,
+            slack_events,
+            delivery_attempts,
+            deliveries,
+            queue_depth,
+            slack_calls,
+            delivery_latency,
+            live_actors,
+            channel_checks,
+            http_requests,
+        })
+    }
+
+    /// Everything in the Prometheus text format.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+
+    /// One Slack Web API call ended (`outcome`: `ok` or the error code).
+    pub fn slack_call(&self, method: &str, outcome: &str) {
+        self.slack_calls.with_label_values(&[method, outcome]).inc();
+    }
+
+    /// One delivery attempt ended; `latency` is set for sent messages.
+    pub fn delivery_attempt(&self, outcome: &str, latency: Option<std::time::Duration>) {
+        self.delivery_attempts.with_label_values(&[outcome]).inc();
+        if let Some(l) = latency {
+            self.delivery_latency.observe(l.as_secs_f64());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn two_apps_count_separately_and_render_text() {
+        let a = Metrics::new().unwrap();
+        let b = Metrics::new().unwrap();
+        a.slack_call("chat.postMessage", "ok");
+        a.delivery_attempt("sent", Some(std::time::Duration::from_millis(30)));
+        let text = a.render().unwrap();
+        assert!(text.contains(
+            "xtc_slack_slack_api_calls_total{method=\"chat.postMessage\",outcome=\"ok\"} 1"
+        ));
+        assert!(text.contains("xtc_slack_delivery_latency_seconds_count 1"));
+        assert!(!b.render().unwrap().contains("chat.postMessage"));
+    }
+}

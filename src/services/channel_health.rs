@@ -1,0 +1,240 @@
+//! Channel health: asks Slack (`conversations.info`) about every stored target channel of
+//! every active installation and records what it says in `slack_channels` (archived,
+//! deleted or no longer visible, turned private), so the settings views warn before the
+//! next load test's messages fail. Calls are sequential with a pause between them, and a
+//! rate-limited call waits out `Retry-After`: the check is background work and must never
+//! compete with deliveries for Slack's rate limits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::crypto::Cipher;
+use crate::db::models::installation::Installation;
+use crate::db::models::slack_channel::SlackChannel;
+use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
+use crate::db::{write_tx, Db, DbConnection, DbError};
+use crate::domain::settings::IntegrationStatus;
+use crate::metrics::Metrics;
+use crate::services::slack_config::load_effective;
+use crate::slack::{Channel, ErrorClass, SlackApi, SlackError};
+
+/// Pause between two Slack calls of one check (`conversations.info` is Tier 3, ~50/min).
+pub const CALL_PAUSE: Duration = Duration::from_millis(250);
+/// Longest wait for a rate-limited call before it is tried once more.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// What a check needs.
+pub struct HealthDeps {
+    pub db: Db,
+    pub slack: SlackApi,
+    pub cipher: Cipher,
+    pub metrics: Metrics,
+    /// Pause between calls.
+    pub pause: Duration,
+}
+
+/// What one check found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CheckSummary {
+    /// Channels Slack was asked about.
+    pub checked: usize,
+    /// Of those, channels that are archived, deleted/not found or private.
+    pub problems: usize,
+    /// Channels that could not be checked (Slack unavailable, token refused).
+    pub errors: usize,
+}
+
+/// The channels to check, grouped by the installation that sends to them.
+fn targets(
+    conn: &mut DbConnection,
+    org: Option<&str>,
+) -> diesel::QueryResult<Vec<(Installation, Vec<String>)>> {
+    let mut scopes: BTreeSet<(String, Option<String>)> = BTreeSet::new();
+    for r in OrgSlackSettings::list_all(conn)? {
+        scopes.insert((r.org_id, None));
+    }
+    for r in ProjectSlackSettings::list_all(conn)? {
+        scopes.insert((r.org_id, Some(r.project_id)));
+    }
+    for i in Installation::list_all(conn)? {
+        let project = i.project().map(str::to_owned);
+        scopes.insert((i.org_id, project));
+    }
+    let mut by_installation: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (o, p) in scopes.iter().filter(|(o, _)| org.is_none_or(|f| f == o)) {
+        let effective = load_effective(conn, o, p.as_deref())?;
+        let Some(integration) = effective.integration.value else {
+            continue;
+        };
+        // Revoked installations cannot ask Slack anything.
+        if integration.status != IntegrationStatus::Active {
+            continue;
+        }
+        let ids = effective
+            .target_channels
+            .value
+            .iter()
+            .filter_map(|c| c.id.clone());
+        by_installation
+            .entry(integration.installation_id)
+            .or_default()
+            .extend(ids);
+    }
+    let mut out = Vec::new();
+    for (id, channels) in by_installation {
+        if channels.is_empty() {
+            continue;
+        }
+        if let Some(inst) = Installation::find_by_id(conn, &id)? {
+            out.push((inst, channels.into_iter().collect()));
+        }
+    }
+    Ok(out)
+}
+
+/// What Slack said about one channel.
+enum Finding {
+    Seen(Box<Channel>),
+    NotFound,
+    /// Slack wants `groups:read` to show it: the channel is private now.
+    Private,
+}
+
+/// Checks every target channel (of `org` only, when given) once.
+pub async fn check(deps: Arc<HealthDeps>, org: Option<String>) -> Result<CheckSummary, DbError> {
+    let found = deps
+        .db
+        .run(move |conn| targets(conn, org.as_deref()).map_err(DbError::from))
+        .await?;
+    let mut summary = CheckSummary::default();
+    let mut first = true;
+    for (inst, channels) in found {
+        let Ok(token) = inst.decrypt_token(&deps.cipher) else {
+            tracing::warn!(installation = %inst.id, "channel check skipped: the stored token cannot be decrypted");
+            summary.errors += channels.len();
+            continue;
+        };
+        let mut findings = Vec::new();
+        for (i, channel) in channels.iter().enumerate() {
+            if !first {
+                actix_web::rt::time::sleep(deps.pause).await;
+            }
+            first = false;
+            match info(&deps.slack, &token, channel).await {
+                Ok(f) => findings.push((channel.clone(), f)),
+                Err(e) if e.class() == ErrorClass::IntegrationBroken => {
+                    // The delivery path marks the installation revoked on its next send.
+                    tracing::warn!(installation = %inst.id, code = e.code(), "channel check stopped: Slack refused the token");
+                    summary.errors += channels.len() - i;
+                    deps.metrics
+                        .channel_checks
+                        .with_label_values(&["error"])
+                        .inc();
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(channel = %channel, code = e.code(), "channel check failed");
+                    summary.errors += 1;
+                    deps.metrics
+                        .channel_checks
+                        .with_label_values(&["error"])
+                        .inc();
+                }
+            }
+        }
+        let team = inst.team_id.clone();
+        let problems = deps
+            .db
+            .run(move |conn| write_tx(conn, |c| record(c, &team, &findings)).map_err(DbError::from))
+            .await?;
+        for (channel, problem) in &problems {
+            deps.metrics
+                .channel_checks
+                .with_label_values(&[problem.unwrap_or("ok")])
+                .inc();
+            summary.checked += 1;
+            if let Some(problem) = problem {
+                summary.problems += 1;
+                tracing::warn!(channel = %channel, problem, team_id = %inst.team_id, "target channel cannot receive messages");
+            }
+        }
+    }
+    tracing::info!(
+        checked = summary.checked,
+        problems = summary.problems,
+        errors = summary.errors,
+        "channel health check done"
+    );
+    Ok(summary)
+}
+
+/// `conversations.info`, waiting out one rate limit.
+async fn info(
+    api: &SlackApi,
+    token: &secrecy::SecretString,
+    channel: &str,
+) -> Result<Finding, SlackError> {
+    for attempt in 0..2 {
+        match api.conversations_info(token, channel).await {
+            Ok(c) => return Ok(Finding::Seen(Box::new(c))),
+            Err(e) if e.code() == "channel_not_found" => return Ok(Finding::NotFound),
+            // Only private channels need `groups:read` (which we do not ask for).
+            Err(SlackError::Api {
+                ref code,
+                needed: Some(ref needed),
+                ..
+            }) if code == "missing_scope"
+                && needed.split(',').any(|s| s.trim() == "groups:read") =>
+            {
+                return Ok(Finding::Private)
+            }
+            Err(e) if attempt == 0 && matches!(e, SlackError::RateLimited { .. }) => {
+                let wait = e
+                    .retry_after()
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(MAX_RATE_LIMIT_WAIT);
+                actix_web::rt::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(SlackError::RateLimited {
+        method: "conversations.info",
+        retry_after: None,
+    })
+}
+
+/// Stores the findings; returns each channel's problem.
+fn record(
+    conn: &mut DbConnection,
+    team: &str,
+    findings: &[(String, Finding)],
+) -> diesel::QueryResult<Vec<(String, Option<&'static str>)>> {
+    let mut out = Vec::new();
+    for (id, finding) in findings {
+        match finding {
+            Finding::Seen(c) => {
+                SlackChannel::save(conn, team, &c.id, &c.name, c.is_private, c.is_archived)?;
+            }
+            Finding::Private => {
+                let known = SlackChannel::find_by_id(conn, team, id)?;
+                let (name, archived) =
+                    known.map_or((id.clone(), false), |k| (k.name, k.is_archived));
+                SlackChannel::save(conn, team, id, &name, true, archived)?;
+            }
+            Finding::NotFound => {
+                if SlackChannel::mark_deleted(conn, team, id)? == 0 {
+                    // Never seen before: remember it under its ID.
+                    SlackChannel::save(conn, team, id, id, false, false)?;
+                    SlackChannel::mark_deleted(conn, team, id)?;
+                }
+            }
+        }
+        let problem = SlackChannel::find_by_id(conn, team, id)?.and_then(|c| c.problem());
+        out.push((id.clone(), problem));
+    }
+    Ok(out)
+}

@@ -1,0 +1,298 @@
+//! What Slack tells us through the Events API (`POST /slack/events`), after the handler
+//! verified the signature: lifecycle events revoke installations, channel events keep
+//! `slack_channels` current. Every handler here is idempotent: Slack may deliver an event
+//! twice and in any order.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::db::models::audit::AuditEntry;
+use crate::db::models::delivery::Delivery;
+use crate::db::models::installation::Installation;
+use crate::db::models::slack_channel::SlackChannel;
+use crate::db::{write_tx, DbError};
+use crate::domain::settings::IntegrationStatus;
+use crate::state::AppState;
+
+/// The outer request body: `url_verification` or `event_callback` (other fields ignored).
+#[derive(Debug, Deserialize)]
+pub struct Envelope {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub challenge: Option<String>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub event: Option<Value>,
+}
+
+/// An event we act on, parsed from `event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackEvent {
+    /// The app was removed from the workspace: every installation there is dead.
+    AppUninstalled,
+    /// Tokens were revoked; `bot` holds the bot user IDs whose tokens died.
+    TokensRevoked {
+        bot: Vec<String>,
+    },
+    ChannelRename {
+        channel: String,
+        name: String,
+    },
+    ChannelArchive {
+        channel: String,
+    },
+    ChannelUnarchive {
+        channel: String,
+    },
+    ChannelDeleted {
+        channel: String,
+    },
+    /// Anything else (answered 200, nothing changes).
+    Other(String),
+}
+
+impl SlackEvent {
+    /// Parses the inner `event` object. Missing fields make an event `Other`.
+    pub fn parse(event: &Value) -> SlackEvent {
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        // `channel` is an ID string in most events and an object in `channel_rename`.
+        let channel_id = || {
+            event.get("channel").and_then(|c| {
+                c.as_str()
+                    .or_else(|| c.get("id").and_then(Value::as_str))
+                    .map(str::to_owned)
+            })
+        };
+        let parsed = match kind {
+            "app_uninstalled" => Some(SlackEvent::AppUninstalled),
+            "tokens_revoked" => Some(SlackEvent::TokensRevoked {
+                bot: event
+                    .pointer("/tokens/bot")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            "channel_rename" => channel_id().and_then(|channel| {
+                let name = event.pointer("/channel/name").and_then(Value::as_str)?;
+                Some(SlackEvent::ChannelRename {
+                    channel,
+                    name: name.to_owned(),
+                })
+            }),
+            "channel_archive" => channel_id().map(|channel| SlackEvent::ChannelArchive { channel }),
+            "channel_unarchive" => {
+                channel_id().map(|channel| SlackEvent::ChannelUnarchive { channel })
+            }
+            "channel_deleted" => channel_id().map(|channel| SlackEvent::ChannelDeleted { channel }),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| SlackEvent::Other(kind.to_owned()))
+    }
+
+    /// The event type, for logs and metrics (unknown types are all `other`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AppUninstalled => "app_uninstalled",
+            Self::TokensRevoked { .. } => "tokens_revoked",
+            Self::ChannelRename { .. } => "channel_rename",
+            Self::ChannelArchive { .. } => "channel_archive",
+            Self::ChannelUnarchive { .. } => "channel_unarchive",
+            Self::ChannelDeleted { .. } => "channel_deleted",
+            Self::Other(_) => "other",
+        }
+    }
+}
+
+/// What handling an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Something changed.
+    Changed,
+    /// Nothing to do (already applied, unknown team or channel, unknown event).
+    Unchanged,
+}
+
+/// Applies one event of workspace `team_id`.
+pub async fn apply(state: &AppState, team_id: &str, event: SlackEvent) -> Result<Handled, DbError> {
+    match event {
+        SlackEvent::AppUninstalled => revoke(state, team_id, "app_uninstalled", None).await,
+        SlackEvent::TokensRevoked { bot } if bot.is_empty() => {
+            // Only user tokens died; the product uses bot tokens.
+            Ok(Handled::Unchanged)
+        }
+        SlackEvent::TokensRevoked { bot } => {
+            revoke(state, team_id, "tokens_revoked", Some(bot)).await
+        }
+        SlackEvent::Other(_) => Ok(Handled::Unchanged),
+        channel_event => {
+            let team = team_id.to_owned();
+            let changed = state
+                .db
+                .run(move |conn| {
+                    write_tx(conn, |c| match &channel_event {
+                        SlackEvent::ChannelRename { channel, name } => {
+                            SlackChannel::rename(c, &team, channel, name).map(|()| 1)
+                        }
+                        SlackEvent::ChannelArchive { channel } => {
+                            SlackChannel::set_archived(c, &team, channel, true)
+                        }
+                        SlackEvent::ChannelUnarchive { channel } => {
+                            SlackChannel::set_archived(c, &team, channel, false)
+                        }
+                        SlackEvent::ChannelDeleted { channel } => {
+                            SlackChannel::mark_deleted(c, &team, channel)
+                        }
+                        _ => Ok(0),
+                    })
+                    .map_err(DbError::from)
+                })
+                .await?;
+            Ok(if changed > 0 {
+                Handled::Changed
+            } else {
+                Handled::Unchanged
+            })
+        }
+    }
+}
+
+/// Marks the still active installations of `team_id` revoked (those of the listed bot
+/// users when `bots` is given), fails their pending deliveries and writes the audit log,
+/// all in one transaction; then the pipeline forgets cached settings of each affected
+/// organization.
+async fn revoke(
+    state: &AppState,
+    team_id: &str,
+    reason: &'static str,
+    bots: Option<Vec<String>>,
+) -> Result<Handled, DbError> {
+    let team = team_id.to_owned();
+    let orgs = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                let hit: Vec<Installation> = Installation::find_by_team(c, &team)?
+                    .into_iter()
+                    .filter(|i| i.status() == IntegrationStatus::Active)
+                    .filter(|i| match &bots {
+                        None => true,
+                        // An installation without a recorded bot user cannot be told
+                        // apart: assume it is one of them.
+                        Some(bots) => i.bot_user_id.is_empty() || bots.contains(&i.bot_user_id),
+                    })
+                    .collect();
+                let failure = format!("the Slack integration is broken: {reason}");
+                let mut orgs = Vec::new();
+                for inst in &hit {
+                    Installation::mark_revoked(c, &inst.id, reason)?;
+                    let failed = Delivery::fail_pending_for_installation(c, &inst.id, &failure)?;
+                    AuditEntry::insert(
+                        c,
+                        &format!("slack ({reason})"),
+                        &inst.org_id,
+                        inst.project(),
+                        "slack_integration.revoked",
+                        &json!({
+                            "installation_id": inst.id,
+                            "team_id": inst.team_id,
+                            "reason": reason,
+                            "failed_deliveries": failed,
+                        }),
+                    )?;
+                    if !orgs.contains(&inst.org_id) {
+                        orgs.push(inst.org_id.clone());
+                    }
+                }
+                Ok::<_, diesel::result::Error>(orgs)
+            })
+            .map_err(DbError::from)
+        })
+        .await?;
+    for org in &orgs {
+        state.pipeline.invalidate(org);
+    }
+    if orgs.is_empty() {
+        return Ok(Handled::Unchanged);
+    }
+    tracing::warn!(
+        team_id,
+        reason,
+        orgs = orgs.len(),
+        "Slack installations revoked by Slack"
+    );
+    Ok(Handled::Changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse_from_slack_shapes() {
+        let cases = [
+            (
+                json!({"type": "app_uninstalled"}),
+                SlackEvent::AppUninstalled,
+            ),
+            (
+                json!({"type": "tokens_revoked", "tokens": {"oauth": ["U1"], "bot": ["U2"]}}),
+                SlackEvent::TokensRevoked {
+                    bot: vec!["U2".into()],
+                },
+            ),
+            (
+                json!({"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}}),
+                SlackEvent::TokensRevoked { bot: vec![] },
+            ),
+            (
+                json!({"type": "channel_rename", "channel": {"id": "C1", "name": "new", "created": 1}}),
+                SlackEvent::ChannelRename {
+                    channel: "C1".into(),
+                    name: "new".into(),
+                },
+            ),
+            (
+                json!({"type": "channel_archive", "channel": "C1", "user": "U1"}),
+                SlackEvent::ChannelArchive {
+                    channel: "C1".into(),
+                },
+            ),
+            (
+                json!({"type": "channel_unarchive", "channel": "C1"}),
+                SlackEvent::ChannelUnarchive {
+                    channel: "C1".into(),
+                },
+            ),
+            (
+                json!({"type": "channel_deleted", "channel": "C1"}),
+                SlackEvent::ChannelDeleted {
+                    channel: "C1".into(),
+                },
+            ),
+            (
+                json!({"type": "channel_archive"}),
+                SlackEvent::Other("channel_archive".into()),
+            ),
+            (
+                json!({"type": "message", "text": "hi"}),
+                SlackEvent::Other("message".into()),
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(SlackEvent::parse(&event), expected, "{event}");
+        }
+        assert_eq!(SlackEvent::Other("x".into()).kind(), "other");
+    }
+}

@@ -1,0 +1,181 @@
+//! Logs: a request id per HTTP request (echoed in `X-Request-Id`), the delivery id on
+//! delivery log lines, and no secret anywhere in the logs of the OAuth + send path.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde_json::json;
+use xtc_slack::crypto::{Cipher, SecretKey};
+use xtc_slack::db::models::installation::Installation;
+
+use crate::helpers::*;
+use crate::metrics::{configure_acme, lt_event, post_lt, spawn_fast};
+
+fn logs() -> Option<String> {
+    captured_logs().map(|l| String::from_utf8_lossy(&l.lock().unwrap()).into_owned())
+}
+
+#[actix_web::test]
+async fn every_request_has_an_id_in_its_log_lines_and_its_response() {
+    captured_logs();
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(app.url("/healthz"))
+        .header("X-Request-Id", "req-obs-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "req-obs-7f3a");
+    let generated = app.http.get(app.url("/readyz")).send().await.unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    // An id that would garble the logs is replaced.
+    let res = app
+        .http
+        .get(app.url("/healthz"))
+        .header("X-Request-Id", "bad id\twith spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "bad id\twith spaces");
+    // Error answers carry it too.
+    let res = app.http.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    assert!(res.headers().contains_key("x-request-id"));
+
+    if let Some(logs) = logs() {
+        let line = logs
+            .lines()
+            .find(|l| l.contains("request_id=req-obs-7f3a"))
+            .unwrap_or_else(|| panic!("no log line with the request id"));
+        assert!(
+            line.contains("request done") && line.contains("path=/healthz"),
+            "{line}"
+        );
+        assert!(logs
+            .lines()
+            .any(|l| l.contains(&format!("request_id={id}"))));
+    }
+}
+
+#[actix_web::test]
+async fn delivery_log_lines_carry_the_delivery_id() {
+    captured_logs();
+    let app = spawn_fast(Backend::Sqlite).await.unwrap();
+    configure_acme(&app).await;
+    let event_id = format!("obs-{}", uuid::Uuid::new_v4().simple());
+    assert_eq!(
+        post_lt(&app, "lt-obs", lt_event(&event_id, "started", "Obs run")).await,
+        202
+    );
+    let mut conn = app.db.connect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let deliveries = loop {
+        let d =
+            xtc_slack::db::models::delivery::Delivery::list_by_event(&mut conn, &event_id).unwrap();
+        if d.len() == 2 && d.iter().all(|d| d.status == "sent") {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "{d:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    let Some(logs) = logs() else { return };
+    for d in deliveries {
+        let span = format!("delivery{{delivery_id={} event_id={event_id}", d.id);
+        let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&span)).collect();
+        assert!(
+            lines.iter().any(|l| l.contains("delivered")),
+            "{span}: {lines:#?}"
+        );
+        // The Slack call inside the attempt is logged in the same span.
+        assert!(
+            lines.iter().any(|l| l.contains("Slack call succeeded")),
+            "{span}: {lines:#?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn no_secret_is_logged_on_the_whole_oauth_and_send_path() {
+    captured_logs();
+    let app = spawn_fast(Backend::Sqlite).await.unwrap();
+    let admin = configure_acme(&app).await;
+    for (i, kind) in ["started", "running", "finished"].iter().enumerate() {
+        assert_eq!(
+            post_lt(
+                &app,
+                "lt-sec",
+                lt_event(&format!("sec-{i}"), kind, "Secret run")
+            )
+            .await,
+            202
+        );
+    }
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/orgs/acme/slack/test-message",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Wait until the fake has all six messages.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let msgs = app.fake_get("/messages").await["messages"]
+            .as_array()
+            .unwrap()
+            .len();
+        if msgs >= 8 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{msgs} messages");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The revocation event on the way out.
+    app.fake_post(
+        "/events",
+        json!({"type": "app_uninstalled", "url": format!("{}/slack/events", app.address)}),
+    )
+    .await;
+
+    let token = {
+        let mut conn = app.db.connect();
+        let inst = Installation::find_by_scope(&mut conn, "acme", None)
+            .unwrap()
+            .unwrap();
+        let key = test_args(&app.db.url).secret_key.unwrap();
+        let cipher = Cipher::new(&SecretKey::from_base64(&key).unwrap());
+        inst.decrypt_token(&cipher)
+            .unwrap()
+            .expose_secret()
+            .to_owned()
+    };
+    assert!(token.starts_with("xoxb-"));
+    let Some(logs) = logs() else {
+        eprintln!("log capture not installed (another subscriber was first)");
+        return;
+    };
+    assert!(logs.contains("delivered"), "the capture sees the send path");
+    assert!(
+        logs.contains("Slack call succeeded"),
+        "the capture sees the client"
+    );
+    let secret_key = test_args(&app.db.url).secret_key.unwrap();
+    for (what, secret) in [
+        ("the bot token", token.as_str()),
+        ("the client secret", "fake-client-secret"),
+        ("the signing secret", "fake-signing-secret"),
+        ("the admin API token", admin.as_str()),
+        ("the service API token", app.service_token.as_str()),
+        ("the encryption key", secret_key.as_str()),
+    ] {
+        assert!(!logs.contains(secret), "{what} was logged");
+    }
+}
