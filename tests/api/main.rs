@@ -23,3 +23,4 @@ mod slack_events;
 mod slack_settings;
 mod test_message;
 mod ui;
+mod browser;
