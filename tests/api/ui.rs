@@ -651,3 +651,18 @@ async fn the_cookie_is_secure_behind_https() {
         "{cookie}"
     );
 }
+
+test_both_backends_with_slack! {
+    async fn a_denied_install_says_why_with_the_approval_hint_and_a_way_back(app: TestApp) {
+        let b = org_admin(&app).await;
+        let start = b.get("/orgs/acme/slack/install").await;
+        assert_eq!(start.status, 303);
+        let callback = app.decide_on_slack(&start.location.unwrap(), "deny").await;
+        let page = b.get(&callback).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.has("cancelled") && page.has("approval"), "{}", page.body);
+        assert!(page.has(r#"href="/orgs/acme/slack""#), "{}", page.body);
+        assert!(page.has("Slack notifications"), "the UI's look: {}", page.body);
+        assert!(b.get(ORG).await.has("Not configured"));
+    }
+}
