@@ -31,6 +31,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Run a local fake of the Slack Web API and OAuth pages (demos and tests).
     FakeSlack(Box<crate::fake_slack::FakeSlackArgs>),
+    /// Measure ingest, dispatch, latency, memory and start-up against a real server.
+    Bench(Box<crate::bench::BenchArgs>),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -78,6 +80,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate(database) => migrate(&database),
         Command::Token { action } => token(action),
         Command::FakeSlack(args) => fake_slack(*args),
+        Command::Bench(args) => bench(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,6 +105,13 @@ fn fake_slack(args: crate::fake_slack::FakeSlackArgs) -> Result<(), StartupError
     crate::telemetry::init(crate::settings::LogFormat::Human);
     actix_web::rt::System::new()
         .block_on(crate::fake_slack::run(args))
+        .map_err(|e| StartupError::Io(std::io::Error::other(format!("{e:#}"))))
+}
+
+fn bench(args: crate::bench::BenchArgs) -> Result<(), StartupError> {
+    crate::telemetry::init(crate::settings::LogFormat::Human);
+    actix_web::rt::System::new()
+        .block_on(crate::bench::run(args))
         .map_err(|e| StartupError::Io(std::io::Error::other(format!("{e:#}"))))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod actors;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod crypto;
 pub mod db;

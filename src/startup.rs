@@ -203,6 +203,7 @@ async fn start_pipeline(
     Ok(crate::actors::Pipeline {
         deps: Deps {
             db: db.clone(),
+            writer: crate::pipeline::writer::IngestWriter::start(db)?,
             resolver,
             sender,
         },

@@ -14,9 +14,10 @@ use chrono::Utc;
 
 use super::config_resolver::{ConfigResolver, Resolve};
 use super::slack_sender::{SlackSender, Wake};
-use crate::db::{write_tx, Db, DbConnection, DbError};
+use crate::db::{Db, DbConnection, DbError};
 use crate::domain::settings::Effective;
 use crate::pipeline::ingest::{IngestError, Outcome};
+use crate::pipeline::writer::IngestWriter;
 
 /// An actor with no message for this long stops.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -44,6 +45,8 @@ pub trait Subject: 'static {
 #[derive(Clone)]
 pub struct Deps {
     pub db: Db,
+    /// Commits ingest transactions in groups.
+    pub writer: IngestWriter,
     pub resolver: Addr<ConfigResolver>,
     pub sender: Addr<SlackSender>,
 }
@@ -104,15 +107,15 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
             .map_err(|_| IngestError::Database(DbError::Canceled))??;
         let event = ev.clone();
         let result = deps
-            .db
-            .run(move |conn| write_tx(conn, |c| S::ingest(c, &event, &effective)))
+            .writer
+            .submit(move |c| S::ingest(c, &event, &effective))
             .await;
         match result {
             Err(IngestError::Conflict) if attempt < MAX_CONFLICT_RETRIES => {
                 tracing::debug!(subject = S::NAME, attempt, "concurrent update, retrying");
                 continue;
             }
-            Ok(Outcome::Accepted { deliveries, .. }) if deliveries > 0 => {
+            Ok(Outcome::Accepted { new_heads, .. }) if new_heads > 0 => {
                 deps.sender.do_send(Wake);
                 return result;
             }

@@ -75,19 +75,29 @@ pub async fn claim(deps: &SenderDeps, limit: usize) -> Result<Vec<Delivery>, DbE
     let config = deps.config.clone();
     deps.db
         .run(move |conn| {
-            write_tx(conn, |c| {
-                let now = now();
-                Delivery::skip_superseded(c, now)?;
-                Delivery::claim_due(
-                    c,
-                    now,
-                    config.lease,
-                    &config.instance,
-                    config.pacing,
-                    limit as i64,
-                )
-            })
-            .map_err(DbError::from)
+            let now = now();
+            if Delivery::has_superseded(conn)? {
+                write_tx(conn, |c| Delivery::skip_superseded(c, now))?;
+            }
+            let (lease, pacing, limit) = (config.lease, config.pacing, limit as i64);
+            let claimed = match conn {
+                // One instance: find candidates without holding the write lock, then claim.
+                DbConnection::Sqlite(_) => {
+                    let candidates = Delivery::claimable(conn, now, pacing, limit)?;
+                    if candidates.is_empty() {
+                        return Ok(candidates);
+                    }
+                    write_tx(conn, |c| {
+                        Delivery::claim(c, candidates, now, lease, &config.instance, pacing)
+                    })?
+                }
+                // Several instances: lock what we claim, skip what others are claiming.
+                DbConnection::Postgresql(_) => write_tx(conn, |c| {
+                    let candidates = Delivery::claimable(c, now, pacing, limit)?;
+                    Delivery::claim(c, candidates, now, lease, &config.instance, pacing)
+                })?,
+            };
+            Ok(claimed)
         })
         .await
 }

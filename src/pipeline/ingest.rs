@@ -17,8 +17,13 @@ use crate::domain::settings::Effective;
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Stored; `deliveries` pending rows were queued.
-    Accepted { state: String, deliveries: usize },
+    /// Stored; `deliveries` pending rows were queued, `new_heads` of them in channels that
+    /// had nothing pending (only those need the sender's attention right away).
+    Accepted {
+        state: String,
+        deliveries: usize,
+        new_heads: usize,
+    },
     /// The same `event_id` was accepted before; nothing was done.
     Duplicate { state: String },
 }
@@ -90,6 +95,21 @@ fn outbox_rows(
         .iter()
         .map(|c| base(c.address(), Some(c.display())))
         .collect()
+}
+
+/// Inserts the outbox rows; returns (pending rows, rows that head an idle channel).
+fn queue(conn: &mut DbConnection, rows: &[NewDelivery]) -> Result<(usize, usize), IngestError> {
+    let mut pending = 0;
+    let mut new_heads = 0;
+    for row in rows.iter().filter(|r| r.status == PENDING) {
+        pending += 1;
+        let team = row.team_id.as_deref().unwrap_or_default();
+        if !Delivery::channel_has_pending(conn, team, &row.channel)? {
+            new_heads += 1;
+        }
+    }
+    Delivery::insert_all(conn, rows)?;
+    Ok((pending, new_heads))
 }
 
 fn check_project(conn: &mut DbConnection, org: &str, project: &str) -> Result<(), IngestError> {
@@ -229,11 +249,11 @@ pub fn load_test_event(
         ev.event_type.as_str(),
         now_naive,
     );
-    let pending = rows.iter().filter(|r| r.status == PENDING).count();
-    Delivery::insert_all(conn, &rows)?;
+    let (pending, new_heads) = queue(conn, &rows)?;
     Ok(Outcome::Accepted {
         state: to.as_str().to_owned(),
         deliveries: pending,
+        new_heads,
     })
 }
 
@@ -341,7 +361,7 @@ pub fn monitoring_event(
         },
     )?;
     // Only changes of scenarios that notify via Slack become messages.
-    let mut pending = 0;
+    let (mut pending, mut new_heads) = (0, 0);
     if let (Some(change), true) = (change, ev.notify_slack) {
         let rows = outbox_rows(
             effective,
@@ -352,11 +372,11 @@ pub fn monitoring_event(
             change.kind(),
             now_naive,
         );
-        pending = rows.iter().filter(|r| r.status == PENDING).count();
-        Delivery::insert_all(conn, &rows)?;
+        (pending, new_heads) = queue(conn, &rows)?;
     }
     Ok(Outcome::Accepted {
         state: next.health.as_str().to_owned(),
         deliveries: pending,
+        new_heads,
     })
 }

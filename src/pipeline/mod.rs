@@ -5,3 +5,4 @@ pub mod deliver;
 pub mod events;
 pub mod ingest;
 pub mod render;
+pub mod writer;

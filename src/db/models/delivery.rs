@@ -122,6 +122,21 @@ impl Delivery {
             .load(conn)
     }
 
+    /// Whether a channel already has a pending delivery (a new one then waits its turn).
+    pub fn channel_has_pending(
+        conn: &mut DbConnection,
+        team: &str,
+        channel: &str,
+    ) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            deliveries::table
+                .filter(deliveries::status.eq(PENDING))
+                .filter(deliveries::team_id.eq(team))
+                .filter(deliveries::channel.eq(channel)),
+        ))
+        .get_result(conn)
+    }
+
     /// Number of deliveries waiting to be sent (the queue depth).
     pub fn count_pending(conn: &mut DbConnection) -> QueryResult<i64> {
         deliveries::table
@@ -160,68 +175,131 @@ impl Delivery {
         }
     }
 
-    /// Claims up to `limit` deliveries that may be sent now: each the oldest pending one of
-    /// its channel, due, not claimed by anyone, and allowed by the channel's pacing. The
-    /// claim is a lease (`claimed_until`) so a crashed instance's work comes back. Moves
-    /// each channel's pacing forward in the same transaction. Call inside `write_tx`.
-    pub fn claim_due(
+    /// Whether some pending intermediate report is superseded by a newer one (a cheap
+    /// read on a partial index, so [`Delivery::skip_superseded`] runs only when needed).
+    pub fn has_superseded(conn: &mut DbConnection) -> QueryResult<bool> {
+        let (older, newer) = diesel::alias!(deliveries as older, deliveries as newer);
+        diesel::select(diesel::dsl::exists(
+            older
+                .filter(older.field(deliveries::status).eq(PENDING))
+                .filter(
+                    older
+                        .field(deliveries::event_type)
+                        .eq("intermediate_report"),
+                )
+                .filter(diesel::dsl::exists(
+                    newer
+                        .filter(newer.field(deliveries::status).eq(PENDING))
+                        .filter(
+                            newer
+                                .field(deliveries::event_type)
+                                .eq("intermediate_report"),
+                        )
+                        .filter(
+                            newer
+                                .field(deliveries::subject_key)
+                                .eq(older.field(deliveries::subject_key)),
+                        )
+                        .filter(
+                            newer
+                                .field(deliveries::team_id)
+                                .eq(older.field(deliveries::team_id)),
+                        )
+                        .filter(
+                            newer
+                                .field(deliveries::channel)
+                                .eq(older.field(deliveries::channel)),
+                        )
+                        .filter(newer.field(deliveries::id).gt(older.field(deliveries::id))),
+                )),
+        ))
+        .get_result(conn)
+    }
+
+    /// Up to `limit` deliveries that may be sent now: each the oldest pending one of its
+    /// channel, due, not claimed by anyone, and allowed by the channel's pacing.
+    ///
+    /// Backend-specific SQL. SQLite (one instance): a plain read over the partial index of
+    /// pending heads, outside any write transaction; [`Delivery::claim`] then re-checks each
+    /// row. PostgreSQL (several instances): call inside `write_tx`; the rows are locked and
+    /// rows another instance is claiming right now are skipped.
+    pub fn claimable(
         conn: &mut DbConnection,
         now: NaiveDateTime,
-        lease: chrono::Duration,
-        instance: &str,
         pacing: Pacing,
         limit: i64,
     ) -> QueryResult<Vec<Self>> {
-        // Backend-specific SQL: PostgreSQL locks the claimed rows and skips rows another
-        // instance is claiming right now; SQLite's BEGIN IMMEDIATE already serialises.
-        const SQL: &str = "SELECT d.* FROM deliveries d \
-             LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= {1} \
-             AND (d.claimed_until IS NULL OR d.claimed_until < {1}) \
-             AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= {2}) \
-             AND d.id = (SELECT MIN(d2.id) FROM deliveries d2 WHERE d2.status = 'pending' \
-                         AND d2.team_id = d.team_id AND d2.channel = d.channel) \
-             ORDER BY d.id LIMIT {3}";
         let allowed_until = now + pacing.tolerance();
-        let claimed: Vec<Self> = match conn {
+        match conn {
             DbConnection::Sqlite(c) => diesel::sql_query(
-                SQL.replace("{1}", "?1")
-                    .replace("{2}", "?2")
-                    .replace("{3}", "?3"),
+                "SELECT d.* FROM (SELECT MIN(id) AS head FROM deliveries WHERE status = 'pending' \
+                   GROUP BY team_id, channel) h \
+                 JOIN deliveries d ON d.id = h.head \
+                 LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
+                 WHERE d.next_attempt_at <= ?1 \
+                 AND (d.claimed_until IS NULL OR d.claimed_until < ?1) \
+                 AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= ?2) \
+                 ORDER BY d.id LIMIT ?3",
             )
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(allowed_until)
             .bind::<BigInt, _>(limit)
-            .load(c)?,
-            DbConnection::Postgresql(c) => diesel::sql_query(format!(
-                "{} FOR UPDATE OF d SKIP LOCKED",
-                SQL.replace("{1}", "$1")
-                    .replace("{2}", "$2")
-                    .replace("{3}", "$3")
-            ))
+            .load(c),
+            DbConnection::Postgresql(c) => diesel::sql_query(
+                "SELECT d.* FROM deliveries d \
+                 LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+                 AND (d.claimed_until IS NULL OR d.claimed_until < $1) \
+                 AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= $2) \
+                 AND d.id = (SELECT MIN(d2.id) FROM deliveries d2 WHERE d2.status = 'pending' \
+                             AND d2.team_id = d.team_id AND d2.channel = d.channel) \
+                 ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
+            )
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(allowed_until)
             .bind::<BigInt, _>(limit)
-            .load(c)?,
-        };
-        for d in &claimed {
-            diesel::update(deliveries::table.find(d.id))
-                .set((
-                    deliveries::claimed_until.eq(now + lease),
-                    deliveries::claimed_by.eq(instance),
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                ))
-                .execute(conn)?;
+            .load(c),
+        }
+    }
+
+    /// Claims `candidates` (from [`Delivery::claimable`]) with a lease and moves each
+    /// channel's pacing forward; a candidate someone else claimed meanwhile is left out.
+    /// Call inside `write_tx`.
+    pub fn claim(
+        conn: &mut DbConnection,
+        candidates: Vec<Self>,
+        now: NaiveDateTime,
+        lease: chrono::Duration,
+        instance: &str,
+        pacing: Pacing,
+    ) -> QueryResult<Vec<Self>> {
+        let mut claimed = Vec::with_capacity(candidates.len());
+        for mut d in candidates {
+            let n = diesel::update(
+                deliveries::table
+                    .find(d.id)
+                    .filter(deliveries::status.eq(PENDING))
+                    .filter(
+                        deliveries::claimed_until
+                            .is_null()
+                            .or(deliveries::claimed_until.lt(now)),
+                    ),
+            )
+            .set((
+                deliveries::claimed_until.eq(now + lease),
+                deliveries::claimed_by.eq(instance),
+                deliveries::attempts.eq(deliveries::attempts + 1),
+            ))
+            .execute(conn)?;
+            if n == 0 {
+                continue;
+            }
             let team = d.team_id.as_deref().unwrap_or_default();
             advance_pacing(conn, team, &d.channel, now, pacing.interval)?;
+            d.attempts += 1;
+            claimed.push(d);
         }
-        Ok(claimed
-            .into_iter()
-            .map(|mut d| {
-                d.attempts += 1;
-                d
-            })
-            .collect())
+        Ok(claimed)
     }
 
     pub fn mark_sent(

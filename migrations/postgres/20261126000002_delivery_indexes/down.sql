@@ -1,0 +1,2 @@
+DROP INDEX deliveries_pending_reports;
+DROP INDEX deliveries_pending_head;
