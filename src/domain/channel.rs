@@ -89,21 +89,49 @@ impl ChannelInput {
         }
     }
 
-    /// Parses a space-separated list (or the entries of an array), dropping duplicates.
+    /// Parses a space-separated list (or the entries of an array), dropping duplicates;
+    /// stops at the first refused entry. [`Self::parse_list_all`] reports every one.
     pub fn parse_list<'a>(
         entries: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<Self>, ChannelError> {
+        Self::parse_list_all(entries).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// Parses a space-separated list (or the entries of an array), dropping duplicates,
+    /// and collects every refused entry in the order typed (each refused text once). The
+    /// error list is never empty; [`ChannelError::TooMany`] comes last, when the valid
+    /// entries alone are too many.
+    pub fn parse_list_all<'a>(
+        entries: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Self>, Vec<ChannelError>> {
+        let (out, errors) = Self::partition_list(entries);
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Like [`Self::parse_list_all`], but returns the accepted entries too (deduplicated,
+    /// in the order typed) next to every refused one, so callers can check the accepted
+    /// ones further and report all problems of a list at once.
+    pub fn partition_list<'a>(
+        entries: impl IntoIterator<Item = &'a str>,
+    ) -> (Vec<Self>, Vec<ChannelError>) {
         let mut out: Vec<Self> = Vec::new();
+        let mut errors: Vec<ChannelError> = Vec::new();
         for entry in entries.into_iter().flat_map(str::split_whitespace) {
-            let parsed = Self::parse(entry)?;
-            if !out.contains(&parsed) {
-                out.push(parsed);
+            match Self::parse(entry) {
+                Ok(parsed) if !out.contains(&parsed) => out.push(parsed),
+                Ok(_) => {}
+                Err(e) if !errors.contains(&e) => errors.push(e),
+                Err(_) => {}
             }
         }
         if out.len() > MAX_TARGET_CHANNELS {
-            return Err(ChannelError::TooMany);
+            errors.push(ChannelError::TooMany);
         }
-        Ok(out)
+        (out, errors)
     }
 }
 
@@ -256,6 +284,53 @@ mod tests {
     }
 
     #[test]
+    fn lists_report_every_refused_entry_in_order() {
+        let errors =
+            ChannelInput::parse_list_all(["#ok @jane D0123ABCD", "#Bad @jane"]).unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                ChannelError::User("@jane".into()),
+                ChannelError::DirectMessage("D0123ABCD".into()),
+                ChannelError::BadName("#Bad".into()),
+            ]
+        );
+        let entries: Vec<_> = errors.iter().filter_map(ChannelError::entry).collect();
+        assert_eq!(entries, ["@jane", "D0123ABCD", "#Bad"]);
+        // The first-error form agrees with the full list.
+        assert_eq!(
+            ChannelInput::parse_list(["#ok @jane D0123ABCD #Bad"]),
+            Err(ChannelError::User("@jane".into()))
+        );
+        assert_eq!(
+            ChannelInput::parse_list_all(["#ok perf #ok"]).unwrap(),
+            vec![
+                ChannelInput::Name("ok".into()),
+                ChannelInput::Name("perf".into())
+            ]
+        );
+        let (accepted, refused) = ChannelInput::partition_list(["#ok @jane perf #Bad"]);
+        assert_eq!(
+            accepted,
+            vec![
+                ChannelInput::Name("ok".into()),
+                ChannelInput::Name("perf".into())
+            ]
+        );
+        assert_eq!(refused.len(), 2);
+        // Too many valid entries is reported after the refused ones.
+        let mut many: Vec<String> = (0..21).map(|i| format!("c{i}")).collect();
+        many.push("G0123ABCD".into());
+        assert_eq!(
+            ChannelInput::parse_list_all(many.iter().map(String::as_str)),
+            Err(vec![
+                ChannelError::Private("G0123ABCD".into()),
+                ChannelError::TooMany
+            ])
+        );
+    }
+
+    #[test]
     fn stored_channels_display_names_and_address_ids() {
         let resolved = TargetChannel {
             id: Some("C0123ABCD".into()),
@@ -275,6 +350,24 @@ mod tests {
         fn parsing_never_panics_and_accepted_names_follow_slack_rules(s in "\\PC{0,90}") {
             if let Ok(ChannelInput::Name(name)) = ChannelInput::parse(&s) {
                 prop_assert!(is_valid_channel_name(&name));
+            }
+        }
+
+        #[test]
+        fn list_parsing_accepts_exactly_when_every_entry_parses(
+            entries in prop::collection::vec("[#@a-zA-Z0-9_.-]{0,12}", 0..8)
+        ) {
+            let all = ChannelInput::parse_list_all(entries.iter().map(String::as_str));
+            let each_ok = entries
+                .iter()
+                .flat_map(|e| e.split_whitespace())
+                .all(|e| ChannelInput::parse(e).is_ok());
+            prop_assert_eq!(all.is_ok(), each_ok);
+            if let Err(errors) = all {
+                prop_assert!(!errors.is_empty());
+                for e in errors.iter().filter_map(ChannelError::entry) {
+                    prop_assert!(ChannelInput::parse(e).is_err());
+                }
             }
         }
     }

@@ -22,6 +22,15 @@ pub enum ApiError {
         field: Option<String>,
         message: String,
     },
+    /// 422 `invalid_request` on a list field with several entries refused at once: like
+    /// [`Self::InvalidRequest`] (same code, status and `field`), plus `errors`, one JSON
+    /// object per refused entry (e.g. `{"channel": "@jane", "message": "…"}`).
+    #[error("{message}")]
+    InvalidEntries {
+        field: String,
+        message: String,
+        errors: Vec<Value>,
+    },
     #[error("cannot go from {from} to {to}")]
     InvalidTransition { from: String, to: String },
     #[error("{message}")]
@@ -75,7 +84,7 @@ impl ApiError {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
-            Self::InvalidRequest { .. } => "invalid_request",
+            Self::InvalidRequest { .. } | Self::InvalidEntries { .. } => "invalid_request",
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::IncompleteConfig { .. } => "incomplete_config",
             Self::SlackNotConfigured => "slack_not_configured",
@@ -95,6 +104,10 @@ impl ApiError {
                 field: Some(field), ..
             } => {
                 body.insert("field".into(), json!(field));
+            }
+            Self::InvalidEntries { field, errors, .. } => {
+                body.insert("field".into(), json!(field));
+                body.insert("errors".into(), json!(errors));
             }
             Self::InvalidTransition { from, to } => {
                 body.insert("from".into(), json!(from));
@@ -116,6 +129,7 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::InvalidRequest { status, .. } => *status,
+            Self::InvalidEntries { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidTransition { .. }
             | Self::IncompleteConfig { .. }
             | Self::SlackNotConfigured => StatusCode::CONFLICT,
@@ -166,6 +180,24 @@ mod tests {
         assert!(!body.contains("xoxb"));
         assert!(body.contains("\"internal\""));
         assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn entry_errors_are_invalid_requests_listing_each_entry() {
+        let e = ApiError::InvalidEntries {
+            field: "target_channels".into(),
+            message: "2 problems".into(),
+            errors: vec![
+                json!({"channel": "@jane", "message": "a user"}),
+                json!({"channel": "D0123ABCD", "message": "a DM"}),
+            ],
+        };
+        assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = e.body();
+        assert_eq!(body["error"], "invalid_request");
+        assert_eq!(body["field"], "target_channels");
+        assert_eq!(body["message"], "2 problems");
+        assert_eq!(body["errors"][1]["channel"], "D0123ABCD");
     }
 
     #[test]

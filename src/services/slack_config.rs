@@ -20,7 +20,7 @@ use crate::db::models::slack_channel::SlackChannel;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{now, write_tx, DbConnection, DbError};
 use crate::domain::access::Principal;
-use crate::domain::channel::{ChannelInput, TargetChannel};
+use crate::domain::channel::{ChannelError, ChannelInput, TargetChannel, MAX_TARGET_CHANNELS};
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::settings::{
     resolve, Effective, Integration, IntegrationStatus, OrgSettings, ProjectSettings, Source,
@@ -88,11 +88,12 @@ impl Scope {
 pub enum ConfigError {
     #[error("{0}")]
     NotFound(String),
-    /// A target channel was refused (422 on field `target_channels`).
+    /// Target channels were refused (422 on field `target_channels`): every refused
+    /// entry, and a message naming them all.
     #[error("{message}")]
     InvalidChannels {
         message: String,
-        channel: Option<String>,
+        errors: Vec<ChannelProblem>,
     },
     #[error(
         "Slack app credentials are not configured: set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
@@ -122,9 +123,11 @@ impl From<ConfigError> for ApiError {
     fn from(e: ConfigError) -> Self {
         match e {
             ConfigError::NotFound(m) => ApiError::NotFound(m),
-            ConfigError::InvalidChannels { message, .. } => {
-                ApiError::field("target_channels", message)
-            }
+            ConfigError::InvalidChannels { message, errors } => ApiError::InvalidEntries {
+                field: "target_channels".to_owned(),
+                message,
+                errors: errors.iter().map(|e| json!(e)).collect(),
+            },
             ConfigError::SlackNotConfigured => ApiError::SlackNotConfigured,
             ConfigError::Incomplete { message, missing } => {
                 ApiError::IncompleteConfig { message, missing }
@@ -136,10 +139,49 @@ impl From<ConfigError> for ApiError {
     }
 }
 
-fn refuse(channel: &str, message: String) -> ConfigError {
-    ConfigError::InvalidChannels {
-        message,
-        channel: Some(channel.to_owned()),
+/// One refused target channel entry (`channel` is `None` for a problem of the whole
+/// list, such as too many channels).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelProblem {
+    pub channel: Option<String>,
+    pub message: String,
+}
+
+impl ChannelProblem {
+    fn new(channel: &str, message: String) -> Self {
+        Self {
+            channel: Some(channel.to_owned()),
+            message,
+        }
+    }
+}
+
+impl From<&ChannelError> for ChannelProblem {
+    fn from(e: &ChannelError) -> Self {
+        Self {
+            channel: e.entry().map(str::to_owned),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl ConfigError {
+    /// 422 on `target_channels` for every refused entry: one message as is, several
+    /// numbered in one message (each keeps its "only public channels" note).
+    pub fn invalid_channels(errors: Vec<ChannelProblem>) -> Self {
+        let message = match errors.as_slice() {
+            [one] => one.message.clone(),
+            many => format!(
+                "{} problems with the target channels: {}",
+                many.len(),
+                many.iter()
+                    .enumerate()
+                    .map(|(i, e)| format!("({}) {}", i + 1, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        Self::InvalidChannels { message, errors }
     }
 }
 
@@ -517,14 +559,35 @@ pub struct ProjectUpdate {
     pub target_channels: Vec<String>,
 }
 
-/// Validates channel entries with the domain rules (422 naming the channel).
+/// Validates channel entries with the domain rules (422 naming every refused channel).
 pub fn parse_channels(entries: &[String]) -> Result<Vec<ChannelInput>, ConfigError> {
-    ChannelInput::parse_list(entries.iter().map(String::as_str)).map_err(|e| {
-        ConfigError::InvalidChannels {
-            message: e.to_string(),
-            channel: e.entry().map(str::to_owned),
+    ChannelInput::parse_list_all(entries.iter().map(String::as_str))
+        .map_err(|errors| ConfigError::invalid_channels(errors.iter().map(Into::into).collect()))
+}
+
+/// Validates channel entries with the domain rules and resolves the accepted ones through
+/// Slack (when an integration is active), so one save reports every refused channel:
+/// those the rules refuse and those Slack does not know or that are private or archived.
+async fn checked_channels(
+    state: &AppState,
+    scope: &Scope,
+    entries: &[String],
+) -> Result<ResolvedChannels, ConfigError> {
+    let (inputs, refused) = ChannelInput::partition_list(entries.iter().map(String::as_str));
+    if refused.is_empty() {
+        return resolve_channels(state, scope, inputs).await;
+    }
+    let mut problems: Vec<ChannelProblem> = refused.iter().map(Into::into).collect();
+    // The accepted entries are asked about too, unless there are too many to ask about.
+    // Slack failing here (or an unknown scope) changes nothing: the save is refused anyway.
+    if inputs.len() <= MAX_TARGET_CHANNELS {
+        if let Err(ConfigError::InvalidChannels { errors, .. }) =
+            resolve_channels(state, scope, inputs).await
+        {
+            problems.extend(errors);
         }
-    })
+    }
+    Err(ConfigError::invalid_channels(problems))
 }
 
 /// Target channels ready to store, and what Slack told us about them.
@@ -579,7 +642,7 @@ impl From<SlackError> for ChannelCheckError {
     }
 }
 
-fn check_usable(channel: &slack::Channel, typed: &str) -> Result<(), ChannelCheckError> {
+fn check_usable(channel: &slack::Channel, typed: &str) -> Result<(), ChannelProblem> {
     let problem = if channel.is_private || channel.is_im || channel.is_mpim || channel.is_group {
         Some("is a private channel")
     } else if channel.is_archived {
@@ -588,14 +651,17 @@ fn check_usable(channel: &slack::Channel, typed: &str) -> Result<(), ChannelChec
         None
     };
     match problem {
-        Some(p) => Err(ChannelCheckError::Config(refuse(
+        Some(p) => Err(ChannelProblem::new(
             typed,
             format!("channel {typed} {p}; only public, active channels are supported"),
-        ))),
+        )),
         None => Ok(()),
     }
 }
 
+/// Resolves every input through Slack; a channel Slack does not know, or that is private
+/// or archived, is collected (all of them are reported together); any other Slack
+/// failure ends the check.
 async fn check_channels_in_slack(
     api: &slack::SlackApi,
     token: &SecretString,
@@ -611,51 +677,58 @@ async fn check_channels_in_slack(
         targets: Vec::new(),
         learned: Vec::new(),
     };
+    let mut problems: Vec<ChannelProblem> = Vec::new();
+    let unknown = |typed: &str| {
+        ChannelProblem::new(
+            typed,
+            format!(
+                "channel {typed} does not exist in the Slack workspace {} or is private; only \
+                 public channels are supported",
+                inst.team_name
+            ),
+        )
+    };
     for input in inputs {
-        let channel = match input {
+        let (channel, typed) = match input {
             ChannelInput::Name(name) => {
                 let typed = format!("#{name}");
                 let found = listed
                     .iter()
                     .find(|c| &c.name == name || c.name_normalized.as_deref() == Some(name));
-                let Some(found) = found else {
-                    return Err(ChannelCheckError::Config(refuse(
-                        &typed,
-                        format!(
-                            "channel {typed} does not exist in the Slack workspace {} or is \
-                             private; only public channels are supported",
-                            inst.team_name
-                        ),
-                    )));
-                };
-                check_usable(found, &typed)?;
-                found.clone()
+                match found {
+                    Some(found) => (found.clone(), typed),
+                    None => {
+                        problems.push(unknown(&typed));
+                        continue;
+                    }
+                }
             }
             ChannelInput::Id(id) => match api.conversations_info(token, id).await {
-                Ok(c) => {
-                    check_usable(&c, id)?;
-                    c
-                }
+                Ok(c) => (c, id.clone()),
                 Err(e) if e.class() == ErrorClass::Channel => {
-                    return Err(ChannelCheckError::Config(refuse(
-                        id,
-                        format!(
-                            "channel {id} does not exist in the Slack workspace {} or is \
-                             private; only public channels are supported",
-                            inst.team_name
-                        ),
-                    )))
+                    problems.push(unknown(id));
+                    continue;
                 }
                 Err(e) => return Err(e.into()),
             },
         };
+        if let Err(p) = check_usable(&channel, &typed) {
+            problems.push(p);
+            continue;
+        }
         out.targets.push(TargetChannel {
             id: Some(channel.id.clone()),
             name: Some(channel.name.clone()),
         });
         out.learned.push((inst.team_id.clone(), channel));
     }
-    Ok(out)
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ChannelCheckError::Config(ConfigError::invalid_channels(
+            problems,
+        )))
+    }
 }
 
 /// Turns a failed Slack call during channel checks into an error for the admin, marking
@@ -760,10 +833,7 @@ pub async fn update_org(
 ) -> Result<OrgView, ConfigError> {
     let scope = Scope::Org(org.clone());
     let resolved = match &update.target_channels {
-        Some(entries) => {
-            let inputs = parse_channels(entries)?;
-            Some(resolve_channels(state, &scope, inputs).await?)
-        }
+        Some(entries) => Some(checked_channels(state, &scope, entries).await?),
         None => None,
     };
     let actor = actor.actor();
@@ -814,8 +884,7 @@ pub async fn put_project(
     update: ProjectUpdate,
 ) -> Result<ProjectView, ConfigError> {
     let scope = Scope::Project(org.clone(), project.clone());
-    let inputs = parse_channels(&update.target_channels)?;
-    let resolved = resolve_channels(state, &scope, inputs).await?;
+    let resolved = checked_channels(state, &scope, &update.target_channels).await?;
     let actor = actor.actor();
     let result = state
         .db

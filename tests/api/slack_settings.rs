@@ -264,3 +264,86 @@ test_both_backends_with_slack! {
         assert_eq!(body["threads"], false);
     }
 }
+
+fn refused_channels(res: &Value) -> Vec<&str> {
+    res["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors array: {res}"))
+        .iter()
+        .map(|e| e["channel"].as_str().unwrap())
+        .collect()
+}
+
+test_both_backends! {
+    async fn every_refused_channel_is_reported_at_once(app: TestApp) {
+        app.seed_acme().await;
+        let admin = app.admin_token("acme");
+        for path in [ORG, PROJECT] {
+            let body = if path == ORG {
+                json!({"target_channels": "#ok @jane D0123ABCD #Bad @jane"})
+            } else {
+                json!({"send_messages": true, "target_channels": ["#ok @jane", "D0123ABCD", "#Bad"]})
+            };
+            let (status, res) = put(&app, path, &admin, body).await;
+            assert_eq!(status, 422, "{res}");
+            assert_eq!(res["error"], "invalid_request");
+            assert_eq!(res["field"], "target_channels");
+            let message = res["message"].as_str().unwrap();
+            for bad in ["@jane", "D0123ABCD", "#Bad"] {
+                assert!(message.contains(bad), "{bad}: {message}");
+            }
+            assert!(message.contains("3 problems"), "{message}");
+            assert!(message.contains("only public channels are supported"), "{message}");
+            assert!(!message.contains("#ok"), "{message}");
+            // One entry per refused channel (a repeated one once), in the order typed.
+            assert_eq!(refused_channels(&res), ["@jane", "D0123ABCD", "#Bad"], "{res}");
+            for e in res["errors"].as_array().unwrap() {
+                let m = e["message"].as_str().unwrap();
+                assert!(m.contains(e["channel"].as_str().unwrap()), "{e}");
+                assert!(m.contains("only public channels are supported"), "{e}");
+            }
+        }
+        // A single refused channel: the message as before, and an errors array of one.
+        let (status, res) = put(&app, ORG, &admin, json!({"target_channels": "#ok @jane"})).await;
+        assert_eq!(status, 422, "{res}");
+        assert_eq!(refused_channels(&res), ["@jane"]);
+        assert_eq!(res["message"], res["errors"][0]["message"]);
+        // Nothing was stored.
+        assert_eq!(get(&app, ORG, &admin).await["target_channels"], json!([]));
+        assert_eq!(get(&app, PROJECT, &admin).await["own"], Value::Null);
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn with_an_integration_every_unknown_private_or_archived_channel_is_reported(app: TestApp) {
+        app.seed_acme().await;
+        let admin = app.admin_token("acme");
+        app.install_slack("/api/v1/orgs/acme", &admin).await;
+        let (status, body) = put(&app, ORG, &admin, json!({"target_channels": "#load-tests"})).await;
+        assert_eq!(status, 200, "{body}");
+
+        let typed = "#load-tests #nope #secret-ops C0FAKE0OLD1 C0NOSUCH01 #old-alerts";
+        let (status, res) = put(&app, ORG, &admin, json!({"target_channels": typed})).await;
+        assert_eq!(status, 422, "{res}");
+        assert_eq!((res["error"].as_str(), res["field"].as_str()), (Some("invalid_request"), Some("target_channels")));
+        let expected = ["#nope", "#secret-ops", "C0FAKE0OLD1", "C0NOSUCH01", "#old-alerts"];
+        assert_eq!(refused_channels(&res), expected, "{res}");
+        let message = res["message"].as_str().unwrap();
+        for (bad, why) in [("#nope", "does not exist"), ("#secret-ops", "private"), ("C0FAKE0OLD1", "archived"), ("C0NOSUCH01", "does not exist"), ("#old-alerts", "archived")] {
+            assert!(message.contains(bad), "{bad}: {message}");
+            let e = res["errors"].as_array().unwrap().iter().find(|e| e["channel"] == bad).unwrap();
+            assert!(e["message"].as_str().unwrap().contains(why), "{e}");
+        }
+        assert!(!refused_channels(&res).contains(&"#load-tests"));
+
+        // Rule errors and Slack's answers come back together, on a project too.
+        let (status, res) = put(&app, PROJECT, &admin, json!({"send_messages": true, "target_channels": "@jane #nope #perf #old-alerts"})).await;
+        assert_eq!(status, 422, "{res}");
+        assert_eq!(refused_channels(&res), ["@jane", "#nope", "#old-alerts"], "{res}");
+        assert!(res["message"].as_str().unwrap().contains("only public channels are supported"), "{res}");
+
+        // The refused saves changed nothing.
+        assert_eq!(get(&app, ORG, &admin).await["target_channels"], json!(["#load-tests"]));
+        assert_eq!(get(&app, PROJECT, &admin).await["own"], Value::Null);
+    }
+}

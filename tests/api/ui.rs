@@ -374,6 +374,102 @@ test_both_backends_with_slack! {
     }
 }
 
+/// The HTML from `id="{id}"` to the end of its element `</{tag}>`.
+fn element<'p>(page: &'p Page, id: &str, tag: &str) -> &'p str {
+    let at = page
+        .body
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id}: {}", page.body));
+    let end = page.body[at..].find(&format!("</{tag}>")).unwrap();
+    &page.body[at..at + end]
+}
+
+test_both_backends_with_slack! {
+    async fn every_refused_channel_appears_inline(app: TestApp) {
+        let b = org_admin(&app).await;
+        // Several syntax errors before any integration exists: each on its own line.
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#ok @jane D0123ABCD #Bad")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        let lead = element(&res, "channels-error", "p");
+        assert!(lead.contains("3 problems with the target channels"), "{lead}");
+        let list = element(&res, "channel-errors", "ul");
+        assert_eq!(list.matches("<li").count(), 3, "{list}");
+        for bad in ["@jane", "D0123ABCD", "#Bad"] {
+            assert!(list.contains(&format!("<code>{bad}</code>: ")), "{bad}: {list}");
+        }
+        assert!(!list.contains("<code>#ok</code>"), "{list}");
+        assert!(list.contains("only public channels are supported"), "{list}");
+        assert!(res.has(r##"value="#ok @jane D0123ABCD #Bad""##), "the typed value stays");
+        assert!(res.has(r#"aria-describedby="channels-error channel-errors""#), "{}", res.body);
+
+        // Installed: the rules' errors and Slack's answers together.
+        install_via_ui(&b, ORG).await;
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests @jane #nope #secret-ops #old-alerts")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        let list = element(&res, "channel-errors", "ul");
+        assert_eq!(list.matches("<li").count(), 4, "{list}");
+        for (bad, why) in [("@jane", "is a user"), ("#nope", "does not exist"), ("#secret-ops", "private"), ("#old-alerts", "archived")] {
+            let line = &list[list.find(&format!("<code>{bad}</code>")).unwrap()..];
+            assert!(line[..line.find("</li>").unwrap()].contains(why), "{bad}: {list}");
+        }
+
+        // A project page lists them too.
+        let res = b.submit(PROJECT, PROJECT, &org_form("enabled", "inherit", "inherit", "#nope #old-alerts")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        let list = element(&res, "channel-errors", "ul");
+        assert!(list.contains("<code>#nope</code>") && list.contains("<code>#old-alerts</code>"), "{list}");
+
+        // A single error stays one line, without a list.
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests @jane")).await;
+        assert_eq!(res.status, 422);
+        assert!(element(&res, "channels-error", "p").contains("<code>@jane</code>"));
+        assert!(!res.has(r#"id="channel-errors""#));
+        let (_, body) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&app.admin_token("acme")), None).await;
+        assert_eq!(body["target_channels"], json!([]), "nothing was saved");
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn target_channels_slack_reports_unusable_show_a_warning_on_both_pages(app: TestApp) {
+        let b = org_admin(&app).await;
+        install_via_ui(&b, ORG).await;
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests #perf")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert!(!b.get(ORG).await.has(r#"id="channel-warnings""#));
+
+        // #perf gets archived in Slack; the channel check (as the org admin) finds it.
+        app.fake_post("/channels", json!({"name": "perf", "is_archived": true})).await;
+        let admin = app.admin_token("acme");
+        let (status, body) = app.call(Method::POST, "/api/v1/orgs/acme/slack/channel-check", Some(&admin), None).await;
+        assert_eq!(status, 200, "{body}");
+
+        let page = b.get(ORG).await;
+        assert_eq!(page.status, 200);
+        let warnings = element(&page, "channel-warnings", "div");
+        assert!(warnings.contains("<strong>Warning:</strong> #perf is archived in Slack; messages to it fail."), "{warnings}");
+        assert!(warnings.contains(r#"data-problem="archived""#), "{warnings}");
+        assert!(!warnings.contains("#load-tests"), "{warnings}");
+        // Next to Target Channels, inside the form.
+        let (input, warning, save) = (
+            page.body.find(r#"id="target_channels""#).unwrap(),
+            page.body.find(r#"id="channel-warnings""#).unwrap(),
+            page.body.find(r#"id="save""#).unwrap(),
+        );
+        assert!(input < warning && warning < save);
+
+        // The project inherits the channels, so the warning is about its effective ones.
+        let page = b.get(PROJECT).await;
+        assert_eq!(page.status, 200);
+        assert!(element(&page, "channel-warnings", "div").contains("#perf is archived in Slack"), "{}", page.body);
+
+        // With channels of its own that are fine, the project shows no warning (the org still does).
+        let res = b.submit(PROJECT, PROJECT, &org_form("enabled", "inherit", "inherit", "#load-tests")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert!(!b.get(PROJECT).await.has(r#"id="channel-warnings""#));
+        assert!(b.get(ORG).await.has(r#"id="channel-warnings""#));
+    }
+}
+
 test_both_backends! {
     async fn other_orgs_and_projects_are_forbidden(app: TestApp) {
         app.seed_acme().await;

@@ -419,17 +419,21 @@ async fn rejected_save(
     form: &SettingsForm,
     error: ConfigError,
 ) -> Result<HttpResponse, UiError> {
-    let (status, message, channel) = match error {
-        ConfigError::InvalidChannels { message, channel } => {
-            (StatusCode::UNPROCESSABLE_ENTITY, message, channel)
-        }
-        ConfigError::SlackUnavailable(message) => (StatusCode::BAD_GATEWAY, message, None),
+    let (status, rejected) = match error {
+        ConfigError::InvalidChannels { message, errors } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejected::channels(form, &message, &errors),
+        ),
+        ConfigError::SlackUnavailable(message) => (
+            StatusCode::BAD_GATEWAY,
+            Rejected {
+                form,
+                message: render::capitalize(&message),
+                channel: None,
+                errors: Vec::new(),
+            },
+        ),
         other => return Err(other.into()),
-    };
-    let rejected = Rejected {
-        form,
-        message: render::capitalize(&message),
-        channel,
     };
     settings_page(ui, state, user, scope, Some((status, rejected)), false).await
 }

@@ -5,9 +5,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::render::capitalize;
 use super::session::{Flash, Notice};
 use crate::domain::settings::{IntegrationStatus, Source};
-use crate::services::slack_config::{IntegrationView, OrgView, ProjectView, Scope};
+use crate::services::slack_config::{
+    ChannelProblem, ChannelWarning, IntegrationView, OrgView, ProjectView, Scope,
+};
 use crate::slack::{classify, ErrorClass};
 
 /// A settings form as posted. Selects carry `enabled`, `disabled` or (projects) `inherit`.
@@ -168,16 +171,29 @@ impl IntegrationBox {
     }
 }
 
-/// Target Channels: the input, the inline error, and (projects) what is inherited.
+/// Target Channels: the input, the inline errors, the warnings about channels Slack
+/// reports archived, deleted or private, and (projects) what is inherited.
 #[derive(Serialize)]
 struct ChannelsBox {
     value: String,
     placeholder: String,
+    /// The error (one refused channel), or the lead line above several.
     error: Option<String>,
     error_channel: Option<String>,
+    /// Several refused channels: one line each.
+    errors: Vec<ChannelErrorLine>,
+    /// The stored (org) or effective (project) channels Slack reports as unusable.
+    warnings: Vec<ChannelWarning>,
     effective: Option<String>,
     source: Option<&'static str>,
     org_value: Option<String>,
+}
+
+/// One refused channel under Target Channels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelErrorLine {
+    pub channel: Option<String>,
+    pub message: String,
 }
 
 /// One line of the test-message results.
@@ -306,8 +322,51 @@ pub struct Frame {
 /// A form that failed validation, shown again as typed with the error at its field.
 pub struct Rejected<'a> {
     pub form: &'a SettingsForm,
+    /// The error, or (several refused channels) the line that introduces them.
     pub message: String,
+    /// The one refused channel.
     pub channel: Option<String>,
+    /// Several refused channels, each with its own message.
+    pub errors: Vec<ChannelErrorLine>,
+}
+
+impl<'a> Rejected<'a> {
+    /// Refused target channels: one shown as its error, several each on its own line.
+    pub fn channels(form: &'a SettingsForm, message: &str, errors: &[ChannelProblem]) -> Self {
+        match errors {
+            [] => Self {
+                form,
+                message: capitalize(message),
+                channel: None,
+                errors: Vec::new(),
+            },
+            [one] => Self {
+                form,
+                message: capitalize(&one.message),
+                channel: one.channel.clone(),
+                errors: Vec::new(),
+            },
+            many => {
+                let named: Vec<&str> = many.iter().filter_map(|e| e.channel.as_deref()).collect();
+                Self {
+                    form,
+                    message: format!(
+                        "Nothing was saved: {} problems with the target channels ({}).",
+                        many.len(),
+                        named.join(", ")
+                    ),
+                    channel: None,
+                    errors: many
+                        .iter()
+                        .map(|e| ChannelErrorLine {
+                            channel: e.channel.clone(),
+                            message: capitalize(&e.message),
+                        })
+                        .collect(),
+                }
+            }
+        }
+    }
 }
 
 fn missing_text(missing: &[&'static str]) -> String {
@@ -413,6 +472,11 @@ pub fn org_page(
             placeholder: "#load-tests #alerts".to_owned(),
             error: rejected.as_ref().map(|r| r.message.clone()),
             error_channel: rejected.as_ref().and_then(|r| r.channel.clone()),
+            errors: rejected
+                .as_ref()
+                .map(|r| r.errors.clone())
+                .unwrap_or_default(),
+            warnings: view.channel_warnings.clone(),
             effective: None,
             source: None,
             org_value: None,
@@ -527,6 +591,11 @@ pub fn project_page(
             },
             error: rejected.as_ref().map(|r| r.message.clone()),
             error_channel: rejected.as_ref().and_then(|r| r.channel.clone()),
+            errors: rejected
+                .as_ref()
+                .map(|r| r.errors.clone())
+                .unwrap_or_default(),
+            warnings: e.channel_warnings.clone(),
             effective: Some(if effective_channels.is_empty() {
                 "none".to_owned()
             } else {
