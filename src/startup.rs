@@ -189,7 +189,9 @@ async fn start_pipeline(
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ),
     };
-    let resolver = ConfigResolver::new(db.clone()).start();
+    let resolver = ConfigResolver::new(db.clone());
+    let effective = resolver.cache();
+    let resolver = resolver.start();
     let sender = SlackSender::new(SenderDeps {
         db: db.clone(),
         resolver: resolver.clone(),
@@ -205,6 +207,7 @@ async fn start_pipeline(
             db: db.clone(),
             writer: crate::pipeline::writer::IngestWriter::start(db)?,
             resolver,
+            effective,
             sender,
         },
         load_tests: Default::default(),

@@ -4,8 +4,13 @@
 //! `domain::settings::resolve`, the one home of the rules). Entries live for
 //! [`CACHE_TTL`] and are dropped at once when this instance changes an org's settings
 //! ([`Invalidate`]); other instances' changes apply within the TTL.
+//!
+//! The actor fills and invalidates the cache; readers on the ingest path look into it
+//! through an [`EffectiveCache`] handle first, so a hit costs no message round trip to
+//! the actor's thread.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -18,18 +23,57 @@ pub const CACHE_TTL: Duration = Duration::from_secs(2);
 /// Cache entries are swept this often.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
+type Entries = HashMap<(String, String), (Instant, Effective)>;
+
+/// A read handle on the resolver's cache.
+#[derive(Clone, Default)]
+pub struct EffectiveCache(Arc<RwLock<Entries>>);
+
+impl EffectiveCache {
+    /// The cached configuration of a project, while fresh.
+    pub fn get(&self, org: &str, project: &str) -> Option<Effective> {
+        let entries = self.0.read().ok()?;
+        entries
+            .get(&(org.to_owned(), project.to_owned()))
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn put(&self, key: (String, String), effective: Effective) {
+        if let Ok(mut entries) = self.0.write() {
+            entries.insert(key, (Instant::now(), effective));
+        }
+    }
+
+    /// Drops every cached configuration of `org`, at once.
+    pub fn invalidate_org(&self, org: &str) {
+        self.retain(|(o, _), _| o != org);
+    }
+
+    fn retain(&self, keep: impl Fn(&(String, String), &(Instant, Effective)) -> bool) {
+        if let Ok(mut entries) = self.0.write() {
+            entries.retain(|k, v| keep(k, v));
+        }
+    }
+}
+
 /// Resolves effective settings for an org's project.
 pub struct ConfigResolver {
     db: Db,
-    cache: HashMap<(String, String), (Instant, Effective)>,
+    cache: EffectiveCache,
 }
 
 impl ConfigResolver {
     pub fn new(db: Db) -> Self {
         Self {
             db,
-            cache: HashMap::new(),
+            cache: EffectiveCache::default(),
         }
+    }
+
+    /// A read handle on this resolver's cache.
+    pub fn cache(&self) -> EffectiveCache {
+        self.cache.clone()
     }
 }
 
@@ -62,14 +106,11 @@ impl Handler<Resolve> for ConfigResolver {
     type Result = ResponseActFuture<Self, Result<Effective, DbError>>;
 
     fn handle(&mut self, msg: Resolve, _: &mut Self::Context) -> Self::Result {
-        let key = (msg.org, msg.project);
-        if let Some((at, effective)) = self.cache.get(&key) {
-            if at.elapsed() < CACHE_TTL {
-                let effective = effective.clone();
-                return Box::pin(async move { Ok(effective) }.into_actor(self));
-            }
+        if let Some(effective) = self.cache.get(&msg.org, &msg.project) {
+            return Box::pin(async move { Ok(effective) }.into_actor(self));
         }
         let db = self.db.clone();
+        let key = (msg.org, msg.project);
         let (org, project) = key.clone();
         let fetched = async move {
             db.run(move |conn| {
@@ -80,7 +121,7 @@ impl Handler<Resolve> for ConfigResolver {
         };
         Box::pin(fetched.into_actor(self).map(move |result, act, _| {
             if let Ok(effective) = &result {
-                act.cache.insert(key, (Instant::now(), effective.clone()));
+                act.cache.put(key, effective.clone());
             }
             result
         }))
@@ -91,6 +132,6 @@ impl Handler<Invalidate> for ConfigResolver {
     type Result = ();
 
     fn handle(&mut self, msg: Invalidate, _: &mut Self::Context) {
-        self.cache.retain(|(org, _), _| *org != msg.org);
+        self.cache.invalidate_org(&msg.org);
     }
 }

@@ -35,8 +35,7 @@ impl Pipeline {
 
     /// Settings of `org` changed on this instance: stop using cached ones.
     pub fn invalidate(&self, org: &str) {
-        self.deps.resolver.do_send(config_resolver::Invalidate {
-            org: org.to_owned(),
-        });
+        // Synchronously, so an event sent right after the change already sees it.
+        self.deps.effective.invalidate_org(org);
     }
 }

@@ -24,6 +24,10 @@ pub struct SlackSender {
     /// Ids of the deliveries in flight (handed back at shutdown if they do not finish).
     in_flight_ids: HashSet<i64>,
     claiming: bool,
+    /// The last claim filled every free slot: more may be due right now.
+    saturated: bool,
+    /// A poll is scheduled for when the channels just served may send again.
+    poll_scheduled: bool,
     /// A wake-up arrived while claiming: claim again right after.
     again: bool,
     stopping: bool,
@@ -36,6 +40,8 @@ impl SlackSender {
             in_flight: 0,
             in_flight_ids: HashSet::new(),
             claiming: false,
+            saturated: false,
+            poll_scheduled: false,
             again: false,
             stopping: false,
         }
@@ -59,6 +65,7 @@ impl SlackSender {
             match result {
                 Ok(batch) => {
                     let full = batch.len() == capacity;
+                    act.saturated = full;
                     for delivery in batch {
                         act.in_flight += 1;
                         let id = delivery.id;
@@ -69,7 +76,25 @@ impl SlackSender {
                             act.in_flight -= 1;
                             act.in_flight_ids.remove(&id);
                             tracing::debug!(outcome = attempt.as_str(), "delivery attempt done");
-                            act.poll(ctx);
+                            // The channel's next message is paced anyway; claim again at
+                            // once only when the last claim was cut off by capacity, else
+                            // when the pacing interval has passed (one timer at a time).
+                            if act.saturated {
+                                act.poll(ctx);
+                            } else if !act.poll_scheduled {
+                                act.poll_scheduled = true;
+                                let after = act
+                                    .deps
+                                    .config
+                                    .pacing
+                                    .interval
+                                    .to_std()
+                                    .unwrap_or(POLL_INTERVAL);
+                                ctx.run_later(after, |act, ctx| {
+                                    act.poll_scheduled = false;
+                                    act.poll(ctx);
+                                });
+                            }
                         }));
                     }
                     if full || act.again {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::Utc;
 
-use super::config_resolver::{ConfigResolver, Resolve};
+use super::config_resolver::{ConfigResolver, EffectiveCache, Resolve};
 use super::slack_sender::{SlackSender, Wake};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::settings::Effective;
@@ -48,6 +48,8 @@ pub struct Deps {
     /// Commits ingest transactions in groups.
     pub writer: IngestWriter,
     pub resolver: Addr<ConfigResolver>,
+    /// The resolver's cache, read directly on a hit.
+    pub effective: EffectiveCache,
     pub sender: Addr<SlackSender>,
 }
 
@@ -97,14 +99,18 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let effective = deps
-            .resolver
-            .send(Resolve {
-                org: S::org(&ev).to_owned(),
-                project: S::project(&ev).to_owned(),
-            })
-            .await
-            .map_err(|_| IngestError::Database(DbError::Canceled))??;
+        let (org, project) = (S::org(&ev), S::project(&ev));
+        let effective = match deps.effective.get(org, project) {
+            Some(cached) => cached,
+            None => deps
+                .resolver
+                .send(Resolve {
+                    org: org.to_owned(),
+                    project: project.to_owned(),
+                })
+                .await
+                .map_err(|_| IngestError::Database(DbError::Canceled))??,
+        };
         let event = ev.clone();
         let result = deps
             .writer

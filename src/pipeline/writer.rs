@@ -18,6 +18,10 @@ use crate::db::{DatabaseUrl, Db, DbConnection, DbError};
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 256;
+/// Writer threads on PostgreSQL: each statement is a network round trip, so one
+/// connection caps throughput; several write in parallel (jobs of one subject never run
+/// concurrently: its actor waits for each answer). SQLite has one writer by nature.
+const POSTGRES_WRITERS: usize = 4;
 /// Jobs waiting for the writer before submitters wait for room.
 const QUEUE_CAPACITY: usize = 8_192;
 
@@ -33,14 +37,21 @@ pub struct IngestWriter {
 }
 
 impl IngestWriter {
-    /// Starts the writer thread for `db`'s database.
+    /// Starts the writer thread(s) for `db`'s database.
     pub fn start(db: &Db) -> std::io::Result<Self> {
         let (queue, jobs) = sync_channel::<Job>(QUEUE_CAPACITY);
-        let url = db.url().clone();
-        let lane = db.write_lane();
-        std::thread::Builder::new()
-            .name("xtc-ingest-writer".into())
-            .spawn(move || writer_loop(&url, lane, &jobs))?;
+        let jobs = Arc::new(Mutex::new(jobs));
+        let writers = if db.url().is_sqlite() {
+            1
+        } else {
+            POSTGRES_WRITERS
+        };
+        for n in 0..writers {
+            let (url, lane, jobs) = (db.url().clone(), db.write_lane(), jobs.clone());
+            std::thread::Builder::new()
+                .name(format!("xtc-ingest-writer-{n}"))
+                .spawn(move || writer_loop(&url, lane, &jobs))?;
+        }
         Ok(Self { queue })
     }
 
@@ -104,17 +115,27 @@ fn in_savepoint<T, E: From<DbError>>(
     }
 }
 
-fn writer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, jobs: &Receiver<Job>) {
-    let mut conn: Option<DbConnection> = None;
-    while let Ok(first) = jobs.recv() {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Takes the next batch: waits for one job, then whatever else is queued.
+fn next_batch(jobs: &Mutex<Receiver<Job>>) -> Option<Vec<Job>> {
+    let jobs = match jobs.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let first = jobs.recv().ok()?;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    batch.push(first);
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+fn writer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, jobs: &Mutex<Receiver<Job>>) {
+    let mut conn: Option<DbConnection> = None;
+    while let Some(batch) = next_batch(jobs) {
         if conn.is_none() {
             match url.connect() {
                 Ok(c) => conn = Some(c),
