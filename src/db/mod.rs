@@ -130,8 +130,9 @@ impl r2d2::ManageConnection for ConnectionManager {
         Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection whose server went away (PostgreSQL) is dropped when returned.
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -238,6 +239,10 @@ impl Db {
             .max_size(max_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(5))
+            // A file cannot go away like a server: no `SELECT 1` before every use of an
+            // SQLite connection (it cost a statement per request). PostgreSQL keeps it, so
+            // connections that died with a server restart are replaced.
+            .test_on_check_out(!url.is_sqlite())
             .build_unchecked(manager);
         let write_lane = url.is_sqlite().then(|| Arc::new(Mutex::new(())));
         Ok(Self {

@@ -280,110 +280,85 @@ fn should_give_up(d: &Delivery, record: &Record, max_attempts: i32) -> bool {
     d.attempts >= limit
 }
 
+/// How an event becomes a Slack message.
+enum Plan {
+    /// Threads off: one message per event.
+    Single,
+    /// Threads on, first message of this subject in this channel: the run card as parent.
+    Parent(Card),
+    /// Threads on and a parent exists: a reply, then the parent edited into the new state.
+    Reply(SlackThread, Card),
+}
+
 async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString) -> Record {
-    let renderer = &deps.renderer;
-    let channel = d.channel.clone();
-    match p.thread {
-        // Threads on and a parent exists: reply, then edit the parent into the new state.
+    let plan = match p.thread {
         Some(thread) => {
             let mut card: Card =
                 serde_json::from_str(&thread.card).unwrap_or_else(|_| Card::new(&p.payload));
             card.absorb(&p.payload);
-            let reply = match renderer.render_event(&p.payload, &p.names, d.compact) {
-                Ok(r) => r,
-                Err(e) => {
-                    return Record::Failed {
-                        error: format!("template error: {e}"),
-                    }
-                }
-            };
-            let msg = PostMessage {
-                channel,
-                text: reply.text,
-                blocks: Some(reply.blocks),
-                thread_ts: Some(thread.parent_ts.clone()),
-                reply_broadcast: broadcast(&p.payload),
-            };
-            match deps.slack.post_message(token, &msg).await {
-                Ok(posted) => {
-                    update_card(
-                        deps,
-                        token,
-                        &posted.channel,
-                        &thread.parent_ts,
-                        &card,
-                        &p.names,
-                        d.compact,
-                    )
-                    .await;
-                    let card_json = serde_json::to_string(&card).unwrap_or_default();
-                    Record::Sent {
-                        ts: posted.ts,
-                        thread: Some(ThreadWrite::SaveCard(card_json)),
-                    }
-                }
-                Err(e) => classify(deps, d, e),
+            Plan::Reply(thread, card)
+        }
+        None if d.threads => Plan::Parent(Card::new(&p.payload)),
+        None => Plan::Single,
+    };
+    let rendered = match &plan {
+        Plan::Parent(card) => deps.renderer.render_card(card, &p.names, d.compact),
+        Plan::Single | Plan::Reply(..) => {
+            deps.renderer.render_event(&p.payload, &p.names, d.compact)
+        }
+    };
+    let rendered = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            return Record::Failed {
+                error: format!("template error: {e}"),
             }
         }
-        // Threads on, first message of this subject in this channel: post the run card.
-        None if d.threads => {
-            let card = Card::new(&p.payload);
-            let rendered = match renderer.render_card(&card, &p.names, d.compact) {
-                Ok(r) => r,
-                Err(e) => {
-                    return Record::Failed {
-                        error: format!("template error: {e}"),
-                    }
-                }
-            };
-            let msg = PostMessage {
-                channel,
-                text: rendered.text,
-                blocks: Some(rendered.blocks),
-                ..Default::default()
-            };
-            match deps.slack.post_message(token, &msg).await {
-                Ok(posted) => {
-                    let row = SlackThread {
-                        subject_key: d.subject_key.clone(),
-                        team_id: p.installation.team_id.clone(),
-                        channel: d.channel.clone(),
-                        parent_ts: posted.ts.clone(),
-                        card: serde_json::to_string(&card).unwrap_or_default(),
-                        updated_at: now(),
-                    };
-                    Record::Sent {
-                        ts: posted.ts,
-                        thread: Some(ThreadWrite::Insert(row)),
-                    }
-                }
-                Err(e) => classify(deps, d, e),
-            }
+    };
+    let (thread_ts, reply_broadcast) = match &plan {
+        Plan::Reply(thread, _) => (Some(thread.parent_ts.clone()), broadcast(&p.payload)),
+        Plan::Single | Plan::Parent(_) => (None, false),
+    };
+    let msg = PostMessage {
+        channel: d.channel.clone(),
+        text: rendered.text,
+        blocks: Some(rendered.blocks),
+        thread_ts,
+        reply_broadcast,
+    };
+    let posted = match deps.slack.post_message(token, &msg).await {
+        Ok(posted) => posted,
+        Err(e) => return classify(deps, d, e),
+    };
+    let card_json = |card: &Card| serde_json::to_string(card).unwrap_or_default();
+    let thread = match plan {
+        Plan::Single => None,
+        Plan::Parent(card) => Some(ThreadWrite::Insert(SlackThread {
+            subject_key: d.subject_key.clone(),
+            team_id: p.installation.team_id.clone(),
+            channel: d.channel.clone(),
+            parent_ts: posted.ts.clone(),
+            card: card_json(&card),
+            updated_at: now(),
+        })),
+        Plan::Reply(thread, card) => {
+            let names = &p.names;
+            update_card(
+                deps,
+                token,
+                &posted.channel,
+                &thread.parent_ts,
+                &card,
+                names,
+                d.compact,
+            )
+            .await;
+            Some(ThreadWrite::SaveCard(card_json(&card)))
         }
-        // Threads off: one message per event.
-        None => {
-            let rendered = match renderer.render_event(&p.payload, &p.names, d.compact) {
-                Ok(r) => r,
-                Err(e) => {
-                    return Record::Failed {
-                        error: format!("template error: {e}"),
-                    }
-                }
-            };
-            let msg = PostMessage {
-                channel,
-                text: rendered.text,
-                blocks: Some(rendered.blocks),
-                ..Default::default()
-            };
-            match deps.slack.post_message(token, &msg).await {
-                Ok(posted) => Record::Sent {
-                    ts: posted.ts,
-                    thread: None,
-                },
-                Err(e) => classify(deps, d, e),
-            }
-        }
+    };
+    Record::Sent {
+        ts: posted.ts,
+        thread,
     }
 }
 

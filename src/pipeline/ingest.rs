@@ -112,6 +112,41 @@ fn queue(conn: &mut DbConnection, rows: &[NewDelivery]) -> Result<(usize, usize)
     Ok((pending, new_heads))
 }
 
+/// What every event checks first: a repeated `event_id` answers as the first time did;
+/// the project must be registered.
+fn precheck(
+    conn: &mut DbConnection,
+    event_id: &str,
+    org: &str,
+    project: &str,
+) -> Result<Option<Outcome>, IngestError> {
+    if let Some(existing) = EventRow::find_by_id(conn, event_id)? {
+        return Ok(Some(Outcome::Duplicate {
+            state: existing.resulting_state,
+        }));
+    }
+    check_project(conn, org, project)?;
+    Ok(None)
+}
+
+/// A known subject stays in the project it was first seen in.
+fn same_project(
+    subject: &'static str,
+    id: &str,
+    (row_org, row_project): (&str, &str),
+    (org, project): (&str, &str),
+) -> Result<(), IngestError> {
+    if row_org == org && row_project == project {
+        return Ok(());
+    }
+    Err(IngestError::WrongProject {
+        subject,
+        id: id.to_owned(),
+        org: row_org.to_owned(),
+        project: row_project.to_owned(),
+    })
+}
+
 fn check_project(conn: &mut DbConnection, org: &str, project: &str) -> Result<(), IngestError> {
     if Project::exists(conn, org, project)? {
         Ok(())
@@ -149,23 +184,18 @@ pub fn load_test_event(
     effective: &Effective,
     now: DateTime<Utc>,
 ) -> Result<Outcome, IngestError> {
-    if let Some(existing) = EventRow::find_by_id(conn, ev.event_id.as_str())? {
-        return Ok(Outcome::Duplicate {
-            state: existing.resulting_state,
-        });
-    }
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
-    check_project(conn, org, project)?;
+    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), org, project)? {
+        return Ok(duplicate);
+    }
     let existing = LoadTestRow::find_by_id(conn, ev.load_test.as_str())?;
     if let Some(row) = &existing {
-        if row.org_id != org || row.project_id != project {
-            return Err(IngestError::WrongProject {
-                subject: "load test",
-                id: row.id.clone(),
-                org: row.org_id.clone(),
-                project: row.project_id.clone(),
-            });
-        }
+        same_project(
+            "load test",
+            &row.id,
+            (&row.org_id, &row.project_id),
+            (org, project),
+        )?;
     }
     let from = existing
         .as_ref()
@@ -264,23 +294,18 @@ pub fn monitoring_event(
     effective: &Effective,
     now: DateTime<Utc>,
 ) -> Result<Outcome, IngestError> {
-    if let Some(existing) = EventRow::find_by_id(conn, ev.event_id.as_str())? {
-        return Ok(Outcome::Duplicate {
-            state: existing.resulting_state,
-        });
-    }
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
-    check_project(conn, org, project)?;
+    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), org, project)? {
+        return Ok(duplicate);
+    }
     let existing = ScenarioRow::find_by_id(conn, ev.scenario.as_str())?;
     if let Some(row) = &existing {
-        if row.org_id != org || row.project_id != project {
-            return Err(IngestError::WrongProject {
-                subject: "scenario",
-                id: row.id.clone(),
-                org: row.org_id.clone(),
-                project: row.project_id.clone(),
-            });
-        }
+        same_project(
+            "scenario",
+            &row.id,
+            (&row.org_id, &row.project_id),
+            (org, project),
+        )?;
     }
     let prev = existing
         .as_ref()

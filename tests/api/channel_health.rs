@@ -9,22 +9,6 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 use crate::test_both_backends_with_slack;
 
-async fn installed(app: &TestApp, channels: &str) -> String {
-    app.seed_acme().await;
-    let admin = app.admin_token("acme");
-    app.install_slack("/api/v1/orgs/acme", &admin).await;
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/api/v1/orgs/acme/slack",
-            Some(&admin),
-            Some(json!({"send_messages": true, "target_channels": channels})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    admin
-}
-
 async fn check(app: &TestApp, token: Option<&str>) -> (u16, Value) {
     app.call(
         Method::POST,
@@ -53,7 +37,7 @@ fn problems(warnings: &Value) -> Vec<(String, String)> {
 
 test_both_backends_with_slack! {
     async fn a_check_finds_archived_deleted_and_private_target_channels(app: TestApp) {
-        let admin = installed(&app, "#load-tests #perf #random #general").await;
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests #perf #random #general"})).await;
         // Changed at Slack without any event reaching us.
         app.fake_post("/channels", json!({"name": "load-tests", "is_archived": true})).await;
         app.fake_post("/channels", json!({"name": "perf", "is_private": true, "is_member": true})).await;
@@ -96,7 +80,7 @@ test_both_backends_with_slack! {
 
 test_both_backends_with_slack! {
     async fn revoked_installations_are_not_checked(app: TestApp) {
-        let admin = installed(&app, "#load-tests").await;
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let event = json!({"type": "app_uninstalled", "url": format!("{}/slack/events", app.address)});
         app.fake_post("/events", event).await;
         let (status, body) = check(&app, Some(&admin)).await;
@@ -128,7 +112,9 @@ async fn the_periodic_check_runs_on_its_interval() {
     .await
     .unwrap();
     app.fake = Some(fake);
-    let admin = installed(&app, "#perf").await;
+    let admin = app
+        .configure_acme(json!({"target_channels": "#perf"}))
+        .await;
     app.fake_post("/channels", json!({"name": "perf", "is_archived": true}))
         .await;
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -489,3 +489,78 @@ macro_rules! test_both_backends {
         }
     };
 }
+
+/// The app with its own fake Slack (rate limit off) and fast channel pacing, so tests do
+/// not wait a second per message; `configure` adjusts the rest.
+pub async fn try_spawn_fast_app(
+    backend: Backend,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> Option<TestApp> {
+    use xtc_slack::fake_slack::{self, FakeSlackConfig};
+    let config = FakeSlackConfig {
+        rate_limit_per_sec: 0.0,
+        ..FakeSlackConfig::default()
+    };
+    let (client_id, client_secret) = (config.client_id.clone(), config.client_secret.clone());
+    let fake = fake_slack::spawn(config, TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let (api, authorize) = (fake.api_url(), fake.authorize_url());
+    let mut app = try_spawn_app_with(backend, move |args| {
+        args.slack_client_id = Some(client_id);
+        args.slack_client_secret = Some(client_secret);
+        args.slack_api_url = api;
+        args.slack_authorize_url = authorize;
+        args.channel_interval_ms = 20;
+        configure(args);
+    })
+    .await?;
+    app.fake = Some(fake);
+    Some(app)
+}
+
+impl TestApp {
+    /// acme/webshop registered, the org's integration installed through the fake's OAuth
+    /// flow, sending on to `#load-tests #perf` unless `settings` says otherwise (its fields
+    /// are merged into the org settings); returns an org admin token.
+    pub async fn configure_acme(&self, settings: Value) -> String {
+        self.seed_acme().await;
+        let admin = self.admin_token("acme");
+        self.install_slack("/api/v1/orgs/acme", &admin).await;
+        let mut body =
+            serde_json::json!({"send_messages": true, "target_channels": "#load-tests #perf"});
+        for (k, v) in settings.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        let (status, res) = self
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/orgs/acme/slack",
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{res}");
+        admin
+    }
+
+    /// acme/webshop's delivery log once nothing is pending (or after 30 s).
+    pub async fn settled_deliveries(&self, admin: &str) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let (status, body) = self
+                .call(
+                    reqwest::Method::GET,
+                    "/api/v1/orgs/acme/projects/webshop/slack/deliveries?limit=500",
+                    Some(admin),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let list = body["deliveries"].as_array().unwrap().clone();
+            if list.iter().all(|d| d["status"] != "pending") || std::time::Instant::now() > deadline
+            {
+                return list;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

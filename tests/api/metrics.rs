@@ -1,50 +1,11 @@
 //! `GET /metrics`: Prometheus text whose figures move during a load-test lifecycle.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use xtc_slack::fake_slack::{self, FakeSlackConfig};
 
 use crate::helpers::*;
-
-/// The app with its own fake Slack, paced fast.
-pub async fn spawn_fast(backend: Backend) -> Option<TestApp> {
-    let config = FakeSlackConfig {
-        rate_limit_per_sec: 0.0,
-        ..FakeSlackConfig::default()
-    };
-    let (id, secret) = (config.client_id.clone(), config.client_secret.clone());
-    let fake = fake_slack::spawn(config, TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
-    let (api, authorize) = (fake.api_url(), fake.authorize_url());
-    let mut app = try_spawn_app_with(backend, move |args| {
-        args.slack_client_id = Some(id);
-        args.slack_client_secret = Some(secret);
-        args.slack_api_url = api;
-        args.slack_authorize_url = authorize;
-        args.channel_interval_ms = 20;
-    })
-    .await?;
-    app.fake = Some(fake);
-    Some(app)
-}
-
-pub async fn configure_acme(app: &TestApp) -> String {
-    app.seed_acme().await;
-    let admin = app.admin_token("acme");
-    app.install_slack("/api/v1/orgs/acme", &admin).await;
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/api/v1/orgs/acme/slack",
-            Some(&admin),
-            Some(json!({"send_messages": true, "target_channels": "#load-tests #perf"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    admin
-}
 
 pub fn lt_event(event_id: &str, kind: &str, name: &str) -> Value {
     let mut body = json!({
@@ -90,7 +51,7 @@ pub fn sample(text: &str, series: &str) -> f64 {
 
 #[actix_web::test]
 async fn metrics_move_during_a_load_test_lifecycle() {
-    let app = spawn_fast(Backend::Sqlite).await.unwrap();
+    let app = try_spawn_fast_app(Backend::Sqlite, |_| {}).await.unwrap();
     let before = scrape(&app).await;
     assert_eq!(
         sample(
@@ -105,7 +66,7 @@ async fn metrics_move_during_a_load_test_lifecycle() {
         "{before}"
     );
 
-    configure_acme(&app).await;
+    app.configure_acme(json!({})).await;
     for (i, kind) in ["started", "running", "finished", "report_available"]
         .iter()
         .enumerate()

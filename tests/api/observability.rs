@@ -10,7 +10,7 @@ use xtc_slack::crypto::{Cipher, SecretKey};
 use xtc_slack::db::models::installation::Installation;
 
 use crate::helpers::*;
-use crate::metrics::{configure_acme, lt_event, post_lt, spawn_fast};
+use crate::metrics::{lt_event, post_lt};
 
 fn logs() -> Option<String> {
     captured_logs().map(|l| String::from_utf8_lossy(&l.lock().unwrap()).into_owned())
@@ -66,8 +66,8 @@ async fn every_request_has_an_id_in_its_log_lines_and_its_response() {
 #[actix_web::test]
 async fn delivery_log_lines_carry_the_delivery_id() {
     captured_logs();
-    let app = spawn_fast(Backend::Sqlite).await.unwrap();
-    configure_acme(&app).await;
+    let app = try_spawn_fast_app(Backend::Sqlite, |_| {}).await.unwrap();
+    app.configure_acme(json!({})).await;
     let event_id = format!("obs-{}", uuid::Uuid::new_v4().simple());
     assert_eq!(
         post_lt(&app, "lt-obs", lt_event(&event_id, "started", "Obs run")).await,
@@ -103,8 +103,8 @@ async fn delivery_log_lines_carry_the_delivery_id() {
 #[actix_web::test]
 async fn no_secret_is_logged_on_the_whole_oauth_and_send_path() {
     captured_logs();
-    let app = spawn_fast(Backend::Sqlite).await.unwrap();
-    let admin = configure_acme(&app).await;
+    let app = try_spawn_fast_app(Backend::Sqlite, |_| {}).await.unwrap();
+    let admin = app.configure_acme(json!({})).await;
     for (i, kind) in ["started", "running", "finished"].iter().enumerate() {
         assert_eq!(
             post_lt(

@@ -6,53 +6,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use xtc_slack::fake_slack::{self, FakeSlackConfig};
 use xtc_slack::settings::ServeArgs;
 
 use crate::helpers::*;
-
-/// The app with its own fake Slack, paced fast so tests need not wait a second per message.
-async fn spawn(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
-    let config = FakeSlackConfig {
-        rate_limit_per_sec: 0.0,
-        ..FakeSlackConfig::default()
-    };
-    let (client_id, client_secret) = (config.client_id.clone(), config.client_secret.clone());
-    let fake = fake_slack::spawn(config, TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
-    let (api, authorize) = (fake.api_url(), fake.authorize_url());
-    let mut app = try_spawn_app_with(backend, move |args| {
-        args.slack_client_id = Some(client_id);
-        args.slack_client_secret = Some(client_secret);
-        args.slack_api_url = api;
-        args.slack_authorize_url = authorize;
-        args.channel_interval_ms = 20;
-        configure(args);
-    })
-    .await?;
-    app.fake = Some(fake);
-    Some(app)
-}
-
-/// acme/webshop, the org's integration installed, sending on to #load-tests and #perf.
-async fn configure_acme(app: &TestApp, settings: Value) -> String {
-    app.seed_acme().await;
-    let admin = app.admin_token("acme");
-    app.install_slack("/api/v1/orgs/acme", &admin).await;
-    let mut body = json!({"send_messages": true, "target_channels": "#load-tests #perf"});
-    for (k, v) in settings.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let (status, res) = app
-        .call(
-            Method::PUT,
-            "/api/v1/orgs/acme/slack",
-            Some(&admin),
-            Some(body),
-        )
-        .await;
-    assert_eq!(status, 200, "{res}");
-    admin
-}
 
 fn lt_body(event_id: &str, kind: &str) -> Value {
     let mut body = json!({
@@ -114,27 +70,6 @@ async fn messages(app: &TestApp, channel: &str, n: usize) -> Vec<Value> {
     }
 }
 
-/// The delivery log once nothing is pending any more.
-async fn settled_deliveries(app: &TestApp, admin: &str) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, body) = app
-            .call(
-                Method::GET,
-                "/api/v1/orgs/acme/projects/webshop/slack/deliveries?limit=500",
-                Some(admin),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let list = body["deliveries"].as_array().unwrap().clone();
-        if list.iter().all(|d| d["status"] != "pending") || Instant::now() > deadline {
-            return list;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 const LIFECYCLE: [&str; 6] = [
     "started",
     "running",
@@ -150,8 +85,8 @@ fn text_of(m: &Value) -> String {
 
 crate::test_both_backends! {
     async fn a_full_lifecycle_arrives_in_every_target_channel_in_order(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        let admin = configure_acme(&app, json!({})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({})).await;
         for (i, kind) in LIFECYCLE.iter().enumerate() {
             let (status, body) = post_lt(&app, "lt-123", lt_body(&format!("ev-{i}"), kind)).await;
             assert_eq!(status, 202, "{kind}: {body}");
@@ -175,7 +110,7 @@ crate::test_both_backends! {
             assert!(text_of(&got[5]).contains("https://xtc.example/reports/ev-5"));
             assert!(text_of(&got[5]).contains("Throughput: 1234.50 req/s"));
         }
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log.len(), 12);
         assert!(log.iter().all(|d| d["status"] == "sent" && d["attempts"] == 1), "{log:#?}");
         assert!(log.iter().all(|d| d["sent_at"].is_string() && d["created_at"].is_string()));
@@ -185,8 +120,8 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn with_threads_later_messages_reply_to_an_edited_run_card(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        configure_acme(&app, json!({"threads": true, "target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        app.configure_acme(json!({"threads": true, "target_channels": "#load-tests"})).await;
         let kinds = ["started", "running", "error"];
         for (i, kind) in kinds.iter().enumerate() {
             assert_eq!(post_lt(&app, "lt-9", lt_body(&format!("t-{i}"), kind)).await.0, 202);
@@ -213,14 +148,14 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn a_disabled_project_under_an_enabled_org_sends_nothing(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        let admin = configure_acme(&app, json!({})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({})).await;
         let (status, body) = app
             .call(Method::PUT, "/api/v1/orgs/acme/projects/webshop/slack", Some(&admin), Some(json!({"send_messages": false})))
             .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(post_lt(&app, "lt-1", lt_body("d-1", "started")).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log.len(), 2, "{log:#?}");
         for d in &log {
             assert_eq!(d["status"], "skipped");
@@ -233,8 +168,8 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn duplicates_invalid_transitions_and_bad_input_are_refused(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         assert_eq!(post_lt(&app, "lt-1", lt_body("e-1", "started")).await.0, 202);
         let (status, body) = post_lt(&app, "lt-1", lt_body("e-1", "started")).await;
         assert_eq!(status, 200);
@@ -288,8 +223,8 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn user_text_is_escaped_so_nobody_is_pinged(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let mut body = lt_body("x-1", "started");
         body["load_test"]["name"] = json!("<!channel> x *bold* _it_");
         assert_eq!(post_lt(&app, "lt-x", body).await.0, 202);
@@ -302,8 +237,8 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn monitoring_notifies_on_changes_only(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let event = |id: &str, state: &str, at: &str, notify: &[&str]| json!({
             "event_id": id, "org": "acme", "project": "webshop", "occurred_at": at,
             "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
@@ -330,7 +265,7 @@ crate::test_both_backends! {
         assert!(text_of(&got[2]).contains("Scenario recovered") && text_of(&got[2]).contains("5m 5s"), "{}", text_of(&got[2]));
         // A scenario that does not notify via Slack sends nothing.
         assert_eq!(post_mon(&app, "other", event("n-1", "fatal", "2026-11-26T10:00:00Z", &["email"])).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log.len(), 3, "{log:#?}");
         assert_eq!(messages(&app, "load-tests", 3).await.len(), 3);
     }
@@ -338,12 +273,12 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn a_429_is_waited_out_and_the_message_arrives_once(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         app.fake_post("/fail", json!({"method": "chat.postMessage", "count": 1, "http_status": 429, "retry_after": 2})).await;
         let start = Instant::now();
         assert_eq!(post_lt(&app, "lt-1", lt_body("r-1", "started")).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log[0]["status"], "sent", "{log:#?}");
         assert_eq!(log[0]["attempts"], 2);
         assert!(start.elapsed() >= Duration::from_secs(2), "waited for Retry-After");
@@ -353,11 +288,11 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn server_errors_are_retried_until_delivered(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         app.fake_post("/fail", json!({"method": "chat.postMessage", "count": 3, "http_status": 500})).await;
         assert_eq!(post_lt(&app, "lt-1", lt_body("s-1", "started")).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64()), (Some("sent"), Some(4)), "{log:#?}");
         assert_eq!(messages(&app, "load-tests", 1).await.len(), 1);
     }
@@ -365,11 +300,11 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn transient_errors_give_up_after_the_attempt_limit(app: TestApp) {
-        let Some(app) = spawn(app.backend, |a| a.max_attempts = 3).await else { return };
-        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |a| a.max_attempts = 3).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         app.fake_post("/fail", json!({"method": "chat.postMessage", "count": 10, "http_status": 503})).await;
         assert_eq!(post_lt(&app, "lt-1", lt_body("g-1", "started")).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log[0]["status"], "failed", "{log:#?}");
         assert_eq!(log[0]["attempts"], 3);
         assert!(log[0]["error"].as_str().unwrap().contains("gave up after 3 attempts"));
@@ -378,13 +313,13 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn channel_errors_fail_at_once_and_other_channels_keep_flowing(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        let admin = configure_acme(&app, json!({})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({})).await;
         // #perf is archived after it was configured.
         let changed = app.fake_post("/channels", json!({"name": "perf", "is_archived": true})).await;
         assert_eq!(changed["ok"], true, "{changed}");
         assert_eq!(post_lt(&app, "lt-1", lt_body("c-1", "started")).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         let by_channel = |c: &str| log.iter().find(|d| d["channel"] == c).unwrap().clone();
         assert_eq!(by_channel("#perf")["status"], "failed", "{log:#?}");
         assert_eq!(by_channel("#perf")["error"], "is_archived");
@@ -395,18 +330,18 @@ crate::test_both_backends! {
 
 crate::test_both_backends! {
     async fn a_revoked_token_breaks_the_integration_visibly(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         app.fake_post("/tokens/revoke", json!({"all": true})).await;
         assert_eq!(post_lt(&app, "lt-1", lt_body("v-1", "started")).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log[0]["status"], "failed");
         assert!(log[0]["error"].as_str().unwrap().contains("token_revoked"), "{log:#?}");
         let (_, settings) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&admin), None).await;
         assert_eq!(settings["integration"]["status"], "revoked", "{settings}");
         // Later events are recorded as skipped: the configuration is incomplete now.
         assert_eq!(post_lt(&app, "lt-1", lt_body("v-2", "running")).await.0, 202);
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log[0]["status"], "skipped", "{log:#?}");
         assert_eq!(app.fake_get("/calls?method=chat.postMessage").await["calls"].as_array().unwrap().len(), 1);
     }
@@ -415,13 +350,13 @@ crate::test_both_backends! {
 crate::test_both_backends! {
     async fn superseded_intermediate_reports_are_skipped_when_a_channel_has_a_backlog(app: TestApp) {
         // One message per channel and second: the reports queue up behind each other.
-        let Some(app) = spawn(app.backend, |a| { a.channel_interval_ms = 1000; a.channel_burst = 1; }).await else { return };
-        let admin = configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |a| { a.channel_interval_ms = 1000; a.channel_burst = 1; }).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let kinds = ["running", "intermediate_report", "intermediate_report", "intermediate_report", "finished"];
         for (i, kind) in kinds.iter().enumerate() {
             assert_eq!(post_lt(&app, "lt-1", lt_body(&format!("b-{i}"), kind)).await.0, 202);
         }
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         let status: Vec<(&str, &str)> = log.iter().rev().map(|d| (d["event_id"].as_str().unwrap(), d["status"].as_str().unwrap())).collect();
         assert_eq!(status, vec![("b-0", "sent"), ("b-1", "skipped"), ("b-2", "skipped"), ("b-3", "sent"), ("b-4", "sent")], "{log:#?}");
         let got = messages(&app, "load-tests", 3).await;
@@ -522,8 +457,8 @@ async fn assert_each_once(app: &TestApp, channel: &str, n: usize) {
 
 crate::test_both_backends! {
     async fn a_restart_delivers_every_accepted_event_exactly_once(app: TestApp) {
-        let Some(app) = spawn(app.backend, |_| {}).await else { return };
-        configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         // Slack is down: every call fails with 503 until further notice.
         app.fake_post("/fail", json!({"method": "*", "count": 100000, "http_status": 503})).await;
         let first = Instance::start(args_for(&app, |a| { a.max_attempts = 1000; a.retry_base_ms = 100; }));
@@ -542,7 +477,7 @@ crate::test_both_backends! {
         app.fake_post("/fail", json!({"method": "*", "count": 0})).await;
         let second = Instance::start(args_for(&app, |_| {}));
         assert_each_once(&app, "load-tests", 10).await;
-        let log = settled_deliveries(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
         second.stop().await;
     }
@@ -550,11 +485,12 @@ crate::test_both_backends! {
 
 #[actix_web::test]
 async fn two_instances_on_one_postgres_database_send_each_message_exactly_once() {
-    let Some(app) = spawn(Backend::Postgres, |_| {}).await else {
+    let Some(app) = try_spawn_fast_app(Backend::Postgres, |_| {}).await else {
         eprintln!("skipped: XTC_SLACK_TEST_POSTGRES_URL is not set");
         return;
     };
-    configure_acme(&app, json!({"target_channels": "#load-tests"})).await;
+    app.configure_acme(json!({"target_channels": "#load-tests"}))
+        .await;
     let other = Instance::start(args_for(&app, |_| {}));
     let bases = [app.address.clone(), other.address.clone()];
     let posts = (0..200).map(|lt| {

@@ -11,7 +11,7 @@ use xtc_slack::db::models::delivery::Delivery;
 use xtc_slack::fake_slack::{self, FakeSlackConfig, FakeSlackHandle};
 
 use crate::helpers::*;
-use crate::metrics::{configure_acme, lt_event, post_lt};
+use crate::metrics::{lt_event, post_lt};
 
 const EVENTS: usize = 30;
 
@@ -133,7 +133,7 @@ async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
         fake: Some(fake),
     };
     app.service_token = app.create_token(xtc_slack::domain::access::Role::Service, None, None);
-    configure_acme(&app).await;
+    app.configure_acme(json!({})).await;
 
     // A slow Slack, so that the burst is still in flight when the signal comes.
     app.fake_post(

@@ -1,8 +1,6 @@
 //! `POST /slack/events`: signed events from the fake Slack (its own signing code), and
 //! hand-made requests for the refusals.
 
-use std::time::{Duration, Instant};
-
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -14,23 +12,6 @@ use crate::helpers::*;
 use crate::test_both_backends_with_slack;
 
 const FAKE_SECRET: &str = "fake-signing-secret";
-
-/// acme with its org installation and `channels` as target channels; returns an admin token.
-async fn installed(app: &TestApp, channels: &str) -> String {
-    app.seed_acme().await;
-    let admin = app.admin_token("acme");
-    app.install_slack("/api/v1/orgs/acme", &admin).await;
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/api/v1/orgs/acme/slack",
-            Some(&admin),
-            Some(json!({"send_messages": true, "target_channels": channels})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    admin
-}
 
 /// Has the fake send a signed event to the app; returns the app's answer `{status, body}`.
 async fn fake_sends(app: &TestApp, event: Value) -> Value {
@@ -93,30 +74,9 @@ fn lt_started(event_id: &str) -> Value {
     })
 }
 
-/// The delivery log once nothing is pending (or after 20 s).
-async fn settled_log(app: &TestApp, admin: &str) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = app
-            .call(
-                Method::GET,
-                "/api/v1/orgs/acme/projects/webshop/slack/deliveries?limit=500",
-                Some(admin),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let list = body["deliveries"].as_array().unwrap().clone();
-        if list.iter().all(|d| d["status"] != "pending") || Instant::now() > deadline {
-            return list;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 test_both_backends_with_slack! {
     async fn a_signed_app_uninstalled_revokes_the_workspace_and_fails_what_was_pending(app: TestApp) {
-        let admin = installed(&app, "#load-tests").await;
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         // A backlog: one channel, paced at about one message a second.
         for i in 0..5 {
             let (status, body) = app
@@ -140,7 +100,7 @@ test_both_backends_with_slack! {
         assert_eq!(settings["integration"]["status"], "revoked", "{settings}");
         assert_eq!(settings["integration"]["status_reason"], "app_uninstalled", "{settings}");
         assert_eq!(settings["complete"], false);
-        let log = settled_log(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert_eq!(log.len(), 5);
         assert!(log.iter().all(|d| d["status"] != "pending"), "{log:#?}");
         assert!(
@@ -167,14 +127,14 @@ test_both_backends_with_slack! {
             )
             .await;
         assert_eq!(status, 202, "{body}");
-        let log = settled_log(&app, &admin).await;
+        let log = app.settled_deliveries(&admin).await;
         assert!(log.iter().all(|d| d["status"] != "sent" || d["event_id"] != "ev-new"), "{log:#?}");
     }
 }
 
 test_both_backends_with_slack! {
     async fn tokens_revoked_for_the_bot_revokes_the_installation(app: TestApp) {
-        let admin = installed(&app, "#load-tests").await;
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let answer = fake_sends(&app, json!({"type": "tokens_revoked"})).await;
         assert_eq!(answer["status"], 200, "{answer}");
         let settings = org_settings(&app, &admin).await;
@@ -200,7 +160,7 @@ async fn url_verification_is_answered_with_the_challenge() {
 
 test_both_backends_with_slack! {
     async fn bad_signatures_and_stale_timestamps_are_401_and_change_nothing(app: TestApp) {
-        let admin = installed(&app, "#load-tests").await;
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let team = installation(&app).team_id;
         let body = json!({
             "token": "x", "team_id": team, "api_app_id": "A0FAKEAPP01",
@@ -263,7 +223,7 @@ async fn without_a_signing_secret_events_are_refused_with_401() {
 
 test_both_backends_with_slack! {
     async fn unknown_and_foreign_events_are_acknowledged_and_change_nothing(app: TestApp) {
-        installed(&app, "#load-tests").await;
+        app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let team = installation(&app).team_id;
         let now = chrono::Utc::now().timestamp();
         for body in [
@@ -285,7 +245,7 @@ test_both_backends_with_slack! {
 
 test_both_backends_with_slack! {
     async fn channel_events_keep_names_and_warnings_current(app: TestApp) {
-        let admin = installed(&app, "#perf #load-tests").await;
+        let admin = app.configure_acme(json!({"target_channels": "#perf #load-tests"})).await;
         let settings = org_settings(&app, &admin).await;
         assert_eq!(settings["target_channels"], json!(["#perf", "#load-tests"]));
         assert_eq!(settings["channel_warnings"], json!([]));
