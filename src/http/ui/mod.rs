@@ -48,31 +48,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, ui: &Ui) {
             web::resource("/signout")
                 .wrap(ui.cookies.middleware())
                 .route(web::post().to(sign_out)),
-        )
-        .service(
-            web::scope("/orgs")
-                .wrap(ui.cookies.middleware())
-                .route(org, web::get().to(org_page))
-                .route(org, web::post().to(org_save))
-                .route(&format!("{org}/install"), web::get().to(org_install))
-                .route(&format!("{org}/remove"), web::get().to(org_remove_confirm))
-                .route(&format!("{org}/remove"), web::post().to(org_remove))
-                .route(&format!("{org}/test"), web::post().to(org_test))
-                .route(project, web::get().to(project_page))
-                .route(project, web::post().to(project_save))
-                .route(
-                    &format!("{project}/install"),
-                    web::get().to(project_install),
-                )
-                .route(
-                    &format!("{project}/remove"),
-                    web::get().to(project_remove_confirm),
-                )
-                .route(&format!("{project}/remove"), web::post().to(project_remove))
-                .route(&format!("{project}/test"), web::post().to(project_test))
-                .route(&format!("{project}/reset"), web::post().to(project_reset))
-                .default_service(web::to(not_found)),
         );
+    let mut scope = web::scope("/orgs")
+        .wrap(ui.cookies.middleware())
+        .route(org, web::get().to(page_route))
+        .route(org, web::post().to(org_save))
+        .route(project, web::get().to(page_route))
+        .route(project, web::post().to(project_save))
+        .route(&format!("{project}/reset"), web::post().to(project_reset));
+    // The same pages and forms at both levels.
+    for base in [org, project] {
+        scope = scope
+            .route(&format!("{base}/install"), web::get().to(install_route))
+            .route(
+                &format!("{base}/remove"),
+                web::get().to(remove_confirm_route),
+            )
+            .route(&format!("{base}/remove"), web::post().to(remove_route))
+            .route(&format!("{base}/test"), web::post().to(test_route));
+    }
+    cfg.service(scope.default_service(web::to(not_found)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -244,6 +239,73 @@ fn project_scope(user: &SignedIn, org: &str, project: &str) -> Result<Scope, UiE
         return Err(forbidden(user));
     }
     Ok(Scope::Project(org, project))
+}
+
+/// The organization or project a `/orgs/{org}[/projects/{project}]/slack…` route names,
+/// if this admin may see it (one place for both levels of every page and form).
+fn scope_of(user: &SignedIn, req: &HttpRequest) -> Result<Scope, UiError> {
+    let org = req.match_info().get("org").unwrap_or_default();
+    match req.match_info().get("project") {
+        Some(project) => project_scope(user, org, project),
+        None => org_scope(user, org),
+    }
+}
+
+async fn page_route(
+    user: SignedIn,
+    ui: web::Data<Ui>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+) -> HttpResponse {
+    let result = async {
+        let scope = scope_of(&user, &req)?;
+        settings_page(&ui, &state, &user, &scope, None, query.installed.is_some()).await
+    }
+    .await;
+    respond(&ui, &user, result)
+}
+
+async fn install_route(
+    user: SignedIn,
+    ui: web::Data<Ui>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let result = async { install(&state, &user, scope_of(&user, &req)?).await }.await;
+    respond(&ui, &user, result)
+}
+
+async fn remove_confirm_route(
+    user: SignedIn,
+    ui: web::Data<Ui>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let result = async { remove_confirm(&ui, &state, &user, scope_of(&user, &req)?).await }.await;
+    respond(&ui, &user, result)
+}
+
+async fn remove_route(
+    user: SignedIn,
+    ui: web::Data<Ui>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async { remove(&state, &user, scope_of(&user, &req)?, &body).await }.await;
+    respond(&ui, &user, result)
+}
+
+async fn test_route(
+    user: SignedIn,
+    ui: web::Data<Ui>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async { test_message(&state, &user, scope_of(&user, &req)?, &body).await }.await;
+    respond(&ui, &user, result)
 }
 
 fn no_such_page() -> UiError {
@@ -441,36 +503,6 @@ async fn rejected_save(
 // ---------------------------------------------------------------------------------------
 // Pages
 
-async fn org_page(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<PageQuery>,
-) -> HttpResponse {
-    let result = async {
-        let scope = org_scope(&user, &path)?;
-        settings_page(&ui, &state, &user, &scope, None, query.installed.is_some()).await
-    }
-    .await;
-    respond(&ui, &user, result)
-}
-
-async fn project_page(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    query: web::Query<PageQuery>,
-) -> HttpResponse {
-    let result = async {
-        let scope = project_scope(&user, &path.0, &path.1)?;
-        settings_page(&ui, &state, &user, &scope, None, query.installed.is_some()).await
-    }
-    .await;
-    respond(&ui, &user, result)
-}
-
 // ---------------------------------------------------------------------------------------
 // Saving
 
@@ -626,27 +658,6 @@ async fn install(state: &AppState, user: &SignedIn, scope: Scope) -> Result<Http
     Ok(see_other(&url))
 }
 
-async fn org_install(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let result = async { install(&state, &user, org_scope(&user, &path)?).await }.await;
-    respond(&ui, &user, result)
-}
-
-async fn project_install(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
-    let result =
-        async { install(&state, &user, project_scope(&user, &path.0, &path.1)?).await }.await;
-    respond(&ui, &user, result)
-}
-
 async fn remove_confirm(
     ui: &Ui,
     state: &AppState,
@@ -688,30 +699,6 @@ async fn remove_confirm(
     ))
 }
 
-async fn org_remove_confirm(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let result = async { remove_confirm(&ui, &state, &user, org_scope(&user, &path)?).await }.await;
-    respond(&ui, &user, result)
-}
-
-async fn project_remove_confirm(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
-    let result = async {
-        let scope = project_scope(&user, &path.0, &path.1)?;
-        remove_confirm(&ui, &state, &user, scope).await
-    }
-    .await;
-    respond(&ui, &user, result)
-}
-
 async fn remove(
     state: &AppState,
     user: &SignedIn,
@@ -737,32 +724,6 @@ async fn remove(
     }
     flash_notice(user, "success", &text);
     Ok(see_other(&scope.settings_page()))
-}
-
-async fn org_remove(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let result = async { remove(&state, &user, org_scope(&user, &path)?, &body).await }.await;
-    respond(&ui, &user, result)
-}
-
-async fn project_remove(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let result = async {
-        let scope = project_scope(&user, &path.0, &path.1)?;
-        remove(&state, &user, scope, &body).await
-    }
-    .await;
-    respond(&ui, &user, result)
 }
 
 async fn test_message(
@@ -813,32 +774,6 @@ async fn test_message(
     };
     set_flash(&user.session, &flash);
     Ok(see_other(&format!("{}#test", scope.settings_page())))
-}
-
-async fn org_test(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let result = async { test_message(&state, &user, org_scope(&user, &path)?, &body).await }.await;
-    respond(&ui, &user, result)
-}
-
-async fn project_test(
-    user: SignedIn,
-    ui: web::Data<Ui>,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let result = async {
-        let scope = project_scope(&user, &path.0, &path.1)?;
-        test_message(&state, &user, scope, &body).await
-    }
-    .await;
-    respond(&ui, &user, result)
 }
 
 /// Anything else under `/orgs`: the 404 page.
