@@ -165,16 +165,31 @@ fn is_unique_violation(e: &diesel::result::Error) -> bool {
     )
 }
 
-/// Inserts the event row; a concurrent insert of the same id is a conflict (retry sees
-/// the duplicate).
-fn insert_event(conn: &mut DbConnection, row: &EventRow) -> Result<(), IngestError> {
-    EventRow::insert(conn, row).map_err(|e| {
+/// A write that lost a race with another instance (the same key inserted first) is a
+/// `Conflict`, which the subject's actor retries.
+fn racy<T>(result: diesel::QueryResult<T>) -> Result<T, IngestError> {
+    result.map_err(|e| {
         if is_unique_violation(&e) {
             IngestError::Conflict
         } else {
             e.into()
         }
     })
+}
+
+/// Saves a subject's new state: an update guarded by the version read before, or the
+/// first insert; either losing a race is a `Conflict`.
+fn save_versioned(
+    conn: &mut DbConnection,
+    previous_version: Option<i64>,
+    update: impl FnOnce(&mut DbConnection, i64) -> diesel::QueryResult<bool>,
+    insert: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<()>,
+) -> Result<(), IngestError> {
+    match previous_version {
+        Some(version) if update(conn, version)? => Ok(()),
+        Some(_) => Err(IngestError::Conflict),
+        None => racy(insert(conn)),
+    }
 }
 
 /// Applies a load-test event. Call inside `write_tx`.
@@ -229,20 +244,12 @@ pub fn load_test_event(
         created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
         updated_at: now_naive,
     };
-    match &existing {
-        Some(prev) => {
-            if !row.save_if_version(conn, prev.version)? {
-                return Err(IngestError::Conflict);
-            }
-        }
-        None => LoadTestRow::insert(conn, &row).map_err(|e| {
-            if is_unique_violation(&e) {
-                IngestError::Conflict
-            } else {
-                e.into()
-            }
-        })?,
-    }
+    save_versioned(
+        conn,
+        existing.as_ref().map(|r| r.version),
+        |c, version| row.save_if_version(c, version),
+        |c| LoadTestRow::insert(c, &row),
+    )?;
     let payload = Payload::LoadTest(LoadTestPayload {
         load_test_id: row.id.clone(),
         name,
@@ -255,7 +262,7 @@ pub fn load_test_event(
         report: ev.report.clone(),
         aborted_by: ev.aborted_by.clone(),
     });
-    insert_event(
+    racy(EventRow::insert(
         conn,
         &EventRow {
             event_id: ev.event_id.to_string(),
@@ -269,7 +276,7 @@ pub fn load_test_event(
             resulting_state: to.as_str().to_owned(),
             received_at: now_naive,
         },
-    )?;
+    ))?;
     let rows = outbox_rows(
         effective,
         ev.event_id.as_str(),
@@ -339,20 +346,12 @@ pub fn monitoring_event(
         created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
         updated_at: now_naive,
     };
-    match &existing {
-        Some(prev_row) => {
-            if !row.save_if_version(conn, prev_row.version)? {
-                return Err(IngestError::Conflict);
-            }
-        }
-        None => ScenarioRow::insert(conn, &row).map_err(|e| {
-            if is_unique_violation(&e) {
-                IngestError::Conflict
-            } else {
-                e.into()
-            }
-        })?,
-    }
+    save_versioned(
+        conn,
+        existing.as_ref().map(|r| r.version),
+        |c, version| row.save_if_version(c, version),
+        |c| ScenarioRow::insert(c, &row),
+    )?;
     let event_type = change.map_or("scenario_unchanged", |c| c.kind());
     let payload = change.map(|c| {
         Payload::Scenario(ScenarioPayload {
@@ -367,7 +366,7 @@ pub fn monitoring_event(
             failed_sensors: ev.failed_sensors.clone(),
         })
     });
-    insert_event(
+    racy(EventRow::insert(
         conn,
         &EventRow {
             event_id: ev.event_id.to_string(),
@@ -384,7 +383,7 @@ pub fn monitoring_event(
             resulting_state: next.health.as_str().to_owned(),
             received_at: now_naive,
         },
-    )?;
+    ))?;
     // Only changes of scenarios that notify via Slack become messages.
     let (mut pending, mut new_heads) = (0, 0);
     if let (Some(change), true) = (change, ev.notify_slack) {
