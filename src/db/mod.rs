@@ -4,8 +4,11 @@
 //! `MultiConnection::establish` tries each backend in turn and hides why one failed.
 //! Blocking diesel calls run on actix's blocking thread pool through [`Db::run`].
 
+mod first_row;
 pub mod models;
 pub mod schema;
+
+pub use first_row::FirstRowDsl;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::api_tokens;
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = api_tokens)]
@@ -45,7 +45,7 @@ impl ApiTokenRow {
             .filter(api_tokens::token_hash.eq(hash))
             .filter(api_tokens::revoked_at.is_null())
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 
@@ -55,7 +55,7 @@ impl ApiTokenRow {
             .filter(api_tokens::id.eq(id))
             .filter(api_tokens::revoked_at.is_null())
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

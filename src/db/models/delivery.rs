@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamp};
 
 use crate::db::schema::{channel_pacing, deliveries};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, FirstRowDsl};
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -101,7 +101,7 @@ impl Delivery {
         deliveries::table
             .find(id)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 
@@ -130,24 +130,21 @@ impl Delivery {
             .load(conn)
     }
 
-    /// Whether the newest delivery of a channel is still pending: then a new one waits its
-    /// turn behind it. Deliveries of a channel finish in order, so this answers "does the
-    /// channel have a backlog" for the sender's wake-ups (a rare wrong "no" only costs a
-    /// needless wake-up). No `status` filter on purpose: a bound `status = ?` next to the
-    /// partial indexes makes SQLite re-prepare the statement on every execution.
+    /// Whether a channel has a pending delivery: then a new one waits its turn behind it,
+    /// and the sender needs no wake-up for it. An `EXISTS` over the partial index of
+    /// pending deliveries: its cost follows the channel's backlog, not its history.
     pub fn channel_has_pending(
         conn: &mut DbConnection,
         team: &str,
         channel: &str,
     ) -> QueryResult<bool> {
-        let newest: Option<String> = deliveries::table
-            .filter(deliveries::team_id.eq(team))
-            .filter(deliveries::channel.eq(channel))
-            .order(deliveries::id.desc())
-            .select(deliveries::status)
-            .first(conn)
-            .optional()?;
-        Ok(newest.as_deref() == Some(PENDING))
+        diesel::select(diesel::dsl::exists(
+            deliveries::table
+                .filter(deliveries::team_id.eq(team))
+                .filter(deliveries::channel.eq(channel))
+                .filter(is_pending()),
+        ))
+        .get_result(conn)
     }
 
     /// Number of deliveries waiting to be sent (the queue depth).
@@ -163,7 +160,7 @@ impl Delivery {
         deliveries::table
             .filter(is_pending())
             .select(diesel::dsl::min(deliveries::next_attempt_at))
-            .first(conn)
+            .first_row(conn)
     }
 
     /// Skips intermediate reports that a newer pending one of the same load test in the
@@ -410,7 +407,7 @@ fn advance_pacing(
     let current: Option<NaiveDateTime> = channel_pacing::table
         .find((team, channel))
         .select(channel_pacing::next_allowed_at)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     let next = current.map_or(now, |t| t.max(now)) + interval;
     set_pacing(conn, team, channel, current.is_some(), next)

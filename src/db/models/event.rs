@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::events;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = events)]
@@ -27,7 +27,7 @@ impl EventRow {
         events::table
             .find(event_id)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use crate::crypto::{Cipher, CryptoError};
 use crate::db::schema::slack_installations;
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 use crate::domain::settings::{Integration, IntegrationStatus};
 
 /// `project_id` of organization-level rows.
@@ -67,7 +67,7 @@ impl Installation {
         slack_installations::table
             .find(id)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 
@@ -81,7 +81,7 @@ impl Installation {
             .filter(slack_installations::org_id.eq(org))
             .filter(slack_installations::project_id.eq(project.unwrap_or(ORG_LEVEL)))
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

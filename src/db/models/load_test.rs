@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::load_tests;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = load_tests)]
@@ -26,7 +26,7 @@ impl LoadTestRow {
         load_tests::table
             .find(id)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

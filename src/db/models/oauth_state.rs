@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{api_tokens, oauth_states};
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 
 /// A stored install state.
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -35,7 +35,7 @@ impl OAuthState {
         oauth_states::table
             .find(hash)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 
@@ -96,7 +96,7 @@ impl OAuthState {
             .filter(api_tokens::id.eq(token_id))
             .filter(api_tokens::revoked_at.is_null())
             .select(api_tokens::name)
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 }

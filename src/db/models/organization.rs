@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::organizations;
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = organizations)]
@@ -20,7 +20,7 @@ impl Organization {
         organizations::table
             .find(id)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::projects;
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = projects)]
@@ -21,7 +21,7 @@ impl Project {
         projects::table
             .find((org, id))
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

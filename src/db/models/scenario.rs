@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::scenarios;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = scenarios)]
@@ -27,7 +27,7 @@ impl ScenarioRow {
         scenarios::table
             .find(id)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

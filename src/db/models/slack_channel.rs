@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::slack_channels;
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = slack_channels)]
@@ -28,7 +28,7 @@ impl SlackChannel {
         slack_channels::table
             .find((team_id, channel_id))
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{org_slack_settings, project_slack_settings};
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 use crate::domain::channel::{decode_stored, encode_stored};
 use crate::domain::settings::{OrgSettings, ProjectSettings};
 
@@ -30,7 +30,7 @@ impl OrgSlackSettings {
         org_slack_settings::table
             .find(org)
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 
@@ -131,7 +131,7 @@ impl ProjectSlackSettings {
         project_slack_settings::table
             .find((org, project))
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 

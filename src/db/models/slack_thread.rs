@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::slack_threads;
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = slack_threads)]
@@ -29,7 +29,7 @@ impl SlackThread {
         slack_threads::table
             .find((subject_key, team_id, channel))
             .select(Self::as_select())
-            .first(conn)
+            .first_row(conn)
             .optional()
     }
 
