@@ -4,11 +4,11 @@
 //! `MultiConnection::establish` tries each backend in turn and hides why one failed.
 //! Blocking diesel calls run on actix's blocking thread pool through [`Db::run`].
 
-mod first_row;
 pub mod models;
+mod prepared;
 pub mod schema;
 
-pub use first_row::FirstRowDsl;
+pub use prepared::{CachedDsl, FirstRowDsl};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -96,11 +96,16 @@ impl DatabaseUrl {
     }
 }
 
+/// WAL mode with `synchronous = NORMAL` (a commit writes the WAL without an fsync; the
+/// checkpoint fsyncs). No connection checkpoints by itself: the server's checkpointer
+/// thread does (`pipeline::writer`), and SQLite checkpoints when the last connection to
+/// the file closes. `journal_size_limit` truncates a WAL that grew large once it resets.
 fn configure_sqlite(conn: &mut SqliteConnection) -> Result<(), DbError> {
     conn.batch_execute(&format!(
         // busy_timeout first: switching to WAL needs a lock another connection may hold.
         "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;"
     ))?;
     Ok(())
 }

@@ -404,3 +404,116 @@ pub fn monitoring_event(
         new_heads,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    use chrono::Utc;
+    use diesel::connection::{Connection, InstrumentationEvent};
+
+    use super::*;
+    use crate::db::models::organization::Organization;
+    use crate::db::{run_migrations, DatabaseUrl};
+    use crate::domain::channel::TargetChannel;
+    use crate::domain::ids::LoadTestId;
+    use crate::domain::settings::{resolve, Integration, IntegrationStatus, OrgSettings};
+    use crate::pipeline::events::LoadTestEventBody;
+
+    fn effective() -> Effective {
+        let org = OrgSettings {
+            send_messages: true,
+            threads: false,
+            compact_messages: false,
+            target_channels: vec![TargetChannel {
+                id: Some("C0001".into()),
+                name: Some("load-tests".into()),
+            }],
+        };
+        let integration = Integration {
+            installation_id: "inst-1".into(),
+            team_id: "T0001".into(),
+            team_name: "Acme".into(),
+            installed_at: Utc::now(),
+            status: IntegrationStatus::Active,
+            status_reason: None,
+        };
+        resolve(&org, Some(&integration), None, None)
+    }
+
+    fn event(lt: &str, kind: &str) -> LoadTestEvent {
+        let body: LoadTestEventBody = serde_json::from_value(serde_json::json!({
+            "event_id": format!("{lt}-{kind}"), "org": "acme", "project": "shop", "type": kind,
+            "load_test": {"name": "Checkout", "url": "https://xtc.example/lt/1"},
+        }))
+        .unwrap();
+        body.validate(LoadTestId::parse(lt).unwrap(), Utc::now())
+            .unwrap()
+    }
+
+    /// The SQL of a started query, without diesel's "-- binds" suffix.
+    fn sql_of(event: &InstrumentationEvent<'_>) -> Option<String> {
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                let text = query.to_string();
+                let sql = text.split(" -- binds").next().unwrap_or_default().trim();
+                let statement = ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"]
+                    .iter()
+                    .any(|k| sql.starts_with(k));
+                statement.then(|| sql.to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// Every statement of the ingest transaction is prepared once per connection and then
+    /// reused: after a warm-up, no statement runs that is not in the statement cache (an
+    /// uncached statement would be prepared again on every event).
+    #[test]
+    fn ingest_statements_are_prepared_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("ingest.db"));
+        let mut conn = url.connect().unwrap();
+        run_migrations(&mut conn).unwrap();
+        Organization::save(&mut conn, "acme", "Acme").unwrap();
+        Project::save(&mut conn, "acme", "shop", "Shop").unwrap();
+
+        let cached: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let started: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (c, s) = (cached.clone(), started.clone());
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = &event {
+                c.lock().unwrap().insert(sql.trim().to_owned());
+            }
+            if let Some(sql) = sql_of(&event) {
+                s.lock().unwrap().push(sql);
+            }
+        });
+        let effective = effective();
+        let mut ingest = |lt: &str, kind: &str| {
+            let outcome = load_test_event(&mut conn, &event(lt, kind), &effective, Utc::now());
+            assert!(
+                matches!(outcome, Ok(Outcome::Accepted { .. })),
+                "{outcome:?}"
+            );
+        };
+        // Warm-up: the first event of a load test inserts it, the second updates it.
+        ingest("lt-warm", "started");
+        ingest("lt-warm", "running");
+        started.lock().unwrap().clear();
+        for n in 0..3 {
+            let lt = format!("lt-{n}");
+            ingest(&lt, "started");
+            ingest(&lt, "running");
+        }
+        let cached = cached.lock().unwrap();
+        let started = started.lock().unwrap();
+        assert!(started.len() >= 6 * 5, "{started:?}");
+        let uncached: Vec<_> = started.iter().filter(|s| !cached.contains(*s)).collect();
+        assert!(
+            uncached.is_empty(),
+            "prepared on every use: {uncached:#?}\ncached: {cached:#?}"
+        );
+    }
+}

@@ -8,9 +8,20 @@
 //! then answers each job. A job that fails rolls back to its savepoint and leaves the others
 //! alone; a failed commit fails them all. Nobody is answered before the commit, so a `202`
 //! still means "durably stored".
+//!
+//! On SQLite the writer never checkpoints the WAL itself (`wal_autocheckpoint = 0` on
+//! every connection): a checkpoint copies pages into the database file and fsyncs it,
+//! which, run by whichever commit crossed the threshold, stalled every waiting event for
+//! the length of an fsync (tens of milliseconds on the bench machine's disk, the steady
+//! phase's p99). A checkpointer thread runs `PRAGMA wal_checkpoint(PASSIVE)`, which never
+//! waits for the writer, every [`CHECKPOINT_INTERVAL`], and a `RESTART` checkpoint on the
+//! writer lane when the WAL has grown past [`WAL_RESTART_PAGES`] anyway.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{
+    channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
+};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 
@@ -24,6 +35,11 @@ pub const MAX_BATCH: usize = 256;
 const POSTGRES_WRITERS: usize = 4;
 /// Jobs waiting for the writer before submitters wait for room.
 const QUEUE_CAPACITY: usize = 8_192;
+/// How often the SQLite checkpointer copies the WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+/// WAL size (pages of 4 KiB) beyond which the checkpointer restarts the WAL on the writer
+/// lane (passive checkpoints alone cannot reset it while readers keep using it).
+const WAL_RESTART_PAGES: i64 = 16_384;
 
 /// Reports the commit's outcome to one job's submitter.
 type Finisher = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -34,6 +50,8 @@ type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Finisher + Send>;
 #[derive(Clone)]
 pub struct IngestWriter {
     queue: SyncSender<Job>,
+    /// Dropped with the last handle: the checkpointer thread (SQLite) then ends.
+    _checkpointer: Option<Sender<()>>,
 }
 
 impl IngestWriter {
@@ -52,7 +70,21 @@ impl IngestWriter {
                 .name(format!("xtc-ingest-writer-{n}"))
                 .spawn(move || writer_loop(&url, lane, &jobs))?;
         }
-        Ok(Self { queue })
+        let checkpointer = match db.url() {
+            DatabaseUrl::Sqlite(_) => {
+                let (stop, stopped) = channel::<()>();
+                let (url, lane) = (db.url().clone(), db.write_lane());
+                std::thread::Builder::new()
+                    .name("xtc-wal-checkpointer".into())
+                    .spawn(move || checkpointer_loop(&url, lane, &stopped))?;
+                Some(stop)
+            }
+            DatabaseUrl::Postgres(_) => None,
+        };
+        Ok(Self {
+            queue,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Runs `f` in the next group transaction; answers after that transaction committed.
@@ -180,4 +212,47 @@ fn writer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, jobs: &Mutex<Rec
             finish(committed.clone());
         }
     }
+}
+
+/// The SQLite WAL checkpointer (see the module documentation); ends when `stopped` is
+/// disconnected.
+fn checkpointer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, stopped: &Receiver<()>) {
+    let mut conn: Option<DbConnection> = None;
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+        if conn.is_none() {
+            conn = url.connect().ok();
+        }
+        let Some(DbConnection::Sqlite(c)) = conn.as_mut() else {
+            continue;
+        };
+        match wal_pages(c, "PASSIVE") {
+            Ok(pages) if pages > WAL_RESTART_PAGES => {
+                let _turn = lane.as_ref().map(|m| match m.lock() {
+                    Ok(guard) => guard,
+                    Err(poisoned) => poisoned.into_inner(),
+                });
+                if let Err(e) = wal_pages(c, "RESTART") {
+                    tracing::warn!(error = %e, "WAL checkpoint (restart) failed");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                conn = None;
+            }
+        }
+    }
+}
+
+/// Runs a checkpoint of `mode`; returns the WAL's size in pages.
+fn wal_pages(conn: &mut diesel::SqliteConnection, mode: &str) -> diesel::QueryResult<i64> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        log: i64,
+    }
+    let rows: Vec<Checkpoint> =
+        diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).load(conn)?;
+    Ok(rows.first().map_or(0, |r| r.log))
 }

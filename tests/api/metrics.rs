@@ -170,7 +170,12 @@ async fn metrics_move_during_a_load_test_lifecycle() {
     loop {
         let text = scrape(&app).await;
         let failed = sample(&text, "xtc_slack_slack_api_calls_total{method=\"chat.postMessage\",outcome=\"channel_not_found\"}");
-        if failed >= 2.0 {
+        // The attempt is counted once its outcome is stored, a moment after Slack answered.
+        let recorded = sample(
+            &text,
+            "xtc_slack_delivery_attempts_total{outcome=\"failed\"}",
+        );
+        if failed >= 2.0 && recorded >= 2.0 {
             assert_eq!(
                 sample(
                     &text,

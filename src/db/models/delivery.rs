@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamp};
 
 use crate::db::schema::{channel_pacing, deliveries};
-use crate::db::{DbConnection, FirstRowDsl};
+use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -43,7 +43,8 @@ pub struct Delivery {
 }
 
 #[derive(Insertable, Debug, Clone)]
-#[diesel(table_name = deliveries)]
+// None is a bound NULL, not DEFAULT: one SQL text per statement, so it stays prepared.
+#[diesel(table_name = deliveries, treat_none_as_default_value = false)]
 pub struct NewDelivery {
     pub event_id: String,
     pub org_id: String,
@@ -144,6 +145,7 @@ impl Delivery {
                 .filter(deliveries::channel.eq(channel))
                 .filter(is_pending()),
         ))
+        .cached()
         .get_result(conn)
     }
 
@@ -152,6 +154,7 @@ impl Delivery {
         deliveries::table
             .filter(is_pending())
             .count()
+            .cached()
             .get_result(conn)
     }
 
@@ -195,6 +198,7 @@ impl Delivery {
                  AND n.subject_key = o.subject_key AND n.team_id = o.team_id \
                  AND n.channel = o.channel AND n.id > o.id))",
         ))
+        .cached()
         .get_result(conn)
     }
 
@@ -227,14 +231,23 @@ impl Delivery {
             .bind::<Timestamp, _>(allowed_until)
             .bind::<BigInt, _>(limit)
             .load(c),
+            // The heads come from a skip scan of the partial index of pending deliveries:
+            // one index probe per channel, where a correlated `MIN(id)` per pending row
+            // cost O(backlog) per claim (137 ms each with 20,000 pending in the bench).
             DbConnection::Postgresql(c) => diesel::sql_query(
-                "SELECT d.* FROM deliveries d \
+                "WITH RECURSIVE heads(team_id, channel, id) AS ( \
+                   (SELECT team_id, channel, id FROM deliveries WHERE status = 'pending' \
+                    ORDER BY team_id, channel, id LIMIT 1) \
+                   UNION ALL \
+                   SELECT n.team_id, n.channel, n.id FROM heads h CROSS JOIN LATERAL \
+                     (SELECT team_id, channel, id FROM deliveries \
+                      WHERE status = 'pending' AND (team_id, channel) > (h.team_id, h.channel) \
+                      ORDER BY team_id, channel, id LIMIT 1) n) \
+                 SELECT d.* FROM heads h JOIN deliveries d ON d.id = h.id \
                  LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
                  WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
                  AND (d.claimed_until IS NULL OR d.claimed_until < $1) \
                  AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= $2) \
-                 AND d.id = (SELECT MIN(d2.id) FROM deliveries d2 WHERE d2.status = 'pending' \
-                             AND d2.team_id = d.team_id AND d2.channel = d.channel) \
                  ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
             )
             .bind::<Timestamp, _>(now)
@@ -269,7 +282,10 @@ impl Delivery {
                 deliveries::claimed_by.eq(instance),
                 deliveries::attempts.eq(deliveries::attempts + 1),
             ))
-            .execute(conn)?;
+            .returning(deliveries::id)
+            .cached()
+            .load::<i64>(conn)?
+            .len();
             if n == 0 {
                 continue;
             }
@@ -295,7 +311,9 @@ impl Delivery {
                 deliveries::error.eq(None::<String>),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
             ))
-            .execute(conn)?;
+            .returning(deliveries::id)
+            .cached()
+            .load::<i64>(conn)?;
         Ok(())
     }
 
@@ -306,7 +324,9 @@ impl Delivery {
                 deliveries::error.eq(error),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
             ))
-            .execute(conn)?;
+            .returning(deliveries::id)
+            .cached()
+            .load::<i64>(conn)?;
         Ok(())
     }
 
@@ -323,7 +343,9 @@ impl Delivery {
                 deliveries::error.eq(error),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
             ))
-            .execute(conn)?;
+            .returning(deliveries::id)
+            .cached()
+            .load::<i64>(conn)?;
         Ok(())
     }
 
@@ -423,7 +445,9 @@ fn set_pacing(
     if exists {
         diesel::update(channel_pacing::table.find((team, channel)))
             .set(channel_pacing::next_allowed_at.eq(next))
-            .execute(conn)?;
+            .returning(channel_pacing::next_allowed_at)
+            .cached()
+            .load::<NaiveDateTime>(conn)?;
     } else {
         diesel::insert_into(channel_pacing::table)
             .values((

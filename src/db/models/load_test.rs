@@ -4,10 +4,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::load_tests;
-use crate::db::{DbConnection, FirstRowDsl};
+use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
-#[diesel(table_name = load_tests)]
+// None is a bound NULL, not DEFAULT: one SQL text per statement, so it stays prepared.
+#[diesel(table_name = load_tests, treat_none_as_default_value = false)]
 pub struct LoadTestRow {
     pub id: String,
     pub org_id: String,
@@ -57,7 +58,10 @@ impl LoadTestRow {
             load_tests::version.eq(self.version),
             load_tests::updated_at.eq(self.updated_at),
         ))
-        .execute(conn)?;
+        .returning(load_tests::version)
+        .cached()
+        .load::<i64>(conn)?
+        .len();
         Ok(n == 1)
     }
 }

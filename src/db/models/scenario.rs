@@ -4,10 +4,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::scenarios;
-use crate::db::{DbConnection, FirstRowDsl};
+use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
-#[diesel(table_name = scenarios)]
+// None is a bound NULL, not DEFAULT: one SQL text per statement, so it stays prepared.
+#[diesel(table_name = scenarios, treat_none_as_default_value = false)]
 pub struct ScenarioRow {
     pub id: String,
     pub org_id: String,
@@ -58,7 +59,10 @@ impl ScenarioRow {
             scenarios::version.eq(self.version),
             scenarios::updated_at.eq(self.updated_at),
         ))
-        .execute(conn)?;
+        .returning(scenarios::version)
+        .cached()
+        .load::<i64>(conn)?
+        .len();
         Ok(n == 1)
     }
 }

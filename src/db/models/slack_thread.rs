@@ -5,10 +5,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::slack_threads;
-use crate::db::{now, DbConnection, FirstRowDsl};
+use crate::db::{now, CachedDsl, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
-#[diesel(table_name = slack_threads)]
+// None is a bound NULL, not DEFAULT: one SQL text per statement, so it stays prepared.
+#[diesel(table_name = slack_threads, treat_none_as_default_value = false)]
 pub struct SlackThread {
     pub subject_key: String,
     pub team_id: String,
@@ -52,7 +53,9 @@ impl SlackThread {
                 slack_threads::card.eq(card),
                 slack_threads::updated_at.eq(now()),
             ))
-            .execute(conn)?;
+            .returning(slack_threads::updated_at)
+            .cached()
+            .load::<chrono::NaiveDateTime>(conn)?;
         Ok(())
     }
 }
