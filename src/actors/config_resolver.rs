@@ -15,15 +15,16 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
+use crate::db::models::project::Project;
 use crate::db::{Db, DbError};
-use crate::domain::settings::Effective;
+use crate::pipeline::ingest::Resolved;
 
 /// How long a resolved configuration is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(2);
 /// Cache entries are swept this often.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
-type Entries = HashMap<(String, String), (Instant, Effective)>;
+type Entries = HashMap<(String, String), (Instant, Resolved)>;
 
 /// A read handle on the resolver's cache.
 #[derive(Clone, Default)]
@@ -31,7 +32,7 @@ pub struct EffectiveCache(Arc<RwLock<Entries>>);
 
 impl EffectiveCache {
     /// The cached configuration of a project, while fresh.
-    pub fn get(&self, org: &str, project: &str) -> Option<Effective> {
+    pub fn get(&self, org: &str, project: &str) -> Option<Resolved> {
         let entries = self.0.read().ok()?;
         entries
             .get(&(org.to_owned(), project.to_owned()))
@@ -39,9 +40,9 @@ impl EffectiveCache {
             .map(|(_, e)| e.clone())
     }
 
-    fn put(&self, key: (String, String), effective: Effective) {
+    fn put(&self, key: (String, String), resolved: Resolved) {
         if let Ok(mut entries) = self.0.write() {
-            entries.insert(key, (Instant::now(), effective));
+            entries.insert(key, (Instant::now(), resolved));
         }
     }
 
@@ -50,7 +51,7 @@ impl EffectiveCache {
         self.retain(|(o, _), _| o != org);
     }
 
-    fn retain(&self, keep: impl Fn(&(String, String), &(Instant, Effective)) -> bool) {
+    fn retain(&self, keep: impl Fn(&(String, String), &(Instant, Resolved)) -> bool) {
         if let Ok(mut entries) = self.0.write() {
             entries.retain(|k, v| keep(k, v));
         }
@@ -87,9 +88,9 @@ impl Actor for ConfigResolver {
     }
 }
 
-/// The effective settings of `project` in `org`.
+/// The effective settings of `project` in `org`, and whether it is registered.
 #[derive(Message)]
-#[rtype(result = "Result<Effective, DbError>")]
+#[rtype(result = "Result<Resolved, DbError>")]
 pub struct Resolve {
     pub org: String,
     pub project: String,
@@ -103,7 +104,7 @@ pub struct Invalidate {
 }
 
 impl Handler<Resolve> for ConfigResolver {
-    type Result = ResponseActFuture<Self, Result<Effective, DbError>>;
+    type Result = ResponseActFuture<Self, Result<Resolved, DbError>>;
 
     fn handle(&mut self, msg: Resolve, _: &mut Self::Context) -> Self::Result {
         if let Some(effective) = self.cache.get(&msg.org, &msg.project) {
@@ -114,14 +115,19 @@ impl Handler<Resolve> for ConfigResolver {
         let (org, project) = key.clone();
         let fetched = async move {
             db.run(move |conn| {
-                crate::services::slack_config::load_effective(conn, &org, Some(&project))
-                    .map_err(DbError::from)
+                let effective =
+                    crate::services::slack_config::load_effective(conn, &org, Some(&project))?;
+                let project_registered = Project::exists(conn, &org, &project)?;
+                Ok::<_, DbError>(Resolved {
+                    effective,
+                    project_registered,
+                })
             })
             .await
         };
         Box::pin(fetched.into_actor(self).map(move |result, act, _| {
-            if let Ok(effective) = &result {
-                act.cache.put(key, effective.clone());
+            if let Ok(resolved) = &result {
+                act.cache.put(key, resolved.clone());
             }
             result
         }))

@@ -3,9 +3,8 @@
 
 use super::subject::{now, Directory, Subject, SubjectActor};
 use crate::db::DbConnection;
-use crate::domain::settings::Effective;
 use crate::pipeline::events::LoadTestEvent;
-use crate::pipeline::ingest::{self, IngestError, Outcome};
+use crate::pipeline::ingest::{self, IngestError, Outcome, Resolved};
 
 /// The load-test kind of subject.
 pub struct LoadTest;
@@ -25,9 +24,9 @@ impl Subject for LoadTest {
     fn ingest(
         conn: &mut DbConnection,
         ev: &LoadTestEvent,
-        effective: &Effective,
+        resolved: &Resolved,
     ) -> Result<Outcome, IngestError> {
-        ingest::load_test_event(conn, ev, effective, now())
+        ingest::load_test_event(conn, ev, resolved, now())
     }
 }
 

@@ -4,9 +4,8 @@
 
 use super::subject::{now, Directory, Subject, SubjectActor};
 use crate::db::DbConnection;
-use crate::domain::settings::Effective;
 use crate::pipeline::events::MonitoringEvent;
-use crate::pipeline::ingest::{self, IngestError, Outcome};
+use crate::pipeline::ingest::{self, IngestError, Outcome, Resolved};
 
 /// The monitoring-scenario kind of subject.
 pub struct Scenario;
@@ -26,9 +25,9 @@ impl Subject for Scenario {
     fn ingest(
         conn: &mut DbConnection,
         ev: &MonitoringEvent,
-        effective: &Effective,
+        resolved: &Resolved,
     ) -> Result<Outcome, IngestError> {
-        ingest::monitoring_event(conn, ev, effective, now())
+        ingest::monitoring_event(conn, ev, resolved, now())
     }
 }
 

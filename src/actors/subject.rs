@@ -15,8 +15,7 @@ use chrono::Utc;
 use super::config_resolver::{ConfigResolver, EffectiveCache, Resolve};
 use super::slack_sender::{SlackSender, Wake};
 use crate::db::{Db, DbConnection, DbError};
-use crate::domain::settings::Effective;
-use crate::pipeline::ingest::{IngestError, Outcome};
+use crate::pipeline::ingest::{IngestError, Outcome, Resolved};
 use crate::pipeline::writer::IngestWriter;
 
 /// An actor with no message for this long stops.
@@ -37,7 +36,7 @@ pub trait Subject: 'static {
     fn ingest(
         conn: &mut DbConnection,
         ev: &Self::Event,
-        effective: &Effective,
+        resolved: &Resolved,
     ) -> Result<Outcome, IngestError>;
 }
 
@@ -100,7 +99,7 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
     loop {
         attempt += 1;
         let (org, project) = (S::org(&ev), S::project(&ev));
-        let effective = match deps.effective.get(org, project) {
+        let resolved = match deps.effective.get(org, project) {
             Some(cached) => cached,
             None => deps
                 .resolver
@@ -114,7 +113,7 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
         let event = ev.clone();
         let result = deps
             .writer
-            .submit(move |c| S::ingest(c, &event, &effective))
+            .submit(move |c| S::ingest(c, &event, &resolved))
             .await;
         match result {
             Err(IngestError::Conflict) if attempt < MAX_CONFLICT_RETRIES => {

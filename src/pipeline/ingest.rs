@@ -14,6 +14,16 @@ use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
 use crate::domain::monitoring::{self, Health, ScenarioState};
 use crate::domain::settings::Effective;
 
+/// What an event of a project is ingested with: the project's effective settings (from
+/// the `ConfigResolver`) and whether the project was seen registered when they were
+/// resolved. Projects are never removed, so `true` saves the ingest transaction its
+/// lookup; `false` is checked again there (the project may have been registered since).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub effective: Effective,
+    pub project_registered: bool,
+}
+
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -117,15 +127,17 @@ fn queue(conn: &mut DbConnection, rows: &[NewDelivery]) -> Result<(usize, usize)
 fn precheck(
     conn: &mut DbConnection,
     event_id: &str,
-    org: &str,
-    project: &str,
+    (org, project): (&str, &str),
+    resolved: &Resolved,
 ) -> Result<Option<Outcome>, IngestError> {
     if let Some(existing) = EventRow::find_by_id(conn, event_id)? {
         return Ok(Some(Outcome::Duplicate {
             state: existing.resulting_state,
         }));
     }
-    check_project(conn, org, project)?;
+    if !resolved.project_registered {
+        check_project(conn, org, project)?;
+    }
     Ok(None)
 }
 
@@ -196,11 +208,12 @@ fn save_versioned(
 pub fn load_test_event(
     conn: &mut DbConnection,
     ev: &LoadTestEvent,
-    effective: &Effective,
+    resolved: &Resolved,
     now: DateTime<Utc>,
 ) -> Result<Outcome, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
-    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), org, project)? {
+    let effective = &resolved.effective;
+    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), (org, project), resolved)? {
         return Ok(duplicate);
     }
     let existing = LoadTestRow::find_by_id(conn, ev.load_test.as_str())?;
@@ -298,11 +311,12 @@ pub fn load_test_event(
 pub fn monitoring_event(
     conn: &mut DbConnection,
     ev: &MonitoringEvent,
-    effective: &Effective,
+    resolved: &Resolved,
     now: DateTime<Utc>,
 ) -> Result<Outcome, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
-    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), org, project)? {
+    let effective = &resolved.effective;
+    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), (org, project), resolved)? {
         return Ok(duplicate);
     }
     let existing = ScenarioRow::find_by_id(conn, ev.scenario.as_str())?;
@@ -490,9 +504,12 @@ mod tests {
                 s.lock().unwrap().push(sql);
             }
         });
-        let effective = effective();
+        let resolved = Resolved {
+            effective: effective(),
+            project_registered: true,
+        };
         let mut ingest = |lt: &str, kind: &str| {
-            let outcome = load_test_event(&mut conn, &event(lt, kind), &effective, Utc::now());
+            let outcome = load_test_event(&mut conn, &event(lt, kind), &resolved, Utc::now());
             assert!(
                 matches!(outcome, Ok(Outcome::Accepted { .. })),
                 "{outcome:?}"

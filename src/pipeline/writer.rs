@@ -4,10 +4,15 @@
 //! one transaction each, the commits dominate: SQLite serialises writers and each commit
 //! writes its pages to the WAL; PostgreSQL flushes its WAL per commit. The writer runs on
 //! one dedicated thread with its own connection: it takes whatever jobs are queued (up to
-//! [`MAX_BATCH`]), runs each inside a savepoint of one transaction, commits once, and only
-//! then answers each job. A job that fails rolls back to its savepoint and leaves the others
-//! alone; a failed commit fails them all. Nobody is answered before the commit, so a `202`
-//! still means "durably stored".
+//! [`MAX_BATCH`]), runs them in one transaction, commits once, and only then answers each
+//! job. Nobody is answered before the commit, so a `202` still means "durably stored"; a
+//! failed commit fails them all.
+//!
+//! Jobs run optimistically without savepoints (two statements, and on PostgreSQL two round
+//! trips, per job; refused events are rare). When a job fails, the batch is rolled back and
+//! replayed with each job inside its own savepoint, so the failing job rolls back alone and
+//! the others are committed. Jobs are therefore run at most twice and must not have effects
+//! outside the transaction.
 //!
 //! On SQLite the writer never checkpoints the WAL itself (`wal_autocheckpoint = 0` on
 //! every connection): a checkpoint copies pages into the database file and fsyncs it,
@@ -41,15 +46,52 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 /// lane (passive checkpoints alone cannot reset it while readers keep using it).
 const WAL_RESTART_PAGES: i64 = 16_384;
 
-/// Reports the commit's outcome to one job's submitter.
-type Finisher = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// Runs one job inside the open transaction (or, given `None`, reports that there is none).
-type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Finisher + Send>;
+/// One submitted piece of work and its submitter's answer channel.
+trait Job: Send {
+    /// Runs the work inside the open transaction; with `savepoint`, inside a savepoint of
+    /// its own (rolled back if the work fails). Returns whether the work succeeded.
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool;
+    /// Answers the submitter: the work's outcome once `committed` is `Ok`.
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Work<F, T, E> {
+    work: F,
+    outcome: Option<Result<T, E>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+}
+
+impl<F, T, E> Job for Work<F, T, E>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<DbError> + Send,
+{
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+        let outcome = if savepoint {
+            in_savepoint(conn, &mut self.work)
+        } else {
+            (self.work)(conn)
+        };
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok || savepoint
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let result = match (committed, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Err(e), _) => Err(DbError::Connect(e).into()),
+            (Ok(()), None) => Err(DbError::Canceled.into()),
+        };
+        let _ = self.reply.send(result);
+    }
+}
 
 /// Handle to the writer thread (cheap to clone).
 #[derive(Clone)]
 pub struct IngestWriter {
-    queue: SyncSender<Job>,
+    queue: SyncSender<Box<dyn Job>>,
     /// Dropped with the last handle: the checkpointer thread (SQLite) then ends.
     _checkpointer: Option<Sender<()>>,
 }
@@ -57,7 +99,7 @@ pub struct IngestWriter {
 impl IngestWriter {
     /// Starts the writer thread(s) for `db`'s database.
     pub fn start(db: &Db) -> std::io::Result<Self> {
-        let (queue, jobs) = sync_channel::<Job>(QUEUE_CAPACITY);
+        let (queue, jobs) = sync_channel::<Box<dyn Job>>(QUEUE_CAPACITY);
         let jobs = Arc::new(Mutex::new(jobs));
         let writers = if db.url().is_sqlite() {
             1
@@ -88,25 +130,18 @@ impl IngestWriter {
     }
 
     /// Runs `f` in the next group transaction; answers after that transaction committed.
+    /// `f` may run twice (see the module documentation).
     pub async fn submit<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn| {
-            let outcome = match conn {
-                Some(conn) => in_savepoint(conn, f),
-                None => Err(DbError::Canceled.into()),
-            };
-            Box::new(move |committed: Result<(), String>| {
-                let result = match committed {
-                    Ok(()) => outcome,
-                    Err(e) => Err(DbError::Connect(e).into()),
-                };
-                let _ = reply.send(result);
-            })
+        let job: Box<dyn Job> = Box::new(Work {
+            work: f,
+            outcome: None,
+            reply,
         });
         match self.queue.try_send(job) {
             Ok(()) => {}
@@ -130,7 +165,7 @@ impl IngestWriter {
 /// Runs `f` between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint on error.
 fn in_savepoint<T, E: From<DbError>>(
     conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    f: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
 ) -> Result<T, E> {
     conn.batch_execute("SAVEPOINT ingest_job")
         .map_err(|e| E::from(DbError::Query(e)))?;
@@ -148,7 +183,7 @@ fn in_savepoint<T, E: From<DbError>>(
 }
 
 /// Takes the next batch: waits for one job, then whatever else is queued.
-fn next_batch(jobs: &Mutex<Receiver<Job>>) -> Option<Vec<Job>> {
+fn next_batch(jobs: &Mutex<Receiver<Box<dyn Job>>>) -> Option<Vec<Box<dyn Job>>> {
     let jobs = match jobs.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -165,17 +200,19 @@ fn next_batch(jobs: &Mutex<Receiver<Job>>) -> Option<Vec<Job>> {
     Some(batch)
 }
 
-fn writer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, jobs: &Mutex<Receiver<Job>>) {
+fn writer_loop(
+    url: &DatabaseUrl,
+    lane: Option<Arc<Mutex<()>>>,
+    jobs: &Mutex<Receiver<Box<dyn Job>>>,
+) {
     let mut conn: Option<DbConnection> = None;
-    while let Some(batch) = next_batch(jobs) {
+    while let Some(mut batch) = next_batch(jobs) {
         if conn.is_none() {
             match url.connect() {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, "ingest writer cannot connect to the database");
-                    for job in batch {
-                        job(None)(Err("the database is not available".into()));
-                    }
+                    fail_all(batch, "the database is not available");
                     std::thread::sleep(std::time::Duration::from_millis(200));
                     continue;
                 }
@@ -186,32 +223,46 @@ fn writer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, jobs: &Mutex<Rec
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         });
-        let begin = match c {
-            DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
-            DbConnection::Postgresql(_) => "BEGIN",
-        };
-        if let Err(e) = c.batch_execute(begin) {
-            tracing::error!(error = %e, "ingest writer could not begin a transaction");
-            for job in batch {
-                job(None)(Err("the database is not available".into()));
-            }
+        let committed = run_batch(c, &mut batch);
+        if committed.is_err() {
             conn = None;
-            continue;
         }
-        let finishers: Vec<Finisher> = batch.into_iter().map(|job| job(Some(&mut *c))).collect();
-        let committed = match c.batch_execute("COMMIT") {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                tracing::error!(error = %e, "ingest writer could not commit");
-                let _ = c.batch_execute("ROLLBACK");
-                conn = None;
-                Err("the database did not commit".to_owned())
-            }
-        };
-        for finish in finishers {
-            finish(committed.clone());
+        for job in batch {
+            job.finish(committed.clone());
         }
     }
+}
+
+fn fail_all(batch: Vec<Box<dyn Job>>, why: &str) {
+    for job in batch {
+        job.finish(Err(why.to_owned()));
+    }
+}
+
+/// Runs a batch in one transaction: optimistically, and replayed with a savepoint per job
+/// when a job failed. `Err` when the transaction could not be begun or committed.
+fn run_batch(c: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+    let begin = match c {
+        DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
+        DbConnection::Postgresql(_) => "BEGIN",
+    };
+    let attempt = |c: &mut DbConnection, batch: &mut [Box<dyn Job>], savepoints: bool| {
+        c.batch_execute(begin).map_err(|e| {
+            tracing::error!(error = %e, "ingest writer could not begin a transaction");
+            "the database is not available".to_owned()
+        })?;
+        Ok::<_, String>(batch.iter_mut().all(|job| job.run(c, savepoints)))
+    };
+    if !attempt(c, batch, false)? {
+        // A job failed with the others' writes around it: start over, each job isolated.
+        let _ = c.batch_execute("ROLLBACK");
+        attempt(c, batch, true)?;
+    }
+    c.batch_execute("COMMIT").map_err(|e| {
+        tracing::error!(error = %e, "ingest writer could not commit");
+        let _ = c.batch_execute("ROLLBACK");
+        "the database did not commit".to_owned()
+    })
 }
 
 /// The SQLite WAL checkpointer (see the module documentation); ends when `stopped` is
@@ -255,4 +306,71 @@ fn wal_pages(conn: &mut diesel::SqliteConnection, mode: &str) -> diesel::QueryRe
     let rows: Vec<Checkpoint> =
         diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).load(conn)?;
     Ok(rows.first().map_or(0, |r| r.log))
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+
+    use super::*;
+
+    #[derive(Debug)]
+    enum TestError {
+        Refused,
+        Db,
+    }
+
+    impl From<DbError> for TestError {
+        fn from(_: DbError) -> Self {
+            TestError::Db
+        }
+    }
+
+    fn insert(conn: &mut DbConnection, v: &str) -> Result<(), TestError> {
+        diesel::sql_query(format!("INSERT INTO t (v) VALUES ('{v}')"))
+            .execute(conn)
+            .map(|_| ())
+            .map_err(|_| TestError::Db)
+    }
+
+    fn values(db: &Db) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let mut conn = db.get().unwrap();
+        let rows: Vec<Row> = diesel::sql_query("SELECT v FROM t ORDER BY v")
+            .load(&mut **conn)
+            .unwrap();
+        rows.into_iter().map(|r| r.v).collect()
+    }
+
+    /// A job that fails after writing is rolled back alone; the jobs batched with it are
+    /// committed and answered with their own outcomes.
+    #[actix_web::test]
+    async fn a_failing_job_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::new(DatabaseUrl::Sqlite(dir.path().join("w.db")), 2).unwrap();
+        db.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        let writer = IngestWriter::start(&db).unwrap();
+        // A slow first job, so the next three wait and are taken as one batch.
+        let slow = writer.submit(|c| {
+            std::thread::sleep(Duration::from_millis(300));
+            insert(c, "slow")
+        });
+        let ok1 = writer.submit(|c| insert(c, "a"));
+        let bad = writer.submit(|c| {
+            insert(c, "half-done")?;
+            Err::<(), _>(TestError::Refused)
+        });
+        let ok2 = writer.submit(|c| insert(c, "b"));
+        let (slow, ok1, bad, ok2) = futures_util::future::join4(slow, ok1, bad, ok2).await;
+        assert!(slow.is_ok() && ok1.is_ok() && ok2.is_ok());
+        assert!(matches!(bad, Err(TestError::Refused)), "{bad:?}");
+        assert_eq!(values(&db), ["a", "b", "slow"]);
+    }
 }
