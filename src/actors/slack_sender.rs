@@ -3,10 +3,16 @@
 //! them concurrently across channels, and records each outcome. It wakes on [`Wake`]
 //! (a new event was committed) and polls every [`POLL_INTERVAL`] for retries, paced
 //! channels and other instances' work.
+//!
+//! A wake-up only claims when one of its channels is idle here: a channel with a delivery
+//! in flight, or one sent to less than a pacing interval ago, is served by the poll that
+//! follows every completed delivery anyway (a claim for it now would find it paced). Under
+//! a burst of events into busy channels this keeps the claim rate at the send rate instead
+//! of the event rate.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
@@ -17,12 +23,19 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Deliveries in flight at once (each to a different channel).
 const MAX_IN_FLIGHT: usize = 64;
 
+/// A channel: (workspace, channel).
+pub type ChannelKey = (String, String);
+
 /// The dispatcher.
 pub struct SlackSender {
     deps: Arc<SenderDeps>,
     in_flight: usize,
     /// Ids of the deliveries in flight (handed back at shutdown if they do not finish).
     in_flight_ids: HashSet<i64>,
+    /// Channels with a delivery in flight, and how many.
+    busy: HashMap<ChannelKey, usize>,
+    /// Channels sent to recently: when their pacing interval is over.
+    paced_until: HashMap<ChannelKey, Instant>,
     claiming: bool,
     /// The last claim filled every free slot: more may be due right now.
     saturated: bool,
@@ -39,12 +52,32 @@ impl SlackSender {
             deps: Arc::new(deps),
             in_flight: 0,
             in_flight_ids: HashSet::new(),
+            busy: HashMap::new(),
+            paced_until: HashMap::new(),
             claiming: false,
             saturated: false,
             poll_scheduled: false,
             again: false,
             stopping: false,
         }
+    }
+
+    /// Whether nothing here will look at `channel` soon anyway.
+    fn idle(&self, channel: &ChannelKey, now: Instant) -> bool {
+        !self.busy.contains_key(channel)
+            && self
+                .paced_until
+                .get(channel)
+                .is_none_or(|until| *until <= now)
+    }
+
+    fn pacing_interval(&self) -> Duration {
+        self.deps
+            .config
+            .pacing
+            .interval
+            .to_std()
+            .unwrap_or(POLL_INTERVAL)
     }
 
     fn poll(&mut self, ctx: &mut Context<Self>) {
@@ -70,11 +103,24 @@ impl SlackSender {
                         act.in_flight += 1;
                         let id = delivery.id;
                         act.in_flight_ids.insert(id);
+                        let channel: ChannelKey = (
+                            delivery.team_id.clone().unwrap_or_default(),
+                            delivery.channel.clone(),
+                        );
+                        *act.busy.entry(channel.clone()).or_default() += 1;
                         let deps = act.deps.clone();
                         let send = deliver::deliver(deps, delivery);
                         ctx.spawn(send.into_actor(act).map(move |attempt: Attempt, act, ctx| {
                             act.in_flight -= 1;
                             act.in_flight_ids.remove(&id);
+                            if let Some(n) = act.busy.get_mut(&channel) {
+                                *n -= 1;
+                                if *n == 0 {
+                                    act.busy.remove(&channel);
+                                }
+                            }
+                            let until = Instant::now() + act.pacing_interval();
+                            act.paced_until.insert(channel, until);
                             tracing::debug!(outcome = attempt.as_str(), "delivery attempt done");
                             // The channel's next message is paced anyway; claim again at
                             // once only when the last claim was cut off by capacity, else
@@ -83,13 +129,7 @@ impl SlackSender {
                                 act.poll(ctx);
                             } else if !act.poll_scheduled {
                                 act.poll_scheduled = true;
-                                let after = act
-                                    .deps
-                                    .config
-                                    .pacing
-                                    .interval
-                                    .to_std()
-                                    .unwrap_or(POLL_INTERVAL);
+                                let after = act.pacing_interval();
                                 ctx.run_later(after, |act, ctx| {
                                     act.poll_scheduled = false;
                                     act.poll(ctx);
@@ -111,21 +151,31 @@ impl Actor for SlackSender {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(POLL_INTERVAL, |act, ctx| act.poll(ctx));
+        ctx.run_interval(POLL_INTERVAL, |act, ctx| {
+            let now = Instant::now();
+            act.paced_until.retain(|_, until| *until > now);
+            act.poll(ctx);
+        });
         self.poll(ctx);
     }
 }
 
-/// New work was committed: look at the outbox now.
+/// New deliveries were committed in `channels`: look at the outbox now, unless every one
+/// of them is busy or paced here (see the module documentation). No channels: look now.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Wake;
+pub struct Wake {
+    pub channels: Vec<ChannelKey>,
+}
 
 impl Handler<Wake> for SlackSender {
     type Result = ();
 
-    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
-        self.poll(ctx);
+    fn handle(&mut self, msg: Wake, ctx: &mut Self::Context) {
+        let now = Instant::now();
+        if msg.channels.is_empty() || msg.channels.iter().any(|c| self.idle(c, now)) {
+            self.poll(ctx);
+        }
     }
 }
 

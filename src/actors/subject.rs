@@ -120,8 +120,10 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
                 tracing::debug!(subject = S::NAME, attempt, "concurrent update, retrying");
                 continue;
             }
-            Ok(Outcome::Accepted { new_heads, .. }) if new_heads > 0 => {
-                deps.sender.do_send(Wake);
+            Ok(Outcome::Accepted { ref channels, .. }) if !channels.is_empty() => {
+                deps.sender.do_send(Wake {
+                    channels: channels.clone(),
+                });
                 return result;
             }
             other => return other,

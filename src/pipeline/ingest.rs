@@ -27,12 +27,11 @@ pub struct Resolved {
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Stored; `deliveries` pending rows were queued, `new_heads` of them in channels that
-    /// had nothing pending (only those need the sender's attention right away).
+    /// Stored; `deliveries` pending rows were queued, in `channels` (workspace, channel).
     Accepted {
         state: String,
         deliveries: usize,
-        new_heads: usize,
+        channels: Vec<(String, String)>,
     },
     /// The same `event_id` was accepted before; nothing was done.
     Duplicate { state: String },
@@ -107,19 +106,17 @@ fn outbox_rows(
         .collect()
 }
 
-/// Inserts the outbox rows; returns (pending rows, rows that head an idle channel).
-fn queue(conn: &mut DbConnection, rows: &[NewDelivery]) -> Result<(usize, usize), IngestError> {
-    let mut pending = 0;
-    let mut new_heads = 0;
-    for row in rows.iter().filter(|r| r.status == PENDING) {
-        pending += 1;
-        let team = row.team_id.as_deref().unwrap_or_default();
-        if !Delivery::channel_has_pending(conn, team, &row.channel)? {
-            new_heads += 1;
-        }
-    }
+/// Inserts the outbox rows; returns the channels (workspace, channel) of the pending ones.
+fn queue(
+    conn: &mut DbConnection,
+    rows: &[NewDelivery],
+) -> Result<Vec<(String, String)>, IngestError> {
     Delivery::insert_all(conn, rows)?;
-    Ok((pending, new_heads))
+    Ok(rows
+        .iter()
+        .filter(|r| r.status == PENDING)
+        .map(|r| (r.team_id.clone().unwrap_or_default(), r.channel.clone()))
+        .collect())
 }
 
 /// What every event checks first: a repeated `event_id` answers as the first time did;
@@ -299,11 +296,11 @@ pub fn load_test_event(
         ev.event_type.as_str(),
         now_naive,
     );
-    let (pending, new_heads) = queue(conn, &rows)?;
+    let channels = queue(conn, &rows)?;
     Ok(Outcome::Accepted {
         state: to.as_str().to_owned(),
-        deliveries: pending,
-        new_heads,
+        deliveries: channels.len(),
+        channels,
     })
 }
 
@@ -399,7 +396,7 @@ pub fn monitoring_event(
         },
     ))?;
     // Only changes of scenarios that notify via Slack become messages.
-    let (mut pending, mut new_heads) = (0, 0);
+    let mut channels = Vec::new();
     if let (Some(change), true) = (change, ev.notify_slack) {
         let rows = outbox_rows(
             effective,
@@ -410,12 +407,12 @@ pub fn monitoring_event(
             change.kind(),
             now_naive,
         );
-        (pending, new_heads) = queue(conn, &rows)?;
+        channels = queue(conn, &rows)?;
     }
     Ok(Outcome::Accepted {
         state: next.health.as_str().to_owned(),
-        deliveries: pending,
-        new_heads,
+        deliveries: channels.len(),
+        channels,
     })
 }
 

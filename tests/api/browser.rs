@@ -177,8 +177,19 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
+    /// Whether `text` shows up on the page within a few seconds (after a click, the old
+    /// page may still be there for a moment, at the same path).
     async fn page_has(&self, text: &str) -> bool {
-        self.client.source().await.unwrap().contains(text)
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.client.source().await.unwrap().contains(text) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the browser is at `path` (navigation after a click).

@@ -131,24 +131,6 @@ impl Delivery {
             .load(conn)
     }
 
-    /// Whether a channel has a pending delivery: then a new one waits its turn behind it,
-    /// and the sender needs no wake-up for it. An `EXISTS` over the partial index of
-    /// pending deliveries: its cost follows the channel's backlog, not its history.
-    pub fn channel_has_pending(
-        conn: &mut DbConnection,
-        team: &str,
-        channel: &str,
-    ) -> QueryResult<bool> {
-        diesel::select(diesel::dsl::exists(
-            deliveries::table
-                .filter(deliveries::team_id.eq(team))
-                .filter(deliveries::channel.eq(channel))
-                .filter(is_pending()),
-        ))
-        .cached()
-        .get_result(conn)
-    }
-
     /// Number of deliveries waiting to be sent (the queue depth).
     pub fn count_pending(conn: &mut DbConnection) -> QueryResult<i64> {
         deliveries::table
