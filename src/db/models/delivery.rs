@@ -140,14 +140,6 @@ impl Delivery {
             .get_result(conn)
     }
 
-    /// The earliest time a pending delivery becomes due (to sleep until then).
-    pub fn next_due(conn: &mut DbConnection) -> QueryResult<Option<NaiveDateTime>> {
-        deliveries::table
-            .filter(is_pending())
-            .select(diesel::dsl::min(deliveries::next_attempt_at))
-            .first_row(conn)
-    }
-
     /// Skips intermediate reports that a newer pending one of the same load test in the
     /// same channel supersedes (only happens while the channel has a backlog).
     pub fn skip_superseded(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
@@ -216,21 +208,27 @@ impl Delivery {
             // The heads come from a skip scan of the partial index of pending deliveries:
             // one index probe per channel, where a correlated `MIN(id)` per pending row
             // cost O(backlog) per claim (137 ms each with 20,000 pending in the bench).
+            // The rows are then locked by primary key (`= ANY(ARRAY(...))`), a plan that
+            // does not depend on table statistics (a young table's made PostgreSQL hash
+            // the whole backlog).
             DbConnection::Postgresql(c) => diesel::sql_query(
-                "WITH RECURSIVE heads(team_id, channel, id) AS ( \
-                   (SELECT team_id, channel, id FROM deliveries WHERE status = 'pending' \
-                    ORDER BY team_id, channel, id LIMIT 1) \
+                "WITH RECURSIVE heads AS ( \
+                   (SELECT id, team_id, channel, next_attempt_at, claimed_until FROM deliveries \
+                    WHERE status = 'pending' ORDER BY team_id, channel, id LIMIT 1) \
                    UNION ALL \
-                   SELECT n.team_id, n.channel, n.id FROM heads h CROSS JOIN LATERAL \
-                     (SELECT team_id, channel, id FROM deliveries \
+                   SELECT n.* FROM heads h CROSS JOIN LATERAL \
+                     (SELECT id, team_id, channel, next_attempt_at, claimed_until FROM deliveries \
                       WHERE status = 'pending' AND (team_id, channel) > (h.team_id, h.channel) \
                       ORDER BY team_id, channel, id LIMIT 1) n) \
-                 SELECT d.* FROM heads h JOIN deliveries d ON d.id = h.id \
-                 LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-                 AND (d.claimed_until IS NULL OR d.claimed_until < $1) \
-                 AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= $2) \
-                 ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
+                 SELECT d.* FROM deliveries d WHERE d.id = ANY(ARRAY( \
+                   SELECT h.id FROM heads h \
+                   LEFT JOIN channel_pacing p ON p.team_id = h.team_id AND p.channel = h.channel \
+                   WHERE h.next_attempt_at <= $1 \
+                   AND (h.claimed_until IS NULL OR h.claimed_until < $1) \
+                   AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= $2) \
+                   ORDER BY h.id LIMIT $3)) \
+                 AND d.status = 'pending' AND (d.claimed_until IS NULL OR d.claimed_until < $1) \
+                 ORDER BY d.id FOR UPDATE OF d SKIP LOCKED",
             )
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(allowed_until)
