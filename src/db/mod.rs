@@ -19,6 +19,18 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+/// Runs `$body` with `$c` bound to the concrete connection, for the few statements
+/// `MultiConnection` cannot express (upserts): the same source, type-checked per backend.
+macro_rules! on_each_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use on_each_backend;
+
 /// The one connection type every query in the crate is written against.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {

@@ -103,7 +103,7 @@ pub trait CachedDsl: Sized {
     }
 }
 
-impl<T: QueryFragment<<crate::db::DbConnection as diesel::Connection>::Backend>> CachedDsl for T {}
+impl<T> CachedDsl for T {}
 
 #[cfg(test)]
 mod tests {

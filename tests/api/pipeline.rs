@@ -218,6 +218,21 @@ crate::test_both_backends! {
         let got = messages(&app, "load-tests", 1).await;
         actix_web::rt::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(messages(&app, "load-tests", 1).await.len(), 1, "{got:#?}");
+
+        // A repeat answers as the first time did, even where replaying it would now be
+        // refused (lt-1 has moved on; a load test's first event needs a name).
+        assert_eq!(post_lt(&app, "lt-1", lt_body("e-11", "running")).await.0, 202);
+        for (lt, body) in [
+            ("lt-1", lt_body("e-1", "started")),
+            ("lt-1", lt_body("e-11", "running")),
+            ("lt-other", json!({"event_id": "e-1", "org": "acme", "project": "webshop", "type": "started"})),
+        ] {
+            let (status, answer) = post_lt(&app, lt, body).await;
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(answer["duplicate"], json!(true), "{answer}");
+        }
+        let (status, answer) = post_lt(&app, "lt-1", lt_body("e-11", "running")).await;
+        assert_eq!((status, answer["state"].as_str()), (200, Some("running")));
     }
 }
 

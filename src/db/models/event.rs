@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::events;
-use crate::db::{DbConnection, FirstRowDsl};
+use crate::db::{on_each_backend, CachedDsl, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = events)]
@@ -36,5 +36,16 @@ impl EventRow {
             .values(row)
             .execute(conn)?;
         Ok(())
+    }
+
+    /// Inserts the row unless its `event_id` is stored already; returns whether it did.
+    pub fn insert_new(conn: &mut DbConnection, row: &Self) -> QueryResult<bool> {
+        let inserted: Vec<String> = on_each_backend!(conn, c => diesel::insert_into(events::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .returning(events::event_id)
+            .cached()
+            .load(c)?);
+        Ok(!inserted.is_empty())
     }
 }
