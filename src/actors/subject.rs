@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::Utc;
 
-use super::config_resolver::{ConfigResolver, EffectiveCache, Resolve};
+use super::config_resolver::{ConfigResolver, EffectiveCache, Refresh, Resolve};
 use super::slack_sender::{SlackSender, Wake};
 use crate::db::{Db, DbConnection, DbError};
 use crate::pipeline::ingest::{IngestError, Outcome, Resolved};
@@ -100,7 +100,15 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
         attempt += 1;
         let (org, project) = (S::org(&ev), S::project(&ev));
         let resolved = match deps.effective.get(org, project) {
-            Some(cached) => cached,
+            Some((cached, refresh)) => {
+                if refresh {
+                    deps.resolver.do_send(Refresh {
+                        org: org.to_owned(),
+                        project: project.to_owned(),
+                    });
+                }
+                cached
+            }
             None => deps
                 .resolver
                 .send(Resolve {

@@ -291,7 +291,9 @@ impl Db {
         let manager = ConnectionManager { url: url.clone() };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
-            .min_idle(Some(1))
+            // All connections are opened up front (in the background): a PostgreSQL
+            // connection costs a SCRAM handshake, which a request should not wait for.
+            .min_idle(Some(max_size))
             .connection_timeout(Duration::from_secs(5))
             // A file cannot go away like a server: no `SELECT 1` before every use of an
             // SQLite connection (it cost a statement per request). PostgreSQL keeps it, so

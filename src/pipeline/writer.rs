@@ -205,7 +205,8 @@ fn writer_loop(
     lane: Option<Arc<Mutex<()>>>,
     jobs: &Mutex<Receiver<Box<dyn Job>>>,
 ) {
-    let mut conn: Option<DbConnection> = None;
+    // Connected before the first event, which should not wait for a handshake.
+    let mut conn: Option<DbConnection> = url.connect().ok();
     while let Some(mut batch) = next_batch(jobs) {
         if conn.is_none() {
             match url.connect() {
