@@ -236,6 +236,15 @@ impl Drop for LaneGuard {
     }
 }
 
+/// Waits for this process's turn on an SQLite writer lane (none for PostgreSQL). A lane
+/// poisoned by a writer that panicked still serialises the others.
+pub(crate) fn take_turn(lane: Option<&Arc<Mutex<()>>>) -> Option<std::sync::MutexGuard<'_, ()>> {
+    lane.map(|m| match m.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    })
+}
+
 /// Runs `f` in a write transaction. On SQLite the transaction takes the write lock at
 /// `BEGIN IMMEDIATE`, so two writers never deadlock on a read-to-write upgrade (which
 /// SQLite answers with SQLITE_BUSY at once, without waiting). Writers of this process
@@ -253,10 +262,7 @@ where
     match conn {
         DbConnection::Sqlite(_) => {
             let lane = WRITE_LANE.with(|l| l.borrow().clone());
-            let _turn = lane.as_ref().map(|m| match m.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            });
+            let _turn = take_turn(lane.as_ref());
             conn.batch_execute("BEGIN IMMEDIATE")?;
             match f(conn) {
                 Ok(value) => match conn.batch_execute("COMMIT") {

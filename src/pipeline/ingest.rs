@@ -27,10 +27,9 @@ pub struct Resolved {
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Stored; `deliveries` pending rows were queued, in `channels` (workspace, channel).
+    /// Stored; a pending delivery was queued in each of `channels` (workspace, channel).
     Accepted {
         state: String,
-        deliveries: usize,
         channels: Vec<(String, String)>,
     },
     /// The same `event_id` was accepted before; nothing was done.
@@ -343,7 +342,6 @@ pub fn load_test_event(
     let channels = queue(conn, &rows)?;
     Ok(Outcome::Accepted {
         state: to.as_str().to_owned(),
-        deliveries: channels.len(),
         channels,
     })
 }
@@ -458,7 +456,6 @@ pub fn monitoring_event(
     }
     Ok(Outcome::Accepted {
         state: next.health.as_str().to_owned(),
-        deliveries: channels.len(),
         channels,
     })
 }

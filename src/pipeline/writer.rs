@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 
-use crate::db::{DatabaseUrl, Db, DbConnection, DbError};
+use crate::db::{take_turn, DatabaseUrl, Db, DbConnection, DbError};
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 256;
@@ -213,17 +213,16 @@ fn writer_loop(
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, "ingest writer cannot connect to the database");
-                    fail_all(batch, "the database is not available");
+                    for job in batch {
+                        job.finish(Err("the database is not available".to_owned()));
+                    }
                     std::thread::sleep(std::time::Duration::from_millis(200));
                     continue;
                 }
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        let _turn = lane.as_ref().map(|m| match m.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        });
+        let _turn = take_turn(lane.as_ref());
         let committed = run_batch(c, &mut batch);
         if committed.is_err() {
             conn = None;
@@ -231,12 +230,6 @@ fn writer_loop(
         for job in batch {
             job.finish(committed.clone());
         }
-    }
-}
-
-fn fail_all(batch: Vec<Box<dyn Job>>, why: &str) {
-    for job in batch {
-        job.finish(Err(why.to_owned()));
     }
 }
 
@@ -279,10 +272,7 @@ fn checkpointer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, stopped: &
         };
         match wal_pages(c, "PASSIVE") {
             Ok(pages) if pages > WAL_RESTART_PAGES => {
-                let _turn = lane.as_ref().map(|m| match m.lock() {
-                    Ok(guard) => guard,
-                    Err(poisoned) => poisoned.into_inner(),
-                });
+                let _turn = take_turn(lane.as_ref());
                 if let Err(e) = wal_pages(c, "RESTART") {
                     tracing::warn!(error = %e, "WAL checkpoint (restart) failed");
                 }
