@@ -203,6 +203,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ui_sessions (id_hash) {
+        id_hash -> Text,
+        token_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    test_messages (id) {
+        id -> BigInt,
+        org_id -> Text,
+        project_id -> Text,
+        channel -> Text,
+        channel_name -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        status -> Text,
+        error -> Nullable<Text>,
+        sent_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     projects,
@@ -219,4 +243,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     slack_threads,
     channel_pacing,
     audit_log,
+    ui_sessions,
+    test_messages,
 );

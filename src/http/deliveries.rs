@@ -1,4 +1,7 @@
-//! The delivery log of a project (role `admin`).
+//! The delivery logs (role `admin`): a project's, and an organization's across all its
+//! projects, with "Send Test Message" results among them. Each entry carries, next to the
+//! stored fields, the subject's name, the channel's current name and a sentence saying
+//! what happened and what to do ([`error_message`]), which the web UI shows too.
 
 use actix_web::{get, web, HttpResponse};
 use chrono::{NaiveDateTime, SecondsFormat};
@@ -8,17 +11,39 @@ use serde_json::{json, Value};
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::params;
-use crate::db::models::delivery::Delivery;
+use crate::db::models::delivery::{self, Delivery, LogEntry, LogFilter};
+use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
+use crate::db::models::slack_channel::SlackChannel;
+use crate::db::models::test_message::TestMessageRow;
+use crate::db::DbConnection;
 use crate::domain::access::AdminTarget;
+use crate::domain::ids::ProjectId;
+use crate::slack::{classify, ErrorClass};
 use crate::state::AppState;
 
 /// Most entries one request returns.
 pub const MAX_LIMIT: i64 = 500;
+/// The event type under which test messages are listed.
+pub const TEST_MESSAGE: &str = "test_message";
+/// The statuses a log can be filtered by.
+const STATUSES: [&str; 4] = [
+    delivery::PENDING,
+    delivery::SENT,
+    delivery::FAILED,
+    delivery::SKIPPED,
+];
 
 #[derive(Deserialize)]
 pub struct LogQuery {
     limit: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct OrgLogQuery {
+    limit: Option<String>,
+    status: Option<String>,
+    project: Option<String>,
 }
 
 /// RFC 3339 with offset, as everywhere in the API.
@@ -26,24 +51,227 @@ pub fn rfc3339(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// What a stored delivery error (a Slack error code or one of our reasons) means for the
+/// admin, and what to do about it: one sentence per class of reason, for the API's
+/// `error_message` and the web UI. The raw reason stays in `error`.
+pub fn error_message(reason: &str) -> String {
+    let reason = reason.trim();
+    if let Some(rest) = reason.strip_prefix("gave up after ") {
+        let (attempts, code) = rest.split_once(':').unwrap_or((rest, ""));
+        let code = code.trim();
+        return format!(
+            "Not sent: Slack kept failing ({code}) and the delivery was given up {attempts}. \
+             Check Slack's status page; once Slack works again, new notifications are sent \
+             (use Send Test Message to check)."
+        );
+    }
+    if let Some(code) = reason.strip_prefix("the Slack integration is broken:") {
+        return format!(
+            "Not sent: Slack no longer accepts the integration ({}). Set up the Slack \
+             integration again with \"Set Up Slack Integration\".",
+            code.trim()
+        );
+    }
+    if let Some(missing) = reason
+        .strip_prefix("configuration incomplete:")
+        .map(|m| m.trim().trim_end_matches("missing").trim())
+    {
+        let what: Vec<&str> = missing
+            .split(',')
+            .map(|m| match m.trim() {
+                "integration" => "set up the Slack integration (\"Set Up Slack Integration\")",
+                "active_integration" => {
+                    "set up the Slack integration again (the current one was revoked in Slack)"
+                }
+                "target_channels" => "enter at least one target channel",
+                _ => "complete the Slack settings",
+            })
+            .collect();
+        return format!(
+            "Not sent: the Slack settings were incomplete when this event arrived. To receive \
+             the next ones, {}.",
+            what.join(" and ")
+        );
+    }
+    match reason {
+        "sending is disabled for this project" => {
+            return "Not sent: \"Send messages\" is disabled for this project. Enable it on the \
+                    project's Slack page to receive notifications."
+                .to_owned()
+        }
+        "sending is disabled for this organization" => {
+            return "Not sent: \"Send messages\" is disabled for the organization. Enable it on \
+                    the organization's Slack page to receive notifications."
+                .to_owned()
+        }
+        "superseded by a newer intermediate report" => {
+            return "Skipped: a newer intermediate report of the same load test replaced it \
+                    while the channel was busy. Nothing to do."
+                .to_owned()
+        }
+        "no Slack integration" | "the Slack integration was removed" => {
+            return "Not sent: the Slack integration was removed before this message went out. \
+                    Set up the Slack integration again to receive the next notifications."
+                .to_owned()
+        }
+        _ => {}
+    }
+    match classify(reason) {
+        ErrorClass::Channel => match reason {
+            "channel_not_found" => format!(
+                "Not sent: Slack cannot find this channel ({reason}); it was deleted or made \
+                 private. Pick an existing public channel under Target Channels."
+            ),
+            "is_archived" => format!(
+                "Not sent: the channel is archived in Slack ({reason}). Unarchive it in Slack \
+                 or pick another channel under Target Channels."
+            ),
+            _ => format!(
+                "Not sent: Slack refused to post in this channel ({reason}). Check that it \
+                 exists, is public and not archived, or pick another channel under Target \
+                 Channels."
+            ),
+        },
+        ErrorClass::IntegrationBroken => format!(
+            "Not sent: Slack no longer accepts the integration ({reason}). Set up the Slack \
+             integration again with \"Set Up Slack Integration\"."
+        ),
+        ErrorClass::RetryLater => format!(
+            "Slack was busy or could not be reached ({reason}); the message is retried \
+             automatically. Nothing to do."
+        ),
+        ErrorClass::BadMessage => format!(
+            "Not sent: Slack refused the message itself ({reason}). Ask your XTC operator to \
+             check the service's logs."
+        ),
+        ErrorClass::Other => format!(
+            "Not sent: {reason}. If this keeps happening, ask your XTC operator to check the \
+             service's logs."
+        ),
+    }
+}
+
 /// One delivery as the API and the UI show it.
-pub fn delivery_json(d: &Delivery) -> Value {
+pub fn delivery_json(e: &LogEntry) -> Value {
+    let d = &e.delivery;
     let channel = d
         .channel_name
         .clone()
         .filter(|c| !c.is_empty())
         .or_else(|| (!d.channel.is_empty()).then(|| d.channel.clone()));
+    let channel_name = e
+        .current_channel_name
+        .as_ref()
+        .map(|n| format!("#{n}"))
+        .or_else(|| channel.clone());
     json!({
         "id": d.id,
         "event_id": d.event_id,
         "event_type": d.event_type,
+        "project": d.project_id,
+        "subject_kind": e.subject_kind,
+        "subject_name": e.subject_name,
         "channel": channel,
+        "channel_name": channel_name,
         "status": d.status,
         "attempts": d.attempts,
         "error": d.error,
+        "error_message": d.error.as_deref().map(error_message),
         "created_at": rfc3339(d.created_at),
         "sent_at": d.sent_at.map(rfc3339),
+        "next_attempt_at": (d.status == delivery::PENDING).then(|| rfc3339(d.next_attempt_at)),
     })
+}
+
+/// One channel's test message as an entry of the log (numbered apart from deliveries).
+fn test_message_json(t: &TestMessageRow, current_name: Option<&String>) -> Value {
+    let channel = t
+        .channel_name
+        .clone()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| t.channel.clone());
+    json!({
+        "id": t.id,
+        "event_id": null,
+        "event_type": TEST_MESSAGE,
+        "project": (!t.project_id.is_empty()).then_some(&t.project_id),
+        "subject_kind": TEST_MESSAGE,
+        "subject_name": format!("Test message by {}", t.sent_by),
+        "channel": channel,
+        "channel_name": current_name.map(|n| format!("#{n}")).unwrap_or_else(|| channel.clone()),
+        "status": t.status,
+        "attempts": 1,
+        "error": t.error,
+        "error_message": t.error.as_deref().map(error_message),
+        "created_at": rfc3339(t.created_at),
+        "sent_at": (t.status == delivery::SENT).then(|| rfc3339(t.created_at)),
+        "next_attempt_at": null,
+    })
+}
+
+/// The log of `filter` as the API and the UI show it: deliveries of events and test
+/// messages together, newest first, at most `filter.limit`.
+pub fn load_log(conn: &mut DbConnection, filter: LogFilter<'_>) -> diesel::QueryResult<Vec<Value>> {
+    let deliveries = Delivery::list_log(conn, filter)?;
+    let tests = TestMessageRow::list(
+        conn,
+        filter.org,
+        filter.project,
+        filter.status,
+        filter.limit,
+    )?;
+    let ids: Vec<String> = tests
+        .iter()
+        .filter(|t| t.team_id.is_some() && !t.channel.starts_with('#'))
+        .map(|t| t.channel.clone())
+        .collect();
+    let known = SlackChannel::find_by_channel_ids(conn, &ids)?;
+    let mut all: Vec<(NaiveDateTime, Value)> = deliveries
+        .iter()
+        .map(|e| (e.delivery.created_at, delivery_json(e)))
+        .collect();
+    all.extend(tests.iter().map(|t| {
+        let name = known
+            .iter()
+            .find(|c| Some(&c.team_id) == t.team_id.as_ref() && c.channel_id == t.channel)
+            .map(|c| &c.name);
+        (t.created_at, test_message_json(t, name))
+    }));
+    // Stable: equal times keep the deliveries' newest-first order.
+    all.sort_by_key(|e| std::cmp::Reverse(e.0));
+    all.truncate(usize::try_from(filter.limit).unwrap_or(0));
+    Ok(all.into_iter().map(|(_, v)| v).collect())
+}
+
+/// `limit`: 1 to [`MAX_LIMIT`], default 50.
+fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(50),
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::param(
+                "limit",
+                format!("limit must be a number from 1 to {MAX_LIMIT}"),
+            )),
+        },
+    }
+}
+
+/// A `status` filter: one of the delivery statuses.
+pub fn parse_status(raw: Option<&str>) -> Result<Option<&'static str>, ApiError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(s) => STATUSES
+            .iter()
+            .find(|v| **v == s)
+            .map(|v| Some(*v))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "status",
+                    format!("status must be one of {}", STATUSES.join(", ")),
+                )
+            }),
+    }
 }
 
 #[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50")), responses((status = 200, description = "Newest first", body = super::openapi::DeliveryLog), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
@@ -57,20 +285,9 @@ pub async fn list(
     let org = params::org(&path.0)?;
     let project = params::project(&path.1)?;
     auth.require_admin(AdminTarget::Project(&org, &project))?;
-    let limit = match query.limit.as_deref() {
-        None => 50,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::param(
-                    "limit",
-                    format!("limit must be a number from 1 to {MAX_LIMIT}"),
-                ))
-            }
-        },
-    };
+    let limit = parse_limit(query.limit.as_deref())?;
     let (o, p) = (org.to_string(), project.to_string());
-    let rows = state
+    let deliveries = state
         .db
         .run(move |conn| {
             if !Project::exists(conn, &o, &p)? {
@@ -78,9 +295,105 @@ pub async fn list(
                     "project {o}/{p} is not registered"
                 )));
             }
-            Ok(Delivery::list_by_project(conn, &o, &p, limit)?)
+            let filter = LogFilter {
+                org: &o,
+                project: Some(&p),
+                status: None,
+                limit,
+            };
+            Ok(load_log(conn, filter)?)
         })
         .await?;
-    let deliveries: Vec<Value> = rows.iter().map(delivery_json).collect();
     Ok(HttpResponse::Ok().json(json!({"deliveries": deliveries})))
+}
+
+#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("status" = Option<String>, Query, description = "pending, sent, failed or skipped"), ("project" = Option<String>, Query, description = "only this project's deliveries")), responses((status = 200, description = "Newest first, across the organization and all its projects", body = super::openapi::DeliveryLog), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
+#[get("/api/v1/orgs/{org}/slack/deliveries")]
+pub async fn list_org(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<OrgLogQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let org = params::org(&path)?;
+    auth.require_admin(AdminTarget::Org(&org))?;
+    let limit = parse_limit(query.limit.as_deref())?;
+    let status = parse_status(query.status.as_deref())?;
+    let project = match query.project.as_deref() {
+        None | Some("") => None,
+        Some(p) => Some(
+            ProjectId::parse(p)
+                .map_err(|e| ApiError::field("project", format!("project id {e}")))?
+                .to_string(),
+        ),
+    };
+    let o = org.to_string();
+    let deliveries = state
+        .db
+        .run(move |conn| {
+            if !Organization::exists(conn, &o)? {
+                return Err(ApiError::not_found(format!(
+                    "organization {o} is not registered"
+                )));
+            }
+            if let Some(p) = &project {
+                if !Project::exists(conn, &o, p)? {
+                    return Err(ApiError::not_found(format!(
+                        "project {o}/{p} is not registered"
+                    )));
+                }
+            }
+            let filter = LogFilter {
+                org: &o,
+                project: project.as_deref(),
+                status,
+                limit,
+            };
+            Ok(load_log(conn, filter)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"deliveries": deliveries})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_of_reason_reads_as_a_sentence_with_what_to_do() {
+        for (reason, expect) in [
+            ("is_archived", "archived in Slack"),
+            ("channel_not_found", "cannot find this channel"),
+            (
+                "configuration incomplete: active_integration missing",
+                "set up the Slack integration again",
+            ),
+            (
+                "configuration incomplete: integration, target_channels missing",
+                "at least one target channel",
+            ),
+            ("sending is disabled for this project", "Enable it"),
+            (
+                "the Slack integration is broken: token_revoked",
+                "Set up the Slack integration again",
+            ),
+            ("token_revoked", "Set up the Slack integration again"),
+            (
+                "gave up after 6 attempts: http_503",
+                "Slack kept failing (http_503)",
+            ),
+            ("ratelimited", "retried automatically"),
+            ("superseded by a newer intermediate report", "Nothing to do"),
+            (
+                "the Slack integration was removed",
+                "Set up the Slack integration again",
+            ),
+            ("msg_too_long", "operator"),
+            ("something new", "operator"),
+        ] {
+            let text = error_message(reason);
+            assert!(text.contains(expect), "{reason}: {text}");
+            assert!(text.ends_with('.'), "{reason}: {text}");
+        }
+    }
 }

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(events::load_test_event)
         .service(events::monitoring_event)
         .service(deliveries::list)
+        .service(deliveries::list_org)
         .service(slack_settings::get_org)
         .service(slack_settings::put_org)
         .service(slack_settings::get_project)

@@ -50,19 +50,35 @@ pub struct TestMessageResults {
     pub results: Vec<crate::services::slack_config::TestResult>,
 }
 
-/// One entry of the delivery log.
+/// One entry of the delivery log: a delivery of an event to one channel, or one channel's
+/// result of "Send Test Message" (`event_type` `test_message`, numbered apart from the
+/// deliveries, without `event_id`).
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryEntry {
     pub id: i64,
-    pub event_id: String,
+    pub event_id: Option<String>,
     pub event_type: String,
+    /// The project (none for an organization's test message).
+    pub project: Option<String>,
+    /// `load_test`, `scenario` or `test_message`.
+    pub subject_kind: Option<String>,
+    /// The load test's or scenario's name ("Test message by …" for test messages).
+    pub subject_name: Option<String>,
+    /// The channel as configured when the delivery was queued.
     pub channel: Option<String>,
+    /// The channel's current name in Slack (follows renames), e.g. `#load-tests`.
+    pub channel_name: Option<String>,
     /// `pending`, `sent`, `failed` or `skipped`.
     pub status: String,
     pub attempts: i32,
+    /// The stored reason: a Slack error code or one of ours.
     pub error: Option<String>,
+    /// What `error` means and what to do about it, as a sentence.
+    pub error_message: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
+    /// When a pending delivery is (re)tried next.
+    pub next_attempt_at: Option<String>,
 }
 
 /// `GET …/slack/deliveries`: newest first.
@@ -110,6 +126,7 @@ impl Modify for BearerAuth {
         crate::http::events::load_test_event,
         crate::http::events::monitoring_event,
         crate::http::deliveries::list,
+        crate::http::deliveries::list_org,
         crate::http::slack_settings::get_org,
         crate::http::slack_settings::put_org,
         crate::http::slack_settings::get_project,

@@ -1490,6 +1490,31 @@ pub async fn send_test_message(
     if let Some(code) = broken {
         mark_broken(state, &inst, &code).await;
     }
+    // Each channel's result is listed in the delivery logs too (event type test_message).
+    use crate::db::models::test_message;
+    let now = crate::db::now();
+    let logged: Vec<test_message::NewTestMessage> = effective
+        .target_channels
+        .value
+        .iter()
+        .zip(&results)
+        .map(|(channel, r)| test_message::NewTestMessage {
+            org_id: scope.org().to_string(),
+            project_id: scope.project_str().unwrap_or(ORG_LEVEL).to_owned(),
+            channel: channel.address(),
+            channel_name: Some(r.channel.clone()),
+            team_id: Some(inst.team_id.clone()),
+            status: if r.ok {
+                test_message::SENT
+            } else {
+                test_message::FAILED
+            }
+            .to_owned(),
+            error: r.error.clone(),
+            sent_by: actor.name.clone(),
+            created_at: now,
+        })
+        .collect();
     let (actor_s, s, summary) = (
         actor.actor(),
         scope.clone(),
@@ -1498,14 +1523,17 @@ pub async fn send_test_message(
     state
         .db
         .run(move |conn| {
-            AuditEntry::insert(
-                conn,
-                &actor_s,
-                s.org().as_str(),
-                s.project_str(),
-                "slack_test_message",
-                &json!({ "results": summary }),
-            )
+            write_tx(conn, |c| {
+                test_message::TestMessageRow::insert_all(c, &logged)?;
+                AuditEntry::insert(
+                    c,
+                    &actor_s,
+                    s.org().as_str(),
+                    s.project_str(),
+                    "slack_test_message",
+                    &json!({ "results": summary }),
+                )
+            })
             .map_err(ConfigError::from)
         })
         .await?;

@@ -356,3 +356,89 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
     b.client.clone().close().await.unwrap();
     eprintln!("screenshots in {}", b.shots.display());
 }
+
+/// The README's walkthrough as a new user follows it (the install started with the API,
+/// the browser not signed in), then what the pages say about a refused save, the delivery
+/// log and a revoked integration.
+#[actix_web::test]
+async fn a_new_user_follows_the_readme_and_every_page_says_what_happened() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_app_with_slack().await;
+    app.seed_acme().await;
+    let admin = app.admin_token("acme");
+
+    // `POST …/slack/install`, then open the authorize_url and click "Allow".
+    let authorize = app.install_url("/api/v1/orgs/acme", &admin).await;
+    b.goto(&authorize).await;
+    b.click("approve").await;
+    b.wait_for_path("/orgs/acme/slack?installed=1").await;
+    let landed = b.text("installed-message").await;
+    assert!(
+        landed.contains("installed into the workspace XTC-Test-Workspace for organization acme"),
+        "{landed}"
+    );
+    assert!(!b.page_has("Please sign in").await);
+    b.shot("readme-landing").await;
+
+    // Sign in right there: the settings page, installed.
+    b.type_into("token", &admin).await;
+    b.click("sign-in").await;
+    b.wait_for_path("/orgs/acme/slack").await;
+    assert_eq!(b.text("integration-status").await, "Done");
+
+    // A save refused for one channel: nothing saved, the typed values marked.
+    b.select("send_messages", "enabled").await;
+    b.type_into("target_channels", "#load-tests #Bad!Name")
+        .await;
+    b.click("save").await;
+    assert!(b.page_has("Nothing was saved.").await);
+    assert!(b
+        .text("send_messages-unsaved")
+        .await
+        .contains("The saved value is Disabled"));
+    assert!(b
+        .text("channels-error")
+        .await
+        .starts_with("Nothing was saved."));
+    b.shot("refused-save").await;
+
+    // Saved; #perf archived in Slack; a test message: the log says what to do.
+    b.type_into("target_channels", "#load-tests #perf").await;
+    b.click("save").await;
+    assert!(b.page_has("Settings saved.").await);
+    app.fake_post("/channels", json!({"name": "perf", "is_archived": true}))
+        .await;
+    b.click("send-test").await;
+    assert!(b.page_has("reached 1 of 2 channel(s)").await);
+    let log = b.text("delivery-log").await;
+    assert!(log.contains("Test message by test"), "{log}");
+    assert!(
+        log.contains("the channel is archived in Slack (is_archived)"),
+        "{log}"
+    );
+    assert!(!log.contains("configuration incomplete"), "{log}");
+    b.shot("org-delivery-log").await;
+
+    // Slack revokes the token: "Revoked", the reason and what to do.
+    {
+        use xtc_slack::db::models::installation::Installation;
+        let mut conn = app.db.connect();
+        let inst = Installation::find_by_scope(&mut conn, "acme", None)
+            .unwrap()
+            .unwrap();
+        Installation::mark_revoked(&mut conn, &inst.id, "token_revoked").unwrap();
+    }
+    b.goto(&app.url("/orgs/acme/slack")).await;
+    assert_eq!(b.text("integration-status").await, "Revoked");
+    let warning = b.text("integration-warning").await;
+    assert!(
+        warning.contains("Its token was revoked in Slack.")
+            && warning.contains("install the app again"),
+        "{warning}"
+    );
+    b.shot("org-revoked").await;
+
+    b.client.clone().close().await.unwrap();
+}

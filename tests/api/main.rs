@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod channel_health;
+mod delivery_log;
 mod fake_slack;
 mod health;
 mod metrics;

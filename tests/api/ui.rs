@@ -358,7 +358,7 @@ test_both_backends_with_slack! {
         assert!(res.has("Bad!Name"), "{}", res.body);
         assert!(res.has(r##"value="#load-tests #Bad!Name""##), "the typed value stays: {}", res.body);
         assert!(res.selected("send_messages", "enabled"), "the typed choices stay");
-        assert!(res.has(r#"class="wide invalid""#));
+        assert!(res.has(r#"class="wide invalid"#));
 
         // Checked in Slack once installed: unknown, private and archived channels.
         install_via_ui(&b, ORG).await;
@@ -672,6 +672,15 @@ test_both_backends_with_slack! {
         assert!(page.has(r#"id="integration-warning""#), "{}", page.body);
         assert!(page.has("<code>token_revoked</code>"));
         assert!(page.has("status broken"));
+        // Labelled "Revoked", never "Done", with the reason and what to do.
+        assert!(page.has(r#"<span class="status broken" id="integration-status"><span class="dot"></span>Revoked</span>"#), "{}", page.body);
+        assert!(!element(&page, "integration", "div").contains("Done"), "{}", page.body);
+        let warning = element(&page, "integration-warning", "p");
+        assert!(warning.contains("Its token was revoked in Slack."), "{warning}");
+        assert!(warning.contains("install the app again with “Set Up Slack Integration”"), "{warning}");
+        // The project page shows the organization's integration as revoked too.
+        let project = b.get(PROJECT).await;
+        assert!(element(&project, "org-integration", "div").starts_with(r#"id="org-integration">Revoked"#), "{}", project.body);
         assert!(!page.has(r#"id="send-test""#), "incomplete while revoked");
         assert!(page.has("a working Slack integration"), "{}", page.body);
     }
@@ -699,12 +708,11 @@ test_both_backends_with_slack! {
             }
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         };
-        let at = page.body.find(r#"id="deliveries""#).unwrap();
-        let table = &page.body[at..];
-        assert!(table.contains("<th>Time</th><th>Event</th><th>Channel</th><th>Status</th><th>Error</th>"));
-        assert!(table.contains("#load-tests"), "{table}");
+        let table = element(&page, "delivery-log", "table");
+        assert!(table.contains("<th>Subject</th><th>Event</th><th>Channel</th><th>Status</th><th>What happened</th>"), "{table}");
+        assert!(table.contains(r#"<td class="subject">Checkout &lt;b&gt;peak&lt;/b&gt;</td><td>Started</td><td>#load-tests</td>"#), "{table}");
         assert!(table.contains(r#"<span class="badge ok">sent</span>"#), "{table}");
-        assert!(table.contains("2026") || table.contains(" UTC"), "{table}");
+        assert!(table.contains(r#"<span class="muted when">sent 20"#) && table.contains(" UTC</span>"), "the sent time: {table}");
     }
 }
 
@@ -760,5 +768,182 @@ test_both_backends_with_slack! {
         assert!(page.has(r#"href="/orgs/acme/slack""#), "{}", page.body);
         assert!(page.has("Slack notifications"), "the UI's look: {}", page.body);
         assert!(b.get(ORG).await.has("Not configured"));
+    }
+}
+
+/// The `name=value` of the session cookie a response set.
+fn session_cookie(page: &Page) -> String {
+    let cookie = page
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("xtc_slack_session="))
+        .expect("a session cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+test_both_backends! {
+    async fn signing_out_ends_the_session_for_every_copy_of_the_cookie(app: TestApp) {
+        app.seed_acme().await;
+        let b = Browser::new(&app);
+        let res = b.sign_in(&app.admin_token("acme")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        // Someone copies the cookie (another tab, a proxy log, a stolen laptop backup).
+        let copy = session_cookie(&res);
+        let csrf = b.get(ORG).await.csrf();
+        let stolen = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let get = || stolen.get(app.url(ORG)).header("cookie", &copy).send();
+        assert_eq!(get().await.unwrap().status().as_u16(), 200, "the copy works while signed in");
+
+        let res = b.submit(ORG, "/signout", &[]).await;
+        assert_eq!(res.status, 303);
+
+        // After sign-out the copy is refused for pages and for CSRF-checked forms alike.
+        let page = get().await.unwrap();
+        assert_eq!(page.status().as_u16(), 401);
+        assert!(page.text().await.unwrap().contains("signed out"));
+        let form = org_form("enabled", "enabled", "enabled", "#load-tests");
+        let mut with_csrf = vec![("csrf", csrf.as_str())];
+        with_csrf.extend_from_slice(&form);
+        for path in [ORG, "/orgs/acme/slack/test"] {
+            let res = stolen.post(app.url(path)).header("cookie", &copy).form(&with_csrf).send().await.unwrap();
+            assert_eq!(res.status().as_u16(), 401, "{path}");
+        }
+        let admin = app.admin_token("acme");
+        let (_, body) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&admin), None).await;
+        assert_eq!(body["send_messages"], false, "nothing was saved: {body}");
+        // Only the hash of the session id is stored, never the cookie.
+        let stored: i64 = {
+            use diesel::prelude::*;
+            let mut conn = app.db.connect();
+            xtc_slack::db::schema::ui_sessions::table.count().get_result(&mut conn).unwrap()
+        };
+        assert_eq!(stored, 0, "the sign-out deleted the session");
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn opening_the_authorize_url_without_a_session_lands_on_a_page_saying_what_was_installed(app: TestApp) {
+        // The README's walkthrough: the install is started with the API, the browser has
+        // never signed in.
+        app.seed_acme().await;
+        let admin = app.admin_token("acme");
+        let authorize = app.install_url("/api/v1/orgs/acme", &admin).await;
+        let b = Browser::new(&app);
+        let callback = app.decide_on_slack(&authorize, "approve").await;
+        let back = b.get(&callback).await;
+        assert_eq!(back.status, 303, "{}", back.body);
+        let landing = back.location.clone().unwrap();
+        assert!(landing.ends_with("/orgs/acme/slack?installed=1"), "{landing}");
+        let cookie = back.set_cookie.iter().find(|c| c.starts_with("xtc_slack_installed=")).expect("a landing cookie");
+        assert!(cookie.contains("HttpOnly") && !cookie.contains("XTC-Test-Workspace"), "encrypted: {cookie}");
+
+        let page = b.get(&landing).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let message = element(&page, "installed-message", "div");
+        assert!(message.contains("Slack integration installed into the workspace <strong>XTC-Test-Workspace</strong> for organization acme."), "{message}");
+        assert!(page.has("Sign in to see the settings"), "{}", page.body);
+        assert!(!page.has("Please sign in"), "{}", page.body);
+
+        // Signing in right there shows the settings, installed.
+        let res = b.post("/", &[("csrf", &page.csrf()), ("token", &admin)]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location.as_deref(), Some(ORG));
+        let page = b.get(ORG).await;
+        assert!(page.has(r#"<span class="status done" id="integration-status"><span class="dot"></span>Done</span>"#), "{}", page.body);
+
+        // Another browser (no landing cookie) is asked to sign in and learns nothing.
+        let other = Browser::new(&app);
+        let page = other.get(&landing).await;
+        assert_eq!(page.status, 401);
+        assert!(page.has("just approved") && !page.has("XTC-Test-Workspace"), "{}", page.body);
+    }
+}
+
+test_both_backends! {
+    async fn a_save_refused_for_one_channel_says_nothing_was_saved_and_marks_what_is_unsaved(app: TestApp) {
+        let b = org_admin(&app).await;
+        let res = b.submit(ORG, ORG, &org_form("disabled", "enabled", "disabled", "#load-tests")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+
+        let res = b.submit(ORG, ORG, &org_form("enabled", "enabled", "disabled", "#load-tests #Bad!Name")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(element(&res, "not-saved", "div").contains("Nothing was saved."), "{}", res.body);
+        let error = element(&res, "channels-error", "p");
+        assert!(error.contains("<strong>Nothing was saved.</strong>") && error.contains("Bad!Name"), "{error}");
+        // The typed values stay, and those that differ from the saved ones say so.
+        assert!(res.selected("send_messages", "enabled"));
+        assert!(res.has(r#"<select id="send_messages" name="send_messages" class="unsaved""#), "{}", res.body);
+        assert!(element(&res, "send_messages-unsaved", "p").contains("The saved value is <strong>Disabled</strong>"), "{}", res.body);
+        assert!(!res.has(r#"id="threads-unsaved""#) && !res.has(r#"id="compact_messages-unsaved""#), "unchanged values are not marked");
+        assert!(element(&res, "target_channels-unsaved", "p").contains("<strong>#load-tests</strong>"), "{}", res.body);
+
+        // A reload shows the saved values, unmarked.
+        let page = b.get(ORG).await;
+        assert!(page.selected("send_messages", "disabled"));
+        assert!(!page.has(r#"-unsaved""#) && !page.has(r#"class="unsaved""#) && !page.has(r#"id="not-saved""#), "{}", page.body);
+
+        // A project's refused save too.
+        let res = b.submit(PROJECT, PROJECT, &org_form("enabled", "inherit", "inherit", "#Bad!")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(element(&res, "channels-error", "p").contains("Nothing was saved."), "{}", res.body);
+        assert!(element(&res, "send_messages-unsaved", "p").contains("Inherit from organization"), "{}", res.body);
+        assert!(element(&res, "target_channels-unsaved", "p").contains("<strong>empty</strong>"), "{}", res.body);
+    }
+}
+
+/// Posts a `started` event of load test `id` named `name` in acme/`project`.
+async fn load_test_started(app: &TestApp, id: &str, project: &str, name: &str) {
+    let token = app.service_token.clone();
+    let (status, body) = app.call(Method::POST, &format!("/api/v1/load-tests/{id}/events"), Some(&token), Some(json!({
+        "event_id": format!("ev-{id}"), "org": "acme", "project": project, "type": "started",
+        "occurred_at": "2026-11-26T10:00:00Z",
+        "load_test": {"name": name, "url": "https://xtc.example/lt/1", "started_by": "jane"},
+    }))).await;
+    assert!(status == 202 || status == 200, "{status} {body}");
+}
+
+test_both_backends_with_slack! {
+    async fn the_org_page_lists_every_projects_deliveries_and_test_messages_with_filters(app: TestApp) {
+        let b = org_admin(&app).await;
+        assert_eq!(app.put_project("acme", "blog", "Blog").await.0, 201);
+        install_via_ui(&b, ORG).await;
+        let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests #perf")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        // #perf is archived afterwards: its messages fail.
+        app.fake_post("/channels", json!({"name": "perf", "is_archived": true})).await;
+        // A test message from the UI is logged too.
+        let res = b.submit(ORG, "/orgs/acme/slack/test", &[]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        load_test_started(&app, "lt-shop", "webshop", "Checkout peak").await;
+        load_test_started(&app, "lt-blog", "blog", "Blog smoke").await;
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let page = loop {
+            let page = b.get(ORG).await;
+            let log = page.body.find(r#"id="delivery-log""#).map(|at| page.body[at..].to_owned()).unwrap_or_default();
+            if log.matches(r#"class="badge bad">failed"#).count() >= 3 || Instant::now() > deadline {
+                break page;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        let table = element(&page, "delivery-log", "table");
+        assert!(table.contains("<th>Project</th><th>Subject</th>"), "{table}");
+        assert!(table.contains(r#"<td>webshop</td><td class="subject">Checkout peak</td><td>Started</td><td>#load-tests</td>"#), "{table}");
+        assert!(table.contains(r#"<td>blog</td><td class="subject">Blog smoke</td>"#), "{table}");
+        assert!(table.contains(r#"<td class="subject">Test message by test</td><td>Test message</td>"#), "{table}");
+        assert!(table.contains("the channel is archived in Slack (is_archived). Unarchive it in Slack or pick another channel under Target Channels."), "{table}");
+        assert_eq!(table.matches(r#"class="badge bad">failed"#).count(), 3, "{table}");
+
+        // Filters: by project, by status; an unknown value is named and ignored.
+        let blog = b.get("/orgs/acme/slack?project=blog").await;
+        let table = element(&blog, "delivery-log", "table");
+        assert!(table.contains("Blog smoke") && !table.contains("Checkout peak") && !table.contains("Test message by"), "{table}");
+        assert!(blog.has(r#"<option value="blog" selected>Blog</option>"#), "{}", blog.body);
+        let failed = b.get("/orgs/acme/slack?status=failed").await;
+        let table = element(&failed, "delivery-log", "table");
+        assert!(table.contains("badge bad") && !table.contains("badge ok"), "{table}");
+        let odd = b.get("/orgs/acme/slack?status=bogus&project=nope").await;
+        assert_eq!(odd.status, 200);
+        assert!(element(&odd, "filter-problem", "div").contains("an unknown status and an unknown project"), "{}", odd.body);
     }
 }

@@ -15,3 +15,5 @@ pub mod scenario;
 pub mod slack_channel;
 pub mod slack_settings;
 pub mod slack_thread;
+pub mod test_message;
+pub mod ui_session;

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use self::render::{home_page, Ui, UiError};
 use self::session::{require_csrf, set_flash, take_flash, Flash, Notice, SignedIn};
-use self::views::{Choice, Frame, ProjectLink, Rejected, SettingsForm};
-use crate::db::models::delivery::Delivery;
+use self::views::{Choice, Frame, LogFilters, OrgLists, ProjectLink, Rejected, SettingsForm};
+use crate::db::models::delivery::LogFilter;
 use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
 use crate::db::DbError;
@@ -29,7 +29,7 @@ use crate::services::slack_config::{
 };
 use crate::state::AppState;
 
-/// How many deliveries the project page lists.
+/// How many deliveries the project and organization pages list.
 const DELIVERY_LOG_LINES: i64 = 25;
 
 /// Registers the UI's routes, each behind the session middleware.
@@ -180,7 +180,7 @@ async fn sign_in(
             None,
         );
     }
-    if let Err(e) = session::sign_in(&session, &principal) {
+    if let Err(e) = session::sign_in(&state, &session, &principal).await {
         return ui.error_page(&e, None);
     }
     tracing::info!(token_id = %principal.token_id, "web UI sign-in");
@@ -194,7 +194,12 @@ struct CsrfOnly {
 }
 
 /// `POST /signout`.
-async fn sign_out(req: HttpRequest, ui: web::Data<Ui>, body: web::Bytes) -> HttpResponse {
+async fn sign_out(
+    req: HttpRequest,
+    ui: web::Data<Ui>,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let session = req.get_session();
     let csrf = serde_urlencoded::from_bytes::<CsrfOnly>(&body)
         .map(|f| f.csrf)
@@ -202,7 +207,9 @@ async fn sign_out(req: HttpRequest, ui: web::Data<Ui>, body: web::Bytes) -> Http
     if let Err(e) = require_csrf(&session, &csrf) {
         return ui.error_page(&e, None);
     }
-    session::sign_out(&session);
+    if let Err(e) = session::sign_out(&state, &session).await {
+        return ui.error_page(&e, None);
+    }
     see_other("/?signed_out=1")
 }
 
@@ -260,7 +267,20 @@ async fn page_route(
 ) -> HttpResponse {
     let result = async {
         let scope = scope_of(&user, &req)?;
-        settings_page(&ui, &state, &user, &scope, None, query.installed.is_some()).await
+        let log = LogQuery {
+            status: query.status.clone(),
+            project: query.project.clone(),
+        };
+        settings_page(
+            &ui,
+            &state,
+            &user,
+            &scope,
+            None,
+            query.installed.is_some(),
+            log,
+        )
+        .await
     }
     .await;
     respond(&ui, &user, result)
@@ -337,15 +357,25 @@ fn frame(user: &SignedIn, scope: &Scope, org_name: String, project_name: Option<
 }
 
 /// Display names of the organization (and project), and what the page lists with them:
-/// the org's projects, or the project's recent deliveries.
+/// the org's projects, and the recent deliveries (of the project, or across the
+/// organization as filtered).
 struct Names {
     org: String,
     project: Option<String>,
     projects: Vec<ProjectLink>,
     deliveries: Vec<serde_json::Value>,
+    /// Organization page: the log's filters as applied.
+    filters: Option<LogFilters>,
 }
 
-async fn names(state: &AppState, scope: &Scope) -> Result<Names, UiError> {
+/// The organization page's log filters as asked for (`?status=failed&project=webshop`).
+#[derive(Clone, Default, Deserialize)]
+struct LogQuery {
+    status: Option<String>,
+    project: Option<String>,
+}
+
+async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names, UiError> {
     let (o, p) = (
         scope.org().to_string(),
         scope.project().map(ToString::to_string),
@@ -356,17 +386,27 @@ async fn names(state: &AppState, scope: &Scope) -> Result<Names, UiError> {
             let Some(org) = Organization::find_by_id(conn, &o)? else {
                 return Ok(None);
             };
-            let (project, projects, deliveries) = match &p {
+            let names = match &p {
                 Some(p) => {
                     let Some(project) = Project::find_by_id(conn, &o, p)? else {
                         return Ok(None);
                     };
-                    let log = Delivery::list_by_project(conn, &o, p, DELIVERY_LOG_LINES)?;
-                    let log = log.iter().map(super::deliveries::delivery_json).collect();
-                    (Some(project.name), Vec::new(), log)
+                    let filter = LogFilter {
+                        org: &o,
+                        project: Some(p),
+                        status: None,
+                        limit: DELIVERY_LOG_LINES,
+                    };
+                    Names {
+                        org: org.name,
+                        project: Some(project.name),
+                        projects: Vec::new(),
+                        deliveries: super::deliveries::load_log(conn, filter)?,
+                        filters: None,
+                    }
                 }
                 None => {
-                    let projects = Project::list_by_org(conn, &o)?
+                    let projects: Vec<ProjectLink> = Project::list_by_org(conn, &o)?
                         .into_iter()
                         .map(|pr| ProjectLink {
                             url: format!("/orgs/{o}/projects/{}/slack", pr.id),
@@ -374,15 +414,48 @@ async fn names(state: &AppState, scope: &Scope) -> Result<Names, UiError> {
                             name: pr.name,
                         })
                         .collect();
-                    (None, projects, Vec::new())
+                    // Unknown filter values are named and ignored, never guessed.
+                    let mut problems = Vec::new();
+                    let status = match super::deliveries::parse_status(query.status.as_deref()) {
+                        Ok(s) => s,
+                        Err(_) => {
+                            problems.push("an unknown status");
+                            None
+                        }
+                    };
+                    let project = query.project.as_deref().filter(|q| !q.is_empty());
+                    let project = match project {
+                        Some(q) if projects.iter().any(|pr| pr.id == q) => Some(q),
+                        Some(_) => {
+                            problems.push("an unknown project");
+                            None
+                        }
+                        None => None,
+                    };
+                    let filter = LogFilter {
+                        org: &o,
+                        project,
+                        status,
+                        limit: DELIVERY_LOG_LINES,
+                    };
+                    let deliveries = super::deliveries::load_log(conn, filter)?;
+                    let problem = (!problems.is_empty()).then(|| {
+                        format!(
+                            "The filter asked for {}, so it shows everything instead.",
+                            problems.join(" and ")
+                        )
+                    });
+                    let filters = LogFilters::new(status, project, &projects, problem);
+                    Names {
+                        org: org.name,
+                        project: None,
+                        projects,
+                        deliveries,
+                        filters: Some(filters),
+                    }
                 }
             };
-            Ok::<_, DbError>(Some(Names {
-                org: org.name,
-                project,
-                projects,
-                deliveries,
-            }))
+            Ok::<_, DbError>(Some(names))
         })
         .await
         .map_err(UiError::internal)?
@@ -403,6 +476,8 @@ async fn names(state: &AppState, scope: &Scope) -> Result<Names, UiError> {
 #[derive(Deserialize)]
 struct PageQuery {
     installed: Option<String>,
+    status: Option<String>,
+    project: Option<String>,
 }
 
 /// Renders the settings page of `scope`, optionally with a rejected form.
@@ -413,8 +488,9 @@ async fn settings_page(
     scope: &Scope,
     rejected: Option<(StatusCode, Rejected<'_>)>,
     installed: bool,
+    log: LogQuery,
 ) -> Result<HttpResponse, UiError> {
-    let names = names(state, scope).await?;
+    let names = names(state, scope, log).await?;
     let flash = if rejected.is_some() {
         Flash::default()
     } else {
@@ -429,7 +505,20 @@ async fn settings_page(
     let (title, page) = match scope.project() {
         None => (
             format!("Slack · {}", names.org),
-            views::org_page(fr, &org_view, rejected, &flash, installed, names.projects),
+            views::org_page(
+                fr,
+                &org_view,
+                rejected,
+                &flash,
+                installed,
+                OrgLists {
+                    projects: names.projects,
+                    deliveries: &names.deliveries,
+                    filters: names
+                        .filters
+                        .unwrap_or_else(|| LogFilters::new(None, None, &[], None)),
+                },
+            ),
         ),
         Some(p) => {
             let view = svc::project_view(state, scope.org(), p).await?;
@@ -493,11 +582,21 @@ async fn rejected_save(
                 message: render::capitalize(&message),
                 channel: None,
                 errors: Vec::new(),
+                lead: true,
             },
         ),
         other => return Err(other.into()),
     };
-    settings_page(ui, state, user, scope, Some((status, rejected)), false).await
+    settings_page(
+        ui,
+        state,
+        user,
+        scope,
+        Some((status, rejected)),
+        false,
+        LogQuery::default(),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("confirm", include_str!("templates/confirm.hbs")),
     ("error", include_str!("templates/error.hbs")),
     ("reload", include_str!("templates/reload.hbs")),
+    ("installed", include_str!("templates/installed.hbs")),
 ];
 
 /// A page template could not be compiled (a bug caught by the tests).
@@ -125,6 +126,33 @@ impl Ui {
         )
     }
 
+    /// The landing page after Slack's redirect for a browser that is not signed in: what
+    /// was installed where, and a sign-in form.
+    pub fn installed_page(
+        &self,
+        session: &actix_session::Session,
+        installed: &super::session::Installed,
+    ) -> HttpResponse {
+        let target = match installed.page.split('/').collect::<Vec<_>>().as_slice() {
+            ["", "orgs", org, "projects", project, "slack"] => {
+                format!("project {org}/{project}")
+            }
+            ["", "orgs", org, "slack"] => format!("organization {org}"),
+            _ => "your organization".to_owned(),
+        };
+        self.page(
+            StatusCode::OK,
+            "Slack integration installed",
+            "installed",
+            &json!({
+                "team_name": installed.team_name,
+                "target": target,
+                "csrf": super::session::csrf_token(session),
+            }),
+            None,
+        )
+    }
+
     /// A page that reloads `path` from our own origin (so the SameSite=Strict cookie is
     /// sent again after a cross-site redirect).
     pub fn reload_same_site(&self, path: String) -> HttpResponse {
@@ -162,6 +190,14 @@ fn registry() -> Result<Handlebars<'static>, UiTemplateError> {
             name: "style",
             reason: e.to_string(),
         })?;
+    hb.register_partial(
+        "delivery_table",
+        include_str!("templates/delivery_table.hbs"),
+    )
+    .map_err(|e| UiTemplateError {
+        name: "delivery_table",
+        reason: e.to_string(),
+    })?;
     for (name, text) in TEMPLATES {
         hb.register_template_string(name, *text)
             .map_err(|e| UiTemplateError {
@@ -279,7 +315,7 @@ mod tests {
             "csrf": HOSTILE, "body": "", "error": HOSTILE, "notice": HOSTILE,
             "status": 403, "message": HOSTILE, "show_sign_in": true, "home": "/",
             "path": "/x", "action": "/a", "back": "/b", "team_name": HOSTILE,
-            "is_project": true, "org_team_name": HOSTILE,
+            "is_project": true, "org_team_name": HOSTILE, "target": HOSTILE,
         });
         for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "settings") {
             let html = hb.render(name, &data).unwrap();

@@ -1,12 +1,14 @@
 //! The web UI's session: an encrypted, signed cookie (actix-session's cookie store) that
-//! holds the signed-in token's *id* and scope, a CSRF token and one-shot notices. The
-//! token itself is never stored; every request re-reads the token row by id, so revoking
-//! the token ends the session at once.
+//! holds the signed-in token's *id* and scope, a random session id, a CSRF token and
+//! one-shot notices. The token itself is never stored; every request re-reads the token
+//! row by id, so revoking the token ends the session at once. The session id's hash is a
+//! row of `ui_sessions`, deleted at sign-out: a cookie alone cannot be recalled, so
+//! without it a copy taken before sign-out would keep working until it expires.
 
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionExt, SessionMiddleware};
-use actix_web::cookie::{Key, SameSite};
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -14,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::render::{Ui, UiError};
-use crate::crypto::random_token;
+use crate::crypto::{random_token, sha256_hex};
+use crate::db::models::ui_session::UiSession;
 use crate::db::DbError;
 use crate::domain::access::{Principal, Role};
 use crate::settings::Settings;
@@ -26,6 +29,11 @@ pub const COOKIE_NAME: &str = "xtc_slack_session";
 pub const MAX_SESSION_HOURS: i64 = 12;
 /// The purpose label of the cookie key derived from the service key.
 const COOKIE_KEY_PURPOSE: &str = "web-ui-session-cookie";
+/// The cookie that tells the page Slack's redirect lands on what was installed, for a
+/// browser without a session (the README's walkthrough opens the `authorize_url` as is).
+pub const INSTALLED_COOKIE: &str = "xtc_slack_installed";
+/// How long the landing page may report an installation.
+const INSTALLED_MINUTES: i64 = 10;
 
 const KEY_USER: &str = "user";
 const KEY_CSRF: &str = "csrf";
@@ -64,6 +72,48 @@ impl CookieConfig {
     }
 }
 
+/// What an OAuth callback installed, for the landing page (encrypted in its own cookie,
+/// so that only the browser that went through Slack learns the workspace's name).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Installed {
+    /// The settings page the callback redirects to.
+    pub page: String,
+    pub team_name: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+impl CookieConfig {
+    /// The encrypted, short-lived cookie saying what was just installed (sent along
+    /// with the callback's redirect; SameSite=Lax, as that redirect starts at Slack).
+    pub fn installed_cookie(&self, installed: &Installed) -> Option<Cookie<'static>> {
+        let value = serde_json::to_string(installed).ok()?;
+        let mut jar = CookieJar::new();
+        jar.private_mut(&self.key).add(
+            Cookie::build(INSTALLED_COOKIE, value)
+                .path("/orgs")
+                .http_only(true)
+                .secure(self.secure)
+                .same_site(SameSite::Lax)
+                .max_age(actix_web::cookie::time::Duration::minutes(
+                    INSTALLED_MINUTES,
+                ))
+                .finish(),
+        );
+        jar.get(INSTALLED_COOKIE).cloned()
+    }
+
+    /// What this browser installed for the page at `path` within the last minutes.
+    pub fn read_installed(&self, req: &HttpRequest, path: &str) -> Option<Installed> {
+        let mut jar = CookieJar::new();
+        jar.add_original(req.cookie(INSTALLED_COOKIE)?);
+        let cookie = jar.private(&self.key).get(INSTALLED_COOKIE)?;
+        let installed: Installed = serde_json::from_str(cookie.value()).ok()?;
+        let age = chrono::Utc::now().timestamp() - installed.at;
+        (installed.page == path && (0..=INSTALLED_MINUTES * 60).contains(&age)).then_some(installed)
+    }
+}
+
 /// Who is signed in: the token's id and scope, as stored in the cookie.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct SessionUser {
@@ -72,6 +122,9 @@ struct SessionUser {
     project: Option<String>,
     /// Unix seconds.
     signed_in_at: i64,
+    /// The random id of this sign-in; its SHA-256 is the `ui_sessions` row.
+    #[serde(default)]
+    sid: String,
 }
 
 /// A one-shot message shown on the next page.
@@ -137,8 +190,24 @@ pub fn require_csrf(session: &Session, given: &str) -> Result<(), UiError> {
 }
 
 /// Starts a signed-in session for `principal` (a fresh session and CSRF token, so nothing
-/// from before the sign-in carries over).
-pub fn sign_in(session: &Session, principal: &Principal) -> Result<(), UiError> {
+/// from before the sign-in carries over), recorded in `ui_sessions`.
+pub async fn sign_in(
+    state: &AppState,
+    session: &Session,
+    principal: &Principal,
+) -> Result<(), UiError> {
+    let sid = secrecy::ExposeSecret::expose_secret(&random_token("")).to_owned();
+    let (hash, token_id) = (sha256_hex(&sid), principal.token_id.clone());
+    let expires_at = chrono::Utc::now().naive_utc() + chrono::Duration::hours(MAX_SESSION_HOURS);
+    state
+        .db
+        .run(move |conn| {
+            UiSession::delete_expired(conn)?;
+            UiSession::insert(conn, &hash, &token_id, expires_at)?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .map_err(UiError::internal)?;
     session.renew();
     session.clear();
     let user = SessionUser {
@@ -146,6 +215,7 @@ pub fn sign_in(session: &Session, principal: &Principal) -> Result<(), UiError> 
         org: principal.org.as_ref().map(ToString::to_string),
         project: principal.project.as_ref().map(ToString::to_string),
         signed_in_at: chrono::Utc::now().timestamp(),
+        sid,
     };
     session
         .insert(KEY_USER, &user)
@@ -154,9 +224,19 @@ pub fn sign_in(session: &Session, principal: &Principal) -> Result<(), UiError> 
     Ok(())
 }
 
-/// Ends the session (the cookie is removed).
-pub fn sign_out(session: &Session) {
+/// Ends the session: its `ui_sessions` row is deleted (so every copy of the cookie stops
+/// working) and the cookie is removed.
+pub async fn sign_out(state: &AppState, session: &Session) -> Result<(), UiError> {
+    if let Ok(Some(user)) = session.get::<SessionUser>(KEY_USER) {
+        let hash = sha256_hex(&user.sid);
+        state
+            .db
+            .run(move |conn| Ok::<_, DbError>(UiSession::delete(conn, &hash)?))
+            .await
+            .map_err(UiError::internal)?;
+    }
     session.purge();
+    Ok(())
 }
 
 /// Stores `flash` for the next page.
@@ -210,12 +290,22 @@ async fn current(
             "Your session has expired. Please sign in again.",
         )));
     }
-    let id = user.token_id.clone();
-    let found = state
+    let (id, hash) = (user.token_id.clone(), sha256_hex(&user.sid));
+    let (live, found) = state
         .db
-        .run(move |conn| Ok::<_, DbError>(crate::auth::principal_by_token_id(conn, &id)?))
+        .run(move |conn| {
+            let live = UiSession::find_live(conn, &hash)?.is_some_and(|s| s.token_id == id);
+            let found = crate::auth::principal_by_token_id(conn, &id)?;
+            Ok::<_, DbError>((live, found))
+        })
         .await
         .map_err(|e| Err(UiError::internal(e)))?;
+    if !live {
+        session.purge();
+        return Err(Ok(NoUser::Ended(
+            "This session has ended (it was signed out). Please sign in again.",
+        )));
+    }
     let Some(principal) = found else {
         session.purge();
         return Err(Ok(NoUser::Ended(
@@ -273,6 +363,19 @@ impl FromRequest for SignedIn {
                     // cookie. Reloading from our own page sends it again.
                     ui.reload_same_site(req.uri().to_string())
                 }
+                Err(Ok(NoUser::Anonymous)) if just_installed(&req) => {
+                    match ui.cookies.read_installed(&req, req.path()) {
+                        Some(installed) => ui.installed_page(&session, &installed),
+                        None => ui.error_page(
+                            &UiError::Unauthorized(
+                                "Please sign in to see this page. If you have just approved \
+                                 the Slack app, sign in to see whether it was installed."
+                                    .to_owned(),
+                            ),
+                            None,
+                        ),
+                    }
+                }
                 Err(Ok(NoUser::Anonymous)) => ui.error_page(
                     &UiError::Unauthorized("Please sign in to see this page.".to_owned()),
                     None,
@@ -296,4 +399,13 @@ fn came_from_another_site(req: &HttpRequest) -> bool {
             .get("sec-fetch-site")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+}
+
+/// A GET of a settings page that the OAuth callback redirected to (`?installed=1`).
+fn just_installed(req: &HttpRequest) -> bool {
+    req.method() == actix_web::http::Method::GET
+        && req
+            .query_string()
+            .split('&')
+            .any(|kv| kv == "installed" || kv.starts_with("installed="))
 }

@@ -8,10 +8,10 @@ use serde_json::Value;
 use super::render::capitalize;
 use super::session::{Flash, Notice};
 use crate::domain::settings::{IntegrationStatus, Source};
+use crate::http::deliveries::error_message;
 use crate::services::slack_config::{
     ChannelProblem, ChannelWarning, IntegrationView, OrgView, ProjectView, Scope,
 };
-use crate::slack::{classify, ErrorClass};
 
 /// A settings form as posted. Selects carry `enabled`, `disabled` or (projects) `inherit`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -97,6 +97,8 @@ pub struct SettingRow {
     /// Projects: the organization's value (read-only).
     org_value: Option<&'static str>,
     note: Option<&'static str>,
+    /// A refused form: the saved value, when the shown (unsaved) one differs.
+    unsaved: Option<String>,
 }
 
 const SEND_HELP: &str = "The Slack integration will not send any messages unless enabled.";
@@ -135,7 +137,33 @@ fn row(
         source: None,
         org_value: None,
         note: None,
+        unsaved: None,
     }
+}
+
+/// What a select shows for a saved choice (to say what an unsaved one would replace).
+fn choice_label(c: Choice) -> &'static str {
+    match c {
+        Choice::Inherit => "Inherit from organization",
+        Choice::Set(b) => on_off(b),
+    }
+}
+
+/// The saved value's label when a refused form shows something else.
+fn unsaved(shown: Choice, saved: Choice, rejected: bool) -> Option<String> {
+    (rejected && shown != saved).then(|| choice_label(saved).to_owned())
+}
+
+/// The same for Target Channels (compared as lists, so spacing does not count).
+fn unsaved_channels(shown: &str, saved: &str, rejected: bool) -> Option<String> {
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    (rejected && words(shown) != words(saved)).then(|| {
+        if saved.trim().is_empty() {
+            "empty".to_owned()
+        } else {
+            saved.to_owned()
+        }
+    })
 }
 
 /// The Slack Integration rows.
@@ -147,6 +175,8 @@ pub struct IntegrationBox {
     installed_at: Option<String>,
     revoked: bool,
     reason: Option<String>,
+    /// Why Slack stopped accepting a revoked installation, as a sentence.
+    reason_text: Option<String>,
     source: Option<&'static str>,
     /// Whether this page's scope has its own installation (so it can be removed here).
     own: bool,
@@ -154,20 +184,47 @@ pub struct IntegrationBox {
 
 impl IntegrationBox {
     fn new(i: Option<&IntegrationView>, source: Option<Source>, own: bool) -> Self {
+        let revoked = i.is_some_and(|i| i.status == IntegrationStatus::Revoked);
+        let reason = i.and_then(|i| i.status_reason.clone());
         Self {
             done: i.is_some(),
-            status: if i.is_some() {
-                "Done"
-            } else {
-                "Not configured"
+            status: match i {
+                Some(_) if revoked => "Revoked",
+                Some(_) => "Done",
+                None => "Not configured",
             },
             team_name: i.map(|i| i.team_name.clone()),
             installed_at: i.map(|i| i.installed_at.format("%Y-%m-%d %H:%M UTC").to_string()),
-            revoked: i.is_some_and(|i| i.status == IntegrationStatus::Revoked),
-            reason: i.and_then(|i| i.status_reason.clone()),
+            revoked,
+            reason_text: revoked.then(|| revoked_reason(reason.as_deref())),
+            reason,
             source: i.and(source).map(source_label),
             own,
         }
+    }
+}
+
+/// Why a revoked installation stopped working, from the reason Slack gave.
+fn revoked_reason(code: Option<&str>) -> String {
+    match code {
+        Some("token_revoked") => "Its token was revoked in Slack.".to_owned(),
+        Some("app_uninstalled") | Some("app_removed") => {
+            "The app was removed from the Slack workspace.".to_owned()
+        }
+        Some("account_inactive") => {
+            "The Slack account that installed the app was deactivated.".to_owned()
+        }
+        Some("invalid_auth") | Some("not_authed") => {
+            "Slack no longer recognizes its token.".to_owned()
+        }
+        Some("token_expired") => "Its token expired.".to_owned(),
+        Some("missing_scope") | Some("no_permission") => {
+            "It lacks a permission the app needs.".to_owned()
+        }
+        Some("team_access_not_granted") | Some("access_denied") => {
+            "The workspace withdrew the app's access.".to_owned()
+        }
+        _ => "Slack no longer accepts it.".to_owned(),
     }
 }
 
@@ -182,6 +239,11 @@ struct ChannelsBox {
     error_channel: Option<String>,
     /// Several refused channels: one line each.
     errors: Vec<ChannelErrorLine>,
+    /// Whether the error line starts with "Nothing was saved." (several errors say so in
+    /// their lead line already).
+    nothing_saved: bool,
+    /// A refused form: the saved value, when the typed one differs.
+    unsaved: Option<String>,
     /// The stored (org) or effective (project) channels Slack reports as unusable.
     warnings: Vec<ChannelWarning>,
     effective: Option<String>,
@@ -202,36 +264,36 @@ struct TestLine {
     channel: String,
     ok: bool,
     error: Option<String>,
-    hint: Option<&'static str>,
-}
-
-fn hint(code: &str) -> &'static str {
-    match classify(code) {
-        ErrorClass::Channel => {
-            "Check this channel: it must exist, be public and not archived in the workspace."
-        }
-        ErrorClass::IntegrationBroken => {
-            "Slack no longer accepts this installation; set up the Slack integration again."
-        }
-        ErrorClass::RetryLater => "Slack is busy or unreachable; try again in a minute.",
-        ErrorClass::BadMessage | ErrorClass::Other => "Slack refused the message.",
-    }
+    hint: Option<String>,
 }
 
 /// A delivery log line.
 #[derive(Serialize)]
 struct DeliveryLine {
-    time: String,
+    /// The project (organization log only).
+    project: Option<String>,
+    /// The load test's or scenario's name, or "Test message by …".
+    subject: String,
     event: String,
+    /// The channel's current name.
     channel: String,
     status: String,
     status_class: &'static str,
+    /// "sent 10:00:01 UTC", "next attempt …" or when it was queued.
+    when: String,
     attempts: i64,
-    error: String,
+    /// What went wrong and what to do, as a sentence.
+    message: Option<String>,
+    /// The stored reason (a Slack code or ours), shown small.
+    code: Option<String>,
 }
 
-fn delivery_line(d: &Value) -> DeliveryLine {
+fn delivery_line(d: &Value, with_project: bool) -> DeliveryLine {
     let text = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+    let time = |k: &str| {
+        d[k].as_str()
+            .map(|t| t.replace('T', " ").replace('Z', " UTC"))
+    };
     let status = text("status");
     let status_class = match status.as_str() {
         "sent" => "ok",
@@ -239,14 +301,101 @@ fn delivery_line(d: &Value) -> DeliveryLine {
         "pending" | "retrying" | "sending" => "wait",
         _ => "muted",
     };
+    let when = match (time("sent_at"), time("next_attempt_at")) {
+        (Some(sent), _) => format!("sent {sent}"),
+        (None, Some(next)) => format!("next attempt {next}"),
+        (None, None) => format!("queued {}", time("created_at").unwrap_or_default()),
+    };
+    let event = text("event_type");
     DeliveryLine {
-        time: text("created_at").replace('T', " ").replace('Z', " UTC"),
-        event: text("event_type"),
-        channel: text("channel"),
+        project: if with_project {
+            Some(d["project"].as_str().unwrap_or("(organization)").to_owned())
+        } else {
+            None
+        },
+        subject: d["subject_name"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| "(unknown)".to_owned()),
+        event: event_label(&event),
+        channel: d["channel_name"]
+            .as_str()
+            .or(d["channel"].as_str())
+            .unwrap_or("—")
+            .to_owned(),
         status,
         status_class,
+        when,
         attempts: d["attempts"].as_i64().unwrap_or_default(),
-        error: text("error"),
+        message: d["error_message"].as_str().map(str::to_owned),
+        code: d["error"].as_str().map(str::to_owned),
+    }
+}
+
+/// "intermediate_report" → "Intermediate report".
+fn event_label(event: &str) -> String {
+    capitalize(&event.replace('_', " "))
+}
+
+/// The organization page's log filters, as chosen.
+#[derive(Serialize)]
+pub struct LogFilters {
+    pub status: String,
+    pub project: String,
+    statuses: Vec<SelectOption>,
+    projects: Vec<FilterOption>,
+    /// An unknown status or project was asked for (and ignored).
+    pub problem: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FilterOption {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+impl LogFilters {
+    /// The filters as chosen, with the options to choose from.
+    pub fn new(
+        status: Option<&str>,
+        project: Option<&str>,
+        projects: &[ProjectLink],
+        problem: Option<String>,
+    ) -> Self {
+        let status = status.unwrap_or_default().to_owned();
+        let project = project.unwrap_or_default().to_owned();
+        let statuses = [
+            ("", "Any status"),
+            ("pending", "Pending"),
+            ("sent", "Sent"),
+            ("failed", "Failed"),
+            ("skipped", "Skipped"),
+        ]
+        .into_iter()
+        .map(|(value, label)| SelectOption {
+            value,
+            label: label.to_owned(),
+            selected: value == status,
+        })
+        .collect();
+        let mut options = vec![FilterOption {
+            value: String::new(),
+            label: "All projects".to_owned(),
+            selected: project.is_empty(),
+        }];
+        options.extend(projects.iter().map(|p| FilterOption {
+            value: p.id.clone(),
+            label: p.name.clone(),
+            selected: p.id == project,
+        }));
+        Self {
+            status,
+            project,
+            statuses,
+            projects: options,
+            problem,
+        }
     }
 }
 
@@ -304,6 +453,10 @@ pub struct SettingsPage {
     missing: String,
     test_results: Option<Vec<TestLine>>,
     deliveries: Vec<DeliveryLine>,
+    /// Organization page: the log's filters.
+    log_filters: Option<LogFilters>,
+    /// The form was refused: nothing was saved.
+    rejected: bool,
     projects: Vec<ProjectLink>,
     /// Projects: whether the viewer may open the organization's page.
     org_admin: bool,
@@ -328,6 +481,8 @@ pub struct Rejected<'a> {
     pub channel: Option<String>,
     /// Several refused channels, each with its own message.
     pub errors: Vec<ChannelErrorLine>,
+    /// Whether `message` still needs "Nothing was saved." before it.
+    pub lead: bool,
 }
 
 impl<'a> Rejected<'a> {
@@ -339,12 +494,14 @@ impl<'a> Rejected<'a> {
                 message: capitalize(message),
                 channel: None,
                 errors: Vec::new(),
+                lead: true,
             },
             [one] => Self {
                 form,
                 message: capitalize(&one.message),
                 channel: one.channel.clone(),
                 errors: Vec::new(),
+                lead: true,
             },
             many => {
                 let named: Vec<&str> = many.iter().filter_map(|e| e.channel.as_deref()).collect();
@@ -363,6 +520,7 @@ impl<'a> Rejected<'a> {
                             message: capitalize(&e.message),
                         })
                         .collect(),
+                    lead: false,
                 }
             }
         }
@@ -404,7 +562,7 @@ fn test_lines(flash: &Flash) -> Option<Vec<TestLine>> {
             .map(|(channel, ok, error)| TestLine {
                 channel: channel.clone(),
                 ok: *ok,
-                hint: error.as_deref().map(hint),
+                hint: error.as_deref().map(error_message),
                 error: error.clone(),
             })
             .collect()
@@ -415,6 +573,13 @@ fn selected(raw: &str, inherit_allowed: bool, fallback: Choice) -> Choice {
     Choice::parse(raw, inherit_allowed).unwrap_or(fallback)
 }
 
+/// What the organization page lists: its projects and the filtered delivery log.
+pub struct OrgLists<'a> {
+    pub projects: Vec<ProjectLink>,
+    pub deliveries: &'a [Value],
+    pub filters: LogFilters,
+}
+
 /// The organization page.
 pub fn org_page(
     frame: Frame,
@@ -422,36 +587,39 @@ pub fn org_page(
     rejected: Option<Rejected<'_>>,
     flash: &Flash,
     installed: bool,
-    projects: Vec<ProjectLink>,
+    lists: OrgLists<'_>,
 ) -> SettingsPage {
+    let OrgLists {
+        projects,
+        deliveries,
+        filters: log_filters,
+    } = lists;
     let form = rejected.as_ref().map(|r| r.form);
     let pick = |posted: Option<&String>, stored: bool| match posted {
         Some(p) => selected(p, false, Choice::Set(stored)),
         None => Choice::Set(stored),
     };
-    let settings = vec![
-        row(
-            "send_messages",
-            "Send messages",
-            SEND_HELP,
-            pick(form.map(|f| &f.send_messages), view.send_messages),
-            None,
-        ),
-        row(
-            "threads",
-            "Threads",
-            THREADS_HELP,
-            pick(form.map(|f| &f.threads), view.threads),
-            None,
-        ),
+    let saved = [view.send_messages, view.threads, view.compact_messages];
+    let shown = [
+        pick(form.map(|f| &f.send_messages), view.send_messages),
+        pick(form.map(|f| &f.threads), view.threads),
+        pick(form.map(|f| &f.compact_messages), view.compact_messages),
+    ];
+    let mut settings = vec![
+        row("send_messages", "Send messages", SEND_HELP, shown[0], None),
+        row("threads", "Threads", THREADS_HELP, shown[1], None),
         row(
             "compact_messages",
             "Compact messages",
             COMPACT_HELP,
-            pick(form.map(|f| &f.compact_messages), view.compact_messages),
+            shown[2],
             None,
         ),
     ];
+    for ((r, shown), saved) in settings.iter_mut().zip(shown).zip(saved) {
+        r.unsaved = unsaved(shown, Choice::Set(saved), form.is_some());
+    }
+    let stored_channels = view.target_channels.join(" ");
     let integration = IntegrationBox::new(view.integration.as_ref(), None, true);
     let team = view.integration.as_ref().map(|i| i.team_name.as_str());
     SettingsPage {
@@ -467,7 +635,7 @@ pub fn org_page(
         channels: ChannelsBox {
             value: match form {
                 Some(f) => f.target_channels.clone(),
-                None => view.target_channels.join(" "),
+                None => stored_channels.clone(),
             },
             placeholder: "#load-tests #alerts".to_owned(),
             error: rejected.as_ref().map(|r| r.message.clone()),
@@ -476,6 +644,9 @@ pub fn org_page(
                 .as_ref()
                 .map(|r| r.errors.clone())
                 .unwrap_or_default(),
+            nothing_saved: rejected.as_ref().is_some_and(|r| r.lead),
+            unsaved: form
+                .and_then(|f| unsaved_channels(&f.target_channels, &stored_channels, true)),
             warnings: view.channel_warnings.clone(),
             effective: None,
             source: None,
@@ -486,7 +657,9 @@ pub fn org_page(
         complete: view.complete,
         missing: missing_text(&view.missing),
         test_results: test_lines(flash),
-        deliveries: Vec::new(),
+        deliveries: deliveries.iter().map(|d| delivery_line(d, true)).collect(),
+        log_filters: Some(log_filters),
+        rejected: form.is_some(),
         projects,
         org_admin: true,
         urls: Urls::new(&frame.scope),
@@ -520,39 +693,39 @@ pub fn project_page(
         Some(p) => selected(p, inherit_ok, stored),
         None => stored,
     };
+    let shown_send = pick(form.map(|f| &f.send_messages), send_inherit, stored_send);
     let mut send = row(
         "send_messages",
         "Send messages",
         SEND_HELP,
-        pick(form.map(|f| &f.send_messages), send_inherit, stored_send),
+        shown_send,
         send_inherit.then_some(org.send_messages),
     );
+    send.unsaved = unsaved(shown_send, stored_send, form.is_some());
     send.note = Some(
         "Once this project has settings of its own, this value always decides for it, even \
          when the organization has sending enabled.",
     );
+    let stored_threads = stored_opt(own.map(|o| o.threads));
+    let shown_threads = pick(form.map(|f| &f.threads), true, stored_threads);
     let mut threads = row(
         "threads",
         "Threads",
         THREADS_HELP,
-        pick(
-            form.map(|f| &f.threads),
-            true,
-            stored_opt(own.map(|o| o.threads)),
-        ),
+        shown_threads,
         Some(org.threads),
     );
+    threads.unsaved = unsaved(shown_threads, stored_threads, form.is_some());
+    let stored_compact = stored_opt(own.map(|o| o.compact_messages));
+    let shown_compact = pick(form.map(|f| &f.compact_messages), true, stored_compact);
     let mut compact = row(
         "compact_messages",
         "Compact messages",
         COMPACT_HELP,
-        pick(
-            form.map(|f| &f.compact_messages),
-            true,
-            stored_opt(own.map(|o| o.compact_messages)),
-        ),
+        shown_compact,
         Some(org.compact_messages),
     );
+    compact.unsaved = unsaved(shown_compact, stored_compact, form.is_some());
     for (r, eff, org_v) in [
         (&mut send, &e.send_messages, org.send_messages),
         (&mut threads, &e.threads, org.threads),
@@ -580,9 +753,10 @@ pub fn project_page(
         has_own: own.is_some(),
         settings: vec![send, threads, compact],
         channels: ChannelsBox {
+            unsaved: form.and_then(|f| unsaved_channels(&f.target_channels, &own_channels, true)),
             value: match form {
                 Some(f) => f.target_channels.clone(),
-                None => own_channels,
+                None => own_channels.clone(),
             },
             placeholder: if org_channels.is_empty() {
                 "Empty: inherit from organization (none set)".to_owned()
@@ -595,6 +769,7 @@ pub fn project_page(
                 .as_ref()
                 .map(|r| r.errors.clone())
                 .unwrap_or_default(),
+            nothing_saved: rejected.as_ref().is_some_and(|r| r.lead),
             warnings: e.channel_warnings.clone(),
             effective: Some(if effective_channels.is_empty() {
                 "none".to_owned()
@@ -621,7 +796,9 @@ pub fn project_page(
         complete: e.complete,
         missing: missing_text(&e.missing),
         test_results: test_lines(flash),
-        deliveries: deliveries.iter().map(delivery_line).collect(),
+        deliveries: deliveries.iter().map(|d| delivery_line(d, false)).collect(),
+        log_filters: None,
+        rejected: form.is_some(),
         projects: Vec::new(),
         org_admin: frame.org_admin,
         urls: Urls::new(&frame.scope),
