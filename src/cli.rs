@@ -93,9 +93,11 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn serve(args: ServeArgs) -> Result<(), StartupError> {
     crate::telemetry::init(args.log_format);
+    // First the port: a busy one must not leave a new database or key file behind.
+    let listener = crate::startup::bind(&args.bind)?;
     let settings = Settings::from_args(args)?;
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings).await?;
+        let app = Application::build_with_listener(settings, listener).await?;
         app.run_until_signalled().await?;
         Ok(())
     })
@@ -193,9 +195,64 @@ fn token(action: TokenCommand) -> Result<(), StartupError> {
     }
 }
 
-/// Tokens can be created before the first `serve`, so apply migrations first.
+/// Tokens can be created before the first `serve`, so apply migrations first. Says on
+/// stderr which database it is: a token in another one than the server's answers 401.
 fn connect_migrated(database: &DatabaseArgs) -> Result<db::DbConnection, StartupError> {
-    let mut conn = database.parse_url()?.connect()?;
+    let url = database.parse_url()?;
+    let mut conn = url.connect()?;
     db::run_migrations(&mut conn)?;
+    eprintln!("database: {}", describe_database(&url));
     Ok(conn)
+}
+
+/// Where a database is, for people: the absolute path of an SQLite file, or a PostgreSQL
+/// URL without its password (nor any `password` parameter).
+pub fn describe_database(url: &db::DatabaseUrl) -> String {
+    match url {
+        db::DatabaseUrl::Sqlite(path) => std::path::absolute(path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string(),
+        db::DatabaseUrl::Postgres(raw) => {
+            let Ok(mut parsed) = url::Url::parse(raw) else {
+                return "a PostgreSQL database (its URL could not be shown safely)".to_owned();
+            };
+            let _ = parsed.set_password(None);
+            let kept: Vec<(String, String)> = parsed
+                .query_pairs()
+                .filter(|(k, _)| !k.to_ascii_lowercase().contains("password"))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            parsed.set_query(None);
+            if !kept.is_empty() {
+                parsed.query_pairs_mut().extend_pairs(kept);
+            }
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_url_is_described_without_its_password() {
+        let url = db::DatabaseUrl::Postgres(
+            "postgres://xtc:s3cr%40t@db.example:5432/xtc?sslmode=require&password=other".into(),
+        );
+        let shown = describe_database(&url);
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(!shown.contains("other"), "{shown}");
+        assert!(shown.contains("xtc@db.example:5432/xtc"), "{shown}");
+        assert!(shown.contains("sslmode=require"), "{shown}");
+    }
+
+    #[test]
+    fn an_sqlite_path_is_described_absolute() {
+        let shown = describe_database(&db::DatabaseUrl::Sqlite("x.db".into()));
+        assert!(std::path::Path::new(&shown).is_absolute(), "{shown}");
+        assert!(shown.ends_with("x.db"), "{shown}");
+    }
 }

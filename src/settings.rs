@@ -219,7 +219,6 @@ impl Settings {
             Some(u) => parse_http_url("XTC_SLACK_PUBLIC_URL", &u)?,
             None => parse_http_url("XTC_SLACK_BIND", &format!("http://{bind}"))?,
         };
-        let secret_key = load_secret_key(args.secret_key.as_deref(), &database_url)?;
         let slack = SlackSettings {
             client_id: non_empty(args.slack_client_id),
             client_secret: non_empty(args.slack_client_secret).map(SecretString::from),
@@ -254,6 +253,8 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        // Last: it may create the key file, which a refused start should not leave behind.
+        let secret_key = load_secret_key(args.secret_key.as_deref(), &database_url)?;
         let delivery = DeliverySettings {
             channel_interval: Duration::from_millis(args.channel_interval_ms),
             channel_burst: args.channel_burst,

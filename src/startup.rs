@@ -27,16 +27,34 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     UiTemplates(#[from] crate::http::ui::render::UiTemplateError),
+    /// Another process listens on the address: a setting to change, so exit code 2.
+    #[error(
+        "XTC_SLACK_BIND {addr}: address already in use (another process listens there; stop it \
+         or choose another address)"
+    )]
+    AddressInUse { addr: String },
 }
 
 impl StartupError {
     /// 2 for configuration errors (API.md / issue 2), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Settings(_) => 2,
+            Self::Settings(_) | Self::AddressInUse { .. } => 2,
             _ => 1,
         }
     }
+}
+
+/// Binds the listen address (`XTC_SLACK_BIND`). `serve` does this before anything is
+/// created on disk, so a busy port leaves no database or key file behind.
+pub fn bind(addr: &str) -> Result<TcpListener, StartupError> {
+    let addr = addr.trim();
+    TcpListener::bind(addr).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => StartupError::AddressInUse {
+            addr: addr.to_owned(),
+        },
+        _ => SettingsError::new("XTC_SLACK_BIND", format!("cannot listen on {addr}: {e}")).into(),
+    })
 }
 
 /// A built, not yet running, service.
@@ -50,12 +68,7 @@ pub struct Application {
 impl Application {
     /// Binds `settings.bind` and builds everything.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(&settings.bind).map_err(|e| {
-            SettingsError::new(
-                "XTC_SLACK_BIND",
-                format!("cannot listen on {}: {e}", settings.bind),
-            )
-        })?;
+        let listener = bind(&settings.bind)?;
         Self::build_with_listener(settings, listener).await
     }
 
@@ -105,6 +118,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                // Inside `observe`, which thus logs and counts the final answers.
+                .wrap(actix_web::middleware::from_fn(crate::http::json_errors))
                 .wrap(actix_web::middleware::from_fn(
                     crate::http::observe::observe,
                 ))

@@ -94,6 +94,9 @@ impl DatabaseUrl {
     pub fn connect(&self) -> Result<DbConnection, DbError> {
         match self {
             Self::Sqlite(path) => {
+                create_private_file(path).map_err(|e| {
+                    DbError::Connect(format!("cannot create {}: {e}", path.display()))
+                })?;
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)
                     .map_err(|e| DbError::Connect(e.to_string()))?;
@@ -105,6 +108,29 @@ impl DatabaseUrl {
                 .map_err(|e| DbError::Connect(redact_pg_error(&e.to_string())))
                 .map(DbConnection::Postgresql),
         }
+    }
+}
+
+/// Creates a missing SQLite file empty with mode 0600 (like the key file) before SQLite
+/// opens it; SQLite then gives its `-wal` and `-shm` files the database file's mode. An
+/// existing file is left as it is; `:memory:` and `file:` URIs are SQLite's business.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let raw = path.as_os_str();
+    if raw == ":memory:" || raw.to_string_lossy().starts_with("file:") || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Another connection created it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -12,6 +12,135 @@ use super::{
     Shared,
 };
 
+/// One endpoint of the control API, as the index, `fake-slack --help` and the README list it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// One line: what it does.
+    pub description: &'static str,
+    /// Query parameters or JSON body fields, `""` when none.
+    pub input: &'static str,
+}
+
+/// Every endpoint under `/_fake/api/` (a test checks the routes against this list).
+pub(crate) const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "GET",
+        path: "/_fake/api/",
+        description: "this list of the control endpoints",
+        input: "",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/_fake/api/messages",
+        description: "every message posted (with edits and thread_ts), oldest first per channel",
+        input: "?channel=ID_OR_NAME",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/_fake/api/calls",
+        description:
+            "the Web API call log (method, channel, ok, error, HTTP status; never a token)",
+        input: "?method=chat.postMessage",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/_fake/api/channels",
+        description: "the workspace's channels with their flags and message counts",
+        input: "",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/channels",
+        description: "create, rename, archive, make private, join or delete a channel",
+        input: r#"{"id"|"name", "rename", "is_private", "is_archived", "is_member", "delete"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/tokens",
+        description: "mint a bot token without the OAuth pages",
+        input: r#"{"scopes": ["chat:write", ...], "app_id"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/tokens/revoke",
+        description: "revoke one token or all (they then answer token_revoked or `error`)",
+        input: r#"{"token" | "all": true, "error": "account_inactive"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/fail",
+        description: "make the next `count` calls of a Web API method (`*`: any) fail",
+        input: r#"{"method", "count", "error", "http_status", "delay_ms", "retry_after"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/rate-limit",
+        description: "set the per-channel chat.postMessage rate limit (per_sec 0: none)",
+        input: r#"{"per_sec", "burst"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/events",
+        description: "send a signed Events API event to the app and report its answer",
+        input: r#"{"type": "app_uninstalled"|"tokens_revoked"|"channel_rename"|"channel_archive"|"channel_unarchive"|"channel_deleted", "channel", "name", "url", "revoke"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/reset",
+        description: "back to the start: configured channels, no messages, tokens or failures",
+        input: "",
+    },
+];
+
+/// The endpoint list as text, for `xtc-slack fake-slack --help`.
+pub(crate) fn help_text() -> String {
+    let mut out = String::from(
+        "Control API (JSON; POST bodies are JSON objects), for tests and demos; \
+         `GET /_fake/api/` lists it too:\n",
+    );
+    for e in ENDPOINTS {
+        out.push_str(&format!(
+            "\n  {:<5} {}\n        {}\n",
+            e.method, e.path, e.description
+        ));
+        if !e.input.is_empty() {
+            out.push_str(&format!("        {}\n", e.input));
+        }
+    }
+    out.push_str(
+        "\nExample: curl -X POST localhost:9999/_fake/api/fail \\\n  \
+         -d '{\"method\": \"chat.postMessage\", \"count\": 3, \"http_status\": 503}'\n\
+         Posted messages are shown at /_fake/.",
+    );
+    out
+}
+
+/// `GET /_fake/api/`: the control endpoints with method, path and what they do.
+pub(crate) async fn index() -> HttpResponse {
+    let endpoints: Vec<Value> = ENDPOINTS
+        .iter()
+        .map(|e| {
+            let mut v = json!({"method": e.method, "path": e.path, "description": e.description});
+            if !e.input.is_empty() {
+                v["input"] = json!(e.input);
+            }
+            v
+        })
+        .collect();
+    ok(json!({"endpoints": endpoints}))
+}
+
+/// Refusals of the control API's JSON bodies in the fake's own format.
+pub(crate) fn json_error(
+    e: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    let message = e.to_string();
+    actix_web::error::InternalError::from_response(e, fail(400, "invalid_request", &message)).into()
+}
+
 fn ok(v: Value) -> HttpResponse {
     let mut v = v;
     if let Value::Object(o) = &mut v {

@@ -11,7 +11,7 @@
 //!   `auth.revoke`, `team.info`, `apps.uninstall`, `api.test`;
 //! - `GET|POST /oauth/v2/authorize`: the consent page and its decision;
 //! - `GET /_fake/`: channels and messages as a web page;
-//! - `/_fake/api/...`: the control API (see [`control`]).
+//! - `/_fake/api/...`: the control API (see [`control`]); `GET /_fake/api/` lists it.
 //!
 //! Run it with [`run`] (`xtc-slack fake-slack`) or, in tests, [`spawn`] it on its own
 //! thread.
@@ -34,6 +34,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 
 /// Flags of `xtc-slack fake-slack`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = control::help_text())]
 pub struct FakeSlackArgs {
     /// Address to listen on.
     #[arg(long, env = "FAKE_SLACK_BIND", default_value = "127.0.0.1:9999")]
@@ -254,13 +255,21 @@ const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
     cfg.app_data(shared)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_BODY_BYTES)
+                // `curl -d '{…}'` sends a form content type; the control API takes it as JSON.
+                .content_type(|_| true)
+                .error_handler(control::json_error),
+        )
         .route("/api/{method}", web::route().to(web_api::handle))
         .route("/oauth/v2/authorize", web::get().to(oauth::show))
         .route("/oauth/v2/authorize", web::post().to(oauth::decide))
         .route("/_fake", web::get().to(redirect_to_page))
         .route("/", web::get().to(redirect_to_page))
         .route("/_fake/", web::get().to(page::index))
+        .route("/_fake/api", web::get().to(control::index))
+        .route("/_fake/api/", web::get().to(control::index))
         .route("/_fake/api/messages", web::get().to(control::messages))
         .route("/_fake/api/calls", web::get().to(control::calls))
         .route("/_fake/api/channels", web::get().to(control::channels))

@@ -153,13 +153,56 @@ impl ResponseError for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::Pool(_) | DbError::Connect(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                Self::Unavailable("the database is not available; try again shortly".into())
-            }
-            other => Self::Internal(other.into()),
+        let lost = match &e {
+            DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Query(q) => is_connection_loss(q),
+            _ => false,
+        };
+        if lost {
+            // A restart or failover of the database, or a pool that could not hand out a
+            // connection in time: the client may retry (503), the cause stays in the log.
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::Unavailable("the database is not available; try again shortly".into());
         }
+        Self::Internal(e.into())
+    }
+}
+
+/// Whether a query failed because the connection to the database went away (server
+/// restart, `pg_terminate_backend`, network) or the database is momentarily busy, rather
+/// than because of the query itself. diesel only flags a closed connection on a best-effort
+/// basis, so PostgreSQL's messages for class 08 (connection exception) and 57
+/// (operator intervention) are recognised too.
+pub fn is_connection_loss(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            [
+                "terminating connection",
+                "server closed the connection",
+                "connection to server",
+                "no connection to the server",
+                "could not receive data from server",
+                "could not send data to server",
+                "the database system is shutting down",
+                "the database system is starting up",
+                "the database system is in recovery mode",
+                "ssl connection has been closed",
+                "database is locked",
+            ]
+            .iter()
+            .any(|needle| message.contains(needle))
+        }
+        Error::RollbackErrorOnCommit {
+            rollback_error,
+            commit_error,
+        } => is_connection_loss(rollback_error) || is_connection_loss(commit_error),
+        _ => false,
     }
 }
 
@@ -198,6 +241,48 @@ mod tests {
         assert_eq!(body["field"], "target_channels");
         assert_eq!(body["message"], "2 problems");
         assert_eq!(body["errors"][1]["channel"], "D0123ABCD");
+    }
+
+    #[test]
+    fn a_lost_database_connection_is_503_unavailable_without_its_cause() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let lost = [
+            Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("terminating connection due to administrator command".to_owned()),
+            ),
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection,
+                Box::new("anything".to_owned()),
+            ),
+            Error::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand,
+                Box::new("no connection to the server".to_owned()),
+            ),
+            Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("server closed the connection unexpectedly".to_owned()),
+            ),
+        ];
+        for e in lost {
+            let api = ApiError::from(DbError::Query(e));
+            assert_eq!(api.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            let body = api.body();
+            assert_eq!(body["error"], "unavailable");
+            let text = body.to_string();
+            assert!(!text.contains("administrator"), "{text}");
+            assert!(!text.contains("server closed"), "{text}");
+        }
+        let constraint = Error::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new("duplicate key value".to_owned()),
+        );
+        let api = ApiError::from(DbError::Query(constraint));
+        assert_eq!(api.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            ApiError::from(Error::NotFound).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

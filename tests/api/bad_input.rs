@@ -178,3 +178,107 @@ async fn a_chunked_body_over_the_limit_is_413() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 413);
 }
+
+/// Asserts the API's error format: JSON with a code and a message.
+fn assert_error_format(what: &str, status: u16, want: u16, body: &serde_json::Value, code: &str) {
+    assert_eq!(status, want, "{what}: {body}");
+    assert_eq!(body["error"], code, "{what}: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: message missing in {body}"
+    );
+}
+
+/// A query parameter given twice is a 400 in the error format naming it (it was plain text).
+#[actix_web::test]
+async fn a_repeated_query_parameter_is_a_json_400_naming_it() {
+    let app = spawn_app().await;
+    app.seed_acme().await;
+    let admin = app.admin_token("acme");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/orgs/acme/projects/webshop/slack/deliveries?limit=5&limit=6",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_error_format("?limit twice", status, 400, &body, "invalid_request");
+    assert_eq!(body["field"], "limit", "{body}");
+}
+
+/// `(method, path)` of every route attribute in `src/http/` (the API and the service's
+/// other endpoints), with `{param}`s filled in.
+fn routes_in_code() -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().map(str::trim) {
+            for method in ["get", "post", "put", "delete", "patch"] {
+                if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                    let route = rest.split('"').next().unwrap().to_owned();
+                    out.entry(route).or_default().push(method.to_uppercase());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A method a path does not serve answers 405 `method_not_allowed` in the error format with
+/// an `Allow` header listing what it serves (it was a 404); unknown paths stay 404.
+#[actix_web::test]
+async fn a_wrong_method_on_a_known_path_is_a_json_405_with_allow() {
+    let app = spawn_app().await;
+    app.seed_acme().await;
+    let routes = routes_in_code();
+    assert!(routes.len() >= 15, "{routes:?}");
+    for (route, methods) in &routes {
+        let path = route
+            .replace("{org}", "acme")
+            .replace("{project}", "webshop")
+            .replace("{load_test_id}", "lt-1")
+            .replace("{scenario_id}", "sc-1");
+        assert!(!path.contains('{'), "fill in the parameters of {route}");
+        let wrong = ["PATCH", "DELETE", "PUT", "POST"]
+            .into_iter()
+            .find(|m| !methods.iter().any(|have| have == m))
+            .unwrap();
+        let res = app
+            .http
+            .request(wrong.parse().unwrap(), app.url(&path))
+            .bearer_auth(&app.service_token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let allow = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        let what = format!("{wrong} {path}");
+        assert_error_format(&what, status, 405, &body, "method_not_allowed");
+        let allow = allow.unwrap_or_else(|| panic!("{what}: no Allow header"));
+        let mut listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        listed.sort_unstable();
+        let mut want: Vec<&str> = methods.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        assert_eq!(listed, want, "{what}: Allow");
+    }
+    // The web UI's sign-in resource too (actix answered an empty 405 there).
+    let res = app.http.delete(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 405);
+    assert!(res.headers().get("allow").is_some());
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    assert_error_format("DELETE /", 405, 405, &body, "method_not_allowed");
+    // Unknown paths are still 404.
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/nothing-here", None, None)
+        .await;
+    assert_error_format("unknown path", status, 404, &body, "not_found");
+}

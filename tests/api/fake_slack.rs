@@ -571,3 +571,115 @@ async fn fake_events_verify_with_the_published_algorithm() {
     assert_eq!(answer["status"], 401);
     assert!(other_seen.lock().unwrap().is_empty());
 }
+
+/// `(method, path)` of every control route registered in `src/fake_slack/mod.rs`.
+fn control_routes_in_code() -> std::collections::BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/fake_slack/mod.rs"
+    ))
+    .unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    // `.route("/_fake/api/x", web::get()…)`, possibly across lines after rustfmt.
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for part in flat.split(".route(").skip(1) {
+        let Some(path) = part
+            .trim_start()
+            .strip_prefix('"')
+            .and_then(|p| p.split('"').next())
+        else {
+            continue;
+        };
+        if !path.starts_with("/_fake/api") {
+            continue;
+        }
+        let path = if path == "/_fake/api" {
+            "/_fake/api/"
+        } else {
+            path
+        };
+        let route = part.split(".to(").next().unwrap_or_default();
+        for method in ["get", "post", "put", "delete"] {
+            if route.contains(&format!("web::{method}()")) {
+                out.insert((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The control API is documented in three places, all complete: an index at
+/// `GET /_fake/api/`, `xtc-slack fake-slack --help` and the README.
+#[actix_web::test]
+async fn the_control_api_lists_every_endpoint_in_its_index_help_and_readme() {
+    let fake = spawn_fake(no_rate_limit());
+    let routes = control_routes_in_code();
+    assert!(routes.len() >= 10, "{routes:?}");
+    for url in [
+        format!("{}/", fake.control_url()),
+        fake.control_url().to_string(),
+    ] {
+        let res = http().get(&url).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{url}");
+        let index: Value = res.json().await.unwrap();
+        let listed: std::collections::BTreeSet<(String, String)> = index["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert!(
+                    e["description"].as_str().is_some_and(|d| d.len() > 10),
+                    "{e}"
+                );
+                (
+                    e["method"].as_str().unwrap().to_owned(),
+                    e["path"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(listed, routes, "index of {url} vs the routes in the code");
+    }
+
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_xtc-slack"))
+        .args(["fake-slack", "--help"])
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (method, path) in &routes {
+        let line = format!("{method:<5} {path}");
+        assert!(help.contains(&line), "--help lacks {line:?}:\n{help}");
+        let curl = if method == "GET" {
+            format!("curl localhost:9999{path}")
+        } else {
+            format!("curl -X {method} localhost:9999{path}")
+        };
+        assert!(
+            readme.contains(&format!("`{method} {path}")) && readme.contains(&curl),
+            "README lacks `{method} {path}` or its example {curl:?}"
+        );
+    }
+
+    // Its refusals are JSON in the fake's format, and `curl -d` (a form content type)
+    // is read as JSON.
+    let res = http()
+        .post(format!("{}/rate-limit", fake.control_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"per_sec": 0}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let res = http()
+        .post(format!("{}/rate-limit", fake.control_url()))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["ok"], false);
+    assert_eq!(body["error"], "invalid_request");
+}

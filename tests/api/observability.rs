@@ -179,3 +179,54 @@ async fn no_secret_is_logged_on_the_whole_oauth_and_send_path() {
         assert!(!logs.contains(secret), "{what} was logged");
     }
 }
+
+/// Logs written to a pipe or a file carry no ANSI colour codes (they did).
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtc-slack"))
+        .args(["fake-slack", "--bind", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("fake Slack listening"), "{line:?}");
+    assert!(!line.contains('\u{1b}'), "colour codes in {line:?}");
+}
+
+/// A port in use stops `serve` with exit code 2 and one line naming the setting and saying
+/// "address already in use", before the database or the key file is created (it said
+/// "invalid XTC_SLACK_BIND" after creating both).
+#[test]
+fn a_busy_port_is_reported_as_such_before_any_file_is_created() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("xtc-slack.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtc-slack"))
+        .arg("serve")
+        .args(["--bind", &addr])
+        .args(["--database-url", &format!("sqlite://{}", db.display())])
+        .env_remove("XTC_SLACK_SECRET_KEY")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("address already in use"), "{stderr}");
+    assert!(lines[0].contains("XTC_SLACK_BIND"), "{stderr}");
+    assert!(lines[0].contains(&addr), "{stderr}");
+    assert!(!lines[0].contains("invalid"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "files created: {left:?}");
+    drop(busy);
+}
