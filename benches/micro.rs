@@ -37,6 +37,7 @@ fn resolution(c: &mut Criterion) {
         installed_at: Utc::now(),
         status: IntegrationStatus::Active,
         status_reason: None,
+        failing_since: None,
     };
     c.bench_function("resolve effective settings", |b| {
         b.iter(|| {

@@ -29,6 +29,9 @@ pub struct Metrics {
     pub deliveries: IntGaugeVec,
     /// `xtc_slack_queue_depth`: pending deliveries (at scrape).
     pub queue_depth: IntGauge,
+    /// `xtc_slack_slack_failing_installations`: installations Slack is failing for right
+    /// now (an outage: deliveries wait for a probe to get through; at scrape).
+    pub slack_failing: IntGauge,
     /// `xtc_slack_slack_api_calls_total{method, outcome}`: `ok` or Slack's error code.
     pub slack_calls: IntCounterVec,
     /// `xtc_slack_delivery_latency_seconds`: from the event's acceptance to Slack's `ok`.
@@ -91,6 +94,11 @@ impl Metrics {
             "Deliveries waiting to be sent (pending)",
         )?;
         registry.register(Box::new(queue_depth.clone()))?;
+        let slack_failing = IntGauge::new(
+            "xtc_slack_slack_failing_installations",
+            "Slack installations whose workspace Slack is failing for (5xx, timeouts) right now",
+        )?;
+        registry.register(Box::new(slack_failing.clone()))?;
         let delivery_latency = Histogram::with_opts(
             HistogramOpts::new(
                 "xtc_slack_delivery_latency_seconds",
@@ -123,6 +131,7 @@ impl Metrics {
             delivery_attempts,
             deliveries,
             queue_depth,
+            slack_failing,
             slack_calls,
             delivery_latency,
             live_actors,

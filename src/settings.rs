@@ -139,9 +139,16 @@ pub struct ServeArgs {
     #[arg(long, env = "XTC_SLACK_RETRY_BASE_MS", default_value_t = 1000)]
     pub retry_base_ms: u64,
 
-    /// Attempts before a delivery that keeps failing transiently is marked failed.
-    #[arg(long, env = "XTC_SLACK_MAX_ATTEMPTS", default_value_t = 6)]
+    /// Attempts before a delivery that keeps failing transiently is marked failed; 0 (the
+    /// default) sets no limit, so only the retry window ends retries.
+    #[arg(long, env = "XTC_SLACK_MAX_ATTEMPTS", default_value_t = 0)]
     pub max_attempts: u32,
+
+    /// How long, in seconds after it was accepted, a delivery is retried while Slack fails
+    /// (5xx, timeouts, unreachable) before it is marked failed. Slack has had outages of
+    /// hours; the default is 6 hours.
+    #[arg(long, env = "XTC_SLACK_RETRY_WINDOW_SECS", default_value_t = 21600)]
+    pub retry_window_secs: u64,
 
     /// Seconds between two checks of every target channel with Slack (archived, deleted,
     /// turned private); 0 turns the periodic check off.
@@ -159,7 +166,9 @@ pub struct DeliverySettings {
     pub channel_interval: Duration,
     pub channel_burst: u32,
     pub retry_base: Duration,
+    /// 0: no limit.
     pub max_attempts: u32,
+    pub retry_window: Duration,
 }
 
 /// Slack-side configuration.
@@ -247,9 +256,9 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        if args.max_attempts == 0 {
+        if args.retry_window_secs == 0 {
             return Err(SettingsError::new(
-                "XTC_SLACK_MAX_ATTEMPTS",
+                "XTC_SLACK_RETRY_WINDOW_SECS",
                 "must be at least 1",
             ));
         }
@@ -260,6 +269,7 @@ impl Settings {
             channel_burst: args.channel_burst,
             retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
             max_attempts: args.max_attempts,
+            retry_window: Duration::from_secs(args.retry_window_secs),
         };
         Ok(Self {
             database_url,

@@ -102,7 +102,8 @@ impl Application {
             sender: pipeline.sender().clone(),
             db: db.clone(),
             // Long enough for a delivery that just started its Slack call to finish it.
-            timeout: settings.slack.timeout + std::time::Duration::from_secs(5),
+            timeout: settings.slack.timeout * crate::slack::client::POST_MESSAGE_TIMEOUT_FACTOR
+                + std::time::Duration::from_secs(5),
         };
         let ui = crate::http::ui::render::Ui::new(&settings)?;
         let settings = Arc::new(settings);
@@ -196,7 +197,12 @@ async fn start_pipeline(
             burst: d.channel_burst,
         },
         retry_base: d.retry_base,
-        max_attempts: i32::try_from(d.max_attempts).unwrap_or(i32::MAX),
+        max_attempts: match d.max_attempts {
+            0 => i32::MAX,
+            n => i32::try_from(n).unwrap_or(i32::MAX),
+        },
+        retry_window: chrono::Duration::from_std(d.retry_window)
+            .unwrap_or(chrono::Duration::hours(6)),
         lease: chrono::Duration::seconds(30),
         instance: format!(
             "{}-{}",
@@ -213,6 +219,18 @@ async fn start_pipeline(
         slack: slack.clone(),
         renderer: std::sync::Arc::new(renderer),
         cipher: cipher.clone(),
+        tokens: crate::pipeline::tokens::TokenSource {
+            db: db.clone(),
+            slack: slack.clone(),
+            cipher: cipher.clone(),
+            credentials: match (&settings.slack.client_id, &settings.slack.client_secret) {
+                (Some(id), Some(secret)) => Some(crate::pipeline::tokens::ClientCredentials {
+                    client_id: id.clone(),
+                    client_secret: secret.clone(),
+                }),
+                _ => None,
+            },
+        },
         config,
         metrics: metrics.clone(),
     })

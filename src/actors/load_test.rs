@@ -3,6 +3,7 @@
 
 use super::subject::{now, Directory, Subject, SubjectActor};
 use crate::db::DbConnection;
+use crate::domain::lifecycle::LoadTestState;
 use crate::pipeline::events::LoadTestEvent;
 use crate::pipeline::ingest::{self, IngestError, Outcome, Resolved};
 
@@ -27,6 +28,14 @@ impl Subject for LoadTest {
         resolved: &Resolved,
     ) -> Result<Outcome, IngestError> {
         ingest::load_test_event(conn, ev, resolved, now())
+    }
+
+    /// `reported` and `error` end a load test's lifecycle.
+    fn ended(outcome: &Outcome) -> bool {
+        let state = match outcome {
+            Outcome::Accepted { state, .. } | Outcome::Duplicate { state } => state,
+        };
+        LoadTestState::parse(state).is_some_and(LoadTestState::is_final)
     }
 }
 

@@ -156,6 +156,20 @@ impl Actor for SlackSender {
             act.paced_until.retain(|_, until| *until > now);
             act.poll(ctx);
         });
+        // Rotating Slack tokens are refreshed ahead of expiry, sends or not.
+        let tokens = self.deps.tokens.clone();
+        ctx.spawn(
+            async move {
+                loop {
+                    if let Err(e) = tokens.refresh_due().await {
+                        tracing::warn!(error = %e, "token refresh check failed");
+                    }
+                    actix_web::rt::time::sleep(crate::pipeline::tokens::REFRESH_CHECK_INTERVAL)
+                        .await;
+                }
+            }
+            .into_actor(self),
+        );
         self.poll(ctx);
     }
 }

@@ -24,6 +24,10 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 /// Retries of an ingest that lost a race with another instance.
 const MAX_CONFLICT_RETRIES: usize = 5;
+/// Most live actors of one kind. Past it, the least recently used one is told to stop (its
+/// state is in the database; a later event starts it again), so memory stays bounded
+/// whatever the orchestrator sends.
+pub const MAX_LIVE_ACTORS: usize = 10_000;
 
 /// What a kind of subject contributes: how to find its project and how to apply an event.
 pub trait Subject: 'static {
@@ -38,6 +42,10 @@ pub trait Subject: 'static {
         ev: &Self::Event,
         resolved: &Resolved,
     ) -> Result<Outcome, IngestError>;
+    /// Whether the subject's lifecycle has ended after `outcome`: its actor stops at once.
+    fn ended(_outcome: &Outcome) -> bool {
+        false
+    }
 }
 
 /// What every lifecycle actor needs.
@@ -90,7 +98,27 @@ impl<S: Subject> Handler<Ingest<S>> for SubjectActor<S> {
         let deps = self.deps.clone();
         let ev = msg.0;
         // Atomic: the next event of this subject waits until this one is committed.
-        AtomicResponse::new(Box::pin(ingest::<S>(deps, ev).into_actor(self)))
+        AtomicResponse::new(Box::pin(ingest::<S>(deps, ev).into_actor(self).map(
+            |result, _, ctx| {
+                if result.as_ref().is_ok_and(S::ended) {
+                    ctx.stop();
+                }
+                result
+            },
+        )))
+    }
+}
+
+/// Stop now (the directory evicts the least recently used actor past its cap).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Evict;
+
+impl<S: Subject> Handler<Evict> for SubjectActor<S> {
+    type Result = ();
+
+    fn handle(&mut self, _: Evict, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 
@@ -139,9 +167,15 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
     }
 }
 
+/// A live actor and when it was last asked for.
+struct Entry<S: Subject> {
+    addr: Addr<SubjectActor<S>>,
+    used: Instant,
+}
+
 /// Finds or starts the actor of a subject id.
 pub struct Directory<S: Subject> {
-    actors: Arc<Mutex<HashMap<String, Addr<SubjectActor<S>>>>>,
+    actors: Arc<Mutex<HashMap<String, Entry<S>>>>,
 }
 
 impl<S: Subject> Clone for Directory<S> {
@@ -175,8 +209,18 @@ impl<S: Subject> Directory<S> {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(addr) = actors.get(id).filter(|a| a.connected()) {
-            return addr.clone();
+        if let Some(entry) = actors.get_mut(id).filter(|e| e.addr.connected()) {
+            entry.used = Instant::now();
+            return entry.addr.clone();
+        }
+        if actors.len() >= MAX_LIVE_ACTORS {
+            let oldest = actors
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone());
+            if let Some(entry) = oldest.and_then(|k| actors.remove(&k)) {
+                entry.addr.do_send(Evict);
+            }
         }
         let addr = SubjectActor::<S> {
             id: id.to_owned(),
@@ -186,13 +230,19 @@ impl<S: Subject> Directory<S> {
             _kind: PhantomData,
         }
         .start();
-        actors.insert(id.to_owned(), addr.clone());
+        actors.insert(
+            id.to_owned(),
+            Entry {
+                addr: addr.clone(),
+                used: Instant::now(),
+            },
+        );
         addr
     }
 
     fn forget(&self, id: &str, addr: &Addr<SubjectActor<S>>) {
         if let Ok(mut actors) = self.actors.lock() {
-            if actors.get(id) == Some(addr) {
+            if actors.get(id).map(|e| &e.addr) == Some(addr) {
                 actors.remove(id);
             }
         }

@@ -73,6 +73,10 @@ diesel::table! {
         installed_by -> Text,
         installed_at -> Timestamp,
         updated_at -> Timestamp,
+        refresh_token -> Nullable<Text>,
+        token_expires_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        next_probe_at -> Nullable<Timestamp>,
     }
 }
 
@@ -143,6 +147,7 @@ diesel::table! {
         payload -> Text,
         resulting_state -> Text,
         received_at -> Timestamp,
+        body_sha256 -> Nullable<Text>,
     }
 }
 

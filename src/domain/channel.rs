@@ -46,14 +46,30 @@ fn is_slack_id(s: &str, prefixes: &[char]) -> bool {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
-/// Slack's naming rule: 1-80 of lowercase letters, digits, `-`, `_` (not only punctuation).
+/// Slack's naming rule: 1-80 characters of lowercase letters (of any script: `#日本語`,
+/// `#général`), digits, `-`, `_`, at least one of them a letter or digit. Scripts without
+/// case count as lowercase; their combining marks are allowed. No spaces, periods or other
+/// ASCII punctuation, no capitals, no invisible or control characters.
 pub fn is_valid_channel_name(name: &str) -> bool {
+    let allowed = |c: char| {
+        if c.is_ascii() {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+        } else {
+            !c.is_uppercase()
+                && !c.is_whitespace()
+                && !c.is_control()
+                && crate::domain::user_text::check(
+                    c.encode_utf8(&mut [0; 4]),
+                    crate::domain::user_text::Lines::One,
+                )
+                .is_ok()
+                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{FEFF}')
+        }
+    };
     !name.is_empty()
         && name.chars().count() <= 80
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        && name.chars().any(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(allowed)
+        && name.chars().any(char::is_alphanumeric)
 }
 
 impl ChannelInput {
@@ -343,6 +359,29 @@ mod tests {
         let stored = encode_stored(&[resolved.clone(), by_name.clone()]);
         assert_eq!(decode_stored(&stored), vec![resolved, by_name]);
         assert_eq!(decode_stored("garbage"), vec![]);
+    }
+
+    #[test]
+    fn names_in_any_script_are_accepted_as_slack_accepts_them() {
+        for name in ["日本語", "général", "тест-канал", "हिन्दी", "load_tests-2"]
+        {
+            assert_eq!(
+                ChannelInput::parse(&format!("#{name}")),
+                Ok(ChannelInput::Name(name.into())),
+                "{name}"
+            );
+        }
+        for bad in [
+            "#Général",
+            "#ÉTÉ",
+            "#a b",
+            "#a.b",
+            "#a\u{200B}b",
+            "#a\u{202E}b",
+            "#---",
+        ] {
+            assert!(ChannelInput::parse(bad).is_err(), "{bad}");
+        }
     }
 
     proptest! {

@@ -131,6 +131,52 @@ impl fmt::Display for EventId {
     }
 }
 
+/// What an event is about: the kind of subject, as stored in `events.subject_kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SubjectKind {
+    LoadTest,
+    Scenario,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoadTest => "load_test",
+            Self::Scenario => "scenario",
+        }
+    }
+}
+
+/// The stored key of an event. Event ids are unique per subject (API.md), not globally:
+/// the key is `<subject kind>:<subject id>:<event id>`. Subject ids are slugs (no `:`), so
+/// the sender's event id, which may contain `:`, is everything after the second `:`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EventKey(String);
+
+impl EventKey {
+    pub fn new(kind: SubjectKind, subject_id: &str, event_id: &EventId) -> Self {
+        Self(format!(
+            "{}:{subject_id}:{}",
+            kind.as_str(),
+            event_id.as_str()
+        ))
+    }
+
+    /// The key as stored in `events.event_id` and `deliveries.event_id`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The sender's event id of a stored key (what the API shows).
+    pub fn sender_event_id(stored: &str) -> &str {
+        let mut parts = stored.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(_), Some(_), Some(id)) => id,
+            _ => stored,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +199,18 @@ mod tests {
         assert_eq!(OrgId::parse("ac me"), Err(SlugError::BadChar));
         assert_eq!(OrgId::parse("acMe"), Err(SlugError::BadChar));
         assert_eq!(OrgId::parse("a/b"), Err(SlugError::BadChar));
+    }
+
+    #[test]
+    fn event_keys_are_scoped_to_their_subject_and_give_the_sender_id_back() {
+        let id = EventId::parse("e:1").unwrap();
+        let lt = EventKey::new(SubjectKind::LoadTest, "lt-1", &id);
+        let sc = EventKey::new(SubjectKind::Scenario, "lt-1", &id);
+        assert_ne!(lt, sc);
+        assert_ne!(lt, EventKey::new(SubjectKind::LoadTest, "lt-2", &id));
+        assert_eq!(lt.as_str(), "load_test:lt-1:e:1");
+        assert_eq!(EventKey::sender_event_id(lt.as_str()), "e:1");
+        assert_eq!(EventKey::sender_event_id("legacy"), "legacy");
     }
 
     #[test]

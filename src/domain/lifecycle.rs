@@ -50,6 +50,13 @@ impl LoadTestState {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
+
+    /// No event can change this state any more (only repeats of earlier events arrive).
+    pub fn is_final(self) -> bool {
+        LoadTestEventType::ALL
+            .into_iter()
+            .all(|e| apply(self, e).is_err())
+    }
 }
 
 /// What the orchestrator reports.
@@ -148,6 +155,15 @@ mod tests {
     use super::*;
     use LoadTestEventType as E;
     use LoadTestState as S;
+
+    #[test]
+    fn reported_and_error_are_final_and_nothing_else_is() {
+        let finals: Vec<_> = LoadTestState::ALL
+            .into_iter()
+            .filter(|s| s.is_final())
+            .collect();
+        assert_eq!(finals, vec![LoadTestState::Error, LoadTestState::Reported]);
+    }
 
     /// The whole table: every state × every event, against the diagram.
     #[test]

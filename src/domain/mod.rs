@@ -6,3 +6,4 @@ pub mod ids;
 pub mod lifecycle;
 pub mod monitoring;
 pub mod settings;
+pub mod user_text;

@@ -67,6 +67,8 @@ pub struct Integration {
     pub status: IntegrationStatus,
     /// Why it is revoked, when it is.
     pub status_reason: Option<String>,
+    /// Since when Slack has been failing for it (an outage; deliveries wait and retry).
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 /// Where an effective value comes from.
@@ -200,6 +202,7 @@ mod tests {
             installed_at: Utc::now(),
             status,
             status_reason: None,
+            failing_since: None,
         }
     }
 

@@ -88,6 +88,12 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "POST",
+        path: "/_fake/api/workspace",
+        description: "install into another workspace from now on (a re-install elsewhere)",
+        input: r#"{"team_id": "T…", "team_name"}"#,
+    },
+    Endpoint {
+        method: "POST",
         path: "/_fake/api/reset",
         description: "back to the start: configured channels, no messages, tokens or failures",
         input: "",
@@ -442,6 +448,35 @@ pub(crate) async fn rate_limit(
     }
     shared.world().set_rate_limit(body.per_sec, body.burst);
     ok(json!({}))
+}
+
+/// Body of `POST /_fake/api/workspace`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Workspace {
+    team_id: String,
+    team_name: Option<String>,
+}
+
+/// `POST /_fake/api/workspace`: OAuth installs (and tokens minted) from now on belong to
+/// this workspace; the channels stay as they are.
+pub(crate) async fn workspace(
+    body: web::Json<Workspace>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let valid = body.team_id.starts_with('T')
+        && body.team_id.len() >= 9
+        && body.team_id[1..]
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if !valid {
+        return fail(422, "invalid_request", "team_id must look like T0123ABCD");
+    }
+    let mut world = shared.world();
+    world.config.team_id = body.team_id.clone();
+    if let Some(name) = &body.team_name {
+        world.config.team_name = name.clone();
+    }
+    ok(json!({"team_id": world.config.team_id, "team_name": world.config.team_name}))
 }
 
 /// Body of `POST /_fake/api/events`.

@@ -86,6 +86,10 @@ pub struct FakeSlackArgs {
     /// is revoked by `auth.revoke` or `apps.uninstall`.
     #[arg(long, env = "FAKE_SLACK_LIFECYCLE_EVENTS")]
     pub lifecycle_events: bool,
+    /// Token rotation on: bot tokens (`xoxe.xoxb-…`) expire after this many seconds
+    /// (Slack: 43200) and come with a single-use refresh token. 0: off.
+    #[arg(long, env = "FAKE_SLACK_TOKEN_ROTATION_SECS", default_value_t = 0)]
+    pub token_rotation_secs: u64,
 }
 
 /// A channel of the fake workspace at start.
@@ -176,6 +180,8 @@ pub struct FakeSlackConfig {
     pub events_url: Option<String>,
     /// Send lifecycle events when the last bot token is revoked.
     pub lifecycle_events: bool,
+    /// Token rotation: the lifetime of bot tokens (`None`: tokens never expire).
+    pub token_lifetime: Option<Duration>,
 }
 
 impl Default for FakeSlackConfig {
@@ -198,6 +204,7 @@ impl Default for FakeSlackConfig {
             signing_secret: "fake-signing-secret".to_owned(),
             events_url: None,
             lifecycle_events: false,
+            token_lifetime: None,
         }
     }
 }
@@ -228,6 +235,8 @@ impl From<&FakeSlackArgs> for FakeSlackConfig {
             rate_limit_burst: a.rate_limit_burst,
             redirect_urls: a.redirect_urls.clone(),
             lifecycle_events: a.lifecycle_events,
+            token_lifetime: (a.token_rotation_secs > 0)
+                .then(|| Duration::from_secs(a.token_rotation_secs)),
             ..FakeSlackConfig::default()
         }
     }
@@ -282,6 +291,7 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
         .route("/_fake/api/fail", web::post().to(control::inject_failure))
         .route("/_fake/api/rate-limit", web::post().to(control::rate_limit))
         .route("/_fake/api/events", web::post().to(control::send_event))
+        .route("/_fake/api/workspace", web::post().to(control::workspace))
         .route("/_fake/api/reset", web::post().to(control::reset));
 }
 

@@ -223,6 +223,8 @@ pub(crate) struct TokenInfo {
     pub is_bot: bool,
     /// `Some(code)` once revoked: the error every call with it gets.
     pub revoked: Option<String>,
+    /// With token rotation: when it stops working (`token_expired`).
+    pub expires_at: Option<Instant>,
 }
 
 impl TokenInfo {
@@ -285,6 +287,9 @@ pub(crate) struct World {
     pub config: FakeSlackConfig,
     pub channels: Vec<FakeChannel>,
     pub tokens: HashMap<String, TokenInfo>,
+    /// Token rotation: refresh token → the scopes it renews; removed once used (Slack
+    /// retires a refresh token when it hands out the next).
+    pub refresh_tokens: HashMap<String, Vec<String>>,
     pub codes: HashMap<String, CodeGrant>,
     pub calls: Vec<CallRecord>,
     pub failures: HashMap<String, Failure>,
@@ -319,6 +324,7 @@ impl World {
             config,
             channels,
             tokens: HashMap::new(),
+            refresh_tokens: HashMap::new(),
             codes: HashMap::new(),
             calls: Vec::new(),
             failures: HashMap::new(),
@@ -415,9 +421,28 @@ impl World {
                 user_id: self.config.bot_user_id.clone(),
                 is_bot: true,
                 revoked: None,
+                expires_at: None,
             },
         );
         token
+    }
+
+    /// With token rotation on: an expiring bot token (`xoxe.xoxb-…`) and its refresh
+    /// token, and the lifetime in seconds (`expires_in`).
+    fn mint_rotating_pair(
+        &mut self,
+        scopes: Vec<String>,
+        lifetime: std::time::Duration,
+    ) -> (String, String, u64) {
+        let bot = self.mint_bot_token(scopes.clone(), None);
+        let rotating = format!("xoxe.{bot}");
+        if let Some(mut info) = self.tokens.remove(&bot) {
+            info.expires_at = Some(Instant::now() + lifetime);
+            self.tokens.insert(rotating.clone(), info);
+        }
+        let refresh = format!("xoxe-1-{}", random_alnum(40));
+        self.refresh_tokens.insert(refresh.clone(), scopes);
+        (rotating, refresh, lifetime.as_secs())
     }
 
     fn mint_user_token(&mut self, scopes: Vec<String>) -> String {
@@ -437,6 +462,7 @@ impl World {
                 user_id: self.config.installer_user_id.clone(),
                 is_bot: false,
                 revoked: None,
+                expires_at: None,
             },
         );
         token
@@ -487,6 +513,9 @@ impl World {
             .ok_or_else(|| Reply::error("invalid_auth"))?;
         match &info.revoked {
             Some(code) => Err(Reply::error(code)),
+            None if info.expires_at.is_some_and(|at| Instant::now() >= at) => {
+                Err(Reply::error("token_expired"))
+            }
             None => Ok(info.clone()),
         }
     }
@@ -569,8 +598,7 @@ impl World {
         self.client_credentials(params)?;
         match params.str("grant_type").as_deref() {
             None | Some("") | Some("authorization_code") => {}
-            // Token rotation is not enabled for the fake app.
-            Some("refresh_token") => return Err(Reply::error("invalid_refresh_token")),
+            Some("refresh_token") => return self.refresh(params),
             Some(_) => return Err(Reply::error("invalid_grant_type")),
         }
         let code = params.str("code").unwrap_or_default();
@@ -599,7 +627,14 @@ impl World {
         if let Some(g) = self.codes.get_mut(&code) {
             g.used = true;
         }
-        let access_token = self.mint_bot_token(grant.scopes.clone(), None);
+        let (access_token, rotation) = match self.config.token_lifetime {
+            Some(lifetime) => {
+                let (access, refresh, expires_in) =
+                    self.mint_rotating_pair(grant.scopes.clone(), lifetime);
+                (access, Some((refresh, expires_in)))
+            }
+            None => (self.mint_bot_token(grant.scopes.clone(), None), None),
+        };
         let mut authed_user = json!({"id": self.config.installer_user_id});
         if !grant.user_scopes.is_empty() {
             let user_token = self.mint_user_token(grant.user_scopes.clone());
@@ -610,12 +645,43 @@ impl World {
                 "token_type": "user",
             });
         }
-        Ok(Reply::ok(json!({
+        let mut body = json!({
             "app_id": self.config.app_id,
             "authed_user": authed_user,
             "scope": grant.scopes.join(","),
             "token_type": "bot",
             "access_token": access_token,
+            "bot_user_id": self.config.bot_user_id,
+            "team": {"id": self.config.team_id, "name": self.config.team_name},
+            "enterprise": null,
+            "is_enterprise_install": false,
+        });
+        if let Some((refresh, expires_in)) = rotation {
+            body["refresh_token"] = json!(refresh);
+            body["expires_in"] = json!(expires_in);
+        }
+        Ok(Reply::ok(body))
+    }
+
+    /// `oauth.v2.access` with `grant_type=refresh_token`: a new token pair; the refresh
+    /// token used is retired (a second use is `invalid_refresh_token`).
+    fn refresh(&mut self, params: &Params) -> Answer {
+        let Some(lifetime) = self.config.token_lifetime else {
+            return Err(Reply::error("invalid_refresh_token"));
+        };
+        let given = params.str("refresh_token").unwrap_or_default();
+        let scopes = self
+            .refresh_tokens
+            .remove(&given)
+            .ok_or_else(|| Reply::error("invalid_refresh_token"))?;
+        let (access, refresh, expires_in) = self.mint_rotating_pair(scopes.clone(), lifetime);
+        Ok(Reply::ok(json!({
+            "app_id": self.config.app_id,
+            "scope": scopes.join(","),
+            "token_type": "bot",
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": expires_in,
             "bot_user_id": self.config.bot_user_id,
             "team": {"id": self.config.team_id, "name": self.config.team_name},
             "enterprise": null,

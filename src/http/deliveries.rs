@@ -166,7 +166,7 @@ pub fn delivery_json(e: &LogEntry) -> Value {
         .or_else(|| channel.clone());
     json!({
         "id": d.id,
-        "event_id": d.event_id,
+        "event_id": crate::domain::ids::EventKey::sender_event_id(&d.event_id),
         "event_type": d.event_type,
         "project": d.project_id,
         "subject_kind": e.subject_kind,

@@ -33,6 +33,9 @@ pub enum ApiError {
     },
     #[error("cannot go from {from} to {to}")]
     InvalidTransition { from: String, to: String },
+    /// 409: an `event_id` already used for another event of the same subject.
+    #[error("{0}")]
+    EventIdReused(String),
     #[error("{message}")]
     IncompleteConfig {
         message: String,
@@ -86,6 +89,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::InvalidRequest { .. } | Self::InvalidEntries { .. } => "invalid_request",
             Self::InvalidTransition { .. } => "invalid_transition",
+            Self::EventIdReused(_) => "event_id_reused",
             Self::IncompleteConfig { .. } => "incomplete_config",
             Self::SlackNotConfigured => "slack_not_configured",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -131,6 +135,7 @@ impl ResponseError for ApiError {
             Self::InvalidRequest { status, .. } => *status,
             Self::InvalidEntries { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidTransition { .. }
+            | Self::EventIdReused(_)
             | Self::IncompleteConfig { .. }
             | Self::SlackNotConfigured => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

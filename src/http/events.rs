@@ -25,6 +25,7 @@ fn ingest_error(e: IngestError) -> ApiError {
             from: t.from.as_str().to_owned(),
             to: t.to().as_str().to_owned(),
         },
+        IngestError::EventIdReused(_) => ApiError::EventIdReused(e.to_string()),
         IngestError::MissingField(field) => ApiError::field(
             field,
             format!("{field} is required for a load test's first event"),

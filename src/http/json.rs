@@ -93,8 +93,11 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             };
         }
         let message = inner.to_string();
-        // serde reports a missing field at its parent; name the field itself.
-        let field = match missing_field_name(&message) {
+        // serde reports a missing field at its parent; name the field itself. (An unknown
+        // key of a strict body is already in the path.)
+        let field = match missing_field_name(&message)
+            .or_else(|| unknown_field_name(&message).filter(|_| path == "."))
+        {
             Some(name) if path == "." => name.to_owned(),
             Some(name) => format!("{path}.{name}"),
             None if path == "." => "body".to_owned(),
@@ -106,6 +109,12 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 fn missing_field_name(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// The key of a strict body's "unknown field `x`, expected …" error.
+fn unknown_field_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
     rest.split('`').next()
 }
 
@@ -165,5 +174,20 @@ mod tests {
             (400, "body".into())
         );
         assert_eq!(field_of("[1, 2]"), (422, "body".into()));
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        send_messages: Option<bool>,
+    }
+
+    #[test]
+    fn a_strict_body_names_the_unknown_key() {
+        let err = parse_body::<Strict>(br#"{"sendmessages": true}"#).unwrap_err();
+        let body = err.body();
+        assert_eq!(body["field"], "sendmessages");
+        assert!(body["message"].as_str().unwrap().contains("unknown field"));
     }
 }

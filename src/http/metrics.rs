@@ -5,6 +5,7 @@
 use actix_web::{get, web, HttpResponse};
 
 use crate::db::models::delivery::Delivery;
+use crate::db::models::installation::Installation;
 use crate::db::DbError;
 use crate::state::AppState;
 
@@ -16,11 +17,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .run(|conn| {
             let by_status = Delivery::count_by_status(conn)?;
             let pending = Delivery::count_pending(conn)?;
-            Ok::<_, DbError>((by_status, pending))
+            let failing = Installation::count_failing(conn)?;
+            Ok::<_, DbError>((by_status, pending, failing))
         })
         .await;
     match counts {
-        Ok((by_status, pending)) => {
+        Ok((by_status, pending, failing)) => {
+            m.slack_failing.set(failing);
             for status in ["pending", "sent", "failed", "skipped"] {
                 let n = by_status
                     .iter()

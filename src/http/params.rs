@@ -19,7 +19,7 @@ pub fn scenario(s: &str) -> Result<ScenarioId, ApiError> {
     ScenarioId::parse(s).map_err(|e| ApiError::param("scenario_id", format!("scenario id {e}")))
 }
 
-/// A display name: trimmed, 1..=200 characters, no control characters.
+/// A display name: trimmed, 1..=200 characters, the user-text rule of `domain::user_text`.
 pub fn display_name(field: &str, raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     if name.is_empty() {
@@ -31,11 +31,8 @@ pub fn display_name(field: &str, raw: &str) -> Result<String, ApiError> {
             format!("{field} must be at most 200 characters"),
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
+    if let Err(e) = crate::domain::user_text::check(name, crate::domain::user_text::Lines::One) {
+        return Err(ApiError::field(field, format!("{field} {e}")));
     }
     Ok(name.to_owned())
 }

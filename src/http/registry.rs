@@ -14,6 +14,7 @@ use crate::db::write_tx;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NameBody {
     name: String,
 }

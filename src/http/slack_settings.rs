@@ -33,8 +33,9 @@ impl ChannelsField {
     }
 }
 
-/// `PUT …/orgs/{org}/slack`: every field optional (unknown fields are ignored).
+/// `PUT …/orgs/{org}/slack`: every field optional (strict: an unknown key is refused).
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrgSettingsBody {
     #[serde(default)]
     send_messages: Option<bool>,
@@ -48,6 +49,7 @@ pub struct OrgSettingsBody {
 
 /// `PUT …/projects/{project}/slack`: `send_messages` required, the rest nullable.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectSettingsBody {
     send_messages: bool,
     #[serde(default)]

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 
 use super::events::Payload;
 use super::render::{Card, Names, Renderer};
+use super::tokens::RefreshError;
 use crate::crypto::Cipher;
 use crate::db::models::delivery::{block_channel, Delivery, Pacing};
 use crate::db::models::event::EventRow;
@@ -20,10 +21,13 @@ use crate::db::{now, write_tx, Db, DbConnection, DbError};
 use crate::domain::settings::IntegrationStatus;
 use crate::slack::{ErrorClass, PostMessage, SlackApi, SlackError, UpdateMessage};
 
-/// Most attempts while Slack keeps answering 429 (each waits its `Retry-After`).
-const MAX_RATE_LIMITED_ATTEMPTS: i32 = 30;
 /// Longest pause between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Longest pause between two probes of a workspace Slack is failing for: once Slack is
+/// back, the backlog goes on within this time.
+const MAX_PROBE_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a probe holds the probe right (its Slack call's timeout is shorter).
+const PROBE_HOLD: Duration = Duration::from_secs(120);
 
 /// Tunables of the sender.
 #[derive(Clone, Debug)]
@@ -33,6 +37,8 @@ pub struct SenderConfig {
     pub retry_base: Duration,
     /// Attempts before a delivery that keeps failing transiently is given up.
     pub max_attempts: i32,
+    /// How long after its acceptance a delivery is retried before it is given up.
+    pub retry_window: chrono::Duration,
     /// How long a claim protects a delivery from other senders.
     pub lease: chrono::Duration,
     /// Names this process in `claimed_by`.
@@ -47,6 +53,8 @@ pub struct SenderDeps {
     pub slack: SlackApi,
     pub renderer: Arc<Renderer>,
     pub cipher: Cipher,
+    /// Bot tokens, refreshed when the app rotates them.
+    pub tokens: super::tokens::TokenSource,
     pub config: SenderConfig,
     /// Attempt outcomes and delivery latency.
     pub metrics: crate::metrics::Metrics,
@@ -161,6 +169,8 @@ enum Record {
         delay: Duration,
         error: String,
         blocked_for: Option<Duration>,
+        /// Slack itself failed (5xx, timeout): the workspace is in an outage.
+        outage: bool,
     },
     Failed {
         error: String,
@@ -213,24 +223,48 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
                 delay: deps.config.retry_base,
                 error: "database unavailable".into(),
                 blocked_for: None,
+                outage: false,
             }
         }
         Ok(Err(reason)) => Record::Failed { error: reason },
-        Ok(Ok(p)) => match p.installation.decrypt_token(&deps.cipher) {
-            Err(_) => Record::Failed {
-                error:
-                    "the stored Slack token cannot be decrypted (was XTC_SLACK_SECRET_KEY changed?)"
+        Ok(Ok(p)) => match wait_for_probe(&deps, &p.installation).await {
+            Some(wait) => wait,
+            None => match deps.tokens.token(&p.installation).await {
+                Err(RefreshError::Unreadable) => Record::Failed {
+                    error: "the stored Slack token cannot be decrypted (was XTC_SLACK_SECRET_KEY \
+                            changed?)"
                         .into(),
+                },
+                Err(e) => token_expired_after(&deps, &p.installation, e).await,
+                Ok(token) => {
+                    let installation = p.installation.clone();
+                    match send(&deps, &d, p, &token).await {
+                        // Rotating tokens: refresh once before calling the integration broken.
+                        Record::Broken { error } if error == "token_expired" => {
+                            match deps.tokens.refresh(&installation).await {
+                                Ok(_) => Record::Retry {
+                                    delay: Duration::ZERO,
+                                    error,
+                                    blocked_for: None,
+                                    outage: false,
+                                },
+                                Err(e) => token_expired_after(&deps, &installation, e).await,
+                            }
+                        }
+                        record => record,
+                    }
+                }
             },
-            Ok(token) => send(&deps, &d, p, &token).await,
         },
     };
     let (attempt, record) = match record {
-        Record::Retry { .. } if should_give_up(&d, &record, deps.config.max_attempts) => {
+        Record::Retry { .. } if should_give_up(&d, &record, &deps.config) => {
             let error = match &record {
-                Record::Retry { error, .. } => {
-                    format!("gave up after {} attempts: {error}", d.attempts)
-                }
+                Record::Retry { error, .. } => format!(
+                    "gave up after {} attempts over {}: {error}",
+                    d.attempts,
+                    crate::domain::monitoring::human_duration((now() - d.created_at).num_seconds())
+                ),
                 _ => String::new(),
             };
             (Attempt::Failed, Record::Failed { error })
@@ -255,6 +289,9 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
         .db
         .run(move |conn| write_tx(conn, |c| save(c, &d, record, pacing)).map_err(DbError::from))
         .await;
+    if let Ok(SavedOutage::Recovered) = saved {
+        tracing::info!("Slack answers again; the workspace's waiting deliveries go on");
+    }
     if let Err(e) = saved {
         // The claim's lease expires and the delivery is tried again.
         tracing::error!(error = %e, "could not record a delivery outcome");
@@ -266,18 +303,65 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
     attempt
 }
 
-/// Transient failures are retried `max_attempts` times; 429s (which say exactly when to
-/// come back) get more room.
-fn should_give_up(d: &Delivery, record: &Record, max_attempts: i32) -> bool {
+/// Transient failures (5xx, timeouts, 429s, a database hiccup) are retried for the retry
+/// window after the event was accepted (and at most `max_attempts` times, when set).
+fn should_give_up(d: &Delivery, record: &Record, config: &SenderConfig) -> bool {
     let Record::Retry { blocked_for, .. } = record else {
         return false;
     };
-    let limit = if blocked_for.is_some() {
-        MAX_RATE_LIMITED_ATTEMPTS
-    } else {
-        max_attempts
-    };
-    d.attempts >= limit
+    let waited = now() - d.created_at;
+    waited >= config.retry_window || (blocked_for.is_none() && d.attempts >= config.max_attempts)
+}
+
+/// The bot token expired and could not be refreshed: a refresh that Slack refused for
+/// good breaks the integration; anything else (Slack or the database unreachable) is
+/// retried.
+async fn token_expired_after(deps: &SenderDeps, inst: &Installation, e: RefreshError) -> Record {
+    tracing::warn!(installation = %inst.id, error = %e, "could not refresh the Slack token");
+    match e {
+        RefreshError::Slack(s) if s.class() != ErrorClass::RetryLater => Record::Broken {
+            error: format!("token_expired (refresh failed: {})", s.code()),
+        },
+        RefreshError::NotRotating | RefreshError::NoCredentials | RefreshError::Unreadable => {
+            Record::Broken {
+                error: "token_expired".into(),
+            }
+        }
+        _ => Record::Retry {
+            delay: backoff(deps.config.retry_base, 1),
+            error: "token_expired (refresh will be retried)".into(),
+            blocked_for: None,
+            outage: false,
+        },
+    }
+}
+
+/// While Slack is failing for a workspace, one delivery at a time probes it and the others
+/// wait for the next probe without calling Slack. `Some(record)` when this delivery waits.
+async fn wait_for_probe(deps: &SenderDeps, installation: &Installation) -> Option<Record> {
+    let next = installation.next_probe_at?;
+    installation.failing_since?;
+    let id = installation.id.clone();
+    let at = now();
+    let hold = at + chrono::Duration::from_std(PROBE_HOLD).unwrap_or_default();
+    let taken = deps
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| Installation::take_probe(c, &id, at, hold)).map_err(DbError::from)
+        })
+        .await;
+    match taken {
+        Ok(true) => None,
+        Ok(false) | Err(_) => Some(Record::Retry {
+            delay: (next - at)
+                .to_std()
+                .unwrap_or_default()
+                .clamp(Duration::from_millis(200), MAX_PROBE_INTERVAL),
+            error: "Slack is failing for this workspace; waiting for it to recover".into(),
+            blocked_for: None,
+            outage: false,
+        }),
+    }
 }
 
 /// How an event becomes a Slack message.
@@ -405,6 +489,7 @@ fn classify(deps: &SenderDeps, d: &Delivery, e: SlackError) -> Record {
                 delay,
                 error: code,
                 blocked_for: rate_limited.then_some(delay),
+                outage: !rate_limited,
             }
         }
         ErrorClass::IntegrationBroken => Record::Broken { error: code },
@@ -421,16 +506,31 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
     capped.mul_f64(rand::thread_rng().gen_range(0.75..1.25))
 }
 
+/// What a saved outcome meant for the workspace's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SavedOutage {
+    Unchanged,
+    Recovered,
+}
+
 fn save(
     conn: &mut DbConnection,
     d: &Delivery,
     record: Record,
     pacing: Pacing,
-) -> Result<(), diesel::result::Error> {
+) -> Result<SavedOutage, diesel::result::Error> {
     let now_naive = now();
+    let mut outage = SavedOutage::Unchanged;
     match record {
         Record::Sent { ts, thread } => {
             Delivery::mark_sent(conn, d.id, &ts, now_naive)?;
+            if let Some(installation) = &d.installation_id {
+                if Installation::clear_failing(conn, installation)? {
+                    // The probe got through: what waited for it goes now (still paced).
+                    Delivery::wake_pending_for_installation(conn, installation, now_naive)?;
+                    outage = SavedOutage::Recovered;
+                }
+            }
             match (thread, &d.team_id) {
                 (Some(ThreadWrite::Insert(row)), _) => {
                     let existing =
@@ -449,9 +549,17 @@ fn save(
             delay,
             error,
             blocked_for,
+            outage: slack_failed,
         } => {
             let at = now_naive + chrono::Duration::from_std(delay).unwrap_or_default();
             Delivery::reschedule(conn, d.id, at, &error)?;
+            if let (true, Some(installation)) = (slack_failed, &d.installation_id) {
+                let probe = now_naive
+                    + chrono::Duration::from_std(delay.min(MAX_PROBE_INTERVAL)).unwrap_or_default();
+                if Installation::mark_failing(conn, installation, now_naive, probe)? {
+                    tracing::warn!(installation = %installation, "Slack is failing for this workspace; deliveries wait for it to recover");
+                }
+            }
             if let (Some(blocked), Some(team)) = (blocked_for, &d.team_id) {
                 let until = now_naive + chrono::Duration::from_std(blocked).unwrap_or_default();
                 block_channel(conn, team, &d.channel, until, pacing)?;
@@ -482,5 +590,5 @@ fn save(
             )?;
         }
     }
-    Ok(())
+    Ok(outage)
 }

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::ids::{EventId, LoadTestId, OrgId, ProjectId, ScenarioId};
 use crate::domain::lifecycle::LoadTestEventType;
 use crate::domain::monitoring::Health;
+use crate::domain::user_text::{self, Lines};
 
 /// A field that failed validation (becomes 422 naming the field).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,21 +27,75 @@ fn field_err(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// Longest user text we keep per field; longer text is refused, not cut silently.
-const MAX_TEXT: usize = 2_000;
-
-fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
-    if value.chars().count() > max {
-        return Err(field_err(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
+/// User text is kept whole at any length within the body limit (messages cut it for
+/// display); the one rule it must follow lives in `domain::user_text`.
+fn text_of(field: &str, value: &str, lines: Lines) -> Result<String, FieldError> {
+    user_text::check(value, lines).map_err(|e| field_err(field, format!("{field} {e}")))?;
     Ok(value.to_owned())
 }
 
-fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, FieldError> {
-    value.map(|v| text(field, v, max)).transpose()
+fn text(field: &str, value: &str) -> Result<String, FieldError> {
+    text_of(field, value, Lines::One)
+}
+
+fn opt_text(field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
+    value.map(|v| text(field, v)).transpose()
+}
+
+/// The earliest `occurred_at` accepted, and how far ahead of our clock one may be.
+const EARLIEST_YEAR: i32 = 2000;
+const MAX_CLOCK_SKEW_HOURS: i64 = 24;
+
+fn occurred_at(
+    value: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, FieldError> {
+    let Some(t) = value else { return Ok(now) };
+    let latest = now + chrono::Duration::hours(MAX_CLOCK_SKEW_HOURS);
+    if t.year() < EARLIEST_YEAR || t > latest {
+        return Err(field_err(
+            "occurred_at",
+            format!("occurred_at must lie between {EARLIEST_YEAR}-01-01 and 24 hours from now"),
+        ));
+    }
+    Ok(t)
+}
+
+/// Report figures are counts, rates and durations: finite and not negative.
+const MAX_FIGURE: f64 = 1e15;
+
+fn figure(field: &str, value: Option<f64>) -> Result<Option<f64>, FieldError> {
+    match value {
+        Some(v) if !v.is_finite() || !(0.0..=MAX_FIGURE).contains(&v) => Err(field_err(
+            field,
+            format!("{field} must be a number from 0 to {MAX_FIGURE:e}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn summary(s: Option<ReportSummary>) -> Result<Option<ReportSummary>, FieldError> {
+    let Some(s) = s else { return Ok(None) };
+    for (key, value) in &s.extra {
+        if let Some(n) = value.as_f64() {
+            figure(&format!("report.summary.{key}"), Some(n))?;
+        }
+    }
+    Ok(Some(ReportSummary {
+        throughput: figure("report.summary.throughput", s.throughput)?,
+        errors: figure("report.summary.errors", s.errors)?,
+        p95_ms: figure("report.summary.p95_ms", s.p95_ms)?,
+        extra: s.extra,
+    }))
+}
+
+/// A fingerprint of an event body: SHA-256 of its canonical JSON (fields in declaration
+/// order, maps sorted), so a retry that differs only in spacing or key order matches and
+/// a reused `event_id` with another body does not.
+fn fingerprint(body: &impl Serialize) -> String {
+    use sha2::Digest;
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(canonical))
 }
 
 fn url(field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
@@ -114,8 +169,9 @@ pub struct ReportInfo {
     pub summary: Option<ReportSummary>,
 }
 
-/// The body of `POST /api/v1/load-tests/{id}/events`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// The body of `POST /api/v1/load-tests/{id}/events`. Lenient: unknown keys are ignored,
+/// so the orchestrator may send more than we read.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct LoadTestEventBody {
     pub event_id: String,
     pub org: String,
@@ -138,6 +194,8 @@ pub struct LoadTestEventBody {
 #[derive(Debug, Clone)]
 pub struct LoadTestEvent {
     pub event_id: EventId,
+    /// [`fingerprint`] of the body (a reused `event_id` with another body is refused).
+    pub fingerprint: String,
     pub org: OrgId,
     pub project: ProjectId,
     pub load_test: LoadTestId,
@@ -156,7 +214,9 @@ impl LoadTestEventBody {
         load_test: LoadTestId,
         now: DateTime<Utc>,
     ) -> Result<LoadTestEvent, FieldError> {
+        let fingerprint = fingerprint(&self);
         let (event_id, org, project) = common_ids(&self.event_id, &self.org, &self.project)?;
+        let occurred_at = occurred_at(self.occurred_at, now)?;
         let event_type = LoadTestEventType::parse(&self.event_type).ok_or_else(|| {
             field_err(
                 "type",
@@ -171,20 +231,20 @@ impl LoadTestEventBody {
                     "load_test.name must not be empty",
                 ))
             }
-            other => opt_text("load_test.name", other, 200)?,
+            other => opt_text("load_test.name", other)?,
         };
         let info = LoadTestInfo {
             name,
             url: url("load_test.url", info.url.as_deref())?,
-            started_by: opt_text("load_test.started_by", info.started_by.as_deref(), 200)?,
+            started_by: opt_text("load_test.started_by", info.started_by.as_deref())?,
         };
         let error = match (event_type, self.error) {
             (LoadTestEventType::Error, None) => {
                 return Err(field_err("error", "error is required for an error event"))
             }
             (_, Some(e)) => Some(ErrorInfo {
-                step: opt_text("error.step", e.step.as_deref(), 200)?,
-                message: text("error.message", &e.message, MAX_TEXT)?,
+                step: opt_text("error.step", e.step.as_deref())?,
+                message: text_of("error.message", &e.message, Lines::Many)?,
             }),
             (_, None) => None,
         };
@@ -202,22 +262,23 @@ impl LoadTestEventBody {
             (_, Some(r)) => Some(ReportInfo {
                 url: url("report.url", Some(&r.url))?
                     .ok_or_else(|| field_err("report.url", "report.url is required"))?,
-                kind: opt_text("report.kind", r.kind.as_deref(), 50)?,
-                summary: r.summary,
+                kind: opt_text("report.kind", r.kind.as_deref())?,
+                summary: summary(r.summary)?,
             }),
             (false, None) => None,
         };
         Ok(LoadTestEvent {
             event_id,
+            fingerprint,
             org,
             project,
             load_test,
             event_type,
-            occurred_at: self.occurred_at.unwrap_or(now),
+            occurred_at,
             info,
             error,
             report,
-            aborted_by: opt_text("aborted_by", self.aborted_by.as_deref(), 200)?,
+            aborted_by: opt_text("aborted_by", self.aborted_by.as_deref())?,
         })
     }
 }
@@ -250,8 +311,9 @@ pub struct FailedSensor {
     pub message: Option<String>,
 }
 
-/// The body of `POST /api/v1/monitoring/scenarios/{id}/events`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// The body of `POST /api/v1/monitoring/scenarios/{id}/events`. Lenient like load-test
+/// event bodies.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct MonitoringEventBody {
     pub event_id: String,
     pub org: String,
@@ -273,6 +335,8 @@ pub struct MonitoringEventBody {
 #[derive(Debug, Clone)]
 pub struct MonitoringEvent {
     pub event_id: EventId,
+    /// [`fingerprint`] of the body.
+    pub fingerprint: String,
     pub org: OrgId,
     pub project: ProjectId,
     pub scenario: ScenarioId,
@@ -293,7 +357,9 @@ impl MonitoringEventBody {
         scenario: ScenarioId,
         now: DateTime<Utc>,
     ) -> Result<MonitoringEvent, FieldError> {
+        let fingerprint = fingerprint(&self);
         let (event_id, org, project) = common_ids(&self.event_id, &self.org, &self.project)?;
+        let occurred_at = occurred_at(self.occurred_at, now)?;
         let health = Health::parse(&self.state)
             .ok_or_else(|| field_err("state", "state must be one of ok, failure, error, fatal"))?;
         let info = self.scenario.unwrap_or_default();
@@ -305,15 +371,15 @@ impl MonitoringEventBody {
                         "scenario.name must not be empty",
                     ))
                 }
-                other => opt_text("scenario.name", other, 200)?,
+                other => opt_text("scenario.name", other)?,
             },
             url: url("scenario.url", info.url.as_deref())?,
         };
         let execution = match self.execution {
             Some(e) => Some(ExecutionInfo {
-                id: opt_text("execution.id", e.id.as_deref(), 200)?,
+                id: opt_text("execution.id", e.id.as_deref())?,
                 url: url("execution.url", e.url.as_deref())?,
-                location: opt_text("execution.location", e.location.as_deref(), 200)?,
+                location: opt_text("execution.location", e.location.as_deref())?,
             }),
             None => None,
         };
@@ -329,21 +395,22 @@ impl MonitoringEventBody {
             .enumerate()
             .map(|(i, s)| {
                 Ok(FailedSensor {
-                    name: text(&format!("failed_sensors[{i}].name"), &s.name, 200)?,
-                    message: opt_text(
-                        &format!("failed_sensors[{i}].message"),
-                        s.message.as_deref(),
-                        500,
-                    )?,
+                    name: text(&format!("failed_sensors[{i}].name"), &s.name)?,
+                    message: s
+                        .message
+                        .as_deref()
+                        .map(|m| text_of(&format!("failed_sensors[{i}].message"), m, Lines::Many))
+                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, FieldError>>()?;
         Ok(MonitoringEvent {
             event_id,
+            fingerprint,
             org,
             project,
             scenario,
-            occurred_at: self.occurred_at.unwrap_or(now),
+            occurred_at,
             info,
             notify_slack: self
                 .notify_via

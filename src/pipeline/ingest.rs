@@ -10,6 +10,7 @@ use crate::db::models::load_test::LoadTestRow;
 use crate::db::models::project::Project;
 use crate::db::models::scenario::ScenarioRow;
 use crate::db::DbConnection;
+use crate::domain::ids::{EventKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
 use crate::domain::monitoring::{self, Health, ScenarioState};
 use crate::domain::settings::Effective;
@@ -50,6 +51,9 @@ pub enum IngestError {
     },
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
+    /// The `event_id` was accepted before for this subject with another body.
+    #[error("event_id {0:?} was already used for another event of this subject")]
+    EventIdReused(String),
     #[error("{0}")]
     MissingField(&'static str),
     /// Another instance changed the same subject concurrently; retry.
@@ -118,32 +122,54 @@ fn queue(
         .collect())
 }
 
-/// A repeated `event_id` answers as the first time did.
+/// The identity of an event for de-duplication: its key (event ids are unique per
+/// subject) and the fingerprint of its body.
+struct Identity<'a> {
+    key: &'a EventKey,
+    fingerprint: &'a str,
+}
+
+/// A repeated `event_id` answers as the first time did; the same id with another body is
+/// refused (`EventIdReused`).
 ///
 /// The happy path never looks this up: the event row is written first, with `ON CONFLICT
 /// DO NOTHING`, so a repeat is found by the insert that does not happen. Only an event
 /// that would be refused, or whose project was not known to be registered, is looked up
 /// here first, so that a repeat is never answered with an error its original did not get.
-fn duplicate_of(conn: &mut DbConnection, event_id: &str) -> Result<Option<Outcome>, IngestError> {
-    Ok(
-        EventRow::find_by_id(conn, event_id)?.map(|e| Outcome::Duplicate {
-            state: e.resulting_state,
-        }),
-    )
+fn duplicate_of(
+    conn: &mut DbConnection,
+    id: &Identity<'_>,
+) -> Result<Option<Outcome>, IngestError> {
+    let Some(stored) = EventRow::find_by_id(conn, id.key.as_str())? else {
+        return Ok(None);
+    };
+    // Events stored before fingerprints were kept have none; they match any body.
+    if stored
+        .body_sha256
+        .as_deref()
+        .is_some_and(|f| f != id.fingerprint)
+    {
+        return Err(IngestError::EventIdReused(
+            EventKey::sender_event_id(id.key.as_str()).to_owned(),
+        ));
+    }
+    Ok(Some(Outcome::Duplicate {
+        state: stored.resulting_state,
+    }))
 }
 
 /// What every event checks first when its project was not seen registered: a repeat
 /// answers as before, then the project must be registered (404).
 fn precheck(
     conn: &mut DbConnection,
-    event_id: &str,
+    id: &Identity<'_>,
     (org, project): (&str, &str),
     resolved: &Resolved,
 ) -> Result<Option<Outcome>, IngestError> {
     if resolved.project_registered {
         return Ok(None);
     }
-    if let Some(duplicate) = duplicate_of(conn, event_id)? {
+    if let Some(duplicate) = duplicate_of(conn, id)? {
         return Ok(Some(duplicate));
     }
     check_project(conn, org, project)?;
@@ -153,23 +179,27 @@ fn precheck(
 /// An event that fails a check is refused, unless it repeats an accepted one.
 fn refused(
     conn: &mut DbConnection,
-    event_id: &str,
+    id: &Identity<'_>,
     e: IngestError,
 ) -> Result<Outcome, IngestError> {
-    match duplicate_of(conn, event_id)? {
+    match duplicate_of(conn, id)? {
         Some(duplicate) => Ok(duplicate),
         None => Err(e),
     }
 }
 
-/// Stores the event row first of all writes; `Some(Duplicate)` when the `event_id` is
-/// stored already (then nothing has been written).
-fn record_event(conn: &mut DbConnection, row: &EventRow) -> Result<Option<Outcome>, IngestError> {
+/// Stores the event row first of all writes; `Some(Duplicate)` when the event is stored
+/// already (then nothing has been written).
+fn record_event(
+    conn: &mut DbConnection,
+    id: &Identity<'_>,
+    row: &EventRow,
+) -> Result<Option<Outcome>, IngestError> {
     if EventRow::insert_new(conn, row)? {
         return Ok(None);
     }
     // Stored by an earlier (or concurrent, now committed) transaction.
-    duplicate_of(conn, &row.event_id)?
+    duplicate_of(conn, id)?
         .map(Some)
         .ok_or(IngestError::Conflict)
 }
@@ -246,7 +276,12 @@ pub fn load_test_event(
 ) -> Result<Outcome, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
     let effective = &resolved.effective;
-    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), (org, project), resolved)? {
+    let key = EventKey::new(SubjectKind::LoadTest, ev.load_test.as_str(), &ev.event_id);
+    let id = Identity {
+        key: &key,
+        fingerprint: &ev.fingerprint,
+    };
+    if let Some(duplicate) = precheck(conn, &id, (org, project), resolved)? {
         return Ok(duplicate);
     }
     let existing = LoadTestRow::find_by_id(conn, ev.load_test.as_str())?;
@@ -274,7 +309,7 @@ pub fn load_test_event(
     })();
     let (to, name) = match checked {
         Ok(checked) => checked,
-        Err(e) => return refused(conn, ev.event_id.as_str(), e),
+        Err(e) => return refused(conn, &id, e),
     };
     let now_naive = naive(now);
     let row = LoadTestRow {
@@ -310,8 +345,8 @@ pub fn load_test_event(
         aborted_by: ev.aborted_by.clone(),
     });
     let event = EventRow {
-        event_id: ev.event_id.to_string(),
-        subject_kind: "load_test".into(),
+        event_id: key.as_str().to_owned(),
+        subject_kind: SubjectKind::LoadTest.as_str().into(),
         subject_id: row.id.clone(),
         org_id: org.to_owned(),
         project_id: project.to_owned(),
@@ -320,8 +355,9 @@ pub fn load_test_event(
         payload: serde_json::to_string(&payload).unwrap_or_default(),
         resulting_state: to.as_str().to_owned(),
         received_at: now_naive,
+        body_sha256: Some(ev.fingerprint.clone()),
     };
-    if let Some(duplicate) = record_event(conn, &event)? {
+    if let Some(duplicate) = record_event(conn, &id, &event)? {
         return Ok(duplicate);
     }
     save_versioned(
@@ -332,7 +368,7 @@ pub fn load_test_event(
     )?;
     let rows = outbox_rows(
         effective,
-        ev.event_id.as_str(),
+        key.as_str(),
         org,
         project,
         &format!("lt:{}", row.id),
@@ -355,7 +391,12 @@ pub fn monitoring_event(
 ) -> Result<Outcome, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
     let effective = &resolved.effective;
-    if let Some(duplicate) = precheck(conn, ev.event_id.as_str(), (org, project), resolved)? {
+    let key = EventKey::new(SubjectKind::Scenario, ev.scenario.as_str(), &ev.event_id);
+    let id = Identity {
+        key: &key,
+        fingerprint: &ev.fingerprint,
+    };
+    if let Some(duplicate) = precheck(conn, &id, (org, project), resolved)? {
         return Ok(duplicate);
     }
     let existing = ScenarioRow::find_by_id(conn, ev.scenario.as_str())?;
@@ -367,7 +408,7 @@ pub fn monitoring_event(
             (org, project),
         );
         if let Err(e) = checked {
-            return refused(conn, ev.event_id.as_str(), e);
+            return refused(conn, &id, e);
         }
     }
     let prev = existing
@@ -417,8 +458,8 @@ pub fn monitoring_event(
         })
     });
     let event = EventRow {
-        event_id: ev.event_id.to_string(),
-        subject_kind: "scenario".into(),
+        event_id: key.as_str().to_owned(),
+        subject_kind: SubjectKind::Scenario.as_str().into(),
         subject_id: row.id.clone(),
         org_id: org.to_owned(),
         project_id: project.to_owned(),
@@ -430,8 +471,9 @@ pub fn monitoring_event(
             .unwrap_or_else(|| "null".to_owned()),
         resulting_state: next.health.as_str().to_owned(),
         received_at: now_naive,
+        body_sha256: Some(ev.fingerprint.clone()),
     };
-    if let Some(duplicate) = record_event(conn, &event)? {
+    if let Some(duplicate) = record_event(conn, &id, &event)? {
         return Ok(duplicate);
     }
     save_versioned(
@@ -445,7 +487,7 @@ pub fn monitoring_event(
     if let (Some(change), true) = (change, ev.notify_slack) {
         let rows = outbox_rows(
             effective,
-            ev.event_id.as_str(),
+            key.as_str(),
             org,
             project,
             &format!("sc:{}:{}", row.id, next.incident),
@@ -493,6 +535,7 @@ mod tests {
             installed_at: Utc::now(),
             status: IntegrationStatus::Active,
             status_reason: None,
+            failing_since: None,
         };
         resolve(&org, Some(&integration), None, None)
     }

@@ -5,4 +5,5 @@ pub mod deliver;
 pub mod events;
 pub mod ingest;
 pub mod render;
+pub mod tokens;
 pub mod writer;

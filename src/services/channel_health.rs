@@ -18,6 +18,7 @@ use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{write_tx, Db, DbConnection, DbError};
 use crate::domain::settings::IntegrationStatus;
 use crate::metrics::Metrics;
+use crate::services::installed_channels;
 use crate::services::slack_config::load_effective;
 use crate::slack::{Channel, ErrorClass, SlackApi, SlackError};
 
@@ -103,13 +104,88 @@ enum Finding {
     Private,
 }
 
-/// Checks every target channel (of `org` only, when given) once.
+/// Resolves target channel names that were saved without an integration (or that could not
+/// be resolved at install) in the workspace of the installation that sends to them.
+/// Returns how many names are still unknown there (each is a checked channel with a
+/// problem; the resolved ones are checked by ID right after).
+async fn resolve_saved_names(deps: &HealthDeps, org: Option<String>) -> Result<usize, DbError> {
+    let pending = deps
+        .db
+        .run(move |conn| {
+            let mut out = Vec::new();
+            for inst in Installation::list_all(conn)? {
+                if inst.status() != IntegrationStatus::Active
+                    || org.as_deref().is_some_and(|o| o != inst.org_id)
+                {
+                    continue;
+                }
+                let lists = installed_channels::served_lists(conn, &inst.org_id, inst.project())?;
+                if installed_channels::needs_lookup(&lists, false) {
+                    out.push((inst, lists));
+                }
+            }
+            Ok::<_, DbError>(out)
+        })
+        .await?;
+    let mut looked_up = 0;
+    for (inst, mut lists) in pending {
+        let Ok(token) = inst.decrypt_token(&deps.cipher) else {
+            continue;
+        };
+        let listed = match deps.slack.conversations_list(&token, false).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(installation = %inst.id, code = e.code(), "could not list channels to resolve saved names");
+                continue;
+            }
+        };
+        let mut learned = Vec::new();
+        for channel in lists.iter_mut().flat_map(|l| l.channels.iter_mut()) {
+            if channel.id.is_some() {
+                continue;
+            }
+            *channel = installed_channels::resolve_one(channel, &listed, false);
+            if channel.id.is_none() {
+                looked_up += 1;
+            }
+            if let Some(c) = channel
+                .id
+                .as_ref()
+                .and_then(|id| listed.iter().find(|c| &c.id == id))
+            {
+                learned.push(c.clone());
+            }
+        }
+        let team = inst.team_id.clone();
+        deps.db
+            .run(move |conn| {
+                write_tx(conn, |c| {
+                    installed_channels::save_lists(c, &lists)?;
+                    for l in &learned {
+                        SlackChannel::save(c, &team, &l.id, &l.name, l.is_private, l.is_archived)?;
+                    }
+                    Ok::<_, diesel::result::Error>(())
+                })
+                .map_err(DbError::from)
+            })
+            .await?;
+    }
+    Ok(looked_up)
+}
+
+/// Checks every target channel (of `org` only, when given) once, after resolving names
+/// that were saved before an integration existed.
 pub async fn check(deps: Arc<HealthDeps>, org: Option<String>) -> Result<CheckSummary, DbError> {
+    let unresolved = resolve_saved_names(&deps, org.clone()).await?;
     let found = deps
         .db
         .run(move |conn| targets(conn, org.as_deref()).map_err(DbError::from))
         .await?;
-    let mut summary = CheckSummary::default();
+    let mut summary = CheckSummary {
+        checked: unresolved,
+        problems: unresolved,
+        errors: 0,
+    };
     let mut first = true;
     for (inst, channels) in found {
         let Ok(token) = inst.decrypt_token(&deps.cipher) else {

@@ -3,5 +3,6 @@
 //! or to Slack directly.
 
 pub mod channel_health;
+pub(crate) mod installed_channels;
 pub mod slack_config;
 pub mod slack_events;

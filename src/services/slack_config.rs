@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::installed_channels;
 use crate::crypto::{random_token, sha256_hex, Cipher, CryptoError};
 use crate::db::models::audit::AuditEntry;
 use crate::db::models::installation::{Installation, NewInstallation, ORG_LEVEL};
@@ -197,6 +198,12 @@ pub struct IntegrationView {
     pub status: IntegrationStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
+    /// While Slack is failing for this workspace (an outage): since when, and what it
+    /// means. Notifications wait and are retried; nothing is lost within the retry window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_failing_since: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl From<&Integration> for IntegrationView {
@@ -207,6 +214,14 @@ impl From<&Integration> for IntegrationView {
             installed_at: i.installed_at,
             status: i.status,
             status_reason: i.status_reason.clone(),
+            slack_failing_since: i.failing_since,
+            warning: i.failing_since.map(|since| {
+                format!(
+                    "Slack has been failing for this workspace since {}; notifications are \
+                     waiting and will be sent when Slack recovers.",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            }),
         }
     }
 }
@@ -234,7 +249,8 @@ pub struct OrgView {
 pub struct ChannelWarning {
     /// `#name` (current name) or the channel ID.
     pub channel: String,
-    /// `archived`, `deleted` (or no longer visible to the app) or `private`.
+    /// `archived`, `deleted` (or no longer visible to the app), `private`, or
+    /// `not_found` (a name that could not be resolved in the installed workspace).
     pub problem: &'static str,
     /// What it means, for people.
     pub message: String,
@@ -407,14 +423,32 @@ fn display_channels(
         .collect())
 }
 
-/// Warnings for target channels that Slack reports as archived, deleted or private.
+/// Warnings for target channels that Slack reports as archived, deleted or private, and,
+/// with an active `integration`, for names that could not be resolved in its workspace.
 pub fn channel_warnings(
     conn: &mut DbConnection,
     channels: &[TargetChannel],
+    integration: Option<&Integration>,
 ) -> diesel::QueryResult<Vec<ChannelWarning>> {
     let ids: Vec<String> = channels.iter().filter_map(|c| c.id.clone()).collect();
     let known = SlackChannel::find_by_channel_ids(conn, &ids)?;
     let mut out = Vec::new();
+    if let Some(i) = integration.filter(|i| i.status == IntegrationStatus::Active) {
+        for c in channels
+            .iter()
+            .filter(|c| c.id.is_none() && c.name.is_some())
+        {
+            let channel = c.display();
+            out.push(ChannelWarning {
+                message: format!(
+                    "{channel} was not found as a public, active channel in the Slack workspace                      {}; messages to it fail. Create it there (or fix the name), or choose                      another target channel.",
+                    i.team_name
+                ),
+                channel,
+                problem: "not_found",
+            });
+        }
+    }
     for id in &ids {
         let Some(k) = known.iter().find(|k| &k.channel_id == id) else {
             continue;
@@ -458,7 +492,7 @@ fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::QueryResult<Org
         integration: inst.as_ref().map(IntegrationView::from),
         complete: effective.complete(),
         missing: effective.missing(),
-        channel_warnings: channel_warnings(conn, &settings.target_channels)?,
+        channel_warnings: channel_warnings(conn, &settings.target_channels, inst.as_ref())?,
     })
 }
 
@@ -499,7 +533,11 @@ fn build_project_view(
         integration: sourced(&e.integration, |i| i.as_ref().map(IntegrationView::from)),
         complete: e.complete(),
         missing: e.missing(),
-        channel_warnings: channel_warnings(conn, &e.target_channels.value)?,
+        channel_warnings: channel_warnings(
+            conn,
+            &e.target_channels.value,
+            e.integration.value.as_ref(),
+        )?,
     };
     Ok(ProjectView { own, effective })
 }
@@ -1235,6 +1273,14 @@ pub async fn complete_oauth(
         )));
     };
     let new_token = access.access_token.clone();
+    // Token rotation on: keep the refresh token (encrypted) and when the token expires.
+    let rotation = access.refresh_token.clone().map(|r| {
+        let lifetime = access
+            .expires_in
+            .and_then(|s| i64::try_from(s).ok())
+            .unwrap_or(43_200);
+        (r, now() + ChronoDuration::seconds(lifetime))
+    });
     let new_id = format!("inst_{}", uuid::Uuid::new_v4().simple());
     let (s, cipher, bot_user, app_id, scopes) = (
         scope.clone(),
@@ -1244,6 +1290,13 @@ pub async fn complete_oauth(
         access.scopes().collect::<Vec<_>>().join(","),
     );
     let (team_id, team_name) = (team.id.clone(), team.name.clone());
+    let channels = match installed_channels(state, &scope, &access.access_token, &team_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the channels to resolve at install");
+            return Err(with_page(CallbackFailure::internal()));
+        }
+    };
     let stored = state
         .db
         .run(move |conn| {
@@ -1266,9 +1319,19 @@ pub async fn complete_oauth(
                         bot_user_id: &bot_user,
                         scopes: &scopes,
                         bot_token: &new_token,
+                        rotation: rotation.as_ref().map(|(r, at)| (r, *at)),
                         installed_by: &actor,
                     },
                 )?;
+                // Names saved before, and channels of a previous workspace, resolved here;
+                // the replaced installation's backlog goes on with this one.
+                installed_channels::save_lists(c, &channels.lists)?;
+                record_learned(c, &channels.learned)?;
+                let mut handed_over = 0;
+                if let (Some(old), Some(new)) = (&old, Installation::find_by_id(c, &new_id)?) {
+                    handed_over =
+                        installed_channels::hand_over_pending(c, old, &new, &channels.readdress)?;
+                }
                 AuditEntry::insert(
                     c,
                     &actor,
@@ -1281,6 +1344,8 @@ pub async fn complete_oauth(
                         "team_name": team_name,
                         "scopes": scopes,
                         "replaced": old.as_ref().map(|o| &o.id),
+                        "pending_handed_over": handed_over,
+                        "unresolved_channels": channels.unresolved,
                     }),
                 )?;
                 let old_token = old.map(|o| o.decrypt_token(&cipher));
@@ -1310,6 +1375,74 @@ pub async fn complete_oauth(
         team_name: team.name,
         redirect: format!("{page}?installed=1"),
     })
+}
+
+/// The configured channels as they will be with a new installation of `scope` into
+/// workspace `team_id` (see `installed_channels`).
+struct InstalledChannels {
+    lists: Vec<installed_channels::SavedList>,
+    /// Old address → the channel in the new workspace (for the pending deliveries).
+    readdress: std::collections::HashMap<String, TargetChannel>,
+    learned: Vec<(String, slack::Channel)>,
+    /// Channels that could not be resolved in the new workspace, as shown.
+    unresolved: Vec<String>,
+}
+
+async fn installed_channels(
+    state: &AppState,
+    scope: &Scope,
+    token: &SecretString,
+    team_id: &str,
+) -> Result<InstalledChannels, DbError> {
+    let s = scope.clone();
+    let (old_team, lists) = state
+        .db
+        .run(move |conn| {
+            let (o, p) = (s.org().as_str(), s.project_str());
+            let old = Installation::find_by_scope(conn, o, p)?;
+            let lists = installed_channels::served_lists(conn, o, p)?;
+            Ok::<_, DbError>((old.map(|i| i.team_id), lists))
+        })
+        .await?;
+    let workspace_changed = old_team.is_some_and(|t| t != team_id);
+    let listed = if installed_channels::needs_lookup(&lists, workspace_changed) {
+        match state.slack.conversations_list(token, false).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                // The install itself succeeded; the channels stay unresolved (and shown as
+                // such) until the next channel check resolves them.
+                tracing::warn!(code = e.code(), "could not list channels at install");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let mut out = InstalledChannels {
+        lists: Vec::new(),
+        readdress: std::collections::HashMap::new(),
+        learned: Vec::new(),
+        unresolved: Vec::new(),
+    };
+    for mut list in lists {
+        for channel in &mut list.channels {
+            let resolved = installed_channels::resolve_one(channel, &listed, workspace_changed);
+            if let Some(c) = resolved
+                .id
+                .as_ref()
+                .and_then(|id| listed.iter().find(|c| &c.id == id))
+            {
+                out.learned.push((team_id.to_owned(), c.clone()));
+            }
+            if resolved.id.is_none() && !out.unresolved.contains(&resolved.display()) {
+                out.unresolved.push(resolved.display());
+            }
+            out.readdress.insert(channel.address(), resolved.clone());
+            *channel = resolved;
+        }
+        out.lists.push(list);
+    }
+    Ok(out)
 }
 
 async fn consume_state(

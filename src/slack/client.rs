@@ -23,6 +23,10 @@ use super::error::SlackError;
 
 /// Largest response body we read; `conversations.list` pages of 1,000 channels fit easily.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// How many times the configured timeout `chat.postMessage` may take (see
+/// [`SlackApi::timeout_of`]).
+pub const POST_MESSAGE_TIMEOUT_FACTOR: u32 = 3;
+
 /// Page size used by [`SlackApi::conversations_list`] (Slack recommends 100-200).
 pub const LIST_PAGE_LIMIT: u32 = 200;
 /// Safety net against a server that never ends pagination.
@@ -414,6 +418,17 @@ impl SlackApi {
         self.timeout
     }
 
+    /// The timeout of one method. `chat.postMessage` gets [`POST_MESSAGE_TIMEOUT_FACTOR`]
+    /// times the others': a post that Slack completes after we gave up is retried and
+    /// shows twice, so we wait longer for an answer before we call it lost.
+    pub fn timeout_of(&self, method: &str) -> Duration {
+        if method == "chat.postMessage" {
+            self.timeout.saturating_mul(POST_MESSAGE_TIMEOUT_FACTOR)
+        } else {
+            self.timeout
+        }
+    }
+
     /// `oauth.v2.access`: exchanges an OAuth `code` for the installation's bot token.
     /// Client credentials go in an HTTP Basic header (Slack's preferred way).
     pub async fn oauth_v2_access(
@@ -425,6 +440,30 @@ impl SlackApi {
     ) -> Result<OAuthV2Access, SlackError> {
         const METHOD: &str = "oauth.v2.access";
         let form = form_body(METHOD, &[("code", code), ("redirect_uri", redirect_uri)])?;
+        let auth = Auth::Basic {
+            client_id,
+            client_secret,
+        };
+        let env = self.call(METHOD, auth, Body::Form(form)).await?;
+        decode(METHOD, env.value)
+    }
+
+    /// `oauth.v2.access` with `grant_type=refresh_token`: a new bot token (and a new refresh
+    /// token; Slack retires the one given) for apps with token rotation on.
+    pub async fn oauth_v2_refresh(
+        &self,
+        client_id: &str,
+        client_secret: &SecretString,
+        refresh_token: &SecretString,
+    ) -> Result<OAuthV2Access, SlackError> {
+        const METHOD: &str = "oauth.v2.access";
+        let form = form_body(
+            METHOD,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose_secret()),
+            ],
+        )?;
         let auth = Auth::Basic {
             client_id,
             client_secret,
@@ -594,10 +633,11 @@ impl SlackApi {
         body: Body,
     ) -> Result<Envelope, SlackError> {
         let url = format!("{}/{method}", self.base_url);
+        let timeout = self.timeout_of(method);
         let mut req = HTTP
             .with(Clone::clone)
             .post(url)
-            .timeout(self.timeout)
+            .timeout(timeout)
             .insert_header(("Accept", "application/json"));
         req = match auth {
             Auth::Bearer(token) => req.bearer_auth(token.expose_secret()),
@@ -644,7 +684,7 @@ impl SlackApi {
                 })?;
             Ok::<_, SlackError>((status, retry_after, body))
         };
-        let exchanged = tokio::time::timeout(self.timeout, exchange)
+        let exchanged = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| SlackError::Timeout { method })
             .and_then(|r| r);
@@ -811,6 +851,17 @@ mod tests {
     use crate::slack::ErrorClass;
 
     const M: &str = "chat.postMessage";
+
+    #[test]
+    fn post_message_waits_longer_than_other_methods() {
+        let api = SlackApi::new("http://127.0.0.1:9/api", Duration::from_secs(10));
+        assert_eq!(api.timeout_of("chat.postMessage"), Duration::from_secs(30));
+        assert_eq!(api.timeout_of("chat.update"), Duration::from_secs(10));
+        assert_eq!(
+            api.timeout_of("conversations.list"),
+            Duration::from_secs(10)
+        );
+    }
 
     #[test]
     fn ok_true_is_success_with_warnings() {

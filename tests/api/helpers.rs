@@ -114,7 +114,8 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         channel_interval_ms: 1050,
         channel_burst: 2,
         retry_base_ms: 50,
-        max_attempts: 6,
+        max_attempts: 0,
+        retry_window_secs: 3600,
         channel_check_interval_secs: 0,
     }
 }
@@ -496,11 +497,21 @@ pub async fn try_spawn_fast_app(
     backend: Backend,
     configure: impl FnOnce(&mut ServeArgs),
 ) -> Option<TestApp> {
+    try_spawn_fast_app_with_fake(backend, |_| {}, configure).await
+}
+
+/// [`try_spawn_fast_app`] with the fake Slack's configuration adjusted by `fake`.
+pub async fn try_spawn_fast_app_with_fake(
+    backend: Backend,
+    fake: impl FnOnce(&mut xtc_slack::fake_slack::FakeSlackConfig),
+    configure: impl FnOnce(&mut ServeArgs),
+) -> Option<TestApp> {
     use xtc_slack::fake_slack::{self, FakeSlackConfig};
-    let config = FakeSlackConfig {
+    let mut config = FakeSlackConfig {
         rate_limit_per_sec: 0.0,
         ..FakeSlackConfig::default()
     };
+    fake(&mut config);
     let (client_id, client_secret) = (config.client_id.clone(), config.client_secret.clone());
     let fake = fake_slack::spawn(config, TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     let (api, authorize) = (fake.api_url(), fake.authorize_url());

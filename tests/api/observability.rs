@@ -75,9 +75,10 @@ async fn delivery_log_lines_carry_the_delivery_id() {
     );
     let mut conn = app.db.connect();
     let deadline = Instant::now() + Duration::from_secs(20);
+    // Event ids are unique per subject: stored under the load test's key.
+    let key = format!("load_test:lt-obs:{event_id}");
     let deliveries = loop {
-        let d =
-            xtc_slack::db::models::delivery::Delivery::list_by_event(&mut conn, &event_id).unwrap();
+        let d = xtc_slack::db::models::delivery::Delivery::list_by_event(&mut conn, &key).unwrap();
         if d.len() == 2 && d.iter().all(|d| d.status == "sent") {
             break d;
         }
@@ -86,7 +87,7 @@ async fn delivery_log_lines_carry_the_delivery_id() {
     };
     let Some(logs) = logs() else { return };
     for d in deliveries {
-        let span = format!("delivery{{delivery_id={} event_id={event_id}", d.id);
+        let span = format!("delivery{{delivery_id={} event_id={key}", d.id);
         let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&span)).collect();
         assert!(
             lines.iter().any(|l| l.contains("delivered")),

@@ -10,7 +10,7 @@ use xtc_slack::settings::ServeArgs;
 
 use crate::helpers::*;
 
-fn lt_body(event_id: &str, kind: &str) -> Value {
+pub(crate) fn lt_body(event_id: &str, kind: &str) -> Value {
     let mut body = json!({
         "event_id": event_id, "org": "acme", "project": "webshop", "type": kind,
         "occurred_at": "2026-11-26T10:00:00Z",
@@ -33,7 +33,7 @@ fn lt_body(event_id: &str, kind: &str) -> Value {
     body
 }
 
-async fn post_lt(app: &TestApp, lt: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post_lt(app: &TestApp, lt: &str, body: Value) -> (u16, Value) {
     let token = app.service_token.clone();
     app.call(
         Method::POST,
@@ -44,7 +44,7 @@ async fn post_lt(app: &TestApp, lt: &str, body: Value) -> (u16, Value) {
     .await
 }
 
-async fn post_mon(app: &TestApp, scenario: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post_mon(app: &TestApp, scenario: &str, body: Value) -> (u16, Value) {
     let token = app.service_token.clone();
     app.call(
         Method::POST,
@@ -56,7 +56,7 @@ async fn post_mon(app: &TestApp, scenario: &str, body: Value) -> (u16, Value) {
 }
 
 /// Messages the fake received in `channel`, waiting until there are at least `n`.
-async fn messages(app: &TestApp, channel: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn messages(app: &TestApp, channel: &str, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let got = app.fake_get(&format!("/messages?channel={channel}")).await["messages"]
@@ -225,7 +225,6 @@ crate::test_both_backends! {
         for (lt, body) in [
             ("lt-1", lt_body("e-1", "started")),
             ("lt-1", lt_body("e-11", "running")),
-            ("lt-other", json!({"event_id": "e-1", "org": "acme", "project": "webshop", "type": "started"})),
         ] {
             let (status, answer) = post_lt(&app, lt, body).await;
             assert_eq!(status, 200, "{answer}");
@@ -540,4 +539,36 @@ async fn two_instances_on_one_postgres_database_send_each_message_exactly_once()
         .unwrap();
     assert_eq!(senders.len(), 2, "{senders:?}");
     other.stop().await;
+}
+
+crate::test_both_backends! {
+    async fn the_actor_of_a_finished_load_test_stops_at_once(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        app.configure_acme(json!({"target_channels": "#load-tests"})).await;
+        let live = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with("xtc_slack_live_actors{kind=\"load_test\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        for (i, kind) in ["started", "running", "finished", "report_available"].iter().enumerate() {
+            assert_eq!(post_lt(&app, "lt-1", lt_body(&format!("a-{i}"), kind)).await.0, 202);
+        }
+        assert_eq!(post_lt(&app, "lt-2", lt_body("b-0", "started")).await.0, 202);
+        assert_eq!(post_lt(&app, "lt-3", lt_body("c-0", "started")).await.0, 202);
+        let mut error = lt_body("c-1", "error");
+        error.as_object_mut().unwrap().remove("load_test");
+        assert_eq!(post_lt(&app, "lt-3", error).await.0, 202);
+        // Only lt-2 is still in flight; reported and failed load tests hold no actor.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+            if live(&text).as_deref() == Some("1") { break; }
+            assert!(Instant::now() < deadline, "{:?}", live(&text));
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        // A repeat of a final event still answers as before.
+        let (status, body) = post_lt(&app, "lt-1", lt_body("a-3", "report_available")).await;
+        assert_eq!((status, body["state"].as_str()), (200, Some("reported")), "{body}");
+    }
 }

@@ -42,7 +42,7 @@ async fn post_raw(app: &TestApp, ts: &str, sig: &str, body: &str) -> (u16, Strin
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-async fn org_settings(app: &TestApp, admin: &str) -> Value {
+pub(crate) async fn org_settings(app: &TestApp, admin: &str) -> Value {
     let (status, body) = app
         .call(Method::GET, "/api/v1/orgs/acme/slack", Some(admin), None)
         .await;

@@ -47,7 +47,7 @@ test_both_backends! {
         let admin = app.admin_token("acme");
         let (status, body) = put(&app, ORG, &admin, json!({
             "send_messages": true, "target_channels": "#load-tests  perf", "threads": true,
-            "compact_messages": false, "unknown_field": 1
+            "compact_messages": false
         })).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["send_messages"], true);
@@ -345,5 +345,28 @@ test_both_backends_with_slack! {
         // The refused saves changed nothing.
         assert_eq!(get(&app, ORG, &admin).await["target_channels"], json!(["#load-tests"]));
         assert_eq!(get(&app, PROJECT, &admin).await["own"], Value::Null);
+    }
+}
+
+test_both_backends! {
+    async fn unknown_keys_in_settings_and_registry_bodies_are_refused_and_nothing_is_saved(app: TestApp) {
+        app.seed_acme().await;
+        let admin = app.admin_token("acme");
+        for (path, body, key) in [
+            (ORG, json!({"sendmessages": true}), "sendmessages"),
+            (ORG, json!({"send_messages": true, "target_channel": "#x"}), "target_channel"),
+            (PROJECT, json!({"send_messages": true, "thread": true}), "thread"),
+        ] {
+            let (status, answer) = put(&app, path, &admin, body).await;
+            assert_eq!((status, answer["field"].as_str()), (422, Some(key)), "{answer}");
+            assert_eq!(answer["error"], "invalid_request");
+        }
+        assert_eq!(get(&app, ORG, &admin).await["send_messages"], json!(false));
+        assert_eq!(get(&app, PROJECT, &admin).await["own"], Value::Null);
+        let service = app.service_token.clone();
+        let (status, answer) = app
+            .call(Method::PUT, "/api/v1/orgs/acme", Some(&service), Some(json!({"name": "Acme", "nmae": "x"})))
+            .await;
+        assert_eq!((status, answer["field"].as_str()), (422, Some("nmae")), "{answer}");
     }
 }

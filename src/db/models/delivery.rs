@@ -372,6 +372,89 @@ impl Delivery {
         .execute(conn)
     }
 
+    /// Hands the pending deliveries of installation `from` to its replacement `to` (in
+    /// workspace `team`); with `readdress = (old, new address, new name)` only those to
+    /// channel `old`, re-addressed. Claims in flight keep their lease.
+    pub fn hand_over_pending(
+        conn: &mut DbConnection,
+        from: &str,
+        to: &str,
+        team: &str,
+        readdress: Option<(&str, &str, &str)>,
+    ) -> QueryResult<usize> {
+        let pending = deliveries::table
+            .filter(is_pending())
+            .filter(deliveries::installation_id.eq(from));
+        match readdress {
+            None => diesel::update(pending)
+                .set((
+                    deliveries::installation_id.eq(to),
+                    deliveries::team_id.eq(team),
+                ))
+                .execute(conn),
+            Some((old, address, name)) => {
+                diesel::update(pending.filter(deliveries::channel.eq(old)))
+                    .set((
+                        deliveries::installation_id.eq(to),
+                        deliveries::team_id.eq(team),
+                        deliveries::channel.eq(address),
+                        deliveries::channel_name.eq(name),
+                    ))
+                    .execute(conn)
+            }
+        }
+    }
+
+    /// Makes an installation's waiting deliveries due now (Slack recovered from an outage).
+    pub fn wake_pending_for_installation(
+        conn: &mut DbConnection,
+        installation_id: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(is_pending())
+                .filter(deliveries::installation_id.eq(installation_id))
+                .filter(deliveries::next_attempt_at.gt(at)),
+        )
+        .set(deliveries::next_attempt_at.eq(at))
+        .execute(conn)
+    }
+
+    /// The distinct channels (address, name) of an installation's pending deliveries.
+    pub fn pending_channels_of(
+        conn: &mut DbConnection,
+        installation_id: &str,
+    ) -> QueryResult<Vec<(String, Option<String>)>> {
+        deliveries::table
+            .filter(is_pending())
+            .filter(deliveries::installation_id.eq(installation_id))
+            .select((deliveries::channel, deliveries::channel_name))
+            .distinct()
+            .load(conn)
+    }
+
+    /// Fails the pending deliveries of one installation to one channel.
+    pub fn fail_pending_in_channel(
+        conn: &mut DbConnection,
+        installation_id: &str,
+        channel: &str,
+        reason: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(is_pending())
+                .filter(deliveries::installation_id.eq(installation_id))
+                .filter(deliveries::channel.eq(channel)),
+        )
+        .set((
+            deliveries::status.eq(FAILED),
+            deliveries::error.eq(reason),
+            deliveries::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+    }
+
     /// Fails every pending delivery of the installations of a Slack workspace.
     pub fn fail_pending_for_team(
         conn: &mut DbConnection,

@@ -1,4 +1,5 @@
-//! `events`: every accepted event, keyed by the sender's `event_id` (idempotency).
+//! `events`: every accepted event, keyed by its `EventKey` (subject + the sender's
+//! `event_id`), for idempotency.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -20,6 +21,8 @@ pub struct EventRow {
     pub payload: String,
     pub resulting_state: String,
     pub received_at: NaiveDateTime,
+    /// SHA-256 of the event's body (hex); `None` for events stored before it was kept.
+    pub body_sha256: Option<String>,
 }
 
 impl EventRow {

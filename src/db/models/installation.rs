@@ -10,6 +10,12 @@ use crate::db::schema::slack_installations;
 use crate::db::{now, DbConnection, FirstRowDsl};
 use crate::domain::settings::{Integration, IntegrationStatus};
 
+/// Associated data of a refresh token's ciphertext: bound to the row, and distinct from
+/// the bot token's, so one cannot be swapped for the other.
+fn refresh_aad(id: &str) -> String {
+    format!("{id}:refresh")
+}
+
 /// `project_id` of organization-level rows.
 pub const ORG_LEVEL: &str = "";
 
@@ -32,6 +38,14 @@ pub struct Installation {
     pub installed_by: String,
     pub installed_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Ciphertext of the refresh token (apps with token rotation), bound like `bot_token`.
+    pub refresh_token: Option<String>,
+    /// When `bot_token` expires (apps with token rotation).
+    pub token_expires_at: Option<NaiveDateTime>,
+    /// Since when Slack has been failing (5xx, timeouts) for this installation.
+    pub failing_since: Option<NaiveDateTime>,
+    /// While failing: when the next probe may go out.
+    pub next_probe_at: Option<NaiveDateTime>,
 }
 
 impl std::fmt::Debug for Installation {
@@ -59,6 +73,8 @@ pub struct NewInstallation<'a> {
     pub bot_user_id: &'a str,
     pub scopes: &'a str,
     pub bot_token: &'a SecretString,
+    /// With token rotation: the refresh token and when the bot token expires.
+    pub rotation: Option<(&'a SecretString, NaiveDateTime)>,
     pub installed_by: &'a str,
 }
 
@@ -125,9 +141,135 @@ impl Installation {
                 slack_installations::installed_by.eq(new.installed_by),
                 slack_installations::installed_at.eq(now),
                 slack_installations::updated_at.eq(now),
+                slack_installations::refresh_token.eq(new
+                    .rotation
+                    .map(|(r, _)| cipher.encrypt(r, &refresh_aad(new.id)))),
+                slack_installations::token_expires_at.eq(new.rotation.map(|(_, at)| at)),
             ))
             .execute(conn)?;
         Ok(())
+    }
+
+    /// Stores a rotated token pair (Slack retires the refresh token it was given), unless
+    /// another refresh stored one first (`previous` is the refresh token ciphertext the
+    /// refresh started from). Returns whether it stored.
+    pub fn save_rotated_tokens(
+        conn: &mut DbConnection,
+        cipher: &Cipher,
+        id: &str,
+        previous: Option<&str>,
+        bot_token: &SecretString,
+        refresh_token: &SecretString,
+        expires_at: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let Some(previous) = previous else {
+            return Ok(false);
+        };
+        let saved = diesel::update(
+            slack_installations::table
+                .find(id)
+                .filter(slack_installations::refresh_token.eq(previous)),
+        )
+        .set((
+            slack_installations::bot_token.eq(cipher.encrypt(bot_token, id)),
+            slack_installations::refresh_token
+                .eq(Some(cipher.encrypt(refresh_token, &refresh_aad(id)))),
+            slack_installations::token_expires_at.eq(Some(expires_at)),
+            slack_installations::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        Ok(saved > 0)
+    }
+
+    /// Active installations with rotating tokens that expire before `horizon`.
+    pub fn list_expiring(
+        conn: &mut DbConnection,
+        horizon: NaiveDateTime,
+    ) -> QueryResult<Vec<Self>> {
+        slack_installations::table
+            .filter(slack_installations::status.eq(IntegrationStatus::Active.as_str()))
+            .filter(slack_installations::refresh_token.is_not_null())
+            .filter(slack_installations::token_expires_at.le(horizon))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// The clear-text refresh token, when the app rotates tokens.
+    pub fn decrypt_refresh_token(
+        &self,
+        cipher: &Cipher,
+    ) -> Option<Result<SecretString, CryptoError>> {
+        self.refresh_token
+            .as_ref()
+            .map(|r| cipher.decrypt(r, &refresh_aad(&self.id)))
+    }
+
+    /// Records that Slack is failing for this installation; the next probe may go at
+    /// `next_probe`. Returns whether it was healthy until now.
+    pub fn mark_failing(
+        conn: &mut DbConnection,
+        id: &str,
+        at: NaiveDateTime,
+        next_probe: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let newly = diesel::update(
+            slack_installations::table
+                .find(id)
+                .filter(slack_installations::failing_since.is_null()),
+        )
+        .set(slack_installations::failing_since.eq(Some(at)))
+        .execute(conn)?;
+        diesel::update(slack_installations::table.find(id))
+            .set(slack_installations::next_probe_at.eq(Some(next_probe)))
+            .execute(conn)?;
+        Ok(newly > 0)
+    }
+
+    /// Takes the right to probe a failing installation now (one delivery at a time, across
+    /// instances): moves `next_probe_at` to `hold_until` if it was due. Returns whether
+    /// this caller got it.
+    pub fn take_probe(
+        conn: &mut DbConnection,
+        id: &str,
+        at: NaiveDateTime,
+        hold_until: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let taken = diesel::update(
+            slack_installations::table
+                .find(id)
+                .filter(slack_installations::failing_since.is_not_null())
+                .filter(
+                    slack_installations::next_probe_at
+                        .is_null()
+                        .or(slack_installations::next_probe_at.le(at)),
+                ),
+        )
+        .set(slack_installations::next_probe_at.eq(Some(hold_until)))
+        .execute(conn)?;
+        Ok(taken > 0)
+    }
+
+    /// Slack answered again: the installation is healthy. Returns whether it was failing.
+    pub fn clear_failing(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+        let cleared = diesel::update(
+            slack_installations::table
+                .find(id)
+                .filter(slack_installations::failing_since.is_not_null()),
+        )
+        .set((
+            slack_installations::failing_since.eq(None::<NaiveDateTime>),
+            slack_installations::next_probe_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        Ok(cleared > 0)
+    }
+
+    /// How many installations Slack is failing for right now (metrics).
+    pub fn count_failing(conn: &mut DbConnection) -> QueryResult<i64> {
+        slack_installations::table
+            .filter(slack_installations::failing_since.is_not_null())
+            .count()
+            .get_result(conn)
     }
 
     /// Saves the mutable fields (team name, status).
@@ -197,6 +339,7 @@ impl Installation {
             installed_at: Utc.from_utc_datetime(&self.installed_at),
             status: self.status(),
             status_reason: self.status_reason.clone(),
+            failing_since: self.failing_since.map(|t| Utc.from_utc_datetime(&t)),
         }
     }
 }

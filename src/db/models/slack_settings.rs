@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{org_slack_settings, project_slack_settings};
 use crate::db::{now, DbConnection, FirstRowDsl};
-use crate::domain::channel::{decode_stored, encode_stored};
+use crate::domain::channel::{decode_stored, encode_stored, TargetChannel};
 use crate::domain::settings::{OrgSettings, ProjectSettings};
 
 /// A saved organization-level configuration.
@@ -101,6 +101,17 @@ impl OrgSlackSettings {
             ))
             .execute(conn)?;
         Ok(())
+    }
+
+    /// Replaces only the stored target channels (resolution after an install).
+    pub fn set_target_channels(
+        conn: &mut DbConnection,
+        org: &str,
+        channels: &[TargetChannel],
+    ) -> QueryResult<usize> {
+        diesel::update(org_slack_settings::table.find(org))
+            .set(org_slack_settings::target_channels.eq(encode_stored(channels)))
+            .execute(conn)
     }
 
     pub fn delete(conn: &mut DbConnection, org: &str) -> QueryResult<usize> {
@@ -204,6 +215,18 @@ impl ProjectSlackSettings {
     }
 
     /// Removes the project's own settings; returns whether there were any.
+    /// Replaces only the stored target channels (resolution after an install).
+    pub fn set_target_channels(
+        conn: &mut DbConnection,
+        org: &str,
+        project: &str,
+        channels: &[TargetChannel],
+    ) -> QueryResult<usize> {
+        diesel::update(project_slack_settings::table.find((org, project)))
+            .set(project_slack_settings::target_channels.eq(encode_stored(channels)))
+            .execute(conn)
+    }
+
     pub fn delete(conn: &mut DbConnection, org: &str, project: &str) -> QueryResult<bool> {
         let n = diesel::delete(project_slack_settings::table.find((org, project))).execute(conn)?;
         Ok(n > 0)
