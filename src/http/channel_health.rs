@@ -1,16 +1,31 @@
 //! `POST /api/v1/orgs/{org}/slack/channel-check` (role `admin`): checks the organization's
 //! target channels with Slack now instead of waiting for the periodic check.
 
-use actix_web::{post, web, HttpResponse};
-use serde_json::json;
+use actix_web::{post, web};
+use serde::Serialize;
 
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::params;
+use super::responses::{sorted_keys, BadRequest, Denied, NotFound, Unavailable};
 use crate::actors::channel_health::CheckNow;
 use crate::domain::access::AdminTarget;
 use crate::services::slack_config as svc;
 use crate::state::AppState;
+
+/// What the check found. (Fields in alphabetical order, the order of the wire format.)
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChannelCheckResult {
+    /// The organization's channel warnings after the check.
+    #[serde(serialize_with = "sorted_keys")]
+    pub channel_warnings: Vec<svc::ChannelWarning>,
+    /// Channels Slack was asked about.
+    pub checked: usize,
+    /// Channels that could not be checked.
+    pub errors: usize,
+    /// Of those checked, archived, deleted/not found or private ones.
+    pub problems: usize,
+}
 
 /// Checks every target channel of the organization and its projects; answers with what
 /// the check found and the organization's channel warnings.
@@ -18,18 +33,17 @@ use crate::state::AppState;
     tag = "slack settings",
     params(("org" = String, Path, description = "organization id")),
     responses(
-        (status = 200, description = "Check done", body = super::openapi::ChannelCheckResult),
-        (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-        (status = 404, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody),
+        (status = 200, description = "Check done", body = ChannelCheckResult),
+        BadRequest, Denied, NotFound, Unavailable,
     ),
     security(("bearer" = []))
 )]
-#[post("/api/v1/orgs/{org}/slack/channel-check")]
+#[post("/orgs/{org}/slack/channel-check")]
 pub async fn check_org(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<ChannelCheckResult>, ApiError> {
     let org = params::org(&path)?;
     auth.require_admin(AdminTarget::Org(&org))?;
     // 404 before asking Slack anything.
@@ -42,10 +56,10 @@ pub async fn check_org(
         .await
         .map_err(|_| ApiError::Unavailable("the channel checker is not running".into()))??;
     let view = svc::org_view(&state, &org).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "checked": summary.checked,
-        "problems": summary.problems,
-        "errors": summary.errors,
-        "channel_warnings": view.channel_warnings,
-    })))
+    Ok(web::Json(ChannelCheckResult {
+        channel_warnings: view.channel_warnings,
+        checked: summary.checked,
+        errors: summary.errors,
+        problems: summary.problems,
+    }))
 }

@@ -3,14 +3,14 @@
 //! stored fields, the subject's name, the channel's current name and a sentence saying
 //! what happened and what to do ([`error_message`]), which the web UI shows too.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web};
 use chrono::{NaiveDateTime, SecondsFormat};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::params;
+use super::responses::{BadRequest, Denied, NotFound, Unprocessable};
 use crate::db::models::delivery::{self, Delivery, LogEntry, LogFilter};
 use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
@@ -151,8 +151,47 @@ pub fn error_message(reason: &str) -> String {
     }
 }
 
-/// One delivery as the API and the UI show it.
-pub fn delivery_json(e: &LogEntry) -> Value {
+/// One entry of the delivery log, as the API and the UI show it: a delivery of an event
+/// to one channel, or one channel's result of "Send Test Message" (`event_type`
+/// `test_message`, numbered apart from the deliveries, without `event_id`). Every field is
+/// always present, `null` when it does not apply. (Fields in alphabetical order, the
+/// order of the wire format.)
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryEntry {
+    pub attempts: i32,
+    /// The channel as configured when the delivery was queued.
+    pub channel: Option<String>,
+    /// The channel's current name in Slack (follows renames), e.g. `#load-tests`.
+    pub channel_name: Option<String>,
+    pub created_at: String,
+    /// The stored reason: a Slack error code or one of ours.
+    pub error: Option<String>,
+    /// What `error` means and what to do about it, as a sentence.
+    pub error_message: Option<String>,
+    pub event_id: Option<String>,
+    pub event_type: String,
+    pub id: i64,
+    /// When a pending delivery is (re)tried next.
+    pub next_attempt_at: Option<String>,
+    /// The project (none for an organization's test message).
+    pub project: Option<String>,
+    pub sent_at: Option<String>,
+    /// `pending`, `sent`, `failed` or `skipped`.
+    pub status: String,
+    /// `load_test`, `scenario` or `test_message`.
+    pub subject_kind: Option<String>,
+    /// The load test's or scenario's name ("Test message by …" for test messages).
+    pub subject_name: Option<String>,
+}
+
+/// `GET …/slack/deliveries`: newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryLog {
+    pub deliveries: Vec<DeliveryEntry>,
+}
+
+/// One delivery of an event.
+fn delivery_entry(e: &LogEntry) -> DeliveryEntry {
     let d = &e.delivery;
     let channel = d
         .channel_name
@@ -164,54 +203,61 @@ pub fn delivery_json(e: &LogEntry) -> Value {
         .as_ref()
         .map(|n| format!("#{n}"))
         .or_else(|| channel.clone());
-    json!({
-        "id": d.id,
-        "event_id": crate::domain::ids::EventKey::sender_event_id(&d.event_id),
-        "event_type": d.event_type,
-        "project": d.project_id,
-        "subject_kind": e.subject_kind,
-        "subject_name": e.subject_name,
-        "channel": channel,
-        "channel_name": channel_name,
-        "status": d.status,
-        "attempts": d.attempts,
-        "error": d.error,
-        "error_message": d.error.as_deref().map(error_message),
-        "created_at": rfc3339(d.created_at),
-        "sent_at": d.sent_at.map(rfc3339),
-        "next_attempt_at": (d.status == delivery::PENDING).then(|| rfc3339(d.next_attempt_at)),
-    })
+    DeliveryEntry {
+        attempts: d.attempts,
+        channel,
+        channel_name,
+        created_at: rfc3339(d.created_at),
+        error: d.error.clone(),
+        error_message: d.error.as_deref().map(error_message),
+        event_id: Some(crate::domain::ids::EventKey::sender_event_id(&d.event_id).to_owned()),
+        event_type: d.event_type.clone(),
+        id: d.id,
+        next_attempt_at: (d.status == delivery::PENDING).then(|| rfc3339(d.next_attempt_at)),
+        project: Some(d.project_id.clone()),
+        sent_at: d.sent_at.map(rfc3339),
+        status: d.status.clone(),
+        subject_kind: e.subject_kind.map(str::to_owned),
+        subject_name: e.subject_name.clone(),
+    }
 }
 
 /// One channel's test message as an entry of the log (numbered apart from deliveries).
-fn test_message_json(t: &TestMessageRow, current_name: Option<&String>) -> Value {
+fn test_message_entry(t: &TestMessageRow, current_name: Option<&String>) -> DeliveryEntry {
     let channel = t
         .channel_name
         .clone()
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| t.channel.clone());
-    json!({
-        "id": t.id,
-        "event_id": null,
-        "event_type": TEST_MESSAGE,
-        "project": (!t.project_id.is_empty()).then_some(&t.project_id),
-        "subject_kind": TEST_MESSAGE,
-        "subject_name": format!("Test message by {}", t.sent_by),
-        "channel": channel,
-        "channel_name": current_name.map(|n| format!("#{n}")).unwrap_or_else(|| channel.clone()),
-        "status": t.status,
-        "attempts": 1,
-        "error": t.error,
-        "error_message": t.error.as_deref().map(error_message),
-        "created_at": rfc3339(t.created_at),
-        "sent_at": (t.status == delivery::SENT).then(|| rfc3339(t.created_at)),
-        "next_attempt_at": null,
-    })
+    DeliveryEntry {
+        attempts: 1,
+        channel_name: Some(
+            current_name
+                .map(|n| format!("#{n}"))
+                .unwrap_or_else(|| channel.clone()),
+        ),
+        channel: Some(channel),
+        created_at: rfc3339(t.created_at),
+        error: t.error.clone(),
+        error_message: t.error.as_deref().map(error_message),
+        event_id: None,
+        event_type: TEST_MESSAGE.to_owned(),
+        id: t.id,
+        next_attempt_at: None,
+        project: (!t.project_id.is_empty()).then(|| t.project_id.clone()),
+        sent_at: (t.status == delivery::SENT).then(|| rfc3339(t.created_at)),
+        status: t.status.clone(),
+        subject_kind: Some(TEST_MESSAGE.to_owned()),
+        subject_name: Some(format!("Test message by {}", t.sent_by)),
+    }
 }
 
 /// The log of `filter` as the API and the UI show it: deliveries of events and test
 /// messages together, newest first, at most `filter.limit`.
-pub fn load_log(conn: &mut DbConnection, filter: LogFilter<'_>) -> diesel::QueryResult<Vec<Value>> {
+pub fn load_log(
+    conn: &mut DbConnection,
+    filter: LogFilter<'_>,
+) -> diesel::QueryResult<Vec<DeliveryEntry>> {
     let deliveries = Delivery::list_log(conn, filter)?;
     let tests = TestMessageRow::list(
         conn,
@@ -226,16 +272,16 @@ pub fn load_log(conn: &mut DbConnection, filter: LogFilter<'_>) -> diesel::Query
         .map(|t| t.channel.clone())
         .collect();
     let known = SlackChannel::find_by_channel_ids(conn, &ids)?;
-    let mut all: Vec<(NaiveDateTime, Value)> = deliveries
+    let mut all: Vec<(NaiveDateTime, DeliveryEntry)> = deliveries
         .iter()
-        .map(|e| (e.delivery.created_at, delivery_json(e)))
+        .map(|e| (e.delivery.created_at, delivery_entry(e)))
         .collect();
     all.extend(tests.iter().map(|t| {
         let name = known
             .iter()
             .find(|c| Some(&c.team_id) == t.team_id.as_ref() && c.channel_id == t.channel)
             .map(|c| &c.name);
-        (t.created_at, test_message_json(t, name))
+        (t.created_at, test_message_entry(t, name))
     }));
     // Stable: equal times keep the deliveries' newest-first order.
     all.sort_by_key(|e| std::cmp::Reverse(e.0));
@@ -274,14 +320,26 @@ pub fn parse_status(raw: Option<&str>) -> Result<Option<&'static str>, ApiError>
     }
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50")), responses((status = 200, description = "Newest first", body = super::openapi::DeliveryLog), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[get("/api/v1/orgs/{org}/projects/{project}/slack/deliveries")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+        ("limit" = Option<i64>, Query, description = "1 to 500, default 50"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = DeliveryLog),
+        BadRequest, Denied, NotFound,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/orgs/{org}/projects/{project}/slack/deliveries")]
 pub async fn list(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     query: web::Query<LogQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<DeliveryLog>, ApiError> {
     let org = params::org(&path.0)?;
     let project = params::project(&path.1)?;
     auth.require_admin(AdminTarget::Project(&org, &project))?;
@@ -304,17 +362,30 @@ pub async fn list(
             Ok(load_log(conn, filter)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"deliveries": deliveries})))
+    Ok(web::Json(DeliveryLog { deliveries }))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("status" = Option<String>, Query, description = "pending, sent, failed or skipped"), ("project" = Option<String>, Query, description = "only this project's deliveries")), responses((status = 200, description = "Newest first, across the organization and all its projects", body = super::openapi::DeliveryLog), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[get("/api/v1/orgs/{org}/slack/deliveries")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("limit" = Option<i64>, Query, description = "1 to 500, default 50"),
+        ("status" = Option<String>, Query, description = "pending, sent, failed or skipped"),
+        ("project" = Option<String>, Query, description = "only this project's deliveries"),
+    ),
+    responses(
+        (status = 200, description = "Newest first, across the organization and all its projects", body = DeliveryLog),
+        BadRequest, Denied, NotFound, Unprocessable,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/orgs/{org}/slack/deliveries")]
 pub async fn list_org(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<OrgLogQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<DeliveryLog>, ApiError> {
     let org = params::org(&path)?;
     auth.require_admin(AdminTarget::Org(&org))?;
     let limit = parse_limit(query.limit.as_deref())?;
@@ -352,7 +423,7 @@ pub async fn list_org(
             Ok(load_log(conn, filter)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"deliveries": deliveries})))
+    Ok(web::Json(DeliveryLog { deliveries }))
 }
 
 #[cfg(test)]

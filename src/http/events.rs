@@ -1,14 +1,18 @@
 //! Load-test and monitoring events (role `service`): parse, validate, hand to the
 //! subject's actor, answer 202 once the event and its outbox rows are committed.
 
-use actix_web::{post, web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{post, web};
 use chrono::Utc;
-use serde_json::json;
+use serde::Serialize;
 
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
+use super::responses::{
+    BadRequest, Conflict, Denied, NotFound, PayloadTooLarge, Unavailable, Unprocessable,
+};
 use crate::pipeline::events::{FieldError, LoadTestEventBody, MonitoringEventBody};
 use crate::pipeline::ingest::{IngestError, Outcome};
 use crate::state::AppState;
@@ -38,25 +42,49 @@ fn ingest_error(e: IngestError) -> ApiError {
     }
 }
 
-fn respond(event_id: String, outcome: Outcome) -> HttpResponse {
-    match outcome {
-        Outcome::Accepted { state, .. } => {
-            HttpResponse::Accepted().json(json!({"event_id": event_id, "state": state}))
-        }
-        Outcome::Duplicate { state } => HttpResponse::Ok().json(json!({
-            "event_id": event_id, "state": state, "duplicate": true
-        })),
-    }
+/// Answer to an event: its subject's lifecycle state, and whether it was a duplicate.
+/// (Fields in alphabetical order, the order of the wire format.)
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventAccepted {
+    /// Present (true) when the event was seen before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+    pub event_id: String,
+    pub state: String,
 }
 
-#[utoipa::path(tag = "events", params(("load_test_id" = String, Path, description = "load test id")), request_body = crate::pipeline::events::LoadTestEventBody, responses((status = 202, description = "Stored; notifications follow", body = super::openapi::EventAccepted), (status = 200, description = "Duplicate event id; nothing sent twice", body = super::openapi::EventAccepted), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[post("/api/v1/load-tests/{load_test_id}/events")]
+/// 202 for a stored event, 200 for a duplicate.
+fn respond(event_id: String, outcome: Outcome) -> (web::Json<EventAccepted>, StatusCode) {
+    let (state, duplicate, status) = match outcome {
+        Outcome::Accepted { state, .. } => (state, None, StatusCode::ACCEPTED),
+        Outcome::Duplicate { state } => (state, Some(true), StatusCode::OK),
+    };
+    let body = EventAccepted {
+        duplicate,
+        event_id,
+        state,
+    };
+    (web::Json(body), status)
+}
+
+#[utoipa::path(
+    tag = "events",
+    params(("load_test_id" = String, Path, description = "load test id")),
+    request_body = LoadTestEventBody,
+    responses(
+        (status = 202, description = "Stored; notifications follow", body = EventAccepted),
+        (status = 200, description = "Duplicate event id; nothing sent twice", body = EventAccepted),
+        BadRequest, Denied, NotFound, Conflict, PayloadTooLarge, Unprocessable, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/load-tests/{load_test_id}/events")]
 pub async fn load_test_event(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ApiJson<LoadTestEventBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<EventAccepted>, StatusCode), ApiError> {
     auth.require_service()?;
     let id = params::load_test(&path)?;
     let event = body
@@ -73,14 +101,24 @@ pub async fn load_test_event(
     Ok(respond(event_id, outcome))
 }
 
-#[utoipa::path(tag = "events", params(("scenario_id" = String, Path, description = "scenario id")), request_body = crate::pipeline::events::MonitoringEventBody, responses((status = 202, description = "Stored; notifications follow", body = super::openapi::EventAccepted), (status = 200, description = "Duplicate event id; nothing sent twice", body = super::openapi::EventAccepted), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[post("/api/v1/monitoring/scenarios/{scenario_id}/events")]
+#[utoipa::path(
+    tag = "events",
+    params(("scenario_id" = String, Path, description = "scenario id")),
+    request_body = MonitoringEventBody,
+    responses(
+        (status = 202, description = "Stored; notifications follow", body = EventAccepted),
+        (status = 200, description = "Duplicate event id; nothing sent twice", body = EventAccepted),
+        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/monitoring/scenarios/{scenario_id}/events")]
 pub async fn monitoring_event(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ApiJson<MonitoringEventBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<EventAccepted>, StatusCode), ApiError> {
     auth.require_service()?;
     let id = params::scenario(&path)?;
     let event = body

@@ -1,27 +1,31 @@
 //! Liveness and readiness.
 
-use actix_web::{get, web, HttpResponse};
-use serde_json::json;
+use actix_web::{get, web};
+use serde::Serialize;
 
+use super::error::ApiError;
 use crate::state::AppState;
+
+/// `{"status": "ok"}` / `{"status": "ready"}`.
+#[derive(Serialize)]
+pub struct Status {
+    pub status: &'static str,
+}
 
 /// 200 whenever the process serves requests.
 #[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+pub async fn healthz() -> web::Json<Status> {
+    web::Json(Status { status: "ok" })
 }
 
 /// 200 when the database answers, else 503.
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiError> {
     match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(()) => Ok(web::Json(Status { status: "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(json!({
-                "error": "unavailable",
-                "message": "the database does not answer"
-            }))
+            Err(ApiError::Unavailable("the database does not answer".into()))
         }
     }
 }

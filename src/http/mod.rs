@@ -11,33 +11,35 @@ pub mod metrics;
 pub mod oauth;
 pub mod observe;
 pub mod openapi;
-pub mod pages;
 pub mod params;
 pub mod registry;
+pub mod responses;
 pub mod slack_events;
 pub mod slack_settings;
 pub mod ui;
-
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use utoipa_actix_web::scope;
 
 use error::ApiError;
+use openapi::ApiDocument;
+use responses::ErrorBody;
 
 /// Registers every route of the service, and the error handlers of actix's own
 /// extractors, so their refusals use the API's error format too.
+///
+/// `/api/v1` is registered here once: each handler in its scope is served and documented
+/// by the same line, so the OpenAPI document lists exactly the routes the app serves.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| query_error(&e).into()))
         .app_data(web::PathConfig::default().error_handler(|e, _| path_error(&e).into()))
         .app_data(web::JsonConfig::default().error_handler(|e, _| json_error(&e).into()))
         .app_data(web::FormConfig::default().error_handler(|e, _| form_error(&e).into()));
-    cfg.service(health::healthz)
-        .service(health::readyz)
+    let api = scope("/api/v1")
         .service(registry::put_org)
         .service(registry::put_project)
         .service(events::load_test_event)
@@ -55,19 +57,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(slack_settings::remove_project)
         .service(slack_settings::test_message_org)
         .service(slack_settings::test_message_project)
-        .service(oauth::callback)
-        .service(slack_events::receive)
-        .service(metrics::metrics)
         .service(channel_health::check_org)
         .service(openapi::openapi_json);
+    cfg.app_data(web::Data::new(ApiDocument::of(&api)))
+        .service(api)
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(oauth::callback)
+        .service(slack_events::receive)
+        .service(metrics::metrics);
 }
+
+/// The routes outside `/api/v1` and their one method each, for the 405 answer.
+const OTHER_ROUTES: [(&str, &str); 5] = [
+    ("/healthz", "GET"),
+    ("/readyz", "GET"),
+    ("/metrics", "GET"),
+    ("/slack/oauth/callback", "GET"),
+    ("/slack/events", "POST"),
+];
 
 /// Unknown paths: a JSON 404 in the API's error format. A known path asked with a method
 /// it does not serve: 405 `method_not_allowed` with an `Allow` header.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     // Every route is in the resource map, whatever its method guard.
     if let Some(pattern) = req.resource_map().match_pattern(req.path()) {
-        let allowed = allowed_methods(&pattern);
+        let allowed = allowed_methods(&req, &pattern);
         let mut res = HttpResponse::build(StatusCode::METHOD_NOT_ALLOWED);
         if !allowed.is_empty() {
             res.insert_header((header::ALLOW, allowed.join(", ")));
@@ -82,48 +97,21 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
                 allowed.join(" or ")
             )
         };
-        return res.json(serde_json::json!({"error": "method_not_allowed", "message": message}));
+        return res.json(ErrorBody::new("method_not_allowed", message));
     }
     ApiError::not_found(format!("no such endpoint: {} {}", req.method(), req.path()))
         .error_response()
 }
 
-/// The methods served on a route pattern: from the OpenAPI document for `/api/v1` (a test
-/// keeps it complete), listed here for the few routes outside it.
-fn allowed_methods(pattern: &str) -> Vec<String> {
-    static TABLE: OnceLock<BTreeMap<String, Vec<String>>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        use utoipa::OpenApi;
-        let mut table: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (path, get) in [
-            ("/healthz", true),
-            ("/readyz", true),
-            ("/metrics", true),
-            ("/slack/oauth/callback", true),
-            ("/slack/events", false),
-        ] {
-            let method = if get { "GET" } else { "POST" };
-            table.insert(path.to_owned(), vec![method.to_owned()]);
-        }
-        let doc = serde_json::to_value(openapi::ApiDoc::openapi()).unwrap_or_default();
-        if let Some(paths) = doc["paths"].as_object() {
-            for (path, item) in paths {
-                let methods = item
-                    .as_object()
-                    .map(|ops| {
-                        ["GET", "POST", "PUT", "PATCH", "DELETE"]
-                            .into_iter()
-                            .filter(|m| ops.contains_key(&m.to_ascii_lowercase()))
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                table.insert(path.clone(), methods);
-            }
-        }
-        table
-    });
-    table.get(pattern).cloned().unwrap_or_default()
+/// The methods served on a route pattern: from the OpenAPI document for `/api/v1` (made
+/// from the registered routes), from [`OTHER_ROUTES`] for the few routes outside it.
+fn allowed_methods(req: &HttpRequest, pattern: &str) -> Vec<&'static str> {
+    if let Some((_, method)) = OTHER_ROUTES.iter().find(|(path, _)| *path == pattern) {
+        return vec![*method];
+    }
+    req.app_data::<web::Data<ApiDocument>>()
+        .map(|doc| doc.methods(pattern))
+        .unwrap_or_default()
 }
 
 /// 400 for a query string the handler's parameters cannot take (e.g. `?limit=5&limit=6`).
@@ -245,7 +233,7 @@ fn rewrite(res: HttpResponse) -> HttpResponse {
         ),
         _ => message.to_owned(),
     };
-    out.json(serde_json::json!({"error": code, "message": message}))
+    out.json(ErrorBody::new(code, message))
 }
 
 /// A stable code and a safe message for a status.

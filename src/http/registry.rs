@@ -1,13 +1,14 @@
 //! Registry (role `service`): organizations and projects as the orchestrator knows them.
 
-use actix_web::{put, web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use actix_web::http::StatusCode;
+use actix_web::{put, web};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
+use super::responses::{BadRequest, Denied, NotFound, Unprocessable};
 use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
 use crate::db::write_tx;
@@ -19,14 +20,44 @@ pub struct NameBody {
     name: String,
 }
 
-#[utoipa::path(tag = "registry", params(("org" = String, Path, description = "organization id")), request_body = NameBody, responses((status = 200, description = "Updated", body = super::openapi::Registered), (status = 201, description = "Created", body = super::openapi::Registered), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[put("/api/v1/orgs/{org}")]
+/// An organization or project as registered.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Registered {
+    pub id: String,
+    pub name: String,
+    /// The organization (projects only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+}
+
+/// 201 when the id was new, 200 when it was renamed or unchanged.
+fn saved(created: bool, body: Registered) -> (web::Json<Registered>, StatusCode) {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (web::Json(body), status)
+}
+
+#[utoipa::path(
+    tag = "registry",
+    params(("org" = String, Path, description = "organization id")),
+    request_body = NameBody,
+    responses(
+        (status = 200, description = "Updated", body = Registered),
+        (status = 201, description = "Created", body = Registered),
+        BadRequest, Denied, Unprocessable,
+    ),
+    security(("bearer" = []))
+)]
+#[put("/orgs/{org}")]
 pub async fn put_org(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ApiJson<NameBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<Registered>, StatusCode), ApiError> {
     auth.require_service()?;
     let org = params::org(&path)?;
     let name = params::display_name("name", &body.0.name)?;
@@ -37,22 +68,35 @@ pub async fn put_org(
             write_tx(conn, |c| Organization::save(c, &id, &stored_name)).map_err(ApiError::from)
         })
         .await?;
-    let body = json!({"id": org, "name": name});
-    Ok(if created {
-        HttpResponse::Created().json(body)
-    } else {
-        HttpResponse::Ok().json(body)
-    })
+    let body = Registered {
+        id: org.to_string(),
+        name,
+        org: None,
+    };
+    Ok(saved(created, body))
 }
 
-#[utoipa::path(tag = "registry", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), request_body = NameBody, responses((status = 200, description = "Updated", body = super::openapi::Registered), (status = 201, description = "Created", body = super::openapi::Registered), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[put("/api/v1/orgs/{org}/projects/{project}")]
+#[utoipa::path(
+    tag = "registry",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+    ),
+    request_body = NameBody,
+    responses(
+        (status = 200, description = "Updated", body = Registered),
+        (status = 201, description = "Created", body = Registered),
+        BadRequest, Denied, NotFound, Unprocessable,
+    ),
+    security(("bearer" = []))
+)]
+#[put("/orgs/{org}/projects/{project}")]
 pub async fn put_project(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: ApiJson<NameBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<Registered>, StatusCode), ApiError> {
     auth.require_service()?;
     let org = params::org(&path.0)?;
     let project = params::project(&path.1)?;
@@ -71,10 +115,10 @@ pub async fn put_project(
             })
         })
         .await?;
-    let body = json!({"id": project, "org": org, "name": name});
-    Ok(if created {
-        HttpResponse::Created().json(body)
-    } else {
-        HttpResponse::Ok().json(body)
-    })
+    let body = Registered {
+        id: project.to_string(),
+        name,
+        org: Some(org.to_string()),
+    };
+    Ok(saved(created, body))
 }

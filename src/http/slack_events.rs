@@ -4,7 +4,9 @@
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use serde_json::json;
+use serde::Serialize;
+
+use super::responses::ErrorBody;
 
 use crate::services::slack_events::{self as svc, Envelope, Handled, SlackEvent};
 use crate::slack::signing::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -13,10 +15,26 @@ use crate::state::AppState;
 /// Largest body accepted (Slack's events are a few KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The answer to `url_verification`.
+#[derive(Serialize)]
+struct Challenge {
+    challenge: String,
+}
+
+/// The answer to every event, handled or ignored: `{"ok": true}`.
+#[derive(Serialize)]
+struct Ack {
+    ok: bool,
+}
+
+fn ack() -> HttpResponse {
+    HttpResponse::Ok().json(Ack { ok: true })
+}
+
 fn refuse(status: u16, code: &str, message: &str) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status)
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-    HttpResponse::build(status).json(json!({"error": code, "message": message}))
+    HttpResponse::build(status).json(ErrorBody::new(code, message))
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
@@ -100,7 +118,7 @@ pub async fn receive(
         "url_verification" => {
             count("url_verification", "handled");
             let challenge = envelope.challenge.unwrap_or_default();
-            Ok(HttpResponse::Ok().json(json!({ "challenge": challenge })))
+            Ok(HttpResponse::Ok().json(Challenge { challenge }))
         }
         "event_callback" => {
             let event = envelope
@@ -114,7 +132,7 @@ pub async fn receive(
                 tracing::info_span!("slack_event", event_id = %event_id, kind, team_id = %team);
             if team.is_empty() {
                 count(kind, "ignored");
-                return Ok(HttpResponse::Ok().json(json!({"ok": true})));
+                return Ok(ack());
             }
             match svc::apply(&state, &team, event).await {
                 Ok(Handled::Changed) => {
@@ -136,12 +154,12 @@ pub async fn receive(
                     ));
                 }
             }
-            Ok(HttpResponse::Ok().json(json!({"ok": true})))
+            Ok(ack())
         }
         other => {
             tracing::debug!(kind = other, "ignored a Slack request of an unknown type");
             count("other", "ignored");
-            Ok(HttpResponse::Ok().json(json!({"ok": true})))
+            Ok(ack())
         }
     }
 }

@@ -4,16 +4,20 @@
 //! parses the path and body into domain types and calls [`crate::services::slack_config`].
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
+use super::responses::{
+    sorted_keys, BadRequest, Conflict, Denied, NotFound, Unavailable, Unprocessable,
+};
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::{OrgId, ProjectId};
-use crate::services::slack_config::{self as svc, OrgUpdate, ProjectUpdate, Scope};
+use crate::services::slack_config::{
+    self as svc, OrgUpdate, OrgView, ProjectUpdate, ProjectView, Scope, TestResult,
+};
 use crate::state::AppState;
 
 /// `target_channels`: a space-separated string or an array of entries.
@@ -60,6 +64,20 @@ pub struct ProjectSettingsBody {
     target_channels: Option<ChannelsField>,
 }
 
+/// `POST …/slack/install`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuthorizeUrl {
+    /// Slack's consent page with client_id, scope, redirect_uri and state.
+    pub authorize_url: String,
+}
+
+/// `POST …/slack/test-message`: one result per target channel.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestMessageResults {
+    #[serde(serialize_with = "sorted_keys")]
+    pub results: Vec<TestResult>,
+}
+
 /// Parses the org path and checks the caller administers it.
 fn org_scope(auth: &Authenticated, org: &str) -> Result<OrgId, ApiError> {
     let org = params::org(org)?;
@@ -79,26 +97,43 @@ fn project_scope(
     Ok((org, project))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 200, description = "The organization's Slack settings", body = crate::services::slack_config::OrgView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[get("/api/v1/orgs/{org}/slack")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(("org" = String, Path, description = "organization id")),
+    responses(
+        (status = 200, description = "The organization's Slack settings", body = OrgView),
+        BadRequest, Denied, NotFound,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/orgs/{org}/slack")]
 pub async fn get_org(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<OrgView>, ApiError> {
     let org = org_scope(&auth, &path)?;
     let view = svc::org_view(&state, &org).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), request_body = OrgSettingsBody, responses((status = 200, description = "Saved", body = crate::services::slack_config::OrgView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[put("/api/v1/orgs/{org}/slack")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(("org" = String, Path, description = "organization id")),
+    request_body = OrgSettingsBody,
+    responses(
+        (status = 200, description = "Saved", body = OrgView),
+        BadRequest, Denied, NotFound, Unprocessable, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
+#[put("/orgs/{org}/slack")]
 pub async fn put_org(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ApiJson<OrgSettingsBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<OrgView>, ApiError> {
     let org = org_scope(&auth, &path)?;
     let body = body.0;
     let update = OrgUpdate {
@@ -108,29 +143,52 @@ pub async fn put_org(
         target_channels: body.target_channels.map(ChannelsField::into_entries),
     };
     let view = svc::update_org(&state, &auth.0, &org, update).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 200, description = "Own and effective settings", body = crate::services::slack_config::ProjectView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[get("/api/v1/orgs/{org}/projects/{project}/slack")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+    ),
+    responses(
+        (status = 200, description = "Own and effective settings", body = ProjectView),
+        BadRequest, Denied, NotFound,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/orgs/{org}/projects/{project}/slack")]
 pub async fn get_project(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<ProjectView>, ApiError> {
     let (org, project) = project_scope(&auth, &path.0, &path.1)?;
     let view = svc::project_view(&state, &org, &project).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), request_body = ProjectSettingsBody, responses((status = 200, description = "Saved", body = crate::services::slack_config::ProjectView), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[put("/api/v1/orgs/{org}/projects/{project}/slack")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+    ),
+    request_body = ProjectSettingsBody,
+    responses(
+        (status = 200, description = "Saved", body = ProjectView),
+        BadRequest, Denied, NotFound, Unprocessable, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
+#[put("/orgs/{org}/projects/{project}/slack")]
 pub async fn put_project(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: ApiJson<ProjectSettingsBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<ProjectView>, ApiError> {
     let (org, project) = project_scope(&auth, &path.0, &path.1)?;
     let body = body.0;
     let update = ProjectUpdate {
@@ -143,11 +201,22 @@ pub async fn put_project(
             .unwrap_or_default(),
     };
     let view = svc::put_project(&state, &auth.0, &org, &project, update).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 204, description = "The project inherits everything again"), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[delete("/api/v1/orgs/{org}/projects/{project}/slack")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+    ),
+    responses(
+        (status = 204, description = "The project inherits everything again"),
+        BadRequest, Denied, NotFound,
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/projects/{project}/slack")]
 pub async fn delete_project(
     auth: Authenticated,
     state: web::Data<AppState>,
@@ -162,29 +231,48 @@ async fn install(
     auth: &Authenticated,
     state: &AppState,
     scope: Scope,
-) -> Result<HttpResponse, ApiError> {
-    let url = svc::start_install(state, &auth.0, &scope).await?;
-    Ok(HttpResponse::Ok().json(json!({ "authorize_url": url })))
+) -> Result<web::Json<AuthorizeUrl>, ApiError> {
+    let authorize_url = svc::start_install(state, &auth.0, &scope).await?;
+    Ok(web::Json(AuthorizeUrl { authorize_url }))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 200, description = "Where to send the admin", body = super::openapi::AuthorizeUrl), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[post("/api/v1/orgs/{org}/slack/install")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(("org" = String, Path, description = "organization id")),
+    responses(
+        (status = 200, description = "Where to send the admin", body = AuthorizeUrl),
+        BadRequest, Denied, NotFound, Conflict,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/slack/install")]
 pub async fn install_org(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<AuthorizeUrl>, ApiError> {
     let org = org_scope(&auth, &path)?;
     install(&auth, &state, Scope::Org(org)).await
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 200, description = "Where to send the admin", body = super::openapi::AuthorizeUrl), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[post("/api/v1/orgs/{org}/projects/{project}/slack/install")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+    ),
+    responses(
+        (status = 200, description = "Where to send the admin", body = AuthorizeUrl),
+        BadRequest, Denied, NotFound, Conflict,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/projects/{project}/slack/install")]
 pub async fn install_project(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<AuthorizeUrl>, ApiError> {
     let (org, project) = project_scope(&auth, &path.0, &path.1)?;
     install(&auth, &state, Scope::Project(org, project)).await
 }
@@ -201,8 +289,16 @@ async fn remove(
         .finish())
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 204, description = "Removed; X-Slack-Revoke says whether Slack revoked the token"), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[delete("/api/v1/orgs/{org}/slack/integration")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(("org" = String, Path, description = "organization id")),
+    responses(
+        (status = 204, description = "Removed; X-Slack-Revoke says whether Slack revoked the token"),
+        BadRequest, Denied, NotFound,
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/slack/integration")]
 pub async fn remove_org(
     auth: Authenticated,
     state: web::Data<AppState>,
@@ -212,8 +308,19 @@ pub async fn remove_org(
     remove(&auth, &state, Scope::Org(org)).await
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 204, description = "Removed; X-Slack-Revoke says whether Slack revoked the token"), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[delete("/api/v1/orgs/{org}/projects/{project}/slack/integration")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+    ),
+    responses(
+        (status = 204, description = "Removed; X-Slack-Revoke says whether Slack revoked the token"),
+        BadRequest, Denied, NotFound,
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/projects/{project}/slack/integration")]
 pub async fn remove_project(
     auth: Authenticated,
     state: web::Data<AppState>,
@@ -227,29 +334,48 @@ async fn test_message(
     auth: &Authenticated,
     state: &AppState,
     scope: Scope,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<TestMessageResults>, ApiError> {
     let results = svc::send_test_message(state, &auth.0, &scope).await?;
-    Ok(HttpResponse::Ok().json(json!({ "results": results })))
+    Ok(web::Json(TestMessageResults { results }))
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id")), responses((status = 200, description = "One result per target channel", body = super::openapi::TestMessageResults), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[post("/api/v1/orgs/{org}/slack/test-message")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(("org" = String, Path, description = "organization id")),
+    responses(
+        (status = 200, description = "One result per target channel", body = TestMessageResults),
+        BadRequest, Denied, NotFound, Conflict,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/slack/test-message")]
 pub async fn test_message_org(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<TestMessageResults>, ApiError> {
     let org = org_scope(&auth, &path)?;
     test_message(&auth, &state, Scope::Org(org)).await
 }
 
-#[utoipa::path(tag = "slack settings", params(("org" = String, Path, description = "organization id"), ("project" = String, Path, description = "project id")), responses((status = 200, description = "One result per target channel", body = super::openapi::TestMessageResults), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody)), security(("bearer" = [])))]
-#[post("/api/v1/orgs/{org}/projects/{project}/slack/test-message")]
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+    ),
+    responses(
+        (status = 200, description = "One result per target channel", body = TestMessageResults),
+        BadRequest, Denied, NotFound, Conflict,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/projects/{project}/slack/test-message")]
 pub async fn test_message_project(
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<TestMessageResults>, ApiError> {
     let (org, project) = project_scope(&auth, &path.0, &path.1)?;
     test_message(&auth, &state, Scope::Project(org, project)).await
 }

@@ -5,6 +5,7 @@
 //! form, call [`crate::services::slack_config`] (the same service as the JSON API) and
 //! render a page or redirect (post/redirect/get, with one-shot notices in the session).
 
+pub mod cookies;
 pub mod render;
 pub mod session;
 pub mod views;
@@ -363,7 +364,7 @@ struct Names {
     org: String,
     project: Option<String>,
     projects: Vec<ProjectLink>,
-    deliveries: Vec<serde_json::Value>,
+    deliveries: Vec<super::deliveries::DeliveryEntry>,
     /// Organization page: the log's filters as applied.
     filters: Option<LogFilters>,
 }

@@ -9,13 +9,13 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::json;
 
-use super::session::CookieConfig;
+use super::cookies::{CookieConfig, Installed};
 use crate::domain::access::Principal;
 use crate::services::slack_config::ConfigError;
 use crate::settings::Settings;
 
-/// The shared style sheet (also used by the OAuth outcome pages in `http::pages`).
-pub const STYLE: &str = include_str!("templates/style.css");
+/// The shared style sheet, inlined by the layout.
+const STYLE: &str = include_str!("templates/style.css");
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("templates/layout.hbs")),
@@ -25,7 +25,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error", include_str!("templates/error.hbs")),
     ("reload", include_str!("templates/reload.hbs")),
     ("installed", include_str!("templates/installed.hbs")),
+    ("oauth_failure", include_str!("templates/oauth_failure.hbs")),
 ];
+
+/// The answer when a page cannot be rendered (a bug the tests should have caught):
+/// fixed text, so that it needs no template and no escaping.
+const FALLBACK_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+    <title>Something went wrong · XTC</title></head><body><main>\
+    <h1>Something went wrong</h1><p>The page could not be shown.</p></main></body></html>";
 
 /// A page template could not be compiled (a bug caught by the tests).
 #[derive(Debug, thiserror::Error)]
@@ -98,11 +105,10 @@ impl Ui {
                 .body(html),
             Err(e) => {
                 tracing::error!(error = %e, template, "could not render a web UI page");
-                super::super::pages::page(
-                    500,
-                    "Something went wrong",
-                    "<h1>Something went wrong</h1><p>The page could not be shown.</p>",
-                )
+                HttpResponse::InternalServerError()
+                    .content_type("text/html; charset=utf-8")
+                    .insert_header(("Cache-Control", "no-store"))
+                    .body(FALLBACK_PAGE)
             }
         }
     }
@@ -127,12 +133,8 @@ impl Ui {
     }
 
     /// The landing page after Slack's redirect for a browser that is not signed in: what
-    /// was installed where, and a sign-in form.
-    pub fn installed_page(
-        &self,
-        session: &actix_session::Session,
-        installed: &super::session::Installed,
-    ) -> HttpResponse {
+    /// was installed where, and a sign-in form (with the session's CSRF token `csrf`).
+    pub fn installed_page(&self, csrf: &str, installed: &Installed) -> HttpResponse {
         let target = match installed.page.split('/').collect::<Vec<_>>().as_slice() {
             ["", "orgs", org, "projects", project, "slack"] => {
                 format!("project {org}/{project}")
@@ -147,7 +149,7 @@ impl Ui {
             &json!({
                 "team_name": installed.team_name,
                 "target": target,
-                "csrf": super::session::csrf_token(session),
+                "csrf": csrf,
             }),
             None,
         )
@@ -315,7 +317,7 @@ mod tests {
             "csrf": HOSTILE, "body": "", "error": HOSTILE, "notice": HOSTILE,
             "status": 403, "message": HOSTILE, "show_sign_in": true, "home": "/",
             "path": "/x", "action": "/a", "back": "/b", "team_name": HOSTILE,
-            "is_project": true, "org_team_name": HOSTILE, "target": HOSTILE,
+            "is_project": true, "org_team_name": HOSTILE, "target": HOSTILE, "hint": HOSTILE,
         });
         for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "settings") {
             let html = hb.render(name, &data).unwrap();

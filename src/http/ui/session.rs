@@ -5,10 +5,7 @@
 //! row of `ui_sessions`, deleted at sign-out: a cookie alone cannot be recalled, so
 //! without it a copy taken before sign-out would keep working until it expires.
 
-use actix_session::config::{BrowserSession, CookieContentSecurity};
-use actix_session::storage::CookieSessionStore;
-use actix_session::{Session, SessionExt, SessionMiddleware};
-use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
+use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -20,99 +17,14 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::models::ui_session::UiSession;
 use crate::db::DbError;
 use crate::domain::access::{Principal, Role};
-use crate::settings::Settings;
 use crate::state::AppState;
 
-/// The session cookie's name.
-pub const COOKIE_NAME: &str = "xtc_slack_session";
 /// A sign-in lasts at most this long, however active the admin is.
 pub const MAX_SESSION_HOURS: i64 = 12;
-/// The purpose label of the cookie key derived from the service key.
-const COOKIE_KEY_PURPOSE: &str = "web-ui-session-cookie";
-/// The cookie that tells the page Slack's redirect lands on what was installed, for a
-/// browser without a session (the README's walkthrough opens the `authorize_url` as is).
-pub const INSTALLED_COOKIE: &str = "xtc_slack_installed";
-/// How long the landing page may report an installation.
-const INSTALLED_MINUTES: i64 = 10;
 
 const KEY_USER: &str = "user";
 const KEY_CSRF: &str = "csrf";
 const KEY_FLASH: &str = "flash";
-
-/// How the session cookie is made: the derived key and whether it is `Secure`.
-#[derive(Clone)]
-pub struct CookieConfig {
-    key: Key,
-    secure: bool,
-}
-
-impl CookieConfig {
-    /// A 64-byte key derived from the service key (never the raw key); `Secure` when the
-    /// public URL is https.
-    pub fn new(settings: &Settings) -> Self {
-        let derived = settings.secret_key.derive_64(COOKIE_KEY_PURPOSE);
-        Self {
-            key: Key::from(&derived),
-            secure: settings.public_url.scheme() == "https",
-        }
-    }
-
-    /// The middleware for the UI's routes: HttpOnly, SameSite=Strict, encrypted and signed
-    /// (`Private`), gone when the browser closes.
-    pub fn middleware(&self) -> SessionMiddleware<CookieSessionStore> {
-        SessionMiddleware::builder(CookieSessionStore::default(), self.key.clone())
-            .cookie_name(COOKIE_NAME.to_owned())
-            .cookie_secure(self.secure)
-            .cookie_http_only(true)
-            .cookie_same_site(SameSite::Strict)
-            .cookie_path("/".to_owned())
-            .cookie_content_security(CookieContentSecurity::Private)
-            .session_lifecycle(BrowserSession::default())
-            .build()
-    }
-}
-
-/// What an OAuth callback installed, for the landing page (encrypted in its own cookie,
-/// so that only the browser that went through Slack learns the workspace's name).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Installed {
-    /// The settings page the callback redirects to.
-    pub page: String,
-    pub team_name: String,
-    /// Unix seconds.
-    pub at: i64,
-}
-
-impl CookieConfig {
-    /// The encrypted, short-lived cookie saying what was just installed (sent along
-    /// with the callback's redirect; SameSite=Lax, as that redirect starts at Slack).
-    pub fn installed_cookie(&self, installed: &Installed) -> Option<Cookie<'static>> {
-        let value = serde_json::to_string(installed).ok()?;
-        let mut jar = CookieJar::new();
-        jar.private_mut(&self.key).add(
-            Cookie::build(INSTALLED_COOKIE, value)
-                .path("/orgs")
-                .http_only(true)
-                .secure(self.secure)
-                .same_site(SameSite::Lax)
-                .max_age(actix_web::cookie::time::Duration::minutes(
-                    INSTALLED_MINUTES,
-                ))
-                .finish(),
-        );
-        jar.get(INSTALLED_COOKIE).cloned()
-    }
-
-    /// What this browser installed for the page at `path` within the last minutes.
-    pub fn read_installed(&self, req: &HttpRequest, path: &str) -> Option<Installed> {
-        let mut jar = CookieJar::new();
-        jar.add_original(req.cookie(INSTALLED_COOKIE)?);
-        let cookie = jar.private(&self.key).get(INSTALLED_COOKIE)?;
-        let installed: Installed = serde_json::from_str(cookie.value()).ok()?;
-        let age = chrono::Utc::now().timestamp() - installed.at;
-        (installed.page == path && (0..=INSTALLED_MINUTES * 60).contains(&age)).then_some(installed)
-    }
-}
 
 /// Who is signed in: the token's id and scope, as stored in the cookie.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -365,7 +277,7 @@ impl FromRequest for SignedIn {
                 }
                 Err(Ok(NoUser::Anonymous)) if just_installed(&req) => {
                     match ui.cookies.read_installed(&req, req.path()) {
-                        Some(installed) => ui.installed_page(&session, &installed),
+                        Some(installed) => ui.installed_page(&csrf_token(&session), &installed),
                         None => ui.error_page(
                             &UiError::Unauthorized(
                                 "Please sign in to see this page. If you have just approved \

@@ -3,12 +3,11 @@
 //! module only labels its answers.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::render::capitalize;
 use super::session::{Flash, Notice};
 use crate::domain::settings::{IntegrationStatus, Source};
-use crate::http::deliveries::error_message;
+use crate::http::deliveries::{error_message, DeliveryEntry};
 use crate::services::slack_config::{
     ChannelProblem, ChannelWarning, IntegrationView, OrgView, ProjectView, Scope,
 };
@@ -288,47 +287,42 @@ struct DeliveryLine {
     code: Option<String>,
 }
 
-fn delivery_line(d: &Value, with_project: bool) -> DeliveryLine {
-    let text = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
-    let time = |k: &str| {
-        d[k].as_str()
-            .map(|t| t.replace('T', " ").replace('Z', " UTC"))
-    };
-    let status = text("status");
-    let status_class = match status.as_str() {
+fn delivery_line(d: &DeliveryEntry, with_project: bool) -> DeliveryLine {
+    // "2024-05-01T10:00:01Z" → "2024-05-01 10:00:01 UTC".
+    let readable = |t: &str| t.replace('T', " ").replace('Z', " UTC");
+    let status_class = match d.status.as_str() {
         "sent" => "ok",
         "failed" => "bad",
-        "pending" | "retrying" | "sending" => "wait",
+        "pending" => "wait",
         _ => "muted",
     };
-    let when = match (time("sent_at"), time("next_attempt_at")) {
-        (Some(sent), _) => format!("sent {sent}"),
-        (None, Some(next)) => format!("next attempt {next}"),
-        (None, None) => format!("queued {}", time("created_at").unwrap_or_default()),
+    let when = match (&d.sent_at, &d.next_attempt_at) {
+        (Some(sent), _) => format!("sent {}", readable(sent)),
+        (None, Some(next)) => format!("next attempt {}", readable(next)),
+        (None, None) => format!("queued {}", readable(&d.created_at)),
     };
-    let event = text("event_type");
     DeliveryLine {
-        project: if with_project {
-            Some(d["project"].as_str().unwrap_or("(organization)").to_owned())
-        } else {
-            None
-        },
-        subject: d["subject_name"]
-            .as_str()
-            .map(str::to_owned)
+        project: with_project.then(|| {
+            d.project
+                .clone()
+                .unwrap_or_else(|| "(organization)".to_owned())
+        }),
+        subject: d
+            .subject_name
+            .clone()
             .unwrap_or_else(|| "(unknown)".to_owned()),
-        event: event_label(&event),
-        channel: d["channel_name"]
-            .as_str()
-            .or(d["channel"].as_str())
-            .unwrap_or("—")
-            .to_owned(),
-        status,
+        event: event_label(&d.event_type),
+        channel: d
+            .channel_name
+            .clone()
+            .or_else(|| d.channel.clone())
+            .unwrap_or_else(|| "—".to_owned()),
+        status: d.status.clone(),
         status_class,
         when,
-        attempts: d["attempts"].as_i64().unwrap_or_default(),
-        message: d["error_message"].as_str().map(str::to_owned),
-        code: d["error"].as_str().map(str::to_owned),
+        attempts: i64::from(d.attempts),
+        message: d.error_message.clone(),
+        code: d.error.clone(),
     }
 }
 
@@ -576,7 +570,7 @@ fn selected(raw: &str, inherit_allowed: bool, fallback: Choice) -> Choice {
 /// What the organization page lists: its projects and the filtered delivery log.
 pub struct OrgLists<'a> {
     pub projects: Vec<ProjectLink>,
-    pub deliveries: &'a [Value],
+    pub deliveries: &'a [DeliveryEntry],
     pub filters: LogFilters,
 }
 
@@ -674,7 +668,7 @@ pub fn project_page(
     rejected: Option<Rejected<'_>>,
     flash: &Flash,
     installed: bool,
-    deliveries: &[Value],
+    deliveries: &[DeliveryEntry],
 ) -> SettingsPage {
     let form = rejected.as_ref().map(|r| r.form);
     let own = view.own.as_ref();
