@@ -1,4 +1,5 @@
-//! Command line: `serve`, `migrate`, `token create|list|revoke`, `fake-slack`.
+//! Command line: `serve`, `migrate`, `token create|list|revoke`, `fake-slack`. The bench
+//! harness is its own binary, `xtc-slack-bench` (crates/bench).
 
 use std::process::ExitCode;
 
@@ -30,9 +31,7 @@ pub enum Command {
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Run a local fake of the Slack Web API and OAuth pages (demos and tests).
-    FakeSlack(Box<crate::fake_slack::FakeSlackArgs>),
-    /// Measure ingest, dispatch, latency, memory and start-up against a real server.
-    Bench(Box<crate::bench::BenchArgs>),
+    FakeSlack(Box<fake_slack::FakeSlackArgs>),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -79,8 +78,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve(*args),
         Command::Migrate(database) => migrate(&database),
         Command::Token { action } => token(action),
-        Command::FakeSlack(args) => fake_slack(*args),
-        Command::Bench(args) => bench(*args),
+        Command::FakeSlack(args) => run_fake_slack(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,17 +101,11 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
     })
 }
 
-fn fake_slack(args: crate::fake_slack::FakeSlackArgs) -> Result<(), StartupError> {
+/// The fake Slack lives in its own crate (`crates/fake-slack`); the product only starts it.
+fn run_fake_slack(args: fake_slack::FakeSlackArgs) -> Result<(), StartupError> {
     crate::telemetry::init(crate::settings::LogFormat::Human);
     actix_web::rt::System::new()
-        .block_on(crate::fake_slack::run(args))
-        .map_err(|e| StartupError::Io(std::io::Error::other(format!("{e:#}"))))
-}
-
-fn bench(args: crate::bench::BenchArgs) -> Result<(), StartupError> {
-    crate::telemetry::init(crate::settings::LogFormat::Human);
-    actix_web::rt::System::new()
-        .block_on(crate::bench::run(args))
+        .block_on(fake_slack::run(args))
         .map_err(|e| StartupError::Io(std::io::Error::other(format!("{e:#}"))))
 }
 

@@ -2,12 +2,10 @@
 
 pub mod actors;
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod crypto;
 pub mod db;
 pub mod domain;
-pub mod fake_slack;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;

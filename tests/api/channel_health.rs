@@ -93,8 +93,8 @@ test_both_backends_with_slack! {
 
 #[actix_web::test]
 async fn the_periodic_check_runs_on_its_interval() {
+    use fake_slack::FakeSlackConfig;
     use std::net::TcpListener;
-    use xtc_slack::fake_slack::{self, FakeSlackConfig};
     let config = FakeSlackConfig {
         rate_limit_per_sec: 0.0,
         ..FakeSlackConfig::default()

@@ -10,12 +10,10 @@ use std::{
 };
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use fake_slack::{FakeSlackConfig, FakeSlackHandle};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use xtc_slack::{
-    fake_slack::{self, FakeSlackConfig, FakeSlackHandle},
-    slack::{signing, AuthTest, Channel, OAuthV2Access, Posted, TeamInfo},
-};
+use xtc_slack::slack::{signing, AuthTest, Channel, OAuthV2Access, Posted, TeamInfo};
 
 fn spawn_fake(config: FakeSlackConfig) -> FakeSlackHandle {
     fake_slack::spawn(config, TcpListener::bind("127.0.0.1:0").unwrap()).unwrap()
@@ -572,11 +570,11 @@ async fn fake_events_verify_with_the_published_algorithm() {
     assert!(other_seen.lock().unwrap().is_empty());
 }
 
-/// `(method, path)` of every control route registered in `src/fake_slack/mod.rs`.
+/// `(method, path)` of every control route registered in `crates/fake-slack/src/lib.rs`.
 fn control_routes_in_code() -> std::collections::BTreeSet<(String, String)> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/src/fake_slack/mod.rs"
+        "/crates/fake-slack/src/lib.rs"
     ))
     .unwrap();
     let mut out = std::collections::BTreeSet::new();

@@ -130,7 +130,7 @@ pub struct TestApp {
     /// A `service` token.
     pub service_token: String,
     /// The app's own fake Slack, when started with [`try_spawn_app_with_slack`].
-    pub fake: Option<xtc_slack::fake_slack::FakeSlackHandle>,
+    pub fake: Option<fake_slack::FakeSlackHandle>,
 }
 
 /// Starts the service on `backend`; `None` when that backend is not available here.
@@ -280,7 +280,7 @@ impl TestApp {
 /// credentials, API and authorize URLs pointing at the fake. Also installs the log
 /// capture (see [`captured_logs`]).
 pub async fn try_spawn_app_with_slack(backend: Backend) -> Option<TestApp> {
-    use xtc_slack::fake_slack::{self, FakeSlackConfig};
+    use fake_slack::FakeSlackConfig;
     captured_logs();
     let config = FakeSlackConfig {
         // No pacing in tests: a test message to three channels must not wait.
@@ -340,7 +340,7 @@ pub fn captured_logs() -> Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> {
 
 impl TestApp {
     /// The fake Slack of this app (started with [`try_spawn_app_with_slack`]).
-    pub fn fake(&self) -> &xtc_slack::fake_slack::FakeSlackHandle {
+    pub fn fake(&self) -> &fake_slack::FakeSlackHandle {
         self.fake.as_ref().expect("started without a fake Slack")
     }
 
@@ -503,10 +503,10 @@ pub async fn try_spawn_fast_app(
 /// [`try_spawn_fast_app`] with the fake Slack's configuration adjusted by `fake`.
 pub async fn try_spawn_fast_app_with_fake(
     backend: Backend,
-    fake: impl FnOnce(&mut xtc_slack::fake_slack::FakeSlackConfig),
+    fake: impl FnOnce(&mut fake_slack::FakeSlackConfig),
     configure: impl FnOnce(&mut ServeArgs),
 ) -> Option<TestApp> {
-    use xtc_slack::fake_slack::{self, FakeSlackConfig};
+    use fake_slack::FakeSlackConfig;
     let mut config = FakeSlackConfig {
         rate_limit_per_sec: 0.0,
         ..FakeSlackConfig::default()

@@ -6,9 +6,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fake_slack::{FakeSlackConfig, FakeSlackHandle};
 use serde_json::{json, Value};
 use xtc_slack::db::models::delivery::Delivery;
-use xtc_slack::fake_slack::{self, FakeSlackConfig, FakeSlackHandle};
 
 use crate::helpers::*;
 use crate::metrics::{lt_event, post_lt};

@@ -4,13 +4,11 @@
 
 use std::{net::TcpListener, time::Duration};
 
+use fake_slack::{ChannelSpec, FakeSlackConfig, FakeSlackHandle};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
-use xtc_slack::{
-    fake_slack::{self, ChannelSpec, FakeSlackConfig, FakeSlackHandle},
-    slack::{
-        ConversationsListRequest, ErrorClass, PostMessage, SlackApi, SlackError, UpdateMessage,
-    },
+use xtc_slack::slack::{
+    ConversationsListRequest, ErrorClass, PostMessage, SlackApi, SlackError, UpdateMessage,
 };
 
 const REDIRECT: &str = "http://127.0.0.1:1/slack/oauth/callback";

@@ -6,7 +6,7 @@
 //! The HTTP layer ([`super::web_api`]) parses requests into [`Params`] and turns a
 //! [`Reply`] into a response.
 //!
-//! This module deliberately shares nothing with `crate::slack`: the client is tested
+//! This module deliberately shares nothing with the product's `xtc_slack::slack`: the client is tested
 //! against the fake, so the two must not agree by construction.
 
 use std::{collections::HashMap, time::Instant};

@@ -2,7 +2,7 @@
 //! the public channel events (`channel_rename`, `channel_archive`, `channel_unarchive`,
 //! `channel_deleted`), signed the way Slack signs them.
 //!
-//! The signing code is the fake's own (not `crate::slack::signing`), so a test that
+//! The signing code is the fake's own (not the product's `xtc_slack::slack::signing`), so a test that
 //! verifies these requests with the product's verifier checks both against the published
 //! algorithm rather than against each other.
 

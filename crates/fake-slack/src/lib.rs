@@ -1,8 +1,9 @@
 //! A local fake of Slack: the Web API methods the product calls, the OAuth v2 approval
 //! page, a control API for tests and demos, and a page that shows what was posted.
 //!
-//! It follows the facts in `slack-api.md` (shared notes) independently of
-//! [`crate::slack`]: nothing here imports the client's code, so tests of the client
+//! It follows the facts in `docs/slack-api.md` independently of the product's Slack client
+//! (`xtc_slack::slack`): this crate does not depend on the `xtc-slack` package, so the
+//! compiler guarantees that nothing here uses the client's code, and tests of the client
 //! against the fake check two separate readings of Slack's documentation.
 //!
 //! Routes:

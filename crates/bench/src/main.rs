@@ -1,29 +1,50 @@
-//! `xtc-slack bench`: drives a real `serve` process (a child of this one) and the fake
-//! Slack over HTTP on loopback, the way the orchestrator does, and prints what it measured:
-//! ingest throughput and latency, end-to-end latency (event accepted → `chat.postMessage`
-//! received by the fake), a rate-limited flood into one channel, peak RSS of the server,
-//! and start-up time on an existing database.
+//! `xtc-slack-bench`: drives a real `xtc-slack serve` process (a child of this one) and the
+//! fake Slack over HTTP on loopback, the way the orchestrator does, and prints what it
+//! measured: ingest throughput and latency, end-to-end latency (event accepted →
+//! `chat.postMessage` received by the fake), a rate-limited flood into one channel, peak RSS
+//! of the server, and start-up time on an existing database.
+//!
+//! It uses the product only from outside: the `xtc-slack` binary next to this one (the same
+//! `cargo build` builds both) or the one `--server` names, its `serve` and `token create`
+//! commands, and its HTTP API. So it measures exactly the binary that ships, and does not
+//! depend on the product's library.
 //!
 //! Every phase gets a fresh server and database (a backlog of one phase must not slow the
 //! next), except the start-up phase, which restarts on the ingest phase's full database.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
+use clap::Parser as _;
+use fake_slack::{ChannelSpec, FakeSlackConfig, FakeSlackHandle};
 use serde_json::{json, Value};
 
-use crate::db::DatabaseUrl;
-use crate::domain::access::Role;
-use crate::domain::ids::OrgId;
-use crate::fake_slack::{self, ChannelSpec, FakeSlackConfig, FakeSlackHandle};
+fn main() -> ExitCode {
+    // awc's rustls needs a process-wide crypto provider; ring is the one we build with.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = BenchArgs::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match actix_web::rt::System::new().block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Which database the server under test uses.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,9 +53,20 @@ pub enum BenchBackend {
     Postgres,
 }
 
-/// Options of `xtc-slack bench`.
-#[derive(clap::Args, Clone, Debug)]
+/// Options of `xtc-slack-bench`.
+#[derive(clap::Parser, Clone, Debug)]
+#[command(
+    name = "xtc-slack-bench",
+    version,
+    about = "Measure ingest, dispatch, latency, memory and start-up of a real xtc-slack server",
+    after_help = "Build first, so the server binary is current: \
+                  `cargo build --release && target/release/xtc-slack-bench`."
+)]
 pub struct BenchArgs {
+    /// The `xtc-slack` binary under test. Default: `xtc-slack` in this binary's directory
+    /// (`target/release/` after `cargo build --release`).
+    #[arg(long, env = "XTC_SLACK_BENCH_SERVER")]
+    pub server: Option<PathBuf>,
     /// Database backend of the server under test.
     #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
     pub backend: BenchBackend,
@@ -80,11 +112,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.projects == 0 || args.channels_per_project == 0 {
         bail!("--concurrency, --projects and --channels-per-project must be at least 1");
     }
-    let exe = std::env::current_exe().context("locating the xtc-slack binary")?;
+    let exe = server_binary(&args)?;
     let started = Instant::now();
     let mut report = Report::default();
     println!(
-        "xtc-slack bench: backend {:?}, {} cores",
+        "xtc-slack-bench: {}, backend {:?}, {} cores",
+        exe.display(),
         args.backend,
         num_cpus()
     );
@@ -125,6 +158,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     report.print(&args, started.elapsed());
     Ok(())
+}
+
+/// The `xtc-slack` binary to measure: `--server`, or the one built next to this binary.
+fn server_binary(args: &BenchArgs) -> anyhow::Result<PathBuf> {
+    let exe = match &args.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .context("locating this binary")?
+            .with_file_name(format!("xtc-slack{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !exe.is_file() {
+        bail!(
+            "no server binary at {} (build it with `cargo build --release`, or name one with --server)",
+            exe.display()
+        );
+    }
+    Ok(exe)
 }
 
 fn num_cpus() -> usize {
@@ -215,7 +265,7 @@ const BENCH_KEY: &str = "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMTI=";
 
 impl Server {
     fn start(
-        exe: &PathBuf,
+        exe: &Path,
         db: &BenchDb,
         fake: &FakeSlackHandle,
         extra: &[(&str, String)],
@@ -297,7 +347,7 @@ struct Env {
 
 impl Env {
     async fn start(
-        exe: &PathBuf,
+        exe: &Path,
         args: &BenchArgs,
         channels: usize,
         rate_limit: bool,
@@ -317,7 +367,7 @@ impl Env {
             .connector(awc::Connector::new().limit(args.concurrency.max(16) * 2))
             .finish();
         server.wait_ready(&http).await?;
-        let (service, admin) = tokens(db.url())?;
+        let (service, admin) = tokens(exe, db.url())?;
         let projects = if phase == "flood" { 1 } else { args.projects };
         let env = Self {
             fake,
@@ -498,16 +548,37 @@ impl Env {
     }
 }
 
-/// A service and an admin token, issued directly in the database (as `token create` does).
-fn tokens(db_url: &str) -> anyhow::Result<(String, String)> {
-    let mut conn = DatabaseUrl::parse(db_url)?.connect()?;
-    let service = crate::auth::issue(&mut conn, Role::Service, None, None, "bench")?;
-    let org = OrgId::parse("bench").map_err(|e| anyhow!("{e}"))?;
-    let admin = crate::auth::issue(&mut conn, Role::Admin, Some(&org), None, "bench-admin")?;
-    Ok((
-        service.token.expose_secret().to_owned(),
-        admin.token.expose_secret().to_owned(),
-    ))
+/// A service and an admin token, issued with `xtc-slack token create` as an operator does.
+fn tokens(exe: &Path, db_url: &str) -> anyhow::Result<(String, String)> {
+    let service = token_create(exe, db_url, &["--role", "service", "--name", "bench"])?;
+    let admin = token_create(
+        exe,
+        db_url,
+        &["--role", "admin", "--org", "bench", "--name", "bench-admin"],
+    )?;
+    Ok((service, admin))
+}
+
+fn token_create(exe: &Path, db_url: &str, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(exe)
+        .args(["token", "create"])
+        .args(args)
+        .env("XTC_SLACK_DATABASE_URL", db_url)
+        .stdin(Stdio::null())
+        .output()
+        .context("running xtc-slack token create")?;
+    if !out.status.success() {
+        bail!(
+            "xtc-slack token create {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let token = String::from_utf8(out.stdout)?.trim().to_owned();
+    if token.is_empty() {
+        bail!("xtc-slack token create printed no token");
+    }
+    Ok(token)
 }
 
 // ---------------------------------------------------------------------------------------
