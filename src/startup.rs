@@ -88,12 +88,12 @@ impl Application {
         let pipeline = start_pipeline(&settings, &db, &cipher, &slack, &metrics).await?;
         let channel_health = {
             use actix::Actor;
-            let deps = crate::services::channel_health::HealthDeps {
+            let deps = crate::pipeline::channel_health::HealthDeps {
                 db: db.clone(),
                 slack: slack.clone(),
                 cipher: cipher.clone(),
                 metrics: metrics.clone(),
-                pause: crate::services::channel_health::CALL_PAUSE,
+                pause: crate::pipeline::channel_health::CALL_PAUSE,
             };
             crate::actors::channel_health::ChannelHealth::new(deps, settings.channel_check_interval)
                 .start()
@@ -107,12 +107,20 @@ impl Application {
         };
         let ui = crate::http::ui::render::Ui::new(&settings)?;
         let settings = Arc::new(settings);
+        let services = crate::services::Services {
+            db: db.clone(),
+            settings: settings.clone(),
+            cipher: cipher.clone(),
+            slack: slack.clone(),
+            effective: pipeline.effective().clone(),
+        };
         let state = web::Data::new(AppState {
+            services,
             db,
             settings: settings.clone(),
             cipher,
             slack,
-            pipeline,
+            actors: pipeline,
             metrics,
             channel_health,
         });
@@ -171,7 +179,7 @@ async fn start_pipeline(
     cipher: &Cipher,
     slack: &crate::slack::SlackApi,
     metrics: &crate::metrics::Metrics,
-) -> Result<crate::actors::Pipeline, StartupError> {
+) -> Result<crate::actors::Actors, StartupError> {
     use actix::Actor;
 
     use crate::actors::config_resolver::ConfigResolver;
@@ -215,7 +223,7 @@ async fn start_pipeline(
     let resolver = resolver.start();
     let sender = SlackSender::new(SenderDeps {
         db: db.clone(),
-        resolver: resolver.clone(),
+        effective: effective.clone(),
         slack: slack.clone(),
         renderer: std::sync::Arc::new(renderer),
         cipher: cipher.clone(),
@@ -235,7 +243,7 @@ async fn start_pipeline(
         metrics: metrics.clone(),
     })
     .start();
-    Ok(crate::actors::Pipeline {
+    Ok(crate::actors::Actors {
         deps: Deps {
             db: db.clone(),
             writer: crate::pipeline::writer::IngestWriter::start(db)?,

@@ -6,15 +6,18 @@ use crate::crypto::Cipher;
 use crate::db::Db;
 use crate::settings::Settings;
 
-/// What handlers need: the database, validated settings, the token cipher.
+/// What handlers need: the database, validated settings, the token cipher, the admin
+/// operations' [`Services`](crate::services::Services) and the running actors.
 pub struct AppState {
+    /// What the admin operations (`services::*`) are called with.
+    pub services: crate::services::Services,
     pub db: Db,
     pub settings: Arc<Settings>,
     pub cipher: Cipher,
     /// The Slack Web API client (base URL and timeout from settings).
     pub slack: crate::slack::SlackApi,
-    /// The actors of the notification pipeline.
-    pub pipeline: crate::actors::Pipeline,
+    /// The running actors of the notification pipeline.
+    pub actors: crate::actors::Actors,
     /// This app's Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// The periodic (and on-demand) target channel check.

@@ -1,5 +1,5 @@
 //! `ChannelHealth`: owns the periodic channel health check. Every `interval` it runs
-//! [`crate::services::channel_health::check`] (one at a time: a check still running when
+//! [`crate::pipeline::channel_health::check`] (one at a time: a check still running when
 //! the next is due makes the next one skip). [`CheckNow`] runs a check on demand (the
 //! admin endpoint and tests).
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::db::DbError;
-use crate::services::channel_health::{self, CheckSummary, HealthDeps};
+use crate::pipeline::channel_health::{self, CheckSummary, HealthDeps};
 
 /// The first periodic check runs this long after start (or after `interval`, if shorter),
 /// so that a service restarted more often than `interval` still checks.

@@ -12,81 +12,16 @@
 //! through an [`EffectiveCache`] handle first, so a hit costs no message round trip to
 //! the actor's thread.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::db::models::project::Project;
 use crate::db::{Db, DbError};
+use crate::pipeline::effective::{self, EffectiveCache, CACHE_TTL};
 use crate::pipeline::ingest::Resolved;
 
-/// How long a resolved configuration is reused.
-pub const CACHE_TTL: Duration = Duration::from_secs(2);
 /// Cache entries are swept this often.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
-
-/// When an entry was resolved, the entry, and whether a refresh is under way.
-type Entries = HashMap<(String, String), (Instant, Resolved, bool)>;
-
-/// A read handle on the resolver's cache.
-#[derive(Clone, Default)]
-pub struct EffectiveCache(Arc<RwLock<Entries>>);
-
-impl EffectiveCache {
-    /// The cached configuration of a project, while fresh, and whether the caller should
-    /// ask for a [`Refresh`] (the entry is half its TTL old and nobody has asked yet).
-    pub fn get(&self, org: &str, project: &str) -> Option<(Resolved, bool)> {
-        self.get_at(org, project, Instant::now())
-    }
-
-    fn get_at(&self, org: &str, project: &str, now: Instant) -> Option<(Resolved, bool)> {
-        let key = (org.to_owned(), project.to_owned());
-        let (resolved, aging) = {
-            let entries = self.0.read().ok()?;
-            let (at, resolved, refreshing) = entries.get(&key)?;
-            let age = now.saturating_duration_since(*at);
-            if age >= CACHE_TTL {
-                return None;
-            }
-            (resolved.clone(), age >= CACHE_TTL / 2 && !refreshing)
-        };
-        let refresh = aging && self.mark_refreshing(&key, true);
-        Some((resolved, refresh))
-    }
-
-    /// Sets the entry's refresh flag; returns whether it changed.
-    fn mark_refreshing(&self, key: &(String, String), on: bool) -> bool {
-        let Ok(mut entries) = self.0.write() else {
-            return false;
-        };
-        match entries.get_mut(key) {
-            Some((_, _, refreshing)) if *refreshing != on => {
-                *refreshing = on;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn put(&self, key: (String, String), resolved: Resolved) {
-        if let Ok(mut entries) = self.0.write() {
-            entries.insert(key, (Instant::now(), resolved, false));
-        }
-    }
-
-    /// Drops every cached configuration of `org`, at once.
-    pub fn invalidate_org(&self, org: &str) {
-        self.retain(|(o, _), _| o != org);
-    }
-
-    fn retain(&self, keep: impl Fn(&(String, String), &(Instant, Resolved, bool)) -> bool) {
-        if let Ok(mut entries) = self.0.write() {
-            entries.retain(|k, v| keep(k, v));
-        }
-    }
-}
 
 /// Resolves effective settings for an org's project.
 pub struct ConfigResolver {
@@ -147,16 +82,8 @@ impl ConfigResolver {
         let db = self.db.clone();
         let (org, project) = key.clone();
         let fetched = async move {
-            db.run(move |conn| {
-                let effective =
-                    crate::services::slack_config::load_effective(conn, &org, Some(&project))?;
-                let project_registered = Project::exists(conn, &org, &project)?;
-                Ok::<_, DbError>(Resolved {
-                    effective,
-                    project_registered,
-                })
-            })
-            .await
+            db.run(move |conn| effective::resolve_project(conn, &org, &project))
+                .await
         };
         Box::pin(fetched.into_actor(self).map(move |result, act, _| {
             match &result {
@@ -195,50 +122,5 @@ impl Handler<Invalidate> for ConfigResolver {
 
     fn handle(&mut self, msg: Invalidate, _: &mut Self::Context) {
         self.cache.invalidate_org(&msg.org);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::settings::{resolve, OrgSettings};
-
-    fn resolved() -> Resolved {
-        Resolved {
-            effective: resolve(&OrgSettings::default(), None, None, None),
-            project_registered: true,
-        }
-    }
-
-    #[test]
-    fn entries_are_refreshed_once_after_half_their_ttl_and_dropped_after_it() {
-        let cache = EffectiveCache::default();
-        let key = ("acme".to_owned(), "shop".to_owned());
-        cache.put(key.clone(), resolved());
-        let put_at = Instant::now();
-        let get = |after: Duration| {
-            cache
-                .get_at("acme", "shop", put_at + after)
-                .map(|(_, refresh)| refresh)
-        };
-        assert_eq!(get(Duration::ZERO), Some(false), "fresh");
-        assert_eq!(
-            get(CACHE_TTL / 2 + Duration::from_millis(1)),
-            Some(true),
-            "aging: refresh"
-        );
-        assert_eq!(
-            get(CACHE_TTL / 2 + Duration::from_millis(2)),
-            Some(false),
-            "asked already"
-        );
-        assert_eq!(get(CACHE_TTL + Duration::from_millis(1)), None, "expired");
-        // A refresh that failed lets the next caller ask again.
-        assert!(cache.mark_refreshing(&key, false));
-        assert_eq!(get(CACHE_TTL / 2 + Duration::from_millis(3)), Some(true));
-        // A completed refresh starts a new lifetime.
-        cache.put(key, resolved());
-        assert_eq!(cache.get("acme", "shop").map(|(_, r)| r), Some(false));
-        assert!(cache.get("acme", "other").is_none());
     }
 }

@@ -16,15 +16,15 @@ use scenario::Scenarios;
 use slack_sender::SlackSender;
 use subject::Deps;
 
-/// Handles to the running pipeline, shared by the HTTP handlers.
+/// Handles to the running actors, shared by the HTTP handlers.
 #[derive(Clone)]
-pub struct Pipeline {
+pub struct Actors {
     pub deps: Deps,
     pub load_tests: LoadTests,
     pub scenarios: Scenarios,
 }
 
-impl Pipeline {
+impl Actors {
     pub fn resolver(&self) -> &Addr<ConfigResolver> {
         &self.deps.resolver
     }
@@ -33,9 +33,8 @@ impl Pipeline {
         &self.deps.sender
     }
 
-    /// Settings of `org` changed on this instance: stop using cached ones.
-    pub fn invalidate(&self, org: &str) {
-        // Synchronously, so an event sent right after the change already sees it.
-        self.deps.effective.invalidate_org(org);
+    /// The effective-settings cache the subject actors read.
+    pub fn effective(&self) -> &crate::pipeline::effective::EffectiveCache {
+        &self.deps.effective
     }
 }

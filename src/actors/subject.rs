@@ -10,12 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Utc;
 
-use super::config_resolver::{ConfigResolver, EffectiveCache, Refresh, Resolve};
+use super::config_resolver::{ConfigResolver, Refresh, Resolve};
 use super::slack_sender::{SlackSender, Wake};
-use crate::db::{Db, DbConnection, DbError};
-use crate::pipeline::ingest::{IngestError, Outcome, Resolved};
+use crate::db::{Db, DbError};
+use crate::pipeline::effective::EffectiveCache;
+use crate::pipeline::ingest::{IngestError, Outcome};
+pub use crate::pipeline::subjects::Subject;
 use crate::pipeline::writer::IngestWriter;
 
 /// An actor with no message for this long stops.
@@ -28,25 +29,6 @@ const MAX_CONFLICT_RETRIES: usize = 5;
 /// state is in the database; a later event starts it again), so memory stays bounded
 /// whatever the orchestrator sends.
 pub const MAX_LIVE_ACTORS: usize = 10_000;
-
-/// What a kind of subject contributes: how to find its project and how to apply an event.
-pub trait Subject: 'static {
-    type Event: Clone + Send + 'static;
-    /// For log lines.
-    const NAME: &'static str;
-    fn org(ev: &Self::Event) -> &str;
-    fn project(ev: &Self::Event) -> &str;
-    /// The ingest transaction body (called inside `write_tx`).
-    fn ingest(
-        conn: &mut DbConnection,
-        ev: &Self::Event,
-        resolved: &Resolved,
-    ) -> Result<Outcome, IngestError>;
-    /// Whether the subject's lifecycle has ended after `outcome`: its actor stops at once.
-    fn ended(_outcome: &Outcome) -> bool {
-        false
-    }
-}
 
 /// What every lifecycle actor needs.
 #[derive(Clone)]
@@ -266,9 +248,4 @@ impl<S: Subject> Directory<S> {
         }
         Err(IngestError::Database(DbError::Canceled))
     }
-}
-
-/// Current time for ingest (one place, so tests could pin it).
-pub fn now() -> chrono::DateTime<Utc> {
-    Utc::now()
 }

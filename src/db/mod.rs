@@ -6,6 +6,8 @@
 
 pub mod models;
 mod prepared;
+mod text_enum;
+pub(crate) use text_enum::text_enum;
 pub mod schema;
 
 pub use prepared::{CachedDsl, FirstRowDsl};

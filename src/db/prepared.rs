@@ -2,7 +2,7 @@
 //!
 //! diesel keeps a prepared statement per query in each connection's cache, but only for
 //! queries it deems "safe to cache", and `.first()` binds its limit. Profiles of the
-//! ingest path (`xtc-slack bench`) showed both costs:
+//! ingest path (`xtc-slack-bench`) showed both costs:
 //!
 //! - `LIMIT ?`: SQLite (3.4x, as bundled) marks a statement whose `LIMIT` is a bound
 //!   parameter for re-preparation whenever that parameter is bound, so every execution of

@@ -177,6 +177,42 @@ impl EventKey {
     }
 }
 
+/// Which thread (and run card) a delivery belongs to, as stored in `subject_key`.
+///
+/// With threads on, every message about one load test goes into one thread (`lt:<id>`),
+/// and every message about one monitoring incident, from the first failure until the
+/// recovery, into one thread of its own (`sc:<scenario>:<incident>`, the incident counting
+/// up each time the scenario starts failing again). Intermediate reports of the same
+/// subject supersede each other by this key too.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SubjectKey(String);
+
+impl SubjectKey {
+    pub fn load_test(id: &str) -> Self {
+        Self(format!("lt:{id}"))
+    }
+
+    pub fn incident(scenario: &str, incident: i64) -> Self {
+        Self(format!("sc:{scenario}:{incident}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The kind and id of the subject of a stored key.
+    pub fn subject_of(stored: &str) -> Option<(SubjectKind, &str)> {
+        if let Some(id) = stored.strip_prefix("lt:") {
+            return Some((SubjectKind::LoadTest, id));
+        }
+        let rest = stored.strip_prefix("sc:")?;
+        Some((
+            SubjectKind::Scenario,
+            rest.rsplit_once(':').map_or(rest, |(id, _)| id),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +247,25 @@ mod tests {
         assert_eq!(lt.as_str(), "load_test:lt-1:e:1");
         assert_eq!(EventKey::sender_event_id(lt.as_str()), "e:1");
         assert_eq!(EventKey::sender_event_id("legacy"), "legacy");
+    }
+
+    #[test]
+    fn subject_keys_name_one_thread_per_load_test_and_per_incident() {
+        let lt = SubjectKey::load_test("lt-1");
+        let sc = SubjectKey::incident("shop.checkout", 3);
+        assert_eq!(
+            (lt.as_str(), sc.as_str()),
+            ("lt:lt-1", "sc:shop.checkout:3")
+        );
+        assert_eq!(
+            SubjectKey::subject_of(lt.as_str()),
+            Some((SubjectKind::LoadTest, "lt-1"))
+        );
+        assert_eq!(
+            SubjectKey::subject_of(sc.as_str()),
+            Some((SubjectKind::Scenario, "shop.checkout"))
+        );
+        assert_eq!(SubjectKey::subject_of("other"), None);
     }
 
     #[test]

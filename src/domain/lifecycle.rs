@@ -11,7 +11,19 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a load test is in its lifecycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadTestState {
     /// No event seen yet.
@@ -58,6 +70,8 @@ impl LoadTestState {
             .all(|e| apply(self, e).is_err())
     }
 }
+
+crate::db::text_enum!(LoadTestState);
 
 /// What the orchestrator reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

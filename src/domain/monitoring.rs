@@ -5,7 +5,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A scenario execution's result, ordered by severity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Ok,
@@ -35,6 +49,8 @@ impl Health {
     }
 }
 
+crate::db::text_enum!(Health);
+
 /// What a scenario remembers between events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScenarioState {
@@ -54,8 +70,10 @@ impl ScenarioState {
     };
 }
 
-/// A change worth a notification.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A change worth a notification. Stored with the event (as `{"type": "failing", ...}`),
+/// so the serialised form is part of the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// ok → failing.
     Failing { severity: Health },

@@ -47,7 +47,7 @@ pub async fn check_org(
     let org = params::org(&path)?;
     auth.require_admin(AdminTarget::Org(&org))?;
     // 404 before asking Slack anything.
-    svc::org_view(&state, &org).await?;
+    svc::org_view(&state.services, &org).await?;
     let summary = state
         .channel_health
         .send(CheckNow {
@@ -55,7 +55,7 @@ pub async fn check_org(
         })
         .await
         .map_err(|_| ApiError::Unavailable("the channel checker is not running".into()))??;
-    let view = svc::org_view(&state, &org).await?;
+    let view = svc::org_view(&state.services, &org).await?;
     Ok(web::Json(ChannelCheckResult {
         channel_warnings: view.channel_warnings,
         checked: summary.checked,

@@ -11,7 +11,7 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::params;
 use super::responses::{BadRequest, Denied, NotFound, Unprocessable};
-use crate::db::models::delivery::{self, Delivery, LogEntry, LogFilter};
+use crate::db::models::delivery::{Delivery, DeliveryStatus, LogEntry, LogFilter};
 use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
 use crate::db::models::slack_channel::SlackChannel;
@@ -26,13 +26,6 @@ use crate::state::AppState;
 pub const MAX_LIMIT: i64 = 500;
 /// The event type under which test messages are listed.
 pub const TEST_MESSAGE: &str = "test_message";
-/// The statuses a log can be filtered by.
-const STATUSES: [&str; 4] = [
-    delivery::PENDING,
-    delivery::SENT,
-    delivery::FAILED,
-    delivery::SKIPPED,
-];
 
 #[derive(Deserialize)]
 pub struct LogQuery {
@@ -176,8 +169,7 @@ pub struct DeliveryEntry {
     /// The project (none for an organization's test message).
     pub project: Option<String>,
     pub sent_at: Option<String>,
-    /// `pending`, `sent`, `failed` or `skipped`.
-    pub status: String,
+    pub status: DeliveryStatus,
     /// `load_test`, `scenario` or `test_message`.
     pub subject_kind: Option<String>,
     /// The load test's or scenario's name ("Test message by …" for test messages).
@@ -213,10 +205,10 @@ fn delivery_entry(e: &LogEntry) -> DeliveryEntry {
         event_id: Some(crate::domain::ids::EventKey::sender_event_id(&d.event_id).to_owned()),
         event_type: d.event_type.clone(),
         id: d.id,
-        next_attempt_at: (d.status == delivery::PENDING).then(|| rfc3339(d.next_attempt_at)),
+        next_attempt_at: (d.status == DeliveryStatus::Pending).then(|| rfc3339(d.next_attempt_at)),
         project: Some(d.project_id.clone()),
         sent_at: d.sent_at.map(rfc3339),
-        status: d.status.clone(),
+        status: d.status,
         subject_kind: e.subject_kind.map(str::to_owned),
         subject_name: e.subject_name.clone(),
     }
@@ -245,8 +237,8 @@ fn test_message_entry(t: &TestMessageRow, current_name: Option<&String>) -> Deli
         id: t.id,
         next_attempt_at: None,
         project: (!t.project_id.is_empty()).then(|| t.project_id.clone()),
-        sent_at: (t.status == delivery::SENT).then(|| rfc3339(t.created_at)),
-        status: t.status.clone(),
+        sent_at: (t.status == DeliveryStatus::Sent).then(|| rfc3339(t.created_at)),
+        status: t.status,
         subject_kind: Some(TEST_MESSAGE.to_owned()),
         subject_name: Some(format!("Test message by {}", t.sent_by)),
     }
@@ -304,19 +296,16 @@ fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
 }
 
 /// A `status` filter: one of the delivery statuses.
-pub fn parse_status(raw: Option<&str>) -> Result<Option<&'static str>, ApiError> {
+pub fn parse_status(raw: Option<&str>) -> Result<Option<DeliveryStatus>, ApiError> {
     match raw {
         None | Some("") => Ok(None),
-        Some(s) => STATUSES
-            .iter()
-            .find(|v| **v == s)
-            .map(|v| Some(*v))
-            .ok_or_else(|| {
-                ApiError::field(
-                    "status",
-                    format!("status must be one of {}", STATUSES.join(", ")),
-                )
-            }),
+        Some(s) => DeliveryStatus::parse(s).map(Some).ok_or_else(|| {
+            let all: Vec<&str> = DeliveryStatus::ALL.iter().map(|v| v.as_str()).collect();
+            ApiError::field(
+                "status",
+                format!("status must be one of {}", all.join(", ")),
+            )
+        }),
     }
 }
 

@@ -217,6 +217,28 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+/// Configuration operations' failures as API answers.
+impl From<crate::services::slack_config::ConfigError> for ApiError {
+    fn from(e: crate::services::slack_config::ConfigError) -> Self {
+        use crate::services::slack_config::ConfigError;
+        match e {
+            ConfigError::NotFound(m) => ApiError::NotFound(m),
+            ConfigError::InvalidChannels { message, errors } => ApiError::InvalidEntries {
+                field: "target_channels".to_owned(),
+                message,
+                errors: errors.iter().map(|e| json!(e)).collect(),
+            },
+            ConfigError::SlackNotConfigured => ApiError::SlackNotConfigured,
+            ConfigError::Incomplete { message, missing } => {
+                ApiError::IncompleteConfig { message, missing }
+            }
+            ConfigError::SlackUnavailable(m) => ApiError::Unavailable(m),
+            ConfigError::Db(e) => ApiError::from(e),
+            ConfigError::Crypto(e) => ApiError::internal(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

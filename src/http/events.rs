@@ -92,7 +92,7 @@ pub async fn load_test_event(
         .validate(id.clone(), Utc::now())
         .map_err(field_error)?;
     let event_id = event.event_id.to_string();
-    let pipeline = &state.pipeline;
+    let pipeline = &state.actors;
     let outcome = pipeline
         .load_tests
         .ingest(id.as_str(), &pipeline.deps, event)
@@ -126,7 +126,7 @@ pub async fn monitoring_event(
         .validate(id.clone(), Utc::now())
         .map_err(field_error)?;
     let event_id = event.event_id.to_string();
-    let pipeline = &state.pipeline;
+    let pipeline = &state.actors;
     let outcome = pipeline
         .scenarios
         .ingest(id.as_str(), &pipeline.deps, event)

@@ -36,7 +36,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         // The process-side figures are still worth a scrape.
         Err(e) => tracing::warn!(error = %e, "metrics: the database does not answer"),
     }
-    let pipeline = &state.pipeline;
+    let pipeline = &state.actors;
     let live = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     m.live_actors
         .with_label_values(&["load_test"])

@@ -19,7 +19,7 @@ pub async fn callback(
     ui: web::Data<Ui>,
     query: web::Query<CallbackParams>,
 ) -> HttpResponse {
-    match svc::complete_oauth(&state, query.into_inner()).await {
+    match svc::complete_oauth(&state.services, query.into_inner()).await {
         Ok(done) => {
             let location = format!("{}{}", state.settings.public_base(), done.redirect);
             let mut res = HttpResponse::SeeOther();

@@ -134,7 +134,7 @@ pub async fn receive(
                 count(kind, "ignored");
                 return Ok(ack());
             }
-            match svc::apply(&state, &team, event).await {
+            match svc::apply(&state.services, &team, event).await {
                 Ok(Handled::Changed) => {
                     span.in_scope(|| tracing::info!("Slack event applied"));
                     count(kind, "handled");

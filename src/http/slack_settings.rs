@@ -113,7 +113,7 @@ pub async fn get_org(
     path: web::Path<String>,
 ) -> Result<web::Json<OrgView>, ApiError> {
     let org = org_scope(&auth, &path)?;
-    let view = svc::org_view(&state, &org).await?;
+    let view = svc::org_view(&state.services, &org).await?;
     Ok(web::Json(view))
 }
 
@@ -142,7 +142,7 @@ pub async fn put_org(
         compact_messages: body.compact_messages,
         target_channels: body.target_channels.map(ChannelsField::into_entries),
     };
-    let view = svc::update_org(&state, &auth.0, &org, update).await?;
+    let view = svc::update_org(&state.services, &auth.0, &org, update).await?;
     Ok(web::Json(view))
 }
 
@@ -165,7 +165,7 @@ pub async fn get_project(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<ProjectView>, ApiError> {
     let (org, project) = project_scope(&auth, &path.0, &path.1)?;
-    let view = svc::project_view(&state, &org, &project).await?;
+    let view = svc::project_view(&state.services, &org, &project).await?;
     Ok(web::Json(view))
 }
 
@@ -200,7 +200,7 @@ pub async fn put_project(
             .map(ChannelsField::into_entries)
             .unwrap_or_default(),
     };
-    let view = svc::put_project(&state, &auth.0, &org, &project, update).await?;
+    let view = svc::put_project(&state.services, &auth.0, &org, &project, update).await?;
     Ok(web::Json(view))
 }
 
@@ -223,7 +223,7 @@ pub async fn delete_project(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = project_scope(&auth, &path.0, &path.1)?;
-    svc::delete_project_settings(&state, &auth.0, &org, &project).await?;
+    svc::delete_project_settings(&state.services, &auth.0, &org, &project).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -232,7 +232,7 @@ async fn install(
     state: &AppState,
     scope: Scope,
 ) -> Result<web::Json<AuthorizeUrl>, ApiError> {
-    let authorize_url = svc::start_install(state, &auth.0, &scope).await?;
+    let authorize_url = svc::start_install(&state.services, &auth.0, &scope).await?;
     Ok(web::Json(AuthorizeUrl { authorize_url }))
 }
 
@@ -283,7 +283,7 @@ async fn remove(
     state: &AppState,
     scope: Scope,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = svc::remove_integration(state, &auth.0, &scope).await?;
+    let outcome = svc::remove_integration(&state.services, &auth.0, &scope).await?;
     Ok(HttpResponse::NoContent()
         .insert_header(("X-Slack-Revoke", outcome.as_str()))
         .finish())
@@ -335,7 +335,7 @@ async fn test_message(
     state: &AppState,
     scope: Scope,
 ) -> Result<web::Json<TestMessageResults>, ApiError> {
-    let results = svc::send_test_message(state, &auth.0, &scope).await?;
+    let results = svc::send_test_message(&state.services, &auth.0, &scope).await?;
     Ok(web::Json(TestMessageResults { results }))
 }
 

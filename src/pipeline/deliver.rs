@@ -48,8 +48,8 @@ pub struct SenderConfig {
 /// What sending needs.
 pub struct SenderDeps {
     pub db: Db,
-    /// Told when an installation breaks, so new events stop resolving to it at once.
-    pub resolver: actix::Addr<crate::actors::config_resolver::ConfigResolver>,
+    /// Cleared when an installation breaks, so new events stop resolving to it at once.
+    pub effective: super::effective::EffectiveCache,
     pub slack: SlackApi,
     pub renderer: Arc<Renderer>,
     pub cipher: Cipher,
@@ -136,7 +136,7 @@ fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, Str
             .status_reason
             .clone()
             .unwrap_or_else(|| "revoked".into());
-        return Ok(Err(format!("the Slack integration is broken: {why}")));
+        return Ok(Err(super::installations::broken_reason(&why)));
     }
     let org = Organization::find_by_id(conn, &d.org_id)?;
     let project = Project::find_by_id(conn, &d.org_id, &d.project_id)?;
@@ -169,8 +169,7 @@ enum Record {
         delay: Duration,
         error: String,
         blocked_for: Option<Duration>,
-        /// Slack itself failed (5xx, timeout): the workspace is in an outage.
-        outage: bool,
+        cause: RetryCause,
     },
     Failed {
         error: String,
@@ -178,6 +177,17 @@ enum Record {
     Broken {
         error: String,
     },
+}
+
+/// Why a delivery is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RetryCause {
+    /// A 429, a database hiccup, a refresh to retry.
+    Other,
+    /// Slack itself failed (5xx, timeout): the workspace is in an outage.
+    SlackFailing,
+    /// Slack is failing for the workspace and another delivery probes it.
+    AwaitingProbe,
 }
 
 enum ThreadWrite {
@@ -191,7 +201,10 @@ fn broadcast(payload: &Payload) -> bool {
     match payload {
         Payload::LoadTest(lt) => matches!(lt.event_type, E::Error | E::Aborted),
         Payload::Scenario(sc) => {
-            matches!(sc.change, super::events::ScenarioChange::Recovered { .. })
+            matches!(
+                sc.change,
+                crate::domain::monitoring::Change::Recovered { .. }
+            )
         }
     }
 }
@@ -223,7 +236,7 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
                 delay: deps.config.retry_base,
                 error: "database unavailable".into(),
                 blocked_for: None,
-                outage: false,
+                cause: RetryCause::Other,
             }
         }
         Ok(Err(reason)) => Record::Failed { error: reason },
@@ -246,7 +259,7 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
                                     delay: Duration::ZERO,
                                     error,
                                     blocked_for: None,
-                                    outage: false,
+                                    cause: RetryCause::Other,
                                 },
                                 Err(e) => token_expired_after(&deps, &installation, e).await,
                             }
@@ -297,8 +310,7 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
         tracing::error!(error = %e, "could not record a delivery outcome");
     }
     if broken {
-        deps.resolver
-            .do_send(crate::actors::config_resolver::Invalidate { org });
+        deps.effective.invalidate_org(&org);
     }
     attempt
 }
@@ -331,7 +343,7 @@ async fn token_expired_after(deps: &SenderDeps, inst: &Installation, e: RefreshE
             delay: backoff(deps.config.retry_base, 1),
             error: "token_expired (refresh will be retried)".into(),
             blocked_for: None,
-            outage: false,
+            cause: RetryCause::Other,
         },
     }
 }
@@ -359,7 +371,7 @@ async fn wait_for_probe(deps: &SenderDeps, installation: &Installation) -> Optio
                 .clamp(Duration::from_millis(200), MAX_PROBE_INTERVAL),
             error: "Slack is failing for this workspace; waiting for it to recover".into(),
             blocked_for: None,
-            outage: false,
+            cause: RetryCause::AwaitingProbe,
         }),
     }
 }
@@ -483,13 +495,17 @@ fn classify(deps: &SenderDeps, d: &Delivery, e: SlackError) -> Record {
             let delay = match e.retry_after() {
                 Some(after) => after,
                 None if rate_limited => Duration::from_secs(1),
-                None => backoff(deps.config.retry_base, d.attempts),
+                None => outage_backoff(deps.config.retry_base, now() - d.created_at),
             };
             Record::Retry {
                 delay,
                 error: code,
                 blocked_for: rate_limited.then_some(delay),
-                outage: !rate_limited,
+                cause: if rate_limited {
+                    RetryCause::Other
+                } else {
+                    RetryCause::SlackFailing
+                },
             }
         }
         ErrorClass::IntegrationBroken => Record::Broken { error: code },
@@ -497,6 +513,16 @@ fn classify(deps: &SenderDeps, d: &Delivery, e: SlackError) -> Record {
             Record::Failed { error: code }
         }
     }
+}
+
+/// The next probe of a workspace Slack is failing for: half the time this delivery has
+/// waited so far (so the probes thin out as an outage goes on, whatever the attempt count),
+/// at least `base`, at most [`MAX_PROBE_INTERVAL`], with ±25 % jitter. Once Slack is back,
+/// the backlog therefore goes on within a minute, or within half the outage if shorter.
+fn outage_backoff(base: Duration, waited: chrono::Duration) -> Duration {
+    let half = waited.to_std().unwrap_or_default() / 2;
+    let delay = half.clamp(base.min(MAX_PROBE_INTERVAL), MAX_PROBE_INTERVAL);
+    delay.mul_f64(rand::thread_rng().gen_range(0.75..1.25))
 }
 
 /// Exponential backoff with ±25 % jitter, capped.
@@ -549,11 +575,21 @@ fn save(
             delay,
             error,
             blocked_for,
-            outage: slack_failed,
+            cause,
         } => {
-            let at = now_naive + chrono::Duration::from_std(delay).unwrap_or_default();
+            let mut at = now_naive + chrono::Duration::from_std(delay).unwrap_or_default();
+            let installation = d.installation_id.as_deref();
+            if let (RetryCause::AwaitingProbe, Some(id)) = (cause, installation) {
+                // Slack may have recovered (and the waiting deliveries been woken) while
+                // this one was deciding to wait: then it goes now.
+                let failing =
+                    Installation::find_by_id(conn, id)?.is_some_and(|i| i.failing_since.is_some());
+                if !failing {
+                    at = now_naive;
+                }
+            }
             Delivery::reschedule(conn, d.id, at, &error)?;
-            if let (true, Some(installation)) = (slack_failed, &d.installation_id) {
+            if let (RetryCause::SlackFailing, Some(installation)) = (cause, installation) {
                 let probe = now_naive
                     + chrono::Duration::from_std(delay.min(MAX_PROBE_INTERVAL)).unwrap_or_default();
                 if Installation::mark_failing(conn, installation, now_naive, probe)? {
@@ -567,28 +603,34 @@ fn save(
         }
         Record::Failed { error } => Delivery::mark_failed(conn, d.id, &error)?,
         Record::Broken { error } => {
-            if let Some(installation) = &d.installation_id {
-                Installation::mark_revoked(conn, installation, &error)?;
-                crate::db::models::audit::AuditEntry::insert(
-                    conn,
-                    "xtc-slack (delivery)",
-                    &d.org_id,
-                    None,
-                    "slack_integration.revoked",
-                    &serde_json::json!({"installation_id": installation, "reason": error}),
-                )?;
-                Delivery::fail_pending_for_installation(
-                    conn,
-                    installation,
-                    &format!("the Slack integration is broken: {error}"),
-                )?;
+            let installation = match &d.installation_id {
+                Some(id) => Installation::find_by_id(conn, id)?,
+                None => None,
+            };
+            // Not there any more: removed or replaced meanwhile (a replacement took over the
+            // pending deliveries); only this one fails.
+            if let Some(inst) = installation {
+                super::installations::mark_broken(conn, &inst, &error, "xtc-slack (delivery)")?;
             }
-            Delivery::mark_failed(
-                conn,
-                d.id,
-                &format!("the Slack integration is broken: {error}"),
-            )?;
+            Delivery::mark_failed(conn, d.id, &super::installations::broken_reason(&error))?;
         }
     }
     Ok(outage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outage_probes_thin_out_with_the_outage_and_stay_within_a_minute() {
+        let base = Duration::from_millis(100);
+        let at = |secs: i64| outage_backoff(base, chrono::Duration::seconds(secs));
+        assert!(at(0) >= Duration::from_millis(75) && at(0) <= Duration::from_millis(125));
+        assert!(at(10) >= Duration::from_millis(3_750) && at(10) <= Duration::from_millis(6_250));
+        for _ in 0..20 {
+            assert!(at(3_600) <= Duration::from_secs(75), "{:?}", at(3_600));
+            assert!(at(3_600) >= Duration::from_secs(45));
+        }
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::domain::ids::{EventId, LoadTestId, OrgId, ProjectId, ScenarioId};
 use crate::domain::lifecycle::LoadTestEventType;
-use crate::domain::monitoring::Health;
+use crate::domain::monitoring::{Change, Health};
 use crate::domain::user_text::{self, Lines};
 
 /// A field that failed validation (becomes 422 naming the field).
@@ -450,41 +450,10 @@ pub struct ScenarioPayload {
     pub scenario_id: String,
     pub name: String,
     pub url: Option<String>,
-    pub change: ScenarioChange,
+    pub change: Change,
     pub health: Health,
     pub occurred_at: DateTime<Utc>,
     pub incident: i64,
     pub execution: Option<ExecutionInfo>,
     pub failed_sensors: Vec<FailedSensor>,
-}
-
-/// A monitoring change as stored (mirrors `domain::monitoring::Change`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ScenarioChange {
-    Failing { severity: Health },
-    SeverityChanged { from: Health, to: Health },
-    Recovered { down_seconds: i64 },
-}
-
-impl From<crate::domain::monitoring::Change> for ScenarioChange {
-    fn from(c: crate::domain::monitoring::Change) -> Self {
-        use crate::domain::monitoring::Change;
-        match c {
-            Change::Failing { severity } => Self::Failing { severity },
-            Change::SeverityChanged { from, to } => Self::SeverityChanged { from, to },
-            Change::Recovered { down_seconds } => Self::Recovered { down_seconds },
-        }
-    }
-}
-
-impl ScenarioChange {
-    /// The event kind of the delivery log and the template name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Failing { .. } => "scenario_failing",
-            Self::SeverityChanged { .. } => "scenario_severity_changed",
-            Self::Recovered { .. } => "scenario_recovered",
-        }
-    }
 }

@@ -4,15 +4,15 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::events::{LoadTestEvent, LoadTestPayload, MonitoringEvent, Payload, ScenarioPayload};
-use crate::db::models::delivery::{Delivery, NewDelivery, PENDING, SKIPPED};
+use crate::db::models::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::db::models::event::EventRow;
 use crate::db::models::load_test::LoadTestRow;
 use crate::db::models::project::Project;
 use crate::db::models::scenario::ScenarioRow;
 use crate::db::DbConnection;
-use crate::domain::ids::{EventKey, SubjectKind};
+use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
-use crate::domain::monitoring::{self, Health, ScenarioState};
+use crate::domain::monitoring::{self, ScenarioState};
 use crate::domain::settings::Effective;
 
 /// What an event of a project is ingested with: the project's effective settings (from
@@ -94,7 +94,11 @@ fn outbox_rows(
         installation_id: integration.map(|i| i.installation_id.clone()),
         threads: effective.threads.value,
         compact: effective.compact_messages.value,
-        status: if skip.is_some() { SKIPPED } else { PENDING }.to_owned(),
+        status: if skip.is_some() {
+            DeliveryStatus::Skipped
+        } else {
+            DeliveryStatus::Pending
+        },
         error: skip.clone(),
         next_attempt_at: now,
         created_at: now,
@@ -117,7 +121,7 @@ fn queue(
     Delivery::insert_all(conn, rows)?;
     Ok(rows
         .iter()
-        .filter(|r| r.status == PENDING)
+        .filter(|r| r.status == DeliveryStatus::Pending)
         .map(|r| (r.team_id.clone().unwrap_or_default(), r.channel.clone()))
         .collect())
 }
@@ -294,10 +298,7 @@ pub fn load_test_event(
                 (org, project),
             )?;
         }
-        let from = existing
-            .as_ref()
-            .and_then(|r| LoadTestState::parse(&r.state))
-            .unwrap_or(LoadTestState::New);
+        let from = existing.as_ref().map_or(LoadTestState::New, |r| r.state);
         let to = lifecycle::apply(from, ev.event_type)?;
         let name = ev
             .info
@@ -327,7 +328,7 @@ pub fn load_test_event(
             .started_by
             .clone()
             .or_else(|| existing.as_ref().and_then(|r| r.started_by.clone())),
-        state: to.as_str().to_owned(),
+        state: to,
         version: existing.as_ref().map_or(1, |r| r.version + 1),
         created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
         updated_at: now_naive,
@@ -371,7 +372,7 @@ pub fn load_test_event(
         key.as_str(),
         org,
         project,
-        &format!("lt:{}", row.id),
+        SubjectKey::load_test(&row.id).as_str(),
         ev.event_type.as_str(),
         now_naive,
     );
@@ -414,7 +415,7 @@ pub fn monitoring_event(
     let prev = existing
         .as_ref()
         .map_or(ScenarioState::NEW, |r| ScenarioState {
-            health: Health::parse(&r.state).unwrap_or(Health::Ok),
+            health: r.state,
             failing_since: r.failing_since.map(|t| t.and_utc()),
             incident: r.incident,
         });
@@ -436,7 +437,7 @@ pub fn monitoring_event(
             .url
             .clone()
             .or_else(|| existing.as_ref().and_then(|r| r.url.clone())),
-        state: next.health.as_str().to_owned(),
+        state: next.health,
         failing_since: next.failing_since.map(naive),
         incident: next.incident,
         version: existing.as_ref().map_or(1, |r| r.version + 1),
@@ -449,7 +450,7 @@ pub fn monitoring_event(
             scenario_id: row.id.clone(),
             name: name.clone(),
             url: row.url.clone(),
-            change: c.into(),
+            change: c,
             health: ev.health,
             occurred_at: ev.occurred_at,
             incident: next.incident,
@@ -490,7 +491,7 @@ pub fn monitoring_event(
             key.as_str(),
             org,
             project,
-            &format!("sc:{}:{}", row.id, next.incident),
+            SubjectKey::incident(&row.id, next.incident).as_str(),
             change.kind(),
             now_naive,
         );

@@ -14,8 +14,9 @@ use handlebars::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::events::{LoadTestPayload, Payload, ReportInfo, ScenarioChange, ScenarioPayload};
+use super::events::{LoadTestPayload, Payload, ReportInfo, ScenarioPayload};
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
+use crate::domain::monitoring::Change;
 use crate::domain::monitoring::{human_duration, Health};
 use crate::slack::text;
 
@@ -465,14 +466,14 @@ fn progress(state: LoadTestState) -> Vec<Value> {
 
 fn scenario_context(sc: &ScenarioPayload, names: &Names, card: Option<&Card>) -> Value {
     let (title, emoji, previous, down_for) = match sc.change {
-        ScenarioChange::Failing { .. } => ("Scenario failing", ":red_circle:", None, None),
-        ScenarioChange::SeverityChanged { from, .. } => (
+        Change::Failing { .. } => ("Scenario failing", ":red_circle:", None, None),
+        Change::SeverityChanged { from, .. } => (
             "Severity changed",
             ":large_orange_circle:",
             Some(from.as_str()),
             None,
         ),
-        ScenarioChange::Recovered { down_seconds } => (
+        Change::Recovered { down_seconds } => (
             "Scenario recovered",
             ":large_green_circle:",
             None,
@@ -480,7 +481,7 @@ fn scenario_context(sc: &ScenarioPayload, names: &Names, card: Option<&Card>) ->
         ),
     };
     let state_label = match (&sc.change, card.and_then(|c| c.worst)) {
-        (ScenarioChange::Recovered { .. }, _) => {
+        (Change::Recovered { .. }, _) => {
             format!("Recovered after {}", down_for.clone().unwrap_or_default())
         }
         (_, _) => format!("Failing ({})", sc.health.as_str()),
@@ -555,7 +556,7 @@ mod tests {
         })
     }
 
-    fn sc(change: ScenarioChange, name: &str, sensors: usize) -> Payload {
+    fn sc(change: Change, name: &str, sensors: usize) -> Payload {
         Payload::Scenario(ScenarioPayload {
             scenario_id: "shop-checkout".into(),
             name: name.into(),
@@ -584,21 +585,21 @@ mod tests {
             .map(|t| lt(t, name))
             .collect();
         v.push(sc(
-            ScenarioChange::Failing {
+            Change::Failing {
                 severity: Health::Failure,
             },
             name,
             3,
         ));
         v.push(sc(
-            ScenarioChange::SeverityChanged {
+            Change::SeverityChanged {
                 from: Health::Failure,
                 to: Health::Fatal,
             },
             name,
             30,
         ));
-        v.push(sc(ScenarioChange::Recovered { down_seconds: 125 }, name, 0));
+        v.push(sc(Change::Recovered { down_seconds: 125 }, name, 0));
         v
     }
 

@@ -4,15 +4,14 @@
 //! twice and in any order.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::db::models::audit::AuditEntry;
-use crate::db::models::delivery::Delivery;
+use super::Services;
 use crate::db::models::installation::Installation;
 use crate::db::models::slack_channel::SlackChannel;
 use crate::db::{write_tx, DbError};
 use crate::domain::settings::IntegrationStatus;
-use crate::state::AppState;
+use crate::pipeline::installations;
 
 /// The outer request body: `url_verification` or `event_callback` (other fields ignored).
 #[derive(Debug, Deserialize)]
@@ -125,20 +124,24 @@ pub enum Handled {
 }
 
 /// Applies one event of workspace `team_id`.
-pub async fn apply(state: &AppState, team_id: &str, event: SlackEvent) -> Result<Handled, DbError> {
+pub async fn apply(
+    services: &Services,
+    team_id: &str,
+    event: SlackEvent,
+) -> Result<Handled, DbError> {
     match event {
-        SlackEvent::AppUninstalled => revoke(state, team_id, "app_uninstalled", None).await,
+        SlackEvent::AppUninstalled => revoke(services, team_id, "app_uninstalled", None).await,
         SlackEvent::TokensRevoked { bot } if bot.is_empty() => {
             // Only user tokens died; the product uses bot tokens.
             Ok(Handled::Unchanged)
         }
         SlackEvent::TokensRevoked { bot } => {
-            revoke(state, team_id, "tokens_revoked", Some(bot)).await
+            revoke(services, team_id, "tokens_revoked", Some(bot)).await
         }
         SlackEvent::Other(_) => Ok(Handled::Unchanged),
         channel_event => {
             let team = team_id.to_owned();
-            let changed = state
+            let changed = services
                 .db
                 .run(move |conn| {
                     write_tx(conn, |c| match &channel_event {
@@ -173,13 +176,13 @@ pub async fn apply(state: &AppState, team_id: &str, event: SlackEvent) -> Result
 /// all in one transaction; then the pipeline forgets cached settings of each affected
 /// organization.
 async fn revoke(
-    state: &AppState,
+    services: &Services,
     team_id: &str,
     reason: &'static str,
     bots: Option<Vec<String>>,
 ) -> Result<Handled, DbError> {
     let team = team_id.to_owned();
-    let orgs = state
+    let orgs = services
         .db
         .run(move |conn| {
             write_tx(conn, |c| {
@@ -193,24 +196,9 @@ async fn revoke(
                         Some(bots) => i.bot_user_id.is_empty() || bots.contains(&i.bot_user_id),
                     })
                     .collect();
-                let failure = format!("the Slack integration is broken: {reason}");
                 let mut orgs = Vec::new();
                 for inst in &hit {
-                    Installation::mark_revoked(c, &inst.id, reason)?;
-                    let failed = Delivery::fail_pending_for_installation(c, &inst.id, &failure)?;
-                    AuditEntry::insert(
-                        c,
-                        &format!("slack ({reason})"),
-                        &inst.org_id,
-                        inst.project(),
-                        "slack_integration.revoked",
-                        &json!({
-                            "installation_id": inst.id,
-                            "team_id": inst.team_id,
-                            "reason": reason,
-                            "failed_deliveries": failed,
-                        }),
-                    )?;
+                    installations::mark_broken(c, inst, reason, &format!("slack ({reason})"))?;
                     if !orgs.contains(&inst.org_id) {
                         orgs.push(inst.org_id.clone());
                     }
@@ -221,7 +209,7 @@ async fn revoke(
         })
         .await?;
     for org in &orgs {
-        state.pipeline.invalidate(org);
+        services.effective.invalidate_org(org);
     }
     if orgs.is_empty() {
         return Ok(Handled::Unchanged);
@@ -237,6 +225,8 @@ async fn revoke(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

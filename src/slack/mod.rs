@@ -6,9 +6,10 @@
 //! - [`text`]: escaping of user text for mrkdwn, safe links, and Slack's size limits;
 //! - [`signing`]: verification of Slack's request signatures (Events API).
 //!
-//! Facts about Slack's behaviour come from `slack-api.md` (shared notes); the fake in
-//! [`crate::fake_slack`] implements the same facts independently, so tests of this module
-//! against the fake can catch a misreading on either side.
+//! Facts about Slack's behaviour come from `docs/slack-api.md`; the fake Slack
+//! (`crates/fake-slack`, a crate of its own that cannot use this module) implements the
+//! same facts independently, so tests of this module against the fake can catch a
+//! misreading on either side.
 
 pub mod client;
 pub mod error;

@@ -79,7 +79,7 @@ async fn delivery_log_lines_carry_the_delivery_id() {
     let key = format!("load_test:lt-obs:{event_id}");
     let deliveries = loop {
         let d = xtc_slack::db::models::delivery::Delivery::list_by_event(&mut conn, &key).unwrap();
-        if d.len() == 2 && d.iter().all(|d| d.status == "sent") {
+        if d.len() == 2 && d.iter().all(|d| d.status.as_str() == "sent") {
             break d;
         }
         assert!(Instant::now() < deadline, "{d:?}");

@@ -167,7 +167,10 @@ async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
     // Stopped mid-burst, with nothing left claimed.
     let stored = deliveries(&app);
     assert_eq!(stored.len(), 2 * EVENTS);
-    let pending: Vec<&Delivery> = stored.iter().filter(|d| d.status == "pending").collect();
+    let pending: Vec<&Delivery> = stored
+        .iter()
+        .filter(|d| d.status.as_str() == "pending")
+        .collect();
     assert!(
         !pending.is_empty(),
         "the burst finished before the signal; the test proves nothing"
@@ -179,7 +182,10 @@ async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
     let sent_before = messages(&app).await.len();
     assert_eq!(
         sent_before,
-        stored.iter().filter(|d| d.status == "sent").count()
+        stored
+            .iter()
+            .filter(|d| d.status.as_str() == "sent")
+            .count()
     );
 
     // Restart with a fast Slack: the rest arrives, nothing twice.
@@ -188,7 +194,10 @@ async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
     let mut child = serve(&app.db, app.fake(), port, &log);
     wait_ready(&app.http, port).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while deliveries(&app).iter().any(|d| d.status == "pending") {
+    while deliveries(&app)
+        .iter()
+        .any(|d| d.status.as_str() == "pending")
+    {
         assert!(
             Instant::now() < deadline,
             "deliveries still pending after restart"
@@ -207,7 +216,7 @@ async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
             assert_eq!(n, 1, "{name} in #{channel}");
         }
     }
-    assert!(deliveries(&app).iter().all(|d| d.status == "sent"));
+    assert!(deliveries(&app).iter().all(|d| d.status.as_str() == "sent"));
     sigterm(&child);
     let status = wait_exit(&mut child, Duration::from_secs(30)).await;
     assert_eq!(status.code(), Some(0));

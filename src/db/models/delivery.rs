@@ -13,10 +13,47 @@ use diesel::sql_types::{BigInt, Bool, Timestamp};
 use crate::db::schema::{channel_pacing, deliveries, load_tests, scenarios, slack_channels};
 use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
 
-pub const PENDING: &str = "pending";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
-pub const SKIPPED: &str = "skipped";
+/// Where a delivery stands. `pending` until it is sent, fails for good, or is skipped
+/// (sending disabled, configuration incomplete, superseded report).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Failed,
+    Skipped,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Sent, Self::Failed, Self::Skipped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+crate::db::text_enum!(DeliveryStatus);
 
 #[derive(Queryable, QueryableByName, Selectable, Debug, Clone)]
 #[diesel(table_name = deliveries)]
@@ -33,7 +70,7 @@ pub struct Delivery {
     pub installation_id: Option<String>,
     pub threads: bool,
     pub compact: bool,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub error: Option<String>,
     pub next_attempt_at: NaiveDateTime,
@@ -59,7 +96,7 @@ pub struct NewDelivery {
     pub installation_id: Option<String>,
     pub threads: bool,
     pub compact: bool,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub error: Option<String>,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
@@ -77,7 +114,7 @@ pub struct Pacing {
 
 /// `status = 'pending'`, written as a literal: with a bound parameter SQLite re-prepares
 /// the statement on every execution to decide whether the partial indexes on pending
-/// deliveries apply (the profile of `xtc-slack bench` showed a quarter of the server's
+/// deliveries apply (the profile of `xtc-slack-bench` showed a quarter of the server's
 /// CPU in SQLite's parser before this).
 fn is_pending() -> diesel::expression::SqlLiteral<Bool> {
     diesel::dsl::sql::<Bool>("status = 'pending'")
@@ -287,7 +324,7 @@ impl Delivery {
     ) -> QueryResult<()> {
         diesel::update(deliveries::table.find(id))
             .set((
-                deliveries::status.eq(SENT),
+                deliveries::status.eq(DeliveryStatus::Sent),
                 deliveries::slack_ts.eq(ts),
                 deliveries::sent_at.eq(at),
                 deliveries::error.eq(None::<String>),
@@ -302,7 +339,7 @@ impl Delivery {
     pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> QueryResult<()> {
         diesel::update(deliveries::table.find(id))
             .set((
-                deliveries::status.eq(FAILED),
+                deliveries::status.eq(DeliveryStatus::Failed),
                 deliveries::error.eq(error),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
             ))
@@ -365,7 +402,7 @@ impl Delivery {
                 .filter(deliveries::installation_id.eq(installation_id)),
         )
         .set((
-            deliveries::status.eq(FAILED),
+            deliveries::status.eq(DeliveryStatus::Failed),
             deliveries::error.eq(reason),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
@@ -448,7 +485,7 @@ impl Delivery {
                 .filter(deliveries::channel.eq(channel)),
         )
         .set((
-            deliveries::status.eq(FAILED),
+            deliveries::status.eq(DeliveryStatus::Failed),
             deliveries::error.eq(reason),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
@@ -467,7 +504,7 @@ impl Delivery {
                 .filter(deliveries::team_id.eq(team_id)),
         )
         .set((
-            deliveries::status.eq(FAILED),
+            deliveries::status.eq(DeliveryStatus::Failed),
             deliveries::error.eq(reason),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
@@ -548,7 +585,7 @@ pub fn block_channel(
 pub struct LogFilter<'a> {
     pub org: &'a str,
     pub project: Option<&'a str>,
-    pub status: Option<&'a str>,
+    pub status: Option<DeliveryStatus>,
     pub limit: i64,
 }
 
@@ -563,15 +600,6 @@ pub struct LogEntry {
     /// The channel's current name as Slack last reported it (`slack_channels`, kept
     /// current by Slack's rename events), without `#`.
     pub current_channel_name: Option<String>,
-}
-
-/// The subject of a delivery from its `subject_key`: `lt:<id>` or `sc:<id>:<incident>`.
-fn subject_of(key: &str) -> Option<(&'static str, &str)> {
-    if let Some(id) = key.strip_prefix("lt:") {
-        return Some(("load_test", id));
-    }
-    let rest = key.strip_prefix("sc:")?;
-    Some(("scenario", rest.rsplit_once(':').map_or(rest, |(id, _)| id)))
 }
 
 impl Delivery {
@@ -596,7 +624,10 @@ impl Delivery {
         let ids_of = |kind: &str| {
             let mut ids: Vec<String> = rows
                 .iter()
-                .filter_map(|d| subject_of(&d.subject_key))
+                .filter_map(|d| {
+                    crate::domain::ids::SubjectKey::subject_of(&d.subject_key)
+                        .map(|(k, id)| (k.as_str(), id))
+                })
                 .filter(|(k, _)| *k == kind)
                 .map(|(_, id)| id.to_owned())
                 .collect();
@@ -648,7 +679,8 @@ impl Delivery {
         Ok(rows
             .into_iter()
             .map(|d| {
-                let subject = subject_of(&d.subject_key);
+                let subject = crate::domain::ids::SubjectKey::subject_of(&d.subject_key)
+                    .map(|(k, id)| (k.as_str(), id));
                 let subject_name =
                     subject.and_then(|(k, id)| names.get(&(k, id.to_owned())).cloned());
                 let current_channel_name = d

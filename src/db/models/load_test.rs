@@ -16,7 +16,7 @@ pub struct LoadTestRow {
     pub name: String,
     pub url: Option<String>,
     pub started_by: Option<String>,
-    pub state: String,
+    pub state: crate::domain::lifecycle::LoadTestState,
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -54,7 +54,7 @@ impl LoadTestRow {
             load_tests::name.eq(&self.name),
             load_tests::url.eq(&self.url),
             load_tests::started_by.eq(&self.started_by),
-            load_tests::state.eq(&self.state),
+            load_tests::state.eq(self.state),
             load_tests::version.eq(self.version),
             load_tests::updated_at.eq(self.updated_at),
         ))

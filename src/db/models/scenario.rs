@@ -15,7 +15,7 @@ pub struct ScenarioRow {
     pub project_id: String,
     pub name: String,
     pub url: Option<String>,
-    pub state: String,
+    pub state: crate::domain::monitoring::Health,
     pub failing_since: Option<NaiveDateTime>,
     pub incident: i64,
     pub version: i64,
@@ -53,7 +53,7 @@ impl ScenarioRow {
         .set((
             scenarios::name.eq(&self.name),
             scenarios::url.eq(&self.url),
-            scenarios::state.eq(&self.state),
+            scenarios::state.eq(self.state),
             scenarios::failing_since.eq(self.failing_since),
             scenarios::incident.eq(self.incident),
             scenarios::version.eq(self.version),

@@ -7,8 +7,7 @@ use diesel::prelude::*;
 use crate::db::schema::test_messages;
 use crate::db::DbConnection;
 
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
+pub use super::delivery::DeliveryStatus;
 
 /// One channel's result of a test message.
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -21,7 +20,8 @@ pub struct TestMessageRow {
     pub channel: String,
     pub channel_name: Option<String>,
     pub team_id: Option<String>,
-    pub status: String,
+    /// `sent` or `failed`.
+    pub status: DeliveryStatus,
     pub error: Option<String>,
     pub sent_by: String,
     pub created_at: NaiveDateTime,
@@ -35,7 +35,8 @@ pub struct NewTestMessage {
     pub channel: String,
     pub channel_name: Option<String>,
     pub team_id: Option<String>,
-    pub status: String,
+    /// `sent` or `failed`.
+    pub status: DeliveryStatus,
     pub error: Option<String>,
     pub sent_by: String,
     pub created_at: NaiveDateTime,
@@ -57,7 +58,7 @@ impl TestMessageRow {
         conn: &mut DbConnection,
         org: &str,
         project: Option<&str>,
-        status: Option<&str>,
+        status: Option<DeliveryStatus>,
         limit: i64,
     ) -> QueryResult<Vec<Self>> {
         let mut query = test_messages::table

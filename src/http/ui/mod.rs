@@ -501,7 +501,7 @@ async fn settings_page(
         Some((s, r)) => (s, Some(r)),
         None => (StatusCode::OK, None),
     };
-    let org_view = svc::org_view(state, scope.org()).await?;
+    let org_view = svc::org_view(&state.services, scope.org()).await?;
     let fr = frame(user, scope, names.org.clone(), names.project.clone());
     let (title, page) = match scope.project() {
         None => (
@@ -522,7 +522,7 @@ async fn settings_page(
             ),
         ),
         Some(p) => {
-            let view = svc::project_view(state, scope.org(), p).await?;
+            let view = svc::project_view(&state.services, scope.org(), p).await?;
             (
                 format!(
                     "Slack · {} · {}",
@@ -627,7 +627,7 @@ async fn org_save(
             compact_messages: Some(flag(&form.compact_messages, "Compact messages")?),
             target_channels: Some(vec![form.target_channels.clone()]),
         };
-        match svc::update_org(&state, &user.principal, scope.org(), update).await {
+        match svc::update_org(&state.services, &user.principal, scope.org(), update).await {
             Ok(_) => {
                 flash_notice(&user, "success", "Settings saved.");
                 Ok(see_other(&scope.settings_page()))
@@ -657,7 +657,7 @@ async fn project_save(
         let threads = Choice::parse(&form.threads, true).ok_or(bad_choice("Threads"))?;
         let compact =
             Choice::parse(&form.compact_messages, true).ok_or(bad_choice("Compact messages"))?;
-        let view = svc::project_view(&state, org, project).await?;
+        let view = svc::project_view(&state.services, org, project).await?;
         let nothing_own = threads == Choice::Inherit
             && compact == Choice::Inherit
             && form.target_channels.trim().is_empty();
@@ -694,7 +694,7 @@ async fn project_save(
             compact_messages: compact.as_option(),
             target_channels: vec![form.target_channels.clone()],
         };
-        match svc::put_project(&state, &user.principal, org, project, update).await {
+        match svc::put_project(&state.services, &user.principal, org, project, update).await {
             Ok(_) => {
                 set_flash(
                     &user.session,
@@ -736,7 +736,7 @@ async fn project_reset(
         let Scope::Project(org, project) = &scope else {
             return Err(no_such_page());
         };
-        svc::delete_project_settings(&state, &user.principal, org, project).await?;
+        svc::delete_project_settings(&state.services, &user.principal, org, project).await?;
         flash_notice(
             &user,
             "success",
@@ -753,7 +753,7 @@ async fn project_reset(
 // Installing, removing, testing
 
 async fn install(state: &AppState, user: &SignedIn, scope: Scope) -> Result<HttpResponse, UiError> {
-    let url = svc::start_install(state, &user.principal, &scope).await?;
+    let url = svc::start_install(&state.services, &user.principal, &scope).await?;
     // A full URL of Slack's authorize page, built by the service from settings.
     Ok(see_other(&url))
 }
@@ -764,11 +764,11 @@ async fn remove_confirm(
     user: &SignedIn,
     scope: Scope,
 ) -> Result<HttpResponse, UiError> {
-    let org_view = svc::org_view(state, scope.org()).await?;
+    let org_view = svc::org_view(&state.services, scope.org()).await?;
     let own = match scope.project() {
         None => org_view.integration.clone(),
         Some(p) => {
-            let view = svc::project_view(state, scope.org(), p).await?;
+            let view = svc::project_view(&state.services, scope.org(), p).await?;
             let i = view.effective.integration;
             i.value.filter(|_| i.source == Source::Project)
         }
@@ -807,7 +807,7 @@ async fn remove(
 ) -> Result<HttpResponse, UiError> {
     let form: CsrfOnly = parse_form(body)?;
     require_csrf(&user.session, &form.csrf)?;
-    let outcome = svc::remove_integration(state, &user.principal, &scope).await?;
+    let outcome = svc::remove_integration(&state.services, &user.principal, &scope).await?;
     let removed = outcome != RevokeOutcome::NothingInstalled;
     let mut text = match outcome {
         RevokeOutcome::NothingInstalled => "There was no Slack integration to remove.".to_owned(),
@@ -834,7 +834,7 @@ async fn test_message(
 ) -> Result<HttpResponse, UiError> {
     let form: CsrfOnly = parse_form(body)?;
     require_csrf(&user.session, &form.csrf)?;
-    let flash = match svc::send_test_message(state, &user.principal, &scope).await {
+    let flash = match svc::send_test_message(&state.services, &user.principal, &scope).await {
         Ok(results) => {
             let sent = results.iter().filter(|r| r.ok).count();
             let (kind, text) = if sent == results.len() {

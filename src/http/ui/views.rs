@@ -2,6 +2,7 @@
 //! here: which value wins and why is decided by `domain::settings::resolve`, and this
 //! module only labels its answers.
 
+use crate::db::models::delivery::DeliveryStatus;
 use serde::{Deserialize, Serialize};
 
 use super::render::capitalize;
@@ -290,11 +291,11 @@ struct DeliveryLine {
 fn delivery_line(d: &DeliveryEntry, with_project: bool) -> DeliveryLine {
     // "2024-05-01T10:00:01Z" → "2024-05-01 10:00:01 UTC".
     let readable = |t: &str| t.replace('T', " ").replace('Z', " UTC");
-    let status_class = match d.status.as_str() {
-        "sent" => "ok",
-        "failed" => "bad",
-        "pending" => "wait",
-        _ => "muted",
+    let status_class = match d.status {
+        DeliveryStatus::Sent => "ok",
+        DeliveryStatus::Failed => "bad",
+        DeliveryStatus::Pending => "wait",
+        DeliveryStatus::Skipped => "muted",
     };
     let when = match (&d.sent_at, &d.next_attempt_at) {
         (Some(sent), _) => format!("sent {}", readable(sent)),
@@ -317,7 +318,7 @@ fn delivery_line(d: &DeliveryEntry, with_project: bool) -> DeliveryLine {
             .clone()
             .or_else(|| d.channel.clone())
             .unwrap_or_else(|| "—".to_owned()),
-        status: d.status.clone(),
+        status: d.status.as_str().to_owned(),
         status_class,
         when,
         attempts: i64::from(d.attempts),
@@ -352,12 +353,15 @@ struct FilterOption {
 impl LogFilters {
     /// The filters as chosen, with the options to choose from.
     pub fn new(
-        status: Option<&str>,
+        status: Option<DeliveryStatus>,
         project: Option<&str>,
         projects: &[ProjectLink],
         problem: Option<String>,
     ) -> Self {
-        let status = status.unwrap_or_default().to_owned();
+        let status = status
+            .map(DeliveryStatus::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let project = project.unwrap_or_default().to_owned();
         let statuses = [
             ("", "Any status"),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::effective::load_effective;
 use crate::crypto::Cipher;
 use crate::db::models::installation::Installation;
 use crate::db::models::slack_channel::SlackChannel;
@@ -18,8 +19,7 @@ use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{write_tx, Db, DbConnection, DbError};
 use crate::domain::settings::IntegrationStatus;
 use crate::metrics::Metrics;
-use crate::services::installed_channels;
-use crate::services::slack_config::load_effective;
+use crate::pipeline::installed_channels;
 use crate::slack::{Channel, ErrorClass, SlackApi, SlackError};
 
 /// Pause between two Slack calls of one check (`conversations.info` is Tier 3, ~50/min).

@@ -1,0 +1,44 @@
+//! State columns as types: `TEXT` columns holding an enum's `as_str()` on both backends.
+//! A stored value that does not parse is a deserialization error, never a default: a
+//! corrupt row must not quietly restart a lifecycle.
+
+/// Implements `ToSql<Text>`/`FromSql<Text>` for every backend (SQLite, PostgreSQL and the
+/// multi-connection backend) for a type with `fn as_str(self) -> &'static str` and
+/// `fn parse(&str) -> Option<Self>`.
+macro_rules! text_enum {
+    ($ty:ty) => {
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $ty
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $ty
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let raw = <String as diesel::deserialize::FromSql<
+                                            diesel::sql_types::Text,
+                                            DB,
+                                        >>::from_sql(bytes)?;
+                <$ty>::parse(&raw).ok_or_else(|| {
+                    format!(concat!("not a valid ", stringify!($ty), ": {:?}"), raw).into()
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use text_enum;

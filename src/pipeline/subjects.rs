@@ -1,0 +1,92 @@
+//! The two kinds of subject an event is about, as the ingest path sees them: where an
+//! event belongs (org, project), how it is applied in the ingest transaction, and when a
+//! subject's lifecycle has ended. The actors (`actors::subject`) serialise each subject's
+//! events; this is what they run.
+
+use chrono::Utc;
+
+use super::events::{LoadTestEvent, MonitoringEvent};
+use super::ingest::{self, IngestError, Outcome, Resolved};
+use crate::db::DbConnection;
+use crate::domain::lifecycle::LoadTestState;
+
+/// What a kind of subject contributes: how to find its project and how to apply an event.
+pub trait Subject: 'static {
+    type Event: Clone + Send + 'static;
+    /// For log lines.
+    const NAME: &'static str;
+    fn org(ev: &Self::Event) -> &str;
+    fn project(ev: &Self::Event) -> &str;
+    /// The ingest transaction body (called inside `write_tx`).
+    fn ingest(
+        conn: &mut DbConnection,
+        ev: &Self::Event,
+        resolved: &Resolved,
+    ) -> Result<Outcome, IngestError>;
+    /// Whether the subject's lifecycle has ended after `outcome`: its actor stops at once.
+    fn ended(_outcome: &Outcome) -> bool {
+        false
+    }
+}
+
+/// Current time for ingest (one place, so tests could pin it).
+pub fn now() -> chrono::DateTime<Utc> {
+    Utc::now()
+}
+
+/// The load-test kind of subject: `domain::lifecycle` applied in the ingest transaction.
+pub struct LoadTest;
+
+impl Subject for LoadTest {
+    type Event = LoadTestEvent;
+    const NAME: &'static str = "load_test";
+
+    fn org(ev: &LoadTestEvent) -> &str {
+        ev.org.as_str()
+    }
+
+    fn project(ev: &LoadTestEvent) -> &str {
+        ev.project.as_str()
+    }
+
+    fn ingest(
+        conn: &mut DbConnection,
+        ev: &LoadTestEvent,
+        resolved: &Resolved,
+    ) -> Result<Outcome, IngestError> {
+        ingest::load_test_event(conn, ev, resolved, now())
+    }
+
+    /// `reported` and `error` end a load test's lifecycle.
+    fn ended(outcome: &Outcome) -> bool {
+        let state = match outcome {
+            Outcome::Accepted { state, .. } | Outcome::Duplicate { state } => state,
+        };
+        LoadTestState::parse(state).is_some_and(LoadTestState::is_final)
+    }
+}
+
+/// The monitoring-scenario kind of subject: `domain::monitoring` applied in the ingest
+/// transaction. A scenario's lifecycle never ends.
+pub struct Scenario;
+
+impl Subject for Scenario {
+    type Event = MonitoringEvent;
+    const NAME: &'static str = "scenario";
+
+    fn org(ev: &MonitoringEvent) -> &str {
+        ev.org.as_str()
+    }
+
+    fn project(ev: &MonitoringEvent) -> &str {
+        ev.project.as_str()
+    }
+
+    fn ingest(
+        conn: &mut DbConnection,
+        ev: &MonitoringEvent,
+        resolved: &Resolved,
+    ) -> Result<Outcome, IngestError> {
+        ingest::monitoring_event(conn, ev, resolved, now())
+    }
+}

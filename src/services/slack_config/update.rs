@@ -1,0 +1,434 @@
+//! Changing settings: validation of target channels (resolved through Slack when an
+//! integration is active), saves with their audit entries.
+
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use super::super::Services;
+use crate::db::models::audit::AuditEntry;
+use crate::db::models::installation::Installation;
+use crate::db::models::slack_channel::SlackChannel;
+use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
+use crate::db::{write_tx, DbConnection, DbError};
+use crate::domain::access::Principal;
+use crate::domain::channel::{ChannelInput, TargetChannel, MAX_TARGET_CHANNELS};
+use crate::domain::ids::{OrgId, ProjectId};
+use crate::domain::settings::{OrgSettings, ProjectSettings};
+use crate::pipeline::installations;
+use crate::slack::{self, ErrorClass, SlackError};
+
+use super::*;
+
+/// An organization update; `None` leaves a value unchanged.
+#[derive(Clone, Debug, Default)]
+pub struct OrgUpdate {
+    pub send_messages: Option<bool>,
+    pub threads: Option<bool>,
+    pub compact_messages: Option<bool>,
+    /// Entries as typed (each may hold several space-separated channels).
+    pub target_channels: Option<Vec<String>>,
+}
+
+/// A project's complete own settings (replaces what was there).
+#[derive(Clone, Debug, Default)]
+pub struct ProjectUpdate {
+    pub send_messages: bool,
+    pub threads: Option<bool>,
+    pub compact_messages: Option<bool>,
+    /// Entries as typed; empty inherits the organization's channels.
+    pub target_channels: Vec<String>,
+}
+
+/// Validates channel entries with the domain rules (422 naming every refused channel).
+pub fn parse_channels(entries: &[String]) -> Result<Vec<ChannelInput>, ConfigError> {
+    ChannelInput::parse_list_all(entries.iter().map(String::as_str))
+        .map_err(|errors| ConfigError::invalid_channels(errors.iter().map(Into::into).collect()))
+}
+
+/// Validates channel entries with the domain rules and resolves the accepted ones through
+/// Slack (when an integration is active), so one save reports every refused channel:
+/// those the rules refuse and those Slack does not know or that are private or archived.
+pub(crate) async fn checked_channels(
+    services: &Services,
+    scope: &Scope,
+    entries: &[String],
+) -> Result<ResolvedChannels, ConfigError> {
+    let (inputs, refused) = ChannelInput::partition_list(entries.iter().map(String::as_str));
+    if refused.is_empty() {
+        return resolve_channels(services, scope, inputs).await;
+    }
+    let mut problems: Vec<ChannelProblem> = refused.iter().map(Into::into).collect();
+    // The accepted entries are asked about too, unless there are too many to ask about.
+    // Slack failing here (or an unknown scope) changes nothing: the save is refused anyway.
+    if inputs.len() <= MAX_TARGET_CHANNELS {
+        if let Err(ConfigError::InvalidChannels { errors, .. }) =
+            resolve_channels(services, scope, inputs).await
+        {
+            problems.extend(errors);
+        }
+    }
+    Err(ConfigError::invalid_channels(problems))
+}
+
+/// Target channels ready to store, and what Slack told us about them.
+pub(crate) struct ResolvedChannels {
+    targets: Vec<TargetChannel>,
+    learned: Vec<(String, slack::Channel)>,
+}
+
+/// Resolves channels through Slack when an active integration is effective for `scope`;
+/// stores them as typed otherwise.
+pub(crate) async fn resolve_channels(
+    services: &Services,
+    scope: &Scope,
+    inputs: Vec<ChannelInput>,
+) -> Result<ResolvedChannels, ConfigError> {
+    if inputs.is_empty() {
+        return Ok(ResolvedChannels {
+            targets: Vec::new(),
+            learned: Vec::new(),
+        });
+    }
+    let s = scope.clone();
+    let inst = services
+        .db
+        .run(move |conn| {
+            ensure_exists(conn, &s)?;
+            Ok::<_, ConfigError>(active_installation(conn, &s)?)
+        })
+        .await?;
+    let Some(inst) = inst else {
+        return Ok(ResolvedChannels {
+            targets: inputs.iter().map(TargetChannel::from_input).collect(),
+            learned: Vec::new(),
+        });
+    };
+    let token = inst.decrypt_token(&services.cipher)?;
+    match check_channels_in_slack(&services.slack, &token, &inst, &inputs).await {
+        Ok(resolved) => Ok(resolved),
+        Err(ChannelCheckError::Config(e)) => Err(e),
+        Err(ChannelCheckError::Slack(e)) => Err(slack_failure(services, &inst, &e).await),
+    }
+}
+
+pub(crate) enum ChannelCheckError {
+    Config(ConfigError),
+    Slack(SlackError),
+}
+
+impl From<SlackError> for ChannelCheckError {
+    fn from(e: SlackError) -> Self {
+        Self::Slack(e)
+    }
+}
+
+pub(crate) fn check_usable(channel: &slack::Channel, typed: &str) -> Result<(), ChannelProblem> {
+    let problem = if channel.is_private || channel.is_im || channel.is_mpim || channel.is_group {
+        Some("is a private channel")
+    } else if channel.is_archived {
+        Some("is archived")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(ChannelProblem::new(
+            typed,
+            format!("channel {typed} {p}; only public, active channels are supported"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Resolves every input through Slack; a channel Slack does not know, or that is private
+/// or archived, is collected (all of them are reported together); any other Slack
+/// failure ends the check.
+pub(crate) async fn check_channels_in_slack(
+    api: &slack::SlackApi,
+    token: &SecretString,
+    inst: &Installation,
+    inputs: &[ChannelInput],
+) -> Result<ResolvedChannels, ChannelCheckError> {
+    let listed = if inputs.iter().any(|i| matches!(i, ChannelInput::Name(_))) {
+        api.conversations_list(token, false).await?
+    } else {
+        Vec::new()
+    };
+    let mut out = ResolvedChannels {
+        targets: Vec::new(),
+        learned: Vec::new(),
+    };
+    let mut problems: Vec<ChannelProblem> = Vec::new();
+    let unknown = |typed: &str| {
+        ChannelProblem::new(
+            typed,
+            format!(
+                "channel {typed} does not exist in the Slack workspace {} or is private; only \
+                 public channels are supported",
+                inst.team_name
+            ),
+        )
+    };
+    for input in inputs {
+        let (channel, typed) = match input {
+            ChannelInput::Name(name) => {
+                let typed = format!("#{name}");
+                let found = listed
+                    .iter()
+                    .find(|c| &c.name == name || c.name_normalized.as_deref() == Some(name));
+                match found {
+                    Some(found) => (found.clone(), typed),
+                    None => {
+                        problems.push(unknown(&typed));
+                        continue;
+                    }
+                }
+            }
+            ChannelInput::Id(id) => match api.conversations_info(token, id).await {
+                Ok(c) => (c, id.clone()),
+                Err(e) if e.class() == ErrorClass::Channel => {
+                    problems.push(unknown(id));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if let Err(p) = check_usable(&channel, &typed) {
+            problems.push(p);
+            continue;
+        }
+        out.targets.push(TargetChannel {
+            id: Some(channel.id.clone()),
+            name: Some(channel.name.clone()),
+        });
+        out.learned.push((inst.team_id.clone(), channel));
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ChannelCheckError::Config(ConfigError::invalid_channels(
+            problems,
+        )))
+    }
+}
+
+/// Turns a failed Slack call during channel checks into an error for the admin, marking
+/// the installation revoked when Slack refused its token.
+pub(crate) async fn slack_failure(
+    services: &Services,
+    inst: &Installation,
+    e: &SlackError,
+) -> ConfigError {
+    let code = e.code().to_owned();
+    tracing::warn!(method = e.method(), code = %code, installation = %inst.id, "Slack call failed while checking channels");
+    if e.class() == ErrorClass::IntegrationBroken {
+        mark_broken(services, inst, &code).await;
+        return ConfigError::SlackUnavailable(format!(
+            "Slack refused the integration's token ({code}), so the target channels cannot be \
+             checked; the integration is now marked revoked. Set up the Slack integration again."
+        ));
+    }
+    ConfigError::SlackUnavailable(format!(
+        "Slack could not be reached to check the target channels ({code}); nothing was \
+         saved, try again shortly"
+    ))
+}
+
+pub(crate) async fn mark_broken(services: &Services, inst: &Installation, code: &str) {
+    let (inst_row, reason) = (inst.clone(), code.to_owned());
+    let result = services
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                installations::mark_broken(c, &inst_row, &reason, "xtc-slack (settings)")
+            })
+            .map_err(DbError::from)
+        })
+        .await;
+    if let Err(e) = settled(services, &inst.org_id, result) {
+        tracing::error!(error = %e, "could not mark an installation revoked");
+    }
+}
+
+pub(crate) fn record_learned(
+    conn: &mut DbConnection,
+    learned: &[(String, slack::Channel)],
+) -> diesel::QueryResult<()> {
+    for (team, c) in learned {
+        SlackChannel::save(conn, team, &c.id, &c.name, c.is_private, c.is_archived)?;
+    }
+    Ok(())
+}
+
+/// Changed fields as `{"field": {"from": …, "to": …}}`.
+pub(crate) fn changes(before: &Value, after: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(a) = after.as_object() {
+        for (k, to) in a {
+            let from = before.get(k).cloned().unwrap_or(Value::Null);
+            if &from != to {
+                out.insert(k.clone(), json!({"from": from, "to": to}));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+pub(crate) fn org_snapshot(s: &OrgSettings) -> Value {
+    json!({
+        "send_messages": s.send_messages,
+        "threads": s.threads,
+        "compact_messages": s.compact_messages,
+        "target_channels": s.target_channels.iter().map(TargetChannel::display).collect::<Vec<_>>(),
+    })
+}
+
+pub(crate) fn project_snapshot(s: Option<&ProjectSettings>) -> Value {
+    match s {
+        None => Value::Null,
+        Some(s) => json!({
+            "send_messages": s.send_messages,
+            "threads": s.threads,
+            "compact_messages": s.compact_messages,
+            "target_channels": s.target_channels.iter().map(TargetChannel::display).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// Applies an organization update (channels checked in Slack when an integration is
+/// active) and returns the new view.
+pub async fn update_org(
+    services: &Services,
+    actor: &Principal,
+    org: &OrgId,
+    update: OrgUpdate,
+) -> Result<OrgView, ConfigError> {
+    let scope = Scope::Org(org.clone());
+    let resolved = match &update.target_channels {
+        Some(entries) => Some(checked_channels(services, &scope, entries).await?),
+        None => None,
+    };
+    let actor = actor.actor();
+    let result = services
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                ensure_exists(c, &scope)?;
+                let o = scope.org().as_str();
+                let before = OrgSlackSettings::load(c, o)?;
+                let mut after = before.clone();
+                if let Some(v) = update.send_messages {
+                    after.send_messages = v;
+                }
+                if let Some(v) = update.threads {
+                    after.threads = v;
+                }
+                if let Some(v) = update.compact_messages {
+                    after.compact_messages = v;
+                }
+                if let Some(r) = &resolved {
+                    after.target_channels = r.targets.clone();
+                    record_learned(c, &r.learned)?;
+                }
+                OrgSlackSettings::save(c, o, &after, &actor)?;
+                let diff = changes(&org_snapshot(&before), &org_snapshot(&after));
+                AuditEntry::insert(
+                    c,
+                    &actor,
+                    o,
+                    None,
+                    "slack_settings.update",
+                    &json!({ "changes": diff }),
+                )?;
+                Ok(build_org_view(c, o)?)
+            })
+        })
+        .await;
+    settled(services, org.as_str(), result)
+}
+
+/// Creates or replaces a project's own settings and returns the new view.
+pub async fn put_project(
+    services: &Services,
+    actor: &Principal,
+    org: &OrgId,
+    project: &ProjectId,
+    update: ProjectUpdate,
+) -> Result<ProjectView, ConfigError> {
+    let scope = Scope::Project(org.clone(), project.clone());
+    let resolved = checked_channels(services, &scope, &update.target_channels).await?;
+    let actor = actor.actor();
+    let result = services
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                ensure_exists(c, &scope)?;
+                let (o, p) = (
+                    scope.org().as_str(),
+                    scope.project_str().unwrap_or_default(),
+                );
+                let before = ProjectSlackSettings::find_by_project(c, o, p)?.map(|r| r.to_domain());
+                let after = ProjectSettings {
+                    send_messages: update.send_messages,
+                    threads: update.threads,
+                    compact_messages: update.compact_messages,
+                    target_channels: resolved.targets.clone(),
+                };
+                record_learned(c, &resolved.learned)?;
+                ProjectSlackSettings::save(c, o, p, &after, &actor)?;
+                let diff = changes(
+                    &project_snapshot(before.as_ref()),
+                    &project_snapshot(Some(&after)),
+                );
+                AuditEntry::insert(
+                    c,
+                    &actor,
+                    o,
+                    Some(p),
+                    "slack_settings.update",
+                    &json!({ "created": before.is_none(), "changes": diff }),
+                )?;
+                Ok(build_project_view(c, o, p)?)
+            })
+        })
+        .await;
+    settled(services, org.as_str(), result)
+}
+
+/// Deletes a project's own settings (its installation, if any, stays).
+pub async fn delete_project_settings(
+    services: &Services,
+    actor: &Principal,
+    org: &OrgId,
+    project: &ProjectId,
+) -> Result<(), ConfigError> {
+    let scope = Scope::Project(org.clone(), project.clone());
+    let actor = actor.actor();
+    let result = services
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                ensure_exists(c, &scope)?;
+                let (o, p) = (
+                    scope.org().as_str(),
+                    scope.project_str().unwrap_or_default(),
+                );
+                if ProjectSlackSettings::delete(c, o, p)? {
+                    AuditEntry::insert(c, &actor, o, Some(p), "slack_settings.delete", &json!({}))?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+    settled(services, org.as_str(), result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_list_only_what_changed() {
+        let d = changes(&json!({"a": 1, "b": 2}), &json!({"a": 1, "b": 3}));
+        assert_eq!(d, json!({"b": {"from": 2, "to": 3}}));
+    }
+}

@@ -1,0 +1,297 @@
+//! Reading: the organization and project views of the API and the UI, with the sources
+//! of effective values and the channel warnings.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::super::Services;
+use crate::db::models::installation::Installation;
+use crate::db::models::slack_channel::SlackChannel;
+use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
+use crate::db::DbConnection;
+use crate::domain::channel::TargetChannel;
+use crate::domain::ids::{OrgId, ProjectId};
+use crate::domain::settings::{resolve, Integration, IntegrationStatus, Source, Sourced};
+
+use super::*;
+
+/// An installation as the API shows it (never the token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct IntegrationView {
+    pub team_id: String,
+    pub team_name: String,
+    pub installed_at: DateTime<Utc>,
+    pub status: IntegrationStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// While Slack is failing for this workspace (an outage): since when, and what it
+    /// means. Notifications wait and are retried; nothing is lost within the retry window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_failing_since: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl From<&Integration> for IntegrationView {
+    fn from(i: &Integration) -> Self {
+        Self {
+            team_id: i.team_id.clone(),
+            team_name: i.team_name.clone(),
+            installed_at: i.installed_at,
+            status: i.status,
+            status_reason: i.status_reason.clone(),
+            slack_failing_since: i.failing_since,
+            warning: i.failing_since.map(|since| {
+                format!(
+                    "Slack has been failing for this workspace since {}; notifications are \
+                     waiting and will be sent when Slack recovers.",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            }),
+        }
+    }
+}
+
+/// `GET /api/v1/orgs/{org}/slack`.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgView {
+    pub send_messages: bool,
+    pub threads: bool,
+    pub compact_messages: bool,
+    /// Current names (`#name`), or IDs whose name is not known yet.
+    pub target_channels: Vec<String>,
+    pub integration: Option<IntegrationView>,
+    /// An active integration and at least one target channel (rule 5).
+    pub complete: bool,
+    /// What a complete configuration lacks.
+    pub missing: Vec<&'static str>,
+    /// Target channels Slack reports as archived, deleted or private.
+    pub channel_warnings: Vec<ChannelWarning>,
+}
+
+/// A target channel that cannot receive messages as configured (from `slack_channels`,
+/// kept current by Slack events and the periodic channel health check).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ChannelWarning {
+    /// `#name` (current name) or the channel ID.
+    pub channel: String,
+    /// `archived`, `deleted` (or no longer visible to the app), `private`, or
+    /// `not_found` (a name that could not be resolved in the installed workspace).
+    pub problem: &'static str,
+    /// What it means, for people.
+    pub message: String,
+}
+
+/// A project's own values (`null` ones are inherited).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct OwnView {
+    pub send_messages: bool,
+    pub threads: Option<bool>,
+    pub compact_messages: Option<bool>,
+    pub target_channels: Vec<String>,
+    pub integration: Option<IntegrationView>,
+}
+
+/// A value and where it comes from.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SourcedView<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+pub(crate) fn sourced<T, U>(s: &Sourced<T>, f: impl FnOnce(&T) -> U) -> SourcedView<U> {
+    SourcedView {
+        value: f(&s.value),
+        source: s.source,
+    }
+}
+
+/// The effective configuration of a project.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EffectiveView {
+    pub send_messages: SourcedView<bool>,
+    pub threads: SourcedView<bool>,
+    pub compact_messages: SourcedView<bool>,
+    pub target_channels: SourcedView<Vec<String>>,
+    pub integration: SourcedView<Option<IntegrationView>>,
+    pub complete: bool,
+    pub missing: Vec<&'static str>,
+    /// Effective target channels Slack reports as archived, deleted or private.
+    pub channel_warnings: Vec<ChannelWarning>,
+}
+
+/// `GET /api/v1/orgs/{org}/projects/{project}/slack`.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProjectView {
+    pub own: Option<OwnView>,
+    pub effective: EffectiveView,
+}
+
+/// Display names of stored channels, with the current name where Slack told us one.
+pub(crate) fn display_channels(
+    conn: &mut DbConnection,
+    channels: &[TargetChannel],
+) -> diesel::QueryResult<Vec<String>> {
+    let ids: Vec<String> = channels.iter().filter_map(|c| c.id.clone()).collect();
+    let known = SlackChannel::find_by_channel_ids(conn, &ids)?;
+    Ok(channels
+        .iter()
+        .map(|c| {
+            c.id.as_ref()
+                .and_then(|id| known.iter().find(|k| &k.channel_id == id))
+                .map(|k| format!("#{}", k.name))
+                .unwrap_or_else(|| c.display())
+        })
+        .collect())
+}
+
+/// Warnings for target channels that Slack reports as archived, deleted or private, and,
+/// with an active `integration`, for names that could not be resolved in its workspace.
+pub fn channel_warnings(
+    conn: &mut DbConnection,
+    channels: &[TargetChannel],
+    integration: Option<&Integration>,
+) -> diesel::QueryResult<Vec<ChannelWarning>> {
+    let ids: Vec<String> = channels.iter().filter_map(|c| c.id.clone()).collect();
+    let known = SlackChannel::find_by_channel_ids(conn, &ids)?;
+    let mut out = Vec::new();
+    if let Some(i) = integration.filter(|i| i.status == IntegrationStatus::Active) {
+        for c in channels
+            .iter()
+            .filter(|c| c.id.is_none() && c.name.is_some())
+        {
+            let channel = c.display();
+            out.push(ChannelWarning {
+                message: format!(
+                    "{channel} was not found as a public, active channel in the Slack workspace                      {}; messages to it fail. Create it there (or fix the name), or choose                      another target channel.",
+                    i.team_name
+                ),
+                channel,
+                problem: "not_found",
+            });
+        }
+    }
+    for id in &ids {
+        let Some(k) = known.iter().find(|k| &k.channel_id == id) else {
+            continue;
+        };
+        let Some(problem) = k.problem() else {
+            continue;
+        };
+        let channel = format!("#{}", k.name);
+        let message = match problem {
+            "deleted" => format!(
+                "{channel} was deleted in Slack or is no longer visible to the app; messages \
+                 to it fail. Choose another target channel."
+            ),
+            "archived" => format!(
+                "{channel} is archived in Slack; messages to it fail. Unarchive it or choose \
+                 another target channel."
+            ),
+            _ => format!(
+                "{channel} was turned private in Slack; only public channels are supported. \
+                 Choose another target channel."
+            ),
+        };
+        out.push(ChannelWarning {
+            channel,
+            problem,
+            message,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::QueryResult<OrgView> {
+    let settings = OrgSlackSettings::load(conn, org)?;
+    let inst = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
+    let effective = resolve(&settings, inst.as_ref(), None, None);
+    Ok(OrgView {
+        send_messages: settings.send_messages,
+        threads: settings.threads,
+        compact_messages: settings.compact_messages,
+        target_channels: display_channels(conn, &settings.target_channels)?,
+        integration: inst.as_ref().map(IntegrationView::from),
+        complete: effective.complete(),
+        missing: effective.missing(),
+        channel_warnings: channel_warnings(conn, &settings.target_channels, inst.as_ref())?,
+    })
+}
+
+pub(crate) fn build_project_view(
+    conn: &mut DbConnection,
+    org: &str,
+    project: &str,
+) -> diesel::QueryResult<ProjectView> {
+    let org_settings = OrgSlackSettings::load(conn, org)?;
+    let org_inst = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
+    let own = ProjectSlackSettings::find_by_project(conn, org, project)?.map(|r| r.to_domain());
+    let own_inst =
+        Installation::find_by_scope(conn, org, Some(project))?.map(|i| i.to_integration());
+    let e = resolve(
+        &org_settings,
+        org_inst.as_ref(),
+        own.as_ref(),
+        own_inst.as_ref(),
+    );
+    let own = match own {
+        Some(p) => Some(OwnView {
+            send_messages: p.send_messages,
+            threads: p.threads,
+            compact_messages: p.compact_messages,
+            target_channels: display_channels(conn, &p.target_channels)?,
+            integration: own_inst.as_ref().map(IntegrationView::from),
+        }),
+        None => None,
+    };
+    let effective = EffectiveView {
+        send_messages: sourced(&e.send_messages, |v| *v),
+        threads: sourced(&e.threads, |v| *v),
+        compact_messages: sourced(&e.compact_messages, |v| *v),
+        target_channels: SourcedView {
+            value: display_channels(conn, &e.target_channels.value)?,
+            source: e.target_channels.source,
+        },
+        integration: sourced(&e.integration, |i| i.as_ref().map(IntegrationView::from)),
+        complete: e.complete(),
+        missing: e.missing(),
+        channel_warnings: channel_warnings(
+            conn,
+            &e.target_channels.value,
+            e.integration.value.as_ref(),
+        )?,
+    };
+    Ok(ProjectView { own, effective })
+}
+
+/// The organization's settings view.
+pub async fn org_view(services: &Services, org: &OrgId) -> Result<OrgView, ConfigError> {
+    let scope = Scope::Org(org.clone());
+    services
+        .db
+        .run(move |conn| {
+            ensure_exists(conn, &scope)?;
+            Ok(build_org_view(conn, scope.org().as_str())?)
+        })
+        .await
+}
+
+/// A project's own and effective settings.
+pub async fn project_view(
+    services: &Services,
+    org: &OrgId,
+    project: &ProjectId,
+) -> Result<ProjectView, ConfigError> {
+    let scope = Scope::Project(org.clone(), project.clone());
+    services
+        .db
+        .run(move |conn| {
+            ensure_exists(conn, &scope)?;
+            let (o, p) = (
+                scope.org().as_str(),
+                scope.project_str().unwrap_or_default(),
+            );
+            Ok(build_project_view(conn, o, p)?)
+        })
+        .await
+}
