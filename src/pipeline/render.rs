@@ -3,7 +3,10 @@
 //! Templates are compiled in (`include_str!`); an optional directory overrides any of them
 //! by file name. Every `{{value}}` is escaped for Slack *and* JSON by the escape function
 //! registered here, so user text can neither ping anyone nor break the document; links
-//! come from the `link` helper. The output is checked against Slack's size limits.
+//! come from the `link` (mrkdwn) and `url` (rich text) helpers. The design the templates
+//! follow is written down in `message_templates/README.md`: a headline that says what
+//! happened to which test, the facts in a colour-barred attachment, replies that carry only
+//! what is new. The output is checked against Slack's size limits.
 
 use std::path::Path;
 
@@ -14,7 +17,7 @@ use handlebars::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::events::{LoadTestPayload, Payload, ReportInfo, ScenarioPayload};
+use super::events::{FailedSensor, LoadTestPayload, Payload, ReportInfo, ScenarioPayload};
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
 use crate::domain::monitoring::Change;
 use crate::domain::monitoring::{human_duration, Health};
@@ -28,12 +31,18 @@ macro_rules! templates {
 
 /// The compiled-in templates: (name, source). Names starting with `_` are partials.
 const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
-    "_lt_fields",
-    "_lt_links",
+    "_lt_headline",
+    "_lt_facts",
+    "_lt_error",
     "_lt_report",
+    "_lt_links",
+    "_lt_event",
     "_lt_compact",
-    "_sc_fields",
+    "_sc_headline",
+    "_sc_facts",
+    "_sc_sensors",
     "_sc_links",
+    "_sc_event",
     "_sc_compact",
     "load_test_started",
     "load_test_started.compact",
@@ -51,20 +60,38 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "load_test_report_available.compact",
     "load_test_card",
     "load_test_card.compact",
+    "load_test_reply",
     "scenario_failing",
     "scenario_failing.compact",
     "scenario_severity_changed",
     "scenario_severity_changed.compact",
     "scenario_recovered",
     "scenario_recovered.compact",
+    "scenario_flapping",
+    "scenario_flapping.compact",
     "scenario_card",
     "scenario_card.compact",
+    "scenario_reply",
 ];
 
-/// Longest user text put into one element, well under Slack's per-element limits.
-const MAX_USER_TEXT: usize = 1_500;
+/// Longest name shown in a message body (escaped characters); the link to XTC has the rest.
+const MAX_NAME: usize = 1_000;
+/// Longest short user text (people, steps, locations) in a message (escaped characters).
+const MAX_SHORT: usize = 200;
+/// Longest error message shown (escaped characters), within one element's 3,000.
+const MAX_ERROR: usize = 2_800;
 /// Failed sensors listed one by one; the rest are counted.
 const MAX_LISTED_SENSORS: usize = 10;
+/// Entries an incident card keeps: the first failure and the latest changes.
+const MAX_HISTORY: usize = 20;
+
+/// The severity colours of the attachment bar.
+pub mod color {
+    pub const RED: &str = "#e01e5a";
+    pub const ORANGE: &str = "#e8912d";
+    pub const GREEN: &str = "#2eb67d";
+    pub const NEUTRAL: &str = "#b5b5b5";
+}
 
 /// A template that cannot be loaded or rendered (a bug or a bad override, never user input).
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +105,23 @@ pub enum RenderError {
 /// A message ready for `chat.postMessage` / `chat.update`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
+    /// The notification fallback (Slack shows the blocks instead).
     pub text: String,
+    /// Top-level blocks: the headline.
     pub blocks: Value,
+    /// `[{"color", "fallback", "blocks"}]`: the facts behind a severity colour bar.
+    pub attachments: Option<Value>,
+}
+
+impl Rendered {
+    /// The whole message as Slack receives it (for snapshots and logs).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"text": self.text, "blocks": self.blocks});
+        if let Some(a) = &self.attachments {
+            v["attachments"] = a.clone();
+        }
+        v
+    }
 }
 
 /// Names of the organization and project (looked up at send time, so renames show).
@@ -89,6 +131,28 @@ pub struct Names {
     pub org_name: String,
     pub project_id: String,
     pub project_name: String,
+}
+
+/// One step a load test actually went through (the card's progress line).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    pub event: LoadTestEventType,
+    /// Who aborted, or the failed step.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// One change of an incident, kept on its card.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IncidentEntry {
+    pub at: DateTime<Utc>,
+    pub change: Change,
+    pub health: Health,
+    /// The failed sensors reported with this change (the first few).
+    #[serde(default)]
+    pub sensors: Vec<FailedSensor>,
+    #[serde(default)]
+    pub more_sensors: usize,
 }
 
 /// What a thread parent shows; updated with each event of its subject.
@@ -107,6 +171,13 @@ pub struct Card {
     /// The worst severity of an incident.
     #[serde(default)]
     pub worst: Option<Health>,
+    /// Load tests: the steps that happened, in order (cards stored before this field
+    /// show their latest state only).
+    #[serde(default)]
+    pub path: Vec<Step>,
+    /// Incidents: the first failure and every change after it.
+    #[serde(default)]
+    pub history: Vec<IncidentEntry>,
 }
 
 impl Card {
@@ -118,6 +189,8 @@ impl Card {
             error: None,
             aborted_by: None,
             worst: None,
+            path: Vec::new(),
+            history: Vec::new(),
         };
         card.absorb(first);
         card
@@ -137,12 +210,56 @@ impl Card {
                 if lt.aborted_by.is_some() {
                     self.aborted_by = lt.aborted_by.clone();
                 }
+                self.push_step(lt);
             }
             Payload::Scenario(sc) => {
                 if sc.health.is_failing() {
                     self.worst = Some(self.worst.map_or(sc.health, |w| w.max(sc.health)));
                 }
+                // A flapping incident's later changes update one line (count, latest state).
+                if sc.change.card_only()
+                    && self
+                        .history
+                        .last()
+                        .is_some_and(|e| matches!(e.change, Change::Flapping { .. }))
+                {
+                    self.history.pop();
+                }
+                if self.history.len() >= MAX_HISTORY {
+                    // The first failure stays; the oldest change after it goes.
+                    self.history.remove(1);
+                }
+                self.history.push(IncidentEntry {
+                    at: sc.occurred_at,
+                    change: sc.change,
+                    health: sc.health,
+                    sensors: sc
+                        .failed_sensors
+                        .iter()
+                        .take(MAX_LISTED_SENSORS)
+                        .cloned()
+                        .collect(),
+                    more_sensors: sc.failed_sensors.len().saturating_sub(MAX_LISTED_SENSORS),
+                });
             }
+        }
+    }
+
+    fn push_step(&mut self, lt: &LoadTestPayload) {
+        use LoadTestEventType as E;
+        let detail = match lt.event_type {
+            // Interim figures are on the card; they are not a step.
+            E::IntermediateReport => return,
+            E::Aborted => lt.aborted_by.clone(),
+            E::Error => lt.error.as_ref().and_then(|e| e.step.clone()),
+            _ => None,
+        };
+        let step = Step {
+            event: lt.event_type,
+            detail,
+        };
+        if self.path.last() != Some(&step) {
+            self.path.push(step);
         }
     }
 }
@@ -187,6 +304,23 @@ fn link_helper(
     Ok(())
 }
 
+/// `{{{url value}}}`: a URL for a rich-text `link` element (only http/https; empty else).
+fn url_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let url = h
+        .param(0)
+        .and_then(|p| p.value().as_str())
+        .and_then(text::safe_url)
+        .unwrap_or_default();
+    out.write(&json_string_content(&url))?;
+    Ok(())
+}
+
 impl Renderer {
     /// Registers the compiled-in templates, then the overrides found in `override_dir`.
     pub fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
@@ -194,6 +328,7 @@ impl Renderer {
         hb.set_strict_mode(true);
         hb.register_escape_fn(escape_slack_json);
         hb.register_helper("link", Box::new(link_helper));
+        hb.register_helper("url", Box::new(url_helper));
         for (name, source) in DEFAULT_TEMPLATES {
             let source = match override_dir {
                 Some(dir) => match std::fs::read_to_string(dir.join(format!("{name}.hbs"))) {
@@ -218,7 +353,7 @@ impl Renderer {
         Ok(Self { hb })
     }
 
-    /// The message for one event.
+    /// The message for one event (threads off).
     pub fn render_event(
         &self,
         payload: &Payload,
@@ -238,7 +373,7 @@ impl Renderer {
         self.render(&kind, compact, &ctx)
     }
 
-    /// The thread parent ("run card") showing the subject's current state.
+    /// The thread parent ("run card" / "incident card") showing the subject's current state.
     pub fn render_card(
         &self,
         card: &Card,
@@ -250,6 +385,26 @@ impl Renderer {
             Payload::Scenario(sc) => ("scenario_card", scenario_context(sc, names, Some(card))),
         };
         self.render(kind, compact, &ctx)
+    }
+
+    /// A thread reply: one line with only what is new (the card has the rest). With
+    /// `broadcast` the line is also shown in the channel, so it names the test or scenario.
+    /// Replies are one line in both modes, so `_compact` selects nothing (yet).
+    pub fn render_reply(
+        &self,
+        payload: &Payload,
+        card: &Card,
+        names: &Names,
+        _compact: bool,
+        broadcast: bool,
+    ) -> Result<Rendered, RenderError> {
+        let (kind, mut ctx) = match payload {
+            Payload::LoadTest(lt) => ("load_test_reply", load_test_context(lt, names, None)),
+            Payload::Scenario(sc) => ("scenario_reply", scenario_context(sc, names, None)),
+        };
+        ctx["broadcast"] = Value::Bool(broadcast);
+        let _ = card;
+        self.render(kind, false, &ctx)
     }
 
     fn render(&self, kind: &str, compact: bool, ctx: &Value) -> Result<Rendered, RenderError> {
@@ -267,37 +422,81 @@ impl Renderer {
             })?;
         let doc: Value = serde_json::from_str(&out).map_err(|e| RenderError::Output {
             name: name.clone(),
-            message: e.to_string(),
+            // The offending line, so an override's author sees what went wrong.
+            message: format!(
+                "{e}: {}",
+                out.lines()
+                    .nth(e.line().saturating_sub(1))
+                    .unwrap_or_default()
+            ),
         })?;
+        let bad = |message: &str| RenderError::Output {
+            name: name.clone(),
+            message: message.to_owned(),
+        };
         let text = doc.get("text").and_then(Value::as_str).unwrap_or_default();
-        let blocks = doc.get("blocks").cloned().unwrap_or_else(|| json!([]));
         if text.is_empty() {
-            return Err(RenderError::Output {
-                name,
-                message: "no `text` (the notification fallback)".into(),
-            });
+            return Err(bad("no `text` (the notification fallback)"));
         }
+        let text = text::truncate(text, 3_000);
+        let blocks = doc.get("blocks").cloned().unwrap_or_else(|| json!([]));
         if !blocks.is_array() {
-            return Err(RenderError::Output {
-                name,
-                message: "`blocks` is not an array".into(),
-            });
+            return Err(bad("`blocks` is not an array"));
+        }
+        let attachments = match doc.get("attachments") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(list)) => {
+                let mut list = list.clone();
+                list.truncate(text::MAX_ATTACHMENTS);
+                for a in &mut list {
+                    let Some(o) = a.as_object_mut() else {
+                        return Err(bad("an attachment is not an object"));
+                    };
+                    o.entry("fallback")
+                        .or_insert_with(|| Value::String(text.clone()));
+                    if let Some(b) = o.get_mut("blocks") {
+                        *b = enforce_limits(b.take());
+                    }
+                }
+                Some(Value::Array(list))
+            }
+            Some(_) => return Err(bad("`attachments` is not an array")),
+        };
+        if blocks.as_array().is_some_and(Vec::is_empty) && attachments.is_none() {
+            return Err(bad("neither `blocks` nor `attachments`"));
         }
         Ok(Rendered {
-            text: text::truncate(text, 3_000),
+            text,
             blocks: enforce_limits(blocks),
+            attachments,
         })
     }
 }
 
-/// Keeps a rendered message within Slack's Block Kit limits (defence in depth: the
-/// context already bounds user text).
+/// Keeps rendered blocks within Slack's Block Kit limits (defence in depth: the context
+/// already bounds user text).
 pub fn enforce_limits(mut blocks: Value) -> Value {
     fn cut(v: &mut Value, max: usize) {
         if let Some(s) = v.as_str() {
             if s.chars().count() > max {
                 *v = Value::String(text::truncate(s, max));
             }
+        }
+    }
+    fn cut_rich(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                if o.get("type").and_then(Value::as_str) == Some("text") {
+                    if let Some(t) = o.get_mut("text") {
+                        cut(t, text::MAX_SECTION_TEXT);
+                    }
+                }
+                if let Some(e) = o.get_mut("elements") {
+                    cut_rich(e);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(cut_rich),
+            _ => {}
         }
     }
     if let Some(list) = blocks.as_array_mut() {
@@ -325,6 +524,7 @@ pub fn enforce_limits(mut blocks: Value) -> Value {
                         }
                     }
                 }
+                Some("rich_text") => cut_rich(block),
                 _ => {}
             }
         }
@@ -332,33 +532,58 @@ pub fn enforce_limits(mut blocks: Value) -> Value {
     blocks
 }
 
-fn user(s: &str) -> String {
-    text::truncate(s, MAX_USER_TEXT)
+/// User text cut so that its *escaped* form fits `max` characters (so an entity such as
+/// `&amp;` is never split); `…` marks the cut.
+fn fit(s: &str, max: usize) -> String {
+    text::unescape(&text::escape_truncated(s, max))
 }
 
-fn opt_user(s: &Option<String>) -> Value {
-    s.as_deref().map_or(Value::Null, |v| Value::String(user(v)))
+fn opt_fit(s: &Option<String>, max: usize) -> Value {
+    s.as_deref()
+        .map_or(Value::Null, |v| Value::String(fit(v, max)))
 }
 
-fn event_info(title: &str, emoji: &str, kind: &str, at: DateTime<Utc>) -> Value {
+/// A name for the body, the header (cut to Slack's 150) and whether the header was cut.
+fn name_context(name: &str) -> (String, String, bool) {
+    let header = fit(name, text::MAX_HEADER_TEXT);
+    let cut = header != name;
+    (fit(name, MAX_NAME), header, cut)
+}
+
+fn names_context(names: &Names) -> (Value, Value) {
+    (
+        json!({"id": names.org_id, "name": fit(&names.org_name, MAX_SHORT)}),
+        json!({"id": names.project_id, "name": fit(&names.project_name, MAX_SHORT)}),
+    )
+}
+
+fn event_info(title: &str, short: &str, emoji: &str, kind: &str, at: DateTime<Utc>) -> Value {
     json!({
         "type": kind,
         "title": title,
+        "short": short,
         "emoji": emoji,
         "occurred_at": at.format("%Y-%m-%d %H:%M UTC").to_string(),
         "occurred_ts": at.timestamp(),
     })
 }
 
-fn load_test_title(t: LoadTestEventType) -> (&'static str, &'static str) {
+/// (title, title in a thread, emoji name) of a load-test event.
+fn load_test_title(t: LoadTestEventType) -> (&'static str, &'static str, &'static str) {
     match t {
-        LoadTestEventType::Started => ("Load test started", ":rocket:"),
-        LoadTestEventType::Running => ("Load test running", ":runner:"),
-        LoadTestEventType::Finished => ("Load test finished", ":checkered_flag:"),
-        LoadTestEventType::Aborted => ("Load test aborted", ":octagonal_sign:"),
-        LoadTestEventType::Error => ("Load test failed", ":x:"),
-        LoadTestEventType::IntermediateReport => ("Intermediate report available", ":bar_chart:"),
-        LoadTestEventType::ReportAvailable => ("Final report available", ":page_facing_up:"),
+        LoadTestEventType::Started => ("Load test started", "Started", "rocket"),
+        LoadTestEventType::Running => ("Load test running", "Running", "runner"),
+        LoadTestEventType::Finished => ("Load test finished", "Finished", "checkered_flag"),
+        LoadTestEventType::Aborted => ("Load test aborted", "Aborted", "octagonal_sign"),
+        LoadTestEventType::Error => ("Load test failed", "Failed", "x"),
+        LoadTestEventType::IntermediateReport => (
+            "Intermediate report available",
+            "Intermediate report",
+            "bar_chart",
+        ),
+        LoadTestEventType::ReportAvailable => {
+            ("Final report available", "Final report", "page_facing_up")
+        }
     }
 }
 
@@ -371,6 +596,32 @@ fn state_label(s: LoadTestState) -> &'static str {
         LoadTestState::Aborted => "Aborted",
         LoadTestState::Error => "Failed",
         LoadTestState::Reported => "Report available",
+    }
+}
+
+/// The colour of one event: red failure, orange abort, green success, neutral progress.
+fn load_test_color(t: LoadTestEventType, state: LoadTestState) -> &'static str {
+    use LoadTestEventType as E;
+    match (t, state) {
+        (E::Error, _) | (E::ReportAvailable, LoadTestState::Error) => color::RED,
+        (E::Aborted, _) | (E::ReportAvailable, LoadTestState::Aborted) => color::ORANGE,
+        (E::Finished | E::ReportAvailable, _) => color::GREEN,
+        _ => color::NEUTRAL,
+    }
+}
+
+/// The colour of a run card: its worst outcome so far.
+fn card_color(path: &[Step]) -> &'static str {
+    use LoadTestEventType as E;
+    let has = |e: E| path.iter().any(|s| s.event == e);
+    if has(E::Error) {
+        color::RED
+    } else if has(E::Aborted) {
+        color::ORANGE
+    } else if has(E::Finished) || has(E::ReportAvailable) {
+        color::GREEN
+    } else {
+        color::NEUTRAL
     }
 }
 
@@ -397,116 +648,226 @@ fn report_context(r: &ReportInfo) -> Value {
         for (k, v) in s.extra.iter().take(7) {
             let shown = match v {
                 Value::Number(n) => n.as_f64().map(figure).unwrap_or_else(|| n.to_string()),
-                Value::String(s) => user(s),
+                Value::String(s) => s.clone(),
                 Value::Bool(b) => b.to_string(),
                 _ => continue,
             };
-            figures.push(
-                json!({"label": text::truncate(k, 60), "value": text::truncate(&shown, 200)}),
-            );
+            figures.push(json!({"label": fit(k, 60), "value": fit(&shown, MAX_SHORT)}));
         }
     }
-    json!({"url": r.url, "kind": r.kind, "figures": figures})
+    json!({"url": text::safe_url(&r.url), "kind": r.kind, "figures": figures})
 }
 
 fn load_test_context(lt: &LoadTestPayload, names: &Names, card: Option<&Card>) -> Value {
-    let (title, emoji) = load_test_title(lt.event_type);
+    let (title, short, emoji) = load_test_title(lt.event_type);
+    use LoadTestEventType as E;
+    // A single event shows what belongs to it; a card shows everything so far.
     let (error, report, aborted_by) = match card {
         Some(c) => (c.error.clone(), c.report.clone(), c.aborted_by.clone()),
-        None => (lt.error.clone(), lt.report.clone(), lt.aborted_by.clone()),
+        None => (
+            lt.error.clone().filter(|_| lt.event_type == E::Error),
+            lt.report
+                .clone()
+                .filter(|_| matches!(lt.event_type, E::IntermediateReport | E::ReportAvailable)),
+            lt.aborted_by
+                .clone()
+                .filter(|_| lt.event_type == E::Aborted),
+        ),
     };
-    let progress = card.map(|_| progress(lt.state)).unwrap_or_default();
+    let report = report.as_ref().map(report_context);
+    let (progress, color) = match card {
+        Some(c) if !c.path.is_empty() => (progress(&c.path), card_color(&c.path)),
+        // A card stored before the path was recorded: its latest step only.
+        Some(_) => {
+            let mut c = Card::new(&Payload::LoadTest(lt.clone()));
+            c.path.truncate(1);
+            (progress(&c.path), card_color(&c.path))
+        }
+        None => (Vec::new(), load_test_color(lt.event_type, lt.state)),
+    };
+    let (org, project) = names_context(names);
+    let (name, header, name_cut) = name_context(&lt.name);
     json!({
-        "org": {"id": names.org_id, "name": user(&names.org_name)},
-        "project": {"id": names.project_id, "name": user(&names.project_name)},
+        "org": org,
+        "project": project,
         "load_test": {
             "id": lt.load_test_id,
-            "name": user(&lt.name),
-            "url": lt.url,
-            "started_by": opt_user(&lt.started_by),
+            "name": name,
+            "header": header,
+            "name_cut": name_cut,
+            "url": lt.url.as_deref().and_then(text::safe_url),
+            "started_by": opt_fit(&lt.started_by, MAX_SHORT),
         },
-        "event": event_info(title, emoji, lt.event_type.as_str(), lt.occurred_at),
+        "event": event_info(title, short, emoji, lt.event_type.as_str(), lt.occurred_at),
+        "color": color,
         "state": {"id": lt.state.as_str(), "label": state_label(lt.state)},
-        "aborted_by": opt_user(&aborted_by),
-        "error": error.map(|e| json!({"step": opt_user(&e.step), "message": user(&e.message)})),
-        "report": report.as_ref().map(report_context),
+        "aborted_by": opt_fit(&aborted_by, MAX_SHORT),
+        "error": error.map(|e| json!({
+            "step": opt_fit(&e.step, MAX_SHORT),
+            "message": fit(&e.message, MAX_ERROR),
+            "summary": fit(e.message.lines().next().unwrap_or_default(), MAX_SHORT),
+        })),
+        "figures": report.as_ref().map_or_else(|| json!([]), |r| r["figures"].clone()),
+        "report_url": report.as_ref().map_or(Value::Null, |r| r["url"].clone()),
+        "report": report,
         "progress": progress,
+        "broadcast": false,
     })
 }
 
-/// The run card's steps: done ✓, current ●, failed ✗, still to come ○.
-fn progress(state: LoadTestState) -> Vec<Value> {
-    use LoadTestState as S;
-    let (steps, reached): (&[&str], usize) = match state {
-        S::New => (&["Started", "Running", "Finished", "Report"], 0),
-        S::Started => (&["Started", "Running", "Finished", "Report"], 1),
-        S::Running => (&["Started", "Running", "Finished", "Report"], 2),
-        S::Finished => (&["Started", "Running", "Finished", "Report"], 3),
-        S::Reported => (&["Started", "Running", "Finished", "Report"], 4),
-        S::Aborted => (&["Started", "Running", "Aborted", "Report"], 3),
-        S::Error => (&["Started", "Running", "Failed"], 3),
-    };
-    steps
-        .iter()
+/// The run card's progress line: only the steps that happened. Done ✓, still going ●,
+/// failed ✗, aborted 🛑, report 📄.
+fn progress(path: &[Step]) -> Vec<Value> {
+    use LoadTestEventType as E;
+    path.iter()
         .enumerate()
-        .map(|(i, label)| {
-            let mark = if state == S::Error && i + 1 == steps.len() {
-                "✗"
-            } else if i + 1 < reached {
-                "✓"
-            } else if i + 1 == reached {
-                "●"
-            } else {
-                "○"
+        .map(|(i, step)| {
+            let last = i + 1 == path.len();
+            let detail = step.detail.as_deref().map(|d| fit(d, MAX_SHORT));
+            let (mark, label) = match step.event {
+                E::Started | E::Running if last => ("●", load_test_title(step.event).1.into()),
+                E::Started | E::Running | E::Finished => {
+                    ("✓", load_test_title(step.event).1.into())
+                }
+                E::Error => (
+                    "✗",
+                    match detail {
+                        Some(d) => format!("Failed ({d})"),
+                        None => "Failed".into(),
+                    },
+                ),
+                E::Aborted => (
+                    "🛑",
+                    match detail {
+                        Some(d) => format!("Aborted by {d}"),
+                        None => "Aborted".into(),
+                    },
+                ),
+                E::ReportAvailable => ("📄", "Report".into()),
+                E::IntermediateReport => ("📊", "Intermediate report".into()),
             };
-            json!({"label": label, "mark": mark})
+            json!({"mark": mark, "label": label, "current": last})
+        })
+        .collect()
+}
+
+fn sensors_context(sensors: &[FailedSensor]) -> Vec<Value> {
+    sensors
+        .iter()
+        .take(MAX_LISTED_SENSORS)
+        .map(|s| {
+            json!({
+                "name": fit(&s.name, MAX_SHORT),
+                "message": s.message.as_deref().map(|m| fit(m, 300)),
+            })
+        })
+        .collect()
+}
+
+/// (title, title in a thread, emoji name) of a monitoring change.
+fn change_title(change: &Change) -> (String, String, &'static str) {
+    match change {
+        Change::Failing { severity } => (
+            "Scenario failing".into(),
+            format!("Failing ({})", severity.as_str()),
+            "red_circle",
+        ),
+        Change::SeverityChanged { from, to } => (
+            "Severity changed".into(),
+            format!("Severity {} → {}", from.as_str(), to.as_str()),
+            "large_orange_circle",
+        ),
+        Change::Recovered { down_seconds } => (
+            "Scenario recovered".into(),
+            format!("Recovered after {}", human_duration(*down_seconds)),
+            "large_green_circle",
+        ),
+        Change::Flapping {
+            health, changes, ..
+        } => (
+            "Scenario flapping".into(),
+            if health.is_failing() {
+                format!(
+                    "Flapping ({changes} changes), now failing ({})",
+                    health.as_str()
+                )
+            } else {
+                format!("Flapping ({changes} changes), now ok (recovery not confirmed yet)")
+            },
+            "large_orange_circle",
+        ),
+    }
+}
+
+fn history_context(history: &[IncidentEntry]) -> Vec<Value> {
+    history
+        .iter()
+        .map(|e| {
+            let (_, title, emoji) = change_title(&e.change);
+            json!({
+                "ts": e.at.timestamp(),
+                "at": e.at.format("%H:%M UTC").to_string(),
+                "emoji": emoji,
+                "title": title,
+                "sensors": sensors_context(&e.sensors),
+                "more_sensors": if e.more_sensors > 0 { Value::from(e.more_sensors) } else { Value::Null },
+            })
         })
         .collect()
 }
 
 fn scenario_context(sc: &ScenarioPayload, names: &Names, card: Option<&Card>) -> Value {
-    let (title, emoji, previous, down_for) = match sc.change {
-        Change::Failing { .. } => ("Scenario failing", ":red_circle:", None, None),
-        Change::SeverityChanged { from, .. } => (
-            "Severity changed",
-            ":large_orange_circle:",
-            Some(from.as_str()),
-            None,
-        ),
-        Change::Recovered { down_seconds } => (
-            "Scenario recovered",
-            ":large_green_circle:",
-            None,
-            Some(human_duration(down_seconds)),
-        ),
-    };
-    let state_label = match (&sc.change, card.and_then(|c| c.worst)) {
-        (Change::Recovered { .. }, _) => {
-            format!("Recovered after {}", down_for.clone().unwrap_or_default())
+    let (title, short, emoji) = change_title(&sc.change);
+    let (previous, down_for, color) = match sc.change {
+        Change::Failing { .. } => (None, None, color::RED),
+        Change::SeverityChanged { from, .. } => (Some(from.as_str()), None, color::RED),
+        Change::Recovered { down_seconds } => {
+            (None, Some(human_duration(down_seconds)), color::GREEN)
         }
-        (_, _) => format!("Failing ({})", sc.health.as_str()),
+        Change::Flapping { .. } => (None, None, color::ORANGE),
     };
-    let sensors: Vec<Value> = sc
-        .failed_sensors
-        .iter()
-        .take(MAX_LISTED_SENSORS)
-        .map(|s| json!({"name": text::truncate(&s.name, 200), "message": s.message.as_deref().map(|m| text::truncate(m, 300))}))
-        .collect();
+    let state_label = match &sc.change {
+        Change::Recovered { .. } | Change::Flapping { .. } => short.clone(),
+        _ => format!("Failing ({})", sc.health.as_str()),
+    };
+    let history = card
+        .map(|c| history_context(&c.history))
+        .unwrap_or_default();
+    let since = card
+        .and_then(|c| c.history.first())
+        .map(|e| json!({"ts": e.at.timestamp(), "at": e.at.format("%H:%M UTC").to_string()}));
     let more = sc.failed_sensors.len().saturating_sub(MAX_LISTED_SENSORS);
+    let (org, project) = names_context(names);
+    let (name, header, name_cut) = name_context(&sc.name);
+    let exec = sc.execution.as_ref();
     json!({
-        "org": {"id": names.org_id, "name": user(&names.org_name)},
-        "project": {"id": names.project_id, "name": user(&names.project_name)},
-        "scenario": {"id": sc.scenario_id, "name": user(&sc.name), "url": sc.url},
-        "event": event_info(title, emoji, sc.change.kind(), sc.occurred_at),
-        "state": {"id": sc.health.as_str(), "label": state_label},
+        "org": org,
+        "project": project,
+        "scenario": {
+            "id": sc.scenario_id,
+            "name": name,
+            "header": header,
+            "name_cut": name_cut,
+            "url": sc.url.as_deref().and_then(text::safe_url),
+        },
+        "event": event_info(&title, &short, emoji, sc.change.kind(), sc.occurred_at),
+        "color": color,
+        "state": {"id": sc.health.as_str(), "label": state_label, "emoji": emoji},
         "severity": sc.health.as_str(),
+        "worst": card.and_then(|c| c.worst).map(Health::as_str),
         "previous_severity": previous,
         "down_for": down_for,
-        "execution": sc.execution.as_ref().map(|e| json!({
-            "id": opt_user(&e.id), "url": e.url, "location": opt_user(&e.location)
-        })),
-        "sensors": sensors,
+        "since": since,
+        "execution": {
+            "id": exec.and_then(|e| e.id.as_deref()).map(|v| fit(v, MAX_SHORT)),
+            "url": exec.and_then(|e| e.url.as_deref()).and_then(text::safe_url),
+            "location": exec.and_then(|e| e.location.as_deref()).map(|v| fit(v, MAX_SHORT)),
+        },
+        "sensors": sensors_context(&sc.failed_sensors),
+        "sensor_count": sc.failed_sensors.len(),
         "more_sensors": if more > 0 { Value::from(more) } else { Value::Null },
+        "history": history,
+        "broadcast": false,
     })
 }
 
@@ -514,181 +875,364 @@ fn scenario_context(sc: &ScenarioPayload, names: &Names, card: Option<&Card>) ->
 mod tests {
     use super::*;
     use crate::pipeline::events::{ErrorInfo, ExecutionInfo, FailedSensor, ReportSummary};
+    use chrono::TimeZone;
 
-    fn names(hostile: bool) -> Names {
-        let n = if hostile {
-            "<!channel> *Acme* & \"Co\" _x_ `y` ~z~ \\ \n"
+    /// The name of the hostile-text check: every character must show, nothing pings.
+    const HOSTILE: &str = "<!channel> *x* _y_ ~z~ `c` :smile: & <https://evil|x>";
+    /// How Slack receives it: the three control characters escaped, nothing else touched.
+    const HOSTILE_ESCAPED: &str =
+        "&lt;!channel&gt; *x* _y_ ~z~ `c` :smile: &amp; &lt;https://evil|x&gt;";
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 3, 14, minute, 0)
+            .single()
+            .unwrap()
+    }
+
+    fn names(name: &str) -> Names {
+        let (org, project) = if name == HOSTILE {
+            (HOSTILE.to_owned(), HOSTILE.to_owned())
         } else {
-            "Acme Corp"
+            ("Acme Corp".to_owned(), "Webshop".to_owned())
         };
         Names {
             org_id: "acme".into(),
-            org_name: n.into(),
-            project_id: "shop".into(),
-            project_name: n.into(),
+            org_name: org,
+            project_id: "webshop".into(),
+            project_name: project,
         }
     }
 
+    fn person(name: &str, default: &str) -> String {
+        if name == HOSTILE {
+            HOSTILE.into()
+        } else {
+            default.into()
+        }
+    }
+
+    /// A realistic event: only the fields its type carries.
     fn lt(t: LoadTestEventType, name: &str) -> Payload {
+        use LoadTestEventType as E;
+        let (state, minute) = match t {
+            E::Started => (LoadTestState::Started, 0),
+            E::Running => (LoadTestState::Running, 1),
+            E::IntermediateReport => (LoadTestState::Running, 5),
+            E::Finished => (LoadTestState::Finished, 10),
+            E::Aborted => (LoadTestState::Aborted, 7),
+            E::Error => (LoadTestState::Error, 2),
+            E::ReportAvailable => (LoadTestState::Reported, 12),
+        };
+        let report = matches!(t, E::IntermediateReport | E::ReportAvailable).then(|| ReportInfo {
+            url: "https://xtc.example/reports/9".into(),
+            kind: Some(
+                if t == E::ReportAvailable {
+                    "final"
+                } else {
+                    "intermediate"
+                }
+                .into(),
+            ),
+            summary: Some(ReportSummary {
+                throughput: Some(1234.5),
+                errors: Some(12.0),
+                p95_ms: Some(810.0),
+                extra: [("apdex".to_owned(), json!(0.93))].into_iter().collect(),
+            }),
+        });
         Payload::LoadTest(LoadTestPayload {
             load_test_id: "lt-1".into(),
             name: name.into(),
-            url: Some("https://xtc.example/lt/1?a=1&b=<2>".into()),
-            started_by: Some(format!("{name} jane")),
+            url: Some("https://xtc.example/lt/1?a=1&b=2".into()),
+            started_by: Some(person(name, "jane")),
             event_type: t,
-            state: LoadTestState::Running,
-            occurred_at: Utc::now(),
-            error: Some(ErrorInfo {
-                step: Some(name.into()),
-                message: format!("{name} boom"),
+            state,
+            occurred_at: at(minute),
+            error: (t == E::Error).then(|| ErrorInfo {
+                step: Some(person(name, "provision_agents")),
+                message: person(
+                    name,
+                    "No agents available in eu-west\n  at provision (agents.rs:42)",
+                ),
             }),
-            report: Some(ReportInfo {
-                url: "https://xtc.example/reports/9".into(),
-                kind: Some("final".into()),
-                summary: Some(ReportSummary {
-                    throughput: Some(1234.5),
-                    errors: Some(12.0),
-                    p95_ms: Some(810.0),
-                    extra: [("apdex".to_owned(), json!(0.93))].into_iter().collect(),
-                }),
-            }),
-            aborted_by: Some(name.into()),
+            report,
+            aborted_by: (t == E::Aborted).then(|| person(name, "joe")),
         })
     }
 
-    fn sc(change: Change, name: &str, sensors: usize) -> Payload {
+    fn sc(change: Change, name: &str, minute: u32, sensors: usize) -> Payload {
+        let health = match change {
+            Change::Failing { severity } => severity,
+            Change::SeverityChanged { to, .. } => to,
+            Change::Recovered { .. } => Health::Ok,
+            Change::Flapping { health, .. } => health,
+        };
         Payload::Scenario(ScenarioPayload {
             scenario_id: "shop-checkout".into(),
             name: name.into(),
             url: Some("https://xtc.example/mon/77".into()),
             change,
-            health: Health::Fatal,
-            occurred_at: Utc::now(),
+            health,
+            occurred_at: at(minute),
             incident: 1,
             execution: Some(ExecutionInfo {
                 id: Some("e1".into()),
                 url: Some("https://xtc.example/ex/1".into()),
-                location: Some(name.into()),
+                location: Some(person(name, "eu-west")),
             }),
             failed_sensors: (0..sensors)
                 .map(|i| FailedSensor {
-                    name: format!("{name} {i}"),
-                    message: Some(name.into()),
+                    name: if name == HOSTILE {
+                        format!("{HOSTILE} {i}")
+                    } else {
+                        ["Page load < 3s", "Login", "Add to cart"][i % 3].to_owned()
+                    },
+                    message: Some(person(name, ["3.8s", "timeout", "HTTP 502"][i % 3])),
                 })
                 .collect(),
         })
     }
 
-    fn all_payloads(name: &str) -> Vec<Payload> {
-        let mut v: Vec<Payload> = LoadTestEventType::ALL
-            .into_iter()
-            .map(|t| lt(t, name))
-            .collect();
-        v.push(sc(
+    /// Every event kind with the events that come before it in a thread (the last is it).
+    fn stories(name: &str) -> Vec<(&'static str, Vec<Payload>)> {
+        use LoadTestEventType as E;
+        let l = |types: &[E]| types.iter().map(|t| lt(*t, name)).collect::<Vec<_>>();
+        let failing = sc(
             Change::Failing {
                 severity: Health::Failure,
             },
             name,
-            3,
-        ));
-        v.push(sc(
+            2,
+            2,
+        );
+        let worse = sc(
             Change::SeverityChanged {
                 from: Health::Failure,
                 to: Health::Fatal,
             },
             name,
-            30,
-        ));
-        v.push(sc(Change::Recovered { down_seconds: 125 }, name, 0));
-        v
+            5,
+            13,
+        );
+        let recovered = sc(Change::Recovered { down_seconds: 425 }, name, 9, 0);
+        vec![
+            ("load_test_started", l(&[E::Started])),
+            ("load_test_running", l(&[E::Started, E::Running])),
+            (
+                "load_test_intermediate_report",
+                l(&[E::Started, E::Running, E::IntermediateReport]),
+            ),
+            (
+                "load_test_finished",
+                l(&[E::Started, E::Running, E::IntermediateReport, E::Finished]),
+            ),
+            (
+                "load_test_report_available",
+                l(&[E::Started, E::Running, E::Finished, E::ReportAvailable]),
+            ),
+            ("load_test_error", l(&[E::Started, E::Error])),
+            (
+                "load_test_aborted",
+                l(&[E::Started, E::Running, E::Aborted]),
+            ),
+            (
+                "load_test_aborted_then_report",
+                l(&[E::Started, E::Running, E::Aborted, E::ReportAvailable]),
+            ),
+            ("scenario_failing", vec![failing.clone()]),
+            (
+                "scenario_severity_changed",
+                vec![failing.clone(), worse.clone()],
+            ),
+            ("scenario_recovered", vec![failing, worse, recovered]),
+        ]
     }
 
-    fn check(r: &Rendered) {
-        assert!(!r.text.is_empty());
-        let blocks = r.blocks.as_array().unwrap();
-        assert!(!blocks.is_empty() && blocks.len() <= text::MAX_BLOCKS);
-        let all = serde_json::to_string(&r.blocks).unwrap() + &r.text;
-        // The only `<` are our own markup: links and dates.
+    /// What deliver.rs broadcasts (errors, aborts, recoveries).
+    fn broadcast(p: &Payload) -> bool {
+        match p {
+            Payload::LoadTest(lt) => matches!(
+                lt.event_type,
+                LoadTestEventType::Error | LoadTestEventType::Aborted
+            ),
+            Payload::Scenario(sc) => matches!(sc.change, Change::Recovered { .. }),
+        }
+    }
+
+    /// Every message of one story: threads off (full, compact), threads on (card full and
+    /// compact after the last event, the last event's reply).
+    fn render_story(r: &Renderer, name: &str, events: &[Payload]) -> Value {
+        let last = events.last().unwrap();
+        let mut card = Card::new(&events[0]);
+        for e in &events[1..] {
+            card.absorb(e);
+        }
+        let n = names(name);
+        let mut out = json!({
+            "threads_off_full": r.render_event(last, &n, false).unwrap().to_json(),
+            "threads_off_compact": r.render_event(last, &n, true).unwrap().to_json(),
+            "threads_on_card_full": r.render_card(&card, &n, false).unwrap().to_json(),
+            "threads_on_card_compact": r.render_card(&card, &n, true).unwrap().to_json(),
+        });
+        if events.len() > 1 {
+            let b = broadcast(last);
+            out["threads_on_reply"] = r.render_reply(last, &card, &n, false, b).unwrap().to_json();
+            out["threads_on_reply_broadcast"] = json!(b);
+        }
+        out
+    }
+
+    /// Every string a message carries, for checks that must hold everywhere.
+    fn check(v: &Value) {
+        let all = v.to_string();
+        assert!(!all.contains("<!channel>"), "{all}");
+        assert!(
+            !all.contains("\"emoji\":true"),
+            "emoji codes in user text stay text: {all}"
+        );
+        // The only `<` are our own markup: dates (and mrkdwn links).
         for (i, _) in all.match_indices('<') {
             let rest = &all[i..];
             assert!(
-                rest.starts_with("<https://") || rest.starts_with("<!date^"),
+                rest.starts_with("<!date^") || rest.starts_with("<https://xtc.example"),
                 "unexpected markup at {rest:.40}"
             );
         }
-        assert!(!all.contains("<!channel>"));
-    }
-
-    #[test]
-    fn renders_every_template_with_sample_data_in_both_variants() {
-        let r = Renderer::new(None).unwrap();
-        for p in all_payloads("Checkout peak 2000 users") {
-            for compact in [false, true] {
-                let out = r.render_event(&p, &names(false), compact).unwrap();
-                check(&out);
-                assert!(
-                    out.text.contains("Checkout peak 2000 users") || out.text.contains("Acme Corp")
-                );
-                let card = r
-                    .render_card(&Card::new(&p), &names(false), compact)
-                    .unwrap();
-                check(&card);
+        for part in ["blocks"] {
+            if let Some(b) = v.get(part).and_then(Value::as_array) {
+                assert!(b.len() <= text::MAX_BLOCKS);
             }
         }
     }
 
     #[test]
-    fn hostile_text_is_escaped_and_kept_whole() {
+    fn golden_messages_for_every_kind_mode_and_thread_setting() {
         let r = Renderer::new(None).unwrap();
-        let hostile = "<!channel> x & <https://evil.example|click> *bold* _it_ `code` ~s~ \"q\" \\";
-        for p in all_payloads(hostile) {
-            for compact in [false, true] {
-                let out = r.render_event(&p, &names(true), compact).unwrap();
-                check(&out);
-                let all = serde_json::to_string(&out.blocks).unwrap();
+        for (kind, events) in stories("Checkout peak 2000 users") {
+            let out = render_story(&r, "Checkout peak 2000 users", &events);
+            for (_, m) in out.as_object().unwrap() {
+                check(m);
+            }
+            insta::assert_json_snapshot!(kind, out);
+        }
+    }
+
+    #[test]
+    fn golden_messages_with_a_hostile_name_show_it_exactly_and_ping_nobody() {
+        let r = Renderer::new(None).unwrap();
+        for (kind, events) in stories(HOSTILE) {
+            let out = render_story(&r, HOSTILE, &events);
+            for (variant, m) in out.as_object().unwrap() {
+                if m.is_boolean() {
+                    continue;
+                }
+                check(m);
+                let all = m.to_string();
+                // A reply that is not broadcast may carry no user text (e.g. "Running").
+                let quiet_reply =
+                    variant == "threads_on_reply" && out["threads_on_reply_broadcast"] == false;
                 assert!(
-                    all.contains("&lt;!channel&gt; x &amp; &lt;https://evil.example|click&gt;"),
-                    "{all}"
+                    quiet_reply || all.contains(HOSTILE_ESCAPED),
+                    "{kind} {variant}: {all}"
                 );
                 // No character is dropped (the current XTC product filters `_*`~`).
-                assert!(all.contains("*bold* _it_ `code` ~s~"), "{all}");
+                assert!(!all.contains("<https://evil"), "{kind} {variant}");
             }
+            insta::assert_json_snapshot!(format!("hostile__{kind}"), out);
         }
     }
 
     #[test]
-    fn long_text_stays_within_slack_limits() {
-        let r = Renderer::new(None).unwrap();
-        let long = "ä".repeat(10_000);
-        for p in all_payloads(&long) {
-            for compact in [false, true] {
-                let out = r.render_event(&p, &names(false), compact).unwrap();
-                check(&out);
-                for block in out.blocks.as_array().unwrap() {
-                    if block["type"] == "header" {
-                        assert!(
-                            block["text"]["text"].as_str().unwrap().chars().count()
-                                <= text::MAX_HEADER_TEXT
-                        );
-                    }
-                    if let Some(t) = block["text"]["text"].as_str() {
-                        assert!(t.chars().count() <= text::MAX_SECTION_TEXT);
-                    }
-                }
+    fn progress_shows_only_what_happened() {
+        let line = |events: &[Payload]| {
+            let mut card = Card::new(&events[0]);
+            for e in &events[1..] {
+                card.absorb(e);
             }
-        }
+            progress(&card.path)
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        s["mark"].as_str().unwrap(),
+                        s["label"].as_str().unwrap()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" → ")
+        };
+        let s = stories("LT");
+        let get = |k: &str| s.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+        assert_eq!(
+            line(&get("load_test_error")),
+            "✓ Started → ✗ Failed (provision_agents)"
+        );
+        assert_eq!(
+            line(&get("load_test_aborted_then_report")),
+            "✓ Started → ✓ Running → 🛑 Aborted by joe → 📄 Report"
+        );
+        assert_eq!(line(&get("load_test_running")), "✓ Started → ● Running");
+        assert_eq!(
+            line(&get("load_test_finished")),
+            "✓ Started → ✓ Running → ✓ Finished"
+        );
     }
 
     #[test]
-    fn cards_show_progress_and_keep_reports() {
+    fn incident_cards_keep_the_first_failure() {
         let r = Renderer::new(None).unwrap();
-        let mut card = Card::new(&lt(LoadTestEventType::Started, "LT"));
-        card.absorb(&lt(LoadTestEventType::ReportAvailable, "LT"));
-        let out = r.render_card(&card, &names(false), false).unwrap();
-        let all = serde_json::to_string(&out.blocks).unwrap();
-        assert!(all.contains("Running"), "{all}");
-        assert!(all.contains("https://xtc.example/reports/9"));
-        assert!(all.contains("Throughput: 1234.50 req/s"));
+        let s = stories("Shop checkout");
+        let events = &s
+            .iter()
+            .find(|(n, _)| *n == "scenario_recovered")
+            .unwrap()
+            .1;
+        let mut card = Card::new(&events[0]);
+        for e in &events[1..] {
+            card.absorb(e);
+        }
+        let all = r
+            .render_card(&card, &names("x"), false)
+            .unwrap()
+            .to_json()
+            .to_string();
+        for fact in [
+            "Failing (failure)",
+            "Page load &lt; 3s (3.8s)",
+            "Severity failure → fatal",
+            "Recovered after 7m 5s",
+        ] {
+            assert!(all.contains(fact), "{fact} in {all}");
+        }
+        assert_eq!(all.matches(color::GREEN).count(), 1);
+    }
+
+    #[test]
+    fn long_text_stays_within_slack_limits_and_the_full_name_shows() {
+        let r = Renderer::new(None).unwrap();
+        let long = format!("{}{}", "ä".repeat(299), "Z");
+        for (_, events) in stories(&long) {
+            let out = render_story(&r, &long, &events);
+            let card = &out["threads_on_card_full"];
+            let header = card["blocks"][0]["text"]["text"].as_str().unwrap();
+            assert_eq!(header.chars().count(), text::MAX_HEADER_TEXT);
+            assert!(header.ends_with('…'));
+            assert!(
+                card.to_string().contains(&long),
+                "the full name is in the body"
+            );
+        }
+        let mut p = lt(LoadTestEventType::Error, "x");
+        if let Payload::LoadTest(l) = &mut p {
+            l.error = Some(ErrorInfo {
+                step: None,
+                message: "e".repeat(5_000),
+            });
+        }
+        let out = r.render_event(&p, &names("x"), false).unwrap().to_json();
+        let shown = out.to_string();
+        assert!(shown.contains(&format!("{}…", "e".repeat(MAX_ERROR - 1))));
+        assert!(shown.contains("Open in XTC"));
     }
 
     #[test]
@@ -701,9 +1245,10 @@ mod tests {
         .unwrap();
         let r = Renderer::new(Some(dir.path())).unwrap();
         let out = r
-            .render_event(&lt(LoadTestEventType::Started, "<b>"), &names(false), false)
+            .render_event(&lt(LoadTestEventType::Started, "<b>"), &names("x"), false)
             .unwrap();
         assert_eq!(out.text, "custom &lt;b&gt;");
+        assert_eq!(out.attachments, None);
         std::fs::write(dir.path().join("load_test_running.hbs"), "{{#if}}").unwrap();
         assert!(Renderer::new(Some(dir.path())).is_err());
     }

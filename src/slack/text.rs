@@ -18,6 +18,8 @@ pub const MAX_HEADER_TEXT: usize = 150;
 pub const MAX_BLOCKS: usize = 50;
 /// Maximum elements of a context block.
 pub const MAX_CONTEXT_ELEMENTS: usize = 10;
+/// Maximum attachments in one message.
+pub const MAX_ATTACHMENTS: usize = 100;
 /// Hard limit of a message's top-level `text` (Slack truncates beyond it).
 pub const MAX_TEXT: usize = 40_000;
 
@@ -73,8 +75,9 @@ pub fn link(url: &str, label: &str) -> String {
     }
 }
 
-/// The URL in a form safe inside `<…|…>`, or `None` if it must not be linked.
-fn safe_url(raw: &str) -> Option<String> {
+/// The URL in a form safe inside `<…|…>` (or a rich-text `link` element), or `None` if it
+/// must not be linked (not an absolute `http`/`https` URL).
+pub fn safe_url(raw: &str) -> Option<String> {
     let parsed = url::Url::parse(raw.trim()).ok()?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return None;

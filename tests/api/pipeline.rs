@@ -79,8 +79,15 @@ const LIFECYCLE: [&str; 6] = [
     "report_available",
 ];
 
+/// Everything a message shows: the fallback text, the headline blocks and the
+/// colour-barred attachment.
 fn text_of(m: &Value) -> String {
-    format!("{} {}", m["text"].as_str().unwrap_or_default(), m["blocks"])
+    format!(
+        "{} {} {}",
+        m["text"].as_str().unwrap_or_default(),
+        m["blocks"],
+        m["attachments"]
+    )
 }
 
 crate::test_both_backends! {
@@ -106,9 +113,9 @@ crate::test_both_backends! {
                 assert!(text.contains("Acme Corp") && text.contains("Webshop"));
                 assert!(m["thread_ts"].is_null(), "threads are off");
             }
-            assert!(text_of(&got[0]).contains("Started by: jane"));
+            assert!(text_of(&got[0]).contains(r#""text":"     Started by: ","type":"text"},{"text":"jane""#), "bold label, exact name");
             assert!(text_of(&got[5]).contains("https://xtc.example/reports/ev-5"));
-            assert!(text_of(&got[5]).contains("Throughput: 1234.50 req/s"));
+            assert!(text_of(&got[5]).contains(r#""text":"Throughput: ","type":"text"},{"text":"1234.50 req/s""#));
         }
         let log = app.settled_deliveries(&admin).await;
         assert_eq!(log.len(), 12);
@@ -274,8 +281,8 @@ crate::test_both_backends! {
         }
         let got = messages(&app, "load-tests", 3).await;
         assert_eq!(got.len(), 3, "{got:#?}");
-        assert!(text_of(&got[0]).contains("Scenario failing") && text_of(&got[0]).contains("Page load &lt; 3s: 3.8s"));
-        assert!(text_of(&got[1]).contains("Severity changed from failure to fatal"));
+        assert!(text_of(&got[0]).contains("Scenario failing") && text_of(&got[0]).contains(r#""text":"Page load &lt; 3s","type":"text"},{"text":": 3.8s""#));
+        assert!(text_of(&got[1]).contains("Severity changed") && text_of(&got[1]).contains("fatal (was failure)"));
         assert!(text_of(&got[2]).contains("Scenario recovered") && text_of(&got[2]).contains("5m 5s"), "{}", text_of(&got[2]));
         // A scenario that does not notify via Slack sends nothing.
         assert_eq!(post_mon(&app, "other", event("n-1", "fatal", "2026-11-26T10:00:00Z", &["email"])).await.0, 202);

@@ -312,6 +312,7 @@ async fn messages_threads_and_edits_land_in_the_fake() {
                 ts: parent.ts.clone(),
                 text: "finished".into(),
                 blocks: None,
+                attachments: None,
             },
         )
         .await
@@ -339,6 +340,7 @@ async fn messages_threads_and_edits_land_in_the_fake() {
                 ts: "1000000000.000001".into(),
                 text: "x".into(),
                 blocks: None,
+                attachments: None,
             },
         )
         .await;
@@ -356,6 +358,7 @@ async fn messages_threads_and_edits_land_in_the_fake() {
                 ts: parent.ts.clone(),
                 text: "x".into(),
                 blocks: None,
+                attachments: None,
             },
         )
         .await;
