@@ -158,6 +158,29 @@ pub struct ServeArgs {
         default_value_t = 21600
     )]
     pub channel_check_interval_secs: u64,
+
+    /// Run-card edits (chat.update) per minute and Slack workspace (Slack's Tier 3 allows
+    /// about 50).
+    #[arg(long, env = "XTC_SLACK_CARD_EDITS_PER_MIN", default_value_t = 50)]
+    pub card_edits_per_min: u32,
+
+    /// Run-card edits that may go to one workspace back to back after a quiet spell.
+    #[arg(long, env = "XTC_SLACK_CARD_EDIT_BURST", default_value_t = 5)]
+    pub card_edit_burst: u32,
+
+    /// A monitoring scenario that changes state more than this many times within
+    /// XTC_SLACK_FLAP_WINDOW_SECS is flapping.
+    #[arg(long, env = "XTC_SLACK_FLAP_CHANGES", default_value_t = 3)]
+    pub flap_changes: u32,
+
+    /// The window, in seconds, in which state changes are counted for flapping.
+    #[arg(long, env = "XTC_SLACK_FLAP_WINDOW_SECS", default_value_t = 900)]
+    pub flap_window_secs: u64,
+
+    /// How long, in seconds, a flapping scenario must stay ok before its recovery is
+    /// reported.
+    #[arg(long, env = "XTC_SLACK_FLAP_RECOVERY_HOLD_SECS", default_value_t = 300)]
+    pub flap_recovery_hold_secs: u64,
 }
 
 /// How the sender paces and retries.
@@ -169,6 +192,9 @@ pub struct DeliverySettings {
     /// 0: no limit.
     pub max_attempts: u32,
     pub retry_window: Duration,
+    /// Average spacing of run-card edits (chat.update) per workspace.
+    pub card_edit_interval: Duration,
+    pub card_edit_burst: u32,
 }
 
 /// Slack-side configuration.
@@ -215,6 +241,8 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// Period of the channel health check; `None` turns it off.
     pub channel_check_interval: Option<Duration>,
+    /// When a monitoring scenario counts as flapping.
+    pub flap: crate::domain::monitoring::FlapRules,
 }
 
 impl Settings {
@@ -262,6 +290,27 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        for (name, value) in [
+            ("XTC_SLACK_CARD_EDITS_PER_MIN", args.card_edits_per_min),
+            ("XTC_SLACK_CARD_EDIT_BURST", args.card_edit_burst),
+            ("XTC_SLACK_FLAP_CHANGES", args.flap_changes),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::new(name, "must be at least 1"));
+            }
+        }
+        if args.flap_window_secs == 0 {
+            return Err(SettingsError::new(
+                "XTC_SLACK_FLAP_WINDOW_SECS",
+                "must be at least 1",
+            ));
+        }
+        let secs = |n: u64| chrono::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000));
+        let flap = crate::domain::monitoring::FlapRules {
+            changes: args.flap_changes,
+            window: secs(args.flap_window_secs),
+            recovery_hold: secs(args.flap_recovery_hold_secs),
+        };
         // Last: it may create the key file, which a refused start should not leave behind.
         let secret_key = load_secret_key(args.secret_key.as_deref(), &database_url)?;
         let delivery = DeliverySettings {
@@ -270,6 +319,8 @@ impl Settings {
             retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
             max_attempts: args.max_attempts,
             retry_window: Duration::from_secs(args.retry_window_secs),
+            card_edit_interval: Duration::from_secs(60) / args.card_edits_per_min,
+            card_edit_burst: args.card_edit_burst,
         };
         Ok(Self {
             database_url,
@@ -283,6 +334,7 @@ impl Settings {
             delivery,
             channel_check_interval: (args.channel_check_interval_secs > 0)
                 .then(|| Duration::from_secs(args.channel_check_interval_secs)),
+            flap,
         })
     }
 

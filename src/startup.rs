@@ -191,7 +191,13 @@ async fn start_pipeline(
     let renderer = crate::pipeline::render::Renderer::new(settings.templates_dir.as_deref())?;
     if settings.database_url.is_sqlite() {
         let released = db
-            .run(|conn| db::write_tx(conn, Delivery::release_all_claims).map_err(DbError::from))
+            .run(|conn| {
+                db::write_tx(conn, |c| {
+                    crate::db::models::card_edit::CardEdit::release_all_claims(c)?;
+                    Delivery::release_all_claims(c)
+                })
+                .map_err(DbError::from)
+            })
             .await?;
         if released > 0 {
             tracing::info!(released, "released deliveries claimed by a previous run");
@@ -217,6 +223,11 @@ async fn start_pipeline(
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ),
+        edit_pacing: crate::db::models::card_edit::EditPacing {
+            interval: chrono::Duration::from_std(d.card_edit_interval)
+                .unwrap_or(chrono::Duration::milliseconds(1200)),
+            burst: d.card_edit_burst,
+        },
     };
     let resolver = ConfigResolver::new(db.clone());
     let effective = resolver.cache();
@@ -250,6 +261,9 @@ async fn start_pipeline(
             resolver,
             effective,
             sender,
+            ingest: crate::pipeline::subjects::IngestConfig {
+                flap: settings.flap,
+            },
         },
         load_tests: Default::default(),
         scenarios: Default::default(),

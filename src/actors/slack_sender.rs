@@ -16,12 +16,17 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
+use crate::pipeline::card_edits;
 use crate::pipeline::deliver::{self, Attempt, SenderDeps};
 
 /// How often the outbox is polled when nothing wakes the sender.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Deliveries in flight at once (each to a different channel).
 const MAX_IN_FLIGHT: usize = 64;
+/// How often due run-card edits are looked for.
+const EDIT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// Run-card edits in flight at once.
+const MAX_EDITS_IN_FLIGHT: usize = 8;
 
 /// A channel: (workspace, channel).
 pub type ChannelKey = (String, String);
@@ -44,6 +49,9 @@ pub struct SlackSender {
     /// A wake-up arrived while claiming: claim again right after.
     again: bool,
     stopping: bool,
+    /// Run-card edits in flight, and whether a claim of them is being made.
+    edits_in_flight: usize,
+    claiming_edits: bool,
 }
 
 impl SlackSender {
@@ -59,7 +67,36 @@ impl SlackSender {
             poll_scheduled: false,
             again: false,
             stopping: false,
+            edits_in_flight: 0,
+            claiming_edits: false,
         }
+    }
+
+    /// Sends the run-card edits that are due (`pipeline::card_edits`): paced per workspace
+    /// in the database, so several instances share one pace.
+    fn poll_edits(&mut self, ctx: &mut Context<Self>) {
+        let capacity = MAX_EDITS_IN_FLIGHT.saturating_sub(self.edits_in_flight);
+        if self.stopping || self.claiming_edits || capacity == 0 {
+            return;
+        }
+        self.claiming_edits = true;
+        let deps = self.deps.clone();
+        let claimed = async move { card_edits::claim(&deps, capacity).await };
+        ctx.spawn(claimed.into_actor(self).map(|result, act, ctx| {
+            act.claiming_edits = false;
+            match result {
+                Ok(edits) => {
+                    for edit in edits {
+                        act.edits_in_flight += 1;
+                        let send = card_edits::send(act.deps.clone(), edit);
+                        ctx.spawn(send.into_actor(act).map(|(), act, _| {
+                            act.edits_in_flight -= 1;
+                        }));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not claim card edits"),
+            }
+        }));
     }
 
     /// Whether nothing here will look at `channel` soon anyway.
@@ -156,6 +193,7 @@ impl Actor for SlackSender {
             act.paced_until.retain(|_, until| *until > now);
             act.poll(ctx);
         });
+        ctx.run_interval(EDIT_POLL_INTERVAL, |act, ctx| act.poll_edits(ctx));
         // Rotating Slack tokens are refreshed ahead of expiry, sends or not.
         let tokens = self.deps.tokens.clone();
         ctx.spawn(
@@ -204,7 +242,10 @@ impl Handler<Drain> for SlackSender {
 
     fn handle(&mut self, _: Drain, _: &mut Self::Context) -> usize {
         self.stopping = true;
-        self.in_flight + usize::from(self.claiming)
+        self.in_flight
+            + usize::from(self.claiming)
+            + self.edits_in_flight
+            + usize::from(self.claiming_edits)
     }
 }
 

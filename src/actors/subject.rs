@@ -40,6 +40,8 @@ pub struct Deps {
     /// The resolver's cache, read directly on a hit.
     pub effective: EffectiveCache,
     pub sender: Addr<SlackSender>,
+    /// Rules the ingest transactions apply (flapping).
+    pub ingest: crate::pipeline::subjects::IngestConfig,
 }
 
 /// One actor per subject id.
@@ -129,9 +131,10 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
                 .map_err(|_| IngestError::Database(DbError::Canceled))??,
         };
         let event = ev.clone();
+        let config = deps.ingest;
         let result = deps
             .writer
-            .submit(move |c| S::ingest(c, &event, &resolved))
+            .submit(move |c| S::ingest(c, &event, &resolved, &config))
             .await;
         match result {
             Err(IngestError::Conflict) if attempt < MAX_CONFLICT_RETRIES => {

@@ -132,6 +132,10 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        recent_changes -> Text,
+        flapping_since -> Nullable<Timestamp>,
+        flap_changes -> BigInt,
+        ok_since -> Nullable<Timestamp>,
     }
 }
 
@@ -197,6 +201,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    card_edits (subject_key, team_id, channel) {
+        subject_key -> Text,
+        team_id -> Text,
+        channel -> Text,
+        slack_channel -> Text,
+        installation_id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        compact -> Bool,
+        card -> Text,
+        revision -> BigInt,
+        due_at -> Timestamp,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspace_pacing (team_id, method) {
+        team_id -> Text,
+        method -> Text,
+        next_allowed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> BigInt,
         at -> Timestamp,
@@ -246,6 +279,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     deliveries,
     slack_threads,
+    card_edits,
+    workspace_pacing,
     channel_pacing,
     audit_log,
     ui_sessions,

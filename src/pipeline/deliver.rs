@@ -11,6 +11,7 @@ use super::events::Payload;
 use super::render::{Card, Names, Renderer};
 use super::tokens::RefreshError;
 use crate::crypto::Cipher;
+use crate::db::models::card_edit::CardEdit;
 use crate::db::models::delivery::{block_channel, Delivery, Pacing};
 use crate::db::models::event::EventRow;
 use crate::db::models::installation::Installation;
@@ -19,7 +20,7 @@ use crate::db::models::project::Project;
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::{now, write_tx, Db, DbConnection, DbError};
 use crate::domain::settings::IntegrationStatus;
-use crate::slack::{ErrorClass, PostMessage, SlackApi, SlackError, UpdateMessage};
+use crate::slack::{ErrorClass, PostMessage, SlackApi, SlackError};
 
 /// Longest pause between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -43,6 +44,8 @@ pub struct SenderConfig {
     pub lease: chrono::Duration,
     /// Names this process in `claimed_by`.
     pub instance: String,
+    /// How run-card edits (`chat.update`) are paced per workspace.
+    pub edit_pacing: crate::db::models::card_edit::EditPacing,
 }
 
 /// What sending needs.
@@ -138,14 +141,7 @@ fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, Str
             .unwrap_or_else(|| "revoked".into());
         return Ok(Err(super::installations::broken_reason(&why)));
     }
-    let org = Organization::find_by_id(conn, &d.org_id)?;
-    let project = Project::find_by_id(conn, &d.org_id, &d.project_id)?;
-    let names = Names {
-        org_id: d.org_id.clone(),
-        org_name: org.map_or_else(|| d.org_id.clone(), |o| o.name),
-        project_id: d.project_id.clone(),
-        project_name: project.map_or_else(|| d.project_id.clone(), |p| p.name),
-    };
+    let names = names_of(conn, &d.org_id, &d.project_id)?;
     let thread = if d.threads {
         SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?
     } else {
@@ -157,6 +153,22 @@ fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, Str
         installation,
         thread,
     }))
+}
+
+/// The organization's and project's names as they are now.
+pub(crate) fn names_of(
+    conn: &mut DbConnection,
+    org_id: &str,
+    project_id: &str,
+) -> Result<Names, DbError> {
+    let org = Organization::find_by_id(conn, org_id)?;
+    let project = Project::find_by_id(conn, org_id, project_id)?;
+    Ok(Names {
+        org_id: org_id.to_owned(),
+        org_name: org.map_or_else(|| org_id.to_owned(), |o| o.name),
+        project_id: project_id.to_owned(),
+        project_name: project.map_or_else(|| project_id.to_owned(), |p| p.name),
+    })
 }
 
 /// What to record after the Slack call.
@@ -192,19 +204,22 @@ enum RetryCause {
 
 enum ThreadWrite {
     Insert(SlackThread),
-    SaveCard(String),
+    /// The card's new state, saved with the thread and queued as a card edit.
+    SaveCard {
+        card: String,
+        channel_id: String,
+    },
 }
 
-/// Error and aborted events (and recoveries) are also shown in the channel.
+/// Error and aborted events (and recoveries, and an incident failing again) are also shown
+/// in the channel.
 fn broadcast(payload: &Payload) -> bool {
     use crate::domain::lifecycle::LoadTestEventType as E;
+    use crate::domain::monitoring::Change;
     match payload {
         Payload::LoadTest(lt) => matches!(lt.event_type, E::Error | E::Aborted),
         Payload::Scenario(sc) => {
-            matches!(
-                sc.change,
-                crate::domain::monitoring::Change::Recovered { .. }
-            )
+            matches!(sc.change, Change::Recovered { .. } | Change::Failing { .. })
         }
     }
 }
@@ -382,25 +397,50 @@ enum Plan {
     Single,
     /// Threads on, first message of this subject in this channel: the run card as parent.
     Parent(Card),
-    /// Threads on and a parent exists: a reply, then the parent edited into the new state.
+    /// Threads on and a parent exists: a reply, then the parent edited into the new state
+    /// (a durable, coalesced card edit, see `pipeline::card_edits`).
     Reply(SlackThread, Card),
+    /// A change that only updates the card (a flapping scenario's later changes): no
+    /// message, only the card edit.
+    CardOnly(SlackThread, Card),
 }
 
 async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString) -> Record {
-    let plan = match p.thread {
+    let card_only = matches!(&p.payload, Payload::Scenario(sc) if sc.change.card_only());
+    let plan = match p.thread.clone() {
         Some(thread) => {
             let mut card: Card =
                 serde_json::from_str(&thread.card).unwrap_or_else(|_| Card::new(&p.payload));
             card.absorb(&p.payload);
-            Plan::Reply(thread, card)
+            if card_only {
+                Plan::CardOnly(thread, card)
+            } else {
+                Plan::Reply(thread, card)
+            }
         }
         None if d.threads => Plan::Parent(Card::new(&p.payload)),
         None => Plan::Single,
     };
+    let card_json = |card: &Card| serde_json::to_string(card).unwrap_or_default();
+    if let Plan::CardOnly(thread, card) = plan {
+        // The edit goes out with the card edits; the delivery counts as the card's ts.
+        let channel_id = card_channel(&thread, d);
+        return Record::Sent {
+            ts: thread.parent_ts,
+            thread: Some(ThreadWrite::SaveCard {
+                card: card_json(&card),
+                channel_id,
+            }),
+        };
+    }
     let rendered = match &plan {
         Plan::Parent(card) => deps.renderer.render_card(card, &p.names, d.compact),
-        Plan::Single | Plan::Reply(..) => {
-            deps.renderer.render_event(&p.payload, &p.names, d.compact)
+        Plan::Single => deps.renderer.render_event(&p.payload, &p.names, d.compact),
+        // Only what is new; the edited card holds the rest.
+        Plan::Reply(_, card) | Plan::CardOnly(_, card) => {
+            let shown = broadcast(&p.payload);
+            let r = &deps.renderer;
+            r.render_reply(&p.payload, card, &p.names, d.compact, shown)
         }
     };
     let rendered = match rendered {
@@ -413,22 +453,36 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
     };
     let (thread_ts, reply_broadcast) = match &plan {
         Plan::Reply(thread, _) => (Some(thread.parent_ts.clone()), broadcast(&p.payload)),
-        Plan::Single | Plan::Parent(_) => (None, false),
+        Plan::Single | Plan::Parent(_) | Plan::CardOnly(..) => (None, false),
     };
-    let msg = PostMessage {
+    let mut msg = PostMessage {
         channel: d.channel.clone(),
         text: rendered.text,
         blocks: Some(rendered.blocks),
+        attachments: rendered.attachments,
         thread_ts,
         reply_broadcast,
     };
     let posted = match deps.slack.post_message(token, &msg).await {
         Ok(posted) => posted,
+        // Someone deleted the card: a new card with the current state, the reply under it.
+        Err(e) if e.code() == "thread_not_found" => match &plan {
+            Plan::Reply(thread, card) => {
+                match repost_card(deps, d, &p, token, thread, card).await {
+                    Ok(new_ts) => msg.thread_ts = Some(new_ts),
+                    Err(record) => return record,
+                }
+                match deps.slack.post_message(token, &msg).await {
+                    Ok(posted) => posted,
+                    Err(e) => return classify(deps, d, e),
+                }
+            }
+            _ => return classify(deps, d, e),
+        },
         Err(e) => return classify(deps, d, e),
     };
-    let card_json = |card: &Card| serde_json::to_string(card).unwrap_or_default();
     let thread = match plan {
-        Plan::Single => None,
+        Plan::Single | Plan::CardOnly(..) => None,
         Plan::Parent(card) => Some(ThreadWrite::Insert(SlackThread {
             subject_key: d.subject_key.clone(),
             team_id: p.installation.team_id.clone(),
@@ -437,20 +491,10 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
             card: card_json(&card),
             updated_at: now(),
         })),
-        Plan::Reply(thread, card) => {
-            let names = &p.names;
-            update_card(
-                deps,
-                token,
-                &posted.channel,
-                &thread.parent_ts,
-                &card,
-                names,
-                d.compact,
-            )
-            .await;
-            Some(ThreadWrite::SaveCard(card_json(&card)))
-        }
+        Plan::Reply(_, card) => Some(ThreadWrite::SaveCard {
+            card: card_json(&card),
+            channel_id: posted.channel.clone(),
+        }),
     };
     Record::Sent {
         ts: posted.ts,
@@ -458,33 +502,66 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
     }
 }
 
-/// Edits the thread parent; a failure only leaves the card one step behind (the next event
-/// of the subject renders the whole state again), so it is logged, not retried.
-async fn update_card(
+/// The channel ID to edit a thread's card in: the delivery's channel when it is an ID
+/// (a `#name` address is resolved by Slack on the next post; `chat.update` needs the ID).
+fn card_channel(_thread: &SlackThread, d: &Delivery) -> String {
+    d.channel.clone()
+}
+
+/// The thread's parent was deleted in Slack: posts the card again with `card` (the current
+/// state) and records it as the thread's parent at once, so a retry of the reply goes there
+/// too. `Ok(new parent ts)`.
+async fn repost_card(
     deps: &SenderDeps,
+    d: &Delivery,
+    p: &Prepared,
     token: &SecretString,
-    channel_id: &str,
-    parent_ts: &str,
+    thread: &SlackThread,
     card: &Card,
-    names: &Names,
-    compact: bool,
-) {
-    let rendered = match deps.renderer.render_card(card, names, compact) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "run card template failed");
-            return;
-        }
-    };
-    let msg = UpdateMessage {
-        channel: channel_id.to_owned(),
-        ts: parent_ts.to_owned(),
+) -> Result<String, Record> {
+    let rendered = deps
+        .renderer
+        .render_card(card, &p.names, d.compact)
+        .map_err(|e| Record::Failed {
+            error: format!("template error: {e}"),
+        })?;
+    let parent = PostMessage {
+        channel: d.channel.clone(),
         text: rendered.text,
         blocks: Some(rendered.blocks),
+        attachments: rendered.attachments,
+        thread_ts: None,
+        reply_broadcast: false,
     };
-    if let Err(e) = deps.slack.update_message(token, &msg).await {
-        tracing::warn!(error = %e, "could not update the thread's run card");
+    let posted = deps
+        .slack
+        .post_message(token, &parent)
+        .await
+        .map_err(|e| classify(deps, d, e))?;
+    tracing::info!(old_parent = %thread.parent_ts, new_parent = %posted.ts, "the thread's card was deleted in Slack; posted a new one");
+    let key = (
+        thread.subject_key.clone(),
+        thread.team_id.clone(),
+        thread.channel.clone(),
+    );
+    let (ts, json) = (
+        posted.ts.clone(),
+        serde_json::to_string(card).unwrap_or_default(),
+    );
+    let saved = deps
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                SlackThread::replace_parent(c, &key.0, &key.1, &key.2, &ts, &json)?;
+                CardEdit::delete(c, &key.0, &key.1, &key.2).map(|_| ())
+            })
+            .map_err(DbError::from)
+        })
+        .await;
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "could not record the new card");
     }
+    Ok(posted.ts)
 }
 
 fn classify(deps: &SenderDeps, d: &Delivery, e: SlackError) -> Record {
@@ -565,8 +642,33 @@ fn save(
                         SlackThread::insert(conn, &row)?;
                     }
                 }
-                (Some(ThreadWrite::SaveCard(card)), Some(team)) => {
+                (Some(ThreadWrite::SaveCard { card, channel_id }), Some(team)) => {
                     SlackThread::save_card(conn, &d.subject_key, team, &d.channel, &card)?;
+                    // The card's edit: durable, coalesced with a pending one, paced per
+                    // workspace (`pipeline::card_edits`).
+                    if let Some(installation) = &d.installation_id {
+                        CardEdit::upsert(
+                            conn,
+                            &CardEdit {
+                                subject_key: d.subject_key.clone(),
+                                team_id: team.clone(),
+                                channel: d.channel.clone(),
+                                slack_channel: channel_id,
+                                installation_id: installation.clone(),
+                                org_id: d.org_id.clone(),
+                                project_id: d.project_id.clone(),
+                                compact: d.compact,
+                                card,
+                                revision: 1,
+                                due_at: now_naive,
+                                attempts: 0,
+                                last_error: None,
+                                claimed_until: None,
+                                claimed_by: None,
+                                created_at: now_naive,
+                            },
+                        )?;
+                    }
                 }
                 _ => {}
             }

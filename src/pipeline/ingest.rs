@@ -388,6 +388,7 @@ pub fn monitoring_event(
     conn: &mut DbConnection,
     ev: &MonitoringEvent,
     resolved: &Resolved,
+    flap: &monitoring::FlapRules,
     now: DateTime<Utc>,
 ) -> Result<Outcome, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
@@ -418,8 +419,12 @@ pub fn monitoring_event(
             health: r.state,
             failing_since: r.failing_since.map(|t| t.and_utc()),
             incident: r.incident,
+            recent_changes: serde_json::from_str(&r.recent_changes).unwrap_or_default(),
+            flapping_since: r.flapping_since.map(|t| t.and_utc()),
+            flap_changes: r.flap_changes,
+            ok_since: r.ok_since.map(|t| t.and_utc()),
         });
-    let (next, change) = monitoring::apply(prev, ev.health, ev.occurred_at);
+    let (next, change) = monitoring::apply_with(prev, ev.health, ev.occurred_at, flap);
     let now_naive = naive(now);
     let name = ev
         .info
@@ -443,6 +448,11 @@ pub fn monitoring_event(
         version: existing.as_ref().map_or(1, |r| r.version + 1),
         created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
         updated_at: now_naive,
+        recent_changes: serde_json::to_string(&next.recent_changes)
+            .unwrap_or_else(|_| "[]".to_owned()),
+        flapping_since: next.flapping_since.map(naive),
+        flap_changes: next.flap_changes,
+        ok_since: next.ok_since.map(naive),
     };
     let event_type = change.map_or("scenario_unchanged", |c| c.kind());
     let payload = change.map(|c| {
@@ -486,7 +496,7 @@ pub fn monitoring_event(
     // Only changes of scenarios that notify via Slack become messages.
     let mut channels = Vec::new();
     if let (Some(change), true) = (change, ev.notify_slack) {
-        let rows = outbox_rows(
+        let mut rows = outbox_rows(
             effective,
             key.as_str(),
             org,
@@ -495,6 +505,11 @@ pub fn monitoring_event(
             change.kind(),
             now_naive,
         );
+        if change.card_only() {
+            // A flapping scenario's later changes only update its incident card: nothing
+            // where there is no card (threads off, or nothing to send).
+            rows.retain(|r| r.threads && r.status == DeliveryStatus::Pending);
+        }
         channels = queue(conn, &rows)?;
     }
     Ok(Outcome::Accepted {

@@ -1,6 +1,7 @@
 //! The notification pipeline: validated events, the ingest transaction (event + state +
 //! outbox), message rendering, and the delivery of outbox rows to Slack.
 
+pub mod card_edits;
 pub mod channel_health;
 pub mod deliver;
 pub mod effective;

@@ -9,6 +9,14 @@ use super::events::{LoadTestEvent, MonitoringEvent};
 use super::ingest::{self, IngestError, Outcome, Resolved};
 use crate::db::DbConnection;
 use crate::domain::lifecycle::LoadTestState;
+use crate::domain::monitoring::FlapRules;
+
+/// Process-wide rules the ingest transactions apply (from the settings).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IngestConfig {
+    /// When a monitoring scenario counts as flapping.
+    pub flap: FlapRules,
+}
 
 /// What a kind of subject contributes: how to find its project and how to apply an event.
 pub trait Subject: 'static {
@@ -22,6 +30,7 @@ pub trait Subject: 'static {
         conn: &mut DbConnection,
         ev: &Self::Event,
         resolved: &Resolved,
+        config: &IngestConfig,
     ) -> Result<Outcome, IngestError>;
     /// Whether the subject's lifecycle has ended after `outcome`: its actor stops at once.
     fn ended(_outcome: &Outcome) -> bool {
@@ -53,6 +62,7 @@ impl Subject for LoadTest {
         conn: &mut DbConnection,
         ev: &LoadTestEvent,
         resolved: &Resolved,
+        _config: &IngestConfig,
     ) -> Result<Outcome, IngestError> {
         ingest::load_test_event(conn, ev, resolved, now())
     }
@@ -86,7 +96,8 @@ impl Subject for Scenario {
         conn: &mut DbConnection,
         ev: &MonitoringEvent,
         resolved: &Resolved,
+        config: &IngestConfig,
     ) -> Result<Outcome, IngestError> {
-        ingest::monitoring_event(conn, ev, resolved, now())
+        ingest::monitoring_event(conn, ev, resolved, &config.flap, now())
     }
 }

@@ -117,6 +117,11 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         max_attempts: 0,
         retry_window_secs: 3600,
         channel_check_interval_secs: 0,
+        card_edits_per_min: 50,
+        card_edit_burst: 5,
+        flap_changes: 3,
+        flap_window_secs: 900,
+        flap_recovery_hold_secs: 300,
     }
 }
 

@@ -8,6 +8,7 @@ mod access;
 mod auth;
 mod bad_input;
 mod browser;
+mod cards;
 mod channel_health;
 mod delivery_log;
 mod event_input;

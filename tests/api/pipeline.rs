@@ -145,9 +145,17 @@ crate::test_both_backends! {
         assert_eq!(got[1]["reply_broadcast"], false);
         assert_eq!(got[2]["reply_broadcast"], true, "errors are also sent to the channel");
         assert!(text_of(&got[2]).contains("no capacity in eu-west"));
-        // The parent was edited into the current state (a run card).
+        // The parent is edited into the current state (a run card); card edits go out on
+        // their own, so two pending edits may collapse into one.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = got;
+        while !text_of(&got[0]).contains("no capacity in eu-west") && Instant::now() < deadline {
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            got = messages(&app, "load-tests", 3).await;
+        }
+        let parent = &got[0];
         let edits = parent["edits"].as_array().unwrap();
-        assert_eq!(edits.len(), 2, "{parent:#?}");
+        assert!((1..=2).contains(&edits.len()), "{parent:#?}");
         assert!(text_of(parent).contains("Failed"), "{}", text_of(parent));
         assert!(text_of(parent).contains("no capacity in eu-west"));
     }

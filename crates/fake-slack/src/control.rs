@@ -82,6 +82,18 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "POST",
+        path: "/_fake/api/method-limits",
+        description: "set a Web API method's per-workspace tier, e.g. chat.update (per_minute 0: none); beyond it 429 with Retry-After",
+        input: r#"{"method": "chat.update", "per_minute", "burst"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/messages/delete",
+        description: "delete a message as a user would: replies to it then fail thread_not_found, edits message_not_found",
+        input: r#"{"channel": "ID_OR_NAME", "ts"}"#,
+    },
+    Endpoint {
+        method: "POST",
         path: "/_fake/api/events",
         description: "send a signed Events API event to the app and report its answer",
         input: r#"{"type": "app_uninstalled"|"tokens_revoked"|"channel_rename"|"channel_archive"|"channel_unarchive"|"channel_deleted", "channel", "name", "url", "revoke"}"#,
@@ -424,6 +436,58 @@ pub(crate) async fn inject_failure(
         world.failures.insert(failure.method.clone(), failure);
     }
     ok(json!({}))
+}
+
+/// Body of `POST /_fake/api/method-limits`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MethodLimit {
+    method: String,
+    per_minute: u32,
+    #[serde(default = "default_method_burst")]
+    burst: u32,
+}
+
+fn default_method_burst() -> u32 {
+    5
+}
+
+/// `POST /_fake/api/method-limits`: a method's per-workspace tier; `per_minute: 0` removes it.
+pub(crate) async fn method_limit(
+    body: web::Json<MethodLimit>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    if body.method.is_empty() {
+        return fail(422, "invalid_request", "`method` is required");
+    }
+    shared
+        .world()
+        .set_method_limit(&body.method, body.per_minute, body.burst);
+    ok(json!({"method": body.method, "per_minute": body.per_minute, "burst": body.burst.max(1)}))
+}
+
+/// Body of `POST /_fake/api/messages/delete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteMessage {
+    channel: String,
+    ts: String,
+}
+
+/// `POST /_fake/api/messages/delete`: a user deletes a message.
+pub(crate) async fn delete_message(
+    body: web::Json<DeleteMessage>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    match shared.world().delete_message(&body.channel, &body.ts) {
+        None => fail(404, "channel_not_found", "give an existing `channel`"),
+        Some(false) => fail(
+            404,
+            "message_not_found",
+            "no message with this `ts` in the channel",
+        ),
+        Some(true) => ok(json!({"deleted": {"channel": body.channel, "ts": body.ts}})),
+    }
 }
 
 /// Body of `POST /_fake/api/rate-limit`.

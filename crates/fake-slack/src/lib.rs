@@ -91,6 +91,10 @@ pub struct FakeSlackArgs {
     /// (Slack: 43200) and come with a single-use refresh token. 0: off.
     #[arg(long, env = "FAKE_SLACK_TOKEN_ROTATION_SECS", default_value_t = 0)]
     pub token_rotation_secs: u64,
+    /// `chat.update` calls per minute and workspace (Slack's Tier 3: about 50); beyond it
+    /// 429 with `Retry-After`. 0: no limit.
+    #[arg(long, env = "FAKE_SLACK_CHAT_UPDATE_PER_MIN", default_value_t = 0)]
+    pub chat_update_per_min: u32,
 }
 
 /// A channel of the fake workspace at start.
@@ -183,6 +187,9 @@ pub struct FakeSlackConfig {
     pub lifecycle_events: bool,
     /// Token rotation: the lifetime of bot tokens (`None`: tokens never expire).
     pub token_lifetime: Option<Duration>,
+    /// Per-workspace method tiers: method → (calls per minute, burst); beyond it the
+    /// method answers 429 with `Retry-After`. Empty: no tiers (Slack: `chat.update` ~50).
+    pub method_limits: std::collections::HashMap<String, (u32, u32)>,
 }
 
 impl Default for FakeSlackConfig {
@@ -206,6 +213,7 @@ impl Default for FakeSlackConfig {
             events_url: None,
             lifecycle_events: false,
             token_lifetime: None,
+            method_limits: std::collections::HashMap::new(),
         }
     }
 }
@@ -238,6 +246,10 @@ impl From<&FakeSlackArgs> for FakeSlackConfig {
             lifecycle_events: a.lifecycle_events,
             token_lifetime: (a.token_rotation_secs > 0)
                 .then(|| Duration::from_secs(a.token_rotation_secs)),
+            method_limits: (a.chat_update_per_min > 0)
+                .then(|| ("chat.update".to_owned(), (a.chat_update_per_min, 5)))
+                .into_iter()
+                .collect(),
             ..FakeSlackConfig::default()
         }
     }
@@ -291,6 +303,14 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
         .route("/_fake/api/tokens/revoke", web::post().to(control::revoke))
         .route("/_fake/api/fail", web::post().to(control::inject_failure))
         .route("/_fake/api/rate-limit", web::post().to(control::rate_limit))
+        .route(
+            "/_fake/api/method-limits",
+            web::post().to(control::method_limit),
+        )
+        .route(
+            "/_fake/api/messages/delete",
+            web::post().to(control::delete_message),
+        )
         .route("/_fake/api/events", web::post().to(control::send_event))
         .route("/_fake/api/workspace", web::post().to(control::workspace))
         .route("/_fake/api/reset", web::post().to(control::reset));

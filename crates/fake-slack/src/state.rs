@@ -296,6 +296,10 @@ pub(crate) struct World {
     pub rate_per_sec: f64,
     pub rate_burst: u32,
     buckets: HashMap<String, Bucket>,
+    /// Per-workspace method tiers: method → (calls per minute, burst).
+    pub method_limits: HashMap<String, (u32, u32)>,
+    /// Token buckets of the method tiers, per (team, method).
+    method_buckets: HashMap<(String, String), Bucket>,
     last_ts_micros: i64,
 }
 
@@ -321,6 +325,7 @@ impl World {
         World {
             rate_per_sec: config.rate_limit_per_sec,
             rate_burst: config.rate_limit_burst,
+            method_limits: config.method_limits.clone(),
             config,
             channels,
             tokens: HashMap::new(),
@@ -329,6 +334,7 @@ impl World {
             calls: Vec::new(),
             failures: HashMap::new(),
             buckets: HashMap::new(),
+            method_buckets: HashMap::new(),
             last_ts_micros: 0,
         }
     }
@@ -368,6 +374,66 @@ impl World {
         self.rate_per_sec = per_sec.max(0.0);
         self.rate_burst = burst.max(1);
         self.buckets.clear();
+    }
+
+    /// Sets a method's per-workspace limit (calls per minute, burst); 0 per minute removes it.
+    pub fn set_method_limit(&mut self, method: &str, per_minute: u32, burst: u32) {
+        if per_minute == 0 {
+            self.method_limits.remove(method);
+        } else {
+            self.method_limits
+                .insert(method.to_owned(), (per_minute, burst.max(1)));
+        }
+        self.method_buckets.retain(|(_, m), _| m != method);
+    }
+
+    /// The method's per-workspace tier: `Err(seconds to wait)` beyond it.
+    fn take_method_token(
+        &mut self,
+        method: &str,
+        params: &Params,
+        now: Instant,
+    ) -> Result<(), u64> {
+        let Some(&(per_minute, burst)) = self.method_limits.get(method) else {
+            return Ok(());
+        };
+        let team = params
+            .token
+            .as_deref()
+            .and_then(|t| self.tokens.get(t))
+            .map_or_else(|| self.config.team_id.clone(), |t| t.team_id.clone());
+        let rate = f64::from(per_minute) / 60.0;
+        let burst = f64::from(burst.max(1));
+        let bucket = self
+            .method_buckets
+            .entry((team, method.to_owned()))
+            .or_insert(Bucket {
+                tokens: burst,
+                last: now,
+            });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = ((1.0 - bucket.tokens) / rate).ceil();
+        Err(if wait.is_finite() && wait >= 1.0 {
+            wait.min(3600.0) as u64
+        } else {
+            1
+        })
+    }
+
+    /// Deletes a message as a user would in Slack: replies to it then fail
+    /// `thread_not_found`, edits `message_not_found`. `false` when there is no such message.
+    pub fn delete_message(&mut self, channel: &str, ts: &str) -> Option<bool> {
+        let ci = self.find_channel_any(channel)?;
+        let messages = &mut self.channels[ci].messages;
+        let before = messages.len();
+        messages.retain(|m| m.ts != ts);
+        Some(messages.len() < before)
     }
 
     /// A new message `ts`: `^\d{10}\.\d{6}$`, strictly increasing, close to wall time.
@@ -559,6 +625,9 @@ impl World {
         now: Instant,
         wall: DateTime<Utc>,
     ) -> Reply {
+        if let Err(wait) = self.take_method_token(method, params, now) {
+            return Reply::ratelimited(wait);
+        }
         let answer = match method {
             "oauth.v2.access" => self.oauth_v2_access(params, now),
             "chat.postMessage" => self.post_message(params, now, wall),

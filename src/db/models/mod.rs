@@ -4,6 +4,7 @@
 
 pub mod api_token;
 pub mod audit;
+pub mod card_edit;
 pub mod delivery;
 pub mod event;
 pub mod installation;

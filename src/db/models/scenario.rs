@@ -21,6 +21,11 @@ pub struct ScenarioRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// JSON array of RFC 3339 times: the state changes within the flap window.
+    pub recent_changes: String,
+    pub flapping_since: Option<NaiveDateTime>,
+    pub flap_changes: i64,
+    pub ok_since: Option<NaiveDateTime>,
 }
 
 impl ScenarioRow {
@@ -58,6 +63,10 @@ impl ScenarioRow {
             scenarios::incident.eq(self.incident),
             scenarios::version.eq(self.version),
             scenarios::updated_at.eq(self.updated_at),
+            scenarios::recent_changes.eq(&self.recent_changes),
+            scenarios::flapping_since.eq(self.flapping_since),
+            scenarios::flap_changes.eq(self.flap_changes),
+            scenarios::ok_since.eq(self.ok_since),
         ))
         .returning(scenarios::version)
         .cached()

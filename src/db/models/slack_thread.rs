@@ -58,4 +58,24 @@ impl SlackThread {
             .load::<chrono::NaiveDateTime>(conn)?;
         Ok(())
     }
+
+    /// The card was deleted in Slack and posted again: the thread continues under
+    /// `parent_ts`, showing `card`.
+    pub fn replace_parent(
+        conn: &mut DbConnection,
+        subject_key: &str,
+        team_id: &str,
+        channel: &str,
+        parent_ts: &str,
+        card: &str,
+    ) -> QueryResult<()> {
+        diesel::update(slack_threads::table.find((subject_key, team_id, channel)))
+            .set((
+                slack_threads::parent_ts.eq(parent_ts),
+                slack_threads::card.eq(card),
+                slack_threads::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
 }

@@ -1,0 +1,2 @@
+DROP TABLE workspace_pacing;
+DROP TABLE card_edits;

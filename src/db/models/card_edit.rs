@@ -1,0 +1,272 @@
+//! `card_edits`: run-card edits (`chat.update`) waiting to go out, one row per card holding
+//! its latest state (so pending edits of a card collapse into one), and `workspace_pacing`,
+//! which spaces them per Slack workspace.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{card_edits, workspace_pacing};
+use crate::db::{DbConnection, FirstRowDsl};
+
+/// The Web API method `workspace_pacing` rows of card edits are kept under.
+pub const CHAT_UPDATE: &str = "chat.update";
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+// None is a bound NULL, not DEFAULT: one SQL text per statement, so it stays prepared.
+#[diesel(table_name = card_edits, treat_none_as_default_value = false)]
+pub struct CardEdit {
+    pub subject_key: String,
+    pub team_id: String,
+    pub channel: String,
+    /// The channel ID Slack answered with (`chat.update` needs it).
+    pub slack_channel: String,
+    pub installation_id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub compact: bool,
+    /// JSON: the card's data (see `pipeline::render::Card`).
+    pub card: String,
+    /// Bumped by every write; a send settles only the revision it sent.
+    pub revision: i64,
+    pub due_at: NaiveDateTime,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub claimed_by: Option<String>,
+    /// When the oldest unsent write was made.
+    pub created_at: NaiveDateTime,
+}
+
+/// How card edits are paced per workspace (GCRA over `workspace_pacing.next_allowed_at`).
+#[derive(Clone, Copy, Debug)]
+pub struct EditPacing {
+    pub interval: chrono::Duration,
+    pub burst: u32,
+}
+
+impl EditPacing {
+    fn tolerance(&self) -> chrono::Duration {
+        self.interval * (self.burst.max(1) as i32 - 1)
+    }
+}
+
+impl CardEdit {
+    /// The card's key.
+    pub fn key(&self) -> (String, String, String) {
+        (
+            self.subject_key.clone(),
+            self.team_id.clone(),
+            self.channel.clone(),
+        )
+    }
+
+    /// Records the card's latest state: a new edit due now, or the pending one of the same
+    /// card replaced (it keeps its due time, so a `Retry-After` still holds). Call inside
+    /// `write_tx`.
+    pub fn upsert(conn: &mut DbConnection, row: &CardEdit) -> QueryResult<()> {
+        let key = (&row.subject_key, &row.team_id, &row.channel);
+        let existing = card_edits::table
+            .find(key)
+            .select(card_edits::revision)
+            .first_row::<i64, _>(conn)
+            .optional()?;
+        match existing {
+            Some(_) if row.slack_channel.starts_with('#') => {
+                // Keep the channel ID an earlier write learned from Slack.
+                diesel::update(card_edits::table.find(key))
+                    .set((
+                        card_edits::card.eq(&row.card),
+                        card_edits::compact.eq(row.compact),
+                        card_edits::installation_id.eq(&row.installation_id),
+                        card_edits::revision.eq(card_edits::revision + 1),
+                    ))
+                    .execute(conn)?;
+            }
+            Some(_) => {
+                diesel::update(card_edits::table.find(key))
+                    .set((
+                        card_edits::card.eq(&row.card),
+                        card_edits::slack_channel.eq(&row.slack_channel),
+                        card_edits::compact.eq(row.compact),
+                        card_edits::installation_id.eq(&row.installation_id),
+                        card_edits::revision.eq(card_edits::revision + 1),
+                    ))
+                    .execute(conn)?;
+            }
+            None => {
+                diesel::insert_into(card_edits::table)
+                    .values(row)
+                    .execute(conn)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims up to `limit` due edits with a lease, at most what each workspace's pacing
+    /// allows now; an edit of a workspace paced right now has its due time moved to when
+    /// the workspace may edit again. Call inside `write_tx`.
+    pub fn claim_due(
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        lease: chrono::Duration,
+        instance: &str,
+        limit: i64,
+        pacing: EditPacing,
+    ) -> QueryResult<Vec<CardEdit>> {
+        let due = card_edits::table
+            .filter(card_edits::due_at.le(now))
+            .filter(
+                card_edits::claimed_until
+                    .is_null()
+                    .or(card_edits::claimed_until.lt(now)),
+            )
+            .order(card_edits::due_at)
+            .limit(limit * 4)
+            .select(CardEdit::as_select())
+            .load::<CardEdit>(conn)?;
+        let mut claimed = Vec::new();
+        for mut edit in due {
+            if claimed.len() as i64 >= limit {
+                break;
+            }
+            let tat = pacing_of(conn, &edit.team_id)?;
+            let allowed_at = tat.map(|t| t - pacing.tolerance());
+            if let Some(at) = allowed_at.filter(|at| *at > now) {
+                diesel::update(card_edits::table.find(edit.key()))
+                    .set(card_edits::due_at.eq(at))
+                    .execute(conn)?;
+                continue;
+            }
+            let n = diesel::update(
+                card_edits::table.find(edit.key()).filter(
+                    card_edits::claimed_until
+                        .is_null()
+                        .or(card_edits::claimed_until.lt(now)),
+                ),
+            )
+            .set((
+                card_edits::claimed_until.eq(now + lease),
+                card_edits::claimed_by.eq(instance),
+                card_edits::attempts.eq(card_edits::attempts + 1),
+            ))
+            .execute(conn)?;
+            if n == 0 {
+                continue;
+            }
+            let next = tat.map_or(now, |t| t.max(now)) + pacing.interval;
+            set_pacing(conn, &edit.team_id, tat.is_some(), next)?;
+            edit.attempts += 1;
+            claimed.push(edit);
+        }
+        Ok(claimed)
+    }
+
+    /// The edit went out: done, unless the card changed meanwhile (then the newer state is
+    /// due now).
+    pub fn settle(conn: &mut DbConnection, edit: &CardEdit, now: NaiveDateTime) -> QueryResult<()> {
+        let n = diesel::delete(
+            card_edits::table
+                .find(edit.key())
+                .filter(card_edits::revision.eq(edit.revision)),
+        )
+        .execute(conn)?;
+        if n == 0 {
+            diesel::update(card_edits::table.find(edit.key()))
+                .set((
+                    card_edits::claimed_until.eq(None::<NaiveDateTime>),
+                    card_edits::claimed_by.eq(None::<String>),
+                    card_edits::attempts.eq(0),
+                    card_edits::last_error.eq(None::<String>),
+                    card_edits::due_at.eq(now),
+                    card_edits::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Try again at `at`.
+    pub fn reschedule(
+        conn: &mut DbConnection,
+        edit: &CardEdit,
+        at: NaiveDateTime,
+        error: &str,
+    ) -> QueryResult<()> {
+        diesel::update(card_edits::table.find(edit.key()))
+            .set((
+                card_edits::claimed_until.eq(None::<NaiveDateTime>),
+                card_edits::claimed_by.eq(None::<String>),
+                card_edits::last_error.eq(error),
+                card_edits::due_at.eq(at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Drops the card's pending edit (the card is gone, replaced or cannot be edited).
+    pub fn delete(
+        conn: &mut DbConnection,
+        subject_key: &str,
+        team_id: &str,
+        channel: &str,
+    ) -> QueryResult<usize> {
+        diesel::delete(card_edits::table.find((subject_key, team_id, channel))).execute(conn)
+    }
+
+    /// Hands back every claim (SQLite at start: the previous run's claims are void).
+    pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
+        diesel::update(card_edits::table.filter(card_edits::claimed_until.is_not_null()))
+            .set((
+                card_edits::claimed_until.eq(None::<NaiveDateTime>),
+                card_edits::claimed_by.eq(None::<String>),
+            ))
+            .execute(conn)
+    }
+
+    /// Pending edits (for tests and metrics).
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        card_edits::table.count().get_result(conn)
+    }
+}
+
+fn pacing_of(conn: &mut DbConnection, team: &str) -> QueryResult<Option<NaiveDateTime>> {
+    workspace_pacing::table
+        .find((team, CHAT_UPDATE))
+        .select(workspace_pacing::next_allowed_at)
+        .first_row(conn)
+        .optional()
+}
+
+fn set_pacing(
+    conn: &mut DbConnection,
+    team: &str,
+    exists: bool,
+    next: NaiveDateTime,
+) -> QueryResult<()> {
+    if exists {
+        diesel::update(workspace_pacing::table.find((team, CHAT_UPDATE)))
+            .set(workspace_pacing::next_allowed_at.eq(next))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(workspace_pacing::table)
+            .values((
+                workspace_pacing::team_id.eq(team),
+                workspace_pacing::method.eq(CHAT_UPDATE),
+                workspace_pacing::next_allowed_at.eq(next),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// After a 429 for `chat.update`: no card edit goes to this workspace before `until`
+/// (no burst either).
+pub fn block_workspace(
+    conn: &mut DbConnection,
+    team: &str,
+    until: NaiveDateTime,
+    pacing: EditPacing,
+) -> QueryResult<()> {
+    let exists = pacing_of(conn, team)?.is_some();
+    set_pacing(conn, team, exists, until + pacing.tolerance())
+}
