@@ -359,7 +359,11 @@ mod tests {
 
     #[test]
     fn failing_again_soon_after_a_recovery_reopens_the_incident() {
-        let rules = FlapRules::default();
+        // Few enough changes not to flap.
+        let rules = FlapRules {
+            changes: 10,
+            ..FlapRules::default()
+        };
         let (changes, state) = run(&[Health::Failure, Health::Ok, Health::Failure], 60, &rules);
         assert_eq!(state.incident, 1, "{changes:?}");
         assert!(matches!(changes[2], Some(Change::Failing { .. })));
