@@ -43,6 +43,8 @@ pub struct Metrics {
     pub channel_checks: IntCounterVec,
     /// `xtc_slack_http_requests_total{status}`: HTTP answers by status class.
     pub http_requests: IntCounterVec,
+    /// `xtc_slack_retention_pruned_total{table}`: rows deleted by retention, per table.
+    pub retention_pruned: IntCounterVec,
 }
 
 impl Metrics {
@@ -83,6 +85,11 @@ impl Metrics {
             "xtc_slack_http_requests_total",
             "HTTP requests answered, by status class",
             &["status"],
+        )?;
+        let retention_pruned = counter(
+            "xtc_slack_retention_pruned_total",
+            "Rows deleted by retention (history past its age), by table",
+            &["table"],
         )?;
         let deliveries = IntGaugeVec::new(
             Opts::new("xtc_slack_deliveries", "Deliveries stored, by status"),
@@ -137,6 +144,7 @@ impl Metrics {
             live_actors,
             channel_checks,
             http_requests,
+            retention_pruned,
         })
     }
 

@@ -181,6 +181,31 @@ pub struct ServeArgs {
     /// reported.
     #[arg(long, env = "XTC_SLACK_FLAP_RECOVERY_HOLD_SECS", default_value_t = 300)]
     pub flap_recovery_hold_secs: u64,
+
+    /// Days settled deliveries, their events, finished load tests, scenarios that are ok
+    /// and test-message results are kept (pending deliveries are kept whatever their age).
+    #[arg(long, env = "XTC_SLACK_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
+
+    /// Days the audit log is kept.
+    #[arg(long, env = "XTC_SLACK_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+
+    /// Seconds between two retention passes; 0 turns retention off (nothing is deleted).
+    #[arg(
+        long,
+        env = "XTC_SLACK_RETENTION_INTERVAL_SECS",
+        default_value_t = 3600
+    )]
+    pub retention_interval_secs: u64,
+}
+
+/// What retention keeps and how often it prunes.
+#[derive(Clone, Copy, Debug)]
+pub struct RetentionSettings {
+    pub policy: crate::pipeline::retention::Policy,
+    /// Period of the retention pass; `None` turns retention off.
+    pub interval: Option<Duration>,
 }
 
 /// How the sender paces and retries.
@@ -243,6 +268,8 @@ pub struct Settings {
     pub channel_check_interval: Option<Duration>,
     /// When a monitoring scenario counts as flapping.
     pub flap: crate::domain::monitoring::FlapRules,
+    /// What retention keeps and how often it prunes.
+    pub retention: RetentionSettings,
 }
 
 impl Settings {
@@ -305,6 +332,22 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        for (name, value) in [
+            ("XTC_SLACK_RETENTION_DAYS", args.retention_days),
+            ("XTC_SLACK_AUDIT_RETENTION_DAYS", args.audit_retention_days),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::new(name, "must be at least 1 (day)"));
+            }
+        }
+        let retention = RetentionSettings {
+            policy: crate::pipeline::retention::Policy::days(
+                args.retention_days,
+                args.audit_retention_days,
+            ),
+            interval: (args.retention_interval_secs > 0)
+                .then(|| Duration::from_secs(args.retention_interval_secs)),
+        };
         let secs = |n: u64| chrono::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000));
         let flap = crate::domain::monitoring::FlapRules {
             changes: args.flap_changes,
@@ -335,6 +378,7 @@ impl Settings {
             channel_check_interval: (args.channel_check_interval_secs > 0)
                 .then(|| Duration::from_secs(args.channel_check_interval_secs)),
             flap,
+            retention,
         })
     }
 

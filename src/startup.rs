@@ -98,6 +98,16 @@ impl Application {
             crate::actors::channel_health::ChannelHealth::new(deps, settings.channel_check_interval)
                 .start()
         };
+        if let Some(interval) = settings.retention.interval {
+            use actix::Actor;
+            crate::actors::retention::Retention::new(
+                db.clone(),
+                settings.retention.policy,
+                metrics.clone(),
+                interval,
+            )
+            .start();
+        }
         let shutdown = crate::shutdown::Drainer {
             sender: pipeline.sender().clone(),
             db: db.clone(),

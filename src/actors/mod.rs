@@ -4,6 +4,7 @@
 pub mod channel_health;
 pub mod config_resolver;
 pub mod load_test;
+pub mod retention;
 pub mod scenario;
 pub mod slack_sender;
 pub mod subject;

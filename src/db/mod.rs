@@ -140,10 +140,14 @@ fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
 /// checkpoint fsyncs). No connection checkpoints by itself: the server's checkpointer
 /// thread does (`pipeline::writer`), and SQLite checkpoints when the last connection to
 /// the file closes. `journal_size_limit` truncates a WAL that grew large once it resets.
+/// `auto_vacuum = INCREMENTAL` takes effect only in a file that has no table yet (a new
+/// database; an existing one keeps its mode until a `VACUUM`): retention then gives the
+/// pages it frees back with `PRAGMA incremental_vacuum` (`pipeline::retention`).
 fn configure_sqlite(conn: &mut SqliteConnection) -> Result<(), DbError> {
     conn.batch_execute(&format!(
         // busy_timeout first: switching to WAL needs a lock another connection may hold.
-        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA auto_vacuum = INCREMENTAL; \
+         PRAGMA journal_mode = WAL; \
          PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;"
     ))?;

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod installations;
 pub mod installed_channels;
 pub mod render;
+pub mod retention;
 pub mod subjects;
 pub mod tokens;
 pub mod writer;

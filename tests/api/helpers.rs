@@ -122,6 +122,9 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         flap_changes: 3,
         flap_window_secs: 900,
         flap_recovery_hold_secs: 300,
+        retention_days: 30,
+        audit_retention_days: 365,
+        retention_interval_secs: 0,
     }
 }
 

@@ -21,6 +21,7 @@ mod observability;
 mod openapi;
 mod pipeline;
 mod registry;
+mod retention;
 mod shutdown;
 mod slack_client;
 mod slack_events;

@@ -12,6 +12,7 @@ pub mod load_test;
 pub mod oauth_state;
 pub mod organization;
 pub mod project;
+pub(crate) mod retention;
 pub mod scenario;
 pub mod slack_channel;
 pub mod slack_settings;

@@ -1,0 +1,2 @@
+DROP INDEX events_received;
+DROP INDEX deliveries_event;
