@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with_slack, TestApp};
+use crate::helpers::{spawn_app_with_slack, try_spawn_fast_app, Backend, TestApp};
+use crate::pipeline::{lt_body, messages, post_lt, post_mon};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -203,6 +204,29 @@ impl Browser {
             assert!(Instant::now() < deadline, "expected {path}, at {now}");
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Makes the window as tall as the page's content (within reason), so a screenshot shows
+    /// all of it and no empty space below.
+    async fn fit_height(&self) {
+        let height = self
+            .client
+            .execute(
+                "const m = document.querySelector('main') || document.body; \
+                 return Math.ceil(Math.max(0, ...Array.from(m.children, \
+                   e => e.getBoundingClientRect().bottom + window.scrollY)) + 24 \
+                   + window.outerHeight - window.innerHeight);",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(1400)
+            .clamp(600, 3000);
+        self.client
+            .set_window_size(1280, u32::try_from(height).unwrap_or(1400))
+            .await
+            .unwrap();
     }
 
     /// Saves a screenshot as `NN-name.png`; returns its path.
@@ -441,4 +465,135 @@ async fn a_new_user_follows_the_readme_and_every_page_says_what_happened() {
     b.shot("org-revoked").await;
 
     b.client.clone().close().await.unwrap();
+}
+
+/// Whether a message (text, blocks, attachments) mentions `what`.
+fn shows(m: &serde_json::Value, what: &str) -> bool {
+    format!("{} {} {}", m["text"], m["blocks"], m["attachments"]).contains(what)
+}
+
+/// What the messages look like: a threaded load test (started → running → finished →
+/// report) and a monitoring incident (failing → recovered) in `#load-tests`, drawn by the
+/// fake Slack's page as a Slack client would draw them. Leaves `fake-slack-channel.png`
+/// (the README's picture) and `fake-slack-edited.png` (a card's earlier versions).
+#[actix_web::test]
+async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let app = try_spawn_fast_app(Backend::Sqlite, |_| {}).await.unwrap();
+    let admin = app
+        .configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
+        .await;
+    let at = |minutes_ago: i64| {
+        (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    for (i, (kind, ago)) in [
+        ("started", 14),
+        ("running", 13),
+        ("finished", 2),
+        ("report_available", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = lt_body(&format!("demo-{i}"), kind);
+        body["occurred_at"] = json!(at(ago));
+        let (status, res) = post_lt(&app, "lt-123", body).await;
+        assert_eq!(status, 202, "{res}");
+        // The card first, so the replies have a thread to go to in the picture's order.
+        messages(&app, "load-tests", i + 1).await;
+    }
+    for (i, (state, ago)) in [("failure", 9), ("ok", 3)].into_iter().enumerate() {
+        let sensors = if state == "ok" {
+            json!([])
+        } else {
+            json!([{"name": "Page load < 3s", "message": "3.8s"}, {"name": "Login", "message": "timeout"}])
+        };
+        let body = json!({
+            "event_id": format!("mon-{i}"), "org": "acme", "project": "webshop",
+            "occurred_at": at(ago), "state": state, "notify_via": ["slack"],
+            "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
+            "execution": {"id": format!("x{i}"), "url": "https://xtc.example/ex/1", "location": "eu-west"},
+            "failed_sensors": sensors,
+        });
+        let (status, res) = post_mon(&app, "shop-checkout", body).await;
+        assert_eq!(status, 202, "{res}");
+    }
+    let log = app.settled_deliveries(&admin).await;
+    assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
+    // The cards' edits land after the replies: wait for the final states.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = messages(&app, "load-tests", 6).await;
+        let parents: Vec<_> = got.iter().filter(|m| m["thread_ts"].is_null()).collect();
+        let done = parents.len() == 2
+            && parents.iter().any(|p| shows(p, "reports/demo-3"))
+            && parents.iter().any(|p| shows(p, "Recovered"));
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cards not final: {got:#?}");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    b.goto(&format!(
+        "{}/_fake/?channel=load-tests",
+        app.fake().base_url()
+    ))
+    .await;
+    assert!(b.page_has("Checkout peak 2000 users").await);
+    b.fit_height().await;
+    let page = b.client.source().await.unwrap();
+    let visible = b
+        .client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Drawn, not shown as markup: no raw emoji codes, dates or Slack escapes.
+    for raw in [
+        ":rocket:",
+        ":checkered_flag:",
+        "<!date^",
+        "&lt;",
+        "&amp;",
+        "rich_text",
+    ] {
+        assert!(!visible.contains(raw), "{raw} shown raw: {visible}");
+    }
+    for drawn in [
+        "class=\"att-bar\" style=\"background:#2eb67d\"",
+        "class=\"thread\"",
+        "also sent to the channel",
+        "replied to a thread",
+        "(edited)",
+        "Open in XTC</a>",
+        "🏁",
+        "🟢",
+    ] {
+        assert!(page.contains(drawn), "{drawn} not on the page");
+    }
+    let channel = b.shot("fake-slack-channel").await;
+    std::fs::copy(&channel, b.shots.join("fake-slack-channel.png")).unwrap();
+
+    // A card's earlier versions, on demand.
+    b.client
+        .find(Locator::Css("details.edited summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(b.page_has("earlier versions, oldest first").await);
+    b.fit_height().await;
+    let edited = b.shot("fake-slack-edited").await;
+    std::fs::copy(&edited, b.shots.join("fake-slack-edited.png")).unwrap();
+
+    b.client.clone().close().await.unwrap();
+    eprintln!("screenshots in {}", b.shots.display());
 }

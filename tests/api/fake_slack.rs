@@ -458,7 +458,7 @@ async fn fake_page_shows_posted_messages_escaped() {
         &fake,
         "chat.postMessage",
         &token,
-        json!({"channel": "load-tests", "text": "Run <!channel> & co"}),
+        json!({"channel": "load-tests", "text": "Run &lt;!channel&gt; &amp; co <script>x</script> <!here>"}),
     )
     .await;
     call(
@@ -475,10 +475,12 @@ async fn fake_page_shows_posted_messages_escaped() {
         .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("#load-tests") && html.contains("#secret-ops"));
-    assert!(html.contains("Run &lt;!channel&gt; &amp; co"));
-    assert!(!html.contains("<!channel>"));
-    assert!(html.contains("class=\"thread\""));
+    assert!(html.contains("#load-tests") && html.contains("🔒 secret-ops"));
+    // Drawn as Slack draws it: escapes as the characters they stand for (no ping), a real
+    // `<!here>` as a highlighted mention, anything else as text.
+    assert!(html.contains("Run &lt;!channel&gt; &amp; co &lt;script&gt;x&lt;/script&gt; <span class=\"mention\">@here</span>"), "{html}");
+    assert!(!html.contains("<!channel>") && !html.contains("<script>"));
+    assert!(html.contains("class=\"thread\"") && html.contains("1 reply"));
 }
 
 /// Receives events like the product's `/slack/events` would: verifies with the product's

@@ -67,6 +67,15 @@ test_both_backends_with_slack! {
         assert!(text.contains("Web_shop *x*"), "{text}");
         assert!(text.contains("Acme &lt;!channel&gt; &amp; Co"), "{text}");
         assert!(!text.contains("<!channel>"), "{text}");
+        // What Slack shows: rich text, whose text elements are literal (no mrkdwn, so
+        // `*x*` and `_` stay), with the names as typed and bold labels.
+        let blocks = &posted[0]["blocks"];
+        assert_eq!(blocks[0]["type"], "rich_text", "{blocks}");
+        let shown = blocks.to_string();
+        assert!(shown.contains("\"text\":\"Web_shop *x*\""), "{shown}");
+        assert!(shown.contains("\"text\":\"Acme &lt;!channel&gt; &amp; Co\""), "{shown}");
+        assert!(shown.contains("Project: ") && shown.contains("\"bold\":true"), "{shown}");
+        assert!(!shown.contains("mrkdwn") && !shown.contains("<!channel>"), "{shown}");
         assert!(messages_in(&app, "load-tests").await.is_empty());
     }
 }

@@ -1,11 +1,16 @@
-//! The fake's human-facing page (`GET /_fake/`): channels and what the service posted,
-//! threads nested under their parents, edits visible. Everything user-supplied is
-//! HTML-escaped; Slack markup is shown as text, not interpreted.
+//! The fake's human-facing page (`GET /_fake/`, one channel with `?channel=NAME`): each
+//! channel's timeline drawn the way a Slack client draws it (Block Kit, attachments with
+//! colour bars, mrkdwn, emoji, dates), threads nested under their parents with a reply count,
+//! broadcast replies also in the channel, edits with their earlier versions on demand.
+//! Everything the service sent is HTML-escaped; see [`render`].
 
+mod render;
+
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use actix_web::{web, HttpResponse};
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::{
     state::{FakeChannel, Message},
@@ -54,155 +59,301 @@ pub(crate) fn layout(title: &str, body: &str) -> String {
     )
 }
 
+/// The Slack client look of the workspace page (added to [`STYLE`] there).
+const SLACK_STYLE: &str = r#"
+body.ws{max-width:none;margin:0;padding:0;background:#fff;font-family:Lato,"Helvetica Neue",Helvetica,"Segoe UI",Arial,sans-serif,"Noto Color Emoji","Apple Color Emoji";font-size:15px;line-height:1.46668}
+.ws-grid{display:grid;grid-template-columns:220px 1fr;min-height:100vh}
+.sidebar{background:#3f0e40;color:#cfc3cf;padding:.8rem 0}
+.sidebar .team{color:#fff;font-weight:900;font-size:1.1rem;padding:0 1rem .6rem;border-bottom:1px solid #5d2c5d}
+.sidebar .team small{display:block;font-weight:400;font-size:.75rem;color:#bcabbc}
+.sidebar h3{font-size:.8rem;font-weight:400;color:#bcabbc;margin:.9rem 1rem .3rem}
+.sidebar a{display:block;color:#cfc3cf;text-decoration:none;padding:.15rem 1rem}
+.sidebar a:hover{background:#350d36}.sidebar a.active{background:#1164a3;color:#fff}
+.sidebar a.unread{color:#fff;font-weight:700}
+.sidebar .links{font-size:.75rem;padding:1rem;color:#bcabbc}.sidebar .links a{display:inline;padding:0;color:#bcabbc;text-decoration:underline}
+.main{min-width:0}
+section.channel{border:0;border-radius:0;margin:0;padding:0 0 1rem;background:#fff;border-bottom:1px solid #ddd}
+.ch-head{position:sticky;top:0;background:#fff;z-index:1;border-bottom:1px solid #e2e2e2;padding:.7rem 1.2rem;display:flex;align-items:center;gap:.5rem}
+.ch-head h2{font-size:1.1rem;font-weight:900;margin:0}
+.ch-head .muted{font-size:.8rem}
+.day{display:flex;align-items:center;margin:1rem 1.2rem .2rem;color:#1d1c1d;font-size:.8rem;font-weight:700}
+.day:before,.day:after{content:"";flex:1;border-top:1px solid #e2e2e2}.day span{border:1px solid #e2e2e2;border-radius:1rem;padding:.1rem .8rem;margin:0 .5rem}
+.empty{padding:1rem 1.2rem}
+.msg{display:flex;gap:.55rem;padding:.45rem 1.2rem;border:0;margin:0;background:none}
+.msg:hover{background:#f8f8f8}
+.avatar{flex:0 0 36px;height:36px;border-radius:6px;background:#4a154b;color:#fff;font-weight:900;display:flex;align-items:center;justify-content:center;font-size:.95rem}
+.thread .avatar{flex-basis:28px;height:28px;font-size:.8rem}
+.msg-main{min-width:0;flex:1}
+.msg-head{display:flex;align-items:baseline;gap:.35rem}
+.sender{font-weight:900}.app-badge{font-size:.6rem;font-weight:700;color:#616061;background:#e8e8e8;border-radius:2px;padding:0 .2rem}
+.time{color:#616061;font-size:.75rem;text-decoration:none}.time:hover{text-decoration:underline}
+.also{color:#616061;font-size:.8rem}
+.replied-to{color:#616061;font-size:.8rem}
+.msg-content{overflow-wrap:anywhere}
+.blk{margin:.15rem 0;white-space:pre-wrap}
+.blk-header{font-size:1.15rem;font-weight:900;margin:.2rem 0 .35rem}
+.blk-context{font-size:.75rem;color:#616061}.blk-context .ctx-el{margin-right:.4rem}
+.blk-actions{display:flex;gap:.5rem;flex-wrap:wrap;margin:.4rem 0}
+.fields{display:grid;grid-template-columns:1fr 1fr;gap:.3rem 1rem;margin:.3rem 0}.field.wide{grid-column:1/-1}
+.with-accessory{display:flex;justify-content:space-between;gap:1rem}
+.rt-section{min-height:1em}
+.rt-list{margin:.1rem 0 .1rem 1.6rem;padding:0}.rt-list li{margin:.05rem 0}
+.indent-1{margin-left:3rem}.indent-2{margin-left:4.5rem}
+.pre{font-family:Monaco,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.78rem;background:#f8f8f8;border:1px solid #ddd;border-radius:4px;padding:.5rem;margin:.25rem 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.msg code{font-family:Monaco,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.8rem;color:#c01343;background:#f8f8f8;border:1px solid #ddd;border-radius:3px;padding:0 .2rem}
+.msg blockquote{margin:.2rem 0;padding-left:.7rem;border-left:4px solid #ddd}
+.msg a{color:#1264a3;text-decoration:none}.msg a:hover{text-decoration:underline}
+.mention{color:#1264a3;background:#e8f5fa;border-radius:3px;padding:0 2px;font-weight:400}
+.channel-link{color:#1264a3}
+.emoji{font-family:"Noto Color Emoji","Apple Color Emoji","Segoe UI Emoji",sans-serif;font-size:1.1em;line-height:1}
+time.date{border-bottom:1px dotted #999}
+.att{display:flex;margin:.35rem 0 .15rem}.att-bar{flex:0 0 4px;border-radius:4px 0 0 4px}
+.att-body{padding:.1rem .75rem;min-width:0;flex:1}.att-pretext{margin-top:.3rem}
+.att-title{font-weight:700}.att-author{font-size:.8rem;font-weight:700}
+.btn{display:inline-block;font:inherit;font-size:.85rem;font-weight:700;color:#1d1c1d !important;background:#fff;border:1px solid #bbb;border-radius:4px;padding:.2rem .8rem;margin:0;text-decoration:none !important;cursor:pointer}
+.btn.primary{background:#007a5a;border-color:#007a5a;color:#fff !important}.btn.danger{color:#e01e5a !important}
+.img-box{border:1px dashed #bbb;border-radius:4px;padding:.5rem;font-size:.8rem;color:#616061}
+.unsupported{color:#999;font-size:.75rem}
+hr.divider{border:0;border-top:1px solid #ddd;margin:.5rem 0}
+.reply-count{font-size:.8rem;margin-top:.25rem;display:flex;gap:.4rem;align-items:center}
+.reply-count b{color:#1264a3}.reply-count span{color:#616061}
+.thread{margin:0 1.2rem .4rem 3.9rem;border:0;border-left:2px solid #e2e2e2;padding-left:0}
+.thread .msg{padding:.3rem .7rem}
+details.edited{display:inline;font-size:.75rem;color:#616061}details.edited summary{display:inline;cursor:pointer;list-style:none}
+details.edited summary::-webkit-details-marker{display:none}
+details.edited[open]{display:block}.versions{border-left:3px solid #e2e2e2;padding:.2rem .6rem;margin:.3rem 0;color:#1d1c1d;font-size:.9rem}
+.version-head{color:#616061;font-size:.75rem;margin-top:.3rem}
+"#;
+
+/// Which channel to show (`?channel=NAME` or an ID); all of them without.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PageQuery {
+    channel: Option<String>,
+}
+
 /// `GET /_fake/`.
-pub(crate) async fn index(shared: web::Data<Shared>) -> HttpResponse {
+pub(crate) async fn index(shared: web::Data<Shared>, query: web::Query<PageQuery>) -> HttpResponse {
     let body = {
         let world = shared.world();
-        render(
-            &world.config.team_name,
-            &world.config.team_id,
-            &world.channels,
-        )
+        let workspace = Workspace {
+            team_name: &world.config.team_name,
+            team_id: &world.config.team_id,
+            app_name: &world.config.app_name,
+        };
+        render(&workspace, &world.channels, query.channel.as_deref())
     };
+    let page = layout("Workspace", &body).replacen("<body>", "<body class=\"ws\">", 1);
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(layout("Workspace", &body))
+        .body(page)
 }
 
-fn render(team_name: &str, team_id: &str, channels: &[FakeChannel]) -> String {
-    let mut out = format!(
-        "<h1>{} <span class=\"muted\">({})</span></h1>\
-         <p class=\"muted\">Fake Slack workspace. <a href=\"/_fake/\">Refresh</a> · \
-         JSON: <a href=\"/_fake/api/messages\">messages</a>, \
-         <a href=\"/_fake/api/channels\">channels</a>, <a href=\"/_fake/api/calls\">calls</a></p>",
-        html(team_name),
-        html(team_id)
+/// Who the page is for and who posts.
+struct Workspace<'a> {
+    team_name: &'a str,
+    team_id: &'a str,
+    app_name: &'a str,
+}
+
+fn render(ws: &Workspace<'_>, channels: &[FakeChannel], only: Option<&str>) -> String {
+    let only = only
+        .map(|o| o.trim_start_matches('#'))
+        .filter(|o| !o.is_empty());
+    let shown = |c: &FakeChannel| only.is_none_or(|o| c.name == o || c.id == o);
+    let mut out =
+        format!("<style>{SLACK_STYLE}</style><div class=\"ws-grid\"><nav class=\"sidebar\">");
+    let _ = write!(
+        out,
+        "<div class=\"team\">{}<small>{} · fake Slack</small></div><h3>Channels</h3>",
+        html(ws.team_name),
+        html(ws.team_id)
     );
     for c in channels {
+        let lock = if c.is_private { "🔒 " } else { "#" };
         let _ = write!(
             out,
-            "<section class=\"channel\" id=\"{id}\"><h2>#{name} <span class=\"muted\">{id}</span>",
-            id = html(&c.id),
-            name = html(&c.name)
+            "<a href=\"/_fake/?channel={name}\" class=\"{class}\">{lock}{name}</a>",
+            name = html(&c.name),
+            class = match (only.is_some() && shown(c), c.messages.is_empty()) {
+                (true, _) => "active",
+                (false, false) => "unread",
+                (false, true) => "",
+            }
         );
-        if c.is_private {
-            out.push_str("<span class=\"tag private\">private</span>");
-        }
-        if c.is_archived {
-            out.push_str("<span class=\"tag archived\">archived</span>");
-        }
-        if c.is_member {
-            out.push_str("<span class=\"tag member\">bot is member</span>");
-        }
-        out.push_str("</h2>");
-        let parents: Vec<&Message> = c
-            .messages
-            .iter()
-            .filter(|m| m.thread_ts.is_none())
-            .collect();
-        if parents.is_empty() {
-            out.push_str("<p class=\"muted\">No messages.</p>");
-        }
-        for parent in parents {
-            out.push_str(&message(parent));
-            let replies: Vec<&Message> = c
-                .messages
-                .iter()
-                .filter(|m| m.thread_ts.as_deref() == Some(parent.ts.as_str()))
-                .collect();
-            if !replies.is_empty() {
-                out.push_str("<div class=\"thread\">");
-                for r in replies {
-                    out.push_str(&message(r));
-                }
-                out.push_str("</div>");
-            }
-        }
-        out.push_str("</section>");
     }
-    out
-}
-
-fn message(m: &Message) -> String {
-    let mut out = format!(
-        "<div class=\"msg\" data-ts=\"{ts}\"><div class=\"muted\">{at} · ts {ts}",
-        ts = html(&m.ts),
-        at = html(&m.received_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+    out.push_str(
+        "<div class=\"links\"><a href=\"/_fake/\">All channels</a> · JSON: \
+         <a href=\"/_fake/api/messages\">messages</a>, <a href=\"/_fake/api/channels\">channels</a>, \
+         <a href=\"/_fake/api/calls\">calls</a></div></nav><main class=\"main\">",
     );
-    if m.reply_broadcast {
-        out.push_str(" · also sent to the channel");
+    for c in channels.iter().filter(|c| shown(c)) {
+        out.push_str(&channel(ws, c));
     }
-    if !m.edits.is_empty() {
-        let _ = write!(out, " · edited {}×", m.edits.len());
-    }
-    out.push_str("</div>");
-    out.push_str(&content(&m.text, m.blocks.as_deref()));
-    if !m.edits.is_empty() {
-        out.push_str("<details><summary>Earlier versions</summary>");
-        for e in &m.edits {
-            let _ = write!(
-                out,
-                "<div class=\"muted\">replaced {}</div>{}",
-                html(&e.replaced_at.format("%H:%M:%S").to_string()),
-                content(&e.text, e.blocks.as_deref())
-            );
-        }
-        out.push_str("</details>");
-    }
-    out.push_str("</div>");
+    out.push_str("</main></div>");
     out
 }
 
-/// Text and blocks: with blocks, Slack shows the blocks and uses `text` as fallback.
-fn content(text: &str, blocks: Option<&[Value]>) -> String {
-    match blocks.filter(|b| !b.is_empty()) {
-        None => format!("<div class=\"text\">{}</div>", html(text)),
-        Some(blocks) => {
-            let mut out = String::new();
-            for b in blocks {
-                let kind = b.get("type").and_then(Value::as_str).unwrap_or("?");
-                let texts = block_texts(b);
-                let _ = write!(
-                    out,
-                    "<div class=\"block\"><span class=\"kind\">{}</span>{}</div>",
-                    html(kind),
-                    html(&texts.join(" | "))
-                );
-            }
+fn channel(ws: &Workspace<'_>, c: &FakeChannel) -> String {
+    let mut out = format!(
+        "<section class=\"channel\" id=\"{id}\"><div class=\"ch-head\"><h2>{lock}{name}</h2>\
+         <span class=\"muted\">{id}</span>",
+        id = html(&c.id),
+        name = html(&c.name),
+        lock = if c.is_private { "🔒 " } else { "#" },
+    );
+    if c.is_private {
+        out.push_str("<span class=\"tag private\">private</span>");
+    }
+    if c.is_archived {
+        out.push_str("<span class=\"tag archived\">archived</span>");
+    }
+    if c.is_member {
+        out.push_str("<span class=\"tag member\">bot is member</span>");
+    }
+    out.push_str("</div>");
+    let by_ts: HashMap<&str, &Message> = c.messages.iter().map(|m| (m.ts.as_str(), m)).collect();
+    // The channel's timeline: top-level messages and replies also sent to the channel.
+    let timeline: Vec<&Message> = c
+        .messages
+        .iter()
+        .filter(|m| m.thread_ts.is_none() || m.reply_broadcast)
+        .collect();
+    if timeline.is_empty() {
+        out.push_str("<p class=\"muted empty\">No messages yet.</p>");
+    }
+    let mut day = String::new();
+    for m in timeline {
+        let this_day = m.received_at.format("%A, %B %-d").to_string();
+        if this_day != day {
             let _ = write!(
                 out,
-                "<div class=\"muted\">fallback text: {}</div>",
-                html(text)
+                "<div class=\"day\"><span>{}</span></div>",
+                html(&this_day)
             );
-            out
+            day = this_day;
         }
-    }
-}
-
-/// The human-readable strings of a block, however deeply they are nested
-/// (`text.text`, `fields[].text`, `elements[].text`, rich text, ...).
-fn block_texts(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    collect_texts(v, &mut out);
-    out
-}
-
-fn collect_texts(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(o) => {
-            for (k, v) in o {
-                match (k.as_str(), v) {
-                    ("text", Value::String(s)) => out.push(s.clone()),
-                    ("url", Value::String(s)) | ("image_url", Value::String(s)) => {
-                        out.push(format!("[{s}]"))
+        match m.thread_ts.as_deref() {
+            None => {
+                let replies: Vec<&Message> = c
+                    .messages
+                    .iter()
+                    .filter(|r| r.thread_ts.as_deref() == Some(m.ts.as_str()))
+                    .collect();
+                out.push_str(&message(ws, m, Place::Channel { replies: &replies }));
+                if !replies.is_empty() {
+                    let _ = write!(out, "<div class=\"thread\" id=\"thread-{}\">", html(&m.ts));
+                    for r in replies {
+                        out.push_str(&message(ws, r, Place::Thread));
                     }
-                    _ => collect_texts(v, out),
+                    out.push_str("</div>");
                 }
             }
+            Some(parent) => {
+                out.push_str(&message(
+                    ws,
+                    m,
+                    Place::Broadcast(by_ts.get(parent).copied()),
+                ));
+            }
         }
-        Value::Array(a) => a.iter().for_each(|v| collect_texts(v, out)),
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// Where a message is drawn.
+enum Place<'a> {
+    /// In the channel, with its thread's replies.
+    Channel { replies: &'a [&'a Message] },
+    /// In a thread under its parent.
+    Thread,
+    /// A reply also sent to the channel, shown in the channel (with its parent, if known).
+    Broadcast(Option<&'a Message>),
+}
+
+/// A short plain preview of a message (its notification text).
+fn preview(m: &Message) -> String {
+    let text = render::unescape(&m.text);
+    let first = text.lines().next().unwrap_or_default();
+    match first.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &first[..i]),
+        None => first.to_owned(),
+    }
+}
+
+fn message(ws: &Workspace<'_>, m: &Message, place: Place<'_>) -> String {
+    let initial = ws
+        .app_name
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().to_string());
+    let mut out = format!(
+        "<div class=\"msg\" id=\"m-{ts}{suffix}\" data-ts=\"{ts}\" title=\"Notification text: {fallback}\">\
+         <div class=\"avatar\">{initial}</div><div class=\"msg-main\"><div class=\"msg-head\">\
+         <span class=\"sender\">{app}</span><span class=\"app-badge\">APP</span>\
+         <a class=\"time\" href=\"#m-{ts}\" title=\"{full} · ts {ts}\">{time}</a></div>",
+        ts = html(&m.ts),
+        suffix = if matches!(place, Place::Broadcast(_)) { "-in-channel" } else { "" },
+        fallback = html(&preview(m)),
+        initial = html(&initial),
+        app = html(ws.app_name),
+        full = html(&m.received_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        time = html(&m.received_at.format("%H:%M").to_string()),
+    );
+    match place {
+        Place::Thread if m.reply_broadcast => {
+            out.push_str("<div class=\"also\">also sent to the channel</div>");
+        }
+        Place::Broadcast(parent) => {
+            let _ = write!(
+                out,
+                "<div class=\"replied-to\">replied to a thread: <a href=\"#thread-{}\">{}</a></div>",
+                html(m.thread_ts.as_deref().unwrap_or_default()),
+                html(&parent.map(preview).unwrap_or_default())
+            );
+        }
         _ => {}
     }
+    let _ = write!(
+        out,
+        "<div class=\"msg-content\">{}</div>",
+        render::message_body(&m.text, m.blocks.as_deref(), m.attachments.as_deref())
+    );
+    if !m.edits.is_empty() {
+        out.push_str("<details class=\"edited\"><summary>(edited)</summary>");
+        let _ = write!(
+            out,
+            "<div class=\"versions\"><div class=\"version-head\">Edited {}×; earlier versions, oldest first:</div>",
+            m.edits.len()
+        );
+        for (i, e) in m.edits.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<div class=\"version-head\">Version {} · replaced {}</div>{}",
+                i + 1,
+                html(&e.replaced_at.format("%H:%M:%S").to_string()),
+                render::message_body(&e.text, e.blocks.as_deref(), e.attachments.as_deref())
+            );
+        }
+        out.push_str("</div></details>");
+    }
+    if let Place::Channel { replies } = place {
+        if let Some(last) = replies.last() {
+            let _ = write!(
+                out,
+                "<div class=\"reply-count\"><b>{} {}</b><span>Last reply {}</span></div>",
+                replies.len(),
+                if replies.len() == 1 {
+                    "reply"
+                } else {
+                    "replies"
+                },
+                html(&last.received_at.format("%H:%M").to_string())
+            );
+        }
+    }
+    out.push_str("</div></div>");
+    out
 }
 
 #[cfg(test)]
@@ -211,11 +362,14 @@ mod tests {
     use chrono::Utc;
     use serde_json::json;
 
+    use crate::state::Edit;
+
     fn msg(ts: &str, text: &str, thread: Option<&str>) -> Message {
         Message {
             ts: ts.into(),
             text: text.into(),
             blocks: None,
+            attachments: None,
             thread_ts: thread.map(str::to_owned),
             reply_broadcast: false,
             app_id: "A1".into(),
@@ -226,28 +380,99 @@ mod tests {
         }
     }
 
-    #[test]
-    fn page_escapes_and_nests_threads() {
-        let mut parent = msg("1.000001", "<script>alert(1)</script> & <!channel>", None);
-        parent.blocks = Some(vec![
-            json!({"type":"section","text":{"type":"mrkdwn","text":"<b>bold</b>"}}),
-        ]);
-        let channel = FakeChannel {
+    fn chan(name: &str, messages: Vec<Message>) -> FakeChannel {
+        FakeChannel {
             id: "C1".into(),
-            name: "x\"y".into(),
+            name: name.into(),
             is_private: false,
             is_archived: false,
             is_member: true,
             created: 0,
             previous_names: vec![],
-            messages: vec![parent, msg("1.000002", "reply", Some("1.000001"))],
-        };
-        let page = render("<T>", "T1", &[channel]);
-        assert!(!page.contains("<script>") && !page.contains("<b>"));
-        assert!(page.contains("&lt;script&gt;") && page.contains("&lt;b&gt;bold&lt;/b&gt;"));
-        assert!(page.contains("x&quot;y"));
+            messages,
+        }
+    }
+
+    const WS: Workspace<'static> = Workspace {
+        team_name: "<T>",
+        team_id: "T1",
+        app_name: "xtc-slack",
+    };
+
+    #[test]
+    fn page_escapes_and_nests_threads() {
+        let mut parent = msg("1.000001", "<script>alert(1)</script> & <!channel>", None);
+        parent.blocks = Some(vec![
+            json!({"type":"section","text":{"type":"mrkdwn","text":"<b>bold</b> &lt;!channel&gt; <!here>"}}),
+        ]);
+        let mut broadcast = msg("1.000003", "also here", Some("1.000001"));
+        broadcast.reply_broadcast = true;
+        let channel = chan(
+            "x\"y",
+            vec![
+                parent,
+                msg("1.000002", "reply", Some("1.000001")),
+                broadcast,
+            ],
+        );
+        let page = render(&WS, &[channel], None);
+        assert!(
+            !page.contains("<script>") && !page.contains("<b>bold"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"));
+        // An escaped `<!channel>` is text; a real `<!here>` a highlighted mention.
+        assert!(page.contains("&lt;!channel&gt; <span class=\"mention\">@here</span>"));
+        assert!(page.contains("x&quot;y") && page.contains("&lt;T&gt;"));
         let thread = page.find("class=\"thread\"").unwrap_or(usize::MAX);
         let reply = page.find(">reply<").unwrap_or(0);
         assert!(thread < reply, "reply must be inside the thread block");
+        assert!(page.contains("<b>2 replies</b>"));
+        // The broadcast reply: in the thread, marked, and in the channel after it.
+        assert!(page.contains("also sent to the channel"));
+        assert!(page.contains("replied to a thread: "));
+        assert!(page.contains("id=\"m-1.000003-in-channel\""));
+    }
+
+    #[test]
+    fn messages_draw_headline_colour_bar_and_edits() {
+        let mut card = msg("1.1", "fallback <not shown>", None);
+        card.blocks = Some(vec![json!({"type": "rich_text", "elements": [
+            {"type": "rich_text_section", "elements": [
+                {"type": "emoji", "name": "rocket"},
+                {"type": "text", "text": " Load test started: ", "style": {"bold": true}},
+                {"type": "text", "text": "&lt;!channel&gt; *x* :smile:"}]}]})]);
+        card.attachments = Some(vec![json!({"color": "#2eb67d", "blocks": [
+            {"type": "context", "elements": [{"type": "mrkdwn",
+             "text": "<!date^1772546520^{date_short} at {time}|2026-03-03 14:02 UTC> · lt-1"}]}]})]);
+        card.edits = vec![Edit {
+            text: "first version".into(),
+            blocks: None,
+            attachments: None,
+            replaced_at: Utc::now(),
+        }];
+        let page = render(&WS, &[chan("load-tests", vec![card])], Some("#load-tests"));
+        assert!(
+            page.contains("🚀</span><b> Load test started: </b>&lt;!channel&gt; *x* :smile:"),
+            "{page}"
+        );
+        assert!(!page.contains("<div class=\"blk blk-text\">fallback"));
+        assert!(page.contains("style=\"background:#2eb67d\""));
+        assert!(page.contains(">Mar 3, 2026 at 14:02</time> · lt-1"));
+        assert!(page.contains("<details class=\"edited\"><summary>(edited)</summary>"));
+        assert!(page.contains("first version"));
+        // Another channel is hidden when one is chosen, but listed in the sidebar.
+        let two = render(
+            &WS,
+            &[
+                chan("load-tests", vec![]),
+                FakeChannel {
+                    id: "C2".into(),
+                    ..chan("perf", vec![msg("2.2", "in perf", None)])
+                },
+            ],
+            Some("load-tests"),
+        );
+        assert!(two.contains("?channel=perf") && !two.contains("in perf"));
     }
 }

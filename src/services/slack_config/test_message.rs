@@ -84,6 +84,12 @@ pub async fn send_test_message(
         let msg = PostMessage {
             channel: channel.address(),
             text: text.clone(),
+            blocks: Some(test_message_blocks(
+                &org_name,
+                project_name.as_deref(),
+                &actor.name,
+                None,
+            )),
             ..PostMessage::default()
         };
         match services.slack.post_message(&token, &msg).await {
@@ -158,7 +164,8 @@ pub async fn send_test_message(
     Ok(results)
 }
 
-/// The test message: names escaped for Slack, nothing else changed.
+/// The test message's notification text (the `text` fallback of [`test_message_blocks`]):
+/// names escaped for Slack, nothing else changed.
 pub(crate) fn test_message_text(org_name: &str, project_name: Option<&str>, by: &str) -> String {
     let esc = slack::text::escape;
     let target = match project_name {
@@ -172,6 +179,40 @@ pub(crate) fn test_message_text(org_name: &str, project_name: Option<&str>, by: 
     )
 }
 
+/// What the test message shows: `rich_text`, whose `text` elements Slack shows literally
+/// (no mrkdwn, no emoji codes), so names with `*`, `_`, `~`, backticks or `:smile:` show
+/// exactly as typed, with bold labels; `<`, `>`, `&` escaped so nothing pings or links.
+pub(crate) fn test_message_blocks(
+    org_name: &str,
+    project_name: Option<&str>,
+    by: &str,
+    rule: Option<&str>,
+) -> Value {
+    let esc = slack::text::escape;
+    let text = |t: &str| json!({"type": "text", "text": esc(t)});
+    let label = |t: &str| json!({"type": "text", "text": t, "style": {"bold": true}});
+    let mut facts = vec![label("Organization: "), text(org_name)];
+    if let Some(p) = project_name {
+        facts.extend([label("     Project: "), text(p)]);
+    }
+    facts.extend([label("     Sent by: "), text(by)]);
+    let mut sections = vec![
+        json!({"type": "rich_text_section", "elements": [
+            {"type": "emoji", "name": "white_check_mark"},
+            label(" Test message from XTC: "),
+            {"type": "text", "text": "Slack notifications reach this channel."},
+        ]}),
+        json!({"type": "rich_text_section", "elements": facts}),
+    ];
+    if let Some(rule) = rule {
+        sections.push(json!({"type": "rich_text_section", "elements": [
+            label("Sent for the notification rule: "),
+            text(rule),
+        ]}));
+    }
+    json!([{"type": "rich_text", "elements": sections}])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +223,38 @@ mod tests {
         assert!(t.contains("&lt;!channel&gt; &amp; co"));
         assert!(t.contains("shop_*x*"));
         assert!(!t.contains("<!channel>"));
+
+        // The blocks show every name exactly: literal rich-text elements, no mrkdwn.
+        let blocks = test_message_blocks(
+            "<!channel> & co",
+            Some("shop_*x* ~y~ `c` :smile:"),
+            "_jane_",
+            Some("errors -> <@U1>"),
+        );
+        let texts: Vec<&str> = blocks[0]["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["elements"].as_array().unwrap())
+            .filter_map(|e| e["text"].as_str())
+            .collect();
+        for want in [
+            "&lt;!channel&gt; &amp; co",
+            "shop_*x* ~y~ `c` :smile:",
+            "_jane_",
+            "errors -&gt; &lt;@U1&gt;",
+        ] {
+            assert!(texts.contains(&want), "{want} not in {texts:?}");
+        }
+        let all = blocks.to_string();
+        assert!(!all.contains("mrkdwn") && !all.contains("<!channel>") && !all.contains("<@U1>"));
+        let bold: Vec<&str> = blocks[0]["elements"][1]["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["style"]["bold"] == true)
+            .filter_map(|e| e["text"].as_str())
+            .collect();
+        assert_eq!(bold, ["Organization: ", "     Project: ", "     Sent by: "]);
     }
 }
