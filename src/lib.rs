@@ -1,18 +1,18 @@
 //! xtc-slack: Slack notifications for XTC load tests and synthetic monitoring.
 
-pub mod actors;
+pub(crate) mod actors;
 pub mod auth;
 pub mod cli;
 pub mod crypto;
 pub mod db;
 pub mod domain;
-pub mod http;
-pub mod metrics;
+pub(crate) mod http;
+pub(crate) mod metrics;
 pub mod pipeline;
-pub mod services;
+pub(crate) mod services;
 pub mod settings;
-pub mod shutdown;
+pub(crate) mod shutdown;
 pub mod slack;
 pub mod startup;
-pub mod state;
-pub mod telemetry;
+pub(crate) mod state;
+pub(crate) mod telemetry;

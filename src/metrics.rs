@@ -155,11 +155,6 @@ impl Metrics {
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
 
-    /// One Slack Web API call ended (`outcome`: `ok` or the error code).
-    pub fn slack_call(&self, method: &str, outcome: &str) {
-        self.slack_calls.with_label_values(&[method, outcome]).inc();
-    }
-
     /// One delivery attempt ended; `latency` is set for sent messages.
     pub fn delivery_attempt(&self, outcome: &str, latency: Option<std::time::Duration>) {
         self.delivery_attempts.with_label_values(&[outcome]).inc();
@@ -178,7 +173,9 @@ mod tests {
     fn two_apps_count_separately_and_render_text() {
         let a = Metrics::new().unwrap();
         let b = Metrics::new().unwrap();
-        a.slack_call("chat.postMessage", "ok");
+        a.slack_calls
+            .with_label_values(&["chat.postMessage", "ok"])
+            .inc();
         a.delivery_attempt("sent", Some(std::time::Duration::from_millis(30)));
         let text = a.render().unwrap();
         assert!(text.contains(

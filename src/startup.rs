@@ -120,16 +120,14 @@ impl Application {
         let services = crate::services::Services {
             db: db.clone(),
             settings: settings.clone(),
-            cipher: cipher.clone(),
-            slack: slack.clone(),
+            cipher,
+            slack,
             effective: pipeline.effective().clone(),
         };
         let state = web::Data::new(AppState {
             services,
             db,
             settings: settings.clone(),
-            cipher,
-            slack,
             actors: pipeline,
             metrics,
             channel_health,
@@ -266,7 +264,6 @@ async fn start_pipeline(
     .start();
     Ok(crate::actors::Actors {
         deps: Deps {
-            db: db.clone(),
             writer: crate::pipeline::writer::IngestWriter::start(db)?,
             resolver,
             effective,

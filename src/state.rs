@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use crate::crypto::Cipher;
 use crate::db::Db;
 use crate::settings::Settings;
 
@@ -13,9 +12,6 @@ pub struct AppState {
     pub services: crate::services::Services,
     pub db: Db,
     pub settings: Arc<Settings>,
-    pub cipher: Cipher,
-    /// The Slack Web API client (base URL and timeout from settings).
-    pub slack: crate::slack::SlackApi,
     /// The running actors of the notification pipeline.
     pub actors: crate::actors::Actors,
     /// This app's Prometheus metrics.

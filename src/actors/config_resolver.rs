@@ -1,16 +1,16 @@
-//! `ConfigResolver`: owns the cache of effective Slack settings per project.
+//! `ConfigResolver`: fills the cache of effective Slack settings per project.
 //!
-//! Resolution itself is `services::slack_config::load_effective` (which applies
+//! Resolution itself is `pipeline::effective::load_effective` (which applies
 //! `domain::settings::resolve`, the one home of the rules). Entries live for
-//! [`CACHE_TTL`] and are dropped at once when this instance changes an org's settings
-//! ([`Invalidate`]); other instances' changes apply within the TTL. An entry in use is
-//! refreshed in the background once it is half its TTL old ([`Refresh`]), so a project
-//! with steady traffic never waits for a resolution (on PostgreSQL, the expiry of every
-//! project's entry at once made a wave of waiting events every TTL).
+//! [`CACHE_TTL`] and are dropped at once when this instance changes an org's settings or
+//! integrations (the services and the sender call `EffectiveCache::invalidate_org`);
+//! other instances' changes apply within the TTL. An entry in use is refreshed in the
+//! background once it is half its TTL old ([`Refresh`]), so a project with steady traffic
+//! never waits for a resolution (on PostgreSQL, the expiry of every project's entry at
+//! once made a wave of waiting events every TTL).
 //!
-//! The actor fills and invalidates the cache; readers on the ingest path look into it
-//! through an [`EffectiveCache`] handle first, so a hit costs no message round trip to
-//! the actor's thread.
+//! Readers on the ingest path look into the cache through an [`EffectiveCache`] handle
+//! first, so a hit costs no message round trip to the actor's thread.
 
 use std::time::Duration;
 
@@ -61,13 +61,6 @@ pub struct Resolve {
     pub project: String,
 }
 
-/// Forget what is cached for an organization (its settings or integrations changed).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Invalidate {
-    pub org: String,
-}
-
 /// Resolve a cached project again in the background (see the module documentation).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -114,13 +107,5 @@ impl Handler<Refresh> for ConfigResolver {
 
     fn handle(&mut self, msg: Refresh, _: &mut Self::Context) -> Self::Result {
         Box::pin(self.load((msg.org, msg.project)).map(|_, _, _| ()))
-    }
-}
-
-impl Handler<Invalidate> for ConfigResolver {
-    type Result = ();
-
-    fn handle(&mut self, msg: Invalidate, _: &mut Self::Context) {
-        self.cache.invalidate_org(&msg.org);
     }
 }

@@ -3,10 +3,8 @@
 //! before is committed. It stops as soon as the load test is `reported` or in `error`.
 //! Sends `Resolve`/`Refresh` to the `ConfigResolver` and `Wake` to the `SlackSender`.
 
-use super::subject::{Directory, SubjectActor};
+use super::subject::Directory;
 use crate::pipeline::subjects::LoadTest;
 
-/// The actor of one load test.
-pub type LoadTestActor = SubjectActor<LoadTest>;
 /// Finds or starts load-test actors.
 pub type LoadTests = Directory<LoadTest>;

@@ -11,7 +11,6 @@ pub mod subject;
 
 use actix::Addr;
 
-use config_resolver::ConfigResolver;
 use load_test::LoadTests;
 use scenario::Scenarios;
 use slack_sender::SlackSender;
@@ -26,10 +25,6 @@ pub struct Actors {
 }
 
 impl Actors {
-    pub fn resolver(&self) -> &Addr<ConfigResolver> {
-        &self.deps.resolver
-    }
-
     pub fn sender(&self) -> &Addr<SlackSender> {
         &self.deps.sender
     }

@@ -3,10 +3,8 @@
 //! only on a change) after the one before is committed. Sends `Resolve`/`Refresh` to the
 //! `ConfigResolver` and `Wake` to the `SlackSender`.
 
-use super::subject::{Directory, SubjectActor};
+use super::subject::Directory;
 use crate::pipeline::subjects::Scenario;
 
-/// The actor of one scenario.
-pub type ScenarioActor = SubjectActor<Scenario>;
 /// Finds or starts scenario actors.
 pub type Scenarios = Directory<Scenario>;

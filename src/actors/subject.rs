@@ -13,7 +13,7 @@ use actix::prelude::*;
 
 use super::config_resolver::{ConfigResolver, Refresh, Resolve};
 use super::slack_sender::{SlackSender, Wake};
-use crate::db::{Db, DbError};
+use crate::db::DbError;
 use crate::pipeline::effective::EffectiveCache;
 use crate::pipeline::ingest::{IngestError, Outcome};
 pub use crate::pipeline::subjects::Subject;
@@ -33,7 +33,6 @@ pub const MAX_LIVE_ACTORS: usize = 10_000;
 /// What every lifecycle actor needs.
 #[derive(Clone)]
 pub struct Deps {
-    pub db: Db,
     /// Commits ingest transactions in groups.
     pub writer: IngestWriter,
     pub resolver: Addr<ConfigResolver>,
@@ -183,10 +182,6 @@ impl<S: Subject> Directory<S> {
     /// Number of live actors (metrics, benchmarks).
     pub fn len(&self) -> usize {
         self.actors.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn get_or_start(&self, id: &str, deps: &Deps) -> Addr<SubjectActor<S>> {

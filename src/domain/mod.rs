@@ -4,6 +4,6 @@ pub mod access;
 pub mod channel;
 pub mod ids;
 pub mod lifecycle;
-pub mod monitoring;
+pub(crate) mod monitoring;
 pub mod settings;
-pub mod user_text;
+pub(crate) mod user_text;

@@ -20,7 +20,7 @@ use crate::db::{write_tx, Db, DbConnection, DbError};
 use crate::domain::settings::IntegrationStatus;
 use crate::metrics::Metrics;
 use crate::pipeline::installed_channels;
-use crate::slack::{Channel, ErrorClass, SlackApi, SlackError};
+use crate::slack::{Channel, ChannelRefusal, ErrorClass, SlackApi, SlackError};
 
 /// Pause between two Slack calls of one check (`conversations.info` is Tier 3, ~50/min).
 pub const CALL_PAUSE: Duration = Duration::from_millis(250);
@@ -256,15 +256,10 @@ async fn info(
     for attempt in 0..2 {
         match api.conversations_info(token, channel).await {
             Ok(c) => return Ok(Finding::Seen(Box::new(c))),
-            Err(e) if e.code() == "channel_not_found" => return Ok(Finding::NotFound),
-            // Only private channels need `groups:read` (which we do not ask for).
-            Err(SlackError::Api {
-                ref code,
-                needed: Some(ref needed),
-                ..
-            }) if code == "missing_scope"
-                && needed.split(',').any(|s| s.trim() == "groups:read") =>
-            {
+            Err(e) if e.channel_refusal() == Some(ChannelRefusal::NotFound) => {
+                return Ok(Finding::NotFound)
+            }
+            Err(e) if e.channel_refusal() == Some(ChannelRefusal::Private) => {
                 return Ok(Finding::Private)
             }
             Err(e) if attempt == 0 && matches!(e, SlackError::RateLimited { .. }) => {

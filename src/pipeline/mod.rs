@@ -2,15 +2,15 @@
 //! outbox), message rendering, and the delivery of outbox rows to Slack.
 
 pub mod card_edits;
-pub mod channel_health;
-pub mod deliver;
-pub mod effective;
+pub(crate) mod channel_health;
+pub(crate) mod deliver;
+pub(crate) mod effective;
 pub mod events;
-pub mod ingest;
-pub mod installations;
-pub mod installed_channels;
+pub(crate) mod ingest;
+pub(crate) mod installations;
+pub(crate) mod installed_channels;
 pub mod render;
 pub mod retention;
-pub mod subjects;
-pub mod tokens;
-pub mod writer;
+pub(crate) mod subjects;
+pub(crate) mod tokens;
+pub(crate) mod writer;

@@ -3,7 +3,8 @@
 //! Slack answers API-level failures with HTTP 200 and `{"ok":false,"error":"<code>"}`,
 //! throttling with HTTP 429 + `Retry-After`, and anything else is a transport problem.
 //! Callers do not care about the hundred codes; they care about what to do next, which is
-//! [`ErrorClass`]. The mapping lives in exactly one place, [`classify`].
+//! [`ErrorClass`]. The mapping lives in exactly one place, [`classify`]; what a failed
+//! look-up of one channel says about that channel is [`SlackError::channel_refusal`].
 
 use std::time::Duration;
 
@@ -25,6 +26,17 @@ pub enum ErrorClass {
     BadMessage,
     /// Anything else; treat as a permanent failure of this one call.
     Other,
+}
+
+/// Why Slack would not describe a channel (`conversations.info`), when the refusal is an
+/// answer about the channel rather than a failure of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelRefusal {
+    /// `channel_not_found`: deleted, or never visible to the bot.
+    NotFound,
+    /// `missing_scope` needing `groups:read`: only private channels need that scope, and
+    /// the app does not ask for it, so the channel is (or has turned) private.
+    Private,
 }
 
 /// A failed Slack Web API call. Never contains a token: the client never puts request
@@ -121,6 +133,26 @@ impl SlackError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             SlackError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// What this error of a channel look-up says about the channel; `None` when it is a
+    /// failure of the call (throttling, token, transport, ...), not an answer about it.
+    pub fn channel_refusal(&self) -> Option<ChannelRefusal> {
+        match self {
+            SlackError::Api { code, .. } if code == "channel_not_found" => {
+                Some(ChannelRefusal::NotFound)
+            }
+            SlackError::Api {
+                code,
+                needed: Some(needed),
+                ..
+            } if code == "missing_scope"
+                && needed.split(',').any(|s| s.trim() == "groups:read") =>
+            {
+                Some(ChannelRefusal::Private)
+            }
             _ => None,
         }
     }
@@ -304,5 +336,43 @@ mod tests {
             detail: "x".into(),
         };
         assert_eq!(e.class(), ErrorClass::Other);
+    }
+
+    #[test]
+    fn channel_refusals() {
+        let api = |code: &str, needed: Option<&str>| SlackError::Api {
+            method: "conversations.info",
+            code: code.into(),
+            needed: needed.map(Into::into),
+            provided: None,
+            errors: vec![],
+        };
+        let table = [
+            (
+                api("channel_not_found", None),
+                Some(ChannelRefusal::NotFound),
+            ),
+            (
+                api("missing_scope", Some("groups:read")),
+                Some(ChannelRefusal::Private),
+            ),
+            (
+                api("missing_scope", Some("channels:read, groups:read")),
+                Some(ChannelRefusal::Private),
+            ),
+            (api("missing_scope", Some("channels:read")), None),
+            (api("missing_scope", None), None),
+            (api("not_in_channel", None), None),
+            (api("invalid_auth", None), None),
+            (
+                SlackError::Timeout {
+                    method: "conversations.info",
+                },
+                None,
+            ),
+        ];
+        for (e, refusal) in table {
+            assert_eq!(e.channel_refusal(), refusal, "{e:?}");
+        }
     }
 }

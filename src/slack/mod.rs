@@ -1,6 +1,7 @@
 //! Everything that talks to (or reasons about) Slack's Web API.
 //!
-//! - [`client`]: the typed Web API client over `awc` ([`SlackApi`]);
+//! - [`client`]: the typed Web API client over `awc` ([`SlackApi`]), one method per call;
+//! - [`types`]: the request and response structs of those calls;
 //! - [`error`]: the one error type of that client and the classification of Slack's answers
 //!   into what the caller should do about them ([`ErrorClass`]);
 //! - [`text`]: escaping of user text for mrkdwn, safe links, and Slack's size limits;
@@ -11,14 +12,15 @@
 //! same facts independently, so tests of this module against the fake can catch a
 //! misreading on either side.
 
-pub mod client;
+pub(crate) mod client;
 pub mod error;
 pub mod signing;
 pub mod text;
+pub(crate) mod types;
 
-pub use client::{
+pub use client::SlackApi;
+pub use error::{classify, ChannelRefusal, ErrorClass, SlackError};
+pub use types::{
     AuthTest, AuthedUser, Channel, ChannelsPage, ConversationsListRequest, Enterprise,
-    IncomingWebhook, OAuthV2Access, PostMessage, Posted, SlackApi, Team, TeamInfo, TopicInfo,
-    UpdateMessage,
+    IncomingWebhook, OAuthV2Access, PostMessage, Posted, Team, TeamInfo, TopicInfo, UpdateMessage,
 };
-pub use error::{classify, ErrorClass, SlackError};

@@ -272,18 +272,6 @@ impl Installation {
             .get_result(conn)
     }
 
-    /// Saves the mutable fields (team name, status).
-    pub fn save(&self, conn: &mut DbConnection) -> QueryResult<usize> {
-        diesel::update(slack_installations::table.find(&self.id))
-            .set((
-                slack_installations::team_name.eq(&self.team_name),
-                slack_installations::status.eq(&self.status),
-                slack_installations::status_reason.eq(&self.status_reason),
-                slack_installations::updated_at.eq(now()),
-            ))
-            .execute(conn)
-    }
-
     /// Deletes the row and with it every piece of stored installation data.
     pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
         diesel::delete(slack_installations::table.find(id)).execute(conn)
@@ -292,22 +280,6 @@ impl Installation {
     /// Marks one installation revoked (Slack refused its token, or it was uninstalled).
     pub fn mark_revoked(conn: &mut DbConnection, id: &str, reason: &str) -> QueryResult<usize> {
         diesel::update(slack_installations::table.find(id))
-            .set((
-                slack_installations::status.eq(IntegrationStatus::Revoked.as_str()),
-                slack_installations::status_reason.eq(reason),
-                slack_installations::updated_at.eq(now()),
-            ))
-            .execute(conn)
-    }
-
-    /// Marks every installation into workspace `team_id` revoked (`app_uninstalled`,
-    /// `tokens_revoked`).
-    pub fn mark_revoked_by_team(
-        conn: &mut DbConnection,
-        team_id: &str,
-        reason: &str,
-    ) -> QueryResult<usize> {
-        diesel::update(slack_installations::table.filter(slack_installations::team_id.eq(team_id)))
             .set((
                 slack_installations::status.eq(IntegrationStatus::Revoked.as_str()),
                 slack_installations::status_reason.eq(reason),

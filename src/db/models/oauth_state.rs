@@ -9,6 +9,7 @@ use crate::db::schema::{api_tokens, oauth_states};
 use crate::db::{now, DbConnection, FirstRowDsl};
 
 /// A stored install state.
+#[allow(dead_code, reason = "the row mirrors its table")]
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = oauth_states)]
 pub struct OAuthState {

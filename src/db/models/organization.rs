@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::db::schema::organizations;
 use crate::db::{now, DbConnection, FirstRowDsl};
 
+#[allow(dead_code, reason = "the row mirrors its table")]
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = organizations)]
 pub struct Organization {

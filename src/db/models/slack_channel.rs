@@ -143,8 +143,4 @@ impl SlackChannel {
             None
         }
     }
-
-    pub fn delete(conn: &mut DbConnection, team_id: &str, channel_id: &str) -> QueryResult<usize> {
-        diesel::delete(slack_channels::table.find((team_id, channel_id))).execute(conn)
-    }
 }

@@ -13,6 +13,7 @@ use crate::domain::channel::{decode_stored, encode_stored, TargetChannel};
 use crate::domain::settings::{OrgSettings, ProjectSettings};
 
 /// A saved organization-level configuration.
+#[allow(dead_code, reason = "the row mirrors its table")]
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = org_slack_settings)]
 pub struct OrgSlackSettings {
@@ -113,13 +114,10 @@ impl OrgSlackSettings {
             .set(org_slack_settings::target_channels.eq(encode_stored(channels)))
             .execute(conn)
     }
-
-    pub fn delete(conn: &mut DbConnection, org: &str) -> QueryResult<usize> {
-        diesel::delete(org_slack_settings::table.find(org)).execute(conn)
-    }
 }
 
 /// A project's own settings.
+#[allow(dead_code, reason = "the row mirrors its table")]
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = project_slack_settings)]
 pub struct ProjectSlackSettings {

@@ -10,6 +10,7 @@ use crate::db::DbConnection;
 pub use super::delivery::DeliveryStatus;
 
 /// One channel's result of a test message.
+#[allow(dead_code, reason = "the row mirrors its table")]
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = test_messages)]
 pub struct TestMessageRow {

@@ -9,6 +9,7 @@ use crate::db::schema::ui_sessions;
 use crate::db::{now, DbConnection, FirstRowDsl};
 
 /// A live sign-in.
+#[allow(dead_code, reason = "the row mirrors its table")]
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = ui_sessions)]
 pub struct UiSession {

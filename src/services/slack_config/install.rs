@@ -144,33 +144,68 @@ pub async fn complete_oauth(
 ) -> Result<CallbackSuccess, CallbackFailure> {
     let given_state = params.state.filter(|s| !s.is_empty());
     if let Some(error) = params.error.filter(|e| !e.is_empty()) {
-        // The user cancelled (or Slack refused); burn the state so it cannot be reused.
-        let mut page = None;
-        if let Some(st) = given_state {
-            if let Ok(Ok(row)) = consume_state(services, &st).await {
-                page = Scope::from_row(&row.org_id, &row.project_id).map(|s| s.settings_page());
-            }
-        }
-        let mut failure = if error == "access_denied" {
-            CallbackFailure::new(
-                200,
-                "Slack installation cancelled",
-                "The installation was cancelled in Slack, so nothing was installed or stored.",
-                "If your Slack workspace requires app approval, request approval for the app in \
-                 Slack; once an administrator has approved it, start the setup again from the \
-                 Slack settings page.",
-            )
-        } else {
-            CallbackFailure::new(
-                400,
-                "Slack installation failed",
-                format!("Slack reported an error: {error}. Nothing was stored."),
-                START_AGAIN,
-            )
-        };
-        failure.settings_page = page;
-        return Err(failure);
+        return Err(refused_by_user(services, &error, given_state).await);
     }
+    let (raw_state, code) = link_parts(given_state, params.code)?;
+    let (scope, actor) = checked_state(services, &raw_state).await?;
+    let page = scope.settings_page();
+    let with_page = |mut f: CallbackFailure| {
+        f.settings_page = Some(page.clone());
+        f
+    };
+    let (access, team) = exchange_code(services, &code).await.map_err(with_page)?;
+    let replaced = store_installation(services, &scope, &access, &team, &actor)
+        .await
+        .map_err(with_page)?;
+    revoke_replaced(services, replaced, &access.access_token).await;
+    Ok(CallbackSuccess {
+        scope,
+        team_name: team.name,
+        redirect: format!("{page}?installed=1"),
+    })
+}
+
+/// The user cancelled (or Slack refused) the install: burns the state, if any, so it
+/// cannot be reused, and says what happened (with the settings page when the state names
+/// a scope).
+async fn refused_by_user(
+    services: &Services,
+    error: &str,
+    given_state: Option<String>,
+) -> CallbackFailure {
+    let mut page = None;
+    if let Some(st) = given_state {
+        if let Ok(Ok(row)) = consume_state(services, &st).await {
+            page = Scope::from_row(&row.org_id, &row.project_id).map(|s| s.settings_page());
+        }
+    }
+    let mut failure = if error == "access_denied" {
+        CallbackFailure::new(
+            200,
+            "Slack installation cancelled",
+            "The installation was cancelled in Slack, so nothing was installed or stored.",
+            "If your Slack workspace requires app approval, request approval for the app in \
+             Slack; once an administrator has approved it, start the setup again from the \
+             Slack settings page.",
+        )
+    } else {
+        CallbackFailure::new(
+            400,
+            "Slack installation failed",
+            format!("Slack reported an error: {error}. Nothing was stored."),
+            START_AGAIN,
+        )
+    };
+    failure.settings_page = page;
+    failure
+}
+
+/// The state and the code of the callback link; without either the link cannot be used
+/// (and the state, if any, is left alone).
+fn link_parts(
+    given_state: Option<String>,
+    code: Option<String>,
+) -> Result<(String, String), CallbackFailure> {
     let Some(raw_state) = given_state else {
         return Err(CallbackFailure::new(
             400,
@@ -179,7 +214,7 @@ pub async fn complete_oauth(
             START_AGAIN,
         ));
     };
-    let Some(code) = params.code.filter(|c| !c.is_empty()) else {
+    let Some(code) = code.filter(|c| !c.is_empty()) else {
         return Err(CallbackFailure::new(
             400,
             "Invalid installation link",
@@ -187,7 +222,17 @@ pub async fn complete_oauth(
             START_AGAIN,
         ));
     };
-    let row = match consume_state(services, &raw_state).await {
+    Ok((raw_state, code))
+}
+
+/// Consumes the state and checks what it is bound to: the scope must still exist and the
+/// admin token that started the install must still be live. Returns the scope and the
+/// audit actor (`name (token id)`).
+async fn checked_state(
+    services: &Services,
+    raw_state: &str,
+) -> Result<(Scope, String), CallbackFailure> {
+    let row = match consume_state(services, raw_state).await {
         Ok(Ok(row)) => row,
         Ok(Err(problem)) => {
             let message = match problem {
@@ -212,12 +257,6 @@ pub async fn complete_oauth(
     let Some(scope) = Scope::from_row(&row.org_id, &row.project_id) else {
         return Err(CallbackFailure::internal());
     };
-    let page = scope.settings_page();
-    let with_page = |mut f: CallbackFailure| {
-        f.settings_page = Some(page.clone());
-        f
-    };
-    // The admin who started the install must still exist, and the scope too.
     let (s, token_id) = (scope.clone(), row.token_id.clone());
     let checked = services
         .db
@@ -227,42 +266,53 @@ pub async fn complete_oauth(
             Ok::<_, ConfigError>((issuer, exists))
         })
         .await;
-    let actor = match checked {
-        Ok((Some(name), Ok(()))) => format!("{name} ({})", row.token_id),
-        Ok((None, _)) => return Err(with_page(CallbackFailure::new(
+    let mut failure = match checked {
+        Ok((Some(name), Ok(()))) => {
+            let actor = format!("{name} ({})", row.token_id);
+            return Ok((scope, actor));
+        }
+        Ok((None, _)) => CallbackFailure::new(
             400,
             "Invalid installation link",
             "The API token that started this installation has been revoked. Nothing was stored.",
             START_AGAIN,
-        ))),
-        Ok((Some(_), Err(e))) => {
-            return Err(with_page(CallbackFailure::new(
-                404,
-                "Slack installation failed",
-                format!("{e}. Nothing was stored."),
-                "Register the organization or project first, then start again.",
-            )))
-        }
+        ),
+        Ok((Some(_), Err(e))) => CallbackFailure::new(
+            404,
+            "Slack installation failed",
+            format!("{e}. Nothing was stored."),
+            "Register the organization or project first, then start again.",
+        ),
         Err(e) => {
             tracing::error!(error = %e, "could not check an OAuth state");
             return Err(CallbackFailure::internal());
         }
     };
+    failure.settings_page = Some(scope.settings_page());
+    Err(failure)
+}
+
+/// Exchanges the code for a bot token (`oauth.v2.access`) and the workspace it is for;
+/// org-wide Enterprise Grid installs, which have no workspace, are refused.
+async fn exchange_code(
+    services: &Services,
+    code: &str,
+) -> Result<(slack::OAuthV2Access, slack::Team), CallbackFailure> {
     let slack_settings = &services.settings.slack;
     let (Some(client_id), Some(client_secret)) =
         (&slack_settings.client_id, &slack_settings.client_secret)
     else {
-        return Err(with_page(CallbackFailure::new(
+        return Err(CallbackFailure::new(
             409,
             "Slack is not configured",
             "The Slack app credentials are not configured on this server. Nothing was stored.",
             "Ask your XTC operator to set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET.",
-        )));
+        ));
     };
     let redirect_uri = services.settings.oauth_redirect_uri();
     let access = match services
         .slack
-        .oauth_v2_access(client_id, client_secret, &code, &redirect_uri)
+        .oauth_v2_access(client_id, client_secret, code, &redirect_uri)
         .await
     {
         Ok(a) => a,
@@ -279,7 +329,7 @@ pub async fn complete_oauth(
             } else {
                 START_AGAIN.to_owned()
             };
-            return Err(with_page(CallbackFailure::new(
+            return Err(CallbackFailure::new(
                 502,
                 "Slack installation failed",
                 format!(
@@ -287,17 +337,31 @@ pub async fn complete_oauth(
                     e.code()
                 ),
                 hint,
-            )));
+            ));
         }
     };
     let Some(team) = access.team.clone() else {
-        return Err(with_page(CallbackFailure::new(
+        return Err(CallbackFailure::new(
             400,
             "Slack installation not supported",
             "Organization-wide (Enterprise Grid) installations are not supported. Nothing was stored.",
             "Install the app into a single workspace, then start again.",
-        )));
+        ));
     };
+    Ok((access, team))
+}
+
+/// Stores the new installation of `scope` in one transaction: replaces the previous one
+/// (handing its pending deliveries over), resolves the configured channels in the new
+/// workspace, and audits. Returns the replaced installation's token, when it had one that
+/// could be decrypted.
+async fn store_installation(
+    services: &Services,
+    scope: &Scope,
+    access: &slack::OAuthV2Access,
+    team: &slack::Team,
+    actor: &str,
+) -> Result<Option<SecretString>, CallbackFailure> {
     let new_token = access.access_token.clone();
     // Token rotation on: keep the refresh token (encrypted) and when the token expires.
     let rotation = access.refresh_token.clone().map(|r| {
@@ -308,20 +372,20 @@ pub async fn complete_oauth(
         (r, now() + ChronoDuration::seconds(lifetime))
     });
     let new_id = format!("inst_{}", uuid::Uuid::new_v4().simple());
-    let (s, cipher, bot_user, app_id, scopes) = (
+    let (s, cipher, bot_user, app_id, scopes, actor) = (
         scope.clone(),
         services.cipher.clone(),
         access.bot_user_id.clone().unwrap_or_default(),
         access.app_id.clone(),
         access.scopes().collect::<Vec<_>>().join(","),
+        actor.to_owned(),
     );
     let (team_id, team_name) = (team.id.clone(), team.name.clone());
-    let channels = match installed_channels(services, &scope, &access.access_token, &team_id).await
-    {
+    let channels = match installed_channels(services, scope, &access.access_token, &team_id).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not read the channels to resolve at install");
-            return Err(with_page(CallbackFailure::internal()));
+            return Err(CallbackFailure::internal());
         }
     };
     let stored = services
@@ -380,28 +444,24 @@ pub async fn complete_oauth(
             })
         })
         .await;
-    let stored = settled(services, scope.org().as_str(), stored);
-    let old_token = match stored {
-        Ok(t) => t,
+    match settled(services, scope.org().as_str(), stored) {
+        Ok(old_token) => Ok(old_token.and_then(Result::ok)),
         Err(e) => {
             tracing::error!(error = %e, "could not store a Slack installation");
-            return Err(with_page(CallbackFailure::internal()));
-        }
-    };
-    // Best effort: the replaced installation's token should stop working. Reinstalling
-    // the same app into the same workspace can return the same token; never revoke that.
-    if let Some(Ok(old)) = old_token {
-        if old.expose_secret() != access.access_token.expose_secret() {
-            if let Err(e) = services.slack.auth_revoke(&old).await {
-                tracing::warn!(code = e.code(), "could not revoke the replaced Slack token");
-            }
+            Err(CallbackFailure::internal())
         }
     }
-    Ok(CallbackSuccess {
-        scope,
-        team_name: team.name,
-        redirect: format!("{page}?installed=1"),
-    })
+}
+
+/// Best effort: the replaced installation's token should stop working. Reinstalling the
+/// same app into the same workspace can return the same token; never revoke that.
+async fn revoke_replaced(services: &Services, old: Option<SecretString>, new: &SecretString) {
+    let Some(old) = old else { return };
+    if old.expose_secret() != new.expose_secret() {
+        if let Err(e) = services.slack.auth_revoke(&old).await {
+            tracing::warn!(code = e.code(), "could not revoke the replaced Slack token");
+        }
+    }
 }
 
 /// The configured channels as they will be with a new installation of `scope` into
