@@ -23,12 +23,14 @@ fn resolution(c: &mut Criterion) {
             id: Some("C0123ABCD".into()),
             name: Some("load-tests".into()),
         }],
+        rules: vec![],
     };
     let project = ProjectSettings {
         send_messages: true,
         threads: None,
         compact_messages: Some(true),
         target_channels: vec![],
+        rules: vec![],
     };
     let integration = Integration {
         installation_id: "inst_1".into(),

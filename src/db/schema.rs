@@ -41,6 +41,7 @@ diesel::table! {
         target_channels -> Text,
         updated_at -> Timestamp,
         updated_by -> Text,
+        rules -> Text,
     }
 }
 
@@ -54,6 +55,7 @@ diesel::table! {
         target_channels -> Text,
         updated_at -> Timestamp,
         updated_by -> Text,
+        rules -> Text,
     }
 }
 
@@ -178,6 +180,8 @@ diesel::table! {
         slack_ts -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        mention -> Nullable<Text>,
+        rule -> Nullable<Text>,
     }
 }
 
@@ -189,14 +193,6 @@ diesel::table! {
         parent_ts -> Text,
         card -> Text,
         updated_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    channel_pacing (team_id, channel) {
-        team_id -> Text,
-        channel -> Text,
-        next_allowed_at -> Timestamp,
     }
 }
 
@@ -225,6 +221,14 @@ diesel::table! {
     workspace_pacing (team_id, method) {
         team_id -> Text,
         method -> Text,
+        next_allowed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_pacing (team_id, channel) {
+        team_id -> Text,
+        channel -> Text,
         next_allowed_at -> Timestamp,
     }
 }

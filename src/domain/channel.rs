@@ -73,6 +73,14 @@ pub fn is_valid_channel_name(name: &str) -> bool {
 }
 
 impl ChannelInput {
+    /// The entry as refusals name it: `#name` or the ID.
+    pub fn typed(&self) -> String {
+        match self {
+            Self::Name(name) => format!("#{name}"),
+            Self::Id(id) => id.clone(),
+        }
+    }
+
     /// Parses one entry.
     pub fn parse(raw: &str) -> Result<Self, ChannelError> {
         let s = raw.trim();

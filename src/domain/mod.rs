@@ -5,5 +5,6 @@ pub mod channel;
 pub mod ids;
 pub mod lifecycle;
 pub(crate) mod monitoring;
+pub mod rules;
 pub mod settings;
 pub(crate) mod user_text;

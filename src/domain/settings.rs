@@ -4,12 +4,14 @@
 //! 2. `integration`: the project's installation if it has one, else the org's.
 //! 3. `target_channels`: the project's list if non-empty, else the org's.
 //! 4. `threads`, `compact_messages`: the project's value if set, else the org's.
-//! 5. `complete`: an active integration and at least one target channel.
+//! 5. `complete`: an active integration and at least one target channel or rule.
+//! 6. `rules`: the project's list if non-empty, else the org's (like target channels).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::channel::TargetChannel;
+use super::rules::Rule;
 
 /// Organization-level settings. `Default` is the documented default: everything off.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -18,6 +20,7 @@ pub struct OrgSettings {
     pub threads: bool,
     pub compact_messages: bool,
     pub target_channels: Vec<TargetChannel>,
+    pub rules: Vec<Rule>,
 }
 
 /// A project's own settings (present only once saved for the project).
@@ -29,6 +32,8 @@ pub struct ProjectSettings {
     pub compact_messages: Option<bool>,
     /// Empty means "inherit" (rule 3).
     pub target_channels: Vec<TargetChannel>,
+    /// Empty means "inherit" (rule 6).
+    pub rules: Vec<Rule>,
 }
 
 /// Whether an installation can still post.
@@ -108,6 +113,7 @@ pub struct Effective {
     pub compact_messages: Sourced<bool>,
     pub target_channels: Sourced<Vec<TargetChannel>>,
     pub integration: Sourced<Option<Integration>>,
+    pub rules: Sourced<Vec<Rule>>,
 }
 
 impl Effective {
@@ -124,7 +130,7 @@ impl Effective {
             Some(i) if i.status != IntegrationStatus::Active => missing.push("active_integration"),
             Some(_) => {}
         }
-        if self.target_channels.value.is_empty() {
+        if self.target_channels.value.is_empty() && self.rules.value.is_empty() {
             missing.push("target_channels");
         }
         missing
@@ -172,7 +178,12 @@ pub fn resolve(
         Some(v) => from_project(v),
         None => from_org(org.compact_messages),
     };
+    let rules = match project {
+        Some(p) if !p.rules.is_empty() => from_project(p.rules.clone()),
+        _ => from_org(org.rules.clone()),
+    };
     Effective {
+        rules,
         send_messages,
         threads,
         compact_messages,
@@ -222,6 +233,46 @@ mod tests {
         );
     }
 
+    fn rule(name: &str) -> Rule {
+        Rule {
+            channel: ch(name),
+            events: crate::domain::rules::EventFilter::parse(&["failures"]).unwrap(),
+            mention: None,
+        }
+    }
+
+    #[test]
+    fn rules_are_the_projects_if_it_has_any_else_the_orgs_and_make_a_configuration_complete() {
+        let org = OrgSettings {
+            send_messages: true,
+            rules: vec![rule("alerts")],
+            ..OrgSettings::default()
+        };
+        let inst = integration("1", IntegrationStatus::Active);
+        let e = resolve(&org, Some(&inst), None, None);
+        assert_eq!(e.rules.value, vec![rule("alerts")]);
+        assert_eq!(e.rules.source, Source::Organization);
+        assert!(e.complete(), "a rule is enough: {:?}", e.missing());
+        let own = ProjectSettings {
+            send_messages: true,
+            rules: vec![rule("team-alerts")],
+            ..ProjectSettings::default()
+        };
+        let e = resolve(&org, Some(&inst), Some(&own), None);
+        assert_eq!(
+            (e.rules.value, e.rules.source),
+            (vec![rule("team-alerts")], Source::Project)
+        );
+        let inherit = ProjectSettings {
+            send_messages: true,
+            ..ProjectSettings::default()
+        };
+        let e = resolve(&org, Some(&inst), Some(&inherit), None);
+        assert_eq!(e.rules.source, Source::Organization);
+        let nothing = resolve(&OrgSettings::default(), Some(&inst), None, None);
+        assert_eq!(nothing.missing(), vec!["target_channels"]);
+    }
+
     /// The documented example: a project overriding only "Send messages".
     #[test]
     fn project_overriding_only_send_messages_inherits_the_rest() {
@@ -230,6 +281,7 @@ mod tests {
             threads: true,
             compact_messages: false,
             target_channels: vec![ch("load-tests")],
+            rules: vec![],
         };
         let inst = integration("1", IntegrationStatus::Active);
         let project = ProjectSettings {
@@ -315,6 +367,7 @@ mod tests {
                 threads: t,
                 compact_messages: c,
                 target_channels: ch,
+                rules: vec![],
             }
         })
     }
@@ -331,6 +384,7 @@ mod tests {
                 threads: t,
                 compact_messages: c,
                 target_channels: ch,
+                rules: vec![],
             })
     }
 

@@ -169,6 +169,10 @@ pub struct DeliveryEntry {
     pub next_attempt_at: Option<String>,
     /// The project (none for an organization's test message).
     pub project: Option<String>,
+    /// The notification rule(s) that sent it (`#alerts: failures @here`); none for a
+    /// target channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     pub sent_at: Option<String>,
     pub status: DeliveryStatus,
     /// `load_test`, `scenario` or `test_message`.
@@ -208,6 +212,7 @@ fn delivery_entry(e: &LogEntry) -> DeliveryEntry {
         id: d.id,
         next_attempt_at: (d.status == DeliveryStatus::Pending).then(|| rfc3339(d.next_attempt_at)),
         project: Some(d.project_id.clone()),
+        rule: d.rule.clone(),
         sent_at: d.sent_at.map(rfc3339),
         status: d.status,
         subject_kind: e.subject_kind.map(str::to_owned),
@@ -238,6 +243,7 @@ fn test_message_entry(t: &TestMessageRow, current_name: Option<&String>) -> Deli
         id: t.id,
         next_attempt_at: None,
         project: (!t.project_id.is_empty()).then(|| t.project_id.clone()),
+        rule: None,
         sent_at: (t.status == DeliveryStatus::Sent).then(|| rfc3339(t.created_at)),
         status: t.status,
         subject_kind: Some(TEST_MESSAGE.to_owned()),

@@ -16,7 +16,7 @@ use super::responses::{
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::services::slack_config::{
-    self as svc, OrgUpdate, OrgView, ProjectUpdate, ProjectView, Scope, TestResult,
+    self as svc, OrgUpdate, OrgView, ProjectUpdate, ProjectView, RuleInput, Scope, TestResult,
 };
 use crate::state::AppState;
 
@@ -37,6 +37,29 @@ impl ChannelsField {
     }
 }
 
+/// A notification rule in a settings body.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    /// A public channel (`#name`, `name` or `C…`), validated like target channels.
+    channel: String,
+    /// Event kinds (`load_test.started` … `monitoring.recovered`), `all` or `failures`.
+    events: Vec<String>,
+    /// `@here`, `@channel`, a user group ID (`S…`) or user IDs (`U…`/`W…`).
+    #[serde(default)]
+    mention: Option<String>,
+}
+
+impl From<RuleBody> for RuleInput {
+    fn from(r: RuleBody) -> Self {
+        Self {
+            channel: r.channel,
+            events: r.events,
+            mention: r.mention,
+        }
+    }
+}
+
 /// `PUT …/orgs/{org}/slack`: every field optional (strict: an unknown key is refused).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +72,9 @@ pub struct OrgSettingsBody {
     compact_messages: Option<bool>,
     #[serde(default)]
     target_channels: Option<ChannelsField>,
+    /// Replaces the organization's notification rules when given.
+    #[serde(default)]
+    rules: Option<Vec<RuleBody>>,
 }
 
 /// `PUT …/projects/{project}/slack`: `send_messages` required, the rest nullable.
@@ -62,6 +88,9 @@ pub struct ProjectSettingsBody {
     compact_messages: Option<bool>,
     #[serde(default)]
     target_channels: Option<ChannelsField>,
+    /// The project's own notification rules (none or empty: inherit the organization's).
+    #[serde(default)]
+    rules: Option<Vec<RuleBody>>,
 }
 
 /// `POST …/slack/install`.
@@ -141,6 +170,9 @@ pub async fn put_org(
         threads: body.threads,
         compact_messages: body.compact_messages,
         target_channels: body.target_channels.map(ChannelsField::into_entries),
+        rules: body
+            .rules
+            .map(|rules| rules.into_iter().map(RuleInput::from).collect()),
     };
     let view = svc::update_org(&state.services, &auth.0, &org, update).await?;
     Ok(web::Json(view))
@@ -199,6 +231,14 @@ pub async fn put_project(
             .target_channels
             .map(ChannelsField::into_entries)
             .unwrap_or_default(),
+        // A PUT replaces the project's own settings: no rules given, none of its own.
+        rules: Some(
+            body.rules
+                .unwrap_or_default()
+                .into_iter()
+                .map(RuleInput::from)
+                .collect(),
+        ),
     };
     let view = svc::put_project(&state.services, &auth.0, &org, &project, update).await?;
     Ok(web::Json(view))

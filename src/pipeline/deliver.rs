@@ -463,6 +463,7 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
         thread_ts,
         reply_broadcast,
     };
+    with_mention(&mut msg, d.mention.as_deref());
     let posted = match deps.slack.post_message(token, &msg).await {
         Ok(posted) => posted,
         // Someone deleted the card: a new card with the current state, the reply under it.
@@ -718,6 +719,22 @@ fn save(
         }
     }
     Ok(outage)
+}
+
+/// A notification rule's mention, in the first message of an event in its channel (never
+/// in an edit, which notifies nobody anyway): first in the notification text, and as the
+/// message's first block. The markup was validated when the rule was saved
+/// (`domain::rules::Mention`); user text never reaches it.
+fn with_mention(msg: &mut PostMessage, mention: Option<&str>) {
+    let Some(mention) = mention.filter(|m| !m.is_empty()) else {
+        return;
+    };
+    msg.text = format!("{mention} {}", msg.text);
+    let block = serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": mention}});
+    match &mut msg.blocks {
+        Some(serde_json::Value::Array(blocks)) => blocks.insert(0, block),
+        _ => msg.blocks = Some(serde_json::Value::Array(vec![block])),
+    }
 }
 
 #[cfg(test)]

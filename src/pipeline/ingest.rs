@@ -13,6 +13,7 @@ use crate::db::DbConnection;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
 use crate::domain::monitoring::{self, ScenarioState};
+use crate::domain::rules::{self, EventKind, Route};
 use crate::domain::settings::Effective;
 
 /// What an event of a project is ingested with: the project's effective settings (from
@@ -69,8 +70,11 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }
 
-/// The outbox rows for one event: pending per target channel when messages go out,
-/// otherwise `skipped` with the reason (one row per channel, or one without a channel).
+/// The outbox rows for one event: pending per channel it goes to (every target channel,
+/// plus the channels of the notification rules that select it, each once) when messages
+/// go out, otherwise `skipped` with the reason (one row per channel, or one without a
+/// channel). An event that no rule selects and no target channel takes gets no row: a
+/// rule's filter is not a delivery attempt.
 fn outbox_rows(
     effective: &Effective,
     event_id: &str,
@@ -82,7 +86,7 @@ fn outbox_rows(
 ) -> Vec<NewDelivery> {
     let skip = effective.skip_reason();
     let integration = effective.integration.value.as_ref();
-    let base = |channel: String, channel_name: Option<String>| NewDelivery {
+    let base = |channel: String, channel_name: Option<String>, route: Option<&Route>| NewDelivery {
         event_id: event_id.to_owned(),
         org_id: org.to_owned(),
         project_id: project.to_owned(),
@@ -102,14 +106,26 @@ fn outbox_rows(
         error: skip.clone(),
         next_attempt_at: now,
         created_at: now,
+        mention: route.and_then(|r| r.mention.clone()),
+        rule: route.and_then(|r| r.rule.clone()),
     };
-    let channels = &effective.target_channels.value;
-    if channels.is_empty() {
-        return vec![base(String::new(), None)];
+    let routes = rules::routes(
+        &effective.target_channels.value,
+        &effective.rules.value,
+        EventKind::of_event_type(event_type),
+    );
+    if routes.is_empty() {
+        let nothing_configured =
+            effective.target_channels.value.is_empty() && effective.rules.value.is_empty();
+        return if skip.is_some() || nothing_configured {
+            vec![base(String::new(), None, None)]
+        } else {
+            Vec::new()
+        };
     }
-    channels
+    routes
         .iter()
-        .map(|c| base(c.address(), Some(c.display())))
+        .map(|r| base(r.channel.address(), Some(r.channel.display()), Some(r)))
         .collect()
 }
 
@@ -543,6 +559,7 @@ mod tests {
                 id: Some("C0001".into()),
                 name: Some("load-tests".into()),
             }],
+            rules: vec![],
         };
         let integration = Integration {
             installation_id: "inst-1".into(),

@@ -139,15 +139,25 @@ impl Browser {
     }
 
     async fn text(&self, id: &str) -> String {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Id(id))
-            .await
-            .unwrap_or_else(|e| panic!("#{id} not found: {e}"))
-            .text()
-            .await
-            .unwrap()
+        // The page may be replaced between finding the element and reading it (a redirect
+        // landing): find it again then.
+        for _ in 0..20 {
+            let element = self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Id(id))
+                .await
+                .unwrap_or_else(|e| panic!("#{id} not found: {e}"));
+            match element.text().await {
+                Ok(text) => return text,
+                Err(e) if format!("{e:?}").contains("StaleElementReference") => {
+                    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("#{id}: {e}"),
+            }
+        }
+        panic!("#{id} kept going stale")
     }
 
     async fn click(&self, id: &str) {

@@ -22,6 +22,7 @@ mod openapi;
 mod pipeline;
 mod registry;
 mod retention;
+mod rules;
 mod shutdown;
 mod slack_client;
 mod slack_events;

@@ -126,6 +126,9 @@ crate::test_both_backends! {
         for (i, kind) in ["started", "running", "finished"].iter().enumerate() {
             assert_eq!(post_lt(&app, "lt-1", lt_body(&format!("w-{i}"), kind)).await.0, 202);
         }
+        // The first message of each channel goes out at once; the rest wait for pacing.
+        messages(&app, "load-tests", 1).await;
+        messages(&app, "perf", 1).await;
         // The other workspace has a #load-tests of its own (another ID) and no #perf.
         app.fake_post("/channels", json!({"name": "load-tests", "delete": true})).await;
         app.fake_post("/channels", json!({"name": "perf", "delete": true})).await;

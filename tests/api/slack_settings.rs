@@ -146,7 +146,7 @@ test_both_backends! {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["own"], json!({
             "send_messages": false, "threads": null, "compact_messages": false,
-            "target_channels": [], "integration": null
+            "target_channels": [], "integration": null, "rules": []
         }));
         let e = &body["effective"];
         assert_eq!(e["send_messages"], sourced(json!(false), "project"));

@@ -947,3 +947,54 @@ test_both_backends_with_slack! {
         assert!(element(&odd, "filter-problem", "div").contains("an unknown status and an unknown project"), "{}", odd.body);
     }
 }
+
+test_both_backends! {
+    async fn notification_rules_are_added_edited_removed_and_inherited_in_the_form(app: TestApp) {
+        let b = org_admin(&app).await;
+        // Add a rule: failures to #alerts, pinging @here (no integration: stored as typed).
+        let res = b.submit(ORG, &format!("{ORG}/rules"), &[
+            ("rule_channel_0", "#alerts"), ("rule_events_0", "failures"),
+            ("rule_events_0", "monitoring.recovered"), ("rule_mention_0", "@here"),
+        ]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = b.get(ORG).await;
+        assert!(page.has("Notification rules saved."), "{}", page.body);
+        assert!(page.has(r##"name="rule_channel_0" value="#alerts""##), "{}", page.body);
+        assert!(page.has(r#"name="rule_events_0" value="failures" checked"#), "{}", page.body);
+        assert!(page.has(r#"name="rule_events_0" value="monitoring.recovered" checked"#));
+        assert!(!page.has(r#"name="rule_events_0" value="all" checked"#));
+        assert!(page.has(r#"name="rule_mention_0" value="@here""#));
+        assert!(page.has(r#"id="rule-1""#), "an empty row adds the next rule");
+        let (_, api) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&app.admin_token("acme")), None).await;
+        assert_eq!(api["rules"], json!([{"channel": "#alerts", "events": ["failures", "monitoring.recovered"], "mention": "@here"}]));
+
+        // A project without rules of its own shows the organization's, read-only.
+        let project = b.get(PROJECT).await;
+        assert!(project.has(r#"id="inherited-rules""#) && project.has("failures, monitoring.recovered"), "{}", project.body);
+
+        // A refused rule saves nothing and says which rule and field.
+        let res = b.submit(ORG, &format!("{ORG}/rules"), &[
+            ("rule_channel_0", "#alerts"), ("rule_events_0", "failures"),
+            ("rule_channel_1", "#ops"), ("rule_mention_1", "@everyone"), ("rule_events_1", "all"),
+        ]).await;
+        assert_eq!(res.status, 303);
+        let page = b.get(ORG).await;
+        assert!(page.has("Nothing was saved. Rule 2, mention:"), "{}", page.body);
+        assert!(!page.has(r##"value="#ops""##));
+
+        // Removing the rule leaves none.
+        let res = b.submit(ORG, &format!("{ORG}/rules"), &[
+            ("rule_channel_0", "#alerts"), ("rule_events_0", "failures"), ("rule_remove_0", "1"),
+            ("rule_channel_1", ""),
+        ]).await;
+        assert_eq!(res.status, 303);
+        let (_, api) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&app.admin_token("acme")), None).await;
+        assert_eq!(api["rules"], json!([]));
+
+        // Without the CSRF token nothing changes.
+        let res = b.post(&format!("{ORG}/rules"), &[("rule_channel_0", "#alerts"), ("rule_events_0", "all")]).await;
+        assert_ne!(res.status, 303);
+        let (_, api) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&app.admin_token("acme")), None).await;
+        assert_eq!(api["rules"], json!([]));
+    }
+}

@@ -34,7 +34,7 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "GET",
         path: "/_fake/api/messages",
-        description: "every message posted (with edits and thread_ts), oldest first per channel",
+        description: "every message posted (with edits, thread_ts and who it pinged), oldest first per channel",
         input: "?channel=ID_OR_NAME",
     },
     Endpoint {
@@ -195,15 +195,55 @@ pub(crate) async fn messages(q: web::Query<Filter>, shared: web::Data<Shared>) -
         .flat_map(|c| {
             c.messages.iter().map(move |m| {
                 let mut v = json!(m);
+                // Who was pinged: what the message said when it was posted (edits ping nobody).
+                let (text, blocks) = match m.edits.first() {
+                    Some(first) => (&first.text, &first.blocks),
+                    None => (&m.text, &m.blocks),
+                };
+                let mentions = mentions_in(text, blocks.as_deref());
                 if let Value::Object(o) = &mut v {
                     o.insert("channel".into(), json!(c.id));
                     o.insert("channel_name".into(), json!(c.name));
+                    o.insert("mentions".into(), json!(mentions));
                 }
                 v
             })
         })
         .collect();
     ok(json!({"messages": messages}))
+}
+
+/// The pings in a message as Slack reads them: `<!here>`, `<!channel>`, `<!everyone>`,
+/// `<!subteam^S…>` and `<@U…>` in its text or its blocks' texts, as `@here`, `@channel`,
+/// `@everyone`, `S…`, `U…`. Escaped text (`&lt;!channel&gt;`) pings nobody.
+pub(crate) fn mentions_in(text: &str, blocks: Option<&[Value]>) -> Vec<String> {
+    let mut all = text.to_owned();
+    if let Some(blocks) = blocks {
+        all.push(' ');
+        all.push_str(&serde_json::to_string(blocks).unwrap_or_default());
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = all.as_str();
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        let Some(end) = rest.find('>') else { break };
+        let inner = rest[..end].split('|').next().unwrap_or_default();
+        let found = match inner {
+            "!here" => Some("@here".to_owned()),
+            "!channel" => Some("@channel".to_owned()),
+            "!everyone" => Some("@everyone".to_owned()),
+            i if i.starts_with("!subteam^") => Some(i["!subteam^".len()..].to_owned()),
+            i if i.starts_with('@') && i.len() > 1 => Some(i[1..].to_owned()),
+            _ => None,
+        };
+        if let Some(f) = found {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    out
 }
 
 /// `GET /_fake/api/calls[?method=...]`: the Web API call log (without tokens).
@@ -651,4 +691,21 @@ fn revoke_for(world: &mut World, kind: events::Kind) {
 pub(crate) async fn reset(shared: web::Data<Shared>) -> HttpResponse {
     shared.world().reset();
     ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_read_as_slack_reads_them() {
+        let blocks = vec![
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": "<!subteam^S0123ABCD|@oncall> <@U0123ABCD>"}}),
+        ];
+        assert_eq!(
+            mentions_in("<!here> x &lt;!channel&gt; <https://x|y>", Some(&blocks)),
+            vec!["@here", "S0123ABCD", "U0123ABCD"]
+        );
+        assert!(mentions_in("plain &lt;@U1&gt;", None).is_empty());
+    }
 }

@@ -160,15 +160,24 @@ impl Params {
 
     /// `blocks` as an array: JSON bodies carry an array, form bodies a JSON string.
     fn blocks(&self) -> Result<Option<Vec<Value>>, Reply> {
-        match self.map.get("blocks") {
+        self.array("blocks", "invalid_blocks_format")
+    }
+
+    /// `attachments` as an array (like `blocks`).
+    fn attachments(&self) -> Result<Option<Vec<Value>>, Reply> {
+        self.array("attachments", "invalid_attachments")
+    }
+
+    fn array(&self, key: &str, invalid: &str) -> Result<Option<Vec<Value>>, Reply> {
+        match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(a)) => Ok(Some(a.clone())),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
                 Ok(Value::Array(a)) => Ok(Some(a)),
-                _ => Err(Reply::error("invalid_blocks_format")),
+                _ => Err(Reply::error(invalid)),
             },
-            Some(_) => Err(Reply::error("invalid_blocks_format")),
+            Some(_) => Err(Reply::error(invalid)),
         }
     }
 }
@@ -194,6 +203,8 @@ pub(crate) struct Message {
     pub ts: String,
     pub text: String,
     pub blocks: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<Value>>,
     pub thread_ts: Option<String>,
     pub reply_broadcast: bool,
     pub app_id: String,
@@ -209,6 +220,8 @@ pub(crate) struct Message {
 pub(crate) struct Edit {
     pub text: String,
     pub blocks: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<Value>>,
     /// When this version was replaced.
     pub replaced_at: DateTime<Utc>,
 }
@@ -776,8 +789,12 @@ impl World {
             .map_err(Reply::ratelimited)?;
 
         let blocks = params.blocks()?;
+        let attachments = params.attachments()?;
         let mut text = params.str("text").unwrap_or_default();
-        if text.trim().is_empty() && blocks.as_ref().is_none_or(Vec::is_empty) {
+        if text.trim().is_empty()
+            && blocks.as_ref().is_none_or(Vec::is_empty)
+            && attachments.as_ref().is_none_or(Vec::is_empty)
+        {
             return Err(Reply::error("no_text"));
         }
         check_blocks(blocks.as_deref())?;
@@ -810,6 +827,7 @@ impl World {
             ts: ts.clone(),
             text,
             blocks,
+            attachments,
             reply_broadcast: thread_ts.is_some() && params.bool("reply_broadcast"),
             thread_ts,
             app_id: token.app_id.clone(),
@@ -847,8 +865,12 @@ impl World {
             return Err(Reply::error("cant_update_message"));
         }
         let blocks = params.blocks()?;
+        let attachments = params.attachments()?;
         let text = params.str("text").unwrap_or_default();
-        if text.trim().is_empty() && blocks.as_ref().is_none_or(Vec::is_empty) {
+        if text.trim().is_empty()
+            && blocks.as_ref().is_none_or(Vec::is_empty)
+            && attachments.as_ref().is_none_or(Vec::is_empty)
+        {
             return Err(Reply::error("no_text"));
         }
         if text.chars().count() > TEXT_LIMIT {
@@ -860,11 +882,15 @@ impl World {
         message.edits.push(Edit {
             text: std::mem::replace(&mut message.text, text),
             blocks: message.blocks.clone(),
+            attachments: message.attachments.clone(),
             replaced_at: wall,
         });
         // Like Slack, leaving `blocks` out keeps the old ones.
         if blocks.is_some() {
             message.blocks = blocks;
+        }
+        if attachments.is_some() {
+            message.attachments = attachments;
         }
         let message = message.clone();
         let mut wire = self.message_json(&message);
@@ -900,6 +926,9 @@ impl World {
         if let Value::Object(o) = &mut v {
             if let Some(blocks) = &m.blocks {
                 o.insert("blocks".into(), json!(blocks));
+            }
+            if let Some(attachments) = &m.attachments {
+                o.insert("attachments".into(), json!(attachments));
             }
             if let Some(t) = &m.thread_ts {
                 o.insert("thread_ts".into(), json!(t));

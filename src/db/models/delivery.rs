@@ -80,6 +80,11 @@ pub struct Delivery {
     pub slack_ts: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// Slack markup of who a notification rule pings in this message (first message of the
+    /// event in this channel only).
+    pub mention: Option<String>,
+    /// The notification rule(s) that sent this delivery (`None`: a target channel).
+    pub rule: Option<String>,
 }
 
 #[derive(Insertable, Debug, Clone)]
@@ -101,6 +106,8 @@ pub struct NewDelivery {
     pub error: Option<String>,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    pub mention: Option<String>,
+    pub rule: Option<String>,
 }
 
 /// How the sender paces one channel: a generic cell rate algorithm over

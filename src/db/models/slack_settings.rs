@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use crate::db::schema::{org_slack_settings, project_slack_settings};
 use crate::db::{now, DbConnection, FirstRowDsl};
 use crate::domain::channel::{decode_stored, encode_stored, TargetChannel};
+use crate::domain::rules;
 use crate::domain::settings::{OrgSettings, ProjectSettings};
 
 /// A saved organization-level configuration.
@@ -24,6 +25,8 @@ pub struct OrgSlackSettings {
     pub target_channels: String,
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
+    /// JSON of [`crate::domain::rules::encode_stored`].
+    pub rules: String,
 }
 
 impl OrgSlackSettings {
@@ -56,6 +59,7 @@ impl OrgSlackSettings {
             threads: self.threads,
             compact_messages: self.compact_messages,
             target_channels: decode_stored(&self.target_channels),
+            rules: rules::decode_stored(&self.rules),
         }
     }
 
@@ -74,6 +78,7 @@ impl OrgSlackSettings {
                 org_slack_settings::threads.eq(settings.threads),
                 org_slack_settings::compact_messages.eq(settings.compact_messages),
                 org_slack_settings::target_channels.eq(&channels),
+                org_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
                 org_slack_settings::updated_at.eq(now),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -97,6 +102,7 @@ impl OrgSlackSettings {
                 org_slack_settings::threads.eq(settings.threads),
                 org_slack_settings::compact_messages.eq(settings.compact_messages),
                 org_slack_settings::target_channels.eq(encode_stored(&settings.target_channels)),
+                org_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
                 org_slack_settings::updated_at.eq(now()),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -129,6 +135,8 @@ pub struct ProjectSlackSettings {
     pub target_channels: String,
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
+    /// JSON of [`crate::domain::rules::encode_stored`].
+    pub rules: String,
 }
 
 impl ProjectSlackSettings {
@@ -161,6 +169,7 @@ impl ProjectSlackSettings {
             threads: self.threads,
             compact_messages: self.compact_messages,
             target_channels: decode_stored(&self.target_channels),
+            rules: rules::decode_stored(&self.rules),
         }
     }
 
@@ -179,6 +188,7 @@ impl ProjectSlackSettings {
                 project_slack_settings::threads.eq(settings.threads),
                 project_slack_settings::compact_messages.eq(settings.compact_messages),
                 project_slack_settings::target_channels.eq(&channels),
+                project_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -205,6 +215,7 @@ impl ProjectSlackSettings {
                 project_slack_settings::compact_messages.eq(settings.compact_messages),
                 project_slack_settings::target_channels
                     .eq(encode_stored(&settings.target_channels)),
+                project_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))

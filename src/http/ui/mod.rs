@@ -26,7 +26,7 @@ use crate::domain::access::{AdminTarget, Role};
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::settings::Source;
 use crate::services::slack_config::{
-    self as svc, ConfigError, OrgUpdate, ProjectUpdate, RevokeOutcome, Scope,
+    self as svc, ConfigError, OrgUpdate, ProjectUpdate, RevokeOutcome, RuleInput, Scope,
 };
 use crate::state::AppState;
 
@@ -66,7 +66,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, ui: &Ui) {
                 web::get().to(remove_confirm_route),
             )
             .route(&format!("{base}/remove"), web::post().to(remove_route))
-            .route(&format!("{base}/test"), web::post().to(test_route));
+            .route(&format!("{base}/test"), web::post().to(test_route))
+            .route(&format!("{base}/rules"), web::post().to(rules_route));
     }
     cfg.service(scope.default_service(web::to(not_found)));
 }
@@ -327,6 +328,111 @@ async fn test_route(
 ) -> HttpResponse {
     let result = async { test_message(&state, &user, scope_of(&user, &req)?, &body).await }.await;
     respond(&ui, &user, result)
+}
+
+/// The notification rules form: one row per rule (`rule_channel_N`, `rule_events_N` once
+/// per ticked box, `rule_mention_N`, `rule_remove_N`), plus an empty row to add one. Saves
+/// the rules only; the other settings stay as they are.
+async fn rules_route(
+    user: SignedIn,
+    state: web::Data<AppState>,
+    ui: web::Data<Ui>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let scope = scope_of(&user, &req)?;
+        let fields: Vec<(String, String)> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
+        let value = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        require_csrf(&user.session, &value("csrf"))?;
+        let mut indices: Vec<usize> = fields
+            .iter()
+            .filter_map(|(k, _)| k.strip_prefix("rule_channel_")?.parse().ok())
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        let rules: Vec<RuleInput> = indices
+            .into_iter()
+            .filter(|i| value(&format!("rule_remove_{i}")).is_empty())
+            .filter(|i| !value(&format!("rule_channel_{i}")).trim().is_empty())
+            .map(|i| RuleInput {
+                channel: value(&format!("rule_channel_{i}")).trim().to_owned(),
+                events: fields
+                    .iter()
+                    .filter(|(k, _)| *k == format!("rule_events_{i}"))
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+                mention: Some(value(&format!("rule_mention_{i}"))).filter(|m| !m.trim().is_empty()),
+            })
+            .collect();
+        let saved = match &scope {
+            Scope::Org(org) => {
+                let update = OrgUpdate {
+                    rules: Some(rules),
+                    ..OrgUpdate::default()
+                };
+                svc::update_org(&state.services, &user.principal, org, update)
+                    .await
+                    .map(drop)
+            }
+            Scope::Project(org, project) => {
+                // Only the rules change; the project's other values are kept (a project
+                // without settings of its own gets them, sending as it does now).
+                let view = svc::project_view(&state.services, org, project).await?;
+                let own = view.own.as_ref();
+                let update = ProjectUpdate {
+                    send_messages: own
+                        .map_or(view.effective.send_messages.value, |o| o.send_messages),
+                    threads: own.and_then(|o| o.threads),
+                    compact_messages: own.and_then(|o| o.compact_messages),
+                    target_channels: own.map(|o| o.target_channels.clone()).unwrap_or_default(),
+                    rules: Some(rules),
+                };
+                svc::put_project(&state.services, &user.principal, org, project, update)
+                    .await
+                    .map(drop)
+            }
+        };
+        match saved {
+            Ok(()) => flash_notice(&user, "success", "Notification rules saved."),
+            Err(e) => {
+                let message = match e {
+                    ConfigError::InvalidRule { field, message } => {
+                        format!("Nothing was saved. {}: {message}", rule_field_label(&field))
+                    }
+                    ConfigError::InvalidChannels { message, .. } => {
+                        format!("Nothing was saved. {}", render::capitalize(&message))
+                    }
+                    other => return Err(other.into()),
+                };
+                flash_notice(&user, "error", &message);
+            }
+        }
+        Ok(see_other(&format!("{}#rules", scope.settings_page())))
+    }
+    .await;
+    respond(&ui, &user, result)
+}
+
+/// `rules[1].events` → "Rule 2, events".
+fn rule_field_label(field: &str) -> String {
+    let Some(rest) = field.strip_prefix("rules[") else {
+        return render::capitalize(field);
+    };
+    match rest.split_once("].") {
+        Some((n, what)) => {
+            let n: usize = n.parse().unwrap_or(0);
+            format!("Rule {}, {what}", n + 1)
+        }
+        None => "Rules".to_owned(),
+    }
 }
 
 fn no_such_page() -> UiError {
@@ -626,6 +732,7 @@ async fn org_save(
             threads: Some(flag(&form.threads, "Threads")?),
             compact_messages: Some(flag(&form.compact_messages, "Compact messages")?),
             target_channels: Some(vec![form.target_channels.clone()]),
+            rules: None,
         };
         match svc::update_org(&state.services, &user.principal, scope.org(), update).await {
             Ok(_) => {
@@ -693,6 +800,7 @@ async fn project_save(
             threads: threads.as_option(),
             compact_messages: compact.as_option(),
             target_channels: vec![form.target_channels.clone()],
+            rules: None,
         };
         match svc::put_project(&state.services, &user.principal, org, project, update).await {
             Ok(_) => {

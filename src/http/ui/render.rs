@@ -279,6 +279,9 @@ impl From<ConfigError> for UiError {
         match e {
             ConfigError::NotFound(m) => Self::NotFound(capitalize(&m)),
             ConfigError::InvalidChannels { message, .. } => Self::BadRequest(capitalize(&message)),
+            ConfigError::InvalidRule { field, message } => {
+                Self::BadRequest(format!("{}: {}", capitalize(&field), message))
+            }
             ConfigError::SlackNotConfigured => Self::Conflict(
                 "This XTC server has no Slack app credentials, so the Slack integration cannot \
                  be set up. Ask your XTC operator to set SLACK_CLIENT_ID and \

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::render::capitalize;
 use super::session::{Flash, Notice};
+use crate::domain::rules::EventKind;
 use crate::domain::settings::{IntegrationStatus, Source};
 use crate::http::deliveries::{error_message, DeliveryEntry};
 use crate::services::slack_config::{
-    ChannelProblem, ChannelWarning, IntegrationView, OrgView, ProjectView, Scope,
+    ChannelProblem, ChannelWarning, IntegrationView, OrgView, ProjectView, RuleView, Scope,
 };
 
 /// A settings form as posted. Selects carry `enabled`, `disabled` or (projects) `inherit`.
@@ -405,10 +406,112 @@ pub struct ProjectLink {
     pub url: String,
 }
 
+/// One event checkbox of a rule row.
+#[derive(Serialize)]
+struct KindBox {
+    value: &'static str,
+    label: &'static str,
+    checked: bool,
+}
+
+/// One editable rule (or the empty row that adds one).
+#[derive(Serialize)]
+struct RuleRow {
+    index: usize,
+    number: usize,
+    new: bool,
+    channel: String,
+    mention: String,
+    kinds: Vec<KindBox>,
+}
+
+/// A rule shown read-only (a project's inherited rules).
+#[derive(Serialize)]
+struct RuleLine {
+    channel: String,
+    events: String,
+    mention: Option<String>,
+}
+
+/// The "Notification rules" section.
+#[derive(Serialize)]
+pub struct RulesBox {
+    rows: Vec<RuleRow>,
+    /// A project without rules of its own: the organization's, which apply.
+    inherited: Vec<RuleLine>,
+}
+
+fn kind_label(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::LoadTestStarted => "Load test started",
+        EventKind::LoadTestRunning => "Load test running",
+        EventKind::LoadTestFinished => "Load test finished",
+        EventKind::LoadTestAborted => "Load test aborted",
+        EventKind::LoadTestError => "Load test failed",
+        EventKind::LoadTestIntermediateReport => "Intermediate report",
+        EventKind::LoadTestReportAvailable => "Final report",
+        EventKind::MonitoringFailing => "Scenario failing",
+        EventKind::MonitoringSeverityChanged => "Severity changed",
+        EventKind::MonitoringRecovered => "Scenario recovered",
+    }
+}
+
+fn rule_row(index: usize, rule: Option<&RuleView>) -> RuleRow {
+    let has = |v: &str| rule.is_some_and(|r| r.events.iter().any(|e| e == v));
+    let mut kinds = vec![
+        KindBox {
+            value: "all",
+            label: "All",
+            checked: has("all"),
+        },
+        KindBox {
+            value: "failures",
+            label: "Failures only",
+            checked: has("failures"),
+        },
+    ];
+    kinds.extend(EventKind::ALL.map(|k| KindBox {
+        value: k.as_str(),
+        label: kind_label(k),
+        checked: has(k.as_str()),
+    }));
+    RuleRow {
+        index,
+        number: index + 1,
+        new: rule.is_none(),
+        channel: rule.map(|r| r.channel.clone()).unwrap_or_default(),
+        mention: rule.and_then(|r| r.mention.clone()).unwrap_or_default(),
+        kinds,
+    }
+}
+
+impl RulesBox {
+    fn new(own: &[RuleView], inherited: &[RuleView]) -> Self {
+        let mut rows: Vec<RuleRow> = own
+            .iter()
+            .enumerate()
+            .map(|(i, r)| rule_row(i, Some(r)))
+            .collect();
+        rows.push(rule_row(own.len(), None));
+        Self {
+            rows,
+            inherited: inherited
+                .iter()
+                .map(|r| RuleLine {
+                    channel: r.channel.clone(),
+                    events: r.events.join(", "),
+                    mention: r.mention.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Paths of the page's actions.
 #[derive(Serialize)]
 struct Urls {
     page: String,
+    rules: String,
     install: String,
     remove: String,
     test: String,
@@ -424,6 +527,7 @@ impl Urls {
             remove: format!("{page}/remove"),
             test: format!("{page}/test"),
             reset: format!("{page}/reset"),
+            rules: format!("{page}/rules"),
             org: Scope::Org(scope.org().clone()).settings_page(),
             page,
         }
@@ -444,6 +548,7 @@ pub struct SettingsPage {
     has_own: bool,
     settings: Vec<SettingRow>,
     channels: ChannelsBox,
+    rules: RulesBox,
     integration: IntegrationBox,
     /// Projects: the organization's integration, which takes effect without one of its own.
     org_integration: Option<IntegrationBox>,
@@ -650,6 +755,7 @@ pub fn org_page(
             source: None,
             org_value: None,
         },
+        rules: RulesBox::new(&view.rules, &[]),
         integration,
         org_integration: None,
         complete: view.complete,
@@ -780,6 +886,15 @@ pub fn project_page(
             } else {
                 org_channels
             }),
+        },
+        rules: {
+            let own_rules = own.map(|o| o.rules.as_slice()).unwrap_or_default();
+            let inherited = if own_rules.is_empty() {
+                org.rules.as_slice()
+            } else {
+                &[]
+            };
+            RulesBox::new(own_rules, inherited)
         },
         integration: IntegrationBox::new(
             e.integration.value.as_ref(),

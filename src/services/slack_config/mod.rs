@@ -96,6 +96,9 @@ pub enum ConfigError {
         message: String,
         errors: Vec<ChannelProblem>,
     },
+    /// A notification rule was refused (422 naming the field, e.g. `rules[1].events`).
+    #[error("{message}")]
+    InvalidRule { field: String, message: String },
     #[error(
         "Slack app credentials are not configured: set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
     )]

@@ -11,6 +11,7 @@ use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
 use crate::db::write_tx;
 use crate::domain::access::Principal;
+use crate::domain::channel::TargetChannel;
 use crate::pipeline::effective::load_effective;
 use crate::slack::{self, ErrorClass, PostMessage};
 
@@ -27,8 +28,9 @@ pub struct TestResult {
     pub error: Option<String>,
 }
 
-/// Sends a test message to every effective target channel with the effective
-/// integration, whether or not sending is enabled.
+/// Sends a test message to every effective target channel, and to each notification
+/// rule's channel (naming the rule), with the effective integration, whether or not
+/// sending is enabled.
 pub async fn send_test_message(
     services: &Services,
     actor: &Principal,
@@ -53,7 +55,28 @@ pub async fn send_test_message(
                 }
                 None => None,
             };
-            let labels = display_channels(conn, &effective.target_channels.value)?;
+            // Every target channel, then each rule's channel not among them (once).
+            let mut channels: Vec<(TargetChannel, Option<String>)> = effective
+                .target_channels
+                .value
+                .iter()
+                .map(|c| (c.clone(), None))
+                .collect();
+            for rule in &effective.rules.value {
+                if !channels
+                    .iter()
+                    .any(|(c, _)| c.address() == rule.channel.address())
+                {
+                    channels.push((rule.channel.clone(), Some(rule.label())));
+                }
+            }
+            let plain: Vec<TargetChannel> = channels.iter().map(|(c, _)| c.clone()).collect();
+            let labels = display_channels(conn, &plain)?;
+            let labels: Vec<(TargetChannel, String, Option<String>)> = channels
+                .into_iter()
+                .zip(labels)
+                .map(|((c, rule), label)| (c, label, rule))
+                .collect();
             Ok::<_, ConfigError>((effective, inst, org_name, project_name, labels))
         })
         .await?;
@@ -80,15 +103,24 @@ pub async fn send_test_message(
     let text = test_message_text(&org_name, project_name.as_deref(), &actor.name);
     let mut results = Vec::new();
     let mut broken: Option<String> = None;
-    for (channel, label) in effective.target_channels.value.iter().zip(labels) {
+    for (channel, label, rule) in &labels {
+        let label = label.clone();
+        // A rule's channel is told which rule it is for (its mention does not ping).
+        let text = match rule {
+            Some(rule) => format!(
+                "{text}\nSent for the notification rule {}.",
+                crate::slack::text::escape(rule)
+            ),
+            None => text.clone(),
+        };
         let msg = PostMessage {
             channel: channel.address(),
-            text: text.clone(),
+            text,
             blocks: Some(test_message_blocks(
                 &org_name,
                 project_name.as_deref(),
                 &actor.name,
-                None,
+                rule.as_deref(),
             )),
             ..PostMessage::default()
         };
@@ -118,10 +150,9 @@ pub async fn send_test_message(
     // Each channel's result is listed in the delivery logs too (event type test_message).
     use crate::db::models::test_message;
     let now = crate::db::now();
-    let logged: Vec<test_message::NewTestMessage> = effective
-        .target_channels
-        .value
+    let logged: Vec<test_message::NewTestMessage> = labels
         .iter()
+        .map(|(channel, _, _)| channel)
         .zip(&results)
         .map(|(channel, r)| test_message::NewTestMessage {
             org_id: scope.org().to_string(),

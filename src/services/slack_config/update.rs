@@ -13,6 +13,7 @@ use crate::db::{write_tx, DbConnection, DbError};
 use crate::domain::access::Principal;
 use crate::domain::channel::{ChannelInput, TargetChannel, MAX_TARGET_CHANNELS};
 use crate::domain::ids::{OrgId, ProjectId};
+use crate::domain::rules::{EventFilter, Mention, Rule, MAX_RULES};
 use crate::domain::settings::{OrgSettings, ProjectSettings};
 use crate::pipeline::installations;
 use crate::slack::{self, ErrorClass, SlackError};
@@ -27,6 +28,16 @@ pub struct OrgUpdate {
     pub compact_messages: Option<bool>,
     /// Entries as typed (each may hold several space-separated channels).
     pub target_channels: Option<Vec<String>>,
+    /// Replaces the notification rules when given.
+    pub rules: Option<Vec<RuleInput>>,
+}
+
+/// A notification rule as an admin wrote it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleInput {
+    pub channel: String,
+    pub events: Vec<String>,
+    pub mention: Option<String>,
 }
 
 /// A project's complete own settings (replaces what was there).
@@ -37,12 +48,76 @@ pub struct ProjectUpdate {
     pub compact_messages: Option<bool>,
     /// Entries as typed; empty inherits the organization's channels.
     pub target_channels: Vec<String>,
+    /// The project's own notification rules (empty: inherit the organization's); `None`
+    /// keeps the ones saved (a form that does not show them).
+    pub rules: Option<Vec<RuleInput>>,
 }
 
-/// Validates channel entries with the domain rules (422 naming every refused channel).
-pub fn parse_channels(entries: &[String]) -> Result<Vec<ChannelInput>, ConfigError> {
-    ChannelInput::parse_list_all(entries.iter().map(String::as_str))
-        .map_err(|errors| ConfigError::invalid_channels(errors.iter().map(Into::into).collect()))
+/// Validates notification rules with the domain rules and resolves their channels like
+/// target channels (through Slack when an integration is active, all in one lookup); a
+/// refused entry is a 422 naming its field (`rules[1].channel`, `rules[0].events`, ...).
+pub(crate) async fn checked_rules(
+    services: &Services,
+    scope: &Scope,
+    inputs: &[RuleInput],
+) -> Result<(Vec<Rule>, Vec<(String, slack::Channel)>), ConfigError> {
+    let refuse = |field: String, message: String| ConfigError::InvalidRule { field, message };
+    if inputs.len() > MAX_RULES {
+        return Err(refuse(
+            "rules".into(),
+            format!("at most {MAX_RULES} notification rules"),
+        ));
+    }
+    let mut channels = Vec::new();
+    let mut parsed = Vec::new();
+    for (i, rule) in inputs.iter().enumerate() {
+        let channel = ChannelInput::parse(&rule.channel)
+            .map_err(|e| refuse(format!("rules[{i}].channel"), e.to_string()))?;
+        let events = EventFilter::parse(&rule.events)
+            .map_err(|e| refuse(format!("rules[{i}].events"), e.to_string()))?;
+        let mention = match rule.mention.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(m) => Some(
+                Mention::parse(m)
+                    .map_err(|e| refuse(format!("rules[{i}].mention"), e.to_string()))?,
+            ),
+        };
+        channels.push(channel);
+        parsed.push((events, mention));
+    }
+    let typed: Vec<String> = channels.iter().map(ChannelInput::typed).collect();
+    let mut unique = channels.clone();
+    unique.dedup_by(|a, b| a == b);
+    unique.sort_by_key(ChannelInput::typed);
+    unique.dedup();
+    let resolved = match resolve_channels(services, scope, unique.clone()).await {
+        Ok(r) => r,
+        Err(ConfigError::InvalidChannels { errors, message }) => {
+            let first = errors.first().and_then(|p| p.channel.clone());
+            let i = first
+                .and_then(|c| typed.iter().position(|t| *t == c))
+                .unwrap_or(0);
+            return Err(refuse(format!("rules[{i}].channel"), message));
+        }
+        Err(e) => return Err(e),
+    };
+    let rules = channels
+        .iter()
+        .zip(parsed)
+        .map(|(c, (events, mention))| {
+            let at = unique.iter().position(|u| u == c).unwrap_or(0);
+            Rule {
+                channel: resolved
+                    .targets
+                    .get(at)
+                    .cloned()
+                    .unwrap_or_else(|| TargetChannel::from_input(c)),
+                events,
+                mention,
+            }
+        })
+        .collect();
+    Ok((rules, resolved.learned))
 }
 
 /// Validates channel entries with the domain rules and resolves the accepted ones through
@@ -279,6 +354,7 @@ pub(crate) fn org_snapshot(s: &OrgSettings) -> Value {
         "threads": s.threads,
         "compact_messages": s.compact_messages,
         "target_channels": s.target_channels.iter().map(TargetChannel::display).collect::<Vec<_>>(),
+        "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
     })
 }
 
@@ -290,6 +366,7 @@ pub(crate) fn project_snapshot(s: Option<&ProjectSettings>) -> Value {
             "threads": s.threads,
             "compact_messages": s.compact_messages,
             "target_channels": s.target_channels.iter().map(TargetChannel::display).collect::<Vec<_>>(),
+            "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
         }),
     }
 }
@@ -305,6 +382,10 @@ pub async fn update_org(
     let scope = Scope::Org(org.clone());
     let resolved = match &update.target_channels {
         Some(entries) => Some(checked_channels(services, &scope, entries).await?),
+        None => None,
+    };
+    let rules = match &update.rules {
+        Some(inputs) => Some(checked_rules(services, &scope, inputs).await?),
         None => None,
     };
     let actor = actor.actor();
@@ -328,6 +409,10 @@ pub async fn update_org(
                 if let Some(r) = &resolved {
                     after.target_channels = r.targets.clone();
                     record_learned(c, &r.learned)?;
+                }
+                if let Some((rules, learned)) = &rules {
+                    after.rules = rules.clone();
+                    record_learned(c, learned)?;
                 }
                 OrgSlackSettings::save(c, o, &after, &actor)?;
                 let diff = changes(&org_snapshot(&before), &org_snapshot(&after));
@@ -356,6 +441,10 @@ pub async fn put_project(
 ) -> Result<ProjectView, ConfigError> {
     let scope = Scope::Project(org.clone(), project.clone());
     let resolved = checked_channels(services, &scope, &update.target_channels).await?;
+    let rules = match &update.rules {
+        Some(inputs) => Some(checked_rules(services, &scope, inputs).await?),
+        None => None,
+    };
     let actor = actor.actor();
     let result = services
         .db
@@ -372,6 +461,13 @@ pub async fn put_project(
                     threads: update.threads,
                     compact_messages: update.compact_messages,
                     target_channels: resolved.targets.clone(),
+                    rules: match &rules {
+                        Some((rules, learned)) => {
+                            record_learned(c, learned)?;
+                            rules.clone()
+                        }
+                        None => before.as_ref().map(|b| b.rules.clone()).unwrap_or_default(),
+                    },
                 };
                 record_learned(c, &resolved.learned)?;
                 ProjectSlackSettings::save(c, o, p, &after, &actor)?;

@@ -1,6 +1,7 @@
 //! Reading: the organization and project views of the API and the UI, with the sources
 //! of effective values and the channel warnings.
 
+use crate::domain::rules::Rule;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -67,6 +68,49 @@ pub struct OrgView {
     pub missing: Vec<&'static str>,
     /// Target channels Slack reports as archived, deleted or private.
     pub channel_warnings: Vec<ChannelWarning>,
+    /// Notification rules: which events also go to which channel, and who is pinged.
+    pub rules: Vec<RuleView>,
+}
+
+/// A notification rule as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RuleView {
+    /// `#name` (current name) or the channel ID.
+    pub channel: String,
+    /// As saved: event kinds, `all` or `failures`.
+    pub events: Vec<String>,
+    /// `@here`, `@channel`, `S…` or `U… W…`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention: Option<String>,
+}
+
+/// Rules with their channels' current names.
+pub(crate) fn rule_views(
+    conn: &mut DbConnection,
+    rules: &[Rule],
+) -> diesel::QueryResult<Vec<RuleView>> {
+    let channels: Vec<TargetChannel> = rules.iter().map(|r| r.channel.clone()).collect();
+    let names = display_channels(conn, &channels)?;
+    Ok(rules
+        .iter()
+        .zip(names)
+        .map(|(r, channel)| RuleView {
+            channel,
+            events: r.events.entries().to_vec(),
+            mention: r.mention.as_ref().map(ToString::to_string),
+        })
+        .collect())
+}
+
+/// Target channels and rule channels, each once (what the channel warnings look at).
+fn all_channels(targets: &[TargetChannel], rules: &[Rule]) -> Vec<TargetChannel> {
+    let mut out = targets.to_vec();
+    for r in rules {
+        if !out.iter().any(|c| c.address() == r.channel.address()) {
+            out.push(r.channel.clone());
+        }
+    }
+    out
 }
 
 /// A target channel that cannot receive messages as configured (from `slack_channels`,
@@ -90,6 +134,8 @@ pub struct OwnView {
     pub compact_messages: Option<bool>,
     pub target_channels: Vec<String>,
     pub integration: Option<IntegrationView>,
+    /// The project's own rules (empty: the organization's apply).
+    pub rules: Vec<RuleView>,
 }
 
 /// A value and where it comes from.
@@ -114,6 +160,7 @@ pub struct EffectiveView {
     pub compact_messages: SourcedView<bool>,
     pub target_channels: SourcedView<Vec<String>>,
     pub integration: SourcedView<Option<IntegrationView>>,
+    pub rules: SourcedView<Vec<RuleView>>,
     pub complete: bool,
     pub missing: Vec<&'static str>,
     /// Effective target channels Slack reports as archived, deleted or private.
@@ -214,7 +261,12 @@ pub(crate) fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::Quer
         integration: inst.as_ref().map(IntegrationView::from),
         complete: effective.complete(),
         missing: effective.missing(),
-        channel_warnings: channel_warnings(conn, &settings.target_channels, inst.as_ref())?,
+        channel_warnings: channel_warnings(
+            conn,
+            &all_channels(&settings.target_channels, &settings.rules),
+            inst.as_ref(),
+        )?,
+        rules: rule_views(conn, &settings.rules)?,
     })
 }
 
@@ -241,6 +293,7 @@ pub(crate) fn build_project_view(
             compact_messages: p.compact_messages,
             target_channels: display_channels(conn, &p.target_channels)?,
             integration: own_inst.as_ref().map(IntegrationView::from),
+            rules: rule_views(conn, &p.rules)?,
         }),
         None => None,
     };
@@ -253,11 +306,15 @@ pub(crate) fn build_project_view(
             source: e.target_channels.source,
         },
         integration: sourced(&e.integration, |i| i.as_ref().map(IntegrationView::from)),
+        rules: SourcedView {
+            value: rule_views(conn, &e.rules.value)?,
+            source: e.rules.source,
+        },
         complete: e.complete(),
         missing: e.missing(),
         channel_warnings: channel_warnings(
             conn,
-            &e.target_channels.value,
+            &all_channels(&e.target_channels.value, &e.rules.value),
             e.integration.value.as_ref(),
         )?,
     };
