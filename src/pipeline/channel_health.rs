@@ -19,7 +19,7 @@ use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{write_tx, Db, DbConnection, DbError};
 use crate::domain::settings::IntegrationStatus;
 use crate::metrics::Metrics;
-use crate::pipeline::installed_channels;
+use crate::pipeline::installed_channels::{self, SavedList};
 use crate::slack::{Channel, ChannelRefusal, ErrorClass, SlackApi, SlackError};
 
 /// Pause between two Slack calls of one check (`conversations.info` is Tier 3, ~50/min).
@@ -140,7 +140,7 @@ async fn resolve_saved_names(deps: &HealthDeps, org: Option<String>) -> Result<u
             }
         };
         let mut learned = Vec::new();
-        for channel in lists.iter_mut().flat_map(|l| l.channels.iter_mut()) {
+        for channel in lists.iter_mut().flat_map(SavedList::channels_mut) {
             if channel.id.is_some() {
                 continue;
             }

@@ -17,6 +17,7 @@ use crate::db::models::project::Project;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::DbConnection;
 use crate::domain::channel::TargetChannel;
+use crate::domain::rules::Rule;
 use crate::slack;
 
 /// Whose saved target channels a list is.
@@ -26,11 +27,32 @@ pub(crate) enum Owner {
     Project(String, String),
 }
 
-/// A saved list of target channels and its owner.
+/// A saved list of target channels, the notification rules (whose channels are resolved
+/// the same way) and their owner.
 #[derive(Clone, Debug)]
 pub(crate) struct SavedList {
     pub owner: Owner,
     pub channels: Vec<TargetChannel>,
+    pub rules: Vec<Rule>,
+}
+
+impl SavedList {
+    /// Every stored channel: the target channels, then each rule's channel.
+    pub(crate) fn channels_mut(&mut self) -> impl Iterator<Item = &mut TargetChannel> {
+        self.channels
+            .iter_mut()
+            .chain(self.rules.iter_mut().map(|r| &mut r.channel))
+    }
+
+    fn all_channels(&self) -> impl Iterator<Item = &TargetChannel> {
+        self.channels
+            .iter()
+            .chain(self.rules.iter().map(|r| &r.channel))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.rules.is_empty()
+    }
 }
 
 /// The saved channel lists an installation of `org` (or of `project`) sends to: its own
@@ -44,17 +66,21 @@ pub(crate) fn served_lists(
     let mut out = Vec::new();
     if let Some(p) = project {
         if let Some(row) = ProjectSlackSettings::find_by_project(conn, org, p)? {
+            let settings = row.to_domain();
             out.push(SavedList {
                 owner: Owner::Project(org.to_owned(), p.to_owned()),
-                channels: row.to_domain().target_channels,
+                channels: settings.target_channels,
+                rules: settings.rules,
             });
         }
-        return Ok(out.into_iter().filter(|l| !l.channels.is_empty()).collect());
+        return Ok(out.into_iter().filter(|l| !l.is_empty()).collect());
     }
     if let Some(row) = OrgSlackSettings::find_by_org(conn, org)? {
+        let settings = row.to_domain();
         out.push(SavedList {
             owner: Owner::Org(org.to_owned()),
-            channels: row.to_domain().target_channels,
+            channels: settings.target_channels,
+            rules: settings.rules,
         });
     }
     for p in Project::list_by_org(conn, org)? {
@@ -62,13 +88,15 @@ pub(crate) fn served_lists(
             continue;
         }
         if let Some(row) = ProjectSlackSettings::find_by_project(conn, org, &p.id)? {
+            let settings = row.to_domain();
             out.push(SavedList {
                 owner: Owner::Project(org.to_owned(), p.id.clone()),
-                channels: row.to_domain().target_channels,
+                channels: settings.target_channels,
+                rules: settings.rules,
             });
         }
     }
-    Ok(out.into_iter().filter(|l| !l.channels.is_empty()).collect())
+    Ok(out.into_iter().filter(|l| !l.is_empty()).collect())
 }
 
 /// Whether resolving `lists` needs the workspace's channel list: a name was never
@@ -76,7 +104,7 @@ pub(crate) fn served_lists(
 pub(crate) fn needs_lookup(lists: &[SavedList], workspace_changed: bool) -> bool {
     lists
         .iter()
-        .flat_map(|l| &l.channels)
+        .flat_map(SavedList::all_channels)
         .any(|c| workspace_changed || (c.id.is_none() && c.name.is_some()))
 }
 
@@ -116,9 +144,13 @@ pub(crate) fn resolve_one(
 pub(crate) fn save_lists(conn: &mut DbConnection, lists: &[SavedList]) -> QueryResult<()> {
     for list in lists {
         match &list.owner {
-            Owner::Org(org) => OrgSlackSettings::set_target_channels(conn, org, &list.channels)?,
+            Owner::Org(org) => {
+                OrgSlackSettings::set_target_channels(conn, org, &list.channels)?;
+                OrgSlackSettings::set_rules(conn, org, &list.rules)?
+            }
             Owner::Project(org, project) => {
-                ProjectSlackSettings::set_target_channels(conn, org, project, &list.channels)?
+                ProjectSlackSettings::set_target_channels(conn, org, project, &list.channels)?;
+                ProjectSlackSettings::set_rules(conn, org, project, &list.rules)?
             }
         };
     }

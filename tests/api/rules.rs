@@ -177,3 +177,26 @@ crate::test_both_backends! {
         assert!(mentions(&alerts)[0].is_empty(), "a test pings nobody: {alerts:#?}");
     }
 }
+
+crate::test_both_backends! {
+    async fn rule_channels_saved_before_the_install_are_resolved_at_install(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        app.seed_acme().await;
+        let admin = app.admin_token("acme");
+        app.fake_post("/channels", json!({"name": "alerts"})).await;
+        let (status, body) = put(&app, ORG, &admin, json!({
+            "send_messages": true,
+            "rules": [{"channel": "#alerts", "events": ["all"]}, {"channel": "#typo-alerts", "events": ["all"]}],
+        })).await;
+        assert_eq!(status, 200, "{body}");
+        app.install_slack("/api/v1/orgs/acme", &admin).await;
+        let (_, org) = app.call(Method::GET, ORG, Some(&admin), None).await;
+        let warnings = org["channel_warnings"].as_array().unwrap();
+        assert!(warnings.iter().any(|w| w["channel"] == "#typo-alerts" && w["problem"] == "not_found"), "{org}");
+        assert!(!warnings.iter().any(|w| w["channel"] == "#alerts"), "{org}");
+        // Resolved to its ID: a rename in Slack changes nothing.
+        app.fake_post("/channels", json!({"name": "alerts", "rename": "alerts-renamed"})).await;
+        assert_eq!(post_lt(&app, "lt-1", lt_body("r-0", "started")).await.0, 202);
+        assert_eq!(messages(&app, "alerts-renamed", 1).await.len(), 1);
+    }
+}

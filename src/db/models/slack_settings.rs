@@ -120,6 +120,17 @@ impl OrgSlackSettings {
             .set(org_slack_settings::target_channels.eq(encode_stored(channels)))
             .execute(conn)
     }
+
+    /// Replaces only the stored notification rules (their channels resolved at install).
+    pub fn set_rules(
+        conn: &mut DbConnection,
+        org: &str,
+        rules: &[rules::Rule],
+    ) -> QueryResult<usize> {
+        diesel::update(org_slack_settings::table.find(org))
+            .set(org_slack_settings::rules.eq(rules::encode_stored(rules)))
+            .execute(conn)
+    }
 }
 
 /// A project's own settings.
@@ -233,6 +244,18 @@ impl ProjectSlackSettings {
     ) -> QueryResult<usize> {
         diesel::update(project_slack_settings::table.find((org, project)))
             .set(project_slack_settings::target_channels.eq(encode_stored(channels)))
+            .execute(conn)
+    }
+
+    /// Replaces only the stored notification rules (their channels resolved at install).
+    pub fn set_rules(
+        conn: &mut DbConnection,
+        org: &str,
+        project: &str,
+        rules: &[rules::Rule],
+    ) -> QueryResult<usize> {
+        diesel::update(project_slack_settings::table.find((org, project)))
+            .set(project_slack_settings::rules.eq(rules::encode_stored(rules)))
             .execute(conn)
     }
 

@@ -512,7 +512,7 @@ pub(crate) async fn installed_channels(
         unresolved: Vec::new(),
     };
     for mut list in lists {
-        for channel in &mut list.channels {
+        for channel in list.channels_mut() {
             let resolved = installed_channels::resolve_one(channel, &listed, workspace_changed);
             if let Some(c) = resolved
                 .id
