@@ -169,12 +169,18 @@ pub struct ReportInfo {
     pub summary: Option<ReportSummary>,
 }
 
-/// The body of `POST /api/v1/load-tests/{id}/events`. Lenient: unknown keys are ignored,
-/// so the orchestrator may send more than we read.
+/// The body of `POST /api/v1/load-tests/{id}/events` (at most 64 KiB). Lenient: unknown
+/// keys are ignored, so the orchestrator may send more than we read. User text (names,
+/// `started_by`, error messages) has no length limit of its own: it is stored whole and cut
+/// only for display.
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct LoadTestEventBody {
+    /// Unique per load test: 1-200 visible ASCII characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub event_id: String,
+    #[schema(max_length = 64, pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
     pub org: String,
+    #[schema(max_length = 64, pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
     pub project: String,
     #[serde(rename = "type")]
     pub event_type: String,
@@ -315,8 +321,12 @@ pub struct FailedSensor {
 /// event bodies.
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct MonitoringEventBody {
+    /// Unique per scenario: 1-200 visible ASCII characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub event_id: String,
+    #[schema(max_length = 64, pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
     pub org: String,
+    #[schema(max_length = 64, pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
     pub project: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,

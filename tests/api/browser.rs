@@ -324,6 +324,28 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
     // The documentation's screenshot: the org form, installed, with channels.
     std::fs::copy(&installed, b.shots.join("ui-slack-form.png")).unwrap();
 
+    // A notification rule: failures also to #perf, pinging @here ("Failures only" is the
+    // second checkbox of a rule).
+    b.type_into("rule_channel_0", "#perf").await;
+    b.click("rule_events_0_1").await;
+    b.type_into("rule_mention_0", "@here").await;
+    b.click("save-rules").await;
+    b.wait_for_path("/orgs/acme/slack").await;
+    assert!(b.page_has("Notification rules saved.").await);
+    let saved = b
+        .client
+        .find(Locator::Css(
+            r#"input[name="rule_events_0"][value="failures"]"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.prop("checked").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert!(b.text("rule-1").await.contains("Add a rule"));
+    b.shot("org-rules").await;
+
     // A project overrides "Send messages".
     b.goto(&app.url("/orgs/acme/projects/webshop/slack")).await;
     assert!(b

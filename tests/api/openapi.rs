@@ -137,3 +137,31 @@ async fn the_openapi_document_lists_every_api_route() {
         assert!(event[status].is_object(), "{status} missing: {event}");
     }
 }
+
+#[actix_web::test]
+async fn the_openapi_document_states_input_limits_and_the_rules_setting() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for body in ["LoadTestEventBody", "MonitoringEventBody"] {
+        let props = &schemas[body]["properties"];
+        assert_eq!(props["event_id"]["maxLength"], 200, "{body}: {props}");
+        assert_eq!(props["org"]["maxLength"], 64, "{body}");
+        assert_eq!(props["project"]["maxLength"], 64, "{body}");
+    }
+    let org_body = &schemas["OrgSettingsBody"]["properties"];
+    assert!(org_body["rules"].is_object(), "{org_body}");
+    assert!(
+        schemas["RuleBody"]["properties"]["mention"].is_object(),
+        "{}",
+        schemas["RuleBody"]
+    );
+}
