@@ -159,6 +159,16 @@ pub struct ServeArgs {
     )]
     pub channel_check_interval_secs: u64,
 
+    /// Milliseconds between two `conversations.list` pages while building a workspace's
+    /// channel directory (Slack's Tier 2 allows about 20 calls a minute); 0 turns the
+    /// directory off (every save that names a channel then lists the workspace).
+    #[arg(
+        long,
+        env = "XTC_SLACK_CHANNEL_DIRECTORY_PAGE_MS",
+        default_value_t = 3000
+    )]
+    pub channel_directory_page_ms: u64,
+
     /// Run-card edits (chat.update) per minute and Slack workspace (Slack's Tier 3 allows
     /// about 50).
     #[arg(long, env = "XTC_SLACK_CARD_EDITS_PER_MIN", default_value_t = 50)]
@@ -264,6 +274,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub db_pool_size: u32,
     pub delivery: DeliverySettings,
+    /// Pause between two pages of a channel directory build; `None`: no directory.
+    pub channel_directory_pause: Option<Duration>,
     /// Period of the channel health check; `None` turns it off.
     pub channel_check_interval: Option<Duration>,
     /// When a monitoring scenario counts as flapping.
@@ -375,6 +387,8 @@ impl Settings {
             log_format: args.log_format,
             db_pool_size: args.db_pool_size,
             delivery,
+            channel_directory_pause: (args.channel_directory_page_ms > 0)
+                .then(|| Duration::from_millis(args.channel_directory_page_ms)),
             channel_check_interval: (args.channel_check_interval_secs > 0)
                 .then(|| Duration::from_secs(args.channel_check_interval_secs)),
             flap,

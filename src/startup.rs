@@ -98,6 +98,15 @@ impl Application {
             crate::actors::channel_health::ChannelHealth::new(deps, settings.channel_check_interval)
                 .start()
         };
+        if let Some(pause) = settings.channel_directory_pause {
+            use actix::Actor;
+            let deps = crate::pipeline::channel_directory::DirectoryDeps {
+                db: db.clone(),
+                slack: slack.clone(),
+                cipher: cipher.clone(),
+            };
+            crate::actors::channel_directory::ChannelDirectoryBuilder::new(deps, pause).start();
+        }
         if let Some(interval) = settings.retention.interval {
             use actix::Actor;
             crate::actors::retention::Retention::new(

@@ -1,6 +1,7 @@
 //! The actors: one per load test and per monitoring scenario (ordering of their events),
 //! the `ConfigResolver` (effective settings) and the `SlackSender` (dispatch).
 
+pub mod channel_directory;
 pub mod channel_health;
 pub mod config_resolver;
 pub mod load_test;

@@ -269,7 +269,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    channel_directories (team_id) {
+        team_id -> Text,
+        status -> Text,
+        cursor -> Nullable<Text>,
+        pages -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    channel_directories,
     organizations,
     projects,
     api_tokens,

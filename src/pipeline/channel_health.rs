@@ -13,12 +13,14 @@ use serde::Serialize;
 
 use super::effective::load_effective;
 use crate::crypto::Cipher;
+use crate::db::models::channel_directory::ChannelDirectory;
 use crate::db::models::installation::Installation;
 use crate::db::models::slack_channel::SlackChannel;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{write_tx, Db, DbConnection, DbError};
 use crate::domain::settings::IntegrationStatus;
 use crate::metrics::Metrics;
+use crate::pipeline::channel_directory;
 use crate::pipeline::installed_channels::{self, SavedList};
 use crate::slack::{Channel, ChannelRefusal, ErrorClass, SlackApi, SlackError};
 
@@ -109,14 +111,27 @@ enum Finding {
 /// Returns how many names are still unknown there (each is a checked channel with a
 /// problem; the resolved ones are checked by ID right after).
 async fn resolve_saved_names(deps: &HealthDeps, org: Option<String>) -> Result<usize, DbError> {
-    let pending = deps
+    let (pending, from_directory) = deps
         .db
         .run(move |conn| {
             let mut out = Vec::new();
+            let mut from_directory = 0;
+            let mut resolved_teams = BTreeSet::new();
             for inst in Installation::list_all(conn)? {
                 if inst.status() != IntegrationStatus::Active
                     || org.as_deref().is_some_and(|o| o != inst.org_id)
                 {
+                    continue;
+                }
+                // A workspace with a channel directory resolves from it (once it is
+                // complete; names wait as `resolving` while it is built).
+                if let Some(dir) = ChannelDirectory::find(conn, &inst.team_id)? {
+                    // (Once per workspace: it resolves for all its installations.)
+                    if dir.is_ready() && resolved_teams.insert(inst.team_id.clone()) {
+                        from_directory += write_tx(conn, |c| {
+                            channel_directory::resolve_saved_names(c, &inst.team_id)
+                        })?;
+                    }
                     continue;
                 }
                 let lists = installed_channels::served_lists(conn, &inst.org_id, inst.project())?;
@@ -124,10 +139,10 @@ async fn resolve_saved_names(deps: &HealthDeps, org: Option<String>) -> Result<u
                     out.push((inst, lists));
                 }
             }
-            Ok::<_, DbError>(out)
+            Ok::<_, DbError>((out, from_directory))
         })
         .await?;
-    let mut looked_up = 0;
+    let mut looked_up = from_directory;
     for (inst, mut lists) in pending {
         let Ok(token) = inst.decrypt_token(&deps.cipher) else {
             continue;

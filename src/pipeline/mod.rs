@@ -2,6 +2,7 @@
 //! outbox), message rendering, and the delivery of outbox rows to Slack.
 
 pub mod card_edits;
+pub(crate) mod channel_directory;
 pub(crate) mod channel_health;
 pub(crate) mod deliver;
 pub(crate) mod effective;

@@ -7,10 +7,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Services;
+use crate::db::models::channel_directory::ChannelDirectory;
 use crate::db::models::installation::Installation;
 use crate::db::models::slack_channel::SlackChannel;
 use crate::db::{write_tx, DbError};
 use crate::domain::settings::IntegrationStatus;
+use crate::pipeline::channel_directory;
 use crate::pipeline::installations;
 
 /// The outer request body: `url_verification` or `event_callback` (other fields ignored).
@@ -36,6 +38,11 @@ pub enum SlackEvent {
     /// Tokens were revoked; `bot` holds the bot user IDs whose tokens died.
     TokensRevoked {
         bot: Vec<String>,
+    },
+    /// A public channel was created (added to the workspace's channel directory).
+    ChannelCreated {
+        channel: String,
+        name: String,
     },
     ChannelRename {
         channel: String,
@@ -83,6 +90,13 @@ impl SlackEvent {
                     })
                     .unwrap_or_default(),
             }),
+            "channel_created" => channel_id().and_then(|channel| {
+                let name = event.pointer("/channel/name").and_then(Value::as_str)?;
+                Some(SlackEvent::ChannelCreated {
+                    channel,
+                    name: name.to_owned(),
+                })
+            }),
             "channel_rename" => channel_id().and_then(|channel| {
                 let name = event.pointer("/channel/name").and_then(Value::as_str)?;
                 Some(SlackEvent::ChannelRename {
@@ -105,6 +119,7 @@ impl SlackEvent {
         match self {
             Self::AppUninstalled => "app_uninstalled",
             Self::TokensRevoked { .. } => "tokens_revoked",
+            Self::ChannelCreated { .. } => "channel_created",
             Self::ChannelRename { .. } => "channel_rename",
             Self::ChannelArchive { .. } => "channel_archive",
             Self::ChannelUnarchive { .. } => "channel_unarchive",
@@ -144,20 +159,33 @@ pub async fn apply(
             let changed = services
                 .db
                 .run(move |conn| {
-                    write_tx(conn, |c| match &channel_event {
-                        SlackEvent::ChannelRename { channel, name } => {
-                            SlackChannel::rename(c, &team, channel, name).map(|()| 1)
+                    write_tx(conn, |c| {
+                        let directory = ChannelDirectory::find(c, &team)?;
+                        let changed = match &channel_event {
+                            SlackEvent::ChannelCreated { channel, name } => {
+                                // Only workspaces with a directory track every channel.
+                                if directory.is_none() {
+                                    return Ok(0);
+                                }
+                                SlackChannel::save(c, &team, channel, name, false, false)
+                                    .map(|()| 1)?
+                            }
+                            SlackEvent::ChannelRename { channel, name } => {
+                                SlackChannel::rename(c, &team, channel, name).map(|()| 1)?
+                            }
+                            other => apply_channel_change(c, &team, other)?,
+                        };
+                        // A new or renamed channel may be a name saved unresolved.
+                        if directory.is_some_and(|d| d.is_ready())
+                            && matches!(
+                                channel_event,
+                                SlackEvent::ChannelCreated { .. }
+                                    | SlackEvent::ChannelRename { .. }
+                            )
+                        {
+                            channel_directory::resolve_saved_names(c, &team)?;
                         }
-                        SlackEvent::ChannelArchive { channel } => {
-                            SlackChannel::set_archived(c, &team, channel, true)
-                        }
-                        SlackEvent::ChannelUnarchive { channel } => {
-                            SlackChannel::set_archived(c, &team, channel, false)
-                        }
-                        SlackEvent::ChannelDeleted { channel } => {
-                            SlackChannel::mark_deleted(c, &team, channel)
-                        }
-                        _ => Ok(0),
+                        Ok::<_, diesel::result::Error>(changed)
                     })
                     .map_err(DbError::from)
                 })
@@ -168,6 +196,24 @@ pub async fn apply(
                 Handled::Unchanged
             })
         }
+    }
+}
+
+/// Archive, unarchive and delete events: rows changed.
+fn apply_channel_change(
+    c: &mut crate::db::DbConnection,
+    team: &str,
+    event: &SlackEvent,
+) -> diesel::QueryResult<usize> {
+    match event {
+        SlackEvent::ChannelArchive { channel } => {
+            SlackChannel::set_archived(c, team, channel, true)
+        }
+        SlackEvent::ChannelUnarchive { channel } => {
+            SlackChannel::set_archived(c, team, channel, false)
+        }
+        SlackEvent::ChannelDeleted { channel } => SlackChannel::mark_deleted(c, team, channel),
+        _ => Ok(0),
     }
 }
 

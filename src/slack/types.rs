@@ -164,7 +164,7 @@ pub struct Posted {
 }
 
 /// A conversation as returned by `conversations.info` / `conversations.list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
     /// `C…` (or `G…` for legacy private channels).
     pub id: String,

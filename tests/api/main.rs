@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod cards;
+mod channel_directory;
 mod channel_health;
 mod delivery_log;
 mod event_input;

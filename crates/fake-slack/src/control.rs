@@ -96,7 +96,7 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
         method: "POST",
         path: "/_fake/api/events",
         description: "send a signed Events API event to the app and report its answer",
-        input: r#"{"type": "app_uninstalled"|"tokens_revoked"|"channel_rename"|"channel_archive"|"channel_unarchive"|"channel_deleted", "channel", "name", "url", "revoke"}"#,
+        input: r#"{"type": "app_uninstalled"|"tokens_revoked"|"channel_created"|"channel_rename"|"channel_archive"|"channel_unarchive"|"channel_deleted", "channel", "name", "url", "revoke"}"#,
     },
     Endpoint {
         method: "POST",
@@ -644,6 +644,29 @@ fn change_for_event(
     body: &SendEvent,
 ) -> Result<Value, Box<HttpResponse>> {
     let key = body.channel.as_deref().unwrap_or_default();
+    if kind == events::Kind::ChannelCreated {
+        // `channel` is the new channel's name.
+        if let Err(e) = valid_name(key) {
+            return Err(Box::new(fail(
+                422,
+                e,
+                "give the new channel's name as `channel`: a-z, 0-9, - and _, at most 80",
+            )));
+        }
+        if world.find_channel_any(key).is_some() {
+            return Err(Box::new(fail(409, "name_taken", "that channel exists")));
+        }
+        world.channels.push(FakeChannel {
+            id: new_channel_id(),
+            name: key.to_owned(),
+            is_private: false,
+            is_archived: false,
+            is_member: false,
+            created: chrono::Utc::now().timestamp(),
+            previous_names: Vec::new(),
+            messages: Vec::new(),
+        });
+    }
     let Some(i) = world.find_channel_any(key) else {
         return Err(Box::new(fail(
             404,

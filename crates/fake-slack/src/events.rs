@@ -1,5 +1,5 @@
 //! Events API requests the fake sends to the app: `app_uninstalled`, `tokens_revoked` and
-//! the public channel events (`channel_rename`, `channel_archive`, `channel_unarchive`,
+//! the public channel events (`channel_created`, `channel_rename`, `channel_archive`, `channel_unarchive`,
 //! `channel_deleted`), signed the way Slack signs them.
 //!
 //! The signing code is the fake's own (not the product's `xtc_slack::slack::signing`), so a test that
@@ -28,6 +28,8 @@ pub(crate) enum Kind {
     TokensRevoked,
     /// A public channel got a new name.
     ChannelRename,
+    /// A public channel was created.
+    ChannelCreated,
     /// A public channel was archived.
     ChannelArchive,
     /// A public channel was unarchived.
@@ -43,6 +45,7 @@ impl Kind {
             Kind::AppUninstalled => "app_uninstalled",
             Kind::TokensRevoked => "tokens_revoked",
             Kind::ChannelRename => "channel_rename",
+            Kind::ChannelCreated => "channel_created",
             Kind::ChannelArchive => "channel_archive",
             Kind::ChannelUnarchive => "channel_unarchive",
             Kind::ChannelDeleted => "channel_deleted",
@@ -63,6 +66,10 @@ pub(crate) fn channel_event(
         Kind::ChannelRename => json!({
             "type": "channel_rename",
             "channel": {"id": id, "name": name, "created": created},
+        }),
+        Kind::ChannelCreated => json!({
+            "type": "channel_created",
+            "channel": {"id": id, "name": name, "created": created, "creator": config.installer_user_id},
         }),
         Kind::ChannelDeleted => json!({"type": "channel_deleted", "channel": id}),
         other => json!({"type": other.as_str(), "channel": id, "user": config.installer_user_id}),

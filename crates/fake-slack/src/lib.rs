@@ -95,6 +95,22 @@ pub struct FakeSlackArgs {
     /// 429 with `Retry-After`. 0: no limit.
     #[arg(long, env = "FAKE_SLACK_CHAT_UPDATE_PER_MIN", default_value_t = 0)]
     pub chat_update_per_min: u32,
+    /// `conversations.list` calls per minute and workspace (Slack's Tier 2: about 20);
+    /// beyond it 429 with `Retry-After`. 0: no limit.
+    #[arg(
+        long,
+        env = "FAKE_SLACK_CONVERSATIONS_LIST_PER_MIN",
+        default_value_t = 0
+    )]
+    pub conversations_list_per_min: u32,
+    /// Most channels per `conversations.list` page, whatever `limit` asks (Slack may
+    /// return fewer than asked). 0: as asked.
+    #[arg(long, env = "FAKE_SLACK_LIST_PAGE_SIZE", default_value_t = 0)]
+    pub list_page_size: usize,
+    /// Public channels `channel-00001` … added to the workspace at start (a large
+    /// workspace).
+    #[arg(long, env = "FAKE_SLACK_GENERATED_CHANNELS", default_value_t = 0)]
+    pub generated_channels: usize,
 }
 
 /// A channel of the fake workspace at start.
@@ -190,6 +206,10 @@ pub struct FakeSlackConfig {
     /// Per-workspace method tiers: method → (calls per minute, burst); beyond it the
     /// method answers 429 with `Retry-After`. Empty: no tiers (Slack: `chat.update` ~50).
     pub method_limits: std::collections::HashMap<String, (u32, u32)>,
+    /// Most channels per `conversations.list` page (0: as asked, up to 1,000).
+    pub list_page_size: usize,
+    /// Public channels `channel-00001` … added at start after `channels`.
+    pub generated_channels: usize,
 }
 
 impl Default for FakeSlackConfig {
@@ -214,6 +234,8 @@ impl Default for FakeSlackConfig {
             lifecycle_events: false,
             token_lifetime: None,
             method_limits: std::collections::HashMap::new(),
+            list_page_size: 0,
+            generated_channels: 0,
         }
     }
 }
@@ -246,10 +268,16 @@ impl From<&FakeSlackArgs> for FakeSlackConfig {
             lifecycle_events: a.lifecycle_events,
             token_lifetime: (a.token_rotation_secs > 0)
                 .then(|| Duration::from_secs(a.token_rotation_secs)),
-            method_limits: (a.chat_update_per_min > 0)
-                .then(|| ("chat.update".to_owned(), (a.chat_update_per_min, 5)))
-                .into_iter()
-                .collect(),
+            method_limits: [
+                ("chat.update", a.chat_update_per_min, 5),
+                ("conversations.list", a.conversations_list_per_min, 1),
+            ]
+            .into_iter()
+            .filter(|(_, per_min, _)| *per_min > 0)
+            .map(|(m, per_min, burst)| (m.to_owned(), (per_min, burst)))
+            .collect(),
+            list_page_size: a.list_page_size,
+            generated_channels: a.generated_channels,
             ..FakeSlackConfig::default()
         }
     }

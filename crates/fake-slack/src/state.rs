@@ -334,6 +334,16 @@ impl World {
                 previous_names: Vec::new(),
                 messages: Vec::new(),
             })
+            .chain((1..=config.generated_channels).map(|n| FakeChannel {
+                id: format!("C0GEN{n:06}"),
+                name: format!("channel-{n:05}"),
+                is_private: false,
+                is_archived: false,
+                is_member: false,
+                created: 1_600_000_000 + i64::try_from(n).unwrap_or(0),
+                previous_names: Vec::new(),
+                messages: Vec::new(),
+            }))
             .collect();
         World {
             rate_per_sec: config.rate_limit_per_sec,
@@ -1017,6 +1027,10 @@ impl World {
                 Ok(n) if n <= MAX_LIST_LIMIT => n,
                 _ => return Err(Reply::error("invalid_limit")),
             },
+        };
+        let limit = match self.config.list_page_size {
+            0 => limit,
+            most => limit.min(most),
         };
         let exclude_archived = params.bool("exclude_archived");
         let matching: Vec<&FakeChannel> = self

@@ -5,6 +5,7 @@
 pub mod api_token;
 pub mod audit;
 pub mod card_edit;
+pub mod channel_directory;
 pub mod delivery;
 pub(crate) mod delivery_log;
 pub(crate) mod event;

@@ -144,3 +144,34 @@ impl SlackChannel {
         }
     }
 }
+
+impl SlackChannel {
+    /// The workspace's known channels with these names (deleted ones left out).
+    pub fn find_by_names(
+        conn: &mut DbConnection,
+        team_id: &str,
+        names: &[String],
+    ) -> QueryResult<Vec<Self>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        slack_channels::table
+            .filter(slack_channels::team_id.eq(team_id))
+            .filter(slack_channels::name.eq_any(names))
+            .filter(slack_channels::is_deleted.eq(false))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// As the `slack::Channel` Slack would list (for name resolution).
+    pub fn to_slack(&self) -> crate::slack::Channel {
+        crate::slack::Channel {
+            id: self.channel_id.clone(),
+            name: self.name.clone(),
+            is_channel: true,
+            is_private: self.is_private,
+            is_archived: self.is_archived,
+            ..Default::default()
+        }
+    }
+}

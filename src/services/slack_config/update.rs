@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::super::Services;
 use crate::db::models::audit::AuditEntry;
+use crate::db::models::channel_directory::ChannelDirectory;
 use crate::db::models::installation::Installation;
 use crate::db::models::slack_channel::SlackChannel;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
@@ -15,7 +16,7 @@ use crate::domain::channel::{ChannelInput, TargetChannel, MAX_TARGET_CHANNELS};
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::rules::{EventFilter, Mention, Rule, MAX_RULES};
 use crate::domain::settings::{OrgSettings, ProjectSettings};
-use crate::pipeline::installations;
+use crate::pipeline::{channel_directory, installations};
 use crate::slack::{self, ErrorClass, SlackError};
 
 use super::*;
@@ -178,8 +179,32 @@ pub(crate) async fn resolve_channels(
             learned: Vec::new(),
         });
     };
+    let directory = {
+        let (team, names) = (
+            inst.team_id.clone(),
+            inputs
+                .iter()
+                .filter_map(|i| match i {
+                    ChannelInput::Name(n) => Some(n.clone()),
+                    ChannelInput::Id(_) => None,
+                })
+                .collect::<Vec<_>>(),
+        );
+        services
+            .db
+            .run(move |conn| {
+                let Some(dir) = ChannelDirectory::find(conn, &team)? else {
+                    return Ok::<_, DbError>(None);
+                };
+                Ok(Some(Directory {
+                    listed: channel_directory::lookup(conn, &team, &names)?,
+                    complete: dir.is_ready(),
+                }))
+            })
+            .await?
+    };
     let token = inst.decrypt_token(&services.cipher)?;
-    match check_channels_in_slack(&services.slack, &token, &inst, &inputs).await {
+    match check_channels_in_slack(&services.slack, &token, &inst, &inputs, directory).await {
         Ok(resolved) => Ok(resolved),
         Err(ChannelCheckError::Config(e)) => Err(e),
         Err(ChannelCheckError::Slack(e)) => Err(slack_failure(services, &inst, &e).await),
@@ -214,19 +239,32 @@ pub(crate) fn check_usable(channel: &slack::Channel, typed: &str) -> Result<(), 
     }
 }
 
-/// Resolves every input through Slack; a channel Slack does not know, or that is private
-/// or archived, is collected (all of them are reported together); any other Slack
-/// failure ends the check.
+/// The workspace's channel directory, as far as a save needs it: the directory channels
+/// with the names typed, and whether the directory is complete.
+pub(crate) struct Directory {
+    listed: Vec<slack::Channel>,
+    complete: bool,
+}
+
+/// Resolves every input: names from the workspace's channel directory when there is one
+/// (a name not listed yet while it is still being built is saved unresolved and shown as
+/// `resolving`), through `conversations.list` otherwise; IDs with `conversations.info`. A
+/// channel Slack does not know, or that is private or archived, is collected (all of them
+/// are reported together); any other Slack failure ends the check.
 pub(crate) async fn check_channels_in_slack(
     api: &slack::SlackApi,
     token: &SecretString,
     inst: &Installation,
     inputs: &[ChannelInput],
+    directory: Option<Directory>,
 ) -> Result<ResolvedChannels, ChannelCheckError> {
-    let listed = if inputs.iter().any(|i| matches!(i, ChannelInput::Name(_))) {
-        api.conversations_list(token, false).await?
-    } else {
-        Vec::new()
+    let building = directory.as_ref().is_some_and(|d| !d.complete);
+    let listed = match directory {
+        Some(d) => d.listed,
+        None if inputs.iter().any(|i| matches!(i, ChannelInput::Name(_))) => {
+            api.conversations_list(token, false).await?
+        }
+        None => Vec::new(),
     };
     let mut out = ResolvedChannels {
         targets: Vec::new(),
@@ -252,6 +290,15 @@ pub(crate) async fn check_channels_in_slack(
                     .find(|c| &c.name == name || c.name_normalized.as_deref() == Some(name));
                 match found {
                     Some(found) => (found.clone(), typed),
+                    None if building => {
+                        // Checked once the directory is complete (a `resolving` warning
+                        // until then).
+                        out.targets.push(TargetChannel {
+                            id: None,
+                            name: Some(name.clone()),
+                        });
+                        continue;
+                    }
                     None => {
                         problems.push(unknown(&typed));
                         continue;

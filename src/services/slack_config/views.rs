@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::super::Services;
+use crate::db::models::channel_directory::ChannelDirectory;
 use crate::db::models::installation::Installation;
 use crate::db::models::slack_channel::SlackChannel;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
@@ -120,7 +121,9 @@ pub struct ChannelWarning {
     /// `#name` (current name) or the channel ID.
     pub channel: String,
     /// `archived`, `deleted` (or no longer visible to the app), `private`, or
-    /// `not_found` (a name that could not be resolved in the installed workspace).
+    /// `not_found` (a name that could not be resolved in the installed workspace), or
+    /// `resolving` (a name not checked yet: the workspace's channel directory is still being
+    /// built).
     pub problem: &'static str,
     /// What it means, for people.
     pub message: String,
@@ -203,11 +206,25 @@ pub fn channel_warnings(
     let known = SlackChannel::find_by_channel_ids(conn, &ids)?;
     let mut out = Vec::new();
     if let Some(i) = integration.filter(|i| i.status == IntegrationStatus::Active) {
+        let building = ChannelDirectory::find(conn, &i.team_id)?.is_some_and(|d| !d.is_ready());
         for c in channels
             .iter()
             .filter(|c| c.id.is_none() && c.name.is_some())
         {
             let channel = c.display();
+            if building {
+                out.push(ChannelWarning {
+                    message: format!(
+                        "{channel} cannot be checked yet: the channel directory of the Slack \
+                         workspace {} is still being built. It is resolved once the directory \
+                         is complete (or then reported as unknown).",
+                        i.team_name
+                    ),
+                    channel,
+                    problem: "resolving",
+                });
+                continue;
+            }
             out.push(ChannelWarning {
                 message: format!(
                     "{channel} was not found as a public, active channel in the Slack workspace                      {}; messages to it fail. Create it there (or fix the name), or choose                      another target channel.",
