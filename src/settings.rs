@@ -169,6 +169,11 @@ pub struct ServeArgs {
     )]
     pub channel_directory_page_ms: u64,
 
+    /// Most live actors per kind (load tests, scenarios); past it the least recently used
+    /// one stops (its state is in the database), so memory stays bounded.
+    #[arg(long, env = "XTC_SLACK_MAX_LIVE_ACTORS", default_value_t = 10_000)]
+    pub max_live_actors: usize,
+
     /// Run-card edits (chat.update) per minute and Slack workspace (Slack's Tier 3 allows
     /// about 50).
     #[arg(long, env = "XTC_SLACK_CARD_EDITS_PER_MIN", default_value_t = 50)]
@@ -278,6 +283,8 @@ pub struct Settings {
     pub channel_directory_pause: Option<Duration>,
     /// Period of the channel health check; `None` turns it off.
     pub channel_check_interval: Option<Duration>,
+    /// Most live actors per kind.
+    pub max_live_actors: usize,
     /// When a monitoring scenario counts as flapping.
     pub flap: crate::domain::monitoring::FlapRules,
     /// What retention keeps and how often it prunes.
@@ -391,6 +398,7 @@ impl Settings {
                 .then(|| Duration::from_millis(args.channel_directory_page_ms)),
             channel_check_interval: (args.channel_check_interval_secs > 0)
                 .then(|| Duration::from_secs(args.channel_check_interval_secs)),
+            max_live_actors: args.max_live_actors.max(1),
             flap,
             retention,
         })

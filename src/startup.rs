@@ -281,8 +281,8 @@ async fn start_pipeline(
                 flap: settings.flap,
             },
         },
-        load_tests: Default::default(),
-        scenarios: Default::default(),
+        load_tests: crate::actors::subject::Directory::with_capacity(settings.max_live_actors),
+        scenarios: crate::actors::subject::Directory::with_capacity(settings.max_live_actors),
     })
 }
 

@@ -25,7 +25,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 /// Retries of an ingest that lost a race with another instance.
 const MAX_CONFLICT_RETRIES: usize = 5;
-/// Most live actors of one kind. Past it, the least recently used one is told to stop (its
+/// Most live actors of one kind by default (`XTC_SLACK_MAX_LIVE_ACTORS`). Past it, the least recently used one is told to stop (its
 /// state is in the database; a later event starts it again), so memory stays bounded
 /// whatever the orchestrator sends.
 pub const MAX_LIVE_ACTORS: usize = 10_000;
@@ -160,25 +160,34 @@ struct Entry<S: Subject> {
 /// Finds or starts the actor of a subject id.
 pub struct Directory<S: Subject> {
     actors: Arc<Mutex<HashMap<String, Entry<S>>>>,
+    /// Most live actors; past it the least recently used one is evicted.
+    capacity: usize,
 }
 
 impl<S: Subject> Clone for Directory<S> {
     fn clone(&self) -> Self {
         Self {
             actors: self.actors.clone(),
+            capacity: self.capacity,
         }
     }
 }
 
 impl<S: Subject> Default for Directory<S> {
     fn default() -> Self {
-        Self {
-            actors: Arc::default(),
-        }
+        Self::with_capacity(MAX_LIVE_ACTORS)
     }
 }
 
 impl<S: Subject> Directory<S> {
+    /// A directory keeping at most `capacity` actors alive.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            actors: Arc::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
     /// Number of live actors (metrics, benchmarks).
     pub fn len(&self) -> usize {
         self.actors.lock().map(|m| m.len()).unwrap_or(0)
@@ -193,7 +202,7 @@ impl<S: Subject> Directory<S> {
             entry.used = Instant::now();
             return entry.addr.clone();
         }
-        if actors.len() >= MAX_LIVE_ACTORS {
+        if actors.len() >= self.capacity {
             let oldest = actors
                 .iter()
                 .min_by_key(|(_, e)| e.used)

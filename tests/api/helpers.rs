@@ -118,6 +118,7 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         retry_window_secs: 3600,
         channel_check_interval_secs: 0,
         channel_directory_page_ms: 0,
+        max_live_actors: 10_000,
         card_edits_per_min: 50,
         card_edit_burst: 5,
         flap_changes: 3,

@@ -587,3 +587,29 @@ crate::test_both_backends! {
         assert_eq!((status, body["state"].as_str()), (200, Some("reported")), "{body}");
     }
 }
+
+crate::test_both_backends! {
+    async fn live_actors_are_capped_and_an_evicted_load_test_goes_on(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |a| a.max_live_actors = 3).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
+        let live = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with("xtc_slack_live_actors{kind=\"load_test\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|n| n.parse::<u32>().ok())
+        };
+        for i in 0..6 {
+            assert_eq!(post_lt(&app, &format!("lt-{i}"), lt_body(&format!("c-{i}"), "started")).await.0, 202);
+        }
+        let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(live(&text).is_some_and(|n| n <= 3), "{:?}", live(&text));
+        // lt-0's actor was evicted first; its next event starts it again from the database.
+        let mut running = lt_body("c-run", "running");
+        running.as_object_mut().unwrap().remove("load_test");
+        let (status, body) = post_lt(&app, "lt-0", running).await;
+        assert_eq!((status, body["state"].as_str()), (202, Some("running")), "{body}");
+        let log = app.settled_deliveries(&admin).await;
+        assert_eq!(log.len(), 7, "{log:#?}");
+        assert!(log.iter().all(|d| d["status"] == "sent"));
+    }
+}
