@@ -130,8 +130,14 @@ impl EventFilter {
         out
     }
 
+    /// Whether the filter lets `kind` through (called per rule for every ingested event:
+    /// no set is built).
     pub fn selects(&self, kind: EventKind) -> bool {
-        self.kinds().contains(&kind)
+        self.0.iter().any(|e| match e.as_str() {
+            "all" => true,
+            "failures" => EventKind::FAILURES.contains(&kind),
+            other => other == kind.as_str(),
+        })
     }
 }
 
