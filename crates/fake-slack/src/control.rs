@@ -1,6 +1,7 @@
 //! The fake's control API under `/_fake/api/` for tests and demos: inspect messages and
 //! calls, change channels, mint and revoke tokens, inject failures, change rate limits,
-//! send lifecycle events, reset.
+//! send lifecycle events, click buttons and read the answers to their `response_url`s
+//! (handled in [`super::interactivity`]), reset.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -106,8 +107,32 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "POST",
+        path: "/_fake/api/interactivity",
+        description: "set the app's interactivity URL, where button clicks go (null: none; kept by reset)",
+        input: r#"{"url": "http://127.0.0.1:8080/slack/interactivity"}"#,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/interactions",
+        description: "a user clicks a message's button: sends a signed block_actions request to the app and reports its answer, the payload and the response_url",
+        input: r#"{"channel": "ID_OR_NAME", "ts", "action_id", "user": "U0FAKEUSR02", "team_id", "signing_secret", "timestamp", "value", "channel_id", "message_ts", "url"}"#,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/_fake/api/interactions",
+        description: "the button clicks sent to the app, oldest first, with its answers (status, body) and the payloads",
+        input: "",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/_fake/api/responses",
+        description: "what the app sent to response_urls (ephemeral, replace_original, delete_original, in_channel), oldest first",
+        input: "",
+    },
+    Endpoint {
+        method: "POST",
         path: "/_fake/api/reset",
-        description: "back to the start: configured channels, no messages, tokens or failures",
+        description: "back to the start: configured channels, no messages, tokens, failures, clicks or responses",
         input: "",
     },
 ];
@@ -130,7 +155,9 @@ pub(crate) fn help_text() -> String {
     out.push_str(
         "\nExample: curl -X POST localhost:9999/_fake/api/fail \\\n  \
          -d '{\"method\": \"chat.postMessage\", \"count\": 3, \"http_status\": 503}'\n\
-         Posted messages are shown at /_fake/.",
+         Posted messages are shown at /_fake/ (buttons click as ?as=U… there).\n\
+         Button clicks go to --interactivity-url as a signed form POST (`payload` = block_actions \
+         JSON); users: U0FAKEUSR01 jane (installer), U0FAKEUSR02 sam, U0FAKEUSR03 alex.",
     );
     out
 }

@@ -18,6 +18,10 @@ use super::{state::random_alnum, FakeSlackConfig};
 /// little more so that a slow debug build still gets its answer recorded).
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The legacy verification `token` in every request the fake sends to the app (Slack
+/// deprecates it in favour of the signature).
+pub(crate) const VERIFICATION_TOKEN: &str = "fake-verification-token";
+
 /// The events the fake can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,7 +97,7 @@ pub(crate) fn envelope(config: &FakeSlackConfig, kind: Kind) -> Vec<u8> {
 pub(crate) fn envelope_of(config: &FakeSlackConfig, event: Value) -> Vec<u8> {
     let now = chrono::Utc::now().timestamp();
     let body: Value = json!({
-        "token": "fake-verification-token",
+        "token": VERIFICATION_TOKEN,
         "team_id": config.team_id,
         "api_app_id": config.app_id,
         "event": event,
@@ -126,13 +130,26 @@ pub(crate) async fn deliver(
     body: &[u8],
 ) -> Result<(u16, String), String> {
     let timestamp = chrono::Utc::now().timestamp();
+    post_signed(url, "application/json", signing_secret, timestamp, body).await
+}
+
+/// POSTs `body` to `url` signed as Slack signs every request it sends to an app
+/// (`X-Slack-Request-Timestamp`, `X-Slack-Signature`); returns the app's HTTP status and
+/// body (at most 64 KiB). Waits at most [`DELIVERY_TIMEOUT`].
+pub(crate) async fn post_signed(
+    url: &str,
+    content_type: &str,
+    signing_secret: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<(u16, String), String> {
     let client = awc::Client::builder()
         .timeout(DELIVERY_TIMEOUT)
         .disable_redirects()
         .finish();
     let mut resp = client
         .post(url)
-        .insert_header(("Content-Type", "application/json"))
+        .insert_header(("Content-Type", content_type))
         .insert_header(("User-Agent", "Slackbot 1.0 (+https://api.slack.com/robots)"))
         .insert_header(("X-Slack-Request-Timestamp", timestamp.to_string()))
         .insert_header((

@@ -11,14 +11,22 @@
 //!   `conversations.info`, `conversations.list`, `conversations.join`, `auth.test`,
 //!   `auth.revoke`, `team.info`, `apps.uninstall`, `api.test`;
 //! - `GET|POST /oauth/v2/authorize`: the consent page and its decision;
-//! - `GET /_fake/`: channels and messages as a web page;
+//! - `GET /_fake/`: channels and messages as a web page, with clickable buttons
+//!   (`POST /_fake/click`, acting as one of the configured [`FakeUser`]s);
+//! - `POST /_fake/response/{id}`: the `response_url`s handed out with button clicks;
 //! - `/_fake/api/...`: the control API (see [`control`]); `GET /_fake/api/` lists it.
+//!
+//! Button clicks are sent to the app's interactivity URL as Slack sends them: a signed
+//! `application/x-www-form-urlencoded` POST whose `payload` field holds a `block_actions`
+//! JSON document (see the `interactivity` module).
 //!
 //! Run it with [`run`] (`xtc-slack fake-slack`) or, in tests, [`spawn`] it on its own
 //! thread.
 
+mod blocks;
 mod control;
 mod events;
+mod interactivity;
 mod oauth;
 mod page;
 mod state;
@@ -63,7 +71,11 @@ pub struct FakeSlackArgs {
     /// Where lifecycle events are POSTed (the app's `/slack/events`).
     #[arg(long, env = "FAKE_SLACK_EVENTS_URL")]
     pub events_url: Option<String>,
-    /// Secret used to sign events.
+    /// Where button clicks are POSTed (the app's interactivity Request URL, e.g.
+    /// `/slack/interactivity`); can also be set later with `POST /_fake/api/interactivity`.
+    #[arg(long, env = "FAKE_SLACK_INTERACTIVITY_URL")]
+    pub interactivity_url: Option<String>,
+    /// Secret used to sign events and button clicks.
     #[arg(
         long,
         env = "FAKE_SLACK_SIGNING_SECRET",
@@ -164,6 +176,36 @@ impl ChannelSpec {
     }
 }
 
+/// A person in the fake workspace, who can click buttons on the page or through the
+/// control API (`block_actions` payloads carry their ID and name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeUser {
+    /// `U` + uppercase letters/digits.
+    pub id: String,
+    /// The user's handle: a payload's `user.username` and `user.name`.
+    pub name: String,
+}
+
+impl FakeUser {
+    /// A user with this ID and name.
+    pub fn new(id: &str, name: &str) -> FakeUser {
+        FakeUser {
+            id: id.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// The default people: `U0FAKEUSR01` "jane" (who installs the app), `U0FAKEUSR02`
+    /// "sam" and `U0FAKEUSR03` "alex".
+    pub fn defaults() -> Vec<FakeUser> {
+        vec![
+            FakeUser::new("U0FAKEUSR01", "jane"),
+            FakeUser::new("U0FAKEUSR02", "sam"),
+            FakeUser::new("U0FAKEUSR03", "alex"),
+        ]
+    }
+}
+
 /// Everything the fake needs at start. `Default` matches the flags' defaults.
 #[derive(Debug, Clone)]
 pub struct FakeSlackConfig {
@@ -183,8 +225,11 @@ pub struct FakeSlackConfig {
     pub bot_user_id: String,
     /// The bot (`B…`).
     pub bot_id: String,
-    /// The user who "clicks Allow".
+    /// The user who "clicks Allow" (one of `users`), and who clicks buttons unless
+    /// someone else is chosen.
     pub installer_user_id: String,
+    /// The people of the workspace (the page's "Act as" choice).
+    pub users: Vec<FakeUser>,
     /// Lifetime of OAuth codes (Slack: 10 minutes).
     pub code_ttl: Duration,
     /// The app's Redirect URLs; empty accepts any http(s) `redirect_uri`.
@@ -195,10 +240,13 @@ pub struct FakeSlackConfig {
     pub rate_limit_per_sec: f64,
     /// Token-bucket size.
     pub rate_limit_burst: u32,
-    /// Secret for signing events.
+    /// Secret for signing events and button clicks.
     pub signing_secret: String,
     /// Where events go.
     pub events_url: Option<String>,
+    /// Where button clicks go (the app's interactivity Request URL); `None`: clicks are
+    /// refused until one is set (`POST /_fake/api/interactivity`).
+    pub interactivity_url: Option<String>,
     /// Send lifecycle events when the last bot token is revoked.
     pub lifecycle_events: bool,
     /// Token rotation: the lifetime of bot tokens (`None`: tokens never expire).
@@ -224,6 +272,7 @@ impl Default for FakeSlackConfig {
             bot_user_id: "U0FAKEBOT01".to_owned(),
             bot_id: "B0FAKEBOT01".to_owned(),
             installer_user_id: "U0FAKEUSR01".to_owned(),
+            users: FakeUser::defaults(),
             code_ttl: Duration::from_secs(600),
             redirect_urls: Vec::new(),
             channels: ChannelSpec::defaults(),
@@ -231,6 +280,7 @@ impl Default for FakeSlackConfig {
             rate_limit_burst: 3,
             signing_secret: "fake-signing-secret".to_owned(),
             events_url: None,
+            interactivity_url: None,
             lifecycle_events: false,
             token_lifetime: None,
             method_limits: std::collections::HashMap::new(),
@@ -261,6 +311,7 @@ impl From<&FakeSlackArgs> for FakeSlackConfig {
             team_id: a.team_id.clone(),
             team_name: a.team_name.clone(),
             events_url: a.events_url.clone(),
+            interactivity_url: a.interactivity_url.clone(),
             signing_secret: a.signing_secret.clone(),
             rate_limit_per_sec: a.rate_limit_per_sec,
             rate_limit_burst: a.rate_limit_burst,
@@ -318,6 +369,11 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
         .route("/_fake", web::get().to(redirect_to_page))
         .route("/", web::get().to(redirect_to_page))
         .route("/_fake/", web::get().to(page::index))
+        .route("/_fake/click", web::post().to(page::click))
+        .route(
+            "/_fake/response/{id}",
+            web::post().to(interactivity::respond),
+        )
         .route("/_fake/api", web::get().to(control::index))
         .route("/_fake/api/", web::get().to(control::index))
         .route("/_fake/api/messages", web::get().to(control::messages))
@@ -341,6 +397,22 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
         )
         .route("/_fake/api/events", web::post().to(control::send_event))
         .route("/_fake/api/workspace", web::post().to(control::workspace))
+        .route(
+            "/_fake/api/interactivity",
+            web::post().to(interactivity::set_url),
+        )
+        .route(
+            "/_fake/api/interactions",
+            web::post().to(interactivity::interact),
+        )
+        .route(
+            "/_fake/api/interactions",
+            web::get().to(interactivity::clicks),
+        )
+        .route(
+            "/_fake/api/responses",
+            web::get().to(interactivity::responses),
+        )
         .route("/_fake/api/reset", web::post().to(control::reset));
 }
 
@@ -463,4 +535,41 @@ pub fn spawn(config: FakeSlackConfig, listener: TcpListener) -> std::io::Result<
         server,
         thread: Some(thread),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: FakeSlackArgs,
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let cli = Cli::try_parse_from([
+            "fake-slack",
+            "--interactivity-url",
+            "http://127.0.0.1:8080/slack/interactivity",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let config = FakeSlackConfig::from(&cli.args);
+        assert_eq!(
+            config.interactivity_url.as_deref(),
+            Some("http://127.0.0.1:8080/slack/interactivity")
+        );
+        assert_eq!(config.users, FakeUser::defaults());
+        assert_eq!(config.users[0].id, config.installer_user_id);
+        let help = control::help_text();
+        for path in [
+            "/_fake/api/interactivity",
+            "/_fake/api/interactions",
+            "/_fake/api/responses",
+        ] {
+            assert!(help.contains(path), "{path}");
+        }
+    }
 }

@@ -3,18 +3,30 @@
 //! colour bars, mrkdwn, emoji, dates), threads nested under their parents with a reply count,
 //! broadcast replies also in the channel, edits with their earlier versions on demand.
 //! Everything the service sent is HTML-escaped; see [`render`].
+//!
+//! Buttons can be clicked without JavaScript: each `actions` block is a
+//! `<form class="fake-actions" method="post" action="/_fake/click">` with hidden fields
+//! `channel`, `ts`, `as` and `view`, and one `<button type="submit" name="action_id"
+//! value="…">` per button; the click goes to the app (see [`crate::interactivity`]) and
+//! the browser is sent back (303) with a one-line notice. URL buttons are links that open
+//! in a new tab; their `ping` attribute reports the click (browsers that send pings, e.g.
+//! Chromium). `?as=U…` picks the user who clicks (the "Act as" bar); their ephemeral
+//! `response_url` messages are shown at the top of the channel.
 
 mod render;
+
+use render::Clickable;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{
+    interactivity::{base_url, send_click, ClickRequest, ResponseRecord},
     state::{FakeChannel, Message},
-    Shared,
+    FakeUser, Shared,
 };
 
 /// Escapes text for HTML element content and attribute values.
@@ -111,7 +123,14 @@ time.date{border-bottom:1px dotted #999}
 .att-body{padding:.1rem .75rem;min-width:0;flex:1}.att-pretext{margin-top:.3rem}
 .att-title{font-weight:700}.att-author{font-size:.8rem;font-weight:700}
 .btn{display:inline-block;font:inherit;font-size:.85rem;font-weight:700;color:#1d1c1d !important;background:#fff;border:1px solid #bbb;border-radius:4px;padding:.2rem .8rem;margin:0;text-decoration:none !important;cursor:pointer}
-.btn.primary{background:#007a5a;border-color:#007a5a;color:#fff !important}.btn.danger{color:#e01e5a !important}
+.btn.primary{background:#007a5a;border-color:#007a5a;color:#fff !important}.btn.danger{background:#e01e5a;border-color:#e01e5a;color:#fff !important}
+.btn:hover{filter:brightness(.95)}
+form.fake-actions{display:flex;gap:.5rem;flex-wrap:wrap;margin:0}form.fake-accessory{display:inline}
+.act-as{background:#f8f8f8;border-bottom:1px solid #e2e2e2;padding:.35rem 1.2rem;font-size:.8rem;color:#616061}
+.act-as a{color:#1264a3;text-decoration:none;margin-left:.5rem}.act-as a.active{color:#1d1c1d;font-weight:900}
+.notice{margin:.6rem 1.2rem;padding:.4rem .7rem;background:#fff8e1;border:1px solid #f0d58c;border-radius:4px;font-size:.9rem}
+.ephemeral{margin:.5rem 1.2rem;padding:.4rem .7rem;border-left:4px solid #1264a3;background:#f4f8fb;font-size:.9rem}
+.ephemeral .eph-label{color:#616061;font-size:.75rem;font-weight:700}
 .img-box{border:1px dashed #bbb;border-radius:4px;padding:.5rem;font-size:.8rem;color:#616061}
 .unsupported{color:#999;font-size:.75rem}
 hr.divider{border:0;border-top:1px solid #ddd;margin:.5rem 0}
@@ -125,20 +144,39 @@ details.edited[open]{display:block}.versions{border-left:3px solid #e2e2e2;paddi
 .version-head{color:#616061;font-size:.75rem;margin-top:.3rem}
 "#;
 
-/// Which channel to show (`?channel=NAME` or an ID); all of them without.
+/// Which channel to show (`?channel=NAME` or an ID; all of them without), who is acting
+/// (`?as=U…`, default the installer) and the outcome of the last click (`?notice=…`).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
     channel: Option<String>,
+    #[serde(rename = "as")]
+    acting: Option<String>,
+    notice: Option<String>,
 }
 
 /// `GET /_fake/`.
 pub(crate) async fn index(shared: web::Data<Shared>, query: web::Query<PageQuery>) -> HttpResponse {
     let body = {
         let world = shared.world();
+        let mut users = world.config.users.clone();
+        if let Some(installer) = world.user(&world.config.installer_user_id) {
+            if !users.contains(&installer) {
+                users.insert(0, installer);
+            }
+        }
+        let acting = query
+            .acting
+            .as_deref()
+            .filter(|a| users.iter().any(|u| u.id == *a))
+            .unwrap_or(&world.config.installer_user_id);
         let workspace = Workspace {
             team_name: &world.config.team_name,
             team_id: &world.config.team_id,
             app_name: &world.config.app_name,
+            users: &users,
+            acting,
+            notice: query.notice.as_deref(),
+            responses: &world.responses,
         };
         render(&workspace, &world.channels, query.channel.as_deref())
     };
@@ -153,6 +191,117 @@ struct Workspace<'a> {
     team_name: &'a str,
     team_id: &'a str,
     app_name: &'a str,
+    /// The people one can act as, and the one acting (user ID).
+    users: &'a [FakeUser],
+    acting: &'a str,
+    /// The outcome of the last click, shown once at the top.
+    notice: Option<&'a str>,
+    /// Everything sent to `response_url`s; the acting user's ephemeral ones are shown.
+    responses: &'a [ResponseRecord],
+}
+
+/// `/_fake/?channel=…&as=…`: the page for a channel filter and an acting user.
+fn page_href(channel: Option<&str>, acting: &str, notice: Option<&str>) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(c) = channel.filter(|c| !c.is_empty()) {
+        q.append_pair("channel", c);
+    }
+    q.append_pair("as", acting);
+    if let Some(n) = notice {
+        q.append_pair("notice", n);
+    }
+    format!("/_fake/?{}", q.finish())
+}
+
+/// Fields of the page's button forms (`POST /_fake/click`); the `ping` of a URL button
+/// sends them in the query string.
+#[derive(Debug, Default, Deserialize)]
+struct ClickForm {
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    ts: String,
+    #[serde(default)]
+    action_id: String,
+    /// Who clicks.
+    #[serde(rename = "as")]
+    acting: Option<String>,
+    /// The page's channel filter, to go back to.
+    view: Option<String>,
+}
+
+/// `POST /_fake/click`: a click on the page. Sends it to the app like
+/// `POST /_fake/api/interactions`, then redirects (303) back to the page with a notice;
+/// a link's `ping` (`Content-Type: text/ping`) gets 204.
+pub(crate) async fn click(
+    req: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let form: ClickForm = if content_type.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes(&body).unwrap_or_default()
+    } else {
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default()
+    };
+    let is_ping = content_type.starts_with("text/ping") || req.headers().contains_key("ping-to");
+    let request = ClickRequest {
+        channel: form.channel.clone(),
+        ts: form.ts.clone(),
+        action_id: form.action_id.clone(),
+        user: form.acting.clone(),
+        ..ClickRequest::default()
+    };
+    let outcome = send_click(&shared, &base_url(&req), &request).await;
+    if is_ping {
+        return HttpResponse::NoContent().finish();
+    }
+    let notice = match outcome {
+        Ok(c) => match (c.status, c.error) {
+            (Some(status), _) => {
+                let mut n = format!(
+                    "Clicked {} as {}: app answered {status}",
+                    c.text, c.user_name
+                );
+                let body = c.body.unwrap_or_default();
+                if !(200..300).contains(&status) && !body.trim().is_empty() {
+                    let short: String = body.trim().chars().take(120).collect();
+                    n.push_str(&format!(" ({short})"));
+                }
+                n
+            }
+            (None, error) => format!(
+                "Clicked {} as {}: the app did not answer ({})",
+                c.text,
+                c.user_name,
+                error.unwrap_or_default()
+            ),
+        },
+        Err(e) => format!("Click not sent: {}", e.message),
+    };
+    let acting = {
+        let world = shared.world();
+        world
+            .user(form.acting.as_deref().unwrap_or_default())
+            .map_or_else(|| world.config.installer_user_id.clone(), |u| u.id)
+    };
+    let anchor: String = form
+        .ts
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let location = format!(
+        "{}#m-{anchor}",
+        page_href(form.view.as_deref(), &acting, Some(&notice))
+    );
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 fn render(ws: &Workspace<'_>, channels: &[FakeChannel], only: Option<&str>) -> String {
@@ -172,7 +321,8 @@ fn render(ws: &Workspace<'_>, channels: &[FakeChannel], only: Option<&str>) -> S
         let lock = if c.is_private { "🔒 " } else { "#" };
         let _ = write!(
             out,
-            "<a href=\"/_fake/?channel={name}\" class=\"{class}\">{lock}{name}</a>",
+            "<a href=\"{href}\" class=\"{class}\">{lock}{name}</a>",
+            href = html(&page_href(Some(&c.name), ws.acting, None)),
             name = html(&c.name),
             class = match (only.is_some() && shown(c), c.messages.is_empty()) {
                 (true, _) => "active",
@@ -181,19 +331,46 @@ fn render(ws: &Workspace<'_>, channels: &[FakeChannel], only: Option<&str>) -> S
             }
         );
     }
-    out.push_str(
-        "<div class=\"links\"><a href=\"/_fake/\">All channels</a> · JSON: \
+    let _ = write!(
+        out,
+        "<div class=\"links\"><a href=\"{}\">All channels</a> · JSON: \
          <a href=\"/_fake/api/messages\">messages</a>, <a href=\"/_fake/api/channels\">channels</a>, \
-         <a href=\"/_fake/api/calls\">calls</a></div></nav><main class=\"main\">",
+         <a href=\"/_fake/api/calls\">calls</a>, <a href=\"/_fake/api/interactions\">clicks</a>, \
+         <a href=\"/_fake/api/responses\">responses</a></div></nav><main class=\"main\">",
+        html(&page_href(None, ws.acting, None))
     );
+    out.push_str("<div class=\"act-as\">Act as:");
+    for u in ws.users {
+        let active = u.id == ws.acting;
+        let _ = write!(
+            out,
+            "<a href=\"{href}\" data-user=\"{id}\"{class} title=\"{id}\">{name}</a>",
+            href = html(&page_href(only, &u.id, None)),
+            id = html(&u.id),
+            class = if active {
+                " class=\"active\" aria-current=\"true\""
+            } else {
+                ""
+            },
+            name = html(&u.name),
+        );
+    }
+    out.push_str("</div>");
+    if let Some(n) = ws.notice {
+        let _ = write!(
+            out,
+            "<div class=\"notice\" role=\"status\">{}</div>",
+            html(n)
+        );
+    }
     for c in channels.iter().filter(|c| shown(c)) {
-        out.push_str(&channel(ws, c));
+        out.push_str(&channel(ws, c, only));
     }
     out.push_str("</main></div>");
     out
 }
 
-fn channel(ws: &Workspace<'_>, c: &FakeChannel) -> String {
+fn channel(ws: &Workspace<'_>, c: &FakeChannel, view: Option<&str>) -> String {
     let mut out = format!(
         "<section class=\"channel\" id=\"{id}\"><div class=\"ch-head\"><h2>{lock}{name}</h2>\
          <span class=\"muted\">{id}</span>",
@@ -211,6 +388,28 @@ fn channel(ws: &Workspace<'_>, c: &FakeChannel) -> String {
         out.push_str("<span class=\"tag member\">bot is member</span>");
     }
     out.push_str("</div>");
+    // The acting user's ephemeral answers in this channel, the latest ten.
+    let mine: Vec<&ResponseRecord> = ws
+        .responses
+        .iter()
+        .filter(|r| r.ephemeral && r.user == ws.acting && r.channel == c.id)
+        .collect();
+    for r in &mine[mine.len().saturating_sub(10)..] {
+        let _ = write!(
+            out,
+            "<div class=\"ephemeral\" data-response-id=\"{}\" data-ts=\"{}\">\
+             <div class=\"eph-label\">Only visible to you:</div>{}</div>",
+            html(&r.id),
+            html(&r.message_ts),
+            render::message_body(&r.text, r.blocks.as_deref(), r.attachments.as_deref())
+        );
+    }
+    let click = |m: &Message| Clickable {
+        channel: c.id.clone(),
+        ts: m.ts.clone(),
+        acting: ws.acting.to_owned(),
+        view: view.unwrap_or_default().to_owned(),
+    };
     let by_ts: HashMap<&str, &Message> = c.messages.iter().map(|m| (m.ts.as_str(), m)).collect();
     // The channel's timeline: top-level messages and replies also sent to the channel.
     let timeline: Vec<&Message> = c
@@ -239,11 +438,16 @@ fn channel(ws: &Workspace<'_>, c: &FakeChannel) -> String {
                     .iter()
                     .filter(|r| r.thread_ts.as_deref() == Some(m.ts.as_str()))
                     .collect();
-                out.push_str(&message(ws, m, Place::Channel { replies: &replies }));
+                out.push_str(&message(
+                    ws,
+                    m,
+                    &click(m),
+                    Place::Channel { replies: &replies },
+                ));
                 if !replies.is_empty() {
                     let _ = write!(out, "<div class=\"thread\" id=\"thread-{}\">", html(&m.ts));
                     for r in replies {
-                        out.push_str(&message(ws, r, Place::Thread));
+                        out.push_str(&message(ws, r, &click(r), Place::Thread));
                     }
                     out.push_str("</div>");
                 }
@@ -252,6 +456,7 @@ fn channel(ws: &Workspace<'_>, c: &FakeChannel) -> String {
                 out.push_str(&message(
                     ws,
                     m,
+                    &click(m),
                     Place::Broadcast(by_ts.get(parent).copied()),
                 ));
             }
@@ -281,7 +486,7 @@ fn preview(m: &Message) -> String {
     }
 }
 
-fn message(ws: &Workspace<'_>, m: &Message, place: Place<'_>) -> String {
+fn message(ws: &Workspace<'_>, m: &Message, click: &Clickable, place: Place<'_>) -> String {
     let initial = ws
         .app_name
         .chars()
@@ -317,7 +522,12 @@ fn message(ws: &Workspace<'_>, m: &Message, place: Place<'_>) -> String {
     let _ = write!(
         out,
         "<div class=\"msg-content\">{}</div>",
-        render::message_body(&m.text, m.blocks.as_deref(), m.attachments.as_deref())
+        render::clickable_body(
+            &m.text,
+            m.blocks.as_deref(),
+            m.attachments.as_deref(),
+            click
+        )
     );
     if !m.edits.is_empty() {
         out.push_str("<details class=\"edited\"><summary>(edited)</summary>");
@@ -397,6 +607,10 @@ mod tests {
         team_name: "<T>",
         team_id: "T1",
         app_name: "xtc-slack",
+        users: &[],
+        acting: "U1",
+        notice: None,
+        responses: &[],
     };
 
     #[test]

@@ -17,19 +17,14 @@ use rand::{distributions::Alphanumeric, Rng};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::FakeSlackConfig;
+use super::{
+    blocks::check_message,
+    interactivity::{Click, ResponseGrant, ResponseRecord},
+    FakeSlackConfig,
+};
 
 /// Slack's hard limit for a message's `text`; longer text is truncated with a warning.
 const TEXT_LIMIT: usize = 40_000;
-const MAX_BLOCKS: usize = 50;
-const SECTION_TEXT_LIMIT: usize = 3000;
-const SECTION_FIELDS_LIMIT: usize = 10;
-const FIELD_TEXT_LIMIT: usize = 2000;
-const HEADER_TEXT_LIMIT: usize = 150;
-const CONTEXT_ELEMENTS_LIMIT: usize = 10;
-const ACTIONS_ELEMENTS_LIMIT: usize = 25;
-const BLOCK_ID_LIMIT: usize = 255;
-const MARKDOWN_BLOCK_LIMIT: usize = 12_000;
 /// `conversations.list` page size when the caller gives none, and the maximum.
 const DEFAULT_LIST_LIMIT: usize = 100;
 const MAX_LIST_LIMIT: usize = 1000;
@@ -84,7 +79,8 @@ impl Reply {
         }
     }
 
-    fn with(mut self, key: &str, value: Value) -> Reply {
+    /// Adds a field to the answer.
+    pub(crate) fn with(mut self, key: &str, value: Value) -> Reply {
         self.body.insert(key.to_owned(), value);
         self
     }
@@ -314,6 +310,12 @@ pub(crate) struct World {
     /// Token buckets of the method tiers, per (team, method).
     method_buckets: HashMap<(String, String), Bucket>,
     last_ts_micros: i64,
+    /// Button clicks sent to the app's interactivity URL, oldest first.
+    pub clicks: Vec<Click>,
+    /// The `response_url`s handed out with clicks, by their ID.
+    pub response_urls: HashMap<String, ResponseGrant>,
+    /// What the app sent to `response_url`s, oldest first.
+    pub responses: Vec<ResponseRecord>,
 }
 
 impl World {
@@ -359,6 +361,9 @@ impl World {
             buckets: HashMap::new(),
             method_buckets: HashMap::new(),
             last_ts_micros: 0,
+            clicks: Vec::new(),
+            response_urls: HashMap::new(),
+            responses: Vec::new(),
         }
     }
 
@@ -460,7 +465,7 @@ impl World {
     }
 
     /// A new message `ts`: `^\d{10}\.\d{6}$`, strictly increasing, close to wall time.
-    fn next_ts(&mut self, wall: DateTime<Utc>) -> String {
+    pub(crate) fn next_ts(&mut self, wall: DateTime<Utc>) -> String {
         let micros = wall.timestamp_micros().max(self.last_ts_micros + 1);
         self.last_ts_micros = micros;
         format!("{:010}.{:06}", micros / 1_000_000, micros % 1_000_000)
@@ -807,7 +812,7 @@ impl World {
         {
             return Err(Reply::error("no_text"));
         }
-        check_blocks(blocks.as_deref())?;
+        check_message(blocks.as_deref(), attachments.as_deref())?;
         let mut warnings = Vec::new();
         let mut messages = Vec::new();
         if text.chars().count() > TEXT_LIMIT {
@@ -886,7 +891,7 @@ impl World {
         if text.chars().count() > TEXT_LIMIT {
             return Err(Reply::error("msg_too_long"));
         }
-        check_blocks(blocks.as_deref())?;
+        check_message(blocks.as_deref(), attachments.as_deref())?;
         let channel_id = self.channels[ci].id.clone();
         let message = &mut self.channels[ci].messages[mi];
         message.edits.push(Edit {
@@ -918,7 +923,8 @@ impl World {
         })))
     }
 
-    fn message_json(&self, m: &Message) -> Value {
+    /// A stored message in the shape Slack's API returns it.
+    pub(crate) fn message_json(&self, m: &Message) -> Value {
         let mut v = json!({
             "type": "message",
             "subtype": "bot_message",
@@ -1158,120 +1164,6 @@ impl World {
     }
 }
 
-/// Checks blocks against Slack's limits; `invalid_blocks` with `errors` on violation.
-fn check_blocks(blocks: Option<&[Value]>) -> Result<(), Reply> {
-    let Some(blocks) = blocks else { return Ok(()) };
-    let errors = block_errors(blocks);
-    if errors.is_empty() {
-        return Ok(());
-    }
-    let messages: Vec<String> = errors.iter().map(|e| format!("[ERROR] {e}")).collect();
-    Err(Reply::error("invalid_blocks")
-        .with("errors", json!(errors))
-        .with("response_metadata", json!({"messages": messages})))
-}
-
-/// Slack-style messages (`must be less than 3001 characters [json-pointer:/blocks/0/text/text]`).
-pub(crate) fn block_errors(blocks: &[Value]) -> Vec<String> {
-    let mut errors = Vec::new();
-    if blocks.len() > MAX_BLOCKS {
-        errors.push(format!(
-            "no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
-        ));
-    }
-    for (i, block) in blocks.iter().enumerate() {
-        let at = format!("/blocks/{i}");
-        let Some(obj) = block.as_object() else {
-            errors.push(format!("must be an object [json-pointer:{at}]"));
-            continue;
-        };
-        if let Some(id) = obj.get("block_id").and_then(Value::as_str) {
-            too_long(&mut errors, id, BLOCK_ID_LIMIT, &format!("{at}/block_id"));
-        }
-        let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
-        match kind {
-            "section" => {
-                let text = obj.get("text");
-                let fields = obj.get("fields").and_then(Value::as_array);
-                if text.is_none() && fields.is_none() {
-                    errors.push(format!("must provide either text or fields [json-pointer:{at}]"));
-                }
-                if let Some(t) = text {
-                    text_object(&mut errors, t, SECTION_TEXT_LIMIT, &format!("{at}/text"), false);
-                }
-                if let Some(fields) = fields {
-                    if fields.len() > SECTION_FIELDS_LIMIT {
-                        errors.push(format!(
-                            "no more than {SECTION_FIELDS_LIMIT} items allowed [json-pointer:{at}/fields]"
-                        ));
-                    }
-                    for (j, f) in fields.iter().enumerate() {
-                        text_object(&mut errors, f, FIELD_TEXT_LIMIT, &format!("{at}/fields/{j}"), false);
-                    }
-                }
-            }
-            "header" => match obj.get("text") {
-                Some(t) => text_object(&mut errors, t, HEADER_TEXT_LIMIT, &format!("{at}/text"), true),
-                None => errors.push(format!("missing required field: text [json-pointer:{at}]")),
-            },
-            "context" => match obj.get("elements").and_then(Value::as_array) {
-                Some(e) if e.len() > CONTEXT_ELEMENTS_LIMIT => errors.push(format!(
-                    "no more than {CONTEXT_ELEMENTS_LIMIT} items allowed [json-pointer:{at}/elements]"
-                )),
-                Some(_) => {}
-                None => errors.push(format!("missing required field: elements [json-pointer:{at}]")),
-            },
-            "actions" => {
-                if let Some(e) = obj.get("elements").and_then(Value::as_array) {
-                    if e.len() > ACTIONS_ELEMENTS_LIMIT {
-                        errors.push(format!(
-                            "no more than {ACTIONS_ELEMENTS_LIMIT} items allowed [json-pointer:{at}/elements]"
-                        ));
-                    }
-                }
-            }
-            "markdown" => {
-                let text = obj.get("text").and_then(Value::as_str).unwrap_or_default();
-                too_long(&mut errors, text, MARKDOWN_BLOCK_LIMIT, &format!("{at}/text"));
-            }
-            "divider" | "image" | "rich_text" | "video" | "file" | "input" => {}
-            "" => errors.push(format!("missing required field: type [json-pointer:{at}]")),
-            other => errors.push(format!("unsupported type: {other} [json-pointer:{at}/type]")),
-        }
-    }
-    errors
-}
-
-fn text_object(errors: &mut Vec<String>, t: &Value, limit: usize, at: &str, plain_only: bool) {
-    let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
-    let allowed = if plain_only {
-        &["plain_text"][..]
-    } else {
-        &["plain_text", "mrkdwn"][..]
-    };
-    if !allowed.contains(&kind) {
-        errors.push(format!(
-            "must be a valid enum value [json-pointer:{at}/type]"
-        ));
-    }
-    match t.get("text").and_then(Value::as_str) {
-        Some("") => errors.push(format!(
-            "must be more than 0 characters [json-pointer:{at}/text]"
-        )),
-        Some(s) => too_long(errors, s, limit, &format!("{at}/text")),
-        None => errors.push(format!("missing required field: text [json-pointer:{at}]")),
-    }
-}
-
-fn too_long(errors: &mut Vec<String>, s: &str, limit: usize, at: &str) {
-    if s.chars().count() > limit {
-        errors.push(format!(
-            "must be less than {} characters [json-pointer:{at}]",
-            limit + 1
-        ));
-    }
-}
-
 fn encode_cursor(channel_id: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("channel:{channel_id}"))
 }
@@ -1485,33 +1377,6 @@ mod tests {
         assert_eq!(
             post("xoxb-garbage", json!({"channel": "general", "text": "x"})).as_deref(),
             Some("invalid_auth")
-        );
-    }
-
-    #[test]
-    fn block_limits() {
-        let section = |n: usize| json!({"type": "section", "text": {"type": "mrkdwn", "text": "a".repeat(n)}});
-        assert!(block_errors(&[section(3000)]).is_empty());
-        assert_eq!(
-            block_errors(&[section(3001)]),
-            ["must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
-        );
-        let header = |n: usize| json!({"type": "header", "text": {"type": "plain_text", "text": "h".repeat(n)}});
-        assert!(block_errors(&[header(150)]).is_empty());
-        assert_eq!(
-            block_errors(&[json!({"type": "divider"}), header(151)]),
-            ["must be less than 151 characters [json-pointer:/blocks/1/text/text]"]
-        );
-        let many = vec![json!({"type": "divider"}); 51];
-        assert_eq!(
-            block_errors(&many),
-            ["no more than 50 items allowed [json-pointer:/blocks]"]
-        );
-        assert!(block_errors(&vec![json!({"type": "divider"}); 50]).is_empty());
-        assert_eq!(
-            block_errors(&[json!({"type": "header", "text": {"type": "mrkdwn", "text": "x"}})])
-                .len(),
-            1
         );
     }
 

@@ -13,6 +13,52 @@ use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 
 use super::html;
+use crate::blocks::{action_id_of, ButtonAt};
+
+/// Where a message's buttons send their clicks: the fields of the page's click forms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Clickable {
+    /// Channel ID and `ts` of the message.
+    pub channel: String,
+    pub ts: String,
+    /// Who clicks (user ID).
+    pub acting: String,
+    /// The page's channel filter, to come back to.
+    pub view: String,
+}
+
+impl Clickable {
+    /// The opening tag and hidden fields of a click form (`class` = `fake-actions` or
+    /// `fake-accessory`).
+    fn form_open(&self, class: &str) -> String {
+        let field = |name: &str, value: &str| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                html(value)
+            )
+        };
+        format!(
+            "<form class=\"{class}\" method=\"post\" action=\"/_fake/click\">{}{}{}{}",
+            field("channel", &self.channel),
+            field("ts", &self.ts),
+            field("as", &self.acting),
+            field("view", &self.view)
+        )
+    }
+
+    /// `/_fake/click?…` for a URL button's `ping`.
+    fn ping(&self, action_id: &str) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("channel", &self.channel)
+            .append_pair("ts", &self.ts)
+            .append_pair("action_id", action_id)
+            .append_pair("as", &self.acting);
+        format!("/_fake/click?{}", q.finish())
+    }
+}
+
+/// The click context of a block: the message's form fields and the attachment it is in.
+type Ctx<'a> = Option<(&'a Clickable, Option<usize>)>;
 
 /// The emoji codes our templates and snapshots use (and a few common ones), as characters.
 const EMOJI: &[(&str, &str)] = &[
@@ -605,6 +651,12 @@ fn rich_text(block: &Value) -> String {
 
 /// A block element (button, image, select…) as Slack draws it.
 fn element(e: &Value) -> String {
+    element_at(e, None)
+}
+
+/// A block element; with a click context, a button is a submit button of the block's
+/// click form (`name="action_id"`), a URL button a link that pings `/_fake/click`.
+fn element_at(e: &Value, click: Option<(&Clickable, ButtonAt)>) -> String {
     match str_of(e, "type") {
         "button" => {
             let label = e.get("text").map(text_object).unwrap_or_default();
@@ -613,12 +665,28 @@ fn element(e: &Value) -> String {
                 "danger" => "btn danger",
                 _ => "btn",
             };
-            match e.get("url").and_then(Value::as_str).and_then(safe_href) {
-                Some(href) => format!(
+            let href = e.get("url").and_then(Value::as_str).and_then(safe_href);
+            match (href, click) {
+                (Some(href), Some((c, at))) => {
+                    let id = action_id_of(e, at);
+                    format!(
+                        "<a class=\"{class}\" href=\"{href}\" target=\"_blank\" \
+                         rel=\"noopener noreferrer\" data-action-id=\"{}\" ping=\"{}\">{label}</a>",
+                        html(&id),
+                        html(&c.ping(&id))
+                    )
+                }
+                (Some(href), None) => format!(
                     "<a class=\"{class}\" href=\"{href}\" target=\"_blank\" \
                      rel=\"noopener noreferrer\">{label}</a>"
                 ),
-                None => format!("<button class=\"{class}\" type=\"button\">{label}</button>"),
+                (None, Some((_, at))) => format!(
+                    "<button class=\"{class}\" type=\"submit\" name=\"action_id\" value=\"{}\">{label}</button>",
+                    html(&action_id_of(e, at))
+                ),
+                (None, None) => {
+                    format!("<button class=\"{class}\" type=\"button\">{label}</button>")
+                }
             }
         }
         "image" => format!(
@@ -638,8 +706,26 @@ fn element(e: &Value) -> String {
     }
 }
 
+#[cfg(test)]
 fn block(b: &Value) -> String {
+    block_at(b, None, 0)
+}
+
+/// Block `index` of its list; clickable buttons with a click context.
+fn block_at(b: &Value, ctx: Ctx<'_>, index: usize) -> String {
     let kind = str_of(b, "type");
+    let at = |element: Option<usize>| {
+        ctx.map(|(c, attachment)| {
+            (
+                c,
+                ButtonAt {
+                    attachment,
+                    block: index,
+                    element,
+                },
+            )
+        })
+    };
     let inner = match kind {
         "header" => b.get("text").map(text_object).unwrap_or_default(),
         "section" => {
@@ -655,11 +741,19 @@ fn block(b: &Value) -> String {
                 out.push_str("</div>");
             }
             match b.get("accessory") {
-                Some(acc) => format!(
-                    "<div class=\"with-accessory\"><div>{out}</div>\
-                     <div class=\"accessory\">{}</div></div>",
-                    element(acc)
-                ),
+                Some(acc) => {
+                    let drawn = element_at(acc, at(None));
+                    let drawn = match ctx {
+                        Some((c, _)) if str_of(acc, "type") == "button" => {
+                            format!("{}{drawn}</form>", c.form_open("fake-accessory"))
+                        }
+                        _ => drawn,
+                    };
+                    format!(
+                        "<div class=\"with-accessory\"><div>{out}</div>\
+                         <div class=\"accessory\">{drawn}</div></div>"
+                    )
+                }
                 None => out,
             }
         }
@@ -672,11 +766,20 @@ fn block(b: &Value) -> String {
                     .collect()
             })
             .unwrap_or_default(),
-        "actions" => b
-            .get("elements")
-            .and_then(Value::as_array)
-            .map(|els| els.iter().map(element).collect())
-            .unwrap_or_default(),
+        "actions" => {
+            let drawn: String = b
+                .get("elements")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(j, e)| element_at(e, at(Some(j))))
+                .collect();
+            match ctx {
+                Some((c, _)) => format!("{}{drawn}</form>", c.form_open("fake-actions")),
+                None => drawn,
+            }
+        }
         "divider" => String::new(),
         "rich_text" => rich_text(b),
         "image" => {
@@ -699,8 +802,16 @@ fn block(b: &Value) -> String {
 }
 
 /// Blocks, top to bottom.
-pub(crate) fn blocks(bs: &[Value]) -> String {
-    bs.iter().map(block).collect()
+#[cfg(test)]
+fn blocks(bs: &[Value]) -> String {
+    blocks_at(bs, None)
+}
+
+fn blocks_at(bs: &[Value], ctx: Ctx<'_>) -> String {
+    bs.iter()
+        .enumerate()
+        .map(|(i, b)| block_at(b, ctx, i))
+        .collect()
 }
 
 /// An attachment `color`: `#rgb` / `#rrggbb`, or Slack's `good` / `warning` / `danger`.
@@ -718,7 +829,12 @@ fn color(c: &str) -> Option<String> {
 }
 
 /// A (secondary) attachment: a left colour bar beside its blocks or legacy fields.
-pub(crate) fn attachment(a: &Value) -> String {
+#[cfg(test)]
+fn attachment(a: &Value) -> String {
+    attachment_at(a, None)
+}
+
+fn attachment_at(a: &Value, ctx: Ctx<'_>) -> String {
     let bar = color(str_of(a, "color")).unwrap_or_else(|| "#dddddd".to_owned());
     let mut body = String::new();
     let mrk = |key: &str| a.get(key).and_then(Value::as_str).map(mrkdwn);
@@ -755,7 +871,7 @@ pub(crate) fn attachment(a: &Value) -> String {
         body.push_str("</div>");
     }
     if let Some(bs) = a.get("blocks").and_then(Value::as_array) {
-        body.push_str(&blocks(bs));
+        body.push_str(&blocks_at(bs, ctx));
     }
     if let Some(footer) = a.get("footer").and_then(Value::as_str) {
         let _ = write!(
@@ -776,13 +892,32 @@ pub(crate) fn attachment(a: &Value) -> String {
 
 /// What a message shows: its blocks (its `text` when it has none), then its attachments.
 pub(crate) fn message_body(text: &str, bs: Option<&[Value]>, atts: Option<&[Value]>) -> String {
+    body(text, bs, atts, None)
+}
+
+/// [`message_body`] with buttons that click (forms posting to `/_fake/click`).
+pub(crate) fn clickable_body(
+    text: &str,
+    bs: Option<&[Value]>,
+    atts: Option<&[Value]>,
+    click: &Clickable,
+) -> String {
+    body(text, bs, atts, Some(click))
+}
+
+fn body(
+    text: &str,
+    bs: Option<&[Value]>,
+    atts: Option<&[Value]>,
+    click: Option<&Clickable>,
+) -> String {
     let mut out = match bs.filter(|b| !b.is_empty()) {
-        Some(bs) => blocks(bs),
+        Some(bs) => blocks_at(bs, click.map(|c| (c, None))),
         None if text.is_empty() => String::new(),
         None => format!("<div class=\"blk blk-text\">{}</div>", mrkdwn(text)),
     };
-    for a in atts.into_iter().flatten() {
-        out.push_str(&attachment(a));
+    for (i, a) in atts.into_iter().flatten().enumerate() {
+        out.push_str(&attachment_at(a, click.map(|c| (c, Some(i)))));
     }
     out
 }
@@ -938,6 +1073,34 @@ mod tests {
         // With blocks the text is the notification fallback; without, it is the message.
         assert!(!message_body("fallback", Some(&bs), None).contains("fallback"));
         assert!(message_body("*hi*", None, None).contains("<b>hi</b>"));
+    }
+
+    #[test]
+    fn clickable_buttons_are_forms_and_escaped() {
+        let click = Clickable {
+            channel: "C1".into(),
+            ts: "1.000001".into(),
+            acting: "U2".into(),
+            view: "\"><b>".into(),
+        };
+        let bs = vec![json!({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "<Ack> & :rocket:"},
+             "action_id": "a\"><script>", "style": "danger"},
+            {"type": "button", "text": {"type": "plain_text", "text": "Bad link"},
+             "action_id": "js", "url": "javascript:alert(1)"}]})];
+        let out = clickable_body("", Some(&bs), None, &click);
+        assert!(out.starts_with(
+            "<div class=\"blk blk-actions\"><form class=\"fake-actions\" method=\"post\" action=\"/_fake/click\">"
+        ), "{out}");
+        assert!(out.contains("<input type=\"hidden\" name=\"view\" value=\"&quot;&gt;&lt;b&gt;\">"));
+        assert!(out.contains(
+            "<button class=\"btn danger\" type=\"submit\" name=\"action_id\" value=\"a&quot;&gt;&lt;script&gt;\">&lt;Ack&gt; &amp; <span class=\"emoji\""
+        ), "{out}");
+        // A link that is not a web link is no link: the click still works.
+        assert!(out.contains("name=\"action_id\" value=\"js\">Bad link</button>"));
+        assert!(!out.contains("javascript:") && !out.contains("<script"));
+        // Earlier versions (no click context) draw inert buttons.
+        assert!(message_body("", Some(&bs), None).contains("type=\"button\""));
     }
 
     #[test]
