@@ -91,7 +91,7 @@ fn rendering(c: &mut Criterion) {
     });
     let card = Card::new(&payload);
     c.bench_function("render run card", |b| {
-        b.iter(|| renderer.render_card(black_box(&card), &names, false))
+        b.iter(|| renderer.render_card(black_box(&card), &names, false, None))
     });
 }
 

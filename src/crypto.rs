@@ -73,6 +73,8 @@ impl std::fmt::Debug for SecretKey {
 #[derive(Clone)]
 pub struct Cipher {
     aead: Aes256Gcm,
+    /// Keys [`Cipher::reference`] (derived from the service key for that purpose only).
+    references: std::sync::Arc<SecretBox<[u8; 64]>>,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -86,7 +88,24 @@ impl Cipher {
     pub fn new(key: &SecretKey) -> Self {
         Self {
             aead: Aes256Gcm::new(key.0.expose_secret().into()),
+            references: std::sync::Arc::new(SecretBox::new(Box::new(
+                key.derive_64("opaque references"),
+            ))),
         }
+    }
+
+    /// An opaque, unforgeable reference to `data` (e.g. the value of a button on a Slack
+    /// card): 128 bits of HMAC-SHA-256 keyed by the service key, base64url. It names no
+    /// tenant, and one cannot be made for other data without the key.
+    pub fn reference(&self, data: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.references.expose_secret())
+        else {
+            unreachable!("HMAC accepts keys of any length")
+        };
+        mac.update(data.as_bytes());
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// Encrypts `plaintext`, bound to `associated_data`.

@@ -279,7 +279,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    scenario_controls (scenario_id) {
+        scenario_id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        incident -> BigInt,
+        acked_by_id -> Nullable<Text>,
+        acked_by -> Nullable<Text>,
+        acked_at -> Nullable<Timestamp>,
+        muted_by_id -> Nullable<Text>,
+        muted_by -> Nullable<Text>,
+        muted_at -> Nullable<Timestamp>,
+        muted_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slack_actions (action_key) {
+        action_key -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(scenario_controls -> scenarios (scenario_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    scenario_controls,
+    slack_actions,
     channel_directories,
     organizations,
     projects,

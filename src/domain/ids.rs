@@ -211,6 +211,12 @@ impl SubjectKey {
             rest.rsplit_once(':').map_or(rest, |(id, _)| id),
         ))
     }
+
+    /// The scenario and incident number of a stored incident key (`None` for load tests).
+    pub fn incident_of(stored: &str) -> Option<(&str, i64)> {
+        let (id, n) = stored.strip_prefix("sc:")?.rsplit_once(':')?;
+        Some((id, n.parse().ok()?))
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +272,11 @@ mod tests {
             Some((SubjectKind::Scenario, "shop.checkout"))
         );
         assert_eq!(SubjectKey::subject_of("other"), None);
+        assert_eq!(
+            SubjectKey::incident_of(sc.as_str()),
+            Some(("shop.checkout", 3))
+        );
+        assert_eq!(SubjectKey::incident_of(lt.as_str()), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod channel;
 pub mod ids;
+pub mod incident;
 pub mod lifecycle;
 pub(crate) mod monitoring;
 pub mod rules;

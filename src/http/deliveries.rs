@@ -3,7 +3,7 @@
 //! stored fields, the subject's name, the channel's current name and a sentence saying
 //! what happened and what to do ([`error_message`]), which the web UI shows too.
 
-use actix_web::{get, web};
+use actix_web::{delete, get, web};
 use chrono::{NaiveDateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
@@ -11,15 +11,18 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::params;
 use super::responses::{BadRequest, Denied, NotFound, Unprocessable};
+use crate::actors::slack_sender::Wake;
 use crate::db::models::delivery::{Delivery, DeliveryStatus};
 use crate::db::models::delivery_log::{LogEntry, LogFilter};
 use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
+use crate::db::models::scenario_controls::ControlsRow;
 use crate::db::models::slack_channel::SlackChannel;
 use crate::db::models::test_message::TestMessageRow;
 use crate::db::DbConnection;
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::ProjectId;
+use crate::services::slack_config::{self, Scope};
 use crate::slack::{classify, ErrorClass};
 use crate::state::AppState;
 
@@ -85,6 +88,12 @@ pub fn error_message(reason: &str) -> String {
             "Not sent: the Slack settings were incomplete when this event arrived. To receive \
              the next ones, {}.",
             what.join(" and ")
+        );
+    }
+    if let Some(rest) = reason.strip_prefix("muted by ") {
+        return format!(
+            "Skipped: the incident was muted in Slack by {rest}. Its recovery is still sent. \
+             Click \"Unmute\" on the incident's card, or end the mute on the project's Slack page."
         );
     }
     match reason {
@@ -181,10 +190,57 @@ pub struct DeliveryEntry {
     pub subject_name: Option<String>,
 }
 
-/// `GET …/slack/deliveries`: newest first.
+/// A monitoring incident muted from Slack (a button on its card): its changes are logged
+/// as `skipped` until the mute ends or the scenario recovers (the recovery is sent).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct MuteEntry {
+    pub scenario_id: String,
+    pub scenario_name: String,
+    pub project: String,
+    pub incident: i64,
+    /// The Slack user's display name (or the admin token's name).
+    pub muted_by: String,
+    /// The Slack user ID (`U…`), or the admin token's ID.
+    pub muted_by_id: String,
+    pub muted_at: String,
+    /// When the mute ends by itself; `null`: when the scenario recovers.
+    pub until: Option<String>,
+    pub until_recovered: bool,
+    /// As the skipped deliveries show it: "muted by sam until recovered".
+    pub reason: String,
+}
+
+/// `GET …/slack/deliveries`: newest first, with the active mutes.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryLog {
     pub deliveries: Vec<DeliveryEntry>,
+    /// Mutes holding now on open incidents (newest first); left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mutes: Vec<MuteEntry>,
+}
+
+/// The active mutes of an organization (one project, or all), as the API and the UI show them.
+pub fn load_mutes(
+    conn: &mut DbConnection,
+    org: &str,
+    project: Option<&str>,
+) -> diesel::QueryResult<Vec<MuteEntry>> {
+    let now = chrono::Utc::now().naive_utc();
+    Ok(ControlsRow::active_mutes(conn, org, project, now)?
+        .into_iter()
+        .map(|m| MuteEntry {
+            reason: m.mute.reason(),
+            scenario_id: m.scenario_id,
+            scenario_name: m.scenario_name,
+            project: m.project_id,
+            incident: m.incident,
+            muted_by: m.mute.by.name.clone(),
+            muted_by_id: m.mute.by.id.clone(),
+            muted_at: rfc3339(m.mute.at.naive_utc()),
+            until: m.mute.until.map(|u| rfc3339(u.naive_utc())),
+            until_recovered: m.mute.until.is_none(),
+        })
+        .collect())
 }
 
 /// One delivery of an event.
@@ -355,10 +411,51 @@ pub async fn list(
                 status: None,
                 limit,
             };
-            Ok(load_log(conn, filter)?)
+            Ok((load_log(conn, filter)?, load_mutes(conn, &o, Some(&p))?))
         })
         .await?;
-    Ok(web::Json(DeliveryLog { deliveries }))
+    let (deliveries, mutes) = deliveries;
+    Ok(web::Json(DeliveryLog { deliveries, mutes }))
+}
+
+/// `DELETE …/slack/mutes/{scenario}` answers this.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MuteEnded {
+    pub scenario_id: String,
+    pub ended: bool,
+}
+
+#[utoipa::path(
+    tag = "slack settings",
+    params(
+        ("org" = String, Path, description = "organization id"),
+        ("project" = String, Path, description = "project id"),
+        ("scenario_id" = String, Path, description = "monitoring scenario id"),
+    ),
+    responses(
+        (status = 200, description = "The mute ended: the incident's cards show it, its threads say who ended it, its changes are sent again", body = MuteEnded),
+        Denied, NotFound,
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/projects/{project}/slack/mutes/{scenario_id}")]
+pub async fn end_mute(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<web::Json<MuteEnded>, ApiError> {
+    let org = params::org(&path.0)?;
+    let project = params::project(&path.1)?;
+    auth.require_admin(AdminTarget::Project(&org, &project))?;
+    let scope = Scope::Project(org, project);
+    let channels = slack_config::end_mute(&state.services, &auth.0, &scope, &path.2).await?;
+    if !channels.is_empty() {
+        state.actors.sender().do_send(Wake { channels });
+    }
+    Ok(web::Json(MuteEnded {
+        scenario_id: path.2.clone(),
+        ended: true,
+    }))
 }
 
 #[utoipa::path(
@@ -416,10 +513,14 @@ pub async fn list_org(
                 status,
                 limit,
             };
-            Ok(load_log(conn, filter)?)
+            Ok((
+                load_log(conn, filter)?,
+                load_mutes(conn, &o, project.as_deref())?,
+            ))
         })
         .await?;
-    Ok(web::Json(DeliveryLog { deliveries }))
+    let (deliveries, mutes) = deliveries;
+    Ok(web::Json(DeliveryLog { deliveries, mutes }))
 }
 
 #[cfg(test)]
@@ -456,6 +557,7 @@ mod tests {
                 "Set up the Slack integration again",
             ),
             ("msg_too_long", "operator"),
+            ("muted by sam until recovered", "Unmute"),
             ("something new", "operator"),
         ] {
             let text = error_message(reason);

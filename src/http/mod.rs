@@ -15,6 +15,7 @@ pub mod params;
 pub mod registry;
 pub mod responses;
 pub mod slack_events;
+pub mod slack_interactions;
 pub mod slack_settings;
 pub mod ui;
 
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(events::monitoring_event)
         .service(deliveries::list)
         .service(deliveries::list_org)
+        .service(deliveries::end_mute)
         .service(slack_settings::get_org)
         .service(slack_settings::put_org)
         .service(slack_settings::get_project)
@@ -65,16 +67,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(health::readyz)
         .service(oauth::callback)
         .service(slack_events::receive)
+        .service(slack_interactions::receive)
         .service(metrics::metrics);
 }
 
 /// The routes outside `/api/v1` and their one method each, for the 405 answer.
-const OTHER_ROUTES: [(&str, &str); 5] = [
+const OTHER_ROUTES: [(&str, &str); 6] = [
     ("/healthz", "GET"),
     ("/readyz", "GET"),
     ("/metrics", "GET"),
     ("/slack/oauth/callback", "GET"),
     ("/slack/events", "POST"),
+    ("/slack/interactions", "POST"),
 ];
 
 /// Unknown paths: a JSON 404 in the API's error format. A known path asked with a method

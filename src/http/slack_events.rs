@@ -31,7 +31,7 @@ fn ack() -> HttpResponse {
     HttpResponse::Ok().json(Ack { ok: true })
 }
 
-fn refuse(status: u16, code: &str, message: &str) -> HttpResponse {
+pub(super) fn refuse(status: u16, code: &str, message: &str) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status)
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     HttpResponse::build(status).json(ErrorBody::new(code, message))
@@ -57,52 +57,75 @@ async fn read_body(mut payload: web::Payload) -> Result<Option<Vec<u8>>, actix_w
     Ok(Some(body))
 }
 
+/// Counts a request from Slack in `xtc_slack_slack_events_received_total{type, outcome}`.
+pub(super) fn count_request(state: &AppState, kind: &str, outcome: &str) {
+    state
+        .metrics
+        .slack_events
+        .with_label_values(&[kind, outcome])
+        .inc();
+}
+
+/// The body of a request signed by Slack (Events API, interactivity): read whole (the
+/// signature covers the exact bytes), at most [`MAX_BODY_BYTES`], and verified against
+/// `SLACK_SIGNING_SECRET` (v0, 5-minute window). `Err` is the answer to give: 401 when it
+/// cannot be verified, 413 when too large.
+pub(super) async fn verified_body(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+    what: &str,
+) -> Result<Result<Vec<u8>, HttpResponse>, actix_web::Error> {
+    let Some(secret) = &state.settings.slack.signing_secret else {
+        tracing::warn!(
+            what,
+            "a Slack request arrived but SLACK_SIGNING_SECRET is not set; refused"
+        );
+        return Ok(Err(refuse(
+            401,
+            "unauthenticated",
+            "Slack requests cannot be verified: SLACK_SIGNING_SECRET is not configured on this server",
+        )));
+    };
+    let Some(body) = read_body(payload).await? else {
+        return Ok(Err(refuse(
+            413,
+            "payload_too_large",
+            "request body is larger than 65536 bytes",
+        )));
+    };
+    let verified = signing::verify(
+        secret,
+        header(req, TIMESTAMP_HEADER),
+        &body,
+        header(req, SIGNATURE_HEADER),
+        chrono::Utc::now().timestamp(),
+    );
+    if let Err(e) = verified {
+        tracing::warn!(what, reason = %e, "refused a Slack request with a bad signature");
+        return Ok(Err(refuse(
+            401,
+            "unauthenticated",
+            "invalid or expired Slack request signature",
+        )));
+    }
+    Ok(Ok(body))
+}
+
 #[post("/slack/events")]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let count = |kind: &str, outcome: &str| {
-        state
-            .metrics
-            .slack_events
-            .with_label_values(&[kind, outcome])
-            .inc();
+    let count = |kind: &str, outcome: &str| count_request(&state, kind, outcome);
+    let body = match verified_body(&req, &state, payload, "event").await? {
+        Ok(body) => body,
+        Err(refused) => {
+            count("unverified", "rejected");
+            return Ok(refused);
+        }
     };
-    let Some(secret) = &state.settings.slack.signing_secret else {
-        tracing::warn!("a Slack event arrived but SLACK_SIGNING_SECRET is not set; refused");
-        count("unverified", "rejected");
-        return Ok(refuse(
-            401,
-            "unauthenticated",
-            "Slack events cannot be verified: SLACK_SIGNING_SECRET is not configured on this server",
-        ));
-    };
-    let Some(body) = read_body(payload).await? else {
-        count("unverified", "rejected");
-        return Ok(refuse(
-            413,
-            "payload_too_large",
-            "request body is larger than 65536 bytes",
-        ));
-    };
-    let verified = signing::verify(
-        secret,
-        header(&req, TIMESTAMP_HEADER),
-        &body,
-        header(&req, SIGNATURE_HEADER),
-        chrono::Utc::now().timestamp(),
-    );
-    if let Err(e) = verified {
-        tracing::warn!(reason = %e, "refused a Slack event with a bad signature");
-        count("unverified", "rejected");
-        return Ok(refuse(
-            401,
-            "unauthenticated",
-            "invalid or expired Slack request signature",
-        ));
-    }
     let envelope: Envelope = match serde_json::from_slice(&body) {
         Ok(e) => e,
         Err(_) => {

@@ -120,10 +120,11 @@ async fn attempt(deps: &SenderDeps, edit: &CardEdit) -> Outcome {
             let installation = Installation::find_by_id(conn, &e2.installation_id)?;
             let thread = SlackThread::find(conn, &e2.subject_key, &e2.team_id, &e2.channel)?;
             let names = names_of(conn, &e2.org_id, &e2.project_id)?;
-            Ok::<_, DbError>((installation, thread, names))
+            let controls = super::incidents::controls_for(conn, &e2.subject_key)?;
+            Ok::<_, DbError>((installation, thread, names, controls))
         })
         .await;
-    let (installation, thread, names) = match loaded {
+    let (installation, thread, names, controls) = match loaded {
         Ok(v) => v,
         Err(e) => {
             return Outcome::Retry {
@@ -149,7 +150,17 @@ async fn attempt(deps: &SenderDeps, edit: &CardEdit) -> Outcome {
             error: "the stored card cannot be read".into(),
         };
     };
-    let rendered = match deps.renderer.render_card(&card, &names, edit.compact) {
+    let controls = super::incidents::card_controls(
+        &deps.cipher,
+        controls,
+        &edit.subject_key,
+        &edit.team_id,
+        &edit.channel,
+    );
+    let rendered = match deps
+        .renderer
+        .render_card(&card, &names, edit.compact, controls.as_ref())
+    {
         Ok(r) => r,
         Err(e) => {
             return Outcome::Drop {

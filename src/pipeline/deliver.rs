@@ -8,10 +8,10 @@ use rand::Rng;
 use secrecy::SecretString;
 
 use super::events::Payload;
-use super::render::{Card, Names, Renderer};
+use super::render::{Card, CardControls, Names, Renderer};
 use super::tokens::RefreshError;
 use crate::crypto::Cipher;
-use crate::db::models::card_edit::CardEdit;
+use crate::db::models::card_edit::{CardEdit, CardPlace};
 use crate::db::models::delivery::{block_channel, Delivery, Pacing};
 use crate::db::models::event::EventRow;
 use crate::db::models::installation::Installation;
@@ -19,6 +19,7 @@ use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::{now, write_tx, Db, DbConnection, DbError};
+use crate::domain::incident::Controls;
 use crate::domain::settings::IntegrationStatus;
 use crate::slack::{ErrorClass, PostMessage, SlackApi, SlackError};
 
@@ -119,6 +120,8 @@ struct Prepared {
     names: Names,
     installation: Installation,
     thread: Option<SlackThread>,
+    /// An incident's acknowledgement and mute (for its card).
+    controls: Option<Controls>,
 }
 
 fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, String>, DbError> {
@@ -142,16 +145,20 @@ fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, Str
         return Ok(Err(super::installations::broken_reason(&why)));
     }
     let names = names_of(conn, &d.org_id, &d.project_id)?;
-    let thread = if d.threads {
-        SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?
+    let (thread, controls) = if d.threads {
+        (
+            SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?,
+            super::incidents::controls_for(conn, &d.subject_key)?,
+        )
     } else {
-        None
+        (None, None)
     };
     Ok(Ok(Prepared {
         payload,
         names,
         installation,
         thread,
+        controls,
     }))
 }
 
@@ -221,6 +228,7 @@ fn broadcast(payload: &Payload) -> bool {
         Payload::Scenario(sc) => {
             matches!(sc.change, Change::Recovered { .. } | Change::Failing { .. })
         }
+        Payload::IncidentAction(_) => false,
     }
 }
 
@@ -407,6 +415,16 @@ enum Plan {
 
 async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString) -> Record {
     let card_only = matches!(&p.payload, Payload::Scenario(sc) if sc.change.card_only());
+    // Someone acted on an incident: a reply under its card (which the action's own card
+    // edits update), never a card of its own.
+    let action = matches!(&p.payload, Payload::IncidentAction(_));
+    let controls = super::incidents::card_controls(
+        &deps.cipher,
+        p.controls.clone(),
+        &d.subject_key,
+        &p.installation.team_id,
+        &d.channel,
+    );
     let plan = match p.thread.clone() {
         Some(thread) => {
             let mut card: Card =
@@ -418,7 +436,7 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
                 Plan::Reply(thread, card)
             }
         }
-        None if d.threads => Plan::Parent(Card::new(&p.payload)),
+        None if d.threads && !action => Plan::Parent(Card::new(&p.payload)),
         None => Plan::Single,
     };
     let card_json = |card: &Card| serde_json::to_string(card).unwrap_or_default();
@@ -434,7 +452,10 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
         };
     }
     let rendered = match &plan {
-        Plan::Parent(card) => deps.renderer.render_card(card, &p.names, d.compact),
+        Plan::Parent(card) => {
+            deps.renderer
+                .render_card(card, &p.names, d.compact, controls.as_ref())
+        }
         Plan::Single => deps.renderer.render_event(&p.payload, &p.names, d.compact),
         // Only what is new; the edited card holds the rest.
         Plan::Reply(_, card) | Plan::CardOnly(_, card) => {
@@ -469,7 +490,7 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
         // Someone deleted the card: a new card with the current state, the reply under it.
         Err(e) if e.code() == "thread_not_found" => match &plan {
             Plan::Reply(thread, card) => {
-                match repost_card(deps, d, &p, token, thread, card).await {
+                match repost_card(deps, d, &p, token, thread, card, controls.as_ref()).await {
                     Ok(new_ts) => msg.thread_ts = Some(new_ts),
                     Err(record) => return record,
                 }
@@ -492,6 +513,7 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
             card: card_json(&card),
             updated_at: now(),
         })),
+        Plan::Reply(..) if action => None,
         Plan::Reply(_, card) => Some(ThreadWrite::SaveCard {
             card: card_json(&card),
             channel_id: posted.channel.clone(),
@@ -519,10 +541,11 @@ async fn repost_card(
     token: &SecretString,
     thread: &SlackThread,
     card: &Card,
+    controls: Option<&CardControls>,
 ) -> Result<String, Record> {
     let rendered = deps
         .renderer
-        .render_card(card, &p.names, d.compact)
+        .render_card(card, &p.names, d.compact, controls)
         .map_err(|e| Record::Failed {
             error: format!("template error: {e}"),
         })?;
@@ -648,27 +671,17 @@ fn save(
                     // The card's edit: durable, coalesced with a pending one, paced per
                     // workspace (`pipeline::card_edits`).
                     if let Some(installation) = &d.installation_id {
-                        CardEdit::upsert(
-                            conn,
-                            &CardEdit {
-                                subject_key: d.subject_key.clone(),
-                                team_id: team.clone(),
-                                channel: d.channel.clone(),
-                                slack_channel: channel_id,
-                                installation_id: installation.clone(),
-                                org_id: d.org_id.clone(),
-                                project_id: d.project_id.clone(),
-                                compact: d.compact,
-                                card,
-                                revision: 1,
-                                due_at: now_naive,
-                                attempts: 0,
-                                last_error: None,
-                                claimed_until: None,
-                                claimed_by: None,
-                                created_at: now_naive,
-                            },
-                        )?;
+                        let place = CardPlace {
+                            subject_key: &d.subject_key,
+                            team_id: team,
+                            channel: &d.channel,
+                            slack_channel: &channel_id,
+                            installation_id: installation,
+                            org_id: &d.org_id,
+                            project_id: &d.project_id,
+                            compact: d.compact,
+                        };
+                        CardEdit::upsert(conn, &CardEdit::due_now(&place, card, now_naive))?;
                     }
                 }
                 _ => {}

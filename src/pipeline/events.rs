@@ -439,6 +439,22 @@ impl MonitoringEventBody {
 pub enum Payload {
     LoadTest(LoadTestPayload),
     Scenario(ScenarioPayload),
+    /// Someone acknowledged, muted or unmuted a monitoring incident (a button on its card,
+    /// or the web UI): a one-line reply in the incident's thread.
+    IncidentAction(IncidentActionPayload),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IncidentActionPayload {
+    pub scenario_id: String,
+    pub name: String,
+    pub incident: i64,
+    pub action: crate::domain::incident::Action,
+    pub by: crate::domain::incident::Actor,
+    pub at: DateTime<Utc>,
+    /// A timed mute's end.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::events::{LoadTestEvent, LoadTestPayload, MonitoringEvent, Payload, ScenarioPayload};
+use super::incidents;
 use crate::db::models::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::db::models::event::EventRow;
 use crate::db::models::load_test::LoadTestRow;
@@ -525,6 +526,19 @@ pub fn monitoring_event(
             // A flapping scenario's later changes only update its incident card: nothing
             // where there is no card (threads off, or nothing to send).
             rows.retain(|r| r.threads && r.status == DeliveryStatus::Pending);
+        } else if rows.iter().any(|r| r.status == DeliveryStatus::Pending) {
+            // A muted incident's changes are logged as skipped, with who muted it until when.
+            let recovery = matches!(change, monitoring::Change::Recovered { .. });
+            let muted = incidents::mute_reason(conn, &row.id, next.incident, recovery, now)?;
+            if let Some(reason) = muted {
+                for r in rows
+                    .iter_mut()
+                    .filter(|r| r.status == DeliveryStatus::Pending)
+                {
+                    r.status = DeliveryStatus::Skipped;
+                    r.error = Some(reason.clone());
+                }
+            }
         }
         channels = queue(conn, &rows)?;
     }

@@ -7,6 +7,7 @@ pub(crate) mod channel_health;
 pub(crate) mod deliver;
 pub(crate) mod effective;
 pub mod events;
+pub(crate) mod incidents;
 pub(crate) mod ingest;
 pub(crate) mod installations;
 pub(crate) mod installed_channels;

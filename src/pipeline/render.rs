@@ -17,7 +17,10 @@ use handlebars::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::events::{FailedSensor, LoadTestPayload, Payload, ReportInfo, ScenarioPayload};
+use super::events::{
+    FailedSensor, IncidentActionPayload, LoadTestPayload, Payload, ReportInfo, ScenarioPayload,
+};
+use crate::domain::incident::{Action, Controls, MuteFor};
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
 use crate::domain::monitoring::Change;
 use crate::domain::monitoring::{human_duration, Health};
@@ -44,6 +47,8 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "_sc_links",
     "_sc_event",
     "_sc_compact",
+    "_sc_controls",
+    "_sc_buttons",
     "load_test_started",
     "load_test_started.compact",
     "load_test_running",
@@ -72,6 +77,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "scenario_card",
     "scenario_card.compact",
     "scenario_reply",
+    "scenario_action_reply",
 ];
 
 /// Longest name shown in a message body (escaped characters); the link to XTC has the rest.
@@ -196,10 +202,16 @@ impl Card {
         card
     }
 
-    /// Takes in a later event of the same subject.
+    /// Takes in a later event of the same subject. Someone acting on an incident does not
+    /// change what the card holds (its acknowledgement and mute are rendered from
+    /// [`CardControls`]).
     pub fn absorb(&mut self, p: &Payload) {
+        if matches!(p, Payload::IncidentAction(_)) {
+            return;
+        }
         self.latest = p.clone();
         match p {
+            Payload::IncidentAction(_) => {}
             Payload::LoadTest(lt) => {
                 if lt.report.is_some() {
                     self.report = lt.report.clone();
@@ -367,22 +379,34 @@ impl Renderer {
             ),
             Payload::Scenario(sc) => (
                 sc.change.kind().to_owned(),
-                scenario_context(sc, names, None),
+                scenario_context(sc, names, None, None),
             ),
+            Payload::IncidentAction(a) => {
+                let mut ctx = action_context(a, names);
+                ctx["broadcast"] = Value::Bool(true);
+                return self.render("scenario_action_reply", false, &ctx);
+            }
         };
         self.render(&kind, compact, &ctx)
     }
 
-    /// The thread parent ("run card" / "incident card") showing the subject's current state.
+    /// The thread parent ("run card" / "incident card") showing the subject's current state;
+    /// an incident card also shows `controls` (acknowledgement, mute, buttons).
     pub fn render_card(
         &self,
         card: &Card,
         names: &Names,
         compact: bool,
+        controls: Option<&CardControls>,
     ) -> Result<Rendered, RenderError> {
         let (kind, ctx) = match &card.latest {
             Payload::LoadTest(lt) => ("load_test_card", load_test_context(lt, names, Some(card))),
-            Payload::Scenario(sc) => ("scenario_card", scenario_context(sc, names, Some(card))),
+            Payload::Scenario(sc) => (
+                "scenario_card",
+                scenario_context(sc, names, Some(card), controls),
+            ),
+            // Never the first event of a card (see `absorb`).
+            Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
         };
         self.render(kind, compact, &ctx)
     }
@@ -400,7 +424,8 @@ impl Renderer {
     ) -> Result<Rendered, RenderError> {
         let (kind, mut ctx) = match payload {
             Payload::LoadTest(lt) => ("load_test_reply", load_test_context(lt, names, None)),
-            Payload::Scenario(sc) => ("scenario_reply", scenario_context(sc, names, None)),
+            Payload::Scenario(sc) => ("scenario_reply", scenario_context(sc, names, None, None)),
+            Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
         };
         ctx["broadcast"] = Value::Bool(broadcast);
         let _ = card;
@@ -816,7 +841,90 @@ fn history_context(history: &[IncidentEntry]) -> Vec<Value> {
         .collect()
 }
 
-fn scenario_context(sc: &ScenarioPayload, names: &Names, card: Option<&Card>) -> Value {
+/// What an incident card shows about people acting on it: its acknowledgement and mute,
+/// and the opaque reference its buttons carry (`pipeline::incidents`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardControls {
+    pub controls: Controls,
+    /// The button value: identifies the card without naming a tenant.
+    pub reference: String,
+    /// A mute that ended by now is not shown.
+    pub now: DateTime<Utc>,
+}
+
+/// The `controls` context of an incident card: who acknowledged it and when, the mute, and
+/// the buttons (none once the incident recovered).
+fn controls_context(c: &CardControls, open: bool) -> Value {
+    let ack = c.controls.ack.as_ref().map(|a| {
+        json!({
+            "by": fit(&a.by.name, MAX_SHORT),
+            "ts": a.at.timestamp(),
+            "at": a.at.format("%H:%M UTC").to_string(),
+        })
+    });
+    let mute = c.controls.active_mute(c.now).filter(|_| open).map(|m| {
+        json!({
+            "by": fit(&m.by.name, MAX_SHORT),
+            "until": m.until.map(|u| json!({
+                "ts": u.timestamp(),
+                "at": u.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })),
+        })
+    });
+    let buttons: Vec<Value> = if open {
+        Action::ALL
+            .into_iter()
+            .filter(|a| match a {
+                Action::Acknowledge => ack.is_none(),
+                Action::Mute(_) => mute.is_none(),
+                Action::Unmute => mute.is_some(),
+            })
+            .map(|a| {
+                json!({
+                    "action_id": a.action_id(),
+                    "label": a.label(),
+                    "value": c.reference,
+                    "style": (a == Action::Acknowledge).then_some("primary"),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    json!({"ack": ack, "mute": mute, "buttons": buttons})
+}
+
+/// A one-line reply: someone acknowledged, muted or unmuted the incident.
+fn action_context(a: &IncidentActionPayload, names: &Names) -> Value {
+    let (emoji, text) = match a.action {
+        Action::Acknowledge => ("eyes", "Acknowledged by "),
+        Action::Mute(MuteFor::UntilRecovered) => ("mute", "Muted until recovered by "),
+        Action::Mute(_) => ("mute", "Muted by "),
+        Action::Unmute => ("loud_sound", "Unmuted by "),
+    };
+    let (org, project) = names_context(names);
+    let (name, _, _) = name_context(&a.name);
+    json!({
+        "org": org,
+        "project": project,
+        "scenario": {"id": a.scenario_id, "name": name},
+        "emoji": emoji,
+        "title": text,
+        "by": fit(&a.by.name, MAX_SHORT),
+        "until": a.until.map(|u| json!({
+            "ts": u.timestamp(),
+            "at": u.format("%Y-%m-%d %H:%M UTC").to_string(),
+        })),
+        "broadcast": false,
+    })
+}
+
+fn scenario_context(
+    sc: &ScenarioPayload,
+    names: &Names,
+    card: Option<&Card>,
+    controls: Option<&CardControls>,
+) -> Value {
     let (title, short, emoji) = change_title(&sc.change);
     let (previous, down_for, color) = match sc.change {
         Change::Failing { .. } => (None, None, color::RED),
@@ -867,6 +975,10 @@ fn scenario_context(sc: &ScenarioPayload, names: &Names, card: Option<&Card>) ->
         "sensor_count": sc.failed_sensors.len(),
         "more_sensors": if more > 0 { Value::from(more) } else { Value::Null },
         "history": history,
+        "controls": controls.map_or_else(
+            || json!({"ack": null, "mute": null, "buttons": []}),
+            |c| controls_context(c, !matches!(sc.change, Change::Recovered { .. })),
+        ),
         "broadcast": false,
     })
 }
@@ -1056,6 +1168,7 @@ mod tests {
                 LoadTestEventType::Error | LoadTestEventType::Aborted
             ),
             Payload::Scenario(sc) => matches!(sc.change, Change::Recovered { .. }),
+            Payload::IncidentAction(_) => false,
         }
     }
 
@@ -1071,8 +1184,8 @@ mod tests {
         let mut out = json!({
             "threads_off_full": r.render_event(last, &n, false).unwrap().to_json(),
             "threads_off_compact": r.render_event(last, &n, true).unwrap().to_json(),
-            "threads_on_card_full": r.render_card(&card, &n, false).unwrap().to_json(),
-            "threads_on_card_compact": r.render_card(&card, &n, true).unwrap().to_json(),
+            "threads_on_card_full": r.render_card(&card, &n, false, None).unwrap().to_json(),
+            "threads_on_card_compact": r.render_card(&card, &n, true, None).unwrap().to_json(),
         });
         if events.len() > 1 {
             let b = broadcast(last);
@@ -1142,6 +1255,116 @@ mod tests {
         }
     }
 
+    /// An incident card as people act on it from Slack: buttons while open, who
+    /// acknowledged and muted it, no buttons once recovered; and the one-line replies.
+    #[test]
+    fn golden_incident_cards_with_buttons_acknowledgements_and_mutes() {
+        use crate::domain::incident::{Action, Actor, Controls, MuteFor};
+        let r = Renderer::new(None).unwrap();
+        for name in ["Shop checkout", HOSTILE] {
+            let s = stories(name);
+            let get = |k: &str| s.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+            let events = get("scenario_recovered");
+            let mut card = Card::new(&events[0]);
+            let by = Actor {
+                id: "U0FAKEUSR02".into(),
+                name: name.replace("Shop checkout", "sam"),
+            };
+            let mut controls = Controls::none(2);
+            let cc = |c: &Controls| CardControls {
+                controls: c.clone(),
+                reference: "opaque-ref".into(),
+                now: at(3),
+            };
+            let n = names(name);
+            let mut out = json!({});
+            out["open"] = r
+                .render_card(&card, &n, false, Some(&cc(&controls)))
+                .unwrap()
+                .to_json();
+            controls.apply(Action::Acknowledge, &by, at(2));
+            controls.apply(Action::Mute(MuteFor::OneHour), &by, at(2));
+            card.absorb(&events[1]);
+            out["acknowledged_and_muted"] = r
+                .render_card(&card, &n, false, Some(&cc(&controls)))
+                .unwrap()
+                .to_json();
+            out["acknowledged_and_muted_compact"] = r
+                .render_card(&card, &n, true, Some(&cc(&controls)))
+                .unwrap()
+                .to_json();
+            card.absorb(&events[2]);
+            out["recovered"] = r
+                .render_card(&card, &n, false, Some(&cc(&controls)))
+                .unwrap()
+                .to_json();
+            for (key, action, until) in [
+                ("reply_acknowledged", Action::Acknowledge, None),
+                (
+                    "reply_muted_1h",
+                    Action::Mute(MuteFor::OneHour),
+                    Some(at(2) + chrono::Duration::hours(1)),
+                ),
+                (
+                    "reply_muted_until_recovered",
+                    Action::Mute(MuteFor::UntilRecovered),
+                    None,
+                ),
+                ("reply_unmuted", Action::Unmute, None),
+            ] {
+                let p = Payload::IncidentAction(IncidentActionPayload {
+                    scenario_id: "shop-checkout".into(),
+                    name: name.into(),
+                    incident: 2,
+                    action,
+                    by: by.clone(),
+                    at: at(2),
+                    until,
+                });
+                out[key] = r
+                    .render_reply(&p, &card, &n, false, false)
+                    .unwrap()
+                    .to_json();
+                out[format!("{key}_without_thread")] =
+                    r.render_event(&p, &n, false).unwrap().to_json();
+            }
+            for (_, m) in out.as_object().unwrap() {
+                check(m);
+            }
+            let open = out["open"].to_string();
+            for label in [
+                "Acknowledge",
+                "Mute 1 h",
+                "Mute 4 h",
+                "Mute until recovered",
+            ] {
+                assert!(open.contains(label), "{label}: {open}");
+            }
+            assert!(!open.contains("Unmute"), "{open}");
+            let muted = out["acknowledged_and_muted"].to_string();
+            assert!(
+                muted.contains("Unmute") && !muted.contains("\"Acknowledge\""),
+                "{muted}"
+            );
+            assert!(
+                !out["recovered"].to_string().contains("\"actions\""),
+                "no buttons once recovered"
+            );
+            if name == HOSTILE {
+                assert!(
+                    muted.contains(HOSTILE_ESCAPED),
+                    "the Slack user's name is user text: {muted}"
+                );
+            }
+            let key = if name == HOSTILE {
+                "hostile__incident_controls"
+            } else {
+                "incident_controls"
+            };
+            insta::assert_json_snapshot!(key, out);
+        }
+    }
+
     #[test]
     fn progress_shows_only_what_happened() {
         let line = |events: &[Payload]| {
@@ -1192,7 +1415,7 @@ mod tests {
             card.absorb(e);
         }
         let all = r
-            .render_card(&card, &names("x"), false)
+            .render_card(&card, &names("x"), false, None)
             .unwrap()
             .to_json()
             .to_string();

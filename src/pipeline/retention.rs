@@ -65,6 +65,8 @@ impl Policy {
             // answer (rather than "unknown") for someone who comes back late.
             oauth_states: now - chrono::Duration::days(1),
             ui_sessions: now,
+            // A click may come again only within its signature's 5 minutes.
+            slack_actions: now - chrono::Duration::days(1),
         }
     }
 }
@@ -76,11 +78,12 @@ pub struct Cutoffs {
     pub audit: NaiveDateTime,
     pub oauth_states: NaiveDateTime,
     pub ui_sessions: NaiveDateTime,
+    pub slack_actions: NaiveDateTime,
 }
 
 /// The tables a pass prunes, in the order it prunes them (the `table` label of
 /// `xtc_slack_retention_pruned_total`).
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     "deliveries",
     "events",
     "slack_threads",
@@ -90,6 +93,7 @@ pub const TABLES: [&str; 9] = [
     "audit_log",
     "oauth_states",
     "ui_sessions",
+    "slack_actions",
 ];
 
 /// What one pass deleted.
@@ -240,6 +244,7 @@ async fn prune_table(
                 "audit_log" => model::prune_audit(c, cut.audit, rows),
                 "oauth_states" => model::prune_oauth_states(c, cut.oauth_states, rows),
                 "ui_sessions" => model::prune_ui_sessions(c, cut.ui_sessions, rows),
+                "slack_actions" => model::prune_slack_actions(c, cut.slack_actions, rows),
                 _ => Ok(0),
             })
             .await?;

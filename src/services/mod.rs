@@ -4,6 +4,7 @@
 
 pub mod slack_config;
 pub mod slack_events;
+pub mod slack_interactions;
 
 use std::sync::Arc;
 

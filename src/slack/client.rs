@@ -38,6 +38,11 @@ thread_local! {
 }
 
 fn build_http_client() -> awc::Client {
+    // Logged first on purpose: when the thread ends, thread-locals are dropped in the reverse
+    // order of their creation, and dropping this client's pooled connections logs (mio, at
+    // trace level). Logging here first creates the log formatter's thread-local buffer
+    // before the client, so it still exists then (else the thread aborts at exit).
+    tracing::trace!("creating this thread's HTTP client for Slack");
     // rustls chooses its crypto provider from crate features; installing ring explicitly
     // keeps that working if another dependency ever enables a second provider. An error
     // only means a provider is already installed.
@@ -324,6 +329,72 @@ impl SlackApi {
 
     /// Sends one request and interprets the answer; the whole exchange, body included,
     /// is bounded by the timeout.
+    /// Whether `url` is a `response_url` Slack could have given us: `https://hooks.slack.com/…`,
+    /// or on the host of the configured Web API (the fake Slack). Anything else is never
+    /// called (a forged payload must not make us POST to an address of its choosing).
+    pub fn is_response_url(&self, url: &str) -> bool {
+        let Ok(parsed) = url::Url::parse(url) else {
+            return false;
+        };
+        if parsed.scheme() == "https" && parsed.host_str() == Some("hooks.slack.com") {
+            return true;
+        }
+        let Ok(base) = url::Url::parse(&self.base_url) else {
+            return false;
+        };
+        parsed.scheme() == base.scheme()
+            && parsed.host_str() == base.host_str()
+            && parsed.port_or_known_default() == base.port_or_known_default()
+    }
+
+    /// Posts a message to an interaction's `response_url` (e.g. an ephemeral answer to
+    /// the person who clicked). The URL must pass [`SlackApi::is_response_url`].
+    pub async fn respond(&self, response_url: &str, message: &Value) -> Result<(), SlackError> {
+        const METHOD: &str = "response_url";
+        if !self.is_response_url(response_url) {
+            return Err(SlackError::Api {
+                method: METHOD,
+                code: "invalid_response_url".to_owned(),
+                needed: None,
+                provided: None,
+                errors: Vec::new(),
+            });
+        }
+        let send = HTTP
+            .with(Clone::clone)
+            .post(response_url)
+            .timeout(self.timeout)
+            .content_type("application/json; charset=utf-8")
+            .send_body(message.to_string());
+        let result = match tokio::time::timeout(self.timeout, send).await {
+            Err(_) | Ok(Err(awc::error::SendRequestError::Timeout)) => {
+                Err(SlackError::Timeout { method: METHOD })
+            }
+            Ok(Err(e)) => Err(SlackError::Connection {
+                method: METHOD,
+                detail: e.to_string(),
+            }),
+            Ok(Ok(resp)) if resp.status().is_success() => Ok(()),
+            Ok(Ok(resp)) => {
+                let status = resp.status().as_u16();
+                Err(SlackError::Http {
+                    method: METHOD,
+                    status,
+                    code: format!("http_{status}"),
+                    slack_error: None,
+                })
+            }
+        };
+        if let Some(CallCounter(counter)) = &self.calls {
+            let outcome = match &result {
+                Ok(()) => "ok",
+                Err(e) => e.code(),
+            };
+            counter.with_label_values(&[METHOD, outcome]).inc();
+        }
+        result
+    }
+
     async fn call(
         &self,
         method: &'static str,

@@ -629,3 +629,79 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     b.client.clone().close().await.unwrap();
     eprintln!("screenshots in {}", b.shots.display());
 }
+
+/// A user clicks "Acknowledge" on an incident card in the fake Slack's page, as a chosen
+/// fake user; the card is then edited to name them.
+#[actix_web::test]
+async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let app = try_spawn_fast_app(Backend::Sqlite, |a| {
+        a.slack_signing_secret = Some("fake-signing-secret".into());
+    })
+    .await
+    .unwrap();
+    app.configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
+        .await;
+    let url = app.url("/slack/interactions");
+    app.fake_post("/interactivity", json!({ "url": url })).await;
+    let body = json!({
+        "event_id": "m1", "org": "acme", "project": "webshop", "state": "failure",
+        "notify_via": ["slack"], "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
+        "failed_sensors": [{"name": "Page load < 3s", "message": "3.8s"}],
+    });
+    let (status, res) = post_mon(&app, "shop-checkout", body).await;
+    assert_eq!(status, 202, "{res}");
+    messages(&app, "load-tests", 1).await;
+
+    let page = format!(
+        "{}/_fake/?channel=load-tests&as=U0FAKEUSR02",
+        app.fake().base_url()
+    );
+    b.goto(&page).await;
+    assert!(b.page_has("Mute until recovered").await);
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            r#"button[name="action_id"][value="incident.ack"]"#,
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        b.page_has("app answered 200").await,
+        "the click's outcome is shown"
+    );
+    // The card is edited after the answer: look again until it shows.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        b.goto(&page).await;
+        let visible = b
+            .client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if visible.contains("Acknowledged by sam at") {
+            assert!(
+                !visible.contains("\nAcknowledge\n"),
+                "no Acknowledge button any more"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the card was not edited: {visible}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.fit_height().await;
+    b.shot("fake-slack-acknowledged").await;
+    b.client.clone().close().await.unwrap();
+}

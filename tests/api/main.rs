@@ -15,6 +15,7 @@ mod delivery_log;
 mod event_input;
 mod fake_slack;
 mod health;
+mod interactions;
 mod metrics;
 mod migrations;
 mod oauth;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// `method path` of every `/api/v1` route of API.md.
-const CONTRACT: [&str; 19] = [
+const CONTRACT: [&str; 20] = [
     "put /api/v1/orgs/{org}",
     "put /api/v1/orgs/{org}/projects/{project}",
     "post /api/v1/load-tests/{load_test_id}/events",
@@ -31,6 +31,7 @@ const CONTRACT: [&str; 19] = [
     "get /api/v1/orgs/{org}/projects/{project}/slack/deliveries",
     "get /api/v1/orgs/{org}/slack/deliveries",
     "post /api/v1/orgs/{org}/slack/channel-check",
+    "delete /api/v1/orgs/{org}/projects/{project}/slack/mutes/{scenario_id}",
     "get /api/v1/openapi.json",
 ];
 

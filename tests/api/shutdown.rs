@@ -15,7 +15,7 @@ use crate::metrics::{lt_event, post_lt};
 
 const EVENTS: usize = 30;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,7 +24,12 @@ fn free_port() -> u16 {
 }
 
 /// `xtc-slack serve` on `port` against `db` and `fake`; logs go to `log`.
-fn serve(db: &TestDb, fake: &FakeSlackHandle, port: u16, log: &std::path::Path) -> Child {
+pub(crate) fn serve(
+    db: &TestDb,
+    fake: &FakeSlackHandle,
+    port: u16,
+    log: &std::path::Path,
+) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -41,6 +46,7 @@ fn serve(db: &TestDb, fake: &FakeSlackHandle, port: u16, log: &std::path::Path) 
         )
         .env("SLACK_CLIENT_ID", "fake-client-id")
         .env("SLACK_CLIENT_SECRET", "fake-client-secret")
+        .env("SLACK_SIGNING_SECRET", "fake-signing-secret")
         .env("SLACK_API_URL", fake.api_url())
         .env("SLACK_AUTHORIZE_URL", fake.authorize_url())
         .env("XTC_SLACK_CHANNEL_INTERVAL_MS", "20")
@@ -52,7 +58,7 @@ fn serve(db: &TestDb, fake: &FakeSlackHandle, port: u16, log: &std::path::Path) 
         .unwrap()
 }
 
-async fn wait_ready(http: &reqwest::Client, port: u16) {
+pub(crate) async fn wait_ready(http: &reqwest::Client, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(res) = http
@@ -104,8 +110,10 @@ fn deliveries(app: &TestApp) -> Vec<Delivery> {
     Delivery::list_by_project(&mut conn, "acme", "webshop", 1000).unwrap()
 }
 
-#[actix_web::test]
-async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
+/// The real binary on a free port against a new SQLite database and its own fake Slack
+/// (rate limit off), ready; with the app's service token. Also the child, its log file and
+/// port (to restart it).
+pub(crate) async fn binary_app() -> (TestApp, Child, std::path::PathBuf, u16) {
     let db = TestDb::create(Backend::Sqlite).unwrap();
     let fake = fake_slack::spawn(
         FakeSlackConfig {
@@ -117,7 +125,7 @@ async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
     .unwrap();
     let log = db.sqlite_path().unwrap().with_extension("log");
     let port = free_port();
-    let mut child = serve(&db, &fake, port, &log);
+    let child = serve(&db, &fake, port, &log);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -133,6 +141,12 @@ async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
         fake: Some(fake),
     };
     app.service_token = app.create_token(xtc_slack::domain::access::Role::Service, None, None);
+    (app, child, log, port)
+}
+
+#[actix_web::test]
+async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
+    let (app, mut child, log, port) = binary_app().await;
     app.configure_acme(json!({})).await;
 
     // A slow Slack, so that the burst is still in flight when the signal comes.

@@ -50,7 +50,43 @@ impl EditPacing {
     }
 }
 
+/// Where a card is and how it is edited: the fields of a new [`CardEdit`] besides its state.
+#[derive(Debug, Clone)]
+pub struct CardPlace<'a> {
+    pub subject_key: &'a str,
+    pub team_id: &'a str,
+    pub channel: &'a str,
+    /// The channel ID for `chat.update` (a `#name` keeps an ID learned earlier).
+    pub slack_channel: &'a str,
+    pub installation_id: &'a str,
+    pub org_id: &'a str,
+    pub project_id: &'a str,
+    pub compact: bool,
+}
+
 impl CardEdit {
+    /// A new edit of the card at `place` to show `card`, due at `now`.
+    pub fn due_now(place: &CardPlace<'_>, card: String, now: NaiveDateTime) -> Self {
+        Self {
+            subject_key: place.subject_key.to_owned(),
+            team_id: place.team_id.to_owned(),
+            channel: place.channel.to_owned(),
+            slack_channel: place.slack_channel.to_owned(),
+            installation_id: place.installation_id.to_owned(),
+            org_id: place.org_id.to_owned(),
+            project_id: place.project_id.to_owned(),
+            compact: place.compact,
+            card,
+            revision: 1,
+            due_at: now,
+            attempts: 0,
+            last_error: None,
+            claimed_until: None,
+            claimed_by: None,
+            created_at: now,
+        }
+    }
+
     /// The card's key.
     pub fn key(&self) -> (String, String, String) {
         (

@@ -213,6 +213,21 @@ pub fn prune_oauth_states(
     )
 }
 
+/// Applied button clicks received before `cutoff` (kept only to recognise a replay).
+pub fn prune_slack_actions(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    delete_batch(
+        conn,
+        "DELETE FROM slack_actions WHERE action_key IN (SELECT action_key FROM slack_actions \
+         WHERE received_at < {cutoff} LIMIT {limit})",
+        cutoff,
+        limit,
+    )
+}
+
 /// UI sign-ins that expired before `cutoff`.
 pub fn prune_ui_sessions(
     conn: &mut DbConnection,

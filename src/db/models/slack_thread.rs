@@ -34,6 +34,27 @@ impl SlackThread {
             .optional()
     }
 
+    /// The thread whose parent (card) is message `parent_ts` in a workspace.
+    pub fn find_by_parent(
+        conn: &mut DbConnection,
+        team_id: &str,
+        parent_ts: &str,
+    ) -> QueryResult<Vec<Self>> {
+        slack_threads::table
+            .filter(slack_threads::team_id.eq(team_id))
+            .filter(slack_threads::parent_ts.eq(parent_ts))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// Every card of a subject (one per workspace and channel).
+    pub fn list_for_subject(conn: &mut DbConnection, subject_key: &str) -> QueryResult<Vec<Self>> {
+        slack_threads::table
+            .filter(slack_threads::subject_key.eq(subject_key))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     pub fn insert(conn: &mut DbConnection, row: &Self) -> QueryResult<()> {
         diesel::insert_into(slack_threads::table)
             .values(row)

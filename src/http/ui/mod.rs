@@ -56,7 +56,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, ui: &Ui) {
         .route(org, web::post().to(org_save))
         .route(project, web::get().to(page_route))
         .route(project, web::post().to(project_save))
-        .route(&format!("{project}/reset"), web::post().to(project_reset));
+        .route(&format!("{project}/reset"), web::post().to(project_reset))
+        .route(
+            &format!("{project}/mutes/{{scenario}}/end"),
+            web::post().to(end_mute_route),
+        );
     // The same pages and forms at both levels.
     for base in [org, project] {
         scope = scope
@@ -471,6 +475,8 @@ struct Names {
     project: Option<String>,
     projects: Vec<ProjectLink>,
     deliveries: Vec<super::deliveries::DeliveryEntry>,
+    /// Active mutes of monitoring incidents (the project's, or the organization's).
+    mutes: Vec<super::deliveries::MuteEntry>,
     /// Organization page: the log's filters as applied.
     filters: Option<LogFilters>,
 }
@@ -509,6 +515,7 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
                         project: Some(project.name),
                         projects: Vec::new(),
                         deliveries: super::deliveries::load_log(conn, filter)?,
+                        mutes: super::deliveries::load_mutes(conn, &o, Some(p))?,
                         filters: None,
                     }
                 }
@@ -558,6 +565,7 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
                         project: None,
                         projects,
                         deliveries,
+                        mutes: super::deliveries::load_mutes(conn, &o, None)?,
                         filters: Some(filters),
                     }
                 }
@@ -609,7 +617,7 @@ async fn settings_page(
     };
     let org_view = svc::org_view(&state.services, scope.org()).await?;
     let fr = frame(user, scope, names.org.clone(), names.project.clone());
-    let (title, page) = match scope.project() {
+    let (title, mut page) = match scope.project() {
         None => (
             format!("Slack · {}", names.org),
             views::org_page(
@@ -647,6 +655,7 @@ async fn settings_page(
             )
         }
     };
+    page.set_mutes(&names.mutes, scope.org().as_str());
     Ok(ui.page(
         status,
         &title,
@@ -982,6 +991,47 @@ async fn test_message(
     };
     set_flash(&user.session, &flash);
     Ok(see_other(&format!("{}#test", scope.settings_page())))
+}
+
+async fn end_mute_route(
+    state: web::Data<AppState>,
+    ui: web::Data<Ui>,
+    user: SignedIn,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let scope = project_scope(&user, &path.0, &path.1)?;
+        let form: EndMuteForm = parse_form(&body)?;
+        require_csrf(&user.session, &form.csrf)?;
+        let channels = svc::end_mute(&state.services, &user.principal, &scope, &path.2).await?;
+        if !channels.is_empty() {
+            state.actors.sender().do_send(crate::actors::slack_sender::Wake { channels });
+        }
+        flash_notice(
+            &user,
+            "success",
+            "The mute ended: the scenario's changes are sent to Slack again, and its incident card shows it.",
+        );
+        // Back where the button was: the project's or the organization's page.
+        let back = if form.from == "org" {
+            format!("{}#mutes", Scope::Org(scope.org().clone()).settings_page())
+        } else {
+            format!("{}#mutes", scope.settings_page())
+        };
+        Ok(see_other(&back))
+    }
+    .await;
+    respond(&ui, &user, result)
+}
+
+#[derive(Deserialize)]
+struct EndMuteForm {
+    #[serde(default)]
+    csrf: String,
+    /// `org` when the button was on the organization's page (where to go back to).
+    #[serde(default)]
+    from: String,
 }
 
 /// Anything else under `/orgs`: the 404 page.

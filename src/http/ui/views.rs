@@ -9,7 +9,7 @@ use super::render::capitalize;
 use super::session::{Flash, Notice};
 use crate::domain::rules::EventKind;
 use crate::domain::settings::{IntegrationStatus, Source};
-use crate::http::deliveries::{error_message, DeliveryEntry};
+use crate::http::deliveries::{error_message, DeliveryEntry, MuteEntry};
 use crate::services::slack_config::{
     ChannelProblem, ChannelWarning, IntegrationView, OrgView, ProjectView, RuleView, Scope,
 };
@@ -556,6 +556,8 @@ pub struct SettingsPage {
     missing: String,
     test_results: Option<Vec<TestLine>>,
     deliveries: Vec<DeliveryLine>,
+    /// Muted monitoring incidents, each with its "End mute" form.
+    mutes: Vec<MuteLine>,
     /// Organization page: the log's filters.
     log_filters: Option<LogFilters>,
     /// The form was refused: nothing was saved.
@@ -564,6 +566,45 @@ pub struct SettingsPage {
     /// Projects: whether the viewer may open the organization's page.
     org_admin: bool,
     urls: Urls,
+}
+
+/// A muted incident on the settings page.
+#[derive(Serialize)]
+pub struct MuteLine {
+    scenario: String,
+    scenario_id: String,
+    project: String,
+    muted_by: String,
+    /// "until recovered" or "until 2026-12-01 15:04 UTC".
+    until: String,
+    since: String,
+    /// Where "End mute" posts.
+    end_url: String,
+}
+
+impl SettingsPage {
+    /// Lists the active mutes (the organization page: of all its projects).
+    pub fn set_mutes(&mut self, mutes: &[MuteEntry], org: &str) {
+        self.mutes = mutes
+            .iter()
+            .map(|m| MuteLine {
+                scenario: m.scenario_name.clone(),
+                scenario_id: m.scenario_id.clone(),
+                project: m.project.clone(),
+                muted_by: m.muted_by.clone(),
+                until: match &m.until {
+                    Some(u) => format!("until {}", u.replace('T', " ").replace('Z', " UTC")),
+                    None => "until recovered".to_owned(),
+                },
+                since: m.muted_at.replace('T', " ").replace('Z', " UTC"),
+                // Scenario ids are slugs (`domain::ids`): safe in a path as they are.
+                end_url: format!(
+                    "/orgs/{org}/projects/{}/slack/mutes/{}/end",
+                    m.project, m.scenario_id
+                ),
+            })
+            .collect();
+    }
 }
 
 /// The names and links around a page.
@@ -762,6 +803,7 @@ pub fn org_page(
         missing: missing_text(&view.missing),
         test_results: test_lines(flash),
         deliveries: deliveries.iter().map(|d| delivery_line(d, true)).collect(),
+        mutes: Vec::new(),
         log_filters: Some(log_filters),
         rejected: form.is_some(),
         projects,
@@ -910,6 +952,7 @@ pub fn project_page(
         missing: missing_text(&e.missing),
         test_results: test_lines(flash),
         deliveries: deliveries.iter().map(|d| delivery_line(d, false)).collect(),
+        mutes: Vec::new(),
         log_filters: None,
         rejected: form.is_some(),
         projects: Vec::new(),

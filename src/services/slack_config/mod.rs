@@ -1,5 +1,5 @@
 //! Slack configuration of organizations and projects, one file per job: [`views`],
-//! [`update`], [`install`], [`remove`], [`test_message`]. Here: what they share (the
+//! [`update`], [`install`], [`remove`], [`test_message`], [`mutes`]. Here: what they share (the
 //! scope, the error type, cache invalidation, existence checks).
 //!
 //! The resolution rules live in [`crate::domain::settings::resolve`]; this module only
@@ -20,12 +20,14 @@ use crate::domain::settings::IntegrationStatus;
 use crate::pipeline::effective::load_effective;
 
 mod install;
+mod mutes;
 mod remove;
 mod test_message;
 mod update;
 mod views;
 
 pub use install::*;
+pub use mutes::*;
 pub use remove::*;
 pub use test_message::*;
 pub use update::*;

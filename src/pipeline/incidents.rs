@@ -1,0 +1,416 @@
+//! People acting on monitoring incidents: a click on an incident card's button (Slack's
+//! interactivity requests, `services::slack_interactions`) or an admin ending a mute (web
+//! UI, API). One transaction records the action, the audit entry, the edits of every card
+//! of the incident (`card_edits`) and the one-line reply in the thread (an outbox row), so
+//! an action acknowledged to Slack is never lost. The rules are in `domain::incident`.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::effective::load_effective;
+use super::events::{IncidentActionPayload, Payload};
+use super::render::CardControls;
+use crate::crypto::Cipher;
+use crate::db::models::audit::AuditEntry;
+use crate::db::models::card_edit::{CardEdit, CardPlace};
+use crate::db::models::delivery::{Delivery, DeliveryStatus, NewDelivery};
+use crate::db::models::event::EventRow;
+use crate::db::models::installation::Installation;
+use crate::db::models::scenario::ScenarioRow;
+use crate::db::models::scenario_controls::{ControlsRow, MuteListing};
+use crate::db::models::slack_thread::SlackThread;
+use crate::db::DbConnection;
+use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
+use crate::domain::incident::{Action, Actor, Applied, Controls, Refusal};
+use crate::domain::settings::IntegrationStatus;
+
+/// A click on a button of an incident card, as Slack sent it (signature verified).
+#[derive(Debug, Clone)]
+pub struct Click {
+    pub team_id: String,
+    /// The channel and message holding the button (`container`).
+    pub channel_id: String,
+    pub channel_name: Option<String>,
+    pub message_ts: String,
+    pub user: Actor,
+    pub action: Action,
+    /// The button's `value`: the card's opaque reference.
+    pub value: String,
+    /// Slack's time of the click (with the rest, it makes a replay recognisable).
+    pub action_ts: String,
+}
+
+/// What a click did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClickOutcome {
+    /// Recorded: the cards are being edited and the thread gets a reply. The channels to
+    /// wake the sender for.
+    Applied { channels: Vec<(String, String)> },
+    /// The same click again (a replayed request): nothing changes.
+    Duplicate,
+    /// Nothing to do; the person who clicked is told why (an ephemeral message).
+    Told(Refusal),
+    /// Not a card of ours in a workspace we serve: refused, nothing changes.
+    Refused(&'static str),
+}
+
+/// What a button's `value` is on a card: an opaque reference to the card (subject,
+/// workspace, channel), which names no tenant and cannot be made for another card.
+pub fn card_reference(cipher: &Cipher, subject_key: &str, team_id: &str, channel: &str) -> String {
+    cipher.reference(&format!("card\0{subject_key}\0{team_id}\0{channel}"))
+}
+
+/// The controls of the incident a card shows (`None` for load-test cards). Call where
+/// the card is rendered, with the same connection that loaded it.
+pub fn controls_for(
+    conn: &mut DbConnection,
+    subject_key: &str,
+) -> diesel::QueryResult<Option<Controls>> {
+    let Some((scenario, incident)) = SubjectKey::incident_of(subject_key) else {
+        return Ok(None);
+    };
+    let row = ControlsRow::find(conn, scenario)?;
+    Ok(Some(match row {
+        Some(r) if r.incident == incident => r.controls(),
+        _ => Controls::none(incident),
+    }))
+}
+
+/// What the renderer needs to draw a card's controls and buttons.
+pub fn card_controls(
+    cipher: &Cipher,
+    controls: Option<Controls>,
+    subject_key: &str,
+    team_id: &str,
+    channel: &str,
+) -> Option<CardControls> {
+    controls.map(|controls| CardControls {
+        controls,
+        reference: card_reference(cipher, subject_key, team_id, channel),
+        now: Utc::now(),
+    })
+}
+
+/// Why a scenario's change at `now` is not sent (its incident is muted), if it is. The
+/// recovery is always sent, and it ends the mute. Call inside the ingest transaction.
+pub fn mute_reason(
+    conn: &mut DbConnection,
+    scenario_id: &str,
+    incident: i64,
+    recovery: bool,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Option<String>> {
+    let Some(row) = ControlsRow::find(conn, scenario_id)? else {
+        return Ok(None);
+    };
+    let controls = row.controls();
+    if recovery && controls.incident == incident && controls.mute.is_some() {
+        // The recovery ends the mute (the next incident starts unmuted).
+        let mut ended = controls.clone();
+        ended.mute = None;
+        ControlsRow::save(
+            conn,
+            &ControlsRow::of(&row.scenario_id, &row.org_id, &row.project_id, &ended),
+        )?;
+    }
+    Ok(controls.mute_reason(incident, recovery, now))
+}
+
+/// The key that makes a replayed click recognisable.
+fn action_key(c: &Click) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        c.team_id.as_str(),
+        &c.user.id,
+        &c.channel_id,
+        &c.message_ts,
+        c.action.action_id(),
+        &c.action_ts,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Applies a click. Call inside `write_tx`: the action, its audit entry, the card edits and
+/// the reply commit together or not at all.
+pub fn apply_click(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    click: &Click,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<ClickOutcome> {
+    let active = Installation::find_by_team(conn, &click.team_id)?
+        .into_iter()
+        .any(|i| i.status() == IntegrationStatus::Active);
+    if !active {
+        return Ok(ClickOutcome::Refused(
+            "no active installation in this workspace",
+        ));
+    }
+    let named = click.channel_name.as_deref().map(|n| format!("#{n}"));
+    let thread = SlackThread::find_by_parent(conn, &click.team_id, &click.message_ts)?
+        .into_iter()
+        .find(|t| t.channel == click.channel_id || Some(&t.channel) == named.as_ref());
+    let Some(thread) = thread else {
+        return Ok(ClickOutcome::Refused(
+            "not a card of this workspace's channel",
+        ));
+    };
+    let expected = card_reference(
+        cipher,
+        &thread.subject_key,
+        &thread.team_id,
+        &thread.channel,
+    );
+    if !constant_time_eq(expected.as_bytes(), click.value.as_bytes()) {
+        return Ok(ClickOutcome::Refused(
+            "the button's reference does not match its card",
+        ));
+    }
+    let Some((scenario_id, incident)) = SubjectKey::incident_of(&thread.subject_key) else {
+        return Ok(ClickOutcome::Refused("not an incident card"));
+    };
+    let Some(scenario) = ScenarioRow::find_by_id(conn, scenario_id)? else {
+        return Ok(ClickOutcome::Refused("the scenario is gone"));
+    };
+    let now_naive = now.naive_utc();
+    if !ControlsRow::record_action(conn, &action_key(click), now_naive)? {
+        return Ok(ClickOutcome::Duplicate);
+    }
+    if scenario.incident != incident || scenario.failing_since.is_none() {
+        return Ok(ClickOutcome::Told(Refusal::Ended));
+    }
+    let channels = act(
+        conn,
+        &scenario,
+        click.action,
+        &click.user,
+        &format!("{} (slack:{})", click.user.name, click.user.id),
+        json!({"team_id": click.team_id, "channel": click.channel_id, "message_ts": click.message_ts}),
+        Replies::In(&thread, &click.channel_id),
+        now,
+    )?;
+    Ok(match channels {
+        Ok(channels) => ClickOutcome::Applied { channels },
+        Err(refusal) => ClickOutcome::Told(refusal),
+    })
+}
+
+/// Ends the mute of a scenario's current incident (an admin in the web UI or the API).
+/// `Ok(None)` when it is not muted; `Ok(Some(channels to wake))` when it was. Call inside
+/// `write_tx`.
+pub fn end_mute(
+    conn: &mut DbConnection,
+    org: &str,
+    project: &str,
+    scenario_id: &str,
+    admin: &Actor,
+    audit_actor: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Option<Vec<(String, String)>>> {
+    let scenario = ScenarioRow::find_by_id(conn, scenario_id)?
+        .filter(|s| s.org_id == org && s.project_id == project && s.failing_since.is_some());
+    let Some(scenario) = scenario else {
+        return Ok(None);
+    };
+    let done = act(
+        conn,
+        &scenario,
+        Action::Unmute,
+        admin,
+        audit_actor,
+        json!({"via": "xtc-slack"}),
+        Replies::AllThreads,
+        now,
+    )?;
+    Ok(done.ok())
+}
+
+/// Active mutes of an organization's open incidents (one project, or all of them).
+pub fn active_mutes(
+    conn: &mut DbConnection,
+    org: &str,
+    project: Option<&str>,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Vec<MuteListing>> {
+    ControlsRow::active_mutes(conn, org, project, now)
+}
+
+/// Where the one-line reply about an action goes.
+enum Replies<'a> {
+    /// The thread whose card was clicked, and the channel ID the click came from.
+    In(&'a SlackThread, &'a str),
+    /// Every thread of the incident (an action taken outside Slack).
+    AllThreads,
+}
+
+/// Applies `action` to the scenario's open incident; on a change saves it, audits it,
+/// queues the edit of every card of the incident and the reply. `Err(refusal)` changes
+/// nothing.
+#[allow(clippy::too_many_arguments)]
+fn act(
+    conn: &mut DbConnection,
+    scenario: &ScenarioRow,
+    action: Action,
+    by: &Actor,
+    audit_actor: &str,
+    audit_details: serde_json::Value,
+    replies: Replies<'_>,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Result<Vec<(String, String)>, Refusal>> {
+    let incident = scenario.incident;
+    let mut controls = match ControlsRow::find(conn, &scenario.id)? {
+        Some(r) if r.incident == incident => r.controls(),
+        _ => Controls::none(incident),
+    };
+    if let Applied::Refused(refusal) = controls.apply(action, by, now) {
+        return Ok(Err(refusal));
+    }
+    let (org, project) = (scenario.org_id.as_str(), scenario.project_id.as_str());
+    ControlsRow::save(
+        conn,
+        &ControlsRow::of(&scenario.id, org, project, &controls),
+    )?;
+    let until = controls.mute.as_ref().and_then(|m| m.until);
+    let mut details = audit_details;
+    details["scenario"] = json!(scenario.id);
+    details["incident"] = json!(incident);
+    details["user_id"] = json!(by.id);
+    details["user_name"] = json!(by.name);
+    if let (Action::Mute(_), Some(u)) = (action, until) {
+        details["until"] = json!(u.to_rfc3339());
+    }
+    AuditEntry::insert(
+        conn,
+        audit_actor,
+        org,
+        Some(project),
+        action.audit_name(),
+        &details,
+    )?;
+
+    // Where the incident's cards are, and with which installation they are edited: the
+    // project's current integration, when it is in the card's workspace.
+    let effective = load_effective(conn, org, Some(project))?;
+    let Some(integration) = effective
+        .integration
+        .value
+        .filter(|i| i.status == IntegrationStatus::Active)
+    else {
+        return Ok(Ok(Vec::new()));
+    };
+    let compact = effective.compact_messages.value;
+    let subject_key = SubjectKey::incident(&scenario.id, incident);
+    let threads: Vec<SlackThread> = SlackThread::list_for_subject(conn, subject_key.as_str())?
+        .into_iter()
+        .filter(|t| t.team_id == integration.team_id)
+        .collect();
+    let now_naive = now.naive_utc();
+    for t in &threads {
+        // `chat.update` needs the channel's ID; a card posted to a `#name` address has it
+        // only from the click (or from an earlier edit, which `upsert` keeps).
+        let slack_channel = match (&replies, t.channel.starts_with('#')) {
+            (Replies::In(clicked, id), true) if clicked.channel == t.channel => (*id).to_owned(),
+            _ => t.channel.clone(),
+        };
+        let place = CardPlace {
+            subject_key: &t.subject_key,
+            team_id: &t.team_id,
+            channel: &t.channel,
+            slack_channel: &slack_channel,
+            installation_id: &integration.installation_id,
+            org_id: org,
+            project_id: project,
+            compact,
+        };
+        CardEdit::upsert(conn, &CardEdit::due_now(&place, t.card.clone(), now_naive))?;
+    }
+
+    // The reply: an event of the scenario and one outbox row per thread it goes to.
+    let reply_threads: Vec<&SlackThread> = match replies {
+        Replies::In(t, _) => vec![t],
+        Replies::AllThreads => threads.iter().collect(),
+    };
+    if reply_threads.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    let payload = Payload::IncidentAction(IncidentActionPayload {
+        scenario_id: scenario.id.clone(),
+        name: scenario.name.clone(),
+        incident,
+        action,
+        by: by.clone(),
+        at: now,
+        until: until.filter(|_| matches!(action, Action::Mute(_))),
+    });
+    let event_type = match action {
+        Action::Acknowledge => "incident_acknowledged",
+        Action::Mute(_) => "incident_muted",
+        Action::Unmute => "incident_unmuted",
+    };
+    let stamp = format!(
+        "{}-{}",
+        event_type,
+        &hex::encode(Sha256::digest(
+            format!(
+                "{}\0{}\0{}",
+                by.id,
+                now.timestamp_nanos_opt().unwrap_or_default(),
+                incident
+            )
+            .as_bytes()
+        ))[..16]
+    );
+    let event_id = EventId::parse(&stamp).unwrap_or_else(|_| unreachable!("ASCII, under 128"));
+    let key = EventKey::new(SubjectKind::Scenario, &scenario.id, &event_id);
+    EventRow::insert(
+        conn,
+        &EventRow {
+            event_id: key.as_str().to_owned(),
+            subject_kind: SubjectKind::Scenario.as_str().into(),
+            subject_id: scenario.id.clone(),
+            org_id: org.to_owned(),
+            project_id: project.to_owned(),
+            event_type: event_type.to_owned(),
+            occurred_at: now_naive,
+            payload: serde_json::to_string(&payload).unwrap_or_else(|_| "null".into()),
+            resulting_state: scenario.state.as_str().to_owned(),
+            received_at: now_naive,
+            body_sha256: None,
+        },
+    )?;
+    let rows: Vec<NewDelivery> = reply_threads
+        .iter()
+        .map(|t| NewDelivery {
+            event_id: key.as_str().to_owned(),
+            org_id: org.to_owned(),
+            project_id: project.to_owned(),
+            subject_key: t.subject_key.clone(),
+            event_type: event_type.to_owned(),
+            channel: t.channel.clone(),
+            channel_name: None,
+            team_id: Some(t.team_id.clone()),
+            installation_id: Some(integration.installation_id.clone()),
+            threads: true,
+            compact,
+            status: DeliveryStatus::Pending,
+            error: None,
+            next_attempt_at: now_naive,
+            created_at: now_naive,
+            mention: None,
+            rule: None,
+        })
+        .collect();
+    Delivery::insert_all(conn, &rows)?;
+    Ok(Ok(rows
+        .into_iter()
+        .map(|r| (r.team_id.unwrap_or_default(), r.channel))
+        .collect()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
