@@ -122,7 +122,14 @@ pub struct ServeArgs {
     #[arg(long, env = "XTC_SLACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
 
-    /// Maximum database connections.
+    /// Database calls and ingest commits that take at least this many milliseconds are
+    /// logged as warnings with where the time went (waiting for a thread, for a pooled
+    /// connection, or in the database). 0: never.
+    #[arg(long, env = "XTC_SLACK_SLOW_DB_MS", default_value_t = 50)]
+    pub slow_db_ms: u64,
+
+    /// Database connections of each of the two pools: one for requests, one for the
+    /// sender and the periodic work.
     #[arg(long, env = "XTC_SLACK_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
 
@@ -183,6 +190,12 @@ pub struct ServeArgs {
     #[arg(long, env = "XTC_SLACK_CARD_EDIT_BURST", default_value_t = 5)]
     pub card_edit_burst: u32,
 
+    /// When a channel's backlog would hold a message back longer than this many seconds
+    /// (at the channel's pace), what waits goes out as digest messages (several events in
+    /// one). 0: never; every event gets its own message however long it waits.
+    #[arg(long, env = "XTC_SLACK_DIGEST_AFTER_SECS", default_value_t = 5)]
+    pub digest_after_secs: u64,
+
     /// A monitoring scenario that changes state more than this many times within
     /// XTC_SLACK_FLAP_WINDOW_SECS is flapping.
     #[arg(long, env = "XTC_SLACK_FLAP_CHANGES", default_value_t = 3)]
@@ -235,6 +248,8 @@ pub struct DeliverySettings {
     /// Average spacing of run-card edits (chat.update) per workspace.
     pub card_edit_interval: Duration,
     pub card_edit_burst: u32,
+    /// Digests: a backlog that would delay a message longer than this (`None`: off).
+    pub digest_after: Option<Duration>,
 }
 
 /// Slack-side configuration.
@@ -278,6 +293,8 @@ pub struct Settings {
     pub templates_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub db_pool_size: u32,
+    /// "Slow database call" warnings from this many milliseconds (0: none).
+    pub slow_db_ms: u64,
     pub delivery: DeliverySettings,
     /// Pause between two pages of a channel directory build; `None`: no directory.
     pub channel_directory_pause: Option<Duration>,
@@ -383,6 +400,8 @@ impl Settings {
             retry_window: Duration::from_secs(args.retry_window_secs),
             card_edit_interval: Duration::from_secs(60) / args.card_edits_per_min,
             card_edit_burst: args.card_edit_burst,
+            digest_after: (args.digest_after_secs > 0)
+                .then(|| Duration::from_secs(args.digest_after_secs)),
         };
         Ok(Self {
             database_url,
@@ -393,6 +412,7 @@ impl Settings {
             templates_dir: args.templates_dir,
             log_format: args.log_format,
             db_pool_size: args.db_pool_size,
+            slow_db_ms: args.slow_db_ms,
             delivery,
             channel_directory_pause: (args.channel_directory_page_ms > 0)
                 .then(|| Duration::from_millis(args.channel_directory_page_ms)),

@@ -79,17 +79,22 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let port = listener.local_addr()?.port();
         migrate(&settings.database_url).await?;
+        db::set_slow_threshold(settings.slow_db_ms);
         let db = Db::new(settings.database_url.clone(), settings.db_pool_size)?;
+        // The sender and the periodic work use connections of their own: requests (the
+        // bearer-token lookup) never queue behind a backlog being delivered.
+        let background = db.sibling(settings.db_pool_size)?;
         let cipher = Cipher::new(&settings.secret_key);
         let metrics = crate::metrics::Metrics::new()?;
         let slack =
             crate::slack::SlackApi::new(settings.slack.api_url.as_str(), settings.slack.timeout)
                 .with_call_counter(metrics.slack_calls.clone());
-        let pipeline = start_pipeline(&settings, &db, &cipher, &slack, &metrics).await?;
+        let pipeline =
+            start_pipeline(&settings, &db, &background, &cipher, &slack, &metrics).await?;
         let channel_health = {
             use actix::Actor;
             let deps = crate::pipeline::channel_health::HealthDeps {
-                db: db.clone(),
+                db: background.clone(),
                 slack: slack.clone(),
                 cipher: cipher.clone(),
                 metrics: metrics.clone(),
@@ -101,7 +106,7 @@ impl Application {
         if let Some(pause) = settings.channel_directory_pause {
             use actix::Actor;
             let deps = crate::pipeline::channel_directory::DirectoryDeps {
-                db: db.clone(),
+                db: background.clone(),
                 slack: slack.clone(),
                 cipher: cipher.clone(),
             };
@@ -110,7 +115,7 @@ impl Application {
         if let Some(interval) = settings.retention.interval {
             use actix::Actor;
             crate::actors::retention::Retention::new(
-                db.clone(),
+                background.clone(),
                 settings.retention.policy,
                 metrics.clone(),
                 interval,
@@ -193,6 +198,7 @@ impl Application {
 async fn start_pipeline(
     settings: &Settings,
     db: &Db,
+    background: &Db,
     cipher: &Cipher,
     slack: &crate::slack::SlackApi,
     metrics: &crate::metrics::Metrics,
@@ -245,18 +251,21 @@ async fn start_pipeline(
                 .unwrap_or(chrono::Duration::milliseconds(1200)),
             burst: d.card_edit_burst,
         },
+        digest_after: d
+            .digest_after
+            .and_then(|a| chrono::Duration::from_std(a).ok()),
     };
     let resolver = ConfigResolver::new(db.clone());
     let effective = resolver.cache();
     let resolver = resolver.start();
     let sender = SlackSender::new(SenderDeps {
-        db: db.clone(),
+        db: background.clone(),
         effective: effective.clone(),
         slack: slack.clone(),
         renderer: std::sync::Arc::new(renderer),
         cipher: cipher.clone(),
         tokens: crate::pipeline::tokens::TokenSource {
-            db: db.clone(),
+            db: background.clone(),
             slack: slack.clone(),
             cipher: cipher.clone(),
             credentials: match (&settings.slack.client_id, &settings.slack.client_secret) {

@@ -326,6 +326,22 @@ pub struct Db {
 impl Db {
     /// Builds the pool (no connection is required to succeed yet) for the URL.
     pub fn new(url: DatabaseUrl, max_size: u32) -> Result<Self, DbError> {
+        let write_lane = url.is_sqlite().then(|| Arc::new(Mutex::new(())));
+        Self::with_lane(url, max_size, write_lane)
+    }
+
+    /// A second pool of `max_size` connections to the same database, sharing this one's
+    /// SQLite writer lane: background work (the sender, checks, retention) gets its own
+    /// connections, so a busy sender never makes a request wait for one.
+    pub fn sibling(&self, max_size: u32) -> Result<Self, DbError> {
+        Self::with_lane(self.url.clone(), max_size, self.write_lane.clone())
+    }
+
+    fn with_lane(
+        url: DatabaseUrl,
+        max_size: u32,
+        write_lane: Option<Arc<Mutex<()>>>,
+    ) -> Result<Self, DbError> {
         let manager = ConnectionManager { url: url.clone() };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
@@ -338,7 +354,6 @@ impl Db {
             // connections that died with a server restart are replaced.
             .test_on_check_out(!url.is_sqlite())
             .build_unchecked(manager);
-        let write_lane = url.is_sqlite().then(|| Arc::new(Mutex::new(())));
         Ok(Self {
             pool,
             url,
@@ -370,10 +385,27 @@ impl Db {
     {
         let pool = self.pool.clone();
         let lane = self.write_lane.clone();
+        let called = std::time::Instant::now();
         let joined = actix_web::rt::task::spawn_blocking(move || {
+            let queued = called.elapsed();
             let mut conn = pool.get().map_err(DbError::from)?;
+            let pooled = called.elapsed();
             let _lane = LaneGuard::enter(lane);
-            f(&mut conn)
+            let result = f(&mut conn);
+            let done = called.elapsed();
+            if is_slow(done) {
+                // Where the time went: waiting for a blocking thread, for a pooled
+                // connection, or in the database.
+                tracing::warn!(
+                    total_ms = done.as_millis() as u64,
+                    thread_wait_ms = queued.as_millis() as u64,
+                    pool_wait_ms = (pooled - queued).as_millis() as u64,
+                    run_ms = (done - pooled).as_millis() as u64,
+                    caller = std::any::type_name::<F>(),
+                    "slow database call"
+                );
+            }
+            result
         })
         .await;
         match joined {
@@ -389,6 +421,23 @@ impl Db {
             Ok::<_, DbError>(())
         })
         .await
+    }
+}
+
+/// A database call or ingest commit that takes at least this long (milliseconds) is logged
+/// with where its time went (`XTC_SLACK_SLOW_DB_MS`, set once at start).
+static SLOW_DB_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(50);
+
+/// Sets the threshold of the "slow database call" warnings (0: none).
+pub fn set_slow_threshold(ms: u64) {
+    SLOW_DB_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a database call or ingest commit that took `took` is slow enough to log.
+pub fn is_slow(took: std::time::Duration) -> bool {
+    match SLOW_DB_MS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => false,
+        ms => took.as_millis() >= u128::from(ms),
     }
 }
 

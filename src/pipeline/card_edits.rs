@@ -14,7 +14,7 @@ use crate::db::models::installation::Installation;
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::{now, write_tx, DbError};
 use crate::domain::settings::IntegrationStatus;
-use crate::slack::{ErrorClass, PostMessage, SlackError, UpdateMessage};
+use crate::slack::{ErrorClass, SlackError, UpdateMessage};
 
 /// Longest pause between two attempts of an edit Slack keeps failing.
 const MAX_EDIT_BACKOFF: Duration = Duration::from_secs(60);
@@ -197,14 +197,7 @@ async fn attempt(deps: &SenderDeps, edit: &CardEdit) -> Outcome {
     if err.code() == "message_not_found" {
         // Someone deleted the card: post it again with the current state; the thread
         // continues there.
-        let parent = PostMessage {
-            channel: edit.slack_channel.clone(),
-            text: rendered.text,
-            blocks: Some(rendered.blocks),
-            attachments: rendered.attachments,
-            thread_ts: None,
-            reply_broadcast: false,
-        };
+        let parent = rendered.post_to(edit.slack_channel.clone());
         return match deps.slack.post_message(&token, &parent).await {
             Ok(posted) => {
                 tracing::info!(old_parent = %thread.parent_ts, new_parent = %posted.ts, "the card was deleted in Slack; posted a new one");

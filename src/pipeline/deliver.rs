@@ -47,6 +47,9 @@ pub struct SenderConfig {
     pub instance: String,
     /// How run-card edits (`chat.update`) are paced per workspace.
     pub edit_pacing: crate::db::models::card_edit::EditPacing,
+    /// A channel backlog that would hold a message back longer than this goes out as
+    /// digests (`pipeline::digest`); `None`: never.
+    pub digest_after: Option<chrono::Duration>,
 }
 
 /// What sending needs.
@@ -122,9 +125,15 @@ struct Prepared {
     thread: Option<SlackThread>,
     /// An incident's acknowledgement and mute (for its card).
     controls: Option<Controls>,
+    /// Waiting deliveries of the channel that go out with this one as a digest.
+    digest: Vec<super::digest::Merged>,
 }
 
-fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, String>, DbError> {
+fn prepare(
+    conn: &mut DbConnection,
+    d: &Delivery,
+    config: &SenderConfig,
+) -> Result<Result<Prepared, String>, DbError> {
     let Some(event) = EventRow::find_by_id(conn, &d.event_id)? else {
         return Ok(Err("the event is gone".into()));
     };
@@ -153,12 +162,14 @@ fn prepare(conn: &mut DbConnection, d: &Delivery) -> Result<Result<Prepared, Str
     } else {
         (None, None)
     };
+    let digest = super::digest::batch(conn, d, &payload, config, now())?;
     Ok(Ok(Prepared {
         payload,
         names,
         installation,
         thread,
         controls,
+        digest,
     }))
 }
 
@@ -183,6 +194,8 @@ enum Record {
     Sent {
         ts: String,
         thread: Option<ThreadWrite>,
+        /// The other deliveries that went out in the same digest.
+        merged: Vec<i64>,
     },
     Retry {
         delay: Duration,
@@ -250,8 +263,11 @@ pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
 }
 
 async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
-    let d2 = d.clone();
-    let prepared = deps.db.run(move |conn| prepare(conn, &d2)).await;
+    let (d2, deps2) = (d.clone(), deps.clone());
+    let prepared = deps
+        .db
+        .run(move |conn| prepare(conn, &d2, &deps2.config))
+        .await;
     let record = match prepared {
         Err(e) => {
             tracing::warn!(error = %e, "could not load the delivery; will retry");
@@ -414,6 +430,9 @@ enum Plan {
 }
 
 async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString) -> Record {
+    if !p.digest.is_empty() {
+        return send_digest(deps, d, &p, token).await;
+    }
     let card_only = matches!(&p.payload, Payload::Scenario(sc) if sc.change.card_only());
     // Someone acted on an incident: a reply under its card (which the action's own card
     // edits update), never a card of its own.
@@ -449,6 +468,7 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
                 card: card_json(&card),
                 channel_id,
             }),
+            merged: Vec::new(),
         };
     }
     let rendered = match &plan {
@@ -522,6 +542,50 @@ async fn send(deps: &SenderDeps, d: &Delivery, p: Prepared, token: &SecretString
     Record::Sent {
         ts: posted.ts,
         thread,
+        merged: Vec::new(),
+    }
+}
+
+/// The head delivery and the ones waiting behind it as one digest message.
+async fn send_digest(
+    deps: &SenderDeps,
+    d: &Delivery,
+    p: &Prepared,
+    token: &SecretString,
+) -> Record {
+    let mut entries = vec![(&p.payload, &p.names)];
+    entries.extend(p.digest.iter().map(|m| (&m.payload, &m.names)));
+    let rendered = match deps.renderer.render_digest(&entries) {
+        Ok(r) => r,
+        Err(e) => {
+            return Record::Failed {
+                error: format!("template error: {e}"),
+            }
+        }
+    };
+    let mut msg = rendered.post_to(d.channel.clone());
+    // Every rule's mention once (each is validated markup, `domain::rules::Mention`).
+    let mut mentions: Vec<&str> = Vec::new();
+    for m in std::iter::once(d.mention.as_deref())
+        .chain(p.digest.iter().map(|m| m.delivery.mention.as_deref()))
+    {
+        if let Some(m) = m.filter(|m| !m.is_empty() && !mentions.contains(m)) {
+            mentions.push(m);
+        }
+    }
+    if !mentions.is_empty() {
+        with_mention(&mut msg, Some(&mentions.join(" ")));
+    }
+    match deps.slack.post_message(token, &msg).await {
+        Ok(posted) => {
+            tracing::info!(merged = p.digest.len(), "sent a digest");
+            Record::Sent {
+                ts: posted.ts,
+                thread: None,
+                merged: p.digest.iter().map(|m| m.delivery.id).collect(),
+            }
+        }
+        Err(e) => classify(deps, d, e),
     }
 }
 
@@ -549,14 +613,7 @@ async fn repost_card(
         .map_err(|e| Record::Failed {
             error: format!("template error: {e}"),
         })?;
-    let parent = PostMessage {
-        channel: d.channel.clone(),
-        text: rendered.text,
-        blocks: Some(rendered.blocks),
-        attachments: rendered.attachments,
-        thread_ts: None,
-        reply_broadcast: false,
-    };
+    let parent = rendered.post_to(d.channel.clone());
     let posted = deps
         .slack
         .post_message(token, &parent)
@@ -649,8 +706,9 @@ fn save(
     let now_naive = now();
     let mut outage = SavedOutage::Unchanged;
     match record {
-        Record::Sent { ts, thread } => {
+        Record::Sent { ts, thread, merged } => {
             Delivery::mark_sent(conn, d.id, &ts, now_naive)?;
+            Delivery::mark_sent_many(conn, &merged, &ts, now_naive)?;
             if let Some(installation) = &d.installation_id {
                 if Installation::clear_failing(conn, installation)? {
                     // The probe got through: what waited for it goes now (still paced).

@@ -5,6 +5,7 @@ pub mod card_edits;
 pub(crate) mod channel_directory;
 pub(crate) mod channel_health;
 pub(crate) mod deliver;
+pub(crate) mod digest;
 pub(crate) mod effective;
 pub mod events;
 pub(crate) mod incidents;

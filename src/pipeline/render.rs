@@ -78,6 +78,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "scenario_card.compact",
     "scenario_reply",
     "scenario_action_reply",
+    "digest",
 ];
 
 /// Longest name shown in a message body (escaped characters); the link to XTC has the rest.
@@ -120,6 +121,18 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// A top-level `chat.postMessage` of this message into `channel`.
+    pub fn post_to(self, channel: String) -> crate::slack::PostMessage {
+        crate::slack::PostMessage {
+            channel,
+            text: self.text,
+            blocks: Some(self.blocks),
+            attachments: self.attachments,
+            thread_ts: None,
+            reply_broadcast: false,
+        }
+    }
+
     /// The whole message as Slack receives it (for snapshots and logs).
     pub fn to_json(&self) -> Value {
         let mut v = json!({"text": self.text, "blocks": self.blocks});
@@ -430,6 +443,43 @@ impl Renderer {
         ctx["broadcast"] = Value::Bool(broadcast);
         let _ = card;
         self.render(kind, false, &ctx)
+    }
+
+    /// One message for several waiting events of one channel (a digest, see
+    /// `pipeline::digest`): a headline ("12 load tests started") and one line per event
+    /// with its name, project, key fact and link, in event order, coloured by the worst.
+    pub fn render_digest(&self, entries: &[(&Payload, &Names)]) -> Result<Rendered, RenderError> {
+        let items: Vec<(Value, &'static str, &'static str)> = entries
+            .iter()
+            .filter_map(|(p, n)| digest_item(p, n))
+            .collect();
+        let kinds: std::collections::BTreeSet<&str> = items.iter().map(|i| i.1).collect();
+        let n = items.len();
+        let (headline, emoji) = match kinds.iter().next() {
+            Some(kind) if kinds.len() == 1 => (
+                format!("{n} {}", digest_plural(kind)),
+                items[0].0["emoji"].as_str().unwrap_or("bell").to_owned(),
+            ),
+            _ => (format!("{n} notifications"), "bell".to_owned()),
+        };
+        let rank = |c: &str| {
+            [color::GREEN, color::NEUTRAL, color::ORANGE, color::RED]
+                .iter()
+                .position(|x| *x == c)
+                .unwrap_or(0)
+        };
+        let worst = items
+            .iter()
+            .map(|i| i.2)
+            .max_by_key(|c| rank(c))
+            .unwrap_or(color::NEUTRAL);
+        let ctx = json!({
+            "headline": headline,
+            "emoji": emoji,
+            "color": worst,
+            "items": items.into_iter().map(|i| i.0).collect::<Vec<_>>(),
+        });
+        self.render("digest", false, &ctx)
     }
 
     fn render(&self, kind: &str, compact: bool, ctx: &Value) -> Result<Rendered, RenderError> {
@@ -839,6 +889,95 @@ fn history_context(history: &[IncidentEntry]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// How a digest of `n` events of one kind is headed ("12 load tests started").
+fn digest_plural(kind: &str) -> &'static str {
+    match kind {
+        "load_test_started" => "load tests started",
+        "load_test_running" => "load tests running",
+        "load_test_finished" => "load tests finished",
+        "load_test_aborted" => "load tests aborted",
+        "load_test_error" => "load tests failed",
+        "load_test_intermediate_report" => "intermediate reports",
+        "load_test_report_available" => "final reports available",
+        "scenario_failing" => "scenarios failing",
+        "scenario_severity_changed" => "severity changes",
+        "scenario_recovered" => "scenarios recovered",
+        "scenario_flapping" => "scenarios flapping",
+        _ => "notifications",
+    }
+}
+
+/// One line of a digest: (context, event kind, colour); `None` for what never goes into one.
+fn digest_item(p: &Payload, names: &Names) -> Option<(Value, &'static str, &'static str)> {
+    let project = fit(&names.project_name, MAX_SHORT);
+    match p {
+        Payload::LoadTest(lt) => {
+            use LoadTestEventType as E;
+            let (title, _, emoji) = load_test_title(lt.event_type);
+            let detail = match lt.event_type {
+                E::Started => lt.started_by.as_ref().map(|b| format!("started by {b}")),
+                E::Aborted => lt.aborted_by.as_ref().map(|b| format!("aborted by {b}")),
+                E::Error => lt.error.as_ref().map(|e| {
+                    let first = e.message.lines().next().unwrap_or_default();
+                    match &e.step {
+                        Some(step) => format!("{step}: {first}"),
+                        None => first.to_owned(),
+                    }
+                }),
+                _ => None,
+            };
+            let url = match lt.event_type {
+                E::IntermediateReport | E::ReportAvailable => lt
+                    .report
+                    .as_ref()
+                    .and_then(|r| text::safe_url(&r.url))
+                    .or_else(|| lt.url.as_deref().and_then(text::safe_url)),
+                _ => lt.url.as_deref().and_then(text::safe_url),
+            };
+            let kind = match lt.event_type {
+                E::Started => "load_test_started",
+                E::Running => "load_test_running",
+                E::Finished => "load_test_finished",
+                E::Aborted => "load_test_aborted",
+                E::Error => "load_test_error",
+                E::IntermediateReport => "load_test_intermediate_report",
+                E::ReportAvailable => "load_test_report_available",
+            };
+            Some((
+                json!({
+                    "emoji": emoji, "title": title, "name": fit(&lt.name, MAX_SHORT),
+                    "project": project, "detail": detail.map(|d| fit(&d, MAX_SHORT)), "url": url,
+                }),
+                kind,
+                load_test_color(lt.event_type, lt.state),
+            ))
+        }
+        Payload::Scenario(sc) if !sc.change.card_only() => {
+            let (title, short, emoji) = change_title(&sc.change);
+            let colour = match sc.change {
+                Change::Recovered { .. } => color::GREEN,
+                Change::Flapping { .. } => color::ORANGE,
+                _ => color::RED,
+            };
+            let url = sc
+                .execution
+                .as_ref()
+                .and_then(|e| e.url.as_deref())
+                .or(sc.url.as_deref())
+                .and_then(text::safe_url);
+            Some((
+                json!({
+                    "emoji": emoji, "title": title, "name": fit(&sc.name, MAX_SHORT),
+                    "project": project, "detail": short, "url": url,
+                }),
+                sc.change.kind(),
+                colour,
+            ))
+        }
+        Payload::Scenario(_) | Payload::IncidentAction(_) => None,
+    }
 }
 
 /// What an incident card shows about people acting on it: its acknowledgement and mute,
@@ -1360,6 +1499,58 @@ mod tests {
                 "hostile__incident_controls"
             } else {
                 "incident_controls"
+            };
+            insta::assert_json_snapshot!(key, out);
+        }
+    }
+
+    /// A digest of several events waiting for one channel: the headline counts them, one
+    /// line per event, coloured by the worst; of one kind, or mixed.
+    #[test]
+    fn golden_digests() {
+        let r = Renderer::new(None).unwrap();
+        for name in ["Checkout peak 2000 users", HOSTILE] {
+            let s = stories(name);
+            let last = |k: &str| {
+                s.iter()
+                    .find(|(n, _)| *n == k)
+                    .unwrap()
+                    .1
+                    .last()
+                    .unwrap()
+                    .clone()
+            };
+            let n = names(name);
+            let started = last("load_test_started");
+            let same = [&started, &started, &started];
+            let mixed = [
+                last("load_test_started"),
+                last("load_test_error"),
+                last("scenario_failing"),
+                last("load_test_report_available"),
+            ];
+            let same: Vec<(&Payload, &Names)> = same.iter().map(|p| (*p, &n)).collect();
+            let mixed: Vec<(&Payload, &Names)> = mixed.iter().map(|p| (p, &n)).collect();
+            let out = json!({
+                "same_kind": r.render_digest(&same).unwrap().to_json(),
+                "mixed": r.render_digest(&mixed).unwrap().to_json(),
+            });
+            for (_, m) in out.as_object().unwrap() {
+                check(m);
+            }
+            let same_text = out["same_kind"]["text"].as_str().unwrap();
+            assert!(
+                same_text.starts_with("3 load tests started: "),
+                "{same_text}"
+            );
+            assert_eq!(out["mixed"]["attachments"][0]["color"], color::RED);
+            if name == HOSTILE {
+                assert!(out.to_string().contains(HOSTILE_ESCAPED));
+            }
+            let key = if name == HOSTILE {
+                "hostile__digests"
+            } else {
+                "digests"
             };
             insta::assert_json_snapshot!(key, out);
         }

@@ -223,7 +223,16 @@ fn writer_loop(
         }
         let Some(c) = conn.as_mut() else { continue };
         let _turn = take_turn(lane.as_ref());
+        let started = std::time::Instant::now();
         let committed = run_batch(c, &mut batch);
+        let took = started.elapsed();
+        if crate::db::is_slow(took) {
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                jobs = batch.len(),
+                "slow ingest commit"
+            );
+        }
         if committed.is_err() {
             conn = None;
         }

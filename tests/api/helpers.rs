@@ -111,6 +111,7 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         templates_dir: None,
         log_format: LogFormat::Human,
         db_pool_size: 4,
+        slow_db_ms: 50,
         channel_interval_ms: 1050,
         channel_burst: 2,
         retry_base_ms: 50,
@@ -121,6 +122,8 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         max_live_actors: 10_000,
         card_edits_per_min: 50,
         card_edit_burst: 5,
+        // Off unless a test is about digests: tests count messages per event.
+        digest_after_secs: 0,
         flap_changes: 3,
         flap_window_secs: 900,
         flap_recovery_hold_secs: 300,

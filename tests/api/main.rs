@@ -12,6 +12,7 @@ mod cards;
 mod channel_directory;
 mod channel_health;
 mod delivery_log;
+mod digests;
 mod event_input;
 mod fake_slack;
 mod health;

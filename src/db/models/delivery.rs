@@ -291,6 +291,58 @@ impl Delivery {
         Ok(claimed)
     }
 
+    /// The pending deliveries queued behind `head` in its channel, due by `now`, oldest
+    /// first, at most `limit`; stops at the first that is not due or claimed (so what is
+    /// taken keeps the channel's order).
+    pub fn pending_behind(
+        conn: &mut DbConnection,
+        head: &Self,
+        now: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        let rows: Vec<Self> = deliveries::table
+            .filter(is_pending())
+            .filter(deliveries::team_id.eq(&head.team_id))
+            .filter(deliveries::channel.eq(&head.channel))
+            .filter(deliveries::id.gt(head.id))
+            .order(deliveries::id.asc())
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .take_while(|d| {
+                d.next_attempt_at <= now && d.claimed_until.is_none_or(|until| until < now)
+            })
+            .collect())
+    }
+
+    /// Marks the deliveries merged into a digest sent with the digest's `ts` (only those
+    /// still pending).
+    pub fn mark_sent_many(
+        conn: &mut DbConnection,
+        ids: &[i64],
+        ts: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        diesel::update(
+            deliveries::table
+                .filter(deliveries::id.eq_any(ids))
+                .filter(is_pending()),
+        )
+        .set((
+            deliveries::status.eq(DeliveryStatus::Sent),
+            deliveries::slack_ts.eq(ts),
+            deliveries::sent_at.eq(at),
+            deliveries::error.eq(None::<String>),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+        ))
+        .execute(conn)
+    }
+
     pub fn mark_sent(
         conn: &mut DbConnection,
         id: i64,

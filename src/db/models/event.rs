@@ -34,6 +34,17 @@ impl EventRow {
             .optional()
     }
 
+    /// The events with these ids (in no particular order; missing ones are left out).
+    pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Self>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        events::table
+            .filter(events::event_id.eq_any(ids))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     pub fn insert(conn: &mut DbConnection, row: &Self) -> QueryResult<()> {
         diesel::insert_into(events::table)
             .values(row)

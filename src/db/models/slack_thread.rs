@@ -47,6 +47,24 @@ impl SlackThread {
             .load(conn)
     }
 
+    /// Which of `subject_keys` have a card in this workspace's channel.
+    pub fn subjects_with_card(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel: &str,
+        subject_keys: &[String],
+    ) -> QueryResult<Vec<String>> {
+        if subject_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        slack_threads::table
+            .filter(slack_threads::team_id.eq(team_id))
+            .filter(slack_threads::channel.eq(channel))
+            .filter(slack_threads::subject_key.eq_any(subject_keys))
+            .select(slack_threads::subject_key)
+            .load(conn)
+    }
+
     /// Every card of a subject (one per workspace and channel).
     pub fn list_for_subject(conn: &mut DbConnection, subject_key: &str) -> QueryResult<Vec<Self>> {
         slack_threads::table
