@@ -156,6 +156,11 @@ pub async fn try_spawn_app_with(
     backend: Backend,
     configure: impl FnOnce(&mut ServeArgs),
 ) -> Option<TestApp> {
+    // The global log subscriber exists before this thread makes its first Slack call: the
+    // client's thread-local connection pool logs when the thread ends, and a subscriber
+    // installed later (by another test) would then find its own thread-local storage gone
+    // and abort the whole test binary.
+    captured_logs();
     let db = TestDb::create(backend)?;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
