@@ -276,6 +276,7 @@ diesel::table! {
         cursor -> Nullable<Text>,
         pages -> Integer,
         updated_at -> Timestamp,
+        pass_started_at -> Nullable<Timestamp>,
     }
 }
 

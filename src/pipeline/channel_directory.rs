@@ -137,6 +137,13 @@ pub async fn step(deps: &DirectoryDeps) -> Result<Step, DbError> {
                 }
                 ChannelDirectory::advance(c, &team, pages, page.next_cursor.as_deref())?;
                 if done {
+                    // What this pass did not list is gone (a deletion whose event we missed).
+                    if let Some(since) = dir.pass_started_at {
+                        let gone = SlackChannel::mark_unlisted_deleted(c, &team, since)?;
+                        if gone > 0 {
+                            tracing::info!(team_id = %team, gone, "channel directory: channels no longer listed are marked deleted");
+                        }
+                    }
                     resolve_saved_names(c, &team)?;
                 }
                 Ok::<_, diesel::result::Error>(())

@@ -266,3 +266,80 @@ directory_test!(
     |_: &mut fake_slack::FakeSlackConfig| {},
     events_keep_the_directory_current
 );
+
+async fn a_rebuild_marks_channels_no_longer_listed_deleted(app: TestApp) {
+    let admin = installed(&app).await;
+    wait_for("the directory", || {
+        directory(&app).is_some_and(|d| d.is_ready())
+    })
+    .await;
+    let view = org(&app, &admin).await;
+    let dir = &view["integration"]["channel_directory"];
+    assert_eq!(dir["status"], "ready", "{view}");
+    assert_eq!(
+        dir["channels"], 55,
+        "50 generated + the 5 public default ones: {view}"
+    );
+    let (status, body) = save(&app, &admin, "#channel-00003").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Deleted in Slack while no event reached us; the next daily pass finds it gone.
+    let deleted = app
+        .fake_post(
+            "/channels",
+            json!({"name": "channel-00003", "delete": true}),
+        )
+        .await;
+    assert_eq!(deleted["ok"], true, "{deleted}");
+    {
+        use diesel::prelude::*;
+        use xtc_slack::db::schema::channel_directories;
+        let mut conn = app.db.connect();
+        let two_days_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(2);
+        diesel::update(channel_directories::table)
+            .set(channel_directories::updated_at.eq(two_days_ago))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    wait_for("the rebuild", || {
+        directory(&app).is_some_and(|d| {
+            d.is_ready()
+                && d.cursor.is_none()
+                && d.updated_at > chrono::Utc::now().naive_utc() - chrono::Duration::hours(1)
+                && d.pages > 0
+        })
+    })
+    .await;
+    // Wait for the pass to finish (the directory stays ready while rebuilding).
+    let start = Instant::now();
+    loop {
+        let view = org(&app, &admin).await;
+        if view["integration"]["channel_directory"]["channels"] == 54 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{view}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = save(&app, &admin, "#channel-00003").await;
+    assert_eq!(status, 422, "gone from the directory: {body}");
+
+    // The web UI says how far the directory is.
+    let b = crate::ui::Browser::new(&app);
+    assert_eq!(b.sign_in(&admin).await.status, 303);
+    let page = b.get("/orgs/acme/slack").await;
+    assert!(
+        page.body
+            .contains("Channel directory: 54 channels of the workspace known"),
+        "{}",
+        page.body
+    );
+}
+
+directory_test!(
+    a_daily_rebuild_marks_channels_deleted_that_slack_no_longer_lists,
+    |f: &mut fake_slack::FakeSlackConfig| {
+        f.generated_channels = 50;
+        f.list_page_size = 100;
+    },
+    a_rebuild_marks_channels_no_longer_listed_deleted
+);

@@ -20,6 +20,8 @@ pub struct ChannelDirectory {
     pub cursor: Option<String>,
     pub pages: i32,
     pub updated_at: NaiveDateTime,
+    /// When the current listing pass began.
+    pub pass_started_at: Option<NaiveDateTime>,
 }
 
 impl ChannelDirectory {
@@ -50,6 +52,7 @@ impl ChannelDirectory {
                 channel_directories::cursor.eq(None::<String>),
                 channel_directories::pages.eq(0),
                 channel_directories::updated_at.eq(now()),
+                channel_directories::pass_started_at.eq(Some(now())),
             ))
             .execute(conn)?;
         if updated == 0 {
@@ -60,6 +63,7 @@ impl ChannelDirectory {
                     channel_directories::cursor.eq(None::<String>),
                     channel_directories::pages.eq(0),
                     channel_directories::updated_at.eq(now()),
+                    channel_directories::pass_started_at.eq(Some(now())),
                 ))
                 .execute(conn)?;
         }

@@ -47,6 +47,33 @@ impl SlackChannel {
     }
 
     /// Records what Slack said about a channel (insert or update).
+    /// Public channels of a workspace last seen before `since` (a directory pass that began
+    /// then did not list them): marked deleted. Returns how many.
+    pub fn mark_unlisted_deleted(
+        conn: &mut DbConnection,
+        team_id: &str,
+        since: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            slack_channels::table
+                .filter(slack_channels::team_id.eq(team_id))
+                .filter(slack_channels::is_private.eq(false))
+                .filter(slack_channels::is_deleted.eq(false))
+                .filter(slack_channels::checked_at.lt(since)),
+        )
+        .set(slack_channels::is_deleted.eq(true))
+        .execute(conn)
+    }
+
+    /// How many channels of a workspace the directory holds (deleted ones left out).
+    pub fn count_listed(conn: &mut DbConnection, team_id: &str) -> QueryResult<i64> {
+        slack_channels::table
+            .filter(slack_channels::team_id.eq(team_id))
+            .filter(slack_channels::is_deleted.eq(false))
+            .count()
+            .get_result(conn)
+    }
+
     pub fn save(
         conn: &mut DbConnection,
         team_id: &str,

@@ -181,6 +181,8 @@ pub struct IntegrationBox {
     source: Option<&'static str>,
     /// Whether this page's scope has its own installation (so it can be removed here).
     own: bool,
+    /// How far the workspace's channel directory is, as a sentence.
+    directory: Option<String>,
 }
 
 impl IntegrationBox {
@@ -201,6 +203,20 @@ impl IntegrationBox {
             reason,
             source: i.and(source).map(source_label),
             own,
+            directory: i.and_then(|i| i.channel_directory.as_ref()).map(|d| {
+                if d.status == "ready" {
+                    format!(
+                        "Channel directory: {} channels of the workspace known; names are resolved from it.",
+                        d.channels
+                    )
+                } else {
+                    format!(
+                        "Channel directory: being built ({} channels listed so far, {} pages); \
+                         a channel name not listed yet shows as \"resolving\" until it is.",
+                        d.channels, d.pages
+                    )
+                }
+            }),
         }
     }
 }

@@ -32,6 +32,39 @@ pub struct IntegrationView {
     pub slack_failing_since: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// The workspace's channel directory (how target channel names are resolved), once a
+    /// build has started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_directory: Option<DirectoryView>,
+}
+
+/// How far the workspace's channel directory is (see `pipeline::channel_directory`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DirectoryView {
+    /// `building` (names not listed yet show as `resolving` warnings) or `ready`.
+    pub status: String,
+    /// Public channels it holds (archived included, deleted ones not).
+    pub channels: i64,
+    /// `conversations.list` pages of the current (or last) pass.
+    pub pages: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The view of an integration, with its workspace's channel directory.
+fn integration_view(
+    conn: &mut DbConnection,
+    i: &Integration,
+) -> diesel::QueryResult<IntegrationView> {
+    let mut view = IntegrationView::from(i);
+    if let Some(d) = ChannelDirectory::find(conn, &i.team_id)? {
+        view.channel_directory = Some(DirectoryView {
+            status: d.status.clone(),
+            channels: SlackChannel::count_listed(conn, &i.team_id)?,
+            pages: d.pages,
+            updated_at: d.updated_at.and_utc(),
+        });
+    }
+    Ok(view)
 }
 
 impl From<&Integration> for IntegrationView {
@@ -43,6 +76,7 @@ impl From<&Integration> for IntegrationView {
             status: i.status,
             status_reason: i.status_reason.clone(),
             slack_failing_since: i.failing_since,
+            channel_directory: None,
             warning: i.failing_since.map(|since| {
                 format!(
                     "Slack has been failing for this workspace since {}; notifications are \
@@ -275,7 +309,10 @@ pub(crate) fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::Quer
         threads: settings.threads,
         compact_messages: settings.compact_messages,
         target_channels: display_channels(conn, &settings.target_channels)?,
-        integration: inst.as_ref().map(IntegrationView::from),
+        integration: inst
+            .as_ref()
+            .map(|i| integration_view(conn, i))
+            .transpose()?,
         complete: effective.complete(),
         missing: effective.missing(),
         channel_warnings: channel_warnings(
@@ -309,7 +346,10 @@ pub(crate) fn build_project_view(
             threads: p.threads,
             compact_messages: p.compact_messages,
             target_channels: display_channels(conn, &p.target_channels)?,
-            integration: own_inst.as_ref().map(IntegrationView::from),
+            integration: own_inst
+                .as_ref()
+                .map(|i| integration_view(conn, i))
+                .transpose()?,
             rules: rule_views(conn, &p.rules)?,
         }),
         None => None,
@@ -322,7 +362,15 @@ pub(crate) fn build_project_view(
             value: display_channels(conn, &e.target_channels.value)?,
             source: e.target_channels.source,
         },
-        integration: sourced(&e.integration, |i| i.as_ref().map(IntegrationView::from)),
+        integration: SourcedView {
+            value: e
+                .integration
+                .value
+                .as_ref()
+                .map(|i| integration_view(conn, i))
+                .transpose()?,
+            source: e.integration.source,
+        },
         rules: SourcedView {
             value: rule_views(conn, &e.rules.value)?,
             source: e.rules.source,

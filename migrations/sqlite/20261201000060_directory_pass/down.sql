@@ -1,0 +1,1 @@
+ALTER TABLE channel_directories DROP COLUMN pass_started_at;
