@@ -83,7 +83,7 @@ impl Application {
         let db = Db::new(settings.database_url.clone(), settings.db_pool_size)?;
         // The sender and the periodic work use connections of their own: requests (the
         // bearer-token lookup) never queue behind a backlog being delivered.
-        let background = db.sibling(settings.db_pool_size)?;
+        let background = db.background(settings.db_pool_size)?;
         let cipher = Cipher::new(&settings.secret_key);
         let metrics = crate::metrics::Metrics::new()?;
         let slack =

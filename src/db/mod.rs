@@ -321,6 +321,58 @@ pub struct Db {
     url: DatabaseUrl,
     /// SQLite only: writers of this process take turns here (see [`write_tx`]).
     write_lane: Option<Arc<Mutex<()>>>,
+    /// Background pools: threads of their own instead of the shared blocking pool.
+    executor: Option<Executor>,
+}
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// Threads of their own for background database work (the sender, periodic checks), so
+/// a burst of it never occupies the blocking threads requests need, and at a lower CPU
+/// priority (nice 10, Linux) than request handling: when the machine is busy, a request
+/// waits less and a delivery a little more.
+#[derive(Clone)]
+struct Executor {
+    tasks: std::sync::mpsc::Sender<Task>,
+}
+
+impl Executor {
+    fn start(threads: u32, name: &str) -> std::io::Result<Self> {
+        let (tasks, queue) = std::sync::mpsc::channel::<Task>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("{name}-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let task = {
+                            let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+                            queue.recv()
+                        };
+                        match task {
+                            Ok(task) => task(),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(Self { tasks })
+    }
+}
+
+/// Lowers the calling thread's CPU priority (nice 10). Linux only; elsewhere a no-op.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority and gettid have no memory-safety preconditions; on Linux the
+    // nice value is per thread, and `who` names this thread.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
+            tracing::debug!("could not lower a background thread's priority");
+        }
+    }
 }
 
 impl Db {
@@ -335,6 +387,21 @@ impl Db {
     /// connections, so a busy sender never makes a request wait for one.
     pub fn sibling(&self, max_size: u32) -> Result<Self, DbError> {
         Self::with_lane(self.url.clone(), max_size, self.write_lane.clone())
+    }
+
+    /// [`Db::sibling`] for background work: on PostgreSQL its calls run on `max_size`
+    /// threads of their own at a lower priority (see `Executor`). SQLite keeps the shared
+    /// blocking pool: a de-prioritised thread holding the writer lane would hold up the
+    /// ingest writer behind it.
+    pub fn background(&self, max_size: u32) -> Result<Self, DbError> {
+        let mut db = self.sibling(max_size)?;
+        if !self.url.is_sqlite() {
+            db.executor = Some(
+                Executor::start(max_size, "xtc-db-background")
+                    .map_err(|e| DbError::Connect(e.to_string()))?,
+            );
+        }
+        Ok(db)
     }
 
     fn with_lane(
@@ -358,6 +425,7 @@ impl Db {
             pool,
             url,
             write_lane,
+            executor: None,
         })
     }
 
@@ -386,7 +454,7 @@ impl Db {
         let pool = self.pool.clone();
         let lane = self.write_lane.clone();
         let called = std::time::Instant::now();
-        let joined = actix_web::rt::task::spawn_blocking(move || {
+        let work = move || {
             let queued = called.elapsed();
             let mut conn = pool.get().map_err(DbError::from)?;
             let pooled = called.elapsed();
@@ -406,9 +474,20 @@ impl Db {
                 );
             }
             result
-        })
-        .await;
-        match joined {
+        };
+        if let Some(executor) = &self.executor {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let task: Task = Box::new(move || {
+                let _ = reply.send(work());
+            });
+            if executor.tasks.send(task).is_err() {
+                return Err(DbError::Canceled.into());
+            }
+            return answer
+                .await
+                .unwrap_or_else(|_| Err(DbError::Canceled.into()));
+        }
+        match actix_web::rt::task::spawn_blocking(work).await {
             Ok(result) => result,
             Err(_) => Err(DbError::Canceled.into()),
         }

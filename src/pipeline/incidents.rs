@@ -7,6 +7,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::effective::load_effective;
 use super::events::{IncidentActionPayload, Payload};
@@ -165,7 +166,7 @@ pub fn apply_click(
         &thread.team_id,
         &thread.channel,
     );
-    if !constant_time_eq(expected.as_bytes(), click.value.as_bytes()) {
+    if !bool::from(expected.as_bytes().ct_eq(click.value.as_bytes())) {
         return Ok(ClickOutcome::Refused(
             "the button's reference does not match its card",
         ));
@@ -409,8 +410,4 @@ fn act(
         .into_iter()
         .map(|r| (r.team_id.unwrap_or_default(), r.channel))
         .collect()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
