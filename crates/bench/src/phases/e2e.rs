@@ -1,0 +1,91 @@
+//! End to end (issue 17 goal 1): events at `--e2e-rate` over `--e2e-channels` channels
+//! (one project each, round-robin, so no channel gets more than Slack's 1 message/s and
+//! pacing never delays one), from the moment the 202 arrived to the fake's `received_at`
+//! of the `chat.postMessage` naming the load test.
+
+use std::time::{Duration, Instant};
+
+use crate::args::{BenchArgs, BenchBackend};
+use crate::env::Env;
+use crate::fake;
+use crate::phases::paced;
+use crate::report::{row, Row};
+use crate::stats::Latencies;
+
+pub struct E2eResult {
+    pub rate: u32,
+    pub channels: usize,
+    pub delivered: usize,
+    pub expected: usize,
+    pub latency: Latencies,
+    pub connections: Option<usize>,
+}
+
+impl E2eResult {
+    /// "50 events/s over 100 channels, HTTP/1.1 keep-alive (0 new connections)".
+    pub fn setup(&self) -> String {
+        let conns = match self.connections {
+            Some(c) => format!("{c} new connection{}", if c == 1 { "" } else { "s" }),
+            None => "connections not counted".to_owned(),
+        };
+        format!(
+            "{} events/s over {} channels, HTTP/1.1 keep-alive ({conns})",
+            self.rate, self.channels
+        )
+    }
+
+    pub fn rows(&self, args: &BenchArgs) -> Vec<Row> {
+        let target = match args.backend {
+            BenchBackend::Sqlite => "p50 ≤ 1.5 ms, p99 ≤ 4 ms",
+            BenchBackend::Postgres => "≤ 5 ms / ≤ 25 ms",
+        };
+        vec![
+            row(
+                format!("end to end p50 / p99 / max: {}", self.setup()),
+                self.latency.summary(),
+                target,
+            ),
+            row(
+                "end to end delivered",
+                format!("{} of {}", self.delivered, self.expected),
+                "all",
+            ),
+        ]
+    }
+}
+
+pub async fn run(env: &Env, rate: u32, secs: u64) -> anyhow::Result<E2eResult> {
+    let projects = env.projects.max(1);
+    let p = paced::run(env, "e", rate, secs, |i| i % projects).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let seen = fake::seen(env, None).await?;
+        let all = p.accepted.keys().all(|lt| seen.visible.contains_key(lt));
+        if all || Instant::now() > deadline {
+            break seen;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut latency = Latencies::default();
+    let mut delivered = 0;
+    for (lt, at) in &p.accepted {
+        match seen.visible.get(lt) {
+            // The message can arrive before the 202 is read: count that as 0.
+            Some(rx) => {
+                delivered += 1;
+                latency
+                    .samples
+                    .push((*rx - *at).to_std().unwrap_or_default());
+            }
+            None => latency.errors += 1,
+        }
+    }
+    Ok(E2eResult {
+        rate,
+        channels: projects,
+        delivered,
+        expected: p.samples.len(),
+        latency,
+        connections: p.connections,
+    })
+}

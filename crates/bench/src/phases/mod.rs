@@ -1,0 +1,10 @@
+//! The phases, one module each; `crate::run` runs them in order.
+
+pub mod burst;
+pub mod directory;
+pub mod e2e;
+pub mod flood;
+pub mod history;
+pub mod ingest;
+pub mod paced;
+pub mod steady;
