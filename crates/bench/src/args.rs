@@ -40,7 +40,7 @@ pub enum Phase {
                   \x20 4. burst: --burst load tests started at once into one rate-limited \
                   channel, 202 to visible in the channel (--burst 0 skips);\n\
                   \x20 5. flood: --flood events one after the other into one rate-limited \
-                  channel, sustained pacing (--flood 0 skips);\n\
+                  channel, digests off, sustained pacing (--flood 0 skips);\n\
                   \x20 6. directory (opt-in, ~5 min): a workspace of --directory-channels \
                   channels, its channel directory's build, then warm saves;\n\
                   \x20 7. history (opt-in, several minutes): --history deliveries seeded into a \
@@ -122,13 +122,18 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 60)]
     pub burst: usize,
 
-    /// Flood phase: events sent one after the other into one channel (~1 s each with
-    /// Slack's rate limit; sustained pacing). 0 skips.
+    /// Flood phase: events sent one after the other into one channel, digests off (~1 s
+    /// each with Slack's rate limit: sustained pacing). 0 skips.
     #[arg(long, default_value_t = 60)]
     pub flood: usize,
     /// Turn the fake's per-channel rate limit off in the flood phase.
     #[arg(long)]
     pub no_rate_limit: bool,
+    /// Leave the server's digests on in the flood phase. By default the flood runs with
+    /// `XTC_SLACK_DIGEST_AFTER_SECS=0` (one message per event), so that it measures
+    /// sustained pacing; with digests its events go out in a few messages.
+    #[arg(long)]
+    pub flood_digests: bool,
 
     /// Directory phase (opt-in): channels of the fake workspace (`channel-00001` …), listed
     /// 200 per `conversations.list` page under Tier 2 (20 a minute, burst 1). The build

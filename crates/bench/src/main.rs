@@ -125,8 +125,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let r = async {
             let mut spec = EnvSpec::new("flood", 1, 1);
             spec.rate_limit = !args.no_rate_limit;
+            if !args.flood_digests {
+                spec.server_env = vec![("XTC_SLACK_DIGEST_AFTER_SECS", "0".to_owned())];
+            }
             let env = Env::start(exe, args, spec).await?;
-            let rows = flood::run(&env, args.flood, !args.no_rate_limit).await?;
+            let rows =
+                flood::run(&env, args.flood, !args.no_rate_limit, args.flood_digests).await?;
             env.finish();
             Ok(rows)
         }

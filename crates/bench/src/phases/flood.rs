@@ -7,7 +7,7 @@ use crate::env::Env;
 use crate::fake;
 use crate::report::{row, Row};
 
-pub async fn run(env: &Env, n: usize, rate_limit: bool) -> anyhow::Result<Vec<Row>> {
+pub async fn run(env: &Env, n: usize, rate_limit: bool, digests: bool) -> anyhow::Result<Vec<Row>> {
     let mut sent = Vec::new();
     for i in 0..n {
         let lt = format!("f-{i}");
@@ -43,8 +43,9 @@ pub async fn run(env: &Env, n: usize, rate_limit: bool) -> anyhow::Result<Vec<Ro
     Ok(vec![
         row(
             format!(
-                "flood into one channel (fake rate limit {})",
-                if rate_limit { "on" } else { "off" }
+                "flood into one channel (fake rate limit {}, digests {})",
+                if rate_limit { "on" } else { "off" },
+                if digests { "on" } else { "off" }
             ),
             format!(
                 "{delivered} of {} delivered in {messages} messages over {:.1} s",
