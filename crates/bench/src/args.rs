@@ -41,7 +41,7 @@ pub enum Phase {
                   channel, 202 to visible in the channel (--burst 0 skips);\n\
                   \x20 5. flood: --flood events one after the other into one rate-limited \
                   channel, digests off, sustained pacing (--flood 0 skips);\n\
-                  \x20 6. directory (opt-in, ~5 min): a workspace of --directory-channels \
+                  \x20 6. directory (opt-in, 5-8 min with 20,000 channels): a workspace of --directory-channels \
                   channels, its channel directory's build, then warm saves;\n\
                   \x20 7. history (opt-in, several minutes): --history deliveries seeded into a \
                   fresh database, then e2e, the delivery-log pages and ingest on it and on an \
@@ -137,7 +137,8 @@ pub struct BenchArgs {
 
     /// Directory phase (opt-in): channels of the fake workspace (`channel-00001` …), listed
     /// 200 per `conversations.list` page under Tier 2 (20 a minute, burst 1). The build
-    /// takes one page per --directory-page-ms: 20,000 channels take about 5 minutes.
+    /// takes one page per --directory-page-ms: 20,000 channels take 5 minutes at best (8 measured
+    /// while the server's pages still got 429s).
     /// 0 skips.
     #[arg(long, default_value_t = 0)]
     pub directory_channels: usize,
