@@ -172,7 +172,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "XTC_SLACK_CHANNEL_DIRECTORY_PAGE_MS",
-        default_value_t = 3000
+        default_value_t = 3200
     )]
     pub channel_directory_page_ms: u64,
 

@@ -83,7 +83,7 @@ impl Application {
         let db = Db::new(settings.database_url.clone(), settings.db_pool_size)?;
         // The sender and the periodic work use connections of their own: requests (the
         // bearer-token lookup) never queue behind a backlog being delivered.
-        let background = db.background(settings.db_pool_size)?;
+        let background = db.background(background_pool_size(&settings))?;
         let cipher = Cipher::new(&settings.secret_key);
         let metrics = crate::metrics::Metrics::new()?;
         let slack =
@@ -193,6 +193,17 @@ impl Application {
     }
 }
 
+/// Connections of the background pool. SQLite: 2 (one writer at a time anyway, and each
+/// connection keeps its own page cache; more let the sender's once-a-second burst over
+/// many channels take the cores from incoming events). PostgreSQL: the configured size.
+fn background_pool_size(settings: &Settings) -> u32 {
+    if settings.database_url.is_sqlite() {
+        settings.db_pool_size.min(2)
+    } else {
+        settings.db_pool_size
+    }
+}
+
 /// Starts the resolver and the sender; on SQLite (one instance by design) hands back
 /// claims a previous run left behind, so nothing waits for a lease to expire.
 async fn start_pipeline(
@@ -255,7 +266,7 @@ async fn start_pipeline(
             .digest_after
             .and_then(|a| chrono::Duration::from_std(a).ok()),
     };
-    let resolver = ConfigResolver::new(db.clone());
+    let resolver = ConfigResolver::new(db.clone(), background.clone());
     let effective = resolver.cache();
     let resolver = resolver.start();
     let sender = SlackSender::new(SenderDeps {

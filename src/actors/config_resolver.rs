@@ -25,14 +25,19 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Resolves effective settings for an org's project.
 pub struct ConfigResolver {
+    /// For an event that waits for its settings (a cache miss).
     db: Db,
+    /// For the refreshes in the background (the background pool: a wave of them must not
+    /// take the connections requests need).
+    background: Db,
     cache: EffectiveCache,
 }
 
 impl ConfigResolver {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, background: Db) -> Self {
         Self {
             db,
+            background,
             cache: EffectiveCache::default(),
         }
     }
@@ -71,8 +76,12 @@ pub struct Refresh {
 
 impl ConfigResolver {
     /// Loads a project's settings and caches them.
-    fn load(&self, key: (String, String)) -> ResponseActFuture<Self, Result<Resolved, DbError>> {
-        let db = self.db.clone();
+    fn load(
+        &self,
+        key: (String, String),
+        db: &Db,
+    ) -> ResponseActFuture<Self, Result<Resolved, DbError>> {
+        let db = db.clone();
         let (org, project) = key.clone();
         let fetched = async move {
             db.run(move |conn| effective::resolve_project(conn, &org, &project))
@@ -98,7 +107,8 @@ impl Handler<Resolve> for ConfigResolver {
         if let Some((resolved, _)) = self.cache.get(&msg.org, &msg.project) {
             return Box::pin(async move { Ok(resolved) }.into_actor(self));
         }
-        self.load((msg.org, msg.project))
+        let db = self.db.clone();
+        self.load((msg.org, msg.project), &db)
     }
 }
 
@@ -106,6 +116,7 @@ impl Handler<Refresh> for ConfigResolver {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, msg: Refresh, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.load((msg.org, msg.project)).map(|_, _, _| ()))
+        let db = self.background.clone();
+        Box::pin(self.load((msg.org, msg.project), &db).map(|_, _, _| ()))
     }
 }

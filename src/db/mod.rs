@@ -328,16 +328,16 @@ pub struct Db {
 type Task = Box<dyn FnOnce() + Send>;
 
 /// Threads of their own for background database work (the sender, periodic checks), so
-/// a burst of it never occupies the blocking threads requests need, and at a lower CPU
-/// priority (nice 10, Linux) than request handling: when the machine is busy, a request
-/// waits less and a delivery a little more.
+/// a burst of it never occupies the blocking threads requests need; on PostgreSQL at a
+/// lower CPU priority (nice 10, Linux) than request handling: when the machine is busy, a
+/// request waits less and a delivery a little more.
 #[derive(Clone)]
 struct Executor {
     tasks: std::sync::mpsc::Sender<Task>,
 }
 
 impl Executor {
-    fn start(threads: u32, name: &str) -> std::io::Result<Self> {
+    fn start(threads: u32, name: &str, lower: bool) -> std::io::Result<Self> {
         let (tasks, queue) = std::sync::mpsc::channel::<Task>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads.max(1) {
@@ -345,7 +345,9 @@ impl Executor {
             std::thread::Builder::new()
                 .name(format!("{name}-{n}"))
                 .spawn(move || {
-                    lower_priority();
+                    if lower {
+                        lower_priority();
+                    }
                     loop {
                         let task = {
                             let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -389,18 +391,17 @@ impl Db {
         Self::with_lane(self.url.clone(), max_size, self.write_lane.clone())
     }
 
-    /// [`Db::sibling`] for background work: on PostgreSQL its calls run on `max_size`
-    /// threads of their own at a lower priority (see `Executor`). SQLite keeps the shared
-    /// blocking pool: a de-prioritised thread holding the writer lane would hold up the
-    /// ingest writer behind it.
+    /// [`Db::sibling`] for background work, whose calls run on `max_size` threads of their
+    /// own (see `Executor`): a burst of background work never occupies the shared blocking
+    /// threads requests need, nor makes that pool (and the allocator's per-thread arenas)
+    /// grow. On PostgreSQL they run at a lower priority; not on SQLite, where a
+    /// de-prioritised thread holding the writer lane would hold up the ingest writer.
     pub fn background(&self, max_size: u32) -> Result<Self, DbError> {
         let mut db = self.sibling(max_size)?;
-        if !self.url.is_sqlite() {
-            db.executor = Some(
-                Executor::start(max_size, "xtc-db-background")
-                    .map_err(|e| DbError::Connect(e.to_string()))?,
-            );
-        }
+        db.executor = Some(
+            Executor::start(max_size, "xtc-db-background", !self.url.is_sqlite())
+                .map_err(|e| DbError::Connect(e.to_string()))?,
+        );
         Ok(db)
     }
 

@@ -162,7 +162,7 @@ fn prepare(
     } else {
         (None, None)
     };
-    let digest = super::digest::batch(conn, d, &payload, config, now())?;
+    let digest = super::digest::batch(conn, d, &payload, &names, config, now())?;
     Ok(Ok(Prepared {
         payload,
         names,
@@ -268,6 +268,8 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
         .db
         .run(move |conn| prepare(conn, &d2, &deps2.config))
         .await;
+    // Whether the workspace was seen failing (only then may a success clear the mark).
+    let mut was_failing = false;
     let record = match prepared {
         Err(e) => {
             tracing::warn!(error = %e, "could not load the delivery; will retry");
@@ -279,35 +281,39 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
             }
         }
         Ok(Err(reason)) => Record::Failed { error: reason },
-        Ok(Ok(p)) => match wait_for_probe(&deps, &p.installation).await {
-            Some(wait) => wait,
-            None => match deps.tokens.token(&p.installation).await {
-                Err(RefreshError::Unreadable) => Record::Failed {
-                    error: "the stored Slack token cannot be decrypted (was XTC_SLACK_SECRET_KEY \
+        Ok(Ok(p)) => {
+            was_failing = p.installation.failing_since.is_some();
+            match wait_for_probe(&deps, &p.installation).await {
+                Some(wait) => wait,
+                None => match deps.tokens.token(&p.installation).await {
+                    Err(RefreshError::Unreadable) => Record::Failed {
+                        error:
+                            "the stored Slack token cannot be decrypted (was XTC_SLACK_SECRET_KEY \
                             changed?)"
-                        .into(),
-                },
-                Err(e) => token_expired_after(&deps, &p.installation, e).await,
-                Ok(token) => {
-                    let installation = p.installation.clone();
-                    match send(&deps, &d, p, &token).await {
-                        // Rotating tokens: refresh once before calling the integration broken.
-                        Record::Broken { error } if error == "token_expired" => {
-                            match deps.tokens.refresh(&installation).await {
-                                Ok(_) => Record::Retry {
-                                    delay: Duration::ZERO,
-                                    error,
-                                    blocked_for: None,
-                                    cause: RetryCause::Other,
-                                },
-                                Err(e) => token_expired_after(&deps, &installation, e).await,
+                                .into(),
+                    },
+                    Err(e) => token_expired_after(&deps, &p.installation, e).await,
+                    Ok(token) => {
+                        let installation = p.installation.clone();
+                        match send(&deps, &d, p, &token).await {
+                            // Rotating tokens: refresh once before calling the integration broken.
+                            Record::Broken { error } if error == "token_expired" => {
+                                match deps.tokens.refresh(&installation).await {
+                                    Ok(_) => Record::Retry {
+                                        delay: Duration::ZERO,
+                                        error,
+                                        blocked_for: None,
+                                        cause: RetryCause::Other,
+                                    },
+                                    Err(e) => token_expired_after(&deps, &installation, e).await,
+                                }
                             }
+                            record => record,
                         }
-                        record => record,
                     }
-                }
-            },
-        },
+                },
+            }
+        }
     };
     let (attempt, record) = match record {
         Record::Retry { .. } if should_give_up(&d, &record, &deps.config) => {
@@ -339,7 +345,9 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
     let pacing = deps.config.pacing;
     let saved = deps
         .db
-        .run(move |conn| write_tx(conn, |c| save(c, &d, record, pacing)).map_err(DbError::from))
+        .run(move |conn| {
+            write_tx(conn, |c| save(c, &d, record, pacing, was_failing)).map_err(DbError::from)
+        })
         .await;
     if let Ok(SavedOutage::Recovered) = saved {
         tracing::info!("Slack answers again; the workspace's waiting deliveries go on");
@@ -702,6 +710,7 @@ fn save(
     d: &Delivery,
     record: Record,
     pacing: Pacing,
+    was_failing: bool,
 ) -> Result<SavedOutage, diesel::result::Error> {
     let now_naive = now();
     let mut outage = SavedOutage::Unchanged;
@@ -709,7 +718,9 @@ fn save(
         Record::Sent { ts, thread, merged } => {
             Delivery::mark_sent(conn, d.id, &ts, now_naive)?;
             Delivery::mark_sent_many(conn, &merged, &ts, now_naive)?;
-            if let Some(installation) = &d.installation_id {
+            // Only a workspace seen failing is asked (a statement saved per delivery; one
+            // marked failing meanwhile is cleared by the next success, the probe's).
+            if let (Some(installation), true) = (&d.installation_id, was_failing) {
                 if Installation::clear_failing(conn, installation)? {
                     // The probe got through: what waited for it goes now (still paced).
                     Delivery::wake_pending_for_installation(conn, installation, now_naive)?;

@@ -21,8 +21,9 @@ use crate::db::models::event::EventRow;
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::{DbConnection, DbError};
 
-/// Most events in one digest (a message of 50 short lines stays well within Slack's limits).
-pub const MAX_ENTRIES: usize = 50;
+/// Most events in one digest: 25 short lines read at a glance, and a digest in the making
+/// (events, rendered blocks) stays small while many channels build one at the same time.
+pub const MAX_ENTRIES: usize = 25;
 
 /// One event merged into a digest besides the head delivery.
 #[derive(Debug, Clone)]
@@ -50,6 +51,7 @@ pub fn batch(
     conn: &mut DbConnection,
     head: &Delivery,
     head_payload: &Payload,
+    head_names: &Names,
     config: &SenderConfig,
     now: NaiveDateTime,
 ) -> Result<Vec<Merged>, DbError> {
@@ -80,7 +82,7 @@ pub fn batch(
     let ids: Vec<String> = behind.iter().map(|d| d.event_id.clone()).collect();
     let events = EventRow::find_many(conn, &ids)?;
     let mut merged = Vec::with_capacity(behind.len());
-    let mut names: Vec<Names> = Vec::new();
+    let mut names: Vec<Names> = vec![head_names.clone()];
     for d in behind {
         let payload = events
             .iter()
