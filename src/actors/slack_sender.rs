@@ -22,7 +22,7 @@ use crate::pipeline::deliver::{self, Attempt, SenderDeps};
 /// How often the outbox is polled when nothing wakes the sender.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Deliveries in flight at once (each to a different channel).
-const MAX_IN_FLIGHT: usize = 64;
+const MAX_IN_FLIGHT: usize = 32;
 /// How often due run-card edits are looked for.
 const EDIT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// Run-card edits in flight at once.

@@ -268,6 +268,35 @@ impl Drop for LaneGuard {
     }
 }
 
+/// Ingest writers waiting for the SQLite writer lane right now.
+static INGEST_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Longest a background writer steps aside for waiting ingest commits.
+const MAX_YIELD: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// [`take_turn`] for the ingest writer, which goes first: other writers that arrive while
+/// it waits step aside (`yield_to_ingest`), so an accepted event's commit is not queued
+/// behind the sender's bookkeeping.
+pub(crate) fn take_ingest_turn(
+    lane: Option<&Arc<Mutex<()>>>,
+) -> Option<std::sync::MutexGuard<'_, ()>> {
+    use std::sync::atomic::Ordering;
+    lane?;
+    INGEST_WAITING.fetch_add(1, Ordering::SeqCst);
+    let turn = take_turn(lane);
+    INGEST_WAITING.fetch_sub(1, Ordering::SeqCst);
+    turn
+}
+
+/// A writer other than the ingest writer lets a waiting ingest commit go first (for at
+/// most [`MAX_YIELD`]).
+fn yield_to_ingest() {
+    use std::sync::atomic::Ordering;
+    let start = std::time::Instant::now();
+    while INGEST_WAITING.load(Ordering::SeqCst) > 0 && start.elapsed() < MAX_YIELD {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
+}
+
 /// Waits for this process's turn on an SQLite writer lane (none for PostgreSQL). A lane
 /// poisoned by a writer that panicked still serialises the others.
 pub(crate) fn take_turn(lane: Option<&Arc<Mutex<()>>>) -> Option<std::sync::MutexGuard<'_, ()>> {
@@ -294,6 +323,9 @@ where
     match conn {
         DbConnection::Sqlite(_) => {
             let lane = WRITE_LANE.with(|l| l.borrow().clone());
+            if lane.is_some() {
+                yield_to_ingest();
+            }
             let _turn = take_turn(lane.as_ref());
             conn.batch_execute("BEGIN IMMEDIATE")?;
             match f(conn) {

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 
-use crate::db::{take_turn, DatabaseUrl, Db, DbConnection, DbError};
+use crate::db::{take_ingest_turn, take_turn, DatabaseUrl, Db, DbConnection, DbError};
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 256;
@@ -222,7 +222,7 @@ fn writer_loop(
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        let _turn = take_turn(lane.as_ref());
+        let _turn = take_ingest_turn(lane.as_ref());
         let started = std::time::Instant::now();
         let committed = run_batch(c, &mut batch);
         let took = started.elapsed();
