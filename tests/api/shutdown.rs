@@ -110,11 +110,13 @@ fn deliveries(app: &TestApp) -> Vec<Delivery> {
     Delivery::list_by_project(&mut conn, "acme", "webshop", 1000).unwrap()
 }
 
-/// The real binary on a free port against a new SQLite database and its own fake Slack
-/// (rate limit off), ready; with the app's service token. Also the child, its log file and
-/// port (to restart it).
-pub(crate) async fn binary_app() -> (TestApp, Child, std::path::PathBuf, u16) {
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+/// The real binary on a free port against a new database of `backend` and its own fake
+/// Slack (rate limit off), ready; with the app's service token. Also the child, its log file
+/// and port (to restart it). `None` when the backend is not available.
+pub(crate) async fn binary_app(
+    backend: Backend,
+) -> Option<(TestApp, Child, std::path::PathBuf, u16)> {
+    let db = TestDb::create(backend)?;
     let fake = fake_slack::spawn(
         FakeSlackConfig {
             rate_limit_per_sec: 0.0,
@@ -123,8 +125,11 @@ pub(crate) async fn binary_app() -> (TestApp, Child, std::path::PathBuf, u16) {
         TcpListener::bind("127.0.0.1:0").unwrap(),
     )
     .unwrap();
-    let log = db.sqlite_path().unwrap().with_extension("log");
     let port = free_port();
+    let log = db.sqlite_path().map_or_else(
+        || std::env::temp_dir().join(format!("xtc-slack-test-{port}.log")),
+        |p| p.with_extension("log"),
+    );
     let child = serve(&db, &fake, port, &log);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -134,19 +139,19 @@ pub(crate) async fn binary_app() -> (TestApp, Child, std::path::PathBuf, u16) {
     let mut app = TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
-        backend: Backend::Sqlite,
+        backend,
         db,
         http,
         service_token: String::new(),
         fake: Some(fake),
     };
     app.service_token = app.create_token(xtc_slack::domain::access::Role::Service, None, None);
-    (app, child, log, port)
+    Some((app, child, log, port))
 }
 
 #[actix_web::test]
 async fn sigterm_during_a_burst_loses_nothing_and_sends_nothing_twice() {
-    let (app, mut child, log, port) = binary_app().await;
+    let (app, mut child, log, port) = binary_app(Backend::Sqlite).await.unwrap();
     app.configure_acme(json!({})).await;
 
     // A slow Slack, so that the burst is still in flight when the signal comes.
