@@ -23,6 +23,8 @@ use crate::pipeline::deliver::{self, Attempt, SenderDeps};
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Deliveries in flight at once (each to a different channel).
 const MAX_IN_FLIGHT: usize = 32;
+/// How often timed mutes that ran out are looked for.
+const MUTE_EXPIRY_INTERVAL: Duration = Duration::from_secs(5);
 /// How often due run-card edits are looked for.
 const EDIT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// Run-card edits in flight at once.
@@ -194,6 +196,29 @@ impl Actor for SlackSender {
             act.poll(ctx);
         });
         ctx.run_interval(EDIT_POLL_INTERVAL, |act, ctx| act.poll_edits(ctx));
+        // Timed mutes that ran out: their cards are edited back (buttons to mute again).
+        ctx.run_interval(MUTE_EXPIRY_INTERVAL, |act, ctx| {
+            let db = act.deps.db.clone();
+            ctx.spawn(
+                async move {
+                    let now = chrono::Utc::now();
+                    let ended = db
+                        .run(move |conn| {
+                            crate::db::write_tx(conn, |c| {
+                                crate::pipeline::incidents::expire_mutes(c, now)
+                            })
+                            .map_err(crate::db::DbError::from)
+                        })
+                        .await;
+                    match ended {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(ended = n, "timed mutes ended"),
+                        Err(e) => tracing::warn!(error = %e, "could not end timed mutes"),
+                    }
+                }
+                .into_actor(act),
+            );
+        });
         // Rotating Slack tokens are refreshed ahead of expiry, sends or not.
         let tokens = self.deps.tokens.clone();
         ctx.spawn(

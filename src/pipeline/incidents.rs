@@ -24,7 +24,7 @@ use crate::db::models::slack_thread::SlackThread;
 use crate::db::DbConnection;
 use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
 use crate::domain::incident::{Action, Actor, Applied, Controls, Refusal};
-use crate::domain::settings::IntegrationStatus;
+use crate::domain::settings::{Integration, IntegrationStatus};
 
 /// A click on a button of an incident card, as Slack sent it (signature verified).
 #[derive(Debug, Clone)]
@@ -248,6 +248,76 @@ enum Replies<'a> {
     AllThreads,
 }
 
+/// Queues an edit of every card of the scenario's current incident in the project's
+/// workspace (they are rendered with the incident's controls when sent); `clicked` is the
+/// card a click came from, with the channel ID the click named. Returns the project's active
+/// integration, its compact setting and the cards; `None` without an active integration.
+fn edit_cards(
+    conn: &mut DbConnection,
+    scenario: &ScenarioRow,
+    clicked: Option<(&SlackThread, &str)>,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Option<(Integration, bool, Vec<SlackThread>)>> {
+    let (org, project) = (scenario.org_id.as_str(), scenario.project_id.as_str());
+    // Where the incident's cards are, and with which installation they are edited: the
+    // project's current integration, when it is in the card's workspace.
+    let effective = load_effective(conn, org, Some(project))?;
+    let Some(integration) = effective
+        .integration
+        .value
+        .filter(|i| i.status == IntegrationStatus::Active)
+    else {
+        return Ok(None);
+    };
+    let compact = effective.compact_messages.value;
+    let subject_key = SubjectKey::incident(&scenario.id, scenario.incident);
+    let threads: Vec<SlackThread> = SlackThread::list_for_subject(conn, subject_key.as_str())?
+        .into_iter()
+        .filter(|t| t.team_id == integration.team_id)
+        .collect();
+    let now_naive = now.naive_utc();
+    for t in &threads {
+        // `chat.update` needs the channel's ID; a card posted to a `#name` address has it
+        // only from the click (or from an earlier edit, which `upsert` keeps).
+        let slack_channel = match (clicked, t.channel.starts_with('#')) {
+            (Some((c, id)), true) if c.channel == t.channel => id.to_owned(),
+            _ => t.channel.clone(),
+        };
+        let place = CardPlace {
+            subject_key: &t.subject_key,
+            team_id: &t.team_id,
+            channel: &t.channel,
+            slack_channel: &slack_channel,
+            installation_id: &integration.installation_id,
+            org_id: org,
+            project_id: project,
+            compact,
+        };
+        CardEdit::upsert(conn, &CardEdit::due_now(&place, t.card.clone(), now_naive))?;
+    }
+    Ok(Some((integration, compact, threads)))
+}
+
+/// Ends the timed mutes whose time is up, so the incident's cards stop showing them (and
+/// their buttons are Mute again). Returns how many ended. Call inside `write_tx`.
+pub fn expire_mutes(conn: &mut DbConnection, now: DateTime<Utc>) -> diesel::QueryResult<usize> {
+    let expired = ControlsRow::expired_mutes(conn, now.naive_utc())?;
+    for row in &expired {
+        let mut controls = row.controls();
+        controls.mute = None;
+        ControlsRow::save(
+            conn,
+            &ControlsRow::of(&row.scenario_id, &row.org_id, &row.project_id, &controls),
+        )?;
+        let open = ScenarioRow::find_by_id(conn, &row.scenario_id)?
+            .filter(|s| s.incident == row.incident && s.failing_since.is_some());
+        if let Some(scenario) = open {
+            edit_cards(conn, &scenario, None, now)?;
+        }
+    }
+    Ok(expired.len())
+}
+
 /// Applies `action` to the scenario's open incident; on a change saves it, audits it,
 /// queues the edit of every card of the incident and the reply. `Err(refusal)` changes
 /// nothing.
@@ -293,42 +363,14 @@ fn act(
         &details,
     )?;
 
-    // Where the incident's cards are, and with which installation they are edited: the
-    // project's current integration, when it is in the card's workspace.
-    let effective = load_effective(conn, org, Some(project))?;
-    let Some(integration) = effective
-        .integration
-        .value
-        .filter(|i| i.status == IntegrationStatus::Active)
-    else {
+    let clicked = match &replies {
+        Replies::In(t, id) => Some((*t, *id)),
+        Replies::AllThreads => None,
+    };
+    let Some((integration, compact, threads)) = edit_cards(conn, scenario, clicked, now)? else {
         return Ok(Ok(Vec::new()));
     };
-    let compact = effective.compact_messages.value;
-    let subject_key = SubjectKey::incident(&scenario.id, incident);
-    let threads: Vec<SlackThread> = SlackThread::list_for_subject(conn, subject_key.as_str())?
-        .into_iter()
-        .filter(|t| t.team_id == integration.team_id)
-        .collect();
     let now_naive = now.naive_utc();
-    for t in &threads {
-        // `chat.update` needs the channel's ID; a card posted to a `#name` address has it
-        // only from the click (or from an earlier edit, which `upsert` keeps).
-        let slack_channel = match (&replies, t.channel.starts_with('#')) {
-            (Replies::In(clicked, id), true) if clicked.channel == t.channel => (*id).to_owned(),
-            _ => t.channel.clone(),
-        };
-        let place = CardPlace {
-            subject_key: &t.subject_key,
-            team_id: &t.team_id,
-            channel: &t.channel,
-            slack_channel: &slack_channel,
-            installation_id: &integration.installation_id,
-            org_id: org,
-            project_id: project,
-            compact,
-        };
-        CardEdit::upsert(conn, &CardEdit::due_now(&place, t.card.clone(), now_naive))?;
-    }
 
     // The reply: an event of the scenario and one outbox row per thread it goes to.
     let reply_threads: Vec<&SlackThread> = match replies {

@@ -271,6 +271,39 @@ crate::test_both_backends! {
 }
 
 crate::test_both_backends! {
+    async fn a_timed_mute_that_ran_out_leaves_the_card(app: TestApp) {
+        let Some((app, admin)) = app_with_buttons(app.backend).await else { return };
+        report(&app, "e1", "failure", 0).await;
+        let card = the_card(&app).await;
+        click(&app, &card, "incident.mute_1h", json!({})).await;
+        wait_for(&app, |got| shown(&cards(got)[0]).contains("Muted by")).await;
+        // The hour is up.
+        {
+            use diesel::prelude::*;
+            use xtc_slack::db::schema::scenario_controls;
+            let mut conn = app.db.connect();
+            let past = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+            diesel::update(scenario_controls::table)
+                .set(scenario_controls::muted_until.eq(Some(past)))
+                .execute(&mut conn)
+                .unwrap();
+        }
+        let got = wait_for(&app, |got| {
+            let c = shown(&cards(got)[0]);
+            !c.contains("Muted by") && c.contains("incident.mute_1h")
+        })
+        .await;
+        let c = shown(&cards(&got)[0]);
+        assert!(!c.contains("Muted by") && !c.contains("incident.unmute"), "{c}");
+        let (_, mutes) = deliveries_and_mutes(&app, &admin).await;
+        assert!(mutes.is_empty(), "{mutes:#?}");
+        report(&app, "e2", "fatal", 20).await;
+        let (log, _) = deliveries_and_mutes(&app, &admin).await;
+        assert!(log.iter().any(|d| d["event_type"] == "scenario_severity_changed" && d["status"] == "sent"), "{log:#?}");
+    }
+}
+
+crate::test_both_backends! {
     async fn an_admin_ends_a_mute_through_the_api(app: TestApp) {
         let Some((app, admin)) = app_with_buttons(app.backend).await else { return };
         report(&app, "e1", "failure", 0).await;

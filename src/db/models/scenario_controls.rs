@@ -144,6 +144,16 @@ impl ControlsRow {
             .collect())
     }
 
+    /// Rows whose timed mute ended by `now` (still marked muted).
+    pub fn expired_mutes(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Self>> {
+        scenario_controls::table
+            .filter(scenario_controls::muted_at.is_not_null())
+            .filter(scenario_controls::muted_until.le(now))
+            .limit(500)
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// Records a click; `false` when the same click was applied before (a replay).
     pub fn record_action(
         conn: &mut DbConnection,
