@@ -162,7 +162,12 @@ fn prepare(
     } else {
         (None, None)
     };
-    let digest = super::digest::batch(conn, d, &payload, &names, config, now())?;
+    // A reply under an existing card never heads a digest: no need to look behind it.
+    let digest = if thread.is_some() {
+        Vec::new()
+    } else {
+        super::digest::batch(conn, d, &payload, &names, config, now())?
+    };
     Ok(Ok(Prepared {
         payload,
         names,
