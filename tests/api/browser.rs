@@ -356,6 +356,8 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
     b.select("send_messages", "disabled").await;
     b.click("save").await;
     b.wait_for_path("/orgs/acme/projects/webshop/slack").await;
+    // The save lands on the same path: wait for the new page, not the one before it.
+    b.page_has("set on this project").await;
     let send = b.text("send_messages-effective").await;
     assert!(
         send.contains("Disabled") && send.contains("set on this project"),
