@@ -128,10 +128,14 @@ pub struct ServeArgs {
     #[arg(long, env = "XTC_SLACK_SLOW_DB_MS", default_value_t = 50)]
     pub slow_db_ms: u64,
 
-    /// Database connections of each of the two pools: one for requests, one for the
-    /// sender and the periodic work.
+    /// Database connections of the request pool.
     #[arg(long, env = "XTC_SLACK_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
+
+    /// Database connections (each with a thread) of the background pool: the sender's
+    /// database work, card edits and the periodic checks. Slack calls do not hold one.
+    #[arg(long, env = "XTC_SLACK_BACKGROUND_DB_POOL_SIZE", default_value_t = 2)]
+    pub background_db_pool_size: u32,
 
     /// Average spacing of messages to one Slack channel, in milliseconds (Slack allows
     /// about one per second per channel).
@@ -293,6 +297,7 @@ pub struct Settings {
     pub templates_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub db_pool_size: u32,
+    pub background_db_pool_size: u32,
     /// "Slow database call" warnings from this many milliseconds (0: none).
     pub slow_db_ms: u64,
     pub delivery: DeliverySettings,
@@ -338,6 +343,12 @@ impl Settings {
         if args.db_pool_size == 0 {
             return Err(SettingsError::new(
                 "XTC_SLACK_DB_POOL_SIZE",
+                "must be at least 1",
+            ));
+        }
+        if args.background_db_pool_size == 0 {
+            return Err(SettingsError::new(
+                "XTC_SLACK_BACKGROUND_DB_POOL_SIZE",
                 "must be at least 1",
             ));
         }
@@ -412,6 +423,7 @@ impl Settings {
             templates_dir: args.templates_dir,
             log_format: args.log_format,
             db_pool_size: args.db_pool_size,
+            background_db_pool_size: args.background_db_pool_size,
             slow_db_ms: args.slow_db_ms,
             delivery,
             channel_directory_pause: (args.channel_directory_page_ms > 0)
@@ -551,8 +563,13 @@ mod tests {
     fn bad_values_name_their_setting() {
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}/x.db", dir.path().display());
-        let cases: [(&[&str], &str); 5] = [
+        let cases: [(&[&str], &str); 7] = [
             (&["--secret-key", "dG9vc2hvcnQ="], "XTC_SLACK_SECRET_KEY"),
+            (&["--db-pool-size", "0"], "XTC_SLACK_DB_POOL_SIZE"),
+            (
+                &["--background-db-pool-size", "0"],
+                "XTC_SLACK_BACKGROUND_DB_POOL_SIZE",
+            ),
             (&["--public-url", "not a url"], "XTC_SLACK_PUBLIC_URL"),
             (&["--slack-api-url", "ftp://x"], "SLACK_API_URL"),
             (&["--bind", "nonsense"], "XTC_SLACK_BIND"),

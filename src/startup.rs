@@ -193,15 +193,14 @@ impl Application {
     }
 }
 
-/// Connections of the background pool. SQLite: 2 (one writer at a time anyway, and each
-/// connection keeps its own page cache; more let the sender's once-a-second burst over
-/// many channels take the cores from incoming events). PostgreSQL: the configured size.
+/// Connections (and threads) of the background pool: `XTC_SLACK_BACKGROUND_DB_POOL_SIZE`.
+/// Few by default, on both backends: the sender's database work comes in a burst once a
+/// second (every paced channel is due again at once), and on PostgreSQL every connection
+/// of it is a server process competing for the cores with the ingest writers' (the
+/// PostgreSQL steady phase's p99 halved going from 8 to 2; see the README). The Slack
+/// calls themselves do not hold a connection and stay concurrent.
 fn background_pool_size(settings: &Settings) -> u32 {
-    if settings.database_url.is_sqlite() {
-        settings.db_pool_size.min(2)
-    } else {
-        settings.db_pool_size
-    }
+    settings.background_db_pool_size
 }
 
 /// Starts the resolver and the sender; on SQLite (one instance by design) hands back

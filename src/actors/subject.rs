@@ -129,12 +129,7 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
                 .await
                 .map_err(|_| IngestError::Database(DbError::Canceled))??,
         };
-        let event = ev.clone();
-        let config = deps.ingest;
-        let result = deps
-            .writer
-            .submit(move |c| S::ingest(c, &event, &resolved, &config))
-            .await;
+        let result = S::submit(&deps.writer, ev.clone(), resolved, deps.ingest).await;
         match result {
             Err(IngestError::Conflict) if attempt < MAX_CONFLICT_RETRIES => {
                 tracing::debug!(subject = S::NAME, attempt, "concurrent update, retrying");

@@ -136,11 +136,15 @@ fn queue(
     rows: &[NewDelivery],
 ) -> Result<Vec<(String, String)>, IngestError> {
     Delivery::insert_all(conn, rows)?;
-    Ok(rows
-        .iter()
+    Ok(pending_channels(rows))
+}
+
+/// The channels (workspace, channel) of the pending outbox rows.
+fn pending_channels(rows: &[NewDelivery]) -> Vec<(String, String)> {
+    rows.iter()
         .filter(|r| r.status == DeliveryStatus::Pending)
         .map(|r| (r.team_id.clone().unwrap_or_default(), r.channel.clone()))
-        .collect())
+        .collect()
 }
 
 /// The identity of an event for de-duplication: its key (event ids are unique per
@@ -288,47 +292,49 @@ fn save_versioned(
     }
 }
 
-/// Applies a load-test event. Call inside `write_tx`.
-pub fn load_test_event(
-    conn: &mut DbConnection,
-    ev: &LoadTestEvent,
-    resolved: &Resolved,
-    now: DateTime<Utc>,
-) -> Result<Outcome, IngestError> {
-    let (org, project) = (ev.org.as_str(), ev.project.as_str());
-    let effective = &resolved.effective;
-    let key = EventKey::new(SubjectKind::LoadTest, ev.load_test.as_str(), &ev.event_id);
-    let id = Identity {
-        key: &key,
-        fingerprint: &ev.fingerprint,
-    };
-    if let Some(duplicate) = precheck(conn, &id, (org, project), resolved)? {
-        return Ok(duplicate);
-    }
-    let existing = LoadTestRow::find_by_id(conn, ev.load_test.as_str())?;
-    let checked = (|| {
-        if let Some(row) = &existing {
-            same_project(
-                "load test",
-                &row.id,
-                (&row.org_id, &row.project_id),
-                (org, project),
-            )?;
+/// Everything one load-test event writes, worked out from the stored state of its load
+/// test (`existing`): the load test's new row, the event row and the outbox rows.
+struct LoadTestPlan {
+    row: LoadTestRow,
+    previous_version: Option<i64>,
+    event: EventRow,
+    deliveries: Vec<NewDelivery>,
+}
+
+impl LoadTestPlan {
+    /// The answer once everything is written.
+    fn accepted(&self) -> Outcome {
+        Outcome::Accepted {
+            state: self.row.state.as_str().to_owned(),
+            channels: pending_channels(&self.deliveries),
         }
-        let from = existing.as_ref().map_or(LoadTestState::New, |r| r.state);
-        let to = lifecycle::apply(from, ev.event_type)?;
-        let name = ev
-            .info
-            .name
-            .clone()
-            .or_else(|| existing.as_ref().map(|r| r.name.clone()))
-            .ok_or(IngestError::MissingField("load_test.name"))?;
-        Ok((to, name))
-    })();
-    let (to, name) = match checked {
-        Ok(checked) => checked,
-        Err(e) => return refused(conn, &id, e),
-    };
+    }
+}
+
+/// Applies the lifecycle rules to a load-test event (no database access).
+fn plan_load_test(
+    ev: &LoadTestEvent,
+    effective: &Effective,
+    existing: Option<&LoadTestRow>,
+    now: DateTime<Utc>,
+) -> Result<LoadTestPlan, IngestError> {
+    let (org, project) = (ev.org.as_str(), ev.project.as_str());
+    if let Some(row) = existing {
+        same_project(
+            "load test",
+            &row.id,
+            (&row.org_id, &row.project_id),
+            (org, project),
+        )?;
+    }
+    let from = existing.map_or(LoadTestState::New, |r| r.state);
+    let to = lifecycle::apply(from, ev.event_type)?;
+    let name = ev
+        .info
+        .name
+        .clone()
+        .or_else(|| existing.map(|r| r.name.clone()))
+        .ok_or(IngestError::MissingField("load_test.name"))?;
     let now_naive = naive(now);
     let row = LoadTestRow {
         id: ev.load_test.to_string(),
@@ -339,15 +345,15 @@ pub fn load_test_event(
             .info
             .url
             .clone()
-            .or_else(|| existing.as_ref().and_then(|r| r.url.clone())),
+            .or_else(|| existing.and_then(|r| r.url.clone())),
         started_by: ev
             .info
             .started_by
             .clone()
-            .or_else(|| existing.as_ref().and_then(|r| r.started_by.clone())),
+            .or_else(|| existing.and_then(|r| r.started_by.clone())),
         state: to,
-        version: existing.as_ref().map_or(1, |r| r.version + 1),
-        created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
+        version: existing.map_or(1, |r| r.version + 1),
+        created_at: existing.map_or(now_naive, |r| r.created_at),
         updated_at: now_naive,
     };
     let payload = Payload::LoadTest(LoadTestPayload {
@@ -362,6 +368,7 @@ pub fn load_test_event(
         report: ev.report.clone(),
         aborted_by: ev.aborted_by.clone(),
     });
+    let key = load_test_key(ev);
     let event = EventRow {
         event_id: key.as_str().to_owned(),
         subject_kind: SubjectKind::LoadTest.as_str().into(),
@@ -375,16 +382,7 @@ pub fn load_test_event(
         received_at: now_naive,
         body_sha256: Some(ev.fingerprint.clone()),
     };
-    if let Some(duplicate) = record_event(conn, &id, &event)? {
-        return Ok(duplicate);
-    }
-    save_versioned(
-        conn,
-        existing.as_ref().map(|r| r.version),
-        |c, version| row.save_if_version(c, version),
-        |c| LoadTestRow::insert(c, &row),
-    )?;
-    let rows = outbox_rows(
+    let deliveries = outbox_rows(
         effective,
         key.as_str(),
         org,
@@ -393,11 +391,172 @@ pub fn load_test_event(
         ev.event_type.as_str(),
         now_naive,
     );
-    let channels = queue(conn, &rows)?;
-    Ok(Outcome::Accepted {
-        state: to.as_str().to_owned(),
-        channels,
+    Ok(LoadTestPlan {
+        previous_version: existing.map(|r| r.version),
+        row,
+        event,
+        deliveries,
     })
+}
+
+fn load_test_key(ev: &LoadTestEvent) -> EventKey {
+    EventKey::new(SubjectKind::LoadTest, ev.load_test.as_str(), &ev.event_id)
+}
+
+/// Applies a load-test event. Call inside `write_tx`.
+pub fn load_test_event(
+    conn: &mut DbConnection,
+    ev: &LoadTestEvent,
+    resolved: &Resolved,
+    now: DateTime<Utc>,
+) -> Result<Outcome, IngestError> {
+    let key = load_test_key(ev);
+    let id = Identity {
+        key: &key,
+        fingerprint: &ev.fingerprint,
+    };
+    if let Some(duplicate) = precheck(conn, &id, (ev.org.as_str(), ev.project.as_str()), resolved)?
+    {
+        return Ok(duplicate);
+    }
+    let existing = LoadTestRow::find_by_id(conn, ev.load_test.as_str())?;
+    let plan = match plan_load_test(ev, &resolved.effective, existing.as_ref(), now) {
+        Ok(plan) => plan,
+        Err(e) => return refused(conn, &id, e),
+    };
+    if let Some(duplicate) = record_event(conn, &id, &plan.event)? {
+        return Ok(duplicate);
+    }
+    save_versioned(
+        conn,
+        plan.previous_version,
+        |c, version| plan.row.save_if_version(c, version),
+        |c| LoadTestRow::insert(c, &plan.row),
+    )?;
+    queue(conn, &plan.deliveries)?;
+    Ok(plan.accepted())
+}
+
+/// A load-test event waiting in a group commit (`pipeline::writer`), and its outcome once
+/// [`load_test_batch`] or [`load_test_event`] has run it.
+pub struct LoadTestJob {
+    pub ev: LoadTestEvent,
+    pub resolved: Resolved,
+    pub outcome: Option<Result<Outcome, IngestError>>,
+}
+
+/// A job's outcome within a batch, or `Err` when it left the transaction failed or raced
+/// (then the batch is replayed). A refusal is an outcome: it was decided before any write.
+fn settled(
+    outcome: Result<Outcome, IngestError>,
+) -> Result<Result<Outcome, IngestError>, IngestError> {
+    match outcome {
+        Err(e @ (IngestError::Conflict | IngestError::Db(_) | IngestError::Database(_))) => Err(e),
+        other => Ok(other),
+    }
+}
+
+/// Applies the load-test events of one group commit together, with the same few
+/// statements whatever their number: one read of their load tests, one insert of their
+/// event rows (a repeat is left out by the insert), one save of their load tests (guarded
+/// by version, as [`load_test_event`] does) and one insert of their outbox rows. On
+/// PostgreSQL each statement is a round trip under the writer's lock on its batch, so a
+/// batch that grew under load no longer takes longer in proportion. Repeats and refusals
+/// are answered one by one, as [`load_test_event`] answers them.
+///
+/// `false` when the batch must be rolled back and run again one event at a time: a race
+/// lost to another instance, an event of the same load test twice, a database error.
+/// Each job's `outcome` is set when it returns `true`.
+pub fn load_test_batch(
+    conn: &mut DbConnection,
+    jobs: &mut [&mut LoadTestJob],
+    now: DateTime<Utc>,
+) -> bool {
+    let mut subjects = std::collections::HashSet::new();
+    if !jobs
+        .iter()
+        .all(|j| subjects.insert(j.ev.load_test.as_str()))
+    {
+        return false;
+    }
+    match apply_batch(conn, jobs, now) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, "ingest batch replayed one event at a time");
+            false
+        }
+    }
+}
+
+fn apply_batch(
+    conn: &mut DbConnection,
+    jobs: &mut [&mut LoadTestJob],
+    now: DateTime<Utc>,
+) -> Result<(), IngestError> {
+    let ids: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.resolved.project_registered)
+        .map(|j| j.ev.load_test.as_str())
+        .collect();
+    let mut existing: std::collections::HashMap<String, LoadTestRow> =
+        LoadTestRow::find_many(conn, &ids)?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+    let mut planned = Vec::with_capacity(jobs.len());
+    for (n, job) in jobs.iter_mut().enumerate() {
+        // A project not yet seen registered is checked first, as one event alone.
+        if !job.resolved.project_registered {
+            job.outcome = Some(settled(load_test_event(conn, &job.ev, &job.resolved, now))?);
+            continue;
+        }
+        let stored = existing.remove(job.ev.load_test.as_str());
+        match plan_load_test(&job.ev, &job.resolved.effective, stored.as_ref(), now) {
+            Ok(plan) => planned.push((n, plan)),
+            Err(e) => {
+                let key = load_test_key(&job.ev);
+                let id = Identity {
+                    key: &key,
+                    fingerprint: &job.ev.fingerprint,
+                };
+                job.outcome = Some(settled(refused(conn, &id, e))?);
+            }
+        }
+    }
+    let events: Vec<&EventRow> = planned.iter().map(|(_, p)| &p.event).collect();
+    let inserted: std::collections::HashSet<String> = EventRow::insert_new_many(conn, &events)?
+        .into_iter()
+        .collect();
+    let mut accepted = Vec::with_capacity(planned.len());
+    for (n, plan) in planned {
+        if inserted.contains(&plan.event.event_id) {
+            accepted.push((n, plan));
+            continue;
+        }
+        // Stored before: answered as the first time, or refused when the body differs.
+        let key = load_test_key(&jobs[n].ev);
+        let id = Identity {
+            key: &key,
+            fingerprint: &jobs[n].ev.fingerprint,
+        };
+        let repeat = duplicate_of(conn, &id).and_then(|d| d.ok_or(IngestError::Conflict));
+        jobs[n].outcome = Some(settled(repeat)?);
+    }
+    let rows: Vec<&LoadTestRow> = accepted.iter().map(|(_, p)| &p.row).collect();
+    let saved: std::collections::HashSet<String> =
+        LoadTestRow::save_many(conn, &rows)?.into_iter().collect();
+    if rows.iter().any(|r| !saved.contains(&r.id)) {
+        return Err(IngestError::Conflict);
+    }
+    let deliveries: Vec<&NewDelivery> = accepted
+        .iter()
+        .flat_map(|(_, p)| p.deliveries.iter())
+        .collect();
+    Delivery::insert_many(conn, &deliveries)?;
+    for (n, plan) in accepted {
+        jobs[n].outcome = Some(Ok(plan.accepted()));
+    }
+    Ok(())
 }
 
 /// Applies a monitoring event. Call inside `write_tx`.
@@ -665,5 +824,244 @@ mod tests {
             uncached.is_empty(),
             "prepared on every use: {uncached:#?}\ncached: {cached:#?}"
         );
+    }
+
+    /// A fresh migrated database with org "acme" and project "shop": SQLite, and
+    /// PostgreSQL too when `XTC_SLACK_TEST_POSTGRES_URL` is set (dropped with the guard).
+    struct Fresh {
+        conn: DbConnection,
+        _dir: Option<tempfile::TempDir>,
+        pg: Option<(String, String)>,
+    }
+
+    impl Drop for Fresh {
+        fn drop(&mut self) {
+            use diesel::connection::SimpleConnection;
+            if let Some((admin, name)) = &self.pg {
+                if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+                    let _ =
+                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            }
+        }
+    }
+
+    fn fresh_databases() -> Vec<Fresh> {
+        use diesel::connection::SimpleConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("batch.db"));
+        let mut all = vec![Fresh {
+            conn: url.connect().unwrap(),
+            _dir: Some(dir),
+            pg: None,
+        }];
+        if let Ok(admin) = std::env::var("XTC_SLACK_TEST_POSTGRES_URL") {
+            let name = format!("xtc_unit_{}", uuid::Uuid::new_v4().simple());
+            diesel::PgConnection::establish(&admin)
+                .unwrap()
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&format!("/{name}"));
+            all.push(Fresh {
+                conn: DatabaseUrl::parse(url.as_str()).unwrap().connect().unwrap(),
+                _dir: None,
+                pg: Some((admin, name)),
+            });
+        }
+        for db in &mut all {
+            run_migrations(&mut db.conn).unwrap();
+            Organization::save(&mut db.conn, "acme", "Acme").unwrap();
+            Project::save(&mut db.conn, "acme", "shop", "Shop").unwrap();
+        }
+        all
+    }
+
+    fn job(lt: &str, kind: &str) -> LoadTestJob {
+        LoadTestJob {
+            ev: event(lt, kind),
+            resolved: Resolved {
+                effective: effective(),
+                project_registered: true,
+            },
+            outcome: None,
+        }
+    }
+
+    /// Runs jobs as one batch in one transaction; `None` when the batch asked for a replay.
+    fn run_batch(conn: &mut DbConnection, jobs: &mut [LoadTestJob]) -> Option<Vec<String>> {
+        let mut refs: Vec<&mut LoadTestJob> = jobs.iter_mut().collect();
+        let ok = crate::db::write_tx(conn, |c| {
+            if load_test_batch(c, &mut refs, Utc::now()) {
+                Ok(())
+            } else {
+                Err(diesel::result::Error::RollbackTransaction)
+            }
+        });
+        ok.ok()?;
+        Some(
+            jobs.iter()
+                .map(|j| describe(j.outcome.as_ref().unwrap()))
+                .collect(),
+        )
+    }
+
+    fn describe(outcome: &Result<Outcome, IngestError>) -> String {
+        match outcome {
+            Ok(Outcome::Accepted { state, channels }) => format!("accepted {state} {channels:?}"),
+            Ok(Outcome::Duplicate { state }) => format!("duplicate {state}"),
+            Err(e) => format!("refused: {e}"),
+        }
+    }
+
+    /// What the database holds about load tests, events and outbox rows.
+    fn stored(conn: &mut DbConnection) -> (Vec<String>, Vec<String>, Vec<String>) {
+        use crate::db::schema::{deliveries, events, load_tests};
+        use diesel::prelude::*;
+        let tests = load_tests::table
+            .select((
+                load_tests::id,
+                load_tests::state,
+                load_tests::version,
+                load_tests::name,
+            ))
+            .order(load_tests::id)
+            .load::<(String, LoadTestState, i64, String)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(id, state, v, name)| format!("{id} {} v{v} {name}", state.as_str()))
+            .collect();
+        let evs = events::table
+            .select((events::event_id, events::resulting_state))
+            .order(events::event_id)
+            .load::<(String, String)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(id, state)| format!("{id} {state}"))
+            .collect();
+        let outbox = deliveries::table
+            .select((
+                deliveries::event_id,
+                deliveries::channel,
+                deliveries::status,
+            ))
+            .order(deliveries::event_id)
+            .load::<(String, String, String)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(id, ch, st)| format!("{id} {ch} {st}"))
+            .collect();
+        (tests, evs, outbox)
+    }
+
+    /// A batch answers every event as one event at a time would, and stores the same:
+    /// new and known load tests, a reused event id, an invalid transition and a repeat.
+    #[test]
+    fn a_batch_does_what_one_event_at_a_time_does() {
+        let first = ["a:started", "b:started"];
+        let second = ["a:running", "b:started", "c:finished", "d:started"];
+        let third = ["a:started", "d:running"];
+        for mut db in fresh_databases() {
+            let mut alone = fresh_databases().remove(0);
+            let mut expected = Vec::new();
+            for round in [&first[..], &second[..], &third[..]] {
+                let mut jobs: Vec<LoadTestJob> = round
+                    .iter()
+                    .map(|s| {
+                        let (lt, kind) = s.split_once(':').unwrap();
+                        job(&format!("lt-{lt}"), kind)
+                    })
+                    .collect();
+                // The repeat of b's start comes with another body: the id is reused.
+                if round == second {
+                    jobs[1].ev.fingerprint = "another body".into();
+                }
+                for j in &jobs {
+                    let outcome = crate::db::write_tx(&mut alone.conn, |c| {
+                        Ok::<_, diesel::result::Error>(load_test_event(
+                            c,
+                            &j.ev,
+                            &j.resolved,
+                            Utc::now(),
+                        ))
+                    })
+                    .unwrap();
+                    expected.push(describe(&outcome));
+                }
+                let got = run_batch(&mut db.conn, &mut jobs).expect("no replay");
+                assert_eq!(got[..], expected[expected.len() - got.len()..]);
+            }
+            assert_eq!(stored(&mut db.conn), stored(&mut alone.conn));
+            assert_eq!(
+                expected,
+                [
+                    "accepted started [(\"T0001\", \"C0001\")]",
+                    "accepted started [(\"T0001\", \"C0001\")]",
+                    "accepted running [(\"T0001\", \"C0001\")]",
+                    "refused: event_id \"lt-b-started\" was already used for another event of this subject",
+                    "refused: a load test in state new cannot take a finished event",
+                    "accepted started [(\"T0001\", \"C0001\")]",
+                    "duplicate started",
+                    "accepted running [(\"T0001\", \"C0001\")]",
+                ]
+            );
+        }
+    }
+
+    /// Two events of one load test in a batch, or a load test changed by another instance
+    /// since it was read, make the batch ask for a replay one event at a time.
+    #[test]
+    fn a_batch_that_could_lose_an_update_is_replayed() {
+        for mut db in fresh_databases() {
+            let mut twice = [job("lt-x", "started"), job("lt-x", "running")];
+            assert_eq!(run_batch(&mut db.conn, &mut twice), None);
+            let mut one = [job("lt-x", "started")];
+            assert!(run_batch(&mut db.conn, &mut one).is_some());
+            // Another instance saved version 2 meanwhile: saving version 2 again loses.
+            let row = LoadTestRow::find_by_id(&mut db.conn, "lt-x")
+                .unwrap()
+                .unwrap();
+            let theirs = LoadTestRow {
+                version: 2,
+                ..row.clone()
+            };
+            assert_eq!(
+                LoadTestRow::save_many(&mut db.conn, &[&theirs]).unwrap(),
+                ["lt-x"]
+            );
+            assert!(LoadTestRow::save_many(&mut db.conn, &[&theirs])
+                .unwrap()
+                .is_empty());
+            // And a first insert of a load test that exists loses too.
+            assert!(LoadTestRow::save_many(&mut db.conn, &[&row])
+                .unwrap()
+                .is_empty());
+            assert_eq!(stored(&mut db.conn).0, ["lt-x started v2 Checkout"]);
+        }
+    }
+
+    /// On PostgreSQL, where every statement is a round trip, a batch costs four statements
+    /// however many events it holds.
+    #[test]
+    fn a_batch_costs_the_same_statements_whatever_its_size() {
+        for mut db in fresh_databases().into_iter().filter(|db| db.pg.is_some()) {
+            let started: Arc<Mutex<Vec<String>>> = Arc::default();
+            let s = started.clone();
+            db.conn
+                .set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                    if let Some(sql) = sql_of(&event) {
+                        s.lock().unwrap().push(sql);
+                    }
+                });
+            for n in [1, 40] {
+                started.lock().unwrap().clear();
+                let mut jobs: Vec<LoadTestJob> = (0..n)
+                    .map(|i| job(&format!("lt-{n}-{i}"), "started"))
+                    .collect();
+                let outcomes = run_batch(&mut db.conn, &mut jobs).unwrap();
+                assert!(outcomes.iter().all(|o| o.starts_with("accepted")));
+                assert_eq!(started.lock().unwrap().len(), 4, "{n} events");
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::events::{LoadTestEvent, MonitoringEvent};
 use super::ingest::{self, IngestError, Outcome, Resolved};
+use super::writer::IngestWriter;
 use crate::db::DbConnection;
 use crate::domain::lifecycle::LoadTestState;
 use crate::domain::monitoring::FlapRules;
@@ -36,7 +37,26 @@ pub trait Subject: 'static {
     fn ended(_outcome: &Outcome) -> bool {
         false
     }
+
+    /// Hands the event to the group commit: by default as a closure running `ingest`.
+    fn submit(
+        writer: &IngestWriter,
+        ev: Self::Event,
+        resolved: Resolved,
+        config: IngestConfig,
+    ) -> Submitted {
+        let writer = writer.clone();
+        Box::pin(async move {
+            writer
+                .submit(move |c| Self::ingest(c, &ev, &resolved, &config))
+                .await
+        })
+    }
 }
+
+/// An ingest on its way through the group commit.
+pub type Submitted =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, IngestError>> + Send>>;
 
 /// Current time for ingest (one place, so tests could pin it).
 pub fn now() -> chrono::DateTime<Utc> {
@@ -65,6 +85,17 @@ impl Subject for LoadTest {
         _config: &IngestConfig,
     ) -> Result<Outcome, IngestError> {
         ingest::load_test_event(conn, ev, resolved, now())
+    }
+
+    /// Load-test events are applied together with the others of their batch.
+    fn submit(
+        writer: &IngestWriter,
+        ev: LoadTestEvent,
+        resolved: Resolved,
+        _config: IngestConfig,
+    ) -> Submitted {
+        let writer = writer.clone();
+        Box::pin(async move { writer.submit_load_test(ev, resolved).await })
     }
 
     /// `reported` and `error` end a load test's lifecycle.

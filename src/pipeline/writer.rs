@@ -14,6 +14,13 @@
 //! the others are committed. Jobs are therefore run at most twice and must not have effects
 //! outside the transaction.
 //!
+//! Load-test events (the bulk of the traffic) are applied together when a batch holds at
+//! least [`GROUP_FROM`] of them (`ingest::load_test_batch`): four statements for the whole
+//! group instead of four per event. On PostgreSQL every statement is a round trip, and under
+//! load each round trip waits for a core, so a batch that grew while the machine was busy
+//! took longer in proportion and the next one grew further. A group that lost a race, or
+//! met an error, is replayed like any failed batch, one event at a time.
+//!
 //! On SQLite the writer never checkpoints the WAL itself (`wal_autocheckpoint = 0` on
 //! every connection): a checkpoint copies pages into the database file and fsyncs it,
 //! which, run by whichever commit crossed the threshold, stalled every waiting event for
@@ -30,6 +37,8 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 
+use super::events::LoadTestEvent;
+use super::ingest::{self, IngestError, LoadTestJob, Outcome, Resolved};
 use crate::db::{take_ingest_turn, take_turn, DatabaseUrl, Db, DbConnection, DbError};
 
 /// Most jobs committed together.
@@ -38,6 +47,11 @@ pub const MAX_BATCH: usize = 256;
 /// connection caps throughput; several write in parallel (jobs of one subject never run
 /// concurrently: its actor waits for each answer). SQLite has one writer by nature.
 const POSTGRES_WRITERS: usize = 4;
+/// Load-test events in a batch from which they are applied together
+/// (`ingest::load_test_batch`: four statements, planned anew each time on PostgreSQL);
+/// fewer run one by one on statements prepared once per connection (four each), which
+/// costs PostgreSQL less CPU when the batches are small.
+const GROUP_FROM: usize = 3;
 /// Jobs waiting for the writer before submitters wait for room.
 const QUEUE_CAPACITY: usize = 8_192;
 /// How often the SQLite checkpointer copies the WAL into the database file.
@@ -53,6 +67,28 @@ trait Job: Send {
     fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool;
     /// Answers the submitter: the work's outcome once `committed` is `Ok`.
     fn finish(self: Box<Self>, committed: Result<(), String>);
+    /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
+    /// on the first try; `run` is the one-at-a-time replay.
+    fn load_test(&mut self) -> Option<&mut LoadTestJob> {
+        None
+    }
+    fn is_load_test(&self) -> bool {
+        false
+    }
+}
+
+/// Answers a submitter once the batch is committed (or not).
+fn answer<T, E: From<DbError>>(
+    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+    outcome: Option<Result<T, E>>,
+    committed: Result<(), String>,
+) {
+    let result = match (committed, outcome) {
+        (Ok(()), Some(outcome)) => outcome,
+        (Err(e), _) => Err(DbError::Connect(e).into()),
+        (Ok(()), None) => Err(DbError::Canceled.into()),
+    };
+    let _ = reply.send(result);
 }
 
 struct Work<F, T, E> {
@@ -79,12 +115,41 @@ where
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
-        let result = match (committed, self.outcome) {
-            (Ok(()), Some(outcome)) => outcome,
-            (Err(e), _) => Err(DbError::Connect(e).into()),
-            (Ok(()), None) => Err(DbError::Canceled.into()),
+        answer(self.reply, self.outcome, committed);
+    }
+}
+
+struct LoadTestWork {
+    job: LoadTestJob,
+    reply: tokio::sync::oneshot::Sender<Result<Outcome, IngestError>>,
+}
+
+impl Job for LoadTestWork {
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+        let job = &mut self.job;
+        let mut work = |c: &mut DbConnection| {
+            ingest::load_test_event(c, &job.ev, &job.resolved, chrono::Utc::now())
         };
-        let _ = self.reply.send(result);
+        let outcome = if savepoint {
+            in_savepoint(conn, &mut work)
+        } else {
+            work(conn)
+        };
+        let ok = outcome.is_ok();
+        job.outcome = Some(outcome);
+        ok || savepoint
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        answer(self.reply, self.job.outcome, committed);
+    }
+
+    fn load_test(&mut self) -> Option<&mut LoadTestJob> {
+        Some(&mut self.job)
+    }
+
+    fn is_load_test(&self) -> bool {
+        true
     }
 }
 
@@ -138,11 +203,45 @@ impl IngestWriter {
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let job: Box<dyn Job> = Box::new(Work {
+        let job = Work {
             work: f,
             outcome: None,
             reply,
-        });
+        };
+        self.run(Box::new(job), answer).await
+    }
+
+    /// Ingests a load-test event in the next group transaction, together with the other
+    /// load-test events of the batch (`ingest::load_test_batch`); answers after the commit.
+    pub async fn submit_load_test(
+        &self,
+        ev: LoadTestEvent,
+        resolved: Resolved,
+    ) -> Result<Outcome, IngestError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = LoadTestJob {
+            ev,
+            resolved,
+            outcome: None,
+        };
+        self.run(Box::new(LoadTestWork { job, reply }), answer)
+            .await
+    }
+
+    /// Queues a job and waits for its answer.
+    async fn run<T, E: From<DbError>>(
+        &self,
+        job: Box<dyn Job>,
+        answer: tokio::sync::oneshot::Receiver<Result<T, E>>,
+    ) -> Result<T, E> {
+        self.enqueue(job).await?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(DbError::Canceled.into()))
+    }
+
+    /// Queues a job, waiting (off the async workers) while the queue is full.
+    async fn enqueue(&self, job: Box<dyn Job>) -> Result<(), DbError> {
         match self.queue.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(job)) => {
@@ -151,14 +250,12 @@ impl IngestWriter {
                 let sent =
                     actix_web::rt::task::spawn_blocking(move || queue.send(job).is_ok()).await;
                 if !matches!(sent, Ok(true)) {
-                    return Err(DbError::Canceled.into());
+                    return Err(DbError::Canceled);
                 }
             }
-            Err(TrySendError::Disconnected(_)) => return Err(DbError::Canceled.into()),
+            Err(TrySendError::Disconnected(_)) => return Err(DbError::Canceled),
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err(DbError::Canceled.into()))
+        Ok(())
     }
 }
 
@@ -254,7 +351,19 @@ fn run_batch(c: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), Str
             tracing::error!(error = %e, "ingest writer could not begin a transaction");
             "the database is not available".to_owned()
         })?;
-        Ok::<_, String>(batch.iter_mut().all(|job| job.run(c, savepoints)))
+        if savepoints {
+            return Ok::<_, String>(batch.iter_mut().all(|job| job.run(c, true)));
+        }
+        let mut load_tests: Vec<&mut LoadTestJob> =
+            batch.iter_mut().filter_map(|job| job.load_test()).collect();
+        let together = load_tests.len() >= GROUP_FROM;
+        if together && !ingest::load_test_batch(c, &mut load_tests, chrono::Utc::now()) {
+            return Ok(false);
+        }
+        Ok(batch
+            .iter_mut()
+            .filter(|job| !(together && job.is_load_test()))
+            .all(|job| job.run(c, false)))
     };
     if !attempt(c, batch, false)? {
         // A job failed with the others' writes around it: start over, each job isolated.

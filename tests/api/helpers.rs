@@ -111,6 +111,7 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         templates_dir: None,
         log_format: LogFormat::Human,
         db_pool_size: 4,
+        background_db_pool_size: 2,
         slow_db_ms: 50,
         channel_interval_ms: 1050,
         channel_burst: 2,

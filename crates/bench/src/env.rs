@@ -143,7 +143,13 @@ impl Server {
             .env("SLACK_CLIENT_SECRET", "fake-client-secret")
             .env("SLACK_API_URL", fake.api_url())
             .env("SLACK_AUTHORIZE_URL", fake.authorize_url())
-            .env("RUST_LOG", "warn")
+            // Warnings only (their count is reported); `XTC_SLACK_BENCH_SERVER_LOG` sets
+            // another filter, e.g. `warn,xtc_slack::http::observe=info` for every request's
+            // time in the server.
+            .env(
+                "RUST_LOG",
+                std::env::var("XTC_SLACK_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log));

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamp};
 
 use crate::db::schema::{channel_pacing, deliveries};
-use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
+use crate::db::{on_each_backend, CachedDsl, DbConnection, FirstRowDsl};
 
 // The log's filter keeps its old path for the UI, which imports it from here.
 pub use super::delivery_log::LogFilter;
@@ -141,6 +141,20 @@ impl Delivery {
             diesel::insert_into(deliveries::table)
                 .values(row)
                 .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Inserts many outbox rows in as few statements as the backends' limits on bound
+    /// values allow (one for a batch of ingested events).
+    pub fn insert_many(conn: &mut DbConnection, rows: &[&NewDelivery]) -> QueryResult<()> {
+        /// Rows per statement: about 20 values each, well within PostgreSQL's 65,535 and
+        /// SQLite's 32,766 bound values per statement.
+        const ROWS_PER_STATEMENT: usize = 1_000;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            on_each_backend!(conn, c => diesel::insert_into(deliveries::table)
+                .values(chunk.iter().copied().cloned().collect::<Vec<_>>())
+                .execute(c))?;
         }
         Ok(())
     }

@@ -62,4 +62,29 @@ impl EventRow {
             .load(c)?);
         Ok(!inserted.is_empty())
     }
+
+    /// Inserts the rows whose `event_id` is not stored yet; returns the ids it inserted.
+    /// The ids must be distinct. One statement on PostgreSQL, one per row on SQLite (see
+    /// `LoadTestRow::save_many`).
+    pub fn insert_new_many(conn: &mut DbConnection, rows: &[&Self]) -> QueryResult<Vec<String>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        match conn {
+            DbConnection::Postgresql(c) => diesel::insert_into(events::table)
+                .values(rows.iter().copied().cloned().collect::<Vec<_>>())
+                .on_conflict_do_nothing()
+                .returning(events::event_id)
+                .load(c),
+            DbConnection::Sqlite(_) => {
+                let mut inserted = Vec::with_capacity(rows.len());
+                for row in rows {
+                    if Self::insert_new(conn, row)? {
+                        inserted.push(row.event_id.clone());
+                    }
+                }
+                Ok(inserted)
+            }
+        }
+    }
 }

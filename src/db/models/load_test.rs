@@ -31,6 +31,66 @@ impl LoadTestRow {
             .optional()
     }
 
+    /// The load tests with these ids (missing ones are left out).
+    ///
+    /// Boxed, so never a prepared statement: PostgreSQL would plan a prepared
+    /// `id = ANY($1)` once for any list and table size, and the plan it settled on while
+    /// the table was small (a sequential scan) took 40-80 ms per batch once it was not.
+    pub fn find_many(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<Self>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        load_tests::table
+            .filter(load_tests::id.eq_any(ids))
+            .select(Self::as_select())
+            .into_boxed()
+            .load(conn)
+    }
+
+    /// Saves many rows: a row of version 1 is inserted, any other replaces the stored row
+    /// whose version is one less (the optimistic check of [`LoadTestRow::save_if_version`]).
+    /// Returns the ids of the rows saved; a row left out lost a race with another
+    /// instance. The ids must be distinct. One statement on PostgreSQL (where each is a
+    /// round trip); one per row on SQLite, which has no multi-row upsert in diesel and
+    /// where a statement is a function call.
+    pub fn save_many(conn: &mut DbConnection, rows: &[&Self]) -> QueryResult<Vec<String>> {
+        use diesel::query_dsl::methods::FilterDsl;
+        use diesel::upsert::excluded;
+        macro_rules! upsert {
+            ($values:expr) => {
+                diesel::insert_into(load_tests::table)
+                    .values($values)
+                    .on_conflict(load_tests::id)
+                    .do_update()
+                    .set((
+                        load_tests::name.eq(excluded(load_tests::name)),
+                        load_tests::url.eq(excluded(load_tests::url)),
+                        load_tests::started_by.eq(excluded(load_tests::started_by)),
+                        load_tests::state.eq(excluded(load_tests::state)),
+                        load_tests::version.eq(excluded(load_tests::version)),
+                        load_tests::updated_at.eq(excluded(load_tests::updated_at)),
+                    ))
+                    .filter((load_tests::version + 1).eq(excluded(load_tests::version)))
+                    .returning(load_tests::id)
+            };
+        }
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        match conn {
+            DbConnection::Postgresql(c) => {
+                upsert!(rows.iter().copied().cloned().collect::<Vec<_>>()).load(c)
+            }
+            DbConnection::Sqlite(c) => {
+                let mut saved = Vec::with_capacity(rows.len());
+                for row in rows {
+                    saved.extend(upsert!(*row).load::<String>(c)?);
+                }
+                Ok(saved)
+            }
+        }
+    }
+
     pub fn insert(conn: &mut DbConnection, row: &Self) -> QueryResult<()> {
         diesel::insert_into(load_tests::table)
             .values(row)
