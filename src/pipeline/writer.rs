@@ -14,8 +14,8 @@
 //! the others are committed. Jobs are therefore run at most twice and must not have effects
 //! outside the transaction.
 //!
-//! Load-test events (the bulk of the traffic) are applied together when a batch holds at
-//! least [`GROUP_FROM`] of them (`ingest::load_test_batch`): four statements for the whole
+//! On PostgreSQL, load-test events (the bulk of the traffic) are applied together when a
+//! batch holds at least [`GROUP_FROM`] of them (`ingest::load_test_batch`): four statements for the whole
 //! group instead of four per event. On PostgreSQL every statement is a round trip, and under
 //! load each round trip waits for a core, so a batch that grew while the machine was busy
 //! took longer in proportion and the next one grew further. A group that lost a race, or
@@ -47,10 +47,11 @@ pub const MAX_BATCH: usize = 256;
 /// connection caps throughput; several write in parallel (jobs of one subject never run
 /// concurrently: its actor waits for each answer). SQLite has one writer by nature.
 const POSTGRES_WRITERS: usize = 4;
-/// Load-test events in a batch from which they are applied together
-/// (`ingest::load_test_batch`: four statements, planned anew each time on PostgreSQL);
-/// fewer run one by one on statements prepared once per connection (four each), which
-/// costs PostgreSQL less CPU when the batches are small.
+/// Load-test events in a batch from which they are applied together on PostgreSQL
+/// (`ingest::load_test_batch`: four statements, planned anew each time); fewer run one by
+/// one on statements prepared once per connection (four each), which costs PostgreSQL less
+/// CPU when the batches are small. SQLite always runs them one by one: a statement there is
+/// a function call, not a round trip, and one prepared once beats one prepared per batch.
 const GROUP_FROM: usize = 3;
 /// Jobs waiting for the writer before submitters wait for room.
 const QUEUE_CAPACITY: usize = 8_192;
@@ -356,7 +357,7 @@ fn run_batch(c: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), Str
         }
         let mut load_tests: Vec<&mut LoadTestJob> =
             batch.iter_mut().filter_map(|job| job.load_test()).collect();
-        let together = load_tests.len() >= GROUP_FROM;
+        let together = matches!(c, DbConnection::Postgresql(_)) && load_tests.len() >= GROUP_FROM;
         if together && !ingest::load_test_batch(c, &mut load_tests, chrono::Utc::now()) {
             return Ok(false);
         }
