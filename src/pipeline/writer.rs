@@ -73,9 +73,24 @@ trait Job: Send {
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
         None
     }
-    fn is_load_test(&self) -> bool {
-        false
-    }
+}
+
+/// Runs a job's work (inside a savepoint of its own with `savepoint`) and keeps its
+/// outcome; returns whether the batch may go on (see [`Job::run`]).
+fn run_work<T, E: From<DbError>>(
+    conn: &mut DbConnection,
+    savepoint: bool,
+    work: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
+    outcome: &mut Option<Result<T, E>>,
+) -> bool {
+    let result = if savepoint {
+        in_savepoint(conn, work)
+    } else {
+        work(conn)
+    };
+    let ok = result.is_ok();
+    *outcome = Some(result);
+    ok || savepoint
 }
 
 /// Answers a submitter once the batch is committed (or not).
@@ -105,14 +120,7 @@ where
     E: From<DbError> + Send,
 {
     fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
-        let outcome = if savepoint {
-            in_savepoint(conn, &mut self.work)
-        } else {
-            (self.work)(conn)
-        };
-        let ok = outcome.is_ok();
-        self.outcome = Some(outcome);
-        ok || savepoint
+        run_work(conn, savepoint, &mut self.work, &mut self.outcome)
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
@@ -131,14 +139,7 @@ impl Job for LoadTestWork {
         let mut work = |c: &mut DbConnection| {
             ingest::load_test_event(c, &job.ev, &job.resolved, chrono::Utc::now())
         };
-        let outcome = if savepoint {
-            in_savepoint(conn, &mut work)
-        } else {
-            work(conn)
-        };
-        let ok = outcome.is_ok();
-        job.outcome = Some(outcome);
-        ok || savepoint
+        run_work(conn, savepoint, &mut work, &mut job.outcome)
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
@@ -147,10 +148,6 @@ impl Job for LoadTestWork {
 
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
         Some(&mut self.job)
-    }
-
-    fn is_load_test(&self) -> bool {
-        true
     }
 }
 
@@ -361,10 +358,10 @@ fn run_batch(c: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), Str
         if together && !ingest::load_test_batch(c, &mut load_tests, chrono::Utc::now()) {
             return Ok(false);
         }
+        // The rest one by one (the load-test events too, unless applied together above).
         Ok(batch
             .iter_mut()
-            .filter(|job| !(together && job.is_load_test()))
-            .all(|job| job.run(c, false)))
+            .all(|job| (together && job.load_test().is_some()) || job.run(c, false)))
     };
     if !attempt(c, batch, false)? {
         // A job failed with the others' writes around it: start over, each job isolated.
