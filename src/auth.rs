@@ -4,7 +4,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::models::api_token::{ApiTokenRow, NewApiToken};
-use crate::db::{now, DbConnection};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::db::{next_batch, now, Db, DbConnection, DbError};
 use crate::domain::access::{Principal, Role};
 use crate::domain::ids::{OrgId, ProjectId};
 
@@ -74,13 +77,103 @@ pub fn authenticate(
     conn: &mut DbConnection,
     bearer: &str,
 ) -> diesel::QueryResult<Option<Principal>> {
-    if !bearer.starts_with(TOKEN_PREFIX) || bearer.len() > 200 {
+    let Some(hash) = token_hash(bearer) else {
         return Ok(None);
-    }
-    let Some(row) = ApiTokenRow::find_active_by_hash(conn, &sha256_hex(bearer))? else {
+    };
+    let Some(row) = ApiTokenRow::find_active_by_hash(conn, &hash)? else {
         return Ok(None);
     };
     Ok(principal_of(row))
+}
+
+/// The stored form of a bearer token, or `None` for one that cannot be ours.
+fn token_hash(bearer: &str) -> Option<String> {
+    (bearer.starts_with(TOKEN_PREFIX) && bearer.len() <= 200).then(|| sha256_hex(bearer))
+}
+
+/// Most token checks answered by one statement.
+const MAX_CHECKS: usize = 256;
+
+/// The bearer-token checks of API requests, answered together: one thread takes every
+/// check queued while its previous statement ran and answers them with one statement.
+/// Under load most requests carry the same few tokens (the orchestrator's, the
+/// scheduler's), and a statement per request was the larger part of the database's work
+/// on PostgreSQL. Nothing is cached: a check's statement always begins after the check
+/// was queued, so a token revoked (by `xtc-slack token revoke`, another process) stops
+/// working for every request that arrives after the revocation committed.
+#[derive(Clone)]
+pub struct TokenChecks {
+    queue: std::sync::mpsc::Sender<Check>,
+}
+
+struct Check {
+    hash: String,
+    reply: tokio::sync::oneshot::Sender<Result<Option<Principal>, DbError>>,
+}
+
+impl TokenChecks {
+    /// Starts the checking thread on `db`'s pool; it ends when the last handle is dropped.
+    pub fn start(db: Db) -> std::io::Result<Self> {
+        let (queue, checks) = std::sync::mpsc::channel::<Check>();
+        std::thread::Builder::new()
+            .name("xtc-token-checks".into())
+            .spawn(move || {
+                let checks = std::sync::Mutex::new(checks);
+                while let Some(batch) = next_batch(&checks, MAX_CHECKS) {
+                    answer(&db, batch);
+                }
+            })?;
+        Ok(Self { queue })
+    }
+
+    /// The principal of a bearer token, or `None` for unknown and revoked tokens.
+    pub async fn principal(&self, bearer: &str) -> Result<Option<Principal>, DbError> {
+        let Some(hash) = token_hash(bearer) else {
+            return Ok(None);
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Check { hash, reply })
+            .map_err(|_| DbError::Canceled)?;
+        answer.await.unwrap_or(Err(DbError::Canceled))
+    }
+}
+
+/// Answers a batch of checks with one statement.
+fn answer(db: &Db, batch: Vec<Check>) {
+    let started = std::time::Instant::now();
+    let mut hashes: Vec<&str> = batch.iter().map(|c| c.hash.as_str()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let rows = db
+        .get()
+        .and_then(|mut conn| Ok(ApiTokenRow::find_active_by_hashes(&mut conn, &hashes)?));
+    let took = started.elapsed();
+    if crate::db::is_slow(took) {
+        tracing::warn!(
+            took_ms = took.as_millis() as u64,
+            checks = batch.len(),
+            "slow token check"
+        );
+    }
+    match rows {
+        Ok(rows) => {
+            let by_hash: HashMap<&str, &ApiTokenRow> =
+                rows.iter().map(|r| (r.token_hash.as_str(), r)).collect();
+            for check in batch {
+                let principal = by_hash
+                    .get(check.hash.as_str())
+                    .and_then(|row| principal_of((*row).clone()));
+                let _ = check.reply.send(Ok(principal));
+            }
+        }
+        Err(e) => {
+            let e = Arc::new(e);
+            for check in batch {
+                let _ = check.reply.send(Err(DbError::Shared(e.clone())));
+            }
+        }
+    }
 }
 
 /// The principal of a live token found by its id (the web UI's session holds only the
@@ -112,4 +205,79 @@ fn principal_of(row: ApiTokenRow) -> Option<Principal> {
         org,
         project,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{run_migrations, DatabaseUrl};
+
+    fn database() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("tokens.db"));
+        run_migrations(&mut url.connect().unwrap()).unwrap();
+        let db = Db::new(url, 2).unwrap();
+        (dir, db)
+    }
+
+    fn issued(db: &Db, role: Role, org: Option<&str>) -> (String, String) {
+        let org = org.map(|o| OrgId::parse(o).unwrap());
+        let t = issue(&mut db.get().unwrap(), role, org.as_ref(), None, "test").unwrap();
+        (t.id, t.token.expose_secret().to_owned())
+    }
+
+    /// One statement answers a batch that mixes live, revoked, unknown and repeated
+    /// tokens, each with its own principal.
+    #[test]
+    fn a_batch_of_checks_answers_each_token_with_its_own_principal() {
+        let (_dir, db) = database();
+        let (service_id, service) = issued(&db, Role::Service, None);
+        let (admin_id, admin) = issued(&db, Role::Admin, Some("acme"));
+        let (revoked_id, revoked) = issued(&db, Role::Service, None);
+        assert!(ApiTokenRow::revoke(&mut db.get().unwrap(), &revoked_id).unwrap());
+        let unknown = format!("{TOKEN_PREFIX}{}", "A".repeat(43));
+
+        let mut answers = Vec::new();
+        let batch = [&service, &admin, &revoked, &unknown, &service]
+            .iter()
+            .map(|bearer| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                answers.push(answer);
+                Check {
+                    hash: token_hash(bearer).unwrap(),
+                    reply,
+                }
+            })
+            .collect();
+        answer(&db, batch);
+        let got: Vec<Option<(String, Role)>> = answers
+            .into_iter()
+            .map(|mut a| a.try_recv().unwrap().unwrap().map(|p| (p.token_id, p.role)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                Some((service_id.clone(), Role::Service)),
+                Some((admin_id, Role::Admin)),
+                None,
+                None,
+                Some((service_id, Role::Service)),
+            ]
+        );
+    }
+
+    /// A check that begins after a revocation committed sees it (nothing is cached), and
+    /// what cannot be one of our tokens is refused without a statement.
+    #[actix_web::test]
+    async fn a_token_revoked_between_two_checks_is_refused_by_the_second() {
+        let (_dir, db) = database();
+        let (id, token) = issued(&db, Role::Service, None);
+        let checks = TokenChecks::start(db.clone()).unwrap();
+        let first = checks.principal(&token).await.unwrap();
+        assert_eq!(first.map(|p| p.token_id), Some(id.clone()));
+        assert!(ApiTokenRow::revoke(&mut db.get().unwrap(), &id).unwrap());
+        assert_eq!(checks.principal(&token).await.unwrap(), None);
+        assert_eq!(checks.principal("Bearer-less garbage").await.unwrap(), None);
+        assert_eq!(checks.principal(&"x".repeat(500)).await.unwrap(), None);
+    }
 }

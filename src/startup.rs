@@ -138,8 +138,10 @@ impl Application {
             slack,
             effective: pipeline.effective().clone(),
         };
+        let token_checks = crate::auth::TokenChecks::start(db.clone())?;
         let state = web::Data::new(AppState {
             services,
+            token_checks,
             db,
             settings: settings.clone(),
             actors: pipeline,

@@ -11,6 +11,8 @@ pub struct AppState {
     /// What the admin operations (`services::*`) are called with.
     pub services: crate::services::Services,
     pub db: Db,
+    /// Bearer-token checks of API requests, answered together (`auth::TokenChecks`).
+    pub token_checks: crate::auth::TokenChecks,
     pub settings: Arc<Settings>,
     /// The running actors of the notification pipeline.
     pub actors: crate::actors::Actors,

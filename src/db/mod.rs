@@ -61,6 +61,9 @@ pub enum DbError {
     Migration(String),
     #[error("the blocking thread pool is gone")]
     Canceled,
+    /// One failure answered to several callers (a statement run for all of them).
+    #[error("{0}")]
+    Shared(Arc<DbError>),
 }
 
 /// The backend a database URL names.
@@ -534,6 +537,30 @@ impl Db {
         })
         .await
     }
+}
+
+/// Takes the next batch from a queue of work for one thread: waits for one item, then
+/// takes whatever else is queued, up to `max`. Items that arrive while the batch runs wait
+/// for the next one, so a batch's statements always begin after each item arrived.
+/// `None` once every sender is gone.
+pub(crate) fn next_batch<T>(
+    queue: &Mutex<std::sync::mpsc::Receiver<T>>,
+    max: usize,
+) -> Option<Vec<T>> {
+    let queue = match queue.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let first = queue.recv().ok()?;
+    let mut batch = Vec::with_capacity(max.min(64));
+    batch.push(first);
+    while batch.len() < max {
+        match queue.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 /// A database call or ingest commit that takes at least this long (milliseconds) is logged

@@ -59,10 +59,7 @@ impl FromRequest for Authenticated {
         Box::pin(async move {
             let token = token.ok_or(ApiError::Unauthenticated)?;
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
-            let principal = state
-                .db
-                .run(move |conn| crate::auth::authenticate(conn, &token).map_err(ApiError::from))
-                .await?;
+            let principal = state.token_checks.principal(&token).await?;
             principal
                 .map(Authenticated)
                 .ok_or(ApiError::Unauthenticated)

@@ -158,12 +158,15 @@ impl ResponseError for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        let lost = match &e {
-            DbError::Pool(_) | DbError::Connect(_) => true,
-            DbError::Query(q) => is_connection_loss(q),
-            _ => false,
-        };
-        if lost {
+        fn lost(e: &DbError) -> bool {
+            match e {
+                DbError::Pool(_) | DbError::Connect(_) => true,
+                DbError::Query(q) => is_connection_loss(q),
+                DbError::Shared(inner) => lost(inner),
+                _ => false,
+            }
+        }
+        if lost(&e) {
             // A restart or failover of the database, or a pool that could not hand out a
             // connection in time: the client may retry (503), the cause stays in the log.
             tracing::warn!(error = %e, "database unavailable");
@@ -307,6 +310,17 @@ mod tests {
         );
         let api = ApiError::from(DbError::Query(constraint));
         assert_eq!(api.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        // A failure answered to several requests (their token checks) is classified by
+        // what it wraps.
+        let shared = |e| DbError::Shared(std::sync::Arc::new(e));
+        assert_eq!(
+            ApiError::from(shared(DbError::Connect("refused".into()))).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ApiError::from(shared(DbError::Query(Error::NotFound))).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
         assert_eq!(
             ApiError::from(Error::NotFound).status_code(),
             StatusCode::INTERNAL_SERVER_ERROR

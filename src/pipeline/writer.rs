@@ -281,24 +281,6 @@ fn in_savepoint<T, E: From<DbError>>(
     }
 }
 
-/// Takes the next batch: waits for one job, then whatever else is queued.
-fn next_batch(jobs: &Mutex<Receiver<Box<dyn Job>>>) -> Option<Vec<Box<dyn Job>>> {
-    let jobs = match jobs.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    let first = jobs.recv().ok()?;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    batch.push(first);
-    while batch.len() < MAX_BATCH {
-        match jobs.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
-        }
-    }
-    Some(batch)
-}
-
 fn writer_loop(
     url: &DatabaseUrl,
     lane: Option<Arc<Mutex<()>>>,
@@ -306,7 +288,7 @@ fn writer_loop(
 ) {
     // Connected before the first event, which should not wait for a handshake.
     let mut conn: Option<DbConnection> = url.connect().ok();
-    while let Some(mut batch) = next_batch(jobs) {
+    while let Some(mut batch) = crate::db::next_batch(jobs, MAX_BATCH) {
         if conn.is_none() {
             match url.connect() {
                 Ok(c) => conn = Some(c),

@@ -61,3 +61,33 @@ test_both_backends! {
         }
     }
 }
+
+test_both_backends! {
+    /// Concurrent requests' token checks are answered together (one statement for those
+    /// that queued meanwhile); each request still gets its own token's answer.
+    async fn concurrent_requests_with_different_tokens_each_get_their_own_answer(app: TestApp) {
+        app.seed_acme().await;
+        let admin = app.admin_token("acme");
+        let other_org_admin = app.create_token(xtc_slack::domain::access::Role::Admin, Some("globex"), None);
+        let revoked = app.create_token(xtc_slack::domain::access::Role::Admin, Some("acme"), None);
+        {
+            let mut conn = app.db.connect();
+            let hash = xtc_slack::crypto::sha256_hex(&revoked);
+            let id: String = api_tokens::table.filter(api_tokens::token_hash.eq(&hash)).select(api_tokens::id).first(&mut conn).unwrap();
+            assert!(xtc_slack::db::models::api_token::ApiTokenRow::revoke(&mut conn, &id).unwrap());
+        }
+        let unknown = format!("xtcs_{}", "B".repeat(43));
+        let cases = [(admin.as_str(), 200), (other_org_admin.as_str(), 403), (revoked.as_str(), 401), (unknown.as_str(), 401)];
+        let calls = (0..48).map(|i| {
+            let (token, expected) = cases[i % cases.len()];
+            let app = &app;
+            async move {
+                let (status, body) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(token), None).await;
+                (i, status, expected, body)
+            }
+        });
+        for (i, status, expected, body) in futures_util::future::join_all(calls).await {
+            assert_eq!(status, expected, "request {i}: {body}");
+        }
+    }
+}

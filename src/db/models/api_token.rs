@@ -49,6 +49,19 @@ impl ApiTokenRow {
             .optional()
     }
 
+    /// The live (not revoked) tokens among these hashes (one statement for many requests'
+    /// checks, `auth::TokenChecks`).
+    pub fn find_active_by_hashes(
+        conn: &mut DbConnection,
+        hashes: &[&str],
+    ) -> QueryResult<Vec<Self>> {
+        api_tokens::table
+            .filter(api_tokens::token_hash.eq_any(hashes))
+            .filter(api_tokens::revoked_at.is_null())
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// The live (not revoked) token with this id (web UI sessions keep only the id).
     pub fn find_active_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
         api_tokens::table
