@@ -7,7 +7,9 @@
 //! other instances' changes apply within the TTL. An entry in use is refreshed in the
 //! background once it is half its TTL old ([`Refresh`]), so a project with steady traffic
 //! never waits for a resolution (on PostgreSQL, the expiry of every project's entry at
-//! once made a wave of waiting events every TTL).
+//! once made a wave of waiting events every TTL). The refresh covers every cached project
+//! of the organization, with one resolution for all of them
+//! (`effective::resolve_projects`: five statements, not five per project).
 //!
 //! Readers on the ingest path look into the cache through an [`EffectiveCache`] handle
 //! first, so a hit costs no message round trip to the actor's thread.
@@ -66,34 +68,26 @@ pub struct Resolve {
     pub project: String,
 }
 
-/// Resolve a cached project again in the background (see the module documentation).
+/// Resolve an organization's cached projects again in the background, together (see the
+/// module documentation).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Refresh {
     pub org: String,
-    pub project: String,
 }
 
 impl ConfigResolver {
     /// Loads a project's settings and caches them.
-    fn load(
-        &self,
-        key: (String, String),
-        db: &Db,
-    ) -> ResponseActFuture<Self, Result<Resolved, DbError>> {
-        let db = db.clone();
+    fn load(&self, key: (String, String)) -> ResponseActFuture<Self, Result<Resolved, DbError>> {
+        let db = self.db.clone();
         let (org, project) = key.clone();
         let fetched = async move {
             db.run(move |conn| effective::resolve_project(conn, &org, &project))
                 .await
         };
         Box::pin(fetched.into_actor(self).map(move |result, act, _| {
-            match &result {
-                Ok(resolved) => act.cache.put(key, resolved.clone()),
-                // Let a later event ask again.
-                Err(_) => {
-                    act.cache.mark_refreshing(&key, false);
-                }
+            if let Ok(resolved) = &result {
+                act.cache.put(key, resolved.clone());
             }
             result
         }))
@@ -107,8 +101,7 @@ impl Handler<Resolve> for ConfigResolver {
         if let Some((resolved, _)) = self.cache.get(&msg.org, &msg.project) {
             return Box::pin(async move { Ok(resolved) }.into_actor(self));
         }
-        let db = self.db.clone();
-        self.load((msg.org, msg.project), &db)
+        self.load((msg.org, msg.project))
     }
 }
 
@@ -116,7 +109,30 @@ impl Handler<Refresh> for ConfigResolver {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, msg: Refresh, _: &mut Self::Context) -> Self::Result {
+        let projects = self.cache.refreshing(&msg.org);
         let db = self.background.clone();
-        Box::pin(self.load((msg.org, msg.project), &db).map(|_, _, _| ()))
+        let (org, asked) = (msg.org.clone(), projects.clone());
+        let fetched = async move {
+            db.run(move |conn| {
+                let ids: Vec<&str> = asked.iter().map(String::as_str).collect();
+                effective::resolve_projects(conn, &org, &ids).map_err(DbError::from)
+            })
+            .await
+        };
+        let org = msg.org;
+        Box::pin(fetched.into_actor(self).map(move |result, act, _| match result {
+            Ok(resolved) => {
+                for (project, r) in projects.into_iter().zip(resolved) {
+                    act.cache.put_refreshed((org.clone(), project), r);
+                }
+            }
+            // Let a later event ask again.
+            Err(e) => {
+                tracing::warn!(error = %e, org = %org, "could not refresh an organization's settings");
+                for project in projects {
+                    act.cache.mark_refreshing(&(org.clone(), project), false);
+                }
+            }
+        }))
     }
 }

@@ -117,7 +117,6 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
                 if refresh {
                     deps.resolver.do_send(Refresh {
                         org: org.to_owned(),
-                        project: project.to_owned(),
                     });
                 }
                 cached

@@ -7,7 +7,7 @@
 //! integrations ([`EffectiveCache::invalidate_org`]); other instances' changes apply within
 //! the TTL.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -26,21 +26,15 @@ pub fn load_effective(
     org: &str,
     project: Option<&str>,
 ) -> diesel::QueryResult<Effective> {
-    let org_settings = OrgSlackSettings::load(conn, org)?;
-    let org_inst = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
-    let (own, own_inst) = match project {
-        Some(p) => (
-            ProjectSlackSettings::find_by_project(conn, org, p)?.map(|r| r.to_domain()),
-            Installation::find_by_scope(conn, org, Some(p))?.map(|i| i.to_integration()),
-        ),
-        None => (None, None),
-    };
-    Ok(resolve(
-        &org_settings,
-        org_inst.as_ref(),
-        own.as_ref(),
-        own_inst.as_ref(),
-    ))
+    match project {
+        Some(p) => Ok(one(resolve_projects(conn, org, &[p])?).effective),
+        None => {
+            let org_settings = OrgSlackSettings::load(conn, org)?;
+            let org_inst =
+                Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
+            Ok(resolve(&org_settings, org_inst.as_ref(), None, None))
+        }
+    }
 }
 
 /// A project's effective settings and whether it is registered (what an event of it is
@@ -50,12 +44,47 @@ pub fn resolve_project(
     org: &str,
     project: &str,
 ) -> Result<Resolved, DbError> {
-    let effective = load_effective(conn, org, Some(project))?;
-    let project_registered = Project::exists(conn, org, project)?;
-    Ok(Resolved {
-        effective,
-        project_registered,
-    })
+    Ok(one(resolve_projects(conn, org, &[project])?))
+}
+
+/// The one answer of [`resolve_projects`] asked for one project.
+fn one(mut resolved: Vec<Resolved>) -> Resolved {
+    resolved.swap_remove(0)
+}
+
+/// The effective settings of several projects of `org`, as [`resolve_project`] gives
+/// each, with five statements for all of them (the cache's refresh of an organization's
+/// projects: one statement per project and table was most of the resolver's work).
+pub fn resolve_projects(
+    conn: &mut DbConnection,
+    org: &str,
+    projects: &[&str],
+) -> diesel::QueryResult<Vec<Resolved>> {
+    let org_settings = OrgSlackSettings::load(conn, org)?;
+    let org_inst = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
+    let mut own: HashMap<String, _> = ProjectSlackSettings::find_by_projects(conn, org, projects)?
+        .into_iter()
+        .map(|r| (r.project_id.clone(), r.to_domain()))
+        .collect();
+    let mut own_inst: HashMap<String, _> = Installation::find_by_projects(conn, org, projects)?
+        .into_iter()
+        .map(|i| (i.project_id.clone(), i.to_integration()))
+        .collect();
+    let registered: HashSet<String> = Project::existing(conn, org, projects)?
+        .into_iter()
+        .collect();
+    Ok(projects
+        .iter()
+        .map(|p| Resolved {
+            effective: resolve(
+                &org_settings,
+                org_inst.as_ref(),
+                own.remove(*p).as_ref(),
+                own_inst.remove(*p).as_ref(),
+            ),
+            project_registered: registered.contains(*p),
+        })
+        .collect())
 }
 
 /// How long a resolved configuration is reused.
@@ -70,7 +99,9 @@ pub struct EffectiveCache(Arc<RwLock<Entries>>);
 
 impl EffectiveCache {
     /// The cached configuration of a project, while fresh, and whether the caller should
-    /// ask for a [`Refresh`] (the entry is half its TTL old and nobody has asked yet).
+    /// ask for a refresh of its organization (the entry is half its TTL old and nobody has
+    /// asked yet; every cached project of the organization is then refreshed with it, so an
+    /// organization's projects age together and are refreshed by one resolution).
     pub fn get(&self, org: &str, project: &str) -> Option<(Resolved, bool)> {
         self.get_at(org, project, Instant::now())
     }
@@ -91,8 +122,49 @@ impl EffectiveCache {
             }
             (resolved.clone(), age >= CACHE_TTL / 2 && !refreshing)
         };
-        let refresh = aging && self.mark_refreshing(&key, true);
+        let refresh = aging && self.mark_org_refreshing(org);
         Some((resolved, refresh))
+    }
+
+    /// Marks every cached project of `org` as being refreshed; returns whether any was
+    /// not yet.
+    fn mark_org_refreshing(&self, org: &str) -> bool {
+        let Ok(mut entries) = self.0.write() else {
+            return false;
+        };
+        let mut changed = false;
+        for ((o, _), (_, _, refreshing)) in entries.iter_mut() {
+            if o == org && !*refreshing {
+                *refreshing = true;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The projects of `org` whose entries are marked as being refreshed.
+    pub(crate) fn refreshing(&self, org: &str) -> Vec<String> {
+        let Ok(entries) = self.0.read() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|((o, _), (_, _, refreshing))| o == org && *refreshing)
+            .map(|((_, p), _)| p.clone())
+            .collect()
+    }
+
+    /// Stores a refresh's result, unless the entry was dropped meanwhile (its organization
+    /// changed on this instance: the refresh may have read the settings before the change).
+    pub(crate) fn put_refreshed(&self, key: (String, String), resolved: Resolved) {
+        if let Ok(mut entries) = self.0.write() {
+            if let Some(entry) = entries
+                .get_mut(&key)
+                .filter(|(_, _, refreshing)| *refreshing)
+            {
+                *entry = (Instant::now(), resolved, false);
+            }
+        }
     }
 
     /// Sets the entry's refresh flag; returns whether it changed.
@@ -172,5 +244,120 @@ mod tests {
         cache.put(key, resolved());
         assert_eq!(cache.get("acme", "shop").map(|(_, r)| r), Some(false));
         assert!(cache.get("acme", "other").is_none());
+    }
+
+    /// When one project of an organization needs a refresh, every cached project of that
+    /// organization is refreshed with it (and no other organization's); a refresh that
+    /// comes back after the organization's entries were dropped stores nothing.
+    #[test]
+    fn an_aging_entry_refreshes_its_whole_organization_once() {
+        let cache = EffectiveCache::default();
+        for (org, project) in [("acme", "shop"), ("acme", "blog"), ("globex", "api")] {
+            cache.put((org.to_owned(), project.to_owned()), resolved());
+        }
+        let aging = Instant::now() + CACHE_TTL / 2 + Duration::from_millis(1);
+        let refresh = |org, project| cache.get_at(org, project, aging).map(|(_, r)| r);
+        assert_eq!(refresh("acme", "shop"), Some(true));
+        assert_eq!(refresh("acme", "blog"), Some(false), "refreshed with shop");
+        let mut asked = cache.refreshing("acme");
+        asked.sort();
+        assert_eq!(asked, ["blog", "shop"]);
+        assert!(cache.refreshing("globex").is_empty());
+        assert_eq!(refresh("globex", "api"), Some(true), "its own organization");
+
+        cache.put_refreshed(("acme".into(), "shop".into()), resolved());
+        assert_eq!(cache.refreshing("acme"), ["blog"]);
+        cache.invalidate_org("acme");
+        cache.put_refreshed(("acme".into(), "blog".into()), resolved());
+        assert!(
+            cache.get("acme", "blog").is_none(),
+            "dropped meanwhile: not stored"
+        );
+    }
+
+    /// `resolve_projects` gives each project what resolving it alone from its rows gives
+    /// (org settings and integration, its own settings and integration, registration).
+    #[test]
+    fn projects_resolved_together_equal_each_resolved_from_its_own_rows() {
+        use crate::crypto::{Cipher, SecretKey};
+        use crate::db::models::installation::NewInstallation;
+        use crate::db::models::organization::Organization;
+        use crate::db::{run_migrations, DatabaseUrl};
+        use crate::domain::channel::TargetChannel;
+        use crate::domain::settings::{OrgSettings, ProjectSettings};
+        use secrecy::SecretString;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("effective.db"));
+        let conn = &mut url.connect().unwrap();
+        run_migrations(conn).unwrap();
+        let cipher = Cipher::new(
+            &SecretKey::from_base64(secrecy::ExposeSecret::expose_secret(
+                &SecretKey::generate_base64(),
+            ))
+            .unwrap(),
+        );
+        let channel = |id: &str, name: &str| TargetChannel {
+            id: Some(id.into()),
+            name: Some(name.into()),
+        };
+        Organization::save(conn, "acme", "Acme").unwrap();
+        for p in ["own-settings", "own-install", "plain"] {
+            Project::save(conn, "acme", p, p).unwrap();
+        }
+        let org = OrgSettings {
+            send_messages: true,
+            threads: true,
+            compact_messages: false,
+            target_channels: vec![channel("C1", "load-tests")],
+            rules: vec![],
+        };
+        OrgSlackSettings::save(conn, "acme", &org, "test").unwrap();
+        let own = ProjectSettings {
+            send_messages: true,
+            threads: Some(false),
+            compact_messages: Some(true),
+            target_channels: vec![channel("C2", "shop")],
+            rules: vec![],
+        };
+        ProjectSlackSettings::save(conn, "acme", "own-settings", &own, "test").unwrap();
+        let token = SecretString::from("xoxb-test".to_owned());
+        for (id, project, team) in [("inst-org", "", "T1"), ("inst-p", "own-install", "T2")] {
+            let new = NewInstallation {
+                id,
+                org_id: "acme",
+                project_id: project,
+                team_id: team,
+                team_name: team,
+                app_id: "A1",
+                bot_user_id: "U1",
+                scopes: "chat:write",
+                bot_token: &token,
+                rotation: None,
+                installed_by: "test",
+            };
+            Installation::insert(conn, &cipher, &new).unwrap();
+        }
+
+        let projects = ["own-settings", "own-install", "plain", "unregistered"];
+        let together = resolve_projects(conn, "acme", &projects).unwrap();
+        assert_eq!(together.len(), projects.len());
+        for (p, got) in projects.iter().zip(&together) {
+            let org_settings = OrgSlackSettings::load(conn, "acme").unwrap();
+            let org_inst = Installation::find_by_scope(conn, "acme", None).unwrap();
+            let own = ProjectSlackSettings::find_by_project(conn, "acme", p).unwrap();
+            let own_inst = Installation::find_by_scope(conn, "acme", Some(p)).unwrap();
+            let alone = resolve(
+                &org_settings,
+                org_inst.map(|i| i.to_integration()).as_ref(),
+                own.map(|r| r.to_domain()).as_ref(),
+                own_inst.map(|i| i.to_integration()).as_ref(),
+            );
+            assert_eq!(got.effective, alone, "{p}");
+            assert_eq!(got.project_registered, *p != "unregistered", "{p}");
+        }
+        // The cases differ from each other, so the comparison above means something.
+        assert_ne!(together[0].effective, together[2].effective);
+        assert_ne!(together[1].effective, together[2].effective);
     }
 }

@@ -101,6 +101,19 @@ impl Installation {
             .optional()
     }
 
+    /// The project-level installations of those of `projects` in `org` that have one.
+    pub fn find_by_projects(
+        conn: &mut DbConnection,
+        org: &str,
+        projects: &[&str],
+    ) -> QueryResult<Vec<Self>> {
+        slack_installations::table
+            .filter(slack_installations::org_id.eq(org))
+            .filter(slack_installations::project_id.eq_any(projects))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// Every installation into one Slack workspace.
     pub fn find_by_team(conn: &mut DbConnection, team_id: &str) -> QueryResult<Vec<Self>> {
         slack_installations::table

@@ -30,6 +30,15 @@ impl Project {
         Ok(Self::find_by_id(conn, org, id)?.is_some())
     }
 
+    /// Which of `ids` are registered projects of `org`.
+    pub fn existing(conn: &mut DbConnection, org: &str, ids: &[&str]) -> QueryResult<Vec<String>> {
+        projects::table
+            .filter(projects::org_id.eq(org))
+            .filter(projects::id.eq_any(ids))
+            .select(projects::id)
+            .load(conn)
+    }
+
     pub fn list_by_org(conn: &mut DbConnection, org: &str) -> QueryResult<Vec<Self>> {
         projects::table
             .filter(projects::org_id.eq(org))

@@ -163,6 +163,20 @@ impl ProjectSlackSettings {
             .optional()
     }
 
+    /// The own settings of those of `projects` in `org` that have any (one statement for
+    /// an organization's projects, `pipeline::effective::resolve_projects`).
+    pub fn find_by_projects(
+        conn: &mut DbConnection,
+        org: &str,
+        projects: &[&str],
+    ) -> QueryResult<Vec<Self>> {
+        project_slack_settings::table
+            .filter(project_slack_settings::org_id.eq(org))
+            .filter(project_slack_settings::project_id.eq_any(projects))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// Every project's own settings (channel health checks).
     pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
         project_slack_settings::table
