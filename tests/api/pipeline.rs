@@ -57,7 +57,9 @@ pub(crate) async fn post_mon(app: &TestApp, scenario: &str, body: Value) -> (u16
 
 /// Messages the fake received in `channel`, waiting until there are at least `n`.
 pub(crate) async fn messages(app: &TestApp, channel: &str, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Longer than a claim's lease (30 s): a delivery claimed by an instance that was stopped
+    // abruptly (the restart tests) is sent by another only once that lease has expired.
+    let deadline = Instant::now() + Duration::from_secs(45);
     loop {
         let got = app.fake_get(&format!("/messages?channel={channel}")).await["messages"]
             .as_array()
@@ -488,8 +490,9 @@ crate::test_both_backends! {
     async fn a_restart_delivers_every_accepted_event_exactly_once(app: TestApp) {
         let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
         app.configure_acme(json!({"target_channels": "#load-tests"})).await;
-        // Slack is down: every call fails with 503 until further notice.
-        app.fake_post("/fail", json!({"method": "*", "count": 100000, "http_status": 503})).await;
+        // Slack is down: every call hangs for 2 s, then fails with 503, until further notice;
+        // the first instance is stopped with calls in flight, its deliveries claimed.
+        app.fake_post("/fail", json!({"method": "*", "count": 100000, "http_status": 503, "delay_ms": 2000})).await;
         let first = Instance::start(args_for(&app, |a| { a.max_attempts = 1000; a.retry_base_ms = 100; }));
         for lt in 0..10 {
             assert_eq!(post_to(&app, &first.address, &format!("lt-{lt}"), named(&format!("r-{lt}"), lt)).await, 202);
