@@ -6,6 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    xtc_slack::db::keep_libcrypto_at_exit();
     // awc's rustls needs a process-wide crypto provider; ring is the one we build with.
     let _ = rustls::crypto::ring::default_provider().install_default();
     xtc_slack::cli::run(xtc_slack::cli::Cli::parse())

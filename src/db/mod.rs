@@ -539,6 +539,37 @@ impl Db {
     }
 }
 
+/// Tells OpenSSL, before its first use, not to free its global state at process exit.
+///
+/// libpq authenticates (SCRAM) and encrypts with OpenSSL's libcrypto, and OpenSSL frees its
+/// global state in an `atexit` handler. A process that exits while another thread still
+/// connects to PostgreSQL (a pool re-establishing connections) then crashes in libcrypto:
+/// the test binary died with SIGSEGV after every test had passed, and the service could on
+/// exit. The memory goes back with the process anyway. Call it first thing (in `main`, in
+/// test setup); later calls do nothing. Without libcrypto loaded it does nothing.
+pub fn keep_libcrypto_at_exit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(unix)]
+        {
+            /// `OPENSSL_INIT_NO_ATEXIT` of `<openssl/crypto.h>` (OpenSSL 1.1.1 and 3).
+            const OPENSSL_INIT_NO_ATEXIT: u64 = 0x0008_0000;
+            type InitCrypto = unsafe extern "C" fn(u64, *const libc::c_void) -> libc::c_int;
+            // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks a symbol
+            // up. When found, it is libcrypto's `int OPENSSL_init_crypto(uint64_t opts,
+            // const OPENSSL_INIT_SETTINGS *settings)`, whose signature `InitCrypto` matches,
+            // and a null `settings` is documented as "the defaults".
+            unsafe {
+                let symbol = libc::dlsym(libc::RTLD_DEFAULT, c"OPENSSL_init_crypto".as_ptr());
+                if !symbol.is_null() {
+                    let init = std::mem::transmute::<*mut libc::c_void, InitCrypto>(symbol);
+                    init(OPENSSL_INIT_NO_ATEXIT, std::ptr::null());
+                }
+            }
+        }
+    });
+}
+
 /// Takes the next batch from a queue of work for one thread: waits for one item, then
 /// takes whatever else is queued, up to `max`. Items that arrive while the batch runs wait
 /// for the next one, so a batch's statements always begin after each item arrived.

@@ -28,9 +28,23 @@ pub struct TestDb {
     pg_admin: Option<(String, String)>,
 }
 
+/// `XTC_SLACK_TEST_POSTGRES_URL` with GSSAPI encryption off unless the URL chooses:
+/// libpq's default (`gssencmode=prefer`) asks Kerberos for credentials on every connection,
+/// and Kerberos' clean-up at exit aborted the binary while threads of finished tests still
+/// connected (see `process_exit.rs`); the tests never use Kerberos.
+pub fn postgres_admin_url() -> Option<String> {
+    let mut url = url::Url::parse(&std::env::var("XTC_SLACK_TEST_POSTGRES_URL").ok()?).ok()?;
+    if !url.query_pairs().any(|(k, _)| k == "gssencmode") {
+        url.query_pairs_mut().append_pair("gssencmode", "disable");
+    }
+    Some(url.to_string())
+}
+
 impl TestDb {
     /// A new empty database, or `None` for Postgres when no server is configured.
     pub fn create(backend: Backend) -> Option<Self> {
+        // Before this test's first PostgreSQL connection (see `process_exit.rs`).
+        xtc_slack::db::keep_libcrypto_at_exit();
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -42,7 +56,7 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                let admin = std::env::var("XTC_SLACK_TEST_POSTGRES_URL").ok()?;
+                let admin = postgres_admin_url()?;
                 let name = format!("xtc_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = diesel::PgConnection::establish(&admin).unwrap();
                 conn.batch_execute(&format!("CREATE DATABASE {name}"))
@@ -333,6 +347,8 @@ pub async fn spawn_app_with_slack() -> TestApp {
 pub fn captured_logs() -> Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> {
     use std::sync::{Arc, Mutex, OnceLock};
     static LOGS: OnceLock<Option<Arc<Mutex<Vec<u8>>>>> = OnceLock::new();
+    // Before any test connects to PostgreSQL (see `process_exit.rs`).
+    xtc_slack::db::keep_libcrypto_at_exit();
     LOGS.get_or_init(|| {
         struct Sink(Arc<Mutex<Vec<u8>>>);
         impl std::io::Write for Sink {

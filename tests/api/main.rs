@@ -23,6 +23,7 @@ mod oauth;
 mod observability;
 mod openapi;
 mod pipeline;
+mod process_exit;
 mod registry;
 mod retention;
 mod rules;
