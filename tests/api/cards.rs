@@ -168,3 +168,76 @@ crate::test_both_backends! {
         assert!(replies <= 3, "no reply per flap: {got:#?}");
     }
 }
+
+/// A card edit written while the previous edit of that card is being settled (deleted as
+/// sent) is kept: the write is one atomic upsert. It read the row, then updated it, and on
+/// PostgreSQL a settle committed in between made the update hit nothing: the card's last
+/// state was never sent (seen as a flapping card stuck one change behind).
+#[actix_web::test]
+async fn a_card_edit_written_while_the_previous_one_is_settled_is_kept() {
+    use xtc_slack::db::models::card_edit::{CardEdit, CardPlace};
+    let Some(db) = TestDb::create(Backend::Postgres) else {
+        eprintln!("skipped: XTC_SLACK_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let mut writer = db.connect();
+    xtc_slack::db::run_migrations(&mut writer).unwrap();
+    let place = CardPlace {
+        subject_key: "incident:s1:1",
+        team_id: "T1",
+        channel: "C1",
+        slack_channel: "C1",
+        installation_id: "inst-1",
+        org_id: "acme",
+        project_id: "webshop",
+        compact: false,
+    };
+    let now = xtc_slack::db::now();
+    CardEdit::upsert(
+        &mut writer,
+        &CardEdit::due_now(&place, "19 changes".into(), now),
+    )
+    .unwrap();
+
+    // The sender settles that edit: its delete holds the row until it commits.
+    use diesel::connection::SimpleConnection;
+    let mut settler = db.connect();
+    settler
+        .batch_execute("BEGIN; DELETE FROM card_edits")
+        .unwrap();
+    let url = db.url.clone();
+    let place_owned = (place.subject_key, place.team_id, place.channel);
+    let write = std::thread::spawn(move || {
+        let mut conn = xtc_slack::db::DatabaseUrl::parse(&url)
+            .unwrap()
+            .connect()
+            .unwrap();
+        let place = CardPlace {
+            subject_key: place_owned.0,
+            team_id: place_owned.1,
+            channel: place_owned.2,
+            slack_channel: "C1",
+            installation_id: "inst-1",
+            org_id: "acme",
+            project_id: "webshop",
+            compact: false,
+        };
+        CardEdit::upsert(
+            &mut conn,
+            &CardEdit::due_now(&place, "20 changes".into(), xtc_slack::db::now()),
+        )
+        .unwrap();
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    settler.batch_execute("COMMIT").unwrap();
+    write.join().unwrap();
+
+    let cards: Vec<String> = {
+        use diesel::prelude::*;
+        xtc_slack::db::schema::card_edits::table
+            .select(xtc_slack::db::schema::card_edits::card)
+            .load(&mut writer)
+            .unwrap()
+    };
+    assert_eq!(cards, ["20 changes"], "the newer card state is still due");
+}

@@ -100,41 +100,38 @@ impl CardEdit {
     /// card replaced (it keeps its due time, so a `Retry-After` still holds). Call inside
     /// `write_tx`.
     pub fn upsert(conn: &mut DbConnection, row: &CardEdit) -> QueryResult<()> {
-        let key = (&row.subject_key, &row.team_id, &row.channel);
-        let existing = card_edits::table
-            .find(key)
-            .select(card_edits::revision)
-            .first_row::<i64, _>(conn)
-            .optional()?;
-        match existing {
-            Some(_) if row.slack_channel.starts_with('#') => {
-                // Keep the channel ID an earlier write learned from Slack.
-                diesel::update(card_edits::table.find(key))
-                    .set((
-                        card_edits::card.eq(&row.card),
-                        card_edits::compact.eq(row.compact),
-                        card_edits::installation_id.eq(&row.installation_id),
-                        card_edits::revision.eq(card_edits::revision + 1),
-                    ))
-                    .execute(conn)?;
-            }
-            Some(_) => {
-                diesel::update(card_edits::table.find(key))
-                    .set((
-                        card_edits::card.eq(&row.card),
-                        card_edits::slack_channel.eq(&row.slack_channel),
-                        card_edits::compact.eq(row.compact),
-                        card_edits::installation_id.eq(&row.installation_id),
-                        card_edits::revision.eq(card_edits::revision + 1),
-                    ))
-                    .execute(conn)?;
-            }
-            None => {
+        use diesel::upsert::excluded;
+        // One statement: read-then-update lost the write when a settle deleted the row in
+        // between (PostgreSQL); `ON CONFLICT` inserts it again instead.
+        macro_rules! upsert {
+            ($c:expr $(, $also:expr)*) => {
                 diesel::insert_into(card_edits::table)
                     .values(row)
-                    .execute(conn)?;
-            }
+                    .on_conflict((
+                        card_edits::subject_key,
+                        card_edits::team_id,
+                        card_edits::channel,
+                    ))
+                    .do_update()
+                    .set((
+                        card_edits::card.eq(excluded(card_edits::card)),
+                        card_edits::compact.eq(excluded(card_edits::compact)),
+                        card_edits::installation_id.eq(excluded(card_edits::installation_id)),
+                        card_edits::revision.eq(card_edits::revision + 1),
+                        $($also,)*
+                    ))
+                    .execute($c)
+            };
         }
+        // Keep the channel ID an earlier write learned from Slack over a `#name`.
+        let learned = row.slack_channel.starts_with('#');
+        let slack_channel = card_edits::slack_channel.eq(excluded(card_edits::slack_channel));
+        match conn {
+            DbConnection::Postgresql(c) if learned => upsert!(c)?,
+            DbConnection::Postgresql(c) => upsert!(c, slack_channel)?,
+            DbConnection::Sqlite(c) if learned => upsert!(c)?,
+            DbConnection::Sqlite(c) => upsert!(c, slack_channel)?,
+        };
         Ok(())
     }
 
