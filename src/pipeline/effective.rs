@@ -52,6 +52,9 @@ fn one(mut resolved: Vec<Resolved>) -> Resolved {
     resolved.swap_remove(0)
 }
 
+/// Projects looked up by one statement of [`resolve_projects`].
+const RESOLVED_AT_ONCE: usize = 1_000;
+
 /// The effective settings of several projects of `org`, as [`resolve_project`] gives
 /// each, with five statements for all of them (the cache's refresh of an organization's
 /// projects: one statement per project and table was most of the resolver's work).
@@ -62,17 +65,22 @@ pub fn resolve_projects(
 ) -> diesel::QueryResult<Vec<Resolved>> {
     let org_settings = OrgSlackSettings::load(conn, org)?;
     let org_inst = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
-    let mut own: HashMap<String, _> = ProjectSlackSettings::find_by_projects(conn, org, projects)?
-        .into_iter()
-        .map(|r| (r.project_id.clone(), r.to_domain()))
-        .collect();
-    let mut own_inst: HashMap<String, _> = Installation::find_by_projects(conn, org, projects)?
-        .into_iter()
-        .map(|i| (i.project_id.clone(), i.to_integration()))
-        .collect();
-    let registered: HashSet<String> = Project::existing(conn, org, projects)?
-        .into_iter()
-        .collect();
+    let (mut own, mut own_inst, mut registered) = (HashMap::new(), HashMap::new(), HashSet::new());
+    // In slices, so an organization with very many projects stays within SQLite's limit
+    // of bound parameters per statement.
+    for some in projects.chunks(RESOLVED_AT_ONCE) {
+        own.extend(
+            ProjectSlackSettings::find_by_projects(conn, org, some)?
+                .into_iter()
+                .map(|r| (r.project_id.clone(), r.to_domain())),
+        );
+        own_inst.extend(
+            Installation::find_by_projects(conn, org, some)?
+                .into_iter()
+                .map(|i| (i.project_id.clone(), i.to_integration())),
+        );
+        registered.extend(Project::existing(conn, org, some)?);
+    }
     Ok(projects
         .iter()
         .map(|p| Resolved {
@@ -356,6 +364,20 @@ mod tests {
             assert_eq!(got.effective, alone, "{p}");
             assert_eq!(got.project_registered, *p != "unregistered", "{p}");
         }
+        // Past one slice of lookups: the project after a thousand unknown ones is found.
+        let many: Vec<String> = (0..RESOLVED_AT_ONCE)
+            .map(|i| format!("missing-{i}"))
+            .collect();
+        let mut ids: Vec<&str> = many.iter().map(String::as_str).collect();
+        ids.push("own-settings");
+        let resolved = resolve_projects(conn, "acme", &ids).unwrap();
+        assert_eq!(resolved.len(), RESOLVED_AT_ONCE + 1);
+        assert!(resolved[..RESOLVED_AT_ONCE]
+            .iter()
+            .all(|r| !r.project_registered));
+        let last = &resolved[RESOLVED_AT_ONCE];
+        assert!(last.project_registered);
+        assert_eq!(last.effective, together[0].effective);
         // The cases differ from each other, so the comparison above means something.
         assert_ne!(together[0].effective, together[2].effective);
         assert_ne!(together[1].effective, together[2].effective);
