@@ -72,20 +72,6 @@ pub fn issue(
     Ok(IssuedToken { id, token })
 }
 
-/// The principal of a bearer token, or `None` for unknown and revoked tokens.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    bearer: &str,
-) -> diesel::QueryResult<Option<Principal>> {
-    let Some(hash) = token_hash(bearer) else {
-        return Ok(None);
-    };
-    let Some(row) = ApiTokenRow::find_active_by_hash(conn, &hash)? else {
-        return Ok(None);
-    };
-    Ok(principal_of(row))
-}
-
 /// The stored form of a bearer token, or `None` for one that cannot be ours.
 fn token_hash(bearer: &str) -> Option<String> {
     (bearer.starts_with(TOKEN_PREFIX) && bearer.len() <= 200).then(|| sha256_hex(bearer))

@@ -16,7 +16,7 @@ use crate::db::models::installation::Installation;
 use crate::db::models::project::Project;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{DbConnection, DbError};
-use crate::domain::settings::{resolve, Effective};
+use crate::domain::settings::{resolve, Effective, Integration, OrgSettings};
 
 /// The effective configuration of `project` in `org` (or of the organization itself with
 /// `project = None`): org settings (defaults when none were saved), the project's own
@@ -29,9 +29,7 @@ pub fn load_effective(
     match project {
         Some(p) => Ok(one(resolve_projects(conn, org, &[p])?).effective),
         None => {
-            let org_settings = OrgSlackSettings::load(conn, org)?;
-            let org_inst =
-                Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
+            let (org_settings, org_inst) = org_level(conn, org)?;
             Ok(resolve(&org_settings, org_inst.as_ref(), None, None))
         }
     }
@@ -52,6 +50,16 @@ fn one(mut resolved: Vec<Resolved>) -> Resolved {
     resolved.swap_remove(0)
 }
 
+/// The organization's settings (defaults when none were saved) and its integration.
+fn org_level(
+    conn: &mut DbConnection,
+    org: &str,
+) -> diesel::QueryResult<(OrgSettings, Option<Integration>)> {
+    let settings = OrgSlackSettings::load(conn, org)?;
+    let integration = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
+    Ok((settings, integration))
+}
+
 /// Projects looked up by one statement of [`resolve_projects`].
 const RESOLVED_AT_ONCE: usize = 1_000;
 
@@ -63,8 +71,7 @@ pub fn resolve_projects(
     org: &str,
     projects: &[&str],
 ) -> diesel::QueryResult<Vec<Resolved>> {
-    let org_settings = OrgSlackSettings::load(conn, org)?;
-    let org_inst = Installation::find_by_scope(conn, org, None)?.map(|i| i.to_integration());
+    let (org_settings, org_inst) = org_level(conn, org)?;
     let (mut own, mut own_inst, mut registered) = (HashMap::new(), HashMap::new(), HashSet::new());
     // In slices, so an organization with very many projects stays within SQLite's limit
     // of bound parameters per statement.

@@ -236,10 +236,10 @@ test_both_backends! {
 fn revoke(app: &TestApp, token: &str) {
     use xtc_slack::db::models::api_token::ApiTokenRow;
     let mut conn = app.db.connect();
-    let row = ApiTokenRow::find_active_by_hash(&mut conn, &xtc_slack::crypto::sha256_hex(token))
-        .unwrap()
-        .unwrap();
-    assert!(ApiTokenRow::revoke(&mut conn, &row.id).unwrap());
+    let hash = xtc_slack::crypto::sha256_hex(token);
+    let rows = ApiTokenRow::find_active_by_hashes(&mut conn, &[hash.as_str()]).unwrap();
+    assert_eq!(rows.len(), 1, "one live token");
+    assert!(ApiTokenRow::revoke(&mut conn, &rows[0].id).unwrap());
 }
 
 test_both_backends! {

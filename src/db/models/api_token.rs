@@ -39,16 +39,6 @@ impl ApiTokenRow {
         Ok(())
     }
 
-    /// The live (not revoked) token with this hash.
-    pub fn find_active_by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Self>> {
-        api_tokens::table
-            .filter(api_tokens::token_hash.eq(hash))
-            .filter(api_tokens::revoked_at.is_null())
-            .select(Self::as_select())
-            .first_row(conn)
-            .optional()
-    }
-
     /// The live (not revoked) tokens among these hashes (one statement for many requests'
     /// checks, `auth::TokenChecks`).
     pub fn find_active_by_hashes(

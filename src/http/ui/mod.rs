@@ -157,10 +157,7 @@ async fn sign_in(
             None,
         );
     }
-    let found = state
-        .db
-        .run(move |conn| Ok::<_, DbError>(crate::auth::authenticate(conn, &token)?))
-        .await;
+    let found = state.token_checks.principal(&token).await;
     let principal = match found {
         Ok(Some(p)) => p,
         Ok(None) => {
