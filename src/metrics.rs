@@ -21,7 +21,7 @@ pub struct Metrics {
     /// (`kind` = `load_test` | `monitoring`; `outcome` = `accepted` | `duplicate` | `rejected`).
     pub events_received: IntCounterVec,
     /// `xtc_slack_slack_events_received_total{type, outcome}`: Slack Events API requests
-    /// (`outcome` = `handled` | `ignored` | `rejected`).
+    /// (`outcome` = `handled` | `ignored` | `duplicate` | `stale` | `rejected` | `error`).
     pub slack_events: IntCounterVec,
     /// `xtc_slack_delivery_attempts_total{outcome}`: `sent` | `retry` | `failed`.
     pub delivery_attempts: IntCounterVec,

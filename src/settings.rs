@@ -230,6 +230,15 @@ pub struct ServeArgs {
         default_value_t = 3600
     )]
     pub retention_interval_secs: u64,
+
+    /// Seconds a request may take to send its body once its headers arrived (slow headers
+    /// are cut after 5 s); a slower body is answered `408` and its connection closed.
+    #[arg(
+        long,
+        env = "XTC_SLACK_REQUEST_BODY_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub request_body_timeout_secs: u64,
 }
 
 /// What retention keeps and how often it prunes.
@@ -311,6 +320,8 @@ pub struct Settings {
     pub flap: crate::domain::monitoring::FlapRules,
     /// What retention keeps and how often it prunes.
     pub retention: RetentionSettings,
+    /// How long a request's body may take to arrive.
+    pub request_body_timeout: Duration,
 }
 
 impl Settings {
@@ -433,6 +444,7 @@ impl Settings {
             max_live_actors: args.max_live_actors.max(1),
             flap,
             retention,
+            request_body_timeout: Duration::from_secs(args.request_body_timeout_secs.max(1)),
         })
     }
 

@@ -148,9 +148,13 @@ impl Application {
             metrics,
             channel_health,
         });
+        let body_timeout = settings.request_body_timeout;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(move |req, next| {
+                    crate::http::body_deadline::limit_body_time(req, next, body_timeout)
+                }))
                 // Inside `observe`, which thus logs and counts the final answers.
                 .wrap(actix_web::middleware::from_fn(crate::http::json_errors))
                 .wrap(actix_web::middleware::from_fn(

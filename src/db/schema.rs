@@ -103,6 +103,7 @@ diesel::table! {
         is_archived -> Bool,
         is_deleted -> Bool,
         checked_at -> Timestamp,
+        event_at -> Nullable<Timestamp>,
     }
 }
 
@@ -138,6 +139,7 @@ diesel::table! {
         flapping_since -> Nullable<Timestamp>,
         flap_changes -> BigInt,
         ok_since -> Nullable<Timestamp>,
+        last_result_at -> Nullable<Timestamp>,
     }
 }
 

@@ -22,6 +22,7 @@ use crate::db::models::test_message::TestMessageRow;
 use crate::db::DbConnection;
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::ProjectId;
+use crate::pipeline::ingest::STALE_REASON_PREFIX;
 use crate::services::slack_config::{self, Scope};
 use crate::slack::{classify, ErrorClass};
 use crate::state::AppState;
@@ -88,6 +89,13 @@ pub fn error_message(reason: &str) -> String {
             "Not sent: the Slack settings were incomplete when this event arrived. To receive \
              the next ones, {}.",
             what.join(" and ")
+        );
+    }
+    if let Some(rest) = reason.strip_prefix(STALE_REASON_PREFIX) {
+        return format!(
+            "Skipped: this result arrived late ({}), so it changed nothing and sent nothing. \
+             Nothing to do.",
+            rest.trim()
         );
     }
     if let Some(rest) = reason.strip_prefix("muted by ") {

@@ -47,6 +47,9 @@ pub enum ApiError {
     SlackNotConfigured,
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 408: the body did not arrive within `XTC_SLACK_REQUEST_BODY_TIMEOUT_SECS`.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("{0}")]
     Unavailable(String),
     /// Anything unexpected. The cause is logged; the client sees a generic text.
@@ -93,6 +96,7 @@ impl ApiError {
             Self::IncompleteConfig { .. } => "incomplete_config",
             Self::SlackNotConfigured => "slack_not_configured",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout => "request_timeout",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -139,6 +143,7 @@ impl ResponseError for ApiError {
             | Self::IncompleteConfig { .. }
             | Self::SlackNotConfigured => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

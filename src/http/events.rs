@@ -50,18 +50,24 @@ pub struct EventAccepted {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<bool>,
     pub event_id: String,
+    /// Present (true) when a monitoring result was older than the newest one already
+    /// applied to its scenario: stored in the history, nothing changed or was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<bool>,
     pub state: String,
 }
 
-/// 202 for a stored event, 200 for a duplicate.
+/// 202 for a stored event (stale or not), 200 for a duplicate.
 fn respond(event_id: String, outcome: Outcome) -> (web::Json<EventAccepted>, StatusCode) {
-    let (state, duplicate, status) = match outcome {
-        Outcome::Accepted { state, .. } => (state, None, StatusCode::ACCEPTED),
-        Outcome::Duplicate { state } => (state, Some(true), StatusCode::OK),
+    let (state, duplicate, stale, status) = match outcome {
+        Outcome::Accepted { state, .. } => (state, None, None, StatusCode::ACCEPTED),
+        Outcome::Duplicate { state } => (state, Some(true), None, StatusCode::OK),
+        Outcome::Stale { state } => (state, None, Some(true), StatusCode::ACCEPTED),
     };
     let body = EventAccepted {
         duplicate,
         event_id,
+        stale,
         state,
     };
     (web::Json(body), status)

@@ -38,10 +38,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             }
             let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(MAX_BODY_BYTES));
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::InvalidRequest {
-                    status: StatusCode::BAD_REQUEST,
-                    field: Some("body".into()),
-                    message: "the request body could not be read".into(),
+                let chunk = chunk.map_err(|e| {
+                    if super::body_deadline::is_timeout(&e) {
+                        return ApiError::BodyTimeout;
+                    }
+                    ApiError::InvalidRequest {
+                        status: StatusCode::BAD_REQUEST,
+                        field: Some("body".into()),
+                        message: "the request body could not be read".into(),
+                    }
                 })?;
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(ApiError::PayloadTooLarge {

@@ -1,6 +1,7 @@
 //! The HTTP boundary: thin handlers that parse into domain types and call models/actors.
 
 pub mod auth;
+pub mod body_deadline;
 pub mod channel_health;
 pub mod deliveries;
 pub mod error;
@@ -158,6 +159,7 @@ fn json_error(e: &actix_web::error::JsonPayloadError) -> ApiError {
             "content-type",
             "the body must be JSON (Content-Type: application/json)",
         ),
+        JsonPayloadError::Payload(p) if body_deadline::is_timeout(p) => ApiError::BodyTimeout,
         _ => ApiError::param("body", "the body is not valid JSON"),
     }
 }
@@ -171,6 +173,7 @@ fn form_error(e: &actix_web::error::UrlencodedError) -> ApiError {
             "content-type",
             "the form must be application/x-www-form-urlencoded",
         ),
+        UrlencodedError::Payload(p) if body_deadline::is_timeout(p) => ApiError::BodyTimeout,
         _ => ApiError::param("body", "the form is not valid"),
     }
 }

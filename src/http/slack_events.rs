@@ -149,22 +149,46 @@ pub async fn receive(
                 .as_ref()
                 .map_or_else(|| SlackEvent::Other(String::new()), SlackEvent::parse);
             let kind = event.kind();
-            let team = envelope.team_id.unwrap_or_default();
-            let event_id = envelope.event_id.unwrap_or_default();
+            let team = envelope.team_id.clone().unwrap_or_default();
+            let event_id = envelope.event_id.clone().unwrap_or_default();
+            // Slack's retries of an event it saw no timely answer to (1, 2, 3).
+            let retry = header(&req, "X-Slack-Retry-Num")
+                .parse::<u32>()
+                .unwrap_or(0);
             let span =
                 tracing::info_span!("slack_event", event_id = %event_id, kind, team_id = %team);
             if team.is_empty() {
                 count(kind, "ignored");
                 return Ok(ack());
             }
-            match svc::apply(&state.services, &team, event).await {
+            let delivery = svc::Delivery {
+                event_id: &event_id,
+                event_time: envelope.event_time,
+            };
+            match svc::apply(&state.services, &team, delivery, event).await {
                 Ok(Handled::Changed) => {
-                    span.in_scope(|| tracing::info!("Slack event applied"));
+                    span.in_scope(|| tracing::info!(retry, "Slack event applied"));
                     count(kind, "handled");
                 }
                 Ok(Handled::Unchanged) => {
-                    span.in_scope(|| tracing::debug!("Slack event changed nothing"));
+                    span.in_scope(|| tracing::debug!(retry, "Slack event changed nothing"));
                     count(kind, "ignored");
+                }
+                Ok(Handled::Duplicate) => {
+                    span.in_scope(|| {
+                        tracing::info!(retry, "Slack event applied before; not applied again")
+                    });
+                    count(kind, "duplicate");
+                }
+                Ok(Handled::Stale) => {
+                    span.in_scope(|| {
+                        tracing::info!(
+                            retry,
+                            event_time = envelope.event_time,
+                            "Slack event older than the state it would change; not applied"
+                        )
+                    });
+                    count(kind, "stale");
                 }
                 Err(e) => {
                     // 5xx: Slack retries the event later.

@@ -20,6 +20,7 @@ use crate::db::models::event::EventRow;
 use crate::db::models::installation::Installation;
 use crate::db::models::scenario::ScenarioRow;
 use crate::db::models::scenario_controls::{ControlsRow, MuteListing};
+use crate::db::models::slack_action::{ActionKey, SlackAction};
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::DbConnection;
 use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
@@ -119,7 +120,7 @@ pub fn mute_reason(
 }
 
 /// The key that makes a replayed click recognisable.
-fn action_key(c: &Click) -> String {
+fn action_key(c: &Click) -> ActionKey {
     let mut h = Sha256::new();
     for part in [
         c.team_id.as_str(),
@@ -132,7 +133,7 @@ fn action_key(c: &Click) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    hex::encode(h.finalize())
+    ActionKey::click(hex::encode(h.finalize()))
 }
 
 /// Applies a click. Call inside `write_tx`: the action, its audit entry, the card edits and
@@ -178,7 +179,7 @@ pub fn apply_click(
         return Ok(ClickOutcome::Refused("the scenario is gone"));
     };
     let now_naive = now.naive_utc();
-    if !ControlsRow::record_action(conn, &action_key(click), now_naive)? {
+    if !SlackAction::record(conn, &action_key(click), now_naive)? {
         return Ok(ClickOutcome::Duplicate);
     }
     if scenario.incident != incident || scenario.failing_since.is_none() {

@@ -101,7 +101,9 @@ impl Subject for LoadTest {
     /// `reported` and `error` end a load test's lifecycle.
     fn ended(outcome: &Outcome) -> bool {
         let state = match outcome {
-            Outcome::Accepted { state, .. } | Outcome::Duplicate { state } => state,
+            Outcome::Accepted { state, .. }
+            | Outcome::Duplicate { state }
+            | Outcome::Stale { state } => state,
         };
         LoadTestState::parse(state).is_some_and(LoadTestState::is_final)
     }

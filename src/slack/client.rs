@@ -442,7 +442,7 @@ impl SlackApi {
                 .limit(MAX_BODY_BYTES)
                 .await
                 .map_err(|e| match e {
-                    awc::error::PayloadError::Overflow => SlackError::Decode {
+                    awc::error::PayloadError::Overflow => SlackError::NotSlack {
                         method,
                         detail: "response body too large".to_owned(),
                     },
@@ -506,9 +506,13 @@ pub(crate) fn interpret(
         });
     }
     let Some(object) = object else {
-        return Err(SlackError::Decode {
+        return Err(SlackError::NotSlack {
             method,
-            detail: "body is not a JSON object".to_owned(),
+            detail: if body.is_empty() {
+                "empty body".to_owned()
+            } else {
+                "body is not a JSON object".to_owned()
+            },
         });
     };
     let warnings = warnings(&object);
@@ -540,7 +544,7 @@ pub(crate) fn interpret(
                     .unwrap_or_default(),
             })
         }
-        (None, None) => Err(SlackError::Decode {
+        (None, None) => Err(SlackError::NotSlack {
             method,
             detail: "no `ok` field".to_owned(),
         }),
@@ -667,15 +671,29 @@ mod tests {
         );
         let e = interpret(M, 404, None, b"not found").unwrap_err();
         assert_eq!(e.class(), ErrorClass::Other);
-        let e = interpret(M, 200, None, b"<html>").unwrap_err();
+        // Not a Slack reply (a proxy's page, an empty or cut body): retried like a 5xx.
+        for body in [
+            &b"<html>"[..],
+            b"",
+            br#"{"ok":true,"chan"#,
+            b"[1]",
+            br#"{"channel":"C1"}"#,
+        ] {
+            let e = interpret(M, 200, None, body).unwrap_err();
+            assert_eq!(
+                (e.code(), e.class()),
+                ("invalid_response", ErrorClass::RetryLater),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // A Slack success without its fields: retrying gives the same.
+        let env = interpret(M, 200, None, br#"{"ok":true}"#).unwrap();
+        let e = posted(M, env).unwrap_err();
         assert_eq!(
             (e.code(), e.class()),
-            ("invalid_response", ErrorClass::Other)
+            ("unexpected_response", ErrorClass::Other)
         );
-        let e = interpret(M, 200, None, b"[1]").unwrap_err();
-        assert_eq!(e.code(), "invalid_response");
-        let e = interpret(M, 200, None, br#"{"channel":"C1"}"#).unwrap_err();
-        assert_eq!(e.code(), "invalid_response");
     }
 
     #[test]

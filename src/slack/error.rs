@@ -91,7 +91,18 @@ pub enum SlackError {
         /// The transport error, for logs.
         detail: String,
     },
-    /// A 200 answer that is not the JSON we expect.
+    /// An answer that is not a Slack reply at all: an HTML page, an empty or truncated
+    /// body, JSON without `ok`. A proxy or load balancer in front of Slack answers like
+    /// that while Slack is unreachable: worth retrying, like a 5xx.
+    #[error("Slack {method} answered with something that is not a Slack reply: {detail}")]
+    NotSlack {
+        /// The Web API method.
+        method: &'static str,
+        /// What did not fit, for logs (never the body itself: it may echo a token).
+        detail: String,
+    },
+    /// A Slack reply we cannot use (a success without the fields it must have), or a
+    /// request we could not encode: retrying gives the same.
     #[error("Slack {method} answered something undecodable: {detail}")]
     Decode {
         /// The Web API method.
@@ -105,22 +116,25 @@ pub enum SlackError {
 pub const CODE_TIMEOUT: &str = "timeout";
 /// [`SlackError::code`] of [`SlackError::Connection`].
 pub const CODE_CONNECTION_FAILED: &str = "connection_failed";
-/// [`SlackError::code`] of [`SlackError::Decode`].
+/// [`SlackError::code`] of [`SlackError::NotSlack`].
 pub const CODE_INVALID_RESPONSE: &str = "invalid_response";
+/// [`SlackError::code`] of [`SlackError::Decode`].
+pub const CODE_UNEXPECTED_RESPONSE: &str = "unexpected_response";
 /// [`SlackError::code`] of [`SlackError::RateLimited`] (Slack's body code for HTTP 429).
 pub const CODE_RATELIMITED: &str = "ratelimited";
 
 impl SlackError {
     /// Slack's error code (`channel_not_found`, ...) or our own code for failures that have
     /// none: `ratelimited`, `http_<status>`, `timeout`, `connection_failed`,
-    /// `invalid_response`. Stable and safe to show to users and store.
+    /// `invalid_response`, `unexpected_response`. Stable and safe to show to users and store.
     pub fn code(&self) -> &str {
         match self {
             SlackError::Api { code, .. } | SlackError::Http { code, .. } => code,
             SlackError::RateLimited { .. } => CODE_RATELIMITED,
             SlackError::Timeout { .. } => CODE_TIMEOUT,
             SlackError::Connection { .. } => CODE_CONNECTION_FAILED,
-            SlackError::Decode { .. } => CODE_INVALID_RESPONSE,
+            SlackError::NotSlack { .. } => CODE_INVALID_RESPONSE,
+            SlackError::Decode { .. } => CODE_UNEXPECTED_RESPONSE,
         }
     }
 
@@ -165,6 +179,7 @@ impl SlackError {
             | SlackError::Http { method, .. }
             | SlackError::Timeout { method }
             | SlackError::Connection { method, .. }
+            | SlackError::NotSlack { method, .. }
             | SlackError::Decode { method, .. } => method,
         }
     }
@@ -186,6 +201,7 @@ pub fn classify(code: &str) -> ErrorClass {
         CODE_RATELIMITED
         | CODE_TIMEOUT
         | CODE_CONNECTION_FAILED
+        | CODE_INVALID_RESPONSE
         | "rate_limited"
         | "internal_error"
         | "fatal_error"
@@ -305,7 +321,8 @@ mod tests {
             ("http_404", Other),
             ("http_400", Other),
             ("http_abc", Other),
-            ("invalid_response", Other),
+            ("invalid_response", RetryLater),
+            ("unexpected_response", Other),
             ("invalid_code", Other),
             ("message_not_found", Other),
             ("something_new_from_slack", Other),

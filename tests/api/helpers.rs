@@ -145,6 +145,7 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         retention_days: 30,
         audit_retention_days: 365,
         retention_interval_secs: 0,
+        request_body_timeout_secs: 10,
     }
 }
 

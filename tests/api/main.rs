@@ -29,6 +29,7 @@ mod retention;
 mod rules;
 mod shutdown;
 mod slack_client;
+mod slack_edges;
 mod slack_events;
 mod slack_realities;
 mod slack_settings;

@@ -74,6 +74,19 @@ fn lt_started(event_id: &str) -> Value {
     })
 }
 
+/// Posts a load test's `started` event; asserts the 202.
+async fn post_started(app: &TestApp, load_test: &str, event_id: &str) {
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/load-tests/{load_test}/events"),
+            Some(&app.service_token.clone()),
+            Some(lt_started(event_id)),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+}
+
 test_both_backends_with_slack! {
     async fn a_signed_app_uninstalled_revokes_the_workspace_and_fails_what_was_pending(app: TestApp) {
         let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
@@ -118,15 +131,7 @@ test_both_backends_with_slack! {
         assert_eq!(revocation_audits(&app), 1);
 
         // New events no longer produce deliveries to the dead installation.
-        let (status, body) = app
-            .call(
-                Method::POST,
-                "/api/v1/load-tests/lt-new/events",
-                Some(&app.service_token.clone()),
-                Some(lt_started("ev-new")),
-            )
-            .await;
-        assert_eq!(status, 202, "{body}");
+        post_started(&app, "lt-new", "ev-new").await;
         let log = app.settled_deliveries(&admin).await;
         assert!(log.iter().all(|d| d["status"] != "sent" || d["event_id"] != "ev-new"), "{log:#?}");
     }
@@ -162,13 +167,13 @@ test_both_backends_with_slack! {
     async fn bad_signatures_and_stale_timestamps_are_401_and_change_nothing(app: TestApp) {
         let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
         let team = installation(&app).team_id;
+        let now = chrono::Utc::now().timestamp();
         let body = json!({
             "token": "x", "team_id": team, "api_app_id": "A0FAKEAPP01",
             "event": {"type": "app_uninstalled"}, "type": "event_callback",
-            "event_id": "Ev1", "event_time": 1
+            "event_id": "Ev1", "event_time": now
         })
         .to_string();
-        let now = chrono::Utc::now().timestamp();
         let good = signing::sign(&SecretString::from(FAKE_SECRET), now, body.as_bytes());
         let cases: Vec<(String, String, String, &str)> = vec![
             (now.to_string(), signing::sign(&SecretString::from("wrong"), now, body.as_bytes()), body.clone(), "wrong secret"),
@@ -279,4 +284,148 @@ test_both_backends_with_slack! {
         fake_sends(&app, json!({"type": "channel_archive", "channel": "load-tests"})).await;
         assert_eq!(org_settings(&app, &admin).await["channel_warnings"].as_array().unwrap().len(), 2);
     }
+}
+
+/// Slack's retry of an event the fake sent before: the same body, `X-Slack-Retry-Num`.
+async fn fake_retries(app: &TestApp, event: &Value, retry_num: u32) -> Value {
+    let answer = app
+        .fake_post(
+            "/events/retry",
+            json!({
+                "event_id": event["event"]["event_id"],
+                "retry_num": retry_num,
+                "url": format!("{}/slack/events", app.address),
+            }),
+        )
+        .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["status"], 200, "{answer}");
+    answer
+}
+
+/// Event times are whole seconds: the next second begins.
+async fn next_second() {
+    let now = chrono::Utc::now();
+    let into = u64::from(now.timestamp_subsec_millis());
+    tokio::time::sleep(std::time::Duration::from_millis(1_050 - into.min(1_000))).await;
+}
+
+test_both_backends_with_slack! {
+    async fn a_late_retry_of_an_uninstall_leaves_the_new_installation_alone(app: TestApp) {
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
+        // Applied: the installation is revoked. Then a re-install, and Slack's late retry
+        // of the same event (it saw no timely answer): it must not revoke the new one.
+        let uninstall = fake_sends(&app, json!({"type": "app_uninstalled", "revoke": false})).await;
+        assert_eq!(installation(&app).status, "revoked");
+        next_second().await;
+        app.install_slack("/api/v1/orgs/acme", &admin).await;
+        assert_eq!(installation(&app).status, "active");
+        for retry in 1..=3 {
+            fake_retries(&app, &uninstall, retry).await;
+        }
+        assert_eq!(installation(&app).status, "active", "{:?}", installation(&app));
+        assert_eq!(org_settings(&app, &admin).await["integration"]["status"], "active");
+        assert_eq!(revocation_audits(&app), 1);
+
+        // An event whose first delivery never arrived (the app was unreachable), retried
+        // after a re-install: it happened before the installation, so it changes nothing.
+        let revoked = app
+            .fake_post(
+                "/events",
+                json!({"type": "tokens_revoked", "revoke": false, "url": "http://127.0.0.1:9/slack/events"}),
+            )
+            .await;
+        assert_eq!(revoked["error"], "delivery_failed", "{revoked}");
+        next_second().await;
+        app.install_slack("/api/v1/orgs/acme", &admin).await;
+        let (_, body) = app
+            .call(Method::GET, "/api/v1/orgs/acme/slack", Some(&admin), None)
+            .await;
+        assert_eq!(body["integration"]["status"], "active", "{body}");
+        // The fake kept the undelivered event for its retry.
+        let answer = app
+            .fake_post(
+                "/events/retry",
+                json!({"event_id": last_event_id(&app, "tokens_revoked").await, "retry_num": 2, "url": format!("{}/slack/events", app.address)}),
+            )
+            .await;
+        assert_eq!(answer["status"], 200, "{answer}");
+        assert_eq!(answer["event"]["event"]["type"], "tokens_revoked", "{answer}");
+        assert_eq!(installation(&app).status, "active");
+        assert_eq!(revocation_audits(&app), 1);
+        // Notifications still go out through the new installation.
+        post_started(&app, "lt-after", "ev-after").await;
+        let log = app.settled_deliveries(&admin).await;
+        assert!(
+            log.iter().any(|d| d["event_id"] == "ev-after" && d["status"] == "sent"),
+            "{log:#?}"
+        );
+    }
+}
+
+test_both_backends_with_slack! {
+    async fn late_retries_of_channel_events_do_not_roll_a_channel_back(app: TestApp) {
+        let admin = app.configure_acme(json!({"target_channels": "#perf #load-tests"})).await;
+        let to_a = fake_sends(&app, json!({"type": "channel_rename", "channel": "perf", "name": "perf-a"})).await;
+        next_second().await;
+        fake_sends(&app, json!({"type": "channel_rename", "channel": "perf-a", "name": "perf-b"})).await;
+        // The rename to A again, as Slack's retry: already applied.
+        fake_retries(&app, &to_a, 1).await;
+        let settings = org_settings(&app, &admin).await;
+        assert_eq!(settings["target_channels"], json!(["#perf-b", "#load-tests"]), "{settings}");
+        // Saving the channel under its current name works.
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                "/api/v1/orgs/acme/slack",
+                Some(&admin),
+                Some(json!({"target_channels": "#perf-b #load-tests"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+
+        // An older event arriving late for the first time (its first delivery was lost)
+        // is not applied either.
+        let archive = app
+            .fake_post(
+                "/events",
+                json!({"type": "channel_archive", "channel": "load-tests", "url": "http://127.0.0.1:9/slack/events"}),
+            )
+            .await;
+        assert_eq!(archive["error"], "delivery_failed", "{archive}");
+        next_second().await;
+        fake_sends(&app, json!({"type": "channel_unarchive", "channel": "load-tests"})).await;
+        let answer = app
+            .fake_post(
+                "/events/retry",
+                json!({"event_id": last_event_id(&app, "channel_archive").await, "retry_num": 3, "url": format!("{}/slack/events", app.address)}),
+            )
+            .await;
+        assert_eq!(answer["status"], 200, "{answer}");
+        let settings = org_settings(&app, &admin).await;
+        assert_eq!(settings["channel_warnings"], json!([]), "{settings}");
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                "/api/v1/orgs/acme/slack",
+                Some(&admin),
+                Some(json!({"target_channels": "#perf-b #load-tests"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+/// The `event_id` of the newest event of type `kind` the fake sent (delivered or not).
+async fn last_event_id(app: &TestApp, kind: &str) -> String {
+    let events = app.fake_get("/events").await;
+    events["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .find(|e| e["type"] == kind)
+        .and_then(|e| e["event_id"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -73,7 +73,7 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
         method: "POST",
         path: "/_fake/api/fail",
         description: "make the next `count` calls of a Web API method (`*`: any) fail",
-        input: r#"{"method", "count", "error", "http_status", "delay_ms", "retry_after"}"#,
+        input: r#"{"method", "count", "error", "http_status", "delay_ms", "retry_after", "body": "<html>…", "cut": true}"#,
     },
     Endpoint {
         method: "POST",
@@ -98,6 +98,18 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
         path: "/_fake/api/events",
         description: "send a signed Events API event to the app and report its answer",
         input: r#"{"type": "app_uninstalled"|"tokens_revoked"|"channel_created"|"channel_rename"|"channel_archive"|"channel_unarchive"|"channel_deleted", "channel", "name", "url", "revoke"}"#,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/_fake/api/events",
+        description: "the Events API events sent to the app, oldest first, delivered or not (event_id, type, event_time)",
+        input: "",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/events/retry",
+        description: "send an earlier event again as Slack retries it (same body, event_id and event_time; X-Slack-Retry-Num)",
+        input: r#"{"event_id", "retry_num": 1|2|3, "reason": "http_timeout", "url"}"#,
     },
     Endpoint {
         method: "POST",
@@ -652,9 +664,89 @@ pub(crate) async fn send_event(
                 Err(reply) => return *reply,
             },
         };
+        world.remember_event(&payload);
         (url, world.config.signing_secret.clone(), payload)
     };
-    match events::deliver(&url, &secret, &payload).await {
+    match events::deliver(&url, &secret, &payload, None).await {
+        Ok((status, answer)) => ok(json!({
+            "status": status,
+            "body": answer,
+            "event": serde_json::from_slice::<Value>(&payload).unwrap_or(Value::Null),
+        })),
+        Err(e) => fail(502, "delivery_failed", &e),
+    }
+}
+
+/// `GET /_fake/api/events`: the events sent to the app, oldest first (delivered or not).
+pub(crate) async fn sent_events(shared: web::Data<Shared>) -> HttpResponse {
+    let world = shared.world();
+    let events: Vec<Value> = world
+        .sent_events
+        .iter()
+        .map(|(id, body)| {
+            let v = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+            json!({
+                "event_id": id,
+                "type": v["event"]["type"],
+                "event_time": v["event_time"],
+            })
+        })
+        .collect();
+    ok(json!({"events": events}))
+}
+
+/// Body of `POST /_fake/api/events/retry`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RetryEvent {
+    /// The `event_id` of an event the fake sent before.
+    event_id: String,
+    /// `X-Slack-Retry-Num` (Slack: 1 immediately, 2 after about a minute, 3 after about
+    /// five); default 1.
+    #[serde(default = "first_retry")]
+    retry_num: u32,
+    /// `X-Slack-Retry-Reason`; default `http_timeout`.
+    reason: Option<String>,
+    /// Overrides the configured `--events-url`.
+    url: Option<String>,
+}
+
+fn first_retry() -> u32 {
+    1
+}
+
+/// `POST /_fake/api/events/retry`: sends an earlier event again, as Slack retries one it saw
+/// no timely answer to: the same body (`event_id`, `event_time`), signed anew, with
+/// `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`. Nothing changes in the workspace.
+pub(crate) async fn retry_event(
+    body: web::Json<RetryEvent>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    if !(1..=3).contains(&body.retry_num) {
+        return fail(
+            422,
+            "invalid_request",
+            "retry_num is 1, 2 or 3, as at Slack",
+        );
+    }
+    let (url, secret, payload) = {
+        let world = shared.world();
+        let Some(url) = body.url.clone().or_else(|| world.config.events_url.clone()) else {
+            return fail(422, "no_events_url", "configure --events-url or pass `url`");
+        };
+        let Some(payload) = world.sent_event(&body.event_id) else {
+            return fail(
+                404,
+                "event_not_found",
+                "no event with that event_id was sent by this fake",
+            );
+        };
+        (url, world.config.signing_secret.clone(), payload)
+    };
+    let retry = events::Retry {
+        num: body.retry_num,
+        reason: body.reason.as_deref().unwrap_or("http_timeout"),
+    };
+    match events::deliver(&url, &secret, &payload, Some(retry)).await {
         Ok((status, answer)) => ok(json!({
             "status": status,
             "body": answer,

@@ -123,14 +123,41 @@ pub(crate) fn signature(signing_secret: &str, timestamp: i64, body: &[u8]) -> St
     out
 }
 
-/// POSTs a signed event to `url`; returns the app's HTTP status and body.
+/// A redelivery of an event the app did not acknowledge in time: Slack retries
+/// immediately, after about a minute and after about five, with the same body, each time
+/// signed anew and marked with these headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retry<'a> {
+    /// `X-Slack-Retry-Num`: 1, 2 or 3.
+    pub num: u32,
+    /// `X-Slack-Retry-Reason`: `http_timeout`, `http_error`, `connection_failed`, ...
+    pub reason: &'a str,
+}
+
+/// POSTs a signed event to `url` (a retry of an earlier one when `retry` is given);
+/// returns the app's HTTP status and body.
 pub(crate) async fn deliver(
     url: &str,
     signing_secret: &str,
     body: &[u8],
+    retry: Option<Retry<'_>>,
 ) -> Result<(u16, String), String> {
     let timestamp = chrono::Utc::now().timestamp();
-    post_signed(url, "application/json", signing_secret, timestamp, body).await
+    let headers: Vec<(&str, String)> = retry.map_or_else(Vec::new, |r| {
+        vec![
+            ("X-Slack-Retry-Num", r.num.to_string()),
+            ("X-Slack-Retry-Reason", r.reason.to_owned()),
+        ]
+    });
+    send_signed(
+        url,
+        "application/json",
+        signing_secret,
+        timestamp,
+        body,
+        &headers,
+    )
+    .await
 }
 
 /// POSTs `body` to `url` signed as Slack signs every request it sends to an app
@@ -143,12 +170,27 @@ pub(crate) async fn post_signed(
     timestamp: i64,
     body: &[u8],
 ) -> Result<(u16, String), String> {
+    send_signed(url, content_type, signing_secret, timestamp, body, &[]).await
+}
+
+/// [`post_signed`] with `extra` headers.
+async fn send_signed(
+    url: &str,
+    content_type: &str,
+    signing_secret: &str,
+    timestamp: i64,
+    body: &[u8],
+    extra: &[(&str, String)],
+) -> Result<(u16, String), String> {
     let client = awc::Client::builder()
         .timeout(DELIVERY_TIMEOUT)
         .disable_redirects()
         .finish();
-    let mut resp = client
-        .post(url)
+    let mut request = client.post(url);
+    for (name, value) in extra {
+        request = request.insert_header((*name, value.as_str()));
+    }
+    let mut resp = request
         .insert_header(("Content-Type", content_type))
         .insert_header(("User-Agent", "Slackbot 1.0 (+https://api.slack.com/robots)"))
         .insert_header(("X-Slack-Request-Timestamp", timestamp.to_string()))

@@ -396,6 +396,11 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
             web::post().to(control::delete_message),
         )
         .route("/_fake/api/events", web::post().to(control::send_event))
+        .route("/_fake/api/events", web::get().to(control::sent_events))
+        .route(
+            "/_fake/api/events/retry",
+            web::post().to(control::retry_event),
+        )
         .route("/_fake/api/workspace", web::post().to(control::workspace))
         .route(
             "/_fake/api/interactivity",

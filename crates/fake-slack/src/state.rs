@@ -39,6 +39,8 @@ pub(crate) struct Reply {
     pub retry_after: Option<u64>,
     /// A non-JSON body (only for injected failures that imitate a broken proxy).
     pub raw: Option<String>,
+    /// Cut the connection after the first bytes of the answer (injected failures only).
+    pub cut: bool,
 }
 
 impl Reply {
@@ -54,6 +56,7 @@ impl Reply {
             body,
             retry_after: None,
             raw: None,
+            cut: false,
         }
     }
 
@@ -67,6 +70,7 @@ impl Reply {
             body,
             retry_after: None,
             raw: None,
+            cut: false,
         }
     }
 
@@ -266,6 +270,14 @@ pub(crate) struct Failure {
     pub http_status: Option<u16>,
     pub delay_ms: Option<u64>,
     pub retry_after: Option<u64>,
+    /// Answer with this body instead of Slack's JSON, as a proxy or load balancer in front
+    /// of Slack may (an HTML page, an empty or truncated body), with `http_status` (200 by
+    /// default).
+    pub body: Option<String>,
+    /// Cut the connection while the answer is read (after the first bytes of `body`, or of
+    /// a JSON reply).
+    #[serde(default)]
+    pub cut: bool,
 }
 
 fn one() -> u32 {
@@ -316,7 +328,13 @@ pub(crate) struct World {
     pub response_urls: HashMap<String, ResponseGrant>,
     /// What the app sent to `response_url`s, oldest first.
     pub responses: Vec<ResponseRecord>,
+    /// Events API envelopes sent to the app, by `event_id` (Slack retries an event with the
+    /// same body, `event_id` and `event_time`), at most [`MAX_SENT_EVENTS`].
+    pub sent_events: Vec<(String, Vec<u8>)>,
 }
+
+/// How many sent events the fake keeps for retries.
+pub(crate) const MAX_SENT_EVENTS: usize = 1_000;
 
 impl World {
     /// A fresh workspace as configured.
@@ -364,12 +382,34 @@ impl World {
             clicks: Vec::new(),
             response_urls: HashMap::new(),
             responses: Vec::new(),
+            sent_events: Vec::new(),
         }
     }
 
     /// Back to the configured start state.
     pub fn reset(&mut self) {
         *self = World::new(self.config.clone());
+    }
+
+    /// Remembers an envelope the fake sends, for later retries of it.
+    pub fn remember_event(&mut self, body: &[u8]) {
+        let event_id = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["event_id"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if self.sent_events.len() >= MAX_SENT_EVENTS {
+            self.sent_events.remove(0);
+        }
+        self.sent_events.push((event_id, body.to_vec()));
+    }
+
+    /// The envelope sent with this `event_id`, byte for byte.
+    pub fn sent_event(&self, event_id: &str) -> Option<Vec<u8>> {
+        self.sent_events
+            .iter()
+            .rev()
+            .find(|(id, _)| id == event_id)
+            .map(|(_, body)| body.clone())
     }
 
     /// Appends to the call log.

@@ -56,12 +56,15 @@ pub(crate) async fn handle(
                             ],
                         )
                     });
+                for body in events.iter().flat_map(|(_, _, bodies)| bodies) {
+                    world.remember_event(body);
+                }
                 (reply, events)
             };
             if let Some((Some(url), secret, bodies)) = events {
                 actix_rt::spawn(async move {
                     for body in bodies {
-                        if let Err(e) = events::deliver(&url, &secret, &body).await {
+                        if let Err(e) = events::deliver(&url, &secret, &body, None).await {
                             tracing::warn!(error = %e, "fake Slack could not deliver an event");
                         }
                     }
@@ -86,14 +89,20 @@ pub(crate) async fn handle(
 fn injected_reply(f: &super::state::Failure) -> Option<Reply> {
     let status = f.http_status;
     let mut reply = match (&f.error, status) {
+        _ if f.body.is_some() => Reply {
+            raw: f.body.clone(),
+            ..Reply::error("injected")
+        },
         (Some(code), _) => Reply::error(code),
         (None, Some(429)) => Reply::error("ratelimited"),
         (None, Some(s)) if s != 200 => Reply {
             raw: Some(format!("fake Slack: injected HTTP {s}")),
             ..Reply::error("injected")
         },
+        (None, _) if f.cut => Reply::ok(serde_json::json!({"channel": "C0CUT", "ts": "1.000001"})),
         _ => return None,
     };
+    reply.cut = f.cut;
     reply.status = status.unwrap_or(200);
     reply.retry_after = f.retry_after.or((reply.status == 429).then_some(1));
     Some(reply)
@@ -106,12 +115,28 @@ fn respond(reply: Reply) -> HttpResponse {
     if let Some(secs) = reply.retry_after {
         resp.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
-    match reply.raw {
-        Some(raw) => resp.content_type("text/plain; charset=utf-8").body(raw),
-        None => resp
-            .content_type("application/json; charset=utf-8")
-            .body(Value::Object(reply.body).to_string()),
+    let (content_type, body) = match reply.raw {
+        Some(raw) => ("text/html; charset=utf-8", raw),
+        None => (
+            "application/json; charset=utf-8",
+            Value::Object(reply.body).to_string(),
+        ),
+    };
+    resp.content_type(content_type);
+    if !reply.cut {
+        return resp.body(body);
     }
+    // The first bytes, then the connection breaks (the stream fails, so the chunked
+    // answer never ends).
+    let head = web::Bytes::from(body.into_bytes()).slice(..1);
+    let chunks = futures_util::stream::iter([
+        Ok::<_, std::io::Error>(head),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fake Slack: injected cut",
+        )),
+    ]);
+    resp.streaming(chunks)
 }
 
 /// Merges query string and body (form or JSON) into one parameter map, and finds the

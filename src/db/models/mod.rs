@@ -17,6 +17,7 @@ pub(crate) mod project;
 pub(crate) mod retention;
 pub(crate) mod scenario;
 pub(crate) mod scenario_controls;
+pub(crate) mod slack_action;
 pub(crate) mod slack_channel;
 pub(crate) mod slack_settings;
 pub(crate) mod slack_thread;

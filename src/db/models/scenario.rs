@@ -26,6 +26,8 @@ pub struct ScenarioRow {
     pub flapping_since: Option<NaiveDateTime>,
     pub flap_changes: i64,
     pub ok_since: Option<NaiveDateTime>,
+    /// The `occurred_at` of the newest result applied (older ones change nothing).
+    pub last_result_at: Option<NaiveDateTime>,
 }
 
 impl ScenarioRow {
@@ -67,6 +69,7 @@ impl ScenarioRow {
             scenarios::flapping_since.eq(self.flapping_since),
             scenarios::flap_changes.eq(self.flap_changes),
             scenarios::ok_since.eq(self.ok_since),
+            scenarios::last_result_at.eq(self.last_result_at),
         ))
         .returning(scenarios::version)
         .cached()

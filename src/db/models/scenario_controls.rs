@@ -1,11 +1,10 @@
-//! `scenario_controls`: the acknowledgement and mute of a scenario's current incident, and
-//! `slack_actions`: the button clicks already applied (replays change nothing).
+//! `scenario_controls`: the acknowledgement and mute of a scenario's current incident.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{scenario_controls, scenarios, slack_actions};
-use crate::db::{on_each_backend, DbConnection, FirstRowDsl};
+use crate::db::schema::{scenario_controls, scenarios};
+use crate::db::{DbConnection, FirstRowDsl};
 use crate::domain::incident::{Ack, Actor, Controls, Mute};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, Debug, Clone)]
@@ -152,21 +151,5 @@ impl ControlsRow {
             .limit(500)
             .select(Self::as_select())
             .load(conn)
-    }
-
-    /// Records a click; `false` when the same click was applied before (a replay).
-    pub fn record_action(
-        conn: &mut DbConnection,
-        action_key: &str,
-        now: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        let n = on_each_backend!(conn, c => diesel::insert_into(slack_actions::table)
-            .values((
-                slack_actions::action_key.eq(action_key),
-                slack_actions::received_at.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(c)?);
-        Ok(n == 1)
     }
 }

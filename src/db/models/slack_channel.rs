@@ -17,6 +17,8 @@ pub struct SlackChannel {
     pub is_archived: bool,
     pub is_deleted: bool,
     pub checked_at: NaiveDateTime,
+    /// The `event_time` of the last Events API event applied to the channel.
+    pub event_at: Option<NaiveDateTime>,
 }
 
 impl SlackChannel {
@@ -155,6 +157,34 @@ impl SlackChannel {
                 slack_channels::is_deleted.eq(true),
                 slack_channels::checked_at.eq(now()),
             ))
+            .execute(conn)
+    }
+
+    /// Whether an event of the channel newer than `at` was applied already (a late retry
+    /// or a delayed event must not roll the channel back).
+    pub fn has_newer_event(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel_id: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let last: Option<Option<NaiveDateTime>> = slack_channels::table
+            .find((team_id, channel_id))
+            .select(slack_channels::event_at)
+            .first_row(conn)
+            .optional()?;
+        Ok(last.flatten().is_some_and(|last| last > at))
+    }
+
+    /// Remembers `at` as the time of the last event applied to the channel (a known one).
+    pub fn set_event_at(
+        conn: &mut DbConnection,
+        team_id: &str,
+        channel_id: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(slack_channels::table.find((team_id, channel_id)))
+            .set(slack_channels::event_at.eq(Some(at)))
             .execute(conn)
     }
 

@@ -3,23 +3,22 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::events::{LoadTestEvent, LoadTestPayload, MonitoringEvent, Payload, ScenarioPayload};
-use super::incidents;
+use super::events::{LoadTestEvent, LoadTestPayload, Payload};
 use crate::db::models::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::db::models::event::EventRow;
 use crate::db::models::load_test::LoadTestRow;
 use crate::db::models::project::Project;
-use crate::db::models::scenario::ScenarioRow;
 use crate::db::DbConnection;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
-use crate::domain::monitoring::{self, ScenarioState};
 use crate::domain::rules::{self, EventKind, Route};
 use crate::domain::settings::Effective;
 
 mod batch;
+mod scenario;
 
 pub use batch::{load_test_batch, LoadTestJob};
+pub use scenario::{monitoring_event, STALE_REASON_PREFIX};
 
 /// What an event of a project is ingested with: the project's effective settings (from
 /// the `ConfigResolver`) and whether the project was seen registered when they were
@@ -41,6 +40,9 @@ pub enum Outcome {
     },
     /// The same `event_id` was accepted before; nothing was done.
     Duplicate { state: String },
+    /// Stored in the history only: the subject already applied a newer event (a monitoring
+    /// result older than the scenario's newest); `state` is the subject's, unchanged.
+    Stale { state: String },
 }
 
 /// Why an event was refused (nothing was stored).
@@ -439,154 +441,6 @@ pub fn load_test_event(
     )?;
     queue(conn, &plan.deliveries)?;
     Ok(plan.accepted())
-}
-
-/// Applies a monitoring event. Call inside `write_tx`.
-pub fn monitoring_event(
-    conn: &mut DbConnection,
-    ev: &MonitoringEvent,
-    resolved: &Resolved,
-    flap: &monitoring::FlapRules,
-    now: DateTime<Utc>,
-) -> Result<Outcome, IngestError> {
-    let (org, project) = (ev.org.as_str(), ev.project.as_str());
-    let effective = &resolved.effective;
-    let key = EventKey::new(SubjectKind::Scenario, ev.scenario.as_str(), &ev.event_id);
-    let id = Identity {
-        key: &key,
-        fingerprint: &ev.fingerprint,
-    };
-    if let Some(duplicate) = precheck(conn, &id, (org, project), resolved)? {
-        return Ok(duplicate);
-    }
-    let existing = ScenarioRow::find_by_id(conn, ev.scenario.as_str())?;
-    if let Some(row) = &existing {
-        let checked = same_project(
-            "scenario",
-            &row.id,
-            (&row.org_id, &row.project_id),
-            (org, project),
-        );
-        if let Err(e) = checked {
-            return refused(conn, &id, e);
-        }
-    }
-    let prev = existing
-        .as_ref()
-        .map_or(ScenarioState::NEW, |r| ScenarioState {
-            health: r.state,
-            failing_since: r.failing_since.map(|t| t.and_utc()),
-            incident: r.incident,
-            recent_changes: serde_json::from_str(&r.recent_changes).unwrap_or_default(),
-            flapping_since: r.flapping_since.map(|t| t.and_utc()),
-            flap_changes: r.flap_changes,
-            ok_since: r.ok_since.map(|t| t.and_utc()),
-        });
-    let (next, change) = monitoring::apply_with(prev, ev.health, ev.occurred_at, flap);
-    let now_naive = naive(now);
-    let name = ev
-        .info
-        .name
-        .clone()
-        .or_else(|| existing.as_ref().map(|r| r.name.clone()))
-        .unwrap_or_else(|| ev.scenario.to_string());
-    let row = ScenarioRow {
-        id: ev.scenario.to_string(),
-        org_id: org.to_owned(),
-        project_id: project.to_owned(),
-        name: name.clone(),
-        url: ev
-            .info
-            .url
-            .clone()
-            .or_else(|| existing.as_ref().and_then(|r| r.url.clone())),
-        state: next.health,
-        failing_since: next.failing_since.map(naive),
-        incident: next.incident,
-        version: existing.as_ref().map_or(1, |r| r.version + 1),
-        created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
-        updated_at: now_naive,
-        recent_changes: serde_json::to_string(&next.recent_changes)
-            .unwrap_or_else(|_| "[]".to_owned()),
-        flapping_since: next.flapping_since.map(naive),
-        flap_changes: next.flap_changes,
-        ok_since: next.ok_since.map(naive),
-    };
-    let event_type = change.map_or("scenario_unchanged", |c| c.kind());
-    let payload = change.map(|c| {
-        Payload::Scenario(ScenarioPayload {
-            scenario_id: row.id.clone(),
-            name: name.clone(),
-            url: row.url.clone(),
-            change: c,
-            health: ev.health,
-            occurred_at: ev.occurred_at,
-            incident: next.incident,
-            execution: ev.execution.clone(),
-            failed_sensors: ev.failed_sensors.clone(),
-        })
-    });
-    let event = EventRow {
-        event_id: key.as_str().to_owned(),
-        subject_kind: SubjectKind::Scenario.as_str().into(),
-        subject_id: row.id.clone(),
-        org_id: org.to_owned(),
-        project_id: project.to_owned(),
-        event_type: event_type.to_owned(),
-        occurred_at: naive(ev.occurred_at),
-        payload: payload
-            .as_ref()
-            .and_then(|p| serde_json::to_string(p).ok())
-            .unwrap_or_else(|| "null".to_owned()),
-        resulting_state: next.health.as_str().to_owned(),
-        received_at: now_naive,
-        body_sha256: Some(ev.fingerprint.clone()),
-    };
-    if let Some(duplicate) = record_event(conn, &id, &event)? {
-        return Ok(duplicate);
-    }
-    save_versioned(
-        conn,
-        existing.as_ref().map(|r| r.version),
-        |c, version| row.save_if_version(c, version),
-        |c| ScenarioRow::insert(c, &row),
-    )?;
-    // Only changes of scenarios that notify via Slack become messages.
-    let mut channels = Vec::new();
-    if let (Some(change), true) = (change, ev.notify_slack) {
-        let mut rows = outbox_rows(
-            effective,
-            key.as_str(),
-            org,
-            project,
-            SubjectKey::incident(&row.id, next.incident).as_str(),
-            change.kind(),
-            now_naive,
-        );
-        if change.card_only() {
-            // A flapping scenario's later changes only update its incident card: nothing
-            // where there is no card (threads off, or nothing to send).
-            rows.retain(|r| r.threads && r.status == DeliveryStatus::Pending);
-        } else if rows.iter().any(|r| r.status == DeliveryStatus::Pending) {
-            // A muted incident's changes are logged as skipped, with who muted it until when.
-            let recovery = matches!(change, monitoring::Change::Recovered { .. });
-            let muted = incidents::mute_reason(conn, &row.id, next.incident, recovery, now)?;
-            if let Some(reason) = muted {
-                for r in rows
-                    .iter_mut()
-                    .filter(|r| r.status == DeliveryStatus::Pending)
-                {
-                    r.status = DeliveryStatus::Skipped;
-                    r.error = Some(reason.clone());
-                }
-            }
-        }
-        channels = queue(conn, &rows)?;
-    }
-    Ok(Outcome::Accepted {
-        state: next.health.as_str().to_owned(),
-        channels,
-    })
 }
 
 #[cfg(test)]

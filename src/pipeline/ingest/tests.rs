@@ -200,6 +200,7 @@ fn describe(outcome: &Result<Outcome, IngestError>) -> String {
     match outcome {
         Ok(Outcome::Accepted { state, channels }) => format!("accepted {state} {channels:?}"),
         Ok(Outcome::Duplicate { state }) => format!("duplicate {state}"),
+        Ok(Outcome::Stale { state }) => format!("stale {state}"),
         Err(e) => format!("refused: {e}"),
     }
 }

@@ -1,0 +1,2 @@
+ALTER TABLE scenarios DROP COLUMN last_result_at;
+ALTER TABLE slack_channels DROP COLUMN event_at;

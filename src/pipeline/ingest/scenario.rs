@@ -1,0 +1,242 @@
+//! The ingest transaction of one monitoring result: the scenario's new state, its event
+//! row and the outbox rows of the change it makes. A result older than the newest one
+//! applied is only kept in the history.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    naive, outbox_rows, precheck, queue, record_event, refused, same_project, save_versioned,
+    Identity, IngestError, Outcome, Resolved,
+};
+use crate::db::models::delivery::DeliveryStatus;
+use crate::db::models::event::EventRow;
+use crate::db::models::scenario::ScenarioRow;
+use crate::db::DbConnection;
+use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
+use crate::domain::monitoring::{self, ScenarioState};
+use crate::pipeline::events::{MonitoringEvent, Payload, ScenarioPayload};
+use crate::pipeline::incidents;
+/// Applies a monitoring event. Call inside `write_tx`.
+pub fn monitoring_event(
+    conn: &mut DbConnection,
+    ev: &MonitoringEvent,
+    resolved: &Resolved,
+    flap: &monitoring::FlapRules,
+    now: DateTime<Utc>,
+) -> Result<Outcome, IngestError> {
+    let (org, project) = (ev.org.as_str(), ev.project.as_str());
+    let effective = &resolved.effective;
+    let key = EventKey::new(SubjectKind::Scenario, ev.scenario.as_str(), &ev.event_id);
+    let id = Identity {
+        key: &key,
+        fingerprint: &ev.fingerprint,
+    };
+    if let Some(duplicate) = precheck(conn, &id, (org, project), resolved)? {
+        return Ok(duplicate);
+    }
+    let existing = ScenarioRow::find_by_id(conn, ev.scenario.as_str())?;
+    if let Some(row) = &existing {
+        let checked = same_project(
+            "scenario",
+            &row.id,
+            (&row.org_id, &row.project_id),
+            (org, project),
+        );
+        if let Err(e) = checked {
+            return refused(conn, &id, e);
+        }
+    }
+    let prev = existing.as_ref().map_or(ScenarioState::NEW, state_of);
+    if let Some(row) = existing.as_ref().filter(|r| is_stale(r, ev)) {
+        return stale(conn, &id, ev, resolved, row, prev, flap, now);
+    }
+    let (next, change) = monitoring::apply_with(prev, ev.health, ev.occurred_at, flap);
+    let now_naive = naive(now);
+    let name = ev
+        .info
+        .name
+        .clone()
+        .or_else(|| existing.as_ref().map(|r| r.name.clone()))
+        .unwrap_or_else(|| ev.scenario.to_string());
+    let row = ScenarioRow {
+        id: ev.scenario.to_string(),
+        org_id: org.to_owned(),
+        project_id: project.to_owned(),
+        name: name.clone(),
+        url: ev
+            .info
+            .url
+            .clone()
+            .or_else(|| existing.as_ref().and_then(|r| r.url.clone())),
+        state: next.health,
+        failing_since: next.failing_since.map(naive),
+        incident: next.incident,
+        version: existing.as_ref().map_or(1, |r| r.version + 1),
+        created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
+        updated_at: now_naive,
+        recent_changes: serde_json::to_string(&next.recent_changes)
+            .unwrap_or_else(|_| "[]".to_owned()),
+        flapping_since: next.flapping_since.map(naive),
+        flap_changes: next.flap_changes,
+        ok_since: next.ok_since.map(naive),
+        last_result_at: Some(naive(ev.occurred_at)),
+    };
+    let event_type = change.map_or("scenario_unchanged", |c| c.kind());
+    let payload = change.map(|c| {
+        Payload::Scenario(ScenarioPayload {
+            scenario_id: row.id.clone(),
+            name: name.clone(),
+            url: row.url.clone(),
+            change: c,
+            health: ev.health,
+            occurred_at: ev.occurred_at,
+            incident: next.incident,
+            execution: ev.execution.clone(),
+            failed_sensors: ev.failed_sensors.clone(),
+        })
+    });
+    let event = EventRow {
+        event_id: key.as_str().to_owned(),
+        subject_kind: SubjectKind::Scenario.as_str().into(),
+        subject_id: row.id.clone(),
+        org_id: org.to_owned(),
+        project_id: project.to_owned(),
+        event_type: event_type.to_owned(),
+        occurred_at: naive(ev.occurred_at),
+        payload: payload
+            .as_ref()
+            .and_then(|p| serde_json::to_string(p).ok())
+            .unwrap_or_else(|| "null".to_owned()),
+        resulting_state: next.health.as_str().to_owned(),
+        received_at: now_naive,
+        body_sha256: Some(ev.fingerprint.clone()),
+    };
+    if let Some(duplicate) = record_event(conn, &id, &event)? {
+        return Ok(duplicate);
+    }
+    save_versioned(
+        conn,
+        existing.as_ref().map(|r| r.version),
+        |c, version| row.save_if_version(c, version),
+        |c| ScenarioRow::insert(c, &row),
+    )?;
+    // Only changes of scenarios that notify via Slack become messages.
+    let mut channels = Vec::new();
+    if let (Some(change), true) = (change, ev.notify_slack) {
+        let mut rows = outbox_rows(
+            effective,
+            key.as_str(),
+            org,
+            project,
+            SubjectKey::incident(&row.id, next.incident).as_str(),
+            change.kind(),
+            now_naive,
+        );
+        if change.card_only() {
+            // A flapping scenario's later changes only update its incident card: nothing
+            // where there is no card (threads off, or nothing to send).
+            rows.retain(|r| r.threads && r.status == DeliveryStatus::Pending);
+        } else if rows.iter().any(|r| r.status == DeliveryStatus::Pending) {
+            // A muted incident's changes are logged as skipped, with who muted it until when.
+            let recovery = matches!(change, monitoring::Change::Recovered { .. });
+            let muted = incidents::mute_reason(conn, &row.id, next.incident, recovery, now)?;
+            if let Some(reason) = muted {
+                for r in rows
+                    .iter_mut()
+                    .filter(|r| r.status == DeliveryStatus::Pending)
+                {
+                    r.status = DeliveryStatus::Skipped;
+                    r.error = Some(reason.clone());
+                }
+            }
+        }
+        channels = queue(conn, &rows)?;
+    }
+    Ok(Outcome::Accepted {
+        state: next.health.as_str().to_owned(),
+        channels,
+    })
+}
+
+/// The scenario's remembered state.
+fn state_of(r: &ScenarioRow) -> ScenarioState {
+    ScenarioState {
+        health: r.state,
+        failing_since: r.failing_since.map(|t| t.and_utc()),
+        incident: r.incident,
+        recent_changes: serde_json::from_str(&r.recent_changes).unwrap_or_default(),
+        flapping_since: r.flapping_since.map(|t| t.and_utc()),
+        flap_changes: r.flap_changes,
+        ok_since: r.ok_since.map(|t| t.and_utc()),
+    }
+}
+
+/// Whether `ev` occurred before the newest result already applied to the scenario.
+fn is_stale(row: &ScenarioRow, ev: &MonitoringEvent) -> bool {
+    row.last_result_at
+        .is_some_and(|newest| naive(ev.occurred_at) < newest)
+}
+
+/// The delivery log's reason for a late result (see `http::deliveries::error_message`).
+pub const STALE_REASON_PREFIX: &str = "stale result:";
+
+/// A result older than the newest applied: kept in the history (its event row, with the
+/// scenario's state as it is), nothing else changes. When it would have changed the
+/// scenario had it been the newest, and the scenario notifies via Slack, the delivery log
+/// gets a `skipped` row per channel saying so.
+#[allow(clippy::too_many_arguments)]
+fn stale(
+    conn: &mut DbConnection,
+    id: &Identity<'_>,
+    ev: &MonitoringEvent,
+    resolved: &Resolved,
+    row: &ScenarioRow,
+    prev: ScenarioState,
+    flap: &monitoring::FlapRules,
+    now: DateTime<Utc>,
+) -> Result<Outcome, IngestError> {
+    let (org, project) = (ev.org.as_str(), ev.project.as_str());
+    let state = row.state.as_str().to_owned();
+    let event = EventRow {
+        event_id: id.key.as_str().to_owned(),
+        subject_kind: SubjectKind::Scenario.as_str().into(),
+        subject_id: row.id.clone(),
+        org_id: org.to_owned(),
+        project_id: project.to_owned(),
+        event_type: "scenario_stale".to_owned(),
+        occurred_at: naive(ev.occurred_at),
+        payload: "null".to_owned(),
+        resulting_state: state.clone(),
+        received_at: naive(now),
+        body_sha256: Some(ev.fingerprint.clone()),
+    };
+    if let Some(duplicate) = record_event(conn, id, &event)? {
+        return Ok(duplicate);
+    }
+    let incident = prev.incident;
+    let (_, would_change) = monitoring::apply_with(prev, ev.health, ev.occurred_at, flap);
+    if let (Some(change), true) = (would_change, ev.notify_slack) {
+        let newest = row.last_result_at.map(|t| t.and_utc()).unwrap_or(now);
+        let reason = format!(
+            "{STALE_REASON_PREFIX} {} occurred at {}, before the newest result applied ({})",
+            ev.health.as_str(),
+            ev.occurred_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            newest.format("%Y-%m-%d %H:%M:%S UTC"),
+        );
+        let mut rows = outbox_rows(
+            &resolved.effective,
+            id.key.as_str(),
+            org,
+            project,
+            SubjectKey::incident(&row.id, incident).as_str(),
+            change.kind(),
+            naive(now),
+        );
+        for r in &mut rows {
+            r.status = DeliveryStatus::Skipped;
+            r.error.get_or_insert_with(|| reason.clone());
+        }
+        queue(conn, &rows)?;
+    }
+    Ok(Outcome::Stale { state })
+}
