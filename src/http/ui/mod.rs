@@ -607,7 +607,7 @@ async fn settings_page(
     installed: bool,
     log: LogQuery,
 ) -> Result<HttpResponse, UiError> {
-    let names = names(state, scope, log).await?;
+    let mut names = names(state, scope, log).await?;
     let flash = if rejected.is_some() {
         Flash::default()
     } else {
@@ -633,6 +633,7 @@ async fn settings_page(
                     deliveries: &names.deliveries,
                     filters: names
                         .filters
+                        .take()
                         .unwrap_or_else(|| LogFilters::new(None, None, &[], None)),
                 },
             ),
@@ -653,12 +654,12 @@ async fn settings_page(
                     &flash,
                     installed,
                     &names.deliveries,
-                    names.filters,
                 ),
             )
         }
     };
     page.set_mutes(&names.mutes, scope.org().as_str());
+    page.set_log_filters(names.filters);
     let slack = &state.settings.slack;
     page.set_slack_app(slack.client_id.is_some() && slack.client_secret.is_some());
     Ok(ui.page(

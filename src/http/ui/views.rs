@@ -624,6 +624,14 @@ impl SettingsPage {
         self.slack_app = configured;
     }
 
+    /// The log's filters as applied (a project page's; the organization page's come with
+    /// its lists).
+    pub fn set_log_filters(&mut self, filters: Option<LogFilters>) {
+        if filters.is_some() {
+            self.log_filters = filters;
+        }
+    }
+
     /// Lists the active mutes (the organization page: of all its projects).
     pub fn set_mutes(&mut self, mutes: &[MuteEntry], org: &str) {
         self.mutes = mutes
@@ -863,7 +871,6 @@ pub fn project_page(
     flash: &Flash,
     installed: bool,
     deliveries: &[DeliveryEntry],
-    log_filters: Option<LogFilters>,
 ) -> SettingsPage {
     let form = rejected.as_ref().map(|r| r.form);
     let own = view.own.as_ref();
@@ -996,7 +1003,7 @@ pub fn project_page(
         test_results: test_lines(flash),
         deliveries: deliveries.iter().map(|d| delivery_line(d, false)).collect(),
         mutes: Vec::new(),
-        log_filters,
+        log_filters: None,
         rejected: form.is_some(),
         projects: Vec::new(),
         org_admin: frame.org_admin,
