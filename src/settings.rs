@@ -48,12 +48,24 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     pub fn parse_url(&self) -> Result<DatabaseUrl, SettingsError> {
-        DatabaseUrl::parse(&self.database_url).map_err(|_| {
-            SettingsError::new(
-                "XTC_SLACK_DATABASE_URL",
-                "expected sqlite://PATH or postgres://...",
-            )
-        })
+        const NAME: &str = "XTC_SLACK_DATABASE_URL";
+        let url = DatabaseUrl::parse(&self.database_url)
+            .map_err(|_| SettingsError::new(NAME, "expected sqlite://PATH or postgres://..."))?;
+        // SQLite creates the file but not its directory; without this check the first thing
+        // to fail is writing the key file beside it, reported as a bad secret key.
+        if let DatabaseUrl::Sqlite(path) = &url {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+                return Err(SettingsError::new(
+                    NAME,
+                    format!(
+                        "the directory {} of the SQLite database does not exist (create it first)",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(url)
     }
 }
 
@@ -94,7 +106,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SLACK_CLIENT_SECRET", hide_env_values = true)]
     pub slack_client_secret: Option<String>,
 
-    /// Verifies requests to `/slack/events`.
+    /// Verifies Slack's signed requests to `/slack/events` and `/slack/interactions`.
     #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
     pub slack_signing_secret: Option<String>,
 
@@ -146,7 +158,9 @@ pub struct ServeArgs {
     #[arg(long, env = "XTC_SLACK_CHANNEL_BURST", default_value_t = 2)]
     pub channel_burst: u32,
 
-    /// First retry delay after a Slack 5xx or timeout, in milliseconds (doubles per attempt).
+    /// Shortest retry delay after a Slack 5xx or timeout, in milliseconds. A message is
+    /// retried after half the time it has waited so far (at least this, at most a minute);
+    /// a card edit after this delay doubled per attempt (at most a minute); both with jitter.
     #[arg(long, env = "XTC_SLACK_RETRY_BASE_MS", default_value_t = 1000)]
     pub retry_base_ms: u64,
 
@@ -565,6 +579,24 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_sqlite_directory_is_named_not_blamed_on_the_key() {
+        let err = Settings::from_args(args(&["--database-url", "sqlite:///missing/dir/x.db"]))
+            .unwrap_err();
+        assert_eq!(err.setting, "XTC_SLACK_DATABASE_URL", "{}", err.reason);
+        assert!(
+            err.reason.contains("/missing/dir") && err.reason.contains("does not exist"),
+            "{}",
+            err.reason
+        );
+        // A file in the current directory has no directory to check.
+        assert!(DatabaseArgs {
+            database_url: "sqlite://x.db".into()
+        }
+        .parse_url()
+        .is_ok());
+    }
+
+    #[test]
     fn postgres_requires_a_key() {
         let err = Settings::from_args(args(&["--database-url", "postgres://u@localhost/db"]))
             .unwrap_err();
@@ -575,7 +607,7 @@ mod tests {
     fn bad_values_name_their_setting() {
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}/x.db", dir.path().display());
-        let cases: [(&[&str], &str); 7] = [
+        let cases: [(&[&str], &str); 8] = [
             (&["--secret-key", "dG9vc2hvcnQ="], "XTC_SLACK_SECRET_KEY"),
             (&["--db-pool-size", "0"], "XTC_SLACK_DB_POOL_SIZE"),
             (
@@ -586,6 +618,10 @@ mod tests {
             (&["--slack-api-url", "ftp://x"], "SLACK_API_URL"),
             (&["--bind", "nonsense"], "XTC_SLACK_BIND"),
             (&["--database-url", "mysql://x"], "XTC_SLACK_DATABASE_URL"),
+            (
+                &["--database-url", "sqlite:///missing/dir/x.db"],
+                "XTC_SLACK_DATABASE_URL",
+            ),
         ];
         for (extra, setting) in cases {
             let mut argv = extra.to_vec();

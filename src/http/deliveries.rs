@@ -181,7 +181,11 @@ pub struct DeliveryEntry {
     pub error_message: Option<String>,
     pub event_id: Option<String>,
     pub event_type: String,
+    /// Numbered per `kind`: a delivery and a test message may have the same `id`.
     pub id: i64,
+    /// `delivery` (of an event) or `test_message`; with `id`, names one entry.
+    #[schema(example = "delivery")]
+    pub kind: &'static str,
     /// When a pending delivery is (re)tried next.
     pub next_attempt_at: Option<String>,
     /// The project (none for an organization's test message).
@@ -274,6 +278,7 @@ fn delivery_entry(e: &LogEntry) -> DeliveryEntry {
         event_id: Some(crate::domain::ids::EventKey::sender_event_id(&d.event_id).to_owned()),
         event_type: d.event_type.clone(),
         id: d.id,
+        kind: "delivery",
         next_attempt_at: (d.status == DeliveryStatus::Pending).then(|| rfc3339(d.next_attempt_at)),
         project: Some(d.project_id.clone()),
         rule: d.rule.clone(),
@@ -305,6 +310,7 @@ fn test_message_entry(t: &TestMessageRow, current_name: Option<&String>) -> Deli
         event_id: None,
         event_type: TEST_MESSAGE.to_owned(),
         id: t.id,
+        kind: TEST_MESSAGE,
         next_attempt_at: None,
         project: (!t.project_id.is_empty()).then(|| t.project_id.clone()),
         rule: None,
@@ -442,7 +448,7 @@ pub struct MuteEnded {
     ),
     responses(
         (status = 200, description = "The mute ended: the incident's cards show it, its threads say who ended it, its changes are sent again", body = MuteEnded),
-        Denied, NotFound,
+        BadRequest, Denied, NotFound,
     ),
     security(("bearer" = []))
 )]

@@ -114,7 +114,7 @@ pub async fn load_test_event(
     responses(
         (status = 202, description = "Stored; notifications follow", body = EventAccepted),
         (status = 200, description = "Duplicate event id; nothing sent twice", body = EventAccepted),
-        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable, Unavailable,
+        BadRequest, Denied, NotFound, Conflict, PayloadTooLarge, Unprocessable, Unavailable,
     ),
     security(("bearer" = []))
 )]

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::OpenApiFactory;
 
-use super::responses::ErrorBody;
+use super::responses::{ErrorBody, ServerErrors};
 
 /// Adds the bearer token scheme every `/api/` path uses.
 struct BearerAuth;
@@ -55,6 +55,7 @@ impl ApiDocument {
             .get_or_insert_with(Default::default)
             .schemas
             .extend(schemas);
+        add_server_errors(&mut doc);
         Self(doc)
     }
 
@@ -75,6 +76,29 @@ impl ApiDocument {
         .filter(|(_, op)| op.is_some())
         .map(|(method, _)| method)
         .collect()
+    }
+}
+
+/// Adds 500 and 503 to every operation that checks a token: the check reads the
+/// database, so each of them can answer both, whatever its handler does next.
+fn add_server_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::IntoResponses;
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            if op.security.is_none() {
+                continue;
+            }
+            for (status, response) in ServerErrors::responses() {
+                op.responses.responses.entry(status).or_insert(response);
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
-use super::responses::{BadRequest, Denied, NotFound, Unprocessable};
+use super::responses::{BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable};
 use crate::db::models::organization::Organization;
 use crate::db::models::project::Project;
 use crate::db::write_tx;
@@ -47,7 +47,7 @@ fn saved(created: bool, body: Registered) -> (web::Json<Registered>, StatusCode)
     responses(
         (status = 200, description = "Updated", body = Registered),
         (status = 201, description = "Created", body = Registered),
-        BadRequest, Denied, Unprocessable,
+        BadRequest, Denied, PayloadTooLarge, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -86,7 +86,7 @@ pub async fn put_org(
     responses(
         (status = 200, description = "Updated", body = Registered),
         (status = 201, description = "Created", body = Registered),
-        BadRequest, Denied, NotFound, Unprocessable,
+        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable,
     ),
     security(("bearer" = []))
 )]

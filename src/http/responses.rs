@@ -98,6 +98,12 @@ error_responses! {
     Unprocessable => [("422", "invalid_request: a body field's value, named in `field`")];
     /// 503 `unavailable`: the database or Slack, for a moment; retry.
     Unavailable => [("503", "unavailable: try again shortly")];
+    /// 500 and 503: what any operation that reads the database can answer (added to each
+    /// one by [`super::openapi::ApiDocument`], not named by the handlers).
+    ServerErrors => [
+        ("500", "internal: an unexpected error (logged; the body says nothing more)"),
+        ("503", "unavailable: the database, for a moment; try again shortly"),
+    ];
 }
 
 /// `#[serde(serialize_with = "sorted_keys")]`: writes a value with the keys of its objects

@@ -11,7 +11,8 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
 use super::responses::{
-    sorted_keys, BadRequest, Conflict, Denied, NotFound, Unavailable, Unprocessable,
+    sorted_keys, BadRequest, Conflict, Denied, NotFound, PayloadTooLarge, Unavailable,
+    Unprocessable,
 };
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::{OrgId, ProjectId};
@@ -148,11 +149,13 @@ pub async fn get_org(
 
 #[utoipa::path(
     tag = "slack settings",
+    // Not the function's name: `registry::put_org` has it, and an operationId is unique.
+    operation_id = "put_org_slack_settings",
     params(("org" = String, Path, description = "organization id")),
     request_body = OrgSettingsBody,
     responses(
         (status = 200, description = "Saved", body = OrgView),
-        BadRequest, Denied, NotFound, Unprocessable, Unavailable,
+        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -203,6 +206,7 @@ pub async fn get_project(
 
 #[utoipa::path(
     tag = "slack settings",
+    operation_id = "put_project_slack_settings",
     params(
         ("org" = String, Path, description = "organization id"),
         ("project" = String, Path, description = "project id"),
@@ -210,7 +214,7 @@ pub async fn get_project(
     request_body = ProjectSettingsBody,
     responses(
         (status = 200, description = "Saved", body = ProjectView),
-        BadRequest, Denied, NotFound, Unprocessable, Unavailable,
+        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable, Unavailable,
     ),
     security(("bearer" = []))
 )]

@@ -426,16 +426,27 @@ fn act(
             body_sha256: None,
         },
     )?;
+    // The log names the reply's channel as it names the card's (the thread has only its ID).
+    let mut names = Vec::with_capacity(reply_threads.len());
+    for t in &reply_threads {
+        names.push(Delivery::shown_channel_name(
+            conn,
+            &t.subject_key,
+            &t.team_id,
+            &t.channel,
+        )?);
+    }
     let rows: Vec<NewDelivery> = reply_threads
         .iter()
-        .map(|t| NewDelivery {
+        .zip(names)
+        .map(|(t, channel_name)| NewDelivery {
             event_id: key.as_str().to_owned(),
             org_id: org.to_owned(),
             project_id: project.to_owned(),
             subject_key: t.subject_key.clone(),
             event_type: event_type.to_owned(),
             channel: t.channel.clone(),
-            channel_name: None,
+            channel_name,
             team_id: Some(t.team_id.clone()),
             installation_id: Some(integration.installation_id.clone()),
             threads: true,

@@ -369,7 +369,8 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
         .contains("inherited from organization"));
     b.shot("project-override").await;
 
-    // A project integration of its own.
+    // A project integration of its own: with the organization's in use, a side action.
+    b.click("setup-again").await;
     b.click("setup").await;
     let deadline = Instant::now() + Duration::from_secs(15);
     while !b.path().await.starts_with("/oauth/v2/authorize") {

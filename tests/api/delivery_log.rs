@@ -184,3 +184,26 @@ test_both_backends_with_slack! {
         assert_eq!(body["deliveries"].as_array().unwrap().len(), 4, "{body}");
     }
 }
+
+test_both_backends_with_slack! {
+    /// Deliveries and test messages are numbered apart, so both can be `"id": 1`; `kind`
+    /// tells them apart (the documented fields stay as they were).
+    async fn a_test_message_and_a_delivery_with_the_same_id_differ_by_kind(app: TestApp) {
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
+        load_test_started(&app, "lt-1", "webshop", "Checkout").await;
+        let (status, body) = app.call(Method::POST, "/api/v1/orgs/acme/slack/test-message", Some(&admin), None).await;
+        assert_eq!(status, 200, "{body}");
+        let list = settled_org_log(&app, &admin, 2).await;
+        assert_eq!(list.len(), 2, "{list:#?}");
+        let delivery = list.iter().find(|d| d["event_type"] == "started").unwrap();
+        let test = list.iter().find(|d| d["event_type"] == "test_message").unwrap();
+        assert_eq!((&delivery["id"], &test["id"]), (&json!(1), &json!(1)), "{list:#?}");
+        assert_eq!(delivery["kind"], "delivery", "{delivery}");
+        assert_eq!(test["kind"], "test_message", "{test}");
+        for d in &list {
+            for field in ["id", "event_id", "channel", "status", "attempts", "error", "created_at", "sent_at"] {
+                assert!(d.get(field).is_some(), "{field} missing: {d}");
+            }
+        }
+    }
+}

@@ -683,3 +683,41 @@ async fn the_control_api_lists_every_endpoint_in_its_index_help_and_readme() {
     assert_eq!(body["ok"], false);
     assert_eq!(body["error"], "invalid_request");
 }
+
+/// The Slack-facing routes that `xtc-slack fake-slack --help` and the README point the
+/// fake at are the app's real ones: an interactivity URL copied from the help
+/// (`/slack/interactivity` once) made every button do nothing.
+#[test]
+fn the_fake_slack_help_and_readme_name_the_apps_real_slack_routes() {
+    let served = [
+        "/slack/events",
+        "/slack/interactions",
+        "/slack/oauth/callback",
+    ];
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_xtc-slack"))
+        .args(["fake-slack", "--help"])
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("/slack/interactions"),
+        "--help does not name the interactivity route:\n{help}"
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (name, text) in [("--help", &help), ("README", &readme)] {
+        // Every URL of the app (`…:8080/slack/…`) names a route the app serves.
+        for (at, _) in text.match_indices(":8080/slack/") {
+            let path: String = text[at + ":8080".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+                .collect();
+            assert!(
+                served.contains(&path.as_str()),
+                "{name} names {path}, which the app does not serve"
+            );
+        }
+    }
+    assert!(!help.contains("/slack/interactivity"), "{help}");
+}

@@ -129,7 +129,7 @@ fn audit(app: &TestApp) -> Vec<(String, String, String)> {
 
 crate::test_both_backends! {
     async fn acknowledge_edits_the_card_once_and_names_the_slack_user(app: TestApp) {
-        let Some((app, _admin)) = app_with_buttons(app.backend).await else { return };
+        let Some((app, admin)) = app_with_buttons(app.backend).await else { return };
         report(&app, "e1", "failure", 0).await;
         let card = the_card(&app).await;
         assert!(shown(&card).contains("incident.ack"), "the card has the buttons: {}", shown(&card));
@@ -148,6 +148,11 @@ crate::test_both_backends! {
         let reply: Vec<_> = reply.iter().filter(|m| m["thread_ts"] == card["ts"]).collect();
         assert_eq!(reply.len(), 1, "{reply:#?}");
         assert!(shown(reply[0]).contains("Acknowledged by") && shown(reply[0]).contains("sam"), "{}", shown(reply[0]));
+        // The log names the reply's channel as it names the card's, not by its ID.
+        let (log, _) = deliveries_and_mutes(&app, &admin).await;
+        let ack = log.iter().find(|d| d["event_type"] == "incident_acknowledged").unwrap();
+        assert_eq!(ack["channel"], "#load-tests", "{ack}");
+        assert_eq!(ack["channel_name"], "#load-tests", "{ack}");
 
         // Once: one edit of the card, and a second click changes nothing.
         actix_web::rt::time::sleep(Duration::from_millis(600)).await;

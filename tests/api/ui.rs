@@ -299,8 +299,10 @@ test_both_backends! {
         }
         assert!(page.has("Not configured"));
         assert!(page.has(r#"id="target_channels" name="target_channels" value="""#), "{}", page.body);
-        assert!(page.has(r#"<a class="btn slack" id="setup" href="/orgs/acme/slack/install">Set Up Slack Integration</a>"#));
-        assert!(page.has("without saving this form"));
+        // This server has no Slack app credentials: the page says so instead of offering a
+        // button that can only fail.
+        assert!(page.has(r#"id="setup-unavailable""#) && page.has("<code>SLACK_CLIENT_ID</code>"), "{}", page.body);
+        assert!(!page.has(r#"id="setup""#), "{}", page.body);
         assert!(!page.has(r#"id="send-test""#), "no test message while incomplete");
         assert!(page.has("Missing: a Slack integration and at least one target channel"), "{}", page.body);
         assert!(!page.has(r#"id="remove""#));
@@ -522,7 +524,18 @@ test_both_backends_with_slack! {
         let b = org_admin(&app).await;
         let res = b.submit(ORG, ORG, &org_form("enabled", "disabled", "disabled", "#load-tests #old-alerts")).await;
         assert_eq!(res.status, 303, "{}", res.body);
+        let before = b.get(ORG).await;
+        assert!(before.has(r#"<a class="btn slack" id="setup" href="/orgs/acme/slack/install">Set Up Slack Integration</a>"#), "{}", before.body);
+        assert!(before.has("without saving this form") && before.has("requires app approval"));
+        assert!(!before.has(r#"id="setup-unavailable""#));
         let page = install_via_ui(&b, ORG).await;
+        // Done: installing again is a side action, named for what it does and folded away,
+        // without the first setup's approval paragraph.
+        let again = element(&page, "setup-box", "div");
+        assert!(again.contains(r#"<details class="setup-again"><summary id="setup-again">Install again or into another workspace</summary>"#), "{again}");
+        assert!(again.contains(r#"id="setup" href="/orgs/acme/slack/install">Install again / into another workspace</a>"#), "{again}");
+        assert!(!again.contains("Set Up Slack Integration") && !again.contains("requires app approval"), "{again}");
+        assert!(again.find("<details").unwrap() < again.find(r#"id="setup-warning""#).unwrap(), "{again}");
         assert_eq!(page.status, 200, "{}", page.body);
         assert!(page.has("Slack integration installed into the workspace XTC-Test-Workspace."), "{}", page.body);
         assert!(page.has(r#"<span class="status done" id="integration-status"><span class="dot"></span>Done</span>"#), "{}", page.body);
@@ -710,8 +723,16 @@ test_both_backends_with_slack! {
         };
         let table = element(&page, "delivery-log", "table");
         assert!(table.contains("<th>Subject</th><th>Event</th><th>Channel</th><th>Status</th><th>What happened</th>"), "{table}");
-        assert!(table.contains(r#"<td class="subject">Checkout &lt;b&gt;peak&lt;/b&gt;</td><td>Started</td><td>#load-tests</td>"#), "{table}");
-        assert!(table.contains(r#"<span class="badge ok">sent</span>"#), "{table}");
+        assert!(table.contains(r#"<td class="subject">Checkout &lt;b&gt;peak&lt;/b&gt;</td><td>Started</td><td class="channel">#load-tests</td>"#), "{table}");
+        // One attempt is the rule: not worth a "×1" on every row.
+        assert!(table.contains(r#"<span class="badge ok">sent</span><br>"#), "{table}");
+        assert!(!table.contains("×") && !table.contains("attempts"), "{table}");
+        // The project page filters by status too.
+        assert!(page.has(r#"<select id="log-status" name="status">"#), "{}", page.body);
+        assert!(b.get(&format!("{PROJECT}?status=failed")).await.has("No deliveries with this status yet."));
+        let sent = b.get(&format!("{PROJECT}?status=sent")).await;
+        assert!(sent.has(r#"<span class="badge ok">sent</span>"#) && sent.has(r#"<option value="sent" selected>"#), "{}", sent.body);
+        assert!(b.get(&format!("{PROJECT}?status=bogus")).await.has(r#"id="filter-problem""#));
         assert!(table.contains(r#"<span class="muted when">sent 20"#) && table.contains(" UTC</span>"), "the sent time: {table}");
     }
 }
@@ -928,7 +949,7 @@ test_both_backends_with_slack! {
         };
         let table = element(&page, "delivery-log", "table");
         assert!(table.contains("<th>Project</th><th>Subject</th>"), "{table}");
-        assert!(table.contains(r#"<td>webshop</td><td class="subject">Checkout peak</td><td>Started</td><td>#load-tests</td>"#), "{table}");
+        assert!(table.contains(r#"<td>webshop</td><td class="subject">Checkout peak</td><td>Started</td><td class="channel">#load-tests</td>"#), "{table}");
         assert!(table.contains(r#"<td>blog</td><td class="subject">Blog smoke</td>"#), "{table}");
         assert!(table.contains(r#"<td class="subject">Test message by test</td><td>Test message</td>"#), "{table}");
         assert!(table.contains("the channel is archived in Slack (is_archived). Unarchive it in Slack or pick another channel under Target Channels."), "{table}");
@@ -996,5 +1017,36 @@ test_both_backends! {
         assert_ne!(res.status, 303);
         let (_, api) = app.call(Method::GET, "/api/v1/orgs/acme/slack", Some(&app.admin_token("acme")), None).await;
         assert_eq!(api["rules"], json!([]));
+    }
+}
+
+test_both_backends_with_slack! {
+    /// A skipped row says when it was skipped (it was never queued) and gives its reason
+    /// once, as a sentence; the grammar of the inherited rules' line.
+    async fn a_skipped_delivery_reads_skipped_with_its_reason_once(app: TestApp) {
+        let admin = app.configure_acme(json!({"send_messages": false, "target_channels": "#load-tests"})).await;
+        let token = app.service_token.clone();
+        let (status, body) = app.call(Method::POST, "/api/v1/load-tests/lt-1/events", Some(&token), Some(json!({
+            "event_id": "ev-skip", "org": "acme", "project": "webshop", "type": "started",
+            "occurred_at": "2026-11-26T10:00:00Z",
+            "load_test": {"name": "Checkout", "url": "https://xtc.example/lt/1", "started_by": "jane"},
+        }))).await;
+        assert!(status == 202 || status == 200, "{status} {body}");
+        let b = Browser::new(&app);
+        assert_eq!(b.sign_in(&admin).await.status, 303);
+        let page = b.get(PROJECT).await;
+        let table = element(&page, "delivery-log", "table");
+        assert!(table.contains(r#"<span class="badge muted">skipped</span><br><span class="muted when">skipped 20"#), "{table}");
+        assert!(!table.contains("queued"), "{table}");
+        assert!(table.contains("Not sent: &quot;Send messages&quot; is disabled for the organization."), "{table}");
+        assert!(!table.contains("<code"), "the reason once, not again as a code: {table}");
+
+        // The organization's rules, inherited by the project, in a sentence that reads.
+        let rules = json!({"rules": [{"channel": "#load-tests", "events": ["failures"]}]});
+        let (status, body) = app.call(Method::PUT, "/api/v1/orgs/acme/slack", Some(&admin), Some(rules)).await;
+        assert_eq!(status, 200, "{body}");
+        let page = b.get(PROJECT).await;
+        assert!(page.has("This project has no rules of its own, so the organization's rules apply:"), "{}", page.body);
+        assert!(!page.has("apply <span"), "{}", page.body);
     }
 }

@@ -121,7 +121,7 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
         method: "POST",
         path: "/_fake/api/interactivity",
         description: "set the app's interactivity URL, where button clicks go (null: none; kept by reset)",
-        input: r#"{"url": "http://127.0.0.1:8080/slack/interactivity"}"#,
+        input: r#"{"url": "http://127.0.0.1:8080/slack/interactions"}"#,
     },
     Endpoint {
         method: "POST",

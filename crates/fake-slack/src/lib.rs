@@ -72,7 +72,7 @@ pub struct FakeSlackArgs {
     #[arg(long, env = "FAKE_SLACK_EVENTS_URL")]
     pub events_url: Option<String>,
     /// Where button clicks are POSTed (the app's interactivity Request URL, e.g.
-    /// `/slack/interactivity`); can also be set later with `POST /_fake/api/interactivity`.
+    /// `/slack/interactions`); can also be set later with `POST /_fake/api/interactivity`.
     #[arg(long, env = "FAKE_SLACK_INTERACTIVITY_URL")]
     pub interactivity_url: Option<String>,
     /// Secret used to sign events and button clicks.
@@ -558,13 +558,13 @@ mod tests {
         let cli = Cli::try_parse_from([
             "fake-slack",
             "--interactivity-url",
-            "http://127.0.0.1:8080/slack/interactivity",
+            "http://127.0.0.1:8080/slack/interactions",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         let config = FakeSlackConfig::from(&cli.args);
         assert_eq!(
             config.interactivity_url.as_deref(),
-            Some("http://127.0.0.1:8080/slack/interactivity")
+            Some("http://127.0.0.1:8080/slack/interactions")
         );
         assert_eq!(config.users, FakeUser::defaults());
         assert_eq!(config.users[0].id, config.installer_user_id);

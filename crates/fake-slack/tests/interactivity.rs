@@ -50,14 +50,14 @@ fn sign(secret: &str, ts: &str, body: &str) -> String {
 async fn receiver() -> (String, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!(
-        "http://127.0.0.1:{}/slack/interactivity",
+        "http://127.0.0.1:{}/slack/interactions",
         listener.local_addr().unwrap().port()
     );
     let log: Log = Arc::default();
     let state = web::Data::new(log.clone());
     let server = HttpServer::new(move || {
         App::new().app_data(state.clone()).route(
-            "/slack/interactivity",
+            "/slack/interactions",
             web::post().to(
                 |req: HttpRequest, body: web::Bytes, log: web::Data<Log>| async move {
                     let header = |name: &str| {

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::delivery::{Delivery, DeliveryStatus};
 use crate::db::schema::{deliveries, load_tests, scenarios, slack_channels};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, FirstRowDsl};
 
 /// Which deliveries a delivery log lists: an organization's, optionally of one project and
 /// of one status, newest first.
@@ -34,6 +34,28 @@ pub struct LogEntry {
 }
 
 impl Delivery {
+    /// The name a channel (ID) of a workspace was last shown under in the log: the
+    /// `channel_name` of the newest of its deliveries of a subject that has one (the card's,
+    /// typed as a target channel), for rows made later without a typed name (replies in
+    /// the card's thread: acknowledge, mute).
+    pub fn shown_channel_name(
+        conn: &mut DbConnection,
+        subject_key: &str,
+        team_id: &str,
+        channel: &str,
+    ) -> QueryResult<Option<String>> {
+        let name: Option<Option<String>> = deliveries::table
+            .filter(deliveries::team_id.eq(team_id))
+            .filter(deliveries::channel.eq(channel))
+            .filter(deliveries::subject_key.eq(subject_key))
+            .filter(deliveries::channel_name.is_not_null())
+            .order(deliveries::id.desc())
+            .select(deliveries::channel_name)
+            .first_row(conn)
+            .optional()?;
+        Ok(name.flatten())
+    }
+
     /// The delivery log of a project, newest first.
     pub fn list_by_project(
         conn: &mut DbConnection,

@@ -5,6 +5,8 @@
 //! form, call [`crate::services::slack_config`] (the same service as the JSON API) and
 //! render a page or redirect (post/redirect/get, with one-shot notices in the session).
 
+#[cfg(test)]
+mod contrast;
 pub mod cookies;
 pub mod render;
 pub mod session;
@@ -478,7 +480,8 @@ struct Names {
     filters: Option<LogFilters>,
 }
 
-/// The organization page's log filters as asked for (`?status=failed&project=webshop`).
+/// The log filters as asked for (`?status=failed&project=webshop`; a project page has
+/// only `status`).
 #[derive(Clone, Default, Deserialize)]
 struct LogQuery {
     status: Option<String>,
@@ -496,6 +499,23 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
             let Some(org) = Organization::find_by_id(conn, &o)? else {
                 return Ok(None);
             };
+            // Unknown filter values are named and ignored, never guessed.
+            let mut problems = Vec::new();
+            let status = match super::deliveries::parse_status(query.status.as_deref()) {
+                Ok(s) => s,
+                Err(_) => {
+                    problems.push("an unknown status");
+                    None
+                }
+            };
+            let problem = |problems: &[&str]| {
+                (!problems.is_empty()).then(|| {
+                    format!(
+                        "The filter asked for {}, so it shows everything instead.",
+                        problems.join(" and ")
+                    )
+                })
+            };
             let names = match &p {
                 Some(p) => {
                     let Some(project) = Project::find_by_id(conn, &o, p)? else {
@@ -504,7 +524,7 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
                     let filter = LogFilter {
                         org: &o,
                         project: Some(p),
-                        status: None,
+                        status,
                         limit: DELIVERY_LOG_LINES,
                     };
                     Names {
@@ -513,7 +533,7 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
                         projects: Vec::new(),
                         deliveries: super::deliveries::load_log(conn, filter)?,
                         mutes: super::deliveries::load_mutes(conn, &o, Some(p))?,
-                        filters: None,
+                        filters: Some(LogFilters::new(status, None, &[], problem(&problems))),
                     }
                 }
                 None => {
@@ -525,15 +545,6 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
                             name: pr.name,
                         })
                         .collect();
-                    // Unknown filter values are named and ignored, never guessed.
-                    let mut problems = Vec::new();
-                    let status = match super::deliveries::parse_status(query.status.as_deref()) {
-                        Ok(s) => s,
-                        Err(_) => {
-                            problems.push("an unknown status");
-                            None
-                        }
-                    };
                     let project = query.project.as_deref().filter(|q| !q.is_empty());
                     let project = match project {
                         Some(q) if projects.iter().any(|pr| pr.id == q) => Some(q),
@@ -550,13 +561,7 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
                         limit: DELIVERY_LOG_LINES,
                     };
                     let deliveries = super::deliveries::load_log(conn, filter)?;
-                    let problem = (!problems.is_empty()).then(|| {
-                        format!(
-                            "The filter asked for {}, so it shows everything instead.",
-                            problems.join(" and ")
-                        )
-                    });
-                    let filters = LogFilters::new(status, project, &projects, problem);
+                    let filters = LogFilters::new(status, project, &projects, problem(&problems));
                     Names {
                         org: org.name,
                         project: None,
@@ -602,7 +607,7 @@ async fn settings_page(
     installed: bool,
     log: LogQuery,
 ) -> Result<HttpResponse, UiError> {
-    let names = names(state, scope, log).await?;
+    let mut names = names(state, scope, log).await?;
     let flash = if rejected.is_some() {
         Flash::default()
     } else {
@@ -628,6 +633,7 @@ async fn settings_page(
                     deliveries: &names.deliveries,
                     filters: names
                         .filters
+                        .take()
                         .unwrap_or_else(|| LogFilters::new(None, None, &[], None)),
                 },
             ),
@@ -653,6 +659,9 @@ async fn settings_page(
         }
     };
     page.set_mutes(&names.mutes, scope.org().as_str());
+    page.set_log_filters(names.filters);
+    let slack = &state.settings.slack;
+    page.set_slack_app(slack.client_id.is_some() && slack.client_secret.is_some());
     Ok(ui.page(
         status,
         &title,

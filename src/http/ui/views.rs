@@ -171,6 +171,8 @@ fn unsaved_channels(shown: &str, saved: &str, rejected: bool) -> Option<String> 
 #[derive(Serialize)]
 pub struct IntegrationBox {
     done: bool,
+    /// Installed and not revoked: setting up again is then a side action.
+    active: bool,
     status: &'static str,
     team_name: Option<String>,
     installed_at: Option<String>,
@@ -191,6 +193,7 @@ impl IntegrationBox {
         let reason = i.and_then(|i| i.status_reason.clone());
         Self {
             done: i.is_some(),
+            active: i.is_some() && !revoked,
             status: match i {
                 Some(_) if revoked => "Revoked",
                 Some(_) => "Done",
@@ -296,9 +299,10 @@ struct DeliveryLine {
     channel: String,
     status: String,
     status_class: &'static str,
-    /// "sent 10:00:01 UTC", "next attempt …" or when it was queued.
+    /// "sent 10:00:01 UTC", "next attempt …", when it was skipped or queued.
     when: String,
-    attempts: i64,
+    /// "3 attempts"; none for one attempt or none (the usual case, so no noise).
+    attempts: Option<String>,
     /// What went wrong and what to do, as a sentence.
     message: Option<String>,
     /// The stored reason (a Slack code or ours), shown small.
@@ -317,8 +321,21 @@ fn delivery_line(d: &DeliveryEntry, with_project: bool) -> DeliveryLine {
     let when = match (&d.sent_at, &d.next_attempt_at) {
         (Some(sent), _) => format!("sent {}", readable(sent)),
         (None, Some(next)) => format!("next attempt {}", readable(next)),
+        // A skipped delivery was never queued: it was decided on arrival.
+        (None, None) if d.status == DeliveryStatus::Skipped => {
+            format!("skipped {}", readable(&d.created_at))
+        }
         (None, None) => format!("queued {}", readable(&d.created_at)),
     };
+    // The stored code next to the sentence, only where it adds something: a Slack code
+    // the sentence does not quote already. A skip's reason is ours and the sentence says it.
+    let code = d.error.clone().filter(|code| {
+        d.status != DeliveryStatus::Skipped
+            && !d
+                .error_message
+                .as_deref()
+                .is_some_and(|m| m.contains(code.as_str()))
+    });
     DeliveryLine {
         project: with_project.then(|| {
             d.project
@@ -338,9 +355,9 @@ fn delivery_line(d: &DeliveryEntry, with_project: bool) -> DeliveryLine {
         status: d.status.as_str().to_owned(),
         status_class,
         when,
-        attempts: i64::from(d.attempts),
+        attempts: (d.attempts > 1).then(|| format!("{} attempts", d.attempts)),
         message: d.error_message.clone(),
-        code: d.error.clone(),
+        code,
     }
 }
 
@@ -581,6 +598,9 @@ pub struct SettingsPage {
     projects: Vec<ProjectLink>,
     /// Projects: whether the viewer may open the organization's page.
     org_admin: bool,
+    /// Whether the server has the Slack app's credentials, without which no
+    /// integration can be set up (the page says so instead of offering the button).
+    slack_app: bool,
     urls: Urls,
 }
 
@@ -599,6 +619,19 @@ pub struct MuteLine {
 }
 
 impl SettingsPage {
+    /// Whether this server can set up integrations (`SLACK_CLIENT_ID`/`SECRET` set).
+    pub fn set_slack_app(&mut self, configured: bool) {
+        self.slack_app = configured;
+    }
+
+    /// The log's filters as applied (a project page's; the organization page's come with
+    /// its lists).
+    pub fn set_log_filters(&mut self, filters: Option<LogFilters>) {
+        if filters.is_some() {
+            self.log_filters = filters;
+        }
+    }
+
     /// Lists the active mutes (the organization page: of all its projects).
     pub fn set_mutes(&mut self, mutes: &[MuteEntry], org: &str) {
         self.mutes = mutes
@@ -824,6 +857,7 @@ pub fn org_page(
         rejected: form.is_some(),
         projects,
         org_admin: true,
+        slack_app: true,
         urls: Urls::new(&frame.scope),
     }
 }
@@ -973,6 +1007,7 @@ pub fn project_page(
         rejected: form.is_some(),
         projects: Vec::new(),
         org_admin: frame.org_admin,
+        slack_app: true,
         urls: Urls::new(&frame.scope),
     }
 }

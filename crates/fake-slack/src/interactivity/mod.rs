@@ -492,7 +492,7 @@ mod tests {
     /// A world with one message in #general carrying two buttons (one in an attachment).
     pub(super) fn world_with_card() -> (World, String) {
         let mut w = World::new(FakeSlackConfig {
-            interactivity_url: Some("http://app.example/slack/interactivity".into()),
+            interactivity_url: Some("http://app.example/slack/interactions".into()),
             ..FakeSlackConfig::default()
         });
         let ts = w.next_ts(Utc::now());
