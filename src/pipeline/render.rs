@@ -21,11 +21,13 @@ use super::events::{FailedSensor, LoadTestPayload, Payload, ReportInfo, Scenario
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
 use crate::domain::monitoring::Change;
 use crate::domain::monitoring::{human_duration, Health};
-use crate::slack::text;
+use crate::slack::{limits, text};
 
+mod change;
 mod digest;
 mod incident;
 
+use change::change_title;
 use digest::{digest_item, digest_plural};
 pub use incident::CardControls;
 use incident::{action_context, controls_context};
@@ -517,98 +519,45 @@ impl Renderer {
         if text.is_empty() {
             return Err(bad("no `text` (the notification fallback)"));
         }
-        let text = text::truncate(text, 3_000);
-        let blocks = doc.get("blocks").cloned().unwrap_or_else(|| json!([]));
-        if !blocks.is_array() {
-            return Err(bad("`blocks` is not an array"));
-        }
-        let attachments = match doc.get("attachments") {
+        let mut text = text.to_owned();
+        let mut blocks = match doc.get("blocks") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list.clone(),
+            Some(_) => return Err(bad("`blocks` is not an array")),
+        };
+        let mut attachments = match doc.get("attachments") {
             None | Some(Value::Null) => None,
             Some(Value::Array(list)) => {
-                let mut list = list.clone();
-                list.truncate(text::MAX_ATTACHMENTS);
-                for a in &mut list {
-                    let Some(o) = a.as_object_mut() else {
-                        return Err(bad("an attachment is not an object"));
-                    };
-                    o.entry("fallback")
-                        .or_insert_with(|| Value::String(text.clone()));
-                    if let Some(b) = o.get_mut("blocks") {
-                        *b = enforce_limits(b.take());
-                    }
+                if list.iter().any(|a| !a.is_object()) {
+                    return Err(bad("an attachment is not an object"));
                 }
-                Some(Value::Array(list))
+                Some(list.clone())
             }
             Some(_) => return Err(bad("`attachments` is not an array")),
         };
-        if blocks.as_array().is_some_and(Vec::is_empty) && attachments.is_none() {
+        if blocks.is_empty() && attachments.is_none() {
             return Err(bad("neither `blocks` nor `attachments`"));
         }
-        Ok(Rendered {
+        limits::fit(&mut text, &mut blocks, attachments.as_mut());
+        for a in attachments.iter_mut().flatten() {
+            if let Some(o) = a.as_object_mut() {
+                o.entry("fallback")
+                    .or_insert_with(|| Value::String(text.clone()));
+            }
+        }
+        let rendered = Rendered {
             text,
-            blocks: enforce_limits(blocks),
-            attachments,
-        })
-    }
-}
-
-/// Keeps rendered blocks within Slack's Block Kit limits (defence in depth: the context
-/// already bounds user text).
-pub fn enforce_limits(mut blocks: Value) -> Value {
-    fn cut(v: &mut Value, max: usize) {
-        if let Some(s) = v.as_str() {
-            if s.chars().count() > max {
-                *v = Value::String(text::truncate(s, max));
-            }
+            blocks: Value::Array(blocks),
+            attachments: attachments.map(Value::Array),
+        };
+        // What fitting cannot mend (an unknown block type, a missing field: an override's
+        // mistake) would be refused by Slack whole; say so here, where the template is known.
+        let problems = limits::violations(&rendered.to_json());
+        if !problems.is_empty() {
+            return Err(bad(&problems.join("; ")));
         }
+        Ok(rendered)
     }
-    fn cut_rich(v: &mut Value) {
-        match v {
-            Value::Object(o) => {
-                if o.get("type").and_then(Value::as_str) == Some("text") {
-                    if let Some(t) = o.get_mut("text") {
-                        cut(t, text::MAX_SECTION_TEXT);
-                    }
-                }
-                if let Some(e) = o.get_mut("elements") {
-                    cut_rich(e);
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(cut_rich),
-            _ => {}
-        }
-    }
-    if let Some(list) = blocks.as_array_mut() {
-        list.truncate(text::MAX_BLOCKS);
-        for block in list.iter_mut() {
-            match block.get("type").and_then(Value::as_str) {
-                Some("header") => cut(&mut block["text"]["text"], text::MAX_HEADER_TEXT),
-                Some("section") => {
-                    if block.get("text").is_some() {
-                        cut(&mut block["text"]["text"], text::MAX_SECTION_TEXT);
-                    }
-                    if let Some(fields) = block.get_mut("fields").and_then(Value::as_array_mut) {
-                        fields.truncate(text::MAX_SECTION_FIELDS);
-                        for f in fields {
-                            cut(&mut f["text"], text::MAX_FIELD_TEXT);
-                        }
-                    }
-                }
-                Some("context") => {
-                    if let Some(elements) = block.get_mut("elements").and_then(Value::as_array_mut)
-                    {
-                        elements.truncate(text::MAX_CONTEXT_ELEMENTS);
-                        for e in elements {
-                            cut(&mut e["text"], text::MAX_FIELD_TEXT);
-                        }
-                    }
-                }
-                Some("rich_text") => cut_rich(block),
-                _ => {}
-            }
-        }
-    }
-    blocks
 }
 
 /// User text cut so that its *escaped* form fits `max` characters (so an entity such as
@@ -624,7 +573,7 @@ fn opt_fit(s: &Option<String>, max: usize) -> Value {
 
 /// A name for the body, the header (cut to Slack's 150) and whether the header was cut.
 fn name_context(name: &str) -> (String, String, bool) {
-    let header = fit(name, text::MAX_HEADER_TEXT);
+    let header = fit(name, limits::MAX_HEADER_TEXT);
     let cut = header != name;
     (fit(name, MAX_NAME), header, cut)
 }
@@ -636,11 +585,19 @@ fn names_context(names: &Names) -> (Value, Value) {
     )
 }
 
-fn event_info(title: &str, short: &str, emoji: &str, kind: &str, at: DateTime<Utc>) -> Value {
+/// The `event` context: its title, its line in a thread, the fact the title leaves out
+/// (`detail`), emoji and time.
+fn event_info(
+    (title, short, detail): (&str, &str, Option<&str>),
+    emoji: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> Value {
     json!({
         "type": kind,
         "title": title,
         "short": short,
+        "detail": detail,
         "emoji": emoji,
         "occurred_at": at.format("%Y-%m-%d %H:%M UTC").to_string(),
         "occurred_ts": at.timestamp(),
@@ -777,7 +734,7 @@ fn load_test_context(lt: &LoadTestPayload, names: &Names, card: Option<&Card>) -
             "url": lt.url.as_deref().and_then(text::safe_url),
             "started_by": opt_fit(&lt.started_by, MAX_SHORT),
         },
-        "event": event_info(title, short, emoji, lt.event_type.as_str(), lt.occurred_at),
+        "event": event_info((title, short, None), emoji, lt.event_type.as_str(), lt.occurred_at),
         "color": color,
         "state": {"id": lt.state.as_str(), "label": state_label(lt.state)},
         "aborted_by": opt_fit(&aborted_by, MAX_SHORT),
@@ -843,51 +800,16 @@ fn sensors_context(sensors: &[FailedSensor]) -> Vec<Value> {
         .collect()
 }
 
-/// (title, title in a thread, emoji name) of a monitoring change.
-fn change_title(change: &Change) -> (String, String, &'static str) {
-    match change {
-        Change::Failing { severity } => (
-            "Scenario failing".into(),
-            format!("Failing ({})", severity.as_str()),
-            "red_circle",
-        ),
-        Change::SeverityChanged { from, to } => (
-            "Severity changed".into(),
-            format!("Severity {} → {}", from.as_str(), to.as_str()),
-            "large_orange_circle",
-        ),
-        Change::Recovered { down_seconds } => (
-            "Scenario recovered".into(),
-            format!("Recovered after {}", human_duration(*down_seconds)),
-            "large_green_circle",
-        ),
-        Change::Flapping {
-            health, changes, ..
-        } => (
-            "Scenario flapping".into(),
-            if health.is_failing() {
-                format!(
-                    "Flapping ({changes} changes), now failing ({})",
-                    health.as_str()
-                )
-            } else {
-                format!("Flapping ({changes} changes), now ok (recovery not confirmed yet)")
-            },
-            "large_orange_circle",
-        ),
-    }
-}
-
 fn history_context(history: &[IncidentEntry]) -> Vec<Value> {
     history
         .iter()
         .map(|e| {
-            let (_, title, emoji) = change_title(&e.change);
+            let words = change_title(&e.change);
             json!({
                 "ts": e.at.timestamp(),
                 "at": e.at.format("%H:%M UTC").to_string(),
-                "emoji": emoji,
-                "title": title,
+                "emoji": words.emoji,
+                "title": words.history,
                 "sensors": sensors_context(&e.sensors),
                 "more_sensors": if e.more_sensors > 0 { Value::from(e.more_sensors) } else { Value::Null },
             })
@@ -901,18 +823,17 @@ fn scenario_context(
     card: Option<&Card>,
     controls: Option<&CardControls>,
 ) -> Value {
-    let (title, short, emoji) = change_title(&sc.change);
+    let words = change_title(&sc.change);
     let (previous, down_for, color) = match sc.change {
         Change::Failing { .. } => (None, None, color::RED),
-        Change::SeverityChanged { from, .. } => (Some(from.as_str()), None, color::RED),
+        // On a card the history shows the change; a message of its own says it here.
+        Change::SeverityChanged { from, .. } => {
+            (card.is_none().then(|| from.as_str()), None, color::RED)
+        }
         Change::Recovered { down_seconds } => {
             (None, Some(human_duration(down_seconds)), color::GREEN)
         }
         Change::Flapping { .. } => (None, None, color::ORANGE),
-    };
-    let state_label = match &sc.change {
-        Change::Recovered { .. } | Change::Flapping { .. } => short.clone(),
-        _ => format!("Failing ({})", sc.health.as_str()),
     };
     let history = card
         .map(|c| history_context(&c.history))
@@ -934,9 +855,25 @@ fn scenario_context(
             "name_cut": name_cut,
             "url": sc.url.as_deref().and_then(text::safe_url),
         },
-        "event": event_info(&title, &short, emoji, sc.change.kind(), sc.occurred_at),
+        "event": event_info(
+            (words.title, &words.short, Some(&words.detail)),
+            words.emoji,
+            sc.change.kind(),
+            sc.occurred_at,
+        ),
         "color": color,
-        "state": {"id": sc.health.as_str(), "label": state_label, "emoji": emoji},
+        "state": {
+            "id": sc.health.as_str(),
+            // The state in one line (compact cards, notifications): no change, the state.
+            "label": match sc.change {
+                Change::Failing { .. } | Change::SeverityChanged { .. } => {
+                    format!("Failing, severity {}", sc.health.as_str())
+                }
+                _ => words.short.clone(),
+            },
+            "title": words.state,
+            "emoji": words.emoji,
+        },
         "severity": sc.health.as_str(),
         "worst": card.and_then(|c| c.worst).map(Health::as_str),
         "previous_severity": previous,

@@ -4,7 +4,8 @@
 //! - [`types`]: the request and response structs of those calls;
 //! - [`error`]: the one error type of that client and the classification of Slack's answers
 //!   into what the caller should do about them ([`ErrorClass`]);
-//! - [`text`]: escaping of user text for mrkdwn, safe links, and Slack's size limits;
+//! - [`text`]: escaping of user text for mrkdwn, safe links, cutting text at a grapheme;
+//! - [`limits`]: Block Kit limits: fitting a message into them, listing what breaks them;
 //! - [`signing`]: verification of Slack's request signatures (Events API).
 //!
 //! Facts about Slack's behaviour come from `docs/slack-api.md`; the fake Slack
@@ -14,6 +15,7 @@
 
 pub(crate) mod client;
 pub mod error;
+pub mod limits;
 pub mod signing;
 pub mod text;
 pub(crate) mod types;

@@ -4,24 +4,11 @@
 //! unescaped `<!channel>` in a load-test name would ping a whole workspace, and
 //! `<https://evil|click>` would disguise a link. Every piece of user text goes through
 //! [`escape`] (or [`link`] for URLs) before it is put into a message. This module is the
-//! only place in the product that escapes for Slack.
+//! only place in the product that escapes for Slack. Text is cut at a whole grapheme, so an
+//! emoji sequence or an accented letter is never split (Slack's size limits are in
+//! `slack::limits`).
 
-/// Maximum characters of a section block's `text`.
-pub const MAX_SECTION_TEXT: usize = 3000;
-/// Maximum characters of one section `fields` item.
-pub const MAX_FIELD_TEXT: usize = 2000;
-/// Maximum items in a section's `fields`.
-pub const MAX_SECTION_FIELDS: usize = 10;
-/// Maximum characters of a header block's `plain_text`.
-pub const MAX_HEADER_TEXT: usize = 150;
-/// Maximum blocks in one message.
-pub const MAX_BLOCKS: usize = 50;
-/// Maximum elements of a context block.
-pub const MAX_CONTEXT_ELEMENTS: usize = 10;
-/// Maximum attachments in one message.
-pub const MAX_ATTACHMENTS: usize = 100;
-/// Hard limit of a message's top-level `text` (Slack truncates beyond it).
-pub const MAX_TEXT: usize = 40_000;
+use unicode_segmentation::UnicodeSegmentation;
 
 /// The marker appended by [`truncate`] when it cuts text.
 pub const ELLIPSIS: char = '…';
@@ -99,7 +86,9 @@ pub fn safe_url(raw: &str) -> Option<String> {
 }
 
 /// Cuts `s` to at most `max_chars` characters (Unicode scalar values, which is how Slack
-/// counts), replacing the cut-off tail with `…`. Text that fits is returned unchanged.
+/// counts), replacing the cut-off tail with `…`. The cut falls between graphemes, never
+/// inside one (an emoji ZWJ sequence, a letter with its accents) nor inside an entity such
+/// as `&amp;` of escaped text. Text that fits is returned unchanged.
 pub fn truncate(s: &str, max_chars: usize) -> String {
     if s.chars().count() <= max_chars {
         return s.to_owned();
@@ -107,14 +96,47 @@ pub fn truncate(s: &str, max_chars: usize) -> String {
     if max_chars == 0 {
         return String::new();
     }
-    let mut out: String = s.chars().take(max_chars - 1).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for unit in units(s) {
+        let n = unit.chars().count();
+        if used + n > max_chars - 1 {
+            break;
+        }
+        out.push_str(unit);
+        used += n;
+    }
     out.push(ELLIPSIS);
     out
 }
 
-/// [`escape`]s `s` and cuts the result to `max_chars` without splitting an entity such as
-/// `&amp;` (which [`truncate`] on escaped text could do). Use it to fit user text into a
-/// limited field.
+/// `s` split where it may be cut: between graphemes, an entity (`&amp;`, `&lt;`, `&gt;`)
+/// with the graphemes it spans counting as one unit.
+fn units(s: &str) -> impl Iterator<Item = &str> {
+    let mut graphemes = s.grapheme_indices(true);
+    std::iter::from_fn(move || {
+        let (start, g) = graphemes.next()?;
+        let mut end = start + g.len();
+        if g == "&" {
+            if let Some(e) = ["&amp;", "&lt;", "&gt;"]
+                .iter()
+                .find(|e| s[start..].starts_with(*e))
+            {
+                while end < start + e.len() {
+                    let Some((i, g)) = graphemes.next() else {
+                        break;
+                    };
+                    end = i + g.len();
+                }
+            }
+        }
+        Some(&s[start..end])
+    })
+}
+
+/// [`escape`]s `s` and cuts the result to `max_chars` at a whole grapheme, without splitting
+/// an entity such as `&amp;` (which [`truncate`] on escaped text could do). Use it to fit
+/// user text into a limited field.
 pub fn escape_truncated(s: &str, max_chars: usize) -> String {
     let total: usize = s.chars().map(escaped_len).sum();
     if total <= max_chars {
@@ -125,12 +147,12 @@ pub fn escape_truncated(s: &str, max_chars: usize) -> String {
     }
     let mut out = String::new();
     let mut used = 0;
-    for c in s.chars() {
-        let n = escaped_len(c);
+    for g in s.graphemes(true) {
+        let n: usize = g.chars().map(escaped_len).sum();
         if used + n > max_chars - 1 {
             break;
         }
-        push_escaped(&mut out, c);
+        g.chars().for_each(|c| push_escaped(&mut out, c));
         used += n;
     }
     out.push(ELLIPSIS);
@@ -187,6 +209,22 @@ mod tests {
         assert_eq!(escape_truncated("a&bc", 7), "a&amp;…");
     }
 
+    #[test]
+    fn truncates_between_graphemes_and_never_inside_an_entity() {
+        // A family emoji is 7 scalar values joined by ZWJ: it stays whole or goes.
+        let family = "👩‍👩‍👧‍👦";
+        assert_eq!(family.chars().count(), 7);
+        let s = format!("ab{family}cd");
+        assert_eq!(truncate(&s, 8), "ab…");
+        assert_eq!(truncate(&s, 10), format!("ab{family}…"));
+        assert_eq!(escape_truncated(&s, 8), "ab…");
+        assert_eq!(escape_truncated(&s, 10), format!("ab{family}…"));
+        // "e" and a combining acute accent are one grapheme.
+        assert_eq!(truncate("ae\u{301}x", 3), "a…");
+        assert_eq!(truncate("a&amp;bcdef", 5), "a…");
+        assert_eq!(truncate("a&amp;bcdef", 7), "a&amp;…");
+    }
+
     proptest! {
         #[test]
         fn escaped_text_has_no_angle_brackets(s in any::<String>()) {
@@ -229,6 +267,12 @@ mod tests {
             let t = truncate(&s, max);
             prop_assert!(t.chars().count() <= max);
             if s.chars().count() <= max { prop_assert_eq!(&t, &s); }
+            // What is kept is whole graphemes of the original.
+            if t != s && !t.is_empty() {
+                let kept = t.trim_end_matches(ELLIPSIS);
+                prop_assert!(s.starts_with(kept));
+                prop_assert!(s.grapheme_indices(true).any(|(i, _)| i == kept.len()) || kept.is_empty());
+            }
             let e = escape_truncated(&s, max);
             prop_assert!(e.chars().count() <= max);
             prop_assert!(!e.contains('<') && !e.contains('>'));

@@ -2,7 +2,7 @@
 //! user text of any length under one rule, sane times and figures.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::pipeline::{lt_body, messages, post_lt, post_mon};
@@ -110,5 +110,49 @@ crate::test_both_backends! {
             })))
             .await;
         assert_eq!((status, answer["field"].as_str()), (422, Some("scenario.name")), "{answer}");
+    }
+}
+
+crate::test_both_backends! {
+    async fn long_urls_and_many_failed_sensors_are_accepted_and_reach_slack_fitted(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
+        // 1,200 non-ASCII characters: 2,400 bytes, over 7,200 characters once percent-encoded.
+        let too_long = format!("https://xtc.example/lt/{}", "ä".repeat(1_200));
+        let mut start = lt_body("e-1", "started");
+        start["load_test"]["url"] = json!(too_long);
+        let (status, body) = post_lt(&app, "lt-long-url", start).await;
+        assert_eq!(status, 202, "{body}");
+        // Over 2,000 bytes but within Slack's 3,000 for a button: linked as usual.
+        let fits = format!("https://xtc.example/lt/{}", "a".repeat(2_500));
+        let mut start = lt_body("e-2", "started");
+        start["load_test"]["url"] = json!(fits);
+        let (status, body) = post_lt(&app, "lt-fits", start).await;
+        assert_eq!(status, 202, "{body}");
+        // Any number of failed sensors: the first ones and how many more.
+        let sensors: Vec<_> = (0..150).map(|i| json!({"name": format!("sensor {i}"), "message": "timeout"})).collect();
+        let failing = json!({
+            "event_id": "m-1", "org": "acme", "project": "webshop",
+            "scenario": {"name": "Shop checkout"}, "notify_via": ["slack"], "state": "failure",
+            "execution": {"id": "x1", "url": "https://xtc.example/ex/1"},
+            "failed_sensors": sensors,
+        });
+        let (status, body) = post_mon(&app, "shop-checkout", failing).await;
+        assert_eq!(status, 202, "{body}");
+
+        let got = messages(&app, "load-tests", 3).await;
+        assert_eq!(got.len(), 3, "{got:#?}");
+        let all = got.iter().map(Value::to_string).collect::<Vec<_>>();
+        let long_one = all.iter().find(|m| m.contains("lt-long-url")).expect("the long link's message");
+        assert!(long_one.contains("Open in XTC: the link is too long for Slack"), "{long_one:.2000}");
+        let fitting = all.iter().find(|m| m.contains("lt-fits")).expect("the fitting link's message");
+        assert!(fitting.contains(&fits) && fitting.contains("\"Open in XTC\""), "{fitting:.500}");
+        let incident = all.iter().find(|m| m.contains("Shop checkout")).expect("the incident");
+        assert!(incident.contains("and 140 more"), "{incident}");
+        for m in &got {
+            assert_eq!(xtc_slack::slack::limits::violations(m), Vec::<String>::new(), "{m}");
+        }
+        let log = app.settled_deliveries(&admin).await;
+        assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
     }
 }

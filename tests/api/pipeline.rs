@@ -292,7 +292,9 @@ crate::test_both_backends! {
         let got = messages(&app, "load-tests", 3).await;
         assert_eq!(got.len(), 3, "{got:#?}");
         assert!(text_of(&got[0]).contains("Scenario failing") && text_of(&got[0]).contains(r#""text":"Page load &lt; 3s","type":"text"},{"text":": 3.8s""#));
-        assert!(text_of(&got[1]).contains("Severity changed") && text_of(&got[1]).contains("fatal (was failure)"));
+        assert!(text_of(&got[1]).contains("Severity raised") && text_of(&got[1]).contains("fatal (was failure)"));
+        // An escalation looks at least as severe as the failure: a siren, never orange.
+        assert!(text_of(&got[1]).contains("rotating_light") && !text_of(&got[1]).contains("orange"), "{}", text_of(&got[1]));
         assert!(text_of(&got[2]).contains("Scenario recovered") && text_of(&got[2]).contains("5m 5s"), "{}", text_of(&got[2]));
         // A scenario that does not notify via Slack sends nothing.
         assert_eq!(post_mon(&app, "other", event("n-1", "fatal", "2026-11-26T10:00:00Z", &["email"])).await.0, 202);

@@ -154,7 +154,16 @@ impl Checker {
                 Some(e) if e.len() > CONTEXT_ELEMENTS_LIMIT => self.push(format!(
                     "no more than {CONTEXT_ELEMENTS_LIMIT} items allowed [json-pointer:{at}/elements]"
                 )),
-                Some(_) => {}
+                Some(e) => {
+                    // Text elements are text objects: at most 3,000 characters each.
+                    for (j, el) in e.iter().enumerate() {
+                        let kind = el.get("type").and_then(Value::as_str);
+                        if matches!(kind, Some("mrkdwn" | "plain_text")) {
+                            let text = el.get("text").and_then(Value::as_str).unwrap_or_default();
+                            self.too_long(text, SECTION_TEXT_LIMIT, &format!("{at}/elements/{j}/text"));
+                        }
+                    }
+                }
                 None => self.push(format!(
                     "missing required field: elements [json-pointer:{at}]"
                 )),
@@ -216,6 +225,13 @@ impl Checker {
                 None => {}
                 Some(Value::String(s)) => self.too_long(s, limit, &format!("{at}/{key}")),
                 Some(_) => self.push(format!("must be a string [json-pointer:{at}/{key}]")),
+            }
+        }
+        // A link must be a valid URL: spaces and non-ASCII characters percent-encoded
+        // (docs/slack-api.md §10).
+        if let Some(url) = obj.get("url").and_then(Value::as_str) {
+            if !url.chars().all(|c| c.is_ascii_graphic()) {
+                self.push(format!("must be a valid URL [json-pointer:{at}/url]"));
             }
         }
         if let Some(style) = obj.get("style") {
@@ -468,6 +484,20 @@ mod tests {
                    "action_id": "a".repeat(256), "value": "v".repeat(2001),
                    "url": "u".repeat(3001), "style": "secondary"}),
         ]);
+        let unencoded = actions(vec![
+            json!({"type": "button", "text": {"type": "plain_text", "text": "Open"},
+                   "url": "https://x.example/ä b"}),
+        ]);
+        assert_eq!(
+            message_errors(Some(&[unencoded]), None),
+            ["must be a valid URL [json-pointer:/blocks/0/elements/0/url]"]
+        );
+        let context = json!({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": "c".repeat(3000)}, {"type": "plain_text", "text": "c".repeat(3001)}]});
+        assert_eq!(
+            message_errors(Some(&[context]), None),
+            ["must be less than 3001 characters [json-pointer:/blocks/0/elements/1/text]"]
+        );
         assert_eq!(
             message_errors(Some(&[bad]), None),
             [

@@ -77,7 +77,7 @@ pub(super) fn digest_item(
             ))
         }
         Payload::Scenario(sc) if !sc.change.card_only() => {
-            let (title, short, emoji) = change_title(&sc.change);
+            let words = change_title(&sc.change);
             let colour = match sc.change {
                 Change::Recovered { .. } => color::GREEN,
                 Change::Flapping { .. } => color::ORANGE,
@@ -91,8 +91,8 @@ pub(super) fn digest_item(
                 .and_then(text::safe_url);
             Some((
                 json!({
-                    "emoji": emoji, "title": title, "name": fit(&sc.name, MAX_SHORT),
-                    "project": project, "detail": short, "url": url,
+                    "emoji": words.emoji, "title": words.title, "name": fit(&sc.name, MAX_SHORT),
+                    "project": project, "detail": words.detail, "url": url,
                 }),
                 sc.change.kind(),
                 colour,

@@ -229,7 +229,7 @@ fn check(v: &Value) {
     }
     for part in ["blocks"] {
         if let Some(b) = v.get(part).and_then(Value::as_array) {
-            assert!(b.len() <= text::MAX_BLOCKS);
+            assert!(b.len() <= limits::MAX_BLOCKS);
         }
     }
 }
@@ -481,19 +481,19 @@ fn incident_cards_keep_the_first_failure() {
     for e in &events[1..] {
         card.absorb(e);
     }
-    let all = r
-        .render_card(&card, &names("x"), false, None)
-        .unwrap()
-        .to_json()
-        .to_string();
+    let card = r.render_card(&card, &names("x"), false, None).unwrap();
+    let all = card.to_json().to_string();
+    let shown = format!("{}{}", card.blocks, card.attachments.unwrap()[0]["blocks"]);
     for fact in [
-        "Failing (failure)",
+        "Failing, severity failure",
         "Page load &lt; 3s (3.8s)",
         "Severity failure → fatal",
-        "Recovered after 7m 5s",
+        "Down for: ",
     ] {
         assert!(all.contains(fact), "{fact} in {all}");
     }
+    // Each fact once: the time down is in the facts, not again in the state or history.
+    assert_eq!(shown.matches("7m 5s").count(), 1, "{shown}");
     assert_eq!(all.matches(color::GREEN).count(), 1);
 }
 
@@ -505,7 +505,7 @@ fn long_text_stays_within_slack_limits_and_the_full_name_shows() {
         let out = render_story(&r, &long, &events);
         let card = &out["threads_on_card_full"];
         let header = card["blocks"][0]["text"]["text"].as_str().unwrap();
-        assert_eq!(header.chars().count(), text::MAX_HEADER_TEXT);
+        assert_eq!(header.chars().count(), limits::MAX_HEADER_TEXT);
         assert!(header.ends_with('…'));
         assert!(
             card.to_string().contains(&long),
@@ -542,3 +542,5 @@ fn overrides_replace_templates_by_name() {
     std::fs::write(dir.path().join("load_test_running.hbs"), "{{#if}}").unwrap();
     assert!(Renderer::new(Some(dir.path())).is_err());
 }
+
+mod extremes;
