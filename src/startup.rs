@@ -224,7 +224,8 @@ async fn start_pipeline(
     use crate::actors::config_resolver::ConfigResolver;
     use crate::actors::slack_sender::SlackSender;
     use crate::actors::subject::Deps;
-    use crate::db::models::delivery::{Delivery, Pacing};
+    use crate::db::models::delivery::Delivery;
+    use crate::domain::pacing::Pacing;
     use crate::pipeline::deliver::{SenderConfig, SenderDeps};
 
     let renderer = crate::pipeline::render::Renderer::new(settings.templates_dir.as_deref())?;
@@ -262,7 +263,7 @@ async fn start_pipeline(
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ),
-        edit_pacing: crate::db::models::card_edit::EditPacing {
+        edit_pacing: Pacing {
             interval: chrono::Duration::from_std(d.card_edit_interval)
                 .unwrap_or(chrono::Duration::milliseconds(1200)),
             burst: d.card_edit_burst,

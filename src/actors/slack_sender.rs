@@ -111,12 +111,7 @@ impl SlackSender {
     }
 
     fn pacing_interval(&self) -> Duration {
-        self.deps
-            .config
-            .pacing
-            .interval
-            .to_std()
-            .unwrap_or(POLL_INTERVAL)
+        self.deps.config.pacing.hold(POLL_INTERVAL)
     }
 
     fn poll(&mut self, ctx: &mut Context<Self>) {

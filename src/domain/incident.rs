@@ -6,6 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::delivery_reason::DeliveryReason;
+
 /// Who acted: a Slack user (ID and display name from the click), or an admin of the web UI
 /// or the API (`id` is the API token's ID, `name` its name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,17 +116,15 @@ impl Mute {
         self.until.is_none_or(|u| now < u)
     }
 
-    /// Why a change was not sent, for the delivery log: "muted by sam until 15:04 UTC" or
-    /// "muted by sam until recovered".
+    /// Why a change was not sent, for the delivery log.
+    pub fn skip_reason(&self) -> DeliveryReason {
+        DeliveryReason::muted(&self.by.name, self.until)
+    }
+
+    /// As the list of mutes shows it: "muted by sam until 2024-05-01 15:04 UTC" or "muted
+    /// by sam until recovered" (the delivery log's text of [`Mute::skip_reason`]).
     pub fn reason(&self) -> String {
-        match self.until {
-            Some(u) => format!(
-                "muted by {} until {}",
-                self.by.name,
-                u.format("%Y-%m-%d %H:%M UTC")
-            ),
-            None => format!("muted by {} until recovered", self.by.name),
-        }
+        self.skip_reason().to_string()
     }
 }
 
@@ -187,11 +187,16 @@ impl Controls {
 
     /// Why a change of the scenario at `now` is not sent, if it is muted. A recovery is
     /// always sent; `incident` is the incident the change belongs to.
-    pub fn mute_reason(&self, incident: i64, recovery: bool, now: DateTime<Utc>) -> Option<String> {
+    pub fn mute_reason(
+        &self,
+        incident: i64,
+        recovery: bool,
+        now: DateTime<Utc>,
+    ) -> Option<DeliveryReason> {
         if recovery || incident != self.incident {
             return None;
         }
-        self.active_mute(now).map(Mute::reason)
+        self.active_mute(now).map(Mute::skip_reason)
     }
 
     /// Applies `action` by `by` at `now` to the open incident these controls belong to.
@@ -270,7 +275,7 @@ mod tests {
     fn a_timed_mute_holds_until_its_end_and_never_hides_a_recovery() {
         let mut c = Controls::none(3);
         c.apply(Action::Mute(MuteFor::OneHour), &sam(), t(0));
-        let reason = c.mute_reason(3, false, t(59)).unwrap();
+        let reason = c.mute_reason(3, false, t(59)).unwrap().to_string();
         assert!(reason.starts_with("muted by sam until "), "{reason}");
         assert_eq!(
             c.mute_reason(3, true, t(10)),
@@ -286,8 +291,8 @@ mod tests {
         let mut c = Controls::none(1);
         c.apply(Action::Mute(MuteFor::UntilRecovered), &sam(), t(0));
         assert_eq!(
-            c.mute_reason(1, false, t(10_000)).as_deref(),
-            Some("muted by sam until recovered")
+            c.mute_reason(1, false, t(10_000)).map(|r| r.to_string()),
+            Some("muted by sam until recovered".to_owned())
         );
         assert_eq!(c.apply(Action::Unmute, &sam(), t(5)), Applied::Changed);
         assert_eq!(c.mute_reason(1, false, t(6)), None);

@@ -2,10 +2,12 @@
 
 pub mod access;
 pub mod channel;
+pub mod delivery_reason;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
 pub(crate) mod monitoring;
+pub mod pacing;
 pub mod rules;
 pub mod settings;
 pub(crate) mod user_text;

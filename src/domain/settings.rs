@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::channel::TargetChannel;
+use super::delivery_reason::DeliveryReason;
 use super::rules::Rule;
 
 /// Organization-level settings. `Default` is the documented default: everything off.
@@ -137,16 +138,14 @@ impl Effective {
     }
 
     /// Why nothing is sent for an event, or `None` when messages go out.
-    pub fn skip_reason(&self) -> Option<String> {
+    pub fn skip_reason(&self) -> Option<DeliveryReason> {
         if !self.send_messages.value {
-            return Some(match self.send_messages.source {
-                Source::Project => "sending is disabled for this project".to_owned(),
-                Source::Organization => "sending is disabled for this organization".to_owned(),
-            });
+            return Some(DeliveryReason::SendingDisabled(self.send_messages.source));
         }
         let missing = self.missing();
-        (!missing.is_empty())
-            .then(|| format!("configuration incomplete: {} missing", missing.join(", ")))
+        (!missing.is_empty()).then(|| {
+            DeliveryReason::ConfigurationIncomplete(missing.iter().map(|m| m.to_string()).collect())
+        })
     }
 }
 
@@ -228,7 +227,7 @@ mod tests {
         assert!(!e.complete());
         assert_eq!(e.missing(), vec!["integration", "target_channels"]);
         assert_eq!(
-            e.skip_reason().unwrap(),
+            e.skip_reason().unwrap().to_string(),
             "sending is disabled for this organization"
         );
     }
@@ -318,7 +317,7 @@ mod tests {
         );
         assert_eq!(e.send_messages, from_project(false));
         assert_eq!(
-            e.skip_reason().unwrap(),
+            e.skip_reason().unwrap().to_string(),
             "sending is disabled for this project"
         );
     }
@@ -353,7 +352,11 @@ mod tests {
             None,
         );
         assert_eq!(e.missing(), vec!["active_integration"]);
-        assert!(e.skip_reason().unwrap().contains("active_integration"));
+        assert!(e
+            .skip_reason()
+            .unwrap()
+            .to_string()
+            .contains("active_integration"));
     }
 
     fn arb_channels() -> impl Strategy<Value = Vec<TargetChannel>> {

@@ -22,9 +22,7 @@ use crate::db::models::test_message::TestMessageRow;
 use crate::db::DbConnection;
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::ProjectId;
-use crate::pipeline::ingest::STALE_REASON_PREFIX;
 use crate::services::slack_config::{self, Scope};
-use crate::slack::{classify, ErrorClass};
 use crate::state::AppState;
 
 /// Most entries one request returns.
@@ -49,118 +47,9 @@ pub fn rfc3339(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// What a stored delivery error (a Slack error code or one of our reasons) means for the
-/// admin, and what to do about it: one sentence per class of reason, for the API's
-/// `error_message` and the web UI. The raw reason stays in `error`.
-pub fn error_message(reason: &str) -> String {
-    let reason = reason.trim();
-    if let Some(rest) = reason.strip_prefix("gave up after ") {
-        let (attempts, code) = rest.split_once(':').unwrap_or((rest, ""));
-        let code = code.trim();
-        return format!(
-            "Not sent: Slack kept failing ({code}) and the delivery was given up {attempts}. \
-             Check Slack's status page; once Slack works again, new notifications are sent \
-             (use Send Test Message to check)."
-        );
-    }
-    if let Some(code) = reason.strip_prefix("the Slack integration is broken:") {
-        return format!(
-            "Not sent: Slack no longer accepts the integration ({}). Set up the Slack \
-             integration again with \"Set Up Slack Integration\".",
-            code.trim()
-        );
-    }
-    if let Some(missing) = reason
-        .strip_prefix("configuration incomplete:")
-        .map(|m| m.trim().trim_end_matches("missing").trim())
-    {
-        let what: Vec<&str> = missing
-            .split(',')
-            .map(|m| match m.trim() {
-                "integration" => "set up the Slack integration (\"Set Up Slack Integration\")",
-                "active_integration" => {
-                    "set up the Slack integration again (the current one was revoked in Slack)"
-                }
-                "target_channels" => "enter at least one target channel",
-                _ => "complete the Slack settings",
-            })
-            .collect();
-        return format!(
-            "Not sent: the Slack settings were incomplete when this event arrived. To receive \
-             the next ones, {}.",
-            what.join(" and ")
-        );
-    }
-    if let Some(rest) = reason.strip_prefix(STALE_REASON_PREFIX) {
-        return format!(
-            "Skipped: this result arrived late ({}), so it changed nothing and sent nothing. \
-             Nothing to do.",
-            rest.trim()
-        );
-    }
-    if let Some(rest) = reason.strip_prefix("muted by ") {
-        return format!(
-            "Skipped: the incident was muted in Slack by {rest}. Its recovery is still sent. \
-             Click \"Unmute\" on the incident's card, or end the mute on the project's Slack page."
-        );
-    }
-    match reason {
-        "sending is disabled for this project" => {
-            return "Not sent: \"Send messages\" is disabled for this project. Enable it on the \
-                    project's Slack page to receive notifications."
-                .to_owned()
-        }
-        "sending is disabled for this organization" => {
-            return "Not sent: \"Send messages\" is disabled for the organization. Enable it on \
-                    the organization's Slack page to receive notifications."
-                .to_owned()
-        }
-        "superseded by a newer intermediate report" => {
-            return "Skipped: a newer intermediate report of the same load test replaced it \
-                    while the channel was busy. Nothing to do."
-                .to_owned()
-        }
-        "no Slack integration" | "the Slack integration was removed" => {
-            return "Not sent: the Slack integration was removed before this message went out. \
-                    Set up the Slack integration again to receive the next notifications."
-                .to_owned()
-        }
-        _ => {}
-    }
-    match classify(reason) {
-        ErrorClass::Channel => match reason {
-            "channel_not_found" => format!(
-                "Not sent: Slack cannot find this channel ({reason}); it was deleted or made \
-                 private. Pick an existing public channel under Target Channels."
-            ),
-            "is_archived" => format!(
-                "Not sent: the channel is archived in Slack ({reason}). Unarchive it in Slack \
-                 or pick another channel under Target Channels."
-            ),
-            _ => format!(
-                "Not sent: Slack refused to post in this channel ({reason}). Check that it \
-                 exists, is public and not archived, or pick another channel under Target \
-                 Channels."
-            ),
-        },
-        ErrorClass::IntegrationBroken => format!(
-            "Not sent: Slack no longer accepts the integration ({reason}). Set up the Slack \
-             integration again with \"Set Up Slack Integration\"."
-        ),
-        ErrorClass::RetryLater => format!(
-            "Slack was busy or could not be reached ({reason}); the message is retried \
-             automatically. Nothing to do."
-        ),
-        ErrorClass::BadMessage => format!(
-            "Not sent: Slack refused the message itself ({reason}). Ask your XTC operator to \
-             check the service's logs."
-        ),
-        ErrorClass::Other => format!(
-            "Not sent: {reason}. If this keeps happening, ask your XTC operator to check the \
-             service's logs."
-        ),
-    }
-}
+// The sentence for a stored reason has its home with the reason type; the UI imports it
+// from here.
+pub use crate::domain::delivery_reason::error_message;
 
 /// One entry of the delivery log, as the API and the UI show it: a delivery of an event
 /// to one channel, or one channel's result of "Send Test Message" (`event_type`
@@ -535,48 +424,4 @@ pub async fn list_org(
         .await?;
     let (deliveries, mutes) = deliveries;
     Ok(web::Json(DeliveryLog { deliveries, mutes }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_class_of_reason_reads_as_a_sentence_with_what_to_do() {
-        for (reason, expect) in [
-            ("is_archived", "archived in Slack"),
-            ("channel_not_found", "cannot find this channel"),
-            (
-                "configuration incomplete: active_integration missing",
-                "set up the Slack integration again",
-            ),
-            (
-                "configuration incomplete: integration, target_channels missing",
-                "at least one target channel",
-            ),
-            ("sending is disabled for this project", "Enable it"),
-            (
-                "the Slack integration is broken: token_revoked",
-                "Set up the Slack integration again",
-            ),
-            ("token_revoked", "Set up the Slack integration again"),
-            (
-                "gave up after 6 attempts: http_503",
-                "Slack kept failing (http_503)",
-            ),
-            ("ratelimited", "retried automatically"),
-            ("superseded by a newer intermediate report", "Nothing to do"),
-            (
-                "the Slack integration was removed",
-                "Set up the Slack integration again",
-            ),
-            ("msg_too_long", "operator"),
-            ("muted by sam until recovered", "Unmute"),
-            ("something new", "operator"),
-        ] {
-            let text = error_message(reason);
-            assert!(text.contains(expect), "{reason}: {text}");
-            assert!(text.ends_with('.'), "{reason}: {text}");
-        }
-    }
 }

@@ -23,6 +23,7 @@ use crate::db::models::scenario_controls::{ControlsRow, MuteListing};
 use crate::db::models::slack_action::{ActionKey, SlackAction};
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::DbConnection;
+use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
 use crate::domain::incident::{Action, Actor, Applied, Controls, Refusal};
 use crate::domain::settings::{Integration, IntegrationStatus};
@@ -102,7 +103,7 @@ pub fn mute_reason(
     incident: i64,
     recovery: bool,
     now: DateTime<Utc>,
-) -> diesel::QueryResult<Option<String>> {
+) -> diesel::QueryResult<Option<DeliveryReason>> {
     let Some(row) = ControlsRow::find(conn, scenario_id)? else {
         return Ok(None);
     };

@@ -8,11 +8,7 @@ use crate::db::models::audit::AuditEntry;
 use crate::db::models::delivery::Delivery;
 use crate::db::models::installation::Installation;
 use crate::db::DbConnection;
-
-/// What the reason of a broken installation's failed deliveries says.
-pub fn broken_reason(code: &str) -> String {
-    format!("the Slack integration is broken: {code}")
-}
+use crate::domain::delivery_reason::DeliveryReason;
 
 /// Marks `inst` revoked with `code`, fails its pending deliveries with that reason, and
 /// writes the audit entry (`actor` names who noticed), in the caller's transaction.
@@ -25,7 +21,10 @@ pub fn mark_broken(
     actor: &str,
 ) -> diesel::QueryResult<usize> {
     Installation::mark_revoked(conn, &inst.id, code)?;
-    let failed = Delivery::fail_pending_for_installation(conn, &inst.id, &broken_reason(code))?;
+    let reason = DeliveryReason::IntegrationBroken {
+        code: code.to_owned(),
+    };
+    let failed = Delivery::fail_pending_for_installation(conn, &inst.id, &reason)?;
     AuditEntry::insert(
         conn,
         actor,

@@ -17,6 +17,7 @@ use crate::db::models::project::Project;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::DbConnection;
 use crate::domain::channel::TargetChannel;
+use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::rules::Rule;
 use crate::slack;
 
@@ -188,11 +189,10 @@ pub(crate) fn hand_over_pending(
                     conn,
                     &old.id,
                     &old_address,
-                    &format!(
-                        "channel {shown} was not found in the Slack workspace {} after the \
-                         re-install; choose a target channel that exists there",
-                        new.team_name
-                    ),
+                    &DeliveryReason::ChannelNotFoundAfterReinstall {
+                        channel: shown,
+                        workspace: new.team_name.clone(),
+                    },
                 )?;
             }
         }

@@ -1,12 +1,13 @@
 //! `card_edits`: run-card edits (`chat.update`) waiting to go out, one row per card holding
 //! its latest state (so pending edits of a card collapse into one), and `workspace_pacing`,
-//! which spaces them per Slack workspace.
+//! which spaces them per Slack workspace (by the rule of `domain::pacing`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{card_edits, workspace_pacing};
 use crate::db::{DbConnection, FirstRowDsl};
+use crate::domain::pacing::Pacing;
 
 /// The Web API method `workspace_pacing` rows of card edits are kept under.
 pub const CHAT_UPDATE: &str = "chat.update";
@@ -35,19 +36,6 @@ pub struct CardEdit {
     pub claimed_by: Option<String>,
     /// When the oldest unsent write was made.
     pub created_at: NaiveDateTime,
-}
-
-/// How card edits are paced per workspace (GCRA over `workspace_pacing.next_allowed_at`).
-#[derive(Clone, Copy, Debug)]
-pub struct EditPacing {
-    pub interval: chrono::Duration,
-    pub burst: u32,
-}
-
-impl EditPacing {
-    fn tolerance(&self) -> chrono::Duration {
-        self.interval * (self.burst.max(1) as i32 - 1)
-    }
 }
 
 /// Where a card is and how it is edited: the fields of a new [`CardEdit`] besides its state.
@@ -144,7 +132,7 @@ impl CardEdit {
         lease: chrono::Duration,
         instance: &str,
         limit: i64,
-        pacing: EditPacing,
+        pacing: Pacing,
     ) -> QueryResult<Vec<CardEdit>> {
         let due = card_edits::table
             .filter(card_edits::due_at.le(now))
@@ -163,7 +151,7 @@ impl CardEdit {
                 break;
             }
             let tat = pacing_of(conn, &edit.team_id)?;
-            let allowed_at = tat.map(|t| t - pacing.tolerance());
+            let allowed_at = tat.map(|t| pacing.allowed_at(t));
             if let Some(at) = allowed_at.filter(|at| *at > now) {
                 diesel::update(card_edits::table.find(edit.key()))
                     .set(card_edits::due_at.eq(at))
@@ -186,7 +174,7 @@ impl CardEdit {
             if n == 0 {
                 continue;
             }
-            let next = tat.map_or(now, |t| t.max(now)) + pacing.interval;
+            let next = pacing.after_send(tat, now);
             set_pacing(conn, &edit.team_id, tat.is_some(), next)?;
             edit.attempts += 1;
             claimed.push(edit);
@@ -298,8 +286,8 @@ pub fn block_workspace(
     conn: &mut DbConnection,
     team: &str,
     until: NaiveDateTime,
-    pacing: EditPacing,
+    pacing: Pacing,
 ) -> QueryResult<()> {
     let exists = pacing_of(conn, team)?.is_some();
-    set_pacing(conn, team, exists, until + pacing.tolerance())
+    set_pacing(conn, team, exists, pacing.blocked_until(until))
 }

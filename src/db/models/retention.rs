@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Timestamp;
 
 use super::delivery::DeliveryStatus;
+use crate::db::models::delivery::pending_status;
 use crate::db::schema::deliveries;
 use crate::db::DbConnection;
 
@@ -110,17 +111,21 @@ pub fn prune_threads(
 ) -> QueryResult<usize> {
     delete_batch(
         conn,
-        "DELETE FROM slack_threads WHERE (subject_key, team_id, channel) IN ( \
+        concat!(
+            "DELETE FROM slack_threads WHERE (subject_key, team_id, channel) IN ( \
          SELECT t.subject_key, t.team_id, t.channel FROM slack_threads t \
          WHERE t.updated_at < {cutoff} \
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status = 'pending' \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status = ",
+            pending_status!(),
+            " \
              AND d.subject_key = t.subject_key) \
          AND NOT EXISTS (SELECT 1 FROM card_edits c WHERE c.subject_key = t.subject_key) \
          AND NOT EXISTS (SELECT 1 FROM load_tests l WHERE t.subject_key LIKE 'lt:%' \
              AND l.id = substr(t.subject_key, 4) AND l.state NOT IN ('reported', 'error')) \
          AND NOT EXISTS (SELECT 1 FROM scenarios s WHERE s.state <> 'ok' \
              AND t.subject_key = 'sc:' || s.id || ':' || s.incident) \
-         LIMIT {limit})",
+         LIMIT {limit})"
+        ),
         cutoff,
         limit,
     )
@@ -135,12 +140,16 @@ pub fn prune_load_tests(
 ) -> QueryResult<usize> {
     delete_batch(
         conn,
-        "DELETE FROM load_tests WHERE id IN (SELECT l.id FROM load_tests l \
+        concat!(
+            "DELETE FROM load_tests WHERE id IN (SELECT l.id FROM load_tests l \
          WHERE l.updated_at < {cutoff} AND l.state IN ('reported', 'error') \
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status = 'pending' \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status = ",
+            pending_status!(),
+            " \
              AND d.subject_key = 'lt:' || l.id) \
          AND NOT EXISTS (SELECT 1 FROM card_edits c WHERE c.subject_key = 'lt:' || l.id) \
-         LIMIT {limit})",
+         LIMIT {limit})"
+        ),
         cutoff,
         limit,
     )
@@ -156,13 +165,17 @@ pub fn prune_scenarios(
 ) -> QueryResult<usize> {
     delete_batch(
         conn,
-        "DELETE FROM scenarios WHERE id IN (SELECT s.id FROM scenarios s \
+        concat!(
+            "DELETE FROM scenarios WHERE id IN (SELECT s.id FROM scenarios s \
          WHERE s.updated_at < {cutoff} AND s.state = 'ok' \
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status = 'pending' \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status = ",
+            pending_status!(),
+            " \
              AND d.subject_key LIKE 'sc:' || s.id || ':%') \
          AND NOT EXISTS (SELECT 1 FROM card_edits c \
              WHERE c.subject_key LIKE 'sc:' || s.id || ':%') \
-         LIMIT {limit})",
+         LIMIT {limit})"
+        ),
         cutoff,
         limit,
     )

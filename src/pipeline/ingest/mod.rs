@@ -18,7 +18,7 @@ mod batch;
 mod scenario;
 
 pub use batch::{load_test_batch, LoadTestJob};
-pub use scenario::{monitoring_event, STALE_REASON_PREFIX};
+pub use scenario::monitoring_event;
 
 /// What an event of a project is ingested with: the project's effective settings (from
 /// the `ConfigResolver`) and whether the project was seen registered when they were
@@ -93,28 +93,30 @@ fn outbox_rows(
 ) -> Vec<NewDelivery> {
     let skip = effective.skip_reason();
     let integration = effective.integration.value.as_ref();
-    let base = |channel: String, channel_name: Option<String>, route: Option<&Route>| NewDelivery {
-        event_id: event_id.to_owned(),
-        org_id: org.to_owned(),
-        project_id: project.to_owned(),
-        subject_key: subject_key.to_owned(),
-        event_type: event_type.to_owned(),
-        channel,
-        channel_name,
-        team_id: integration.map(|i| i.team_id.clone()),
-        installation_id: integration.map(|i| i.installation_id.clone()),
-        threads: effective.threads.value,
-        compact: effective.compact_messages.value,
-        status: if skip.is_some() {
-            DeliveryStatus::Skipped
-        } else {
-            DeliveryStatus::Pending
-        },
-        error: skip.clone(),
-        next_attempt_at: now,
-        created_at: now,
-        mention: route.and_then(|r| r.mention.clone()),
-        rule: route.and_then(|r| r.rule.clone()),
+    let base = |channel: String, channel_name: Option<String>, route: Option<&Route>| {
+        let mut row = NewDelivery {
+            event_id: event_id.to_owned(),
+            org_id: org.to_owned(),
+            project_id: project.to_owned(),
+            subject_key: subject_key.to_owned(),
+            event_type: event_type.to_owned(),
+            channel,
+            channel_name,
+            team_id: integration.map(|i| i.team_id.clone()),
+            installation_id: integration.map(|i| i.installation_id.clone()),
+            threads: effective.threads.value,
+            compact: effective.compact_messages.value,
+            status: DeliveryStatus::Pending,
+            error: None,
+            next_attempt_at: now,
+            created_at: now,
+            mention: route.and_then(|r| r.mention.clone()),
+            rule: route.and_then(|r| r.rule.clone()),
+        };
+        if let Some(reason) = &skip {
+            row.skip(reason);
+        }
+        row
     };
     let routes = rules::routes(
         &effective.target_channels.value,

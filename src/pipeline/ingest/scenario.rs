@@ -12,6 +12,7 @@ use crate::db::models::delivery::DeliveryStatus;
 use crate::db::models::event::EventRow;
 use crate::db::models::scenario::ScenarioRow;
 use crate::db::DbConnection;
+use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::monitoring::{self, ScenarioState};
 use crate::pipeline::events::{MonitoringEvent, Payload, ScenarioPayload};
@@ -145,8 +146,7 @@ pub fn monitoring_event(
                     .iter_mut()
                     .filter(|r| r.status == DeliveryStatus::Pending)
                 {
-                    r.status = DeliveryStatus::Skipped;
-                    r.error = Some(reason.clone());
+                    r.skip(&reason);
                 }
             }
         }
@@ -176,9 +176,6 @@ fn is_stale(row: &ScenarioRow, ev: &MonitoringEvent) -> bool {
     row.last_result_at
         .is_some_and(|newest| naive(ev.occurred_at) < newest)
 }
-
-/// The delivery log's reason for a late result (see `http::deliveries::error_message`).
-pub const STALE_REASON_PREFIX: &str = "stale result:";
 
 /// A result older than the newest applied: kept in the history (its event row, with the
 /// scenario's state as it is), nothing else changes. When it would have changed the
@@ -217,12 +214,7 @@ fn stale(
     let (_, would_change) = monitoring::apply_with(prev, ev.health, ev.occurred_at, flap);
     if let (Some(change), true) = (would_change, ev.notify_slack) {
         let newest = row.last_result_at.map(|t| t.and_utc()).unwrap_or(now);
-        let reason = format!(
-            "{STALE_REASON_PREFIX} {} occurred at {}, before the newest result applied ({})",
-            ev.health.as_str(),
-            ev.occurred_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            newest.format("%Y-%m-%d %H:%M:%S UTC"),
-        );
+        let reason = DeliveryReason::stale(ev.health, ev.occurred_at, newest);
         let mut rows = outbox_rows(
             &resolved.effective,
             id.key.as_str(),
@@ -232,9 +224,12 @@ fn stale(
             change.kind(),
             naive(now),
         );
-        for r in &mut rows {
-            r.status = DeliveryStatus::Skipped;
-            r.error.get_or_insert_with(|| reason.clone());
+        // A row already skipped keeps its own reason (sending disabled, ...).
+        for r in rows
+            .iter_mut()
+            .filter(|r| r.status == DeliveryStatus::Pending)
+        {
+            r.skip(&reason);
         }
         queue(conn, &rows)?;
     }

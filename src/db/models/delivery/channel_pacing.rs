@@ -1,0 +1,67 @@
+//! `channel_pacing`: each channel's theoretical arrival time, moved by the rule of
+//! `domain::pacing` as the sender claims for the channel or Slack answers 429.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::channel_pacing;
+use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
+use crate::domain::pacing::Pacing;
+
+fn tat(conn: &mut DbConnection, team: &str, channel: &str) -> QueryResult<Option<NaiveDateTime>> {
+    channel_pacing::table
+        .find((team, channel))
+        .select(channel_pacing::next_allowed_at)
+        .first_row(conn)
+        .optional()
+}
+
+/// A send to the channel at `now`: its theoretical arrival time moves one interval on.
+pub(super) fn advance(
+    conn: &mut DbConnection,
+    team: &str,
+    channel: &str,
+    now: NaiveDateTime,
+    pacing: Pacing,
+) -> QueryResult<()> {
+    let current = tat(conn, team, channel)?;
+    let next = pacing.after_send(current, now);
+    set(conn, team, channel, current.is_some(), next)
+}
+
+fn set(
+    conn: &mut DbConnection,
+    team: &str,
+    channel: &str,
+    exists: bool,
+    next: NaiveDateTime,
+) -> QueryResult<()> {
+    if exists {
+        diesel::update(channel_pacing::table.find((team, channel)))
+            .set(channel_pacing::next_allowed_at.eq(next))
+            .returning(channel_pacing::next_allowed_at)
+            .cached()
+            .load::<NaiveDateTime>(conn)?;
+    } else {
+        diesel::insert_into(channel_pacing::table)
+            .values((
+                channel_pacing::team_id.eq(team),
+                channel_pacing::channel.eq(channel),
+                channel_pacing::next_allowed_at.eq(next),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// After a 429: nothing more goes to this channel before `until` (no burst either).
+pub fn block_channel(
+    conn: &mut DbConnection,
+    team: &str,
+    channel: &str,
+    until: NaiveDateTime,
+    pacing: Pacing,
+) -> QueryResult<()> {
+    let exists = tat(conn, team, channel)?.is_some();
+    set(conn, team, channel, exists, pacing.blocked_until(until))
+}

@@ -1,0 +1,249 @@
+//! `deliveries`: the outbox's rows and the reads of it. One row per (event, target
+//! channel), written in the ingest transaction; the SlackSender claims due rows, sends them,
+//! and records the outcome. Every change of a row's status goes through [`lifecycle`];
+//! the pacing of channels is kept in `channel_pacing` ([`channel_pacing`]).
+//!
+//! Ordering: only the oldest pending delivery of a (workspace, channel) is ever claimed,
+//! so messages of one channel go out in event order, across instances too.
+
+mod channel_pacing;
+mod lifecycle;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::deliveries;
+use crate::db::{on_each_backend, CachedDsl, DbConnection};
+
+pub use channel_pacing::block_channel;
+use lifecycle::is_pending;
+pub(crate) use lifecycle::pending_status;
+
+// The log's filter keeps its old path for the UI, which imports it from here.
+pub use super::delivery_log::LogFilter;
+
+/// Where a delivery stands. `pending` until it is sent, fails for good, or is skipped
+/// (sending disabled, configuration incomplete, superseded report).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Failed,
+    Skipped,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Sent, Self::Failed, Self::Skipped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+crate::db::text_enum!(DeliveryStatus);
+
+#[derive(Queryable, QueryableByName, Selectable, Debug, Clone)]
+#[diesel(table_name = deliveries)]
+pub struct Delivery {
+    pub id: i64,
+    pub event_id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub subject_key: String,
+    pub event_type: String,
+    pub channel: String,
+    pub channel_name: Option<String>,
+    pub team_id: Option<String>,
+    pub installation_id: Option<String>,
+    pub threads: bool,
+    pub compact: bool,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub claimed_by: Option<String>,
+    pub slack_ts: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+    /// Slack markup of who a notification rule pings in this message (first message of the
+    /// event in this channel only).
+    pub mention: Option<String>,
+    /// The notification rule(s) that sent this delivery (`None`: a target channel).
+    pub rule: Option<String>,
+}
+
+#[derive(Insertable, Debug, Clone)]
+// None is a bound NULL, not DEFAULT: one SQL text per statement, so it stays prepared.
+#[diesel(table_name = deliveries, treat_none_as_default_value = false)]
+pub struct NewDelivery {
+    pub event_id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub subject_key: String,
+    pub event_type: String,
+    pub channel: String,
+    pub channel_name: Option<String>,
+    pub team_id: Option<String>,
+    pub installation_id: Option<String>,
+    pub threads: bool,
+    pub compact: bool,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub mention: Option<String>,
+    pub rule: Option<String>,
+}
+
+impl Delivery {
+    pub fn insert_all(conn: &mut DbConnection, rows: &[NewDelivery]) -> QueryResult<()> {
+        // One statement per row: MultiConnection has no portable batch insert.
+        for row in rows {
+            diesel::insert_into(deliveries::table)
+                .values(row)
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Inserts many outbox rows in as few statements as the backends' limits on bound
+    /// values allow (one for a batch of ingested events).
+    pub fn insert_many(conn: &mut DbConnection, rows: &[&NewDelivery]) -> QueryResult<()> {
+        /// Rows per statement: about 20 values each, well within PostgreSQL's 65,535 and
+        /// SQLite's 32,766 bound values per statement.
+        const ROWS_PER_STATEMENT: usize = 1_000;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            on_each_backend!(conn, c => diesel::insert_into(deliveries::table)
+                .values(chunk.iter().copied().cloned().collect::<Vec<_>>())
+                .execute(c))?;
+        }
+        Ok(())
+    }
+
+    /// Number of deliveries waiting to be sent (the queue depth).
+    pub fn count_pending(conn: &mut DbConnection) -> QueryResult<i64> {
+        deliveries::table
+            .filter(is_pending())
+            .count()
+            .cached()
+            .get_result(conn)
+    }
+    /// The pending deliveries queued behind `head` in its channel, due by `now`, oldest
+    /// first, at most `limit`; stops at the first that is not due or claimed (so what is
+    /// taken keeps the channel's order).
+    pub fn pending_behind(
+        conn: &mut DbConnection,
+        head: &Self,
+        now: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        let rows: Vec<Self> = deliveries::table
+            .filter(is_pending())
+            .filter(deliveries::team_id.eq(&head.team_id))
+            .filter(deliveries::channel.eq(&head.channel))
+            .filter(deliveries::id.gt(head.id))
+            .order(deliveries::id.asc())
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .take_while(|d| {
+                d.next_attempt_at <= now && d.claimed_until.is_none_or(|until| until < now)
+            })
+            .collect())
+    }
+
+    /// Hands the pending deliveries of installation `from` to its replacement `to` (in
+    /// workspace `team`); with `readdress = (old, new address, new name)` only those to
+    /// channel `old`, re-addressed. Claims in flight keep their lease.
+    pub fn hand_over_pending(
+        conn: &mut DbConnection,
+        from: &str,
+        to: &str,
+        team: &str,
+        readdress: Option<(&str, &str, &str)>,
+    ) -> QueryResult<usize> {
+        let pending = deliveries::table
+            .filter(is_pending())
+            .filter(deliveries::installation_id.eq(from));
+        match readdress {
+            None => diesel::update(pending)
+                .set((
+                    deliveries::installation_id.eq(to),
+                    deliveries::team_id.eq(team),
+                ))
+                .execute(conn),
+            Some((old, address, name)) => {
+                diesel::update(pending.filter(deliveries::channel.eq(old)))
+                    .set((
+                        deliveries::installation_id.eq(to),
+                        deliveries::team_id.eq(team),
+                        deliveries::channel.eq(address),
+                        deliveries::channel_name.eq(name),
+                    ))
+                    .execute(conn)
+            }
+        }
+    }
+
+    /// Makes an installation's waiting deliveries due now (Slack recovered from an outage).
+    pub fn wake_pending_for_installation(
+        conn: &mut DbConnection,
+        installation_id: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(is_pending())
+                .filter(deliveries::installation_id.eq(installation_id))
+                .filter(deliveries::next_attempt_at.gt(at)),
+        )
+        .set(deliveries::next_attempt_at.eq(at))
+        .execute(conn)
+    }
+
+    /// The distinct channels (address, name) of an installation's pending deliveries.
+    pub fn pending_channels_of(
+        conn: &mut DbConnection,
+        installation_id: &str,
+    ) -> QueryResult<Vec<(String, Option<String>)>> {
+        deliveries::table
+            .filter(is_pending())
+            .filter(deliveries::installation_id.eq(installation_id))
+            .select((deliveries::channel, deliveries::channel_name))
+            .distinct()
+            .load(conn)
+    }
+
+    /// Counts deliveries per status (for metrics).
+    pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+        deliveries::table
+            .group_by(deliveries::status)
+            .select((deliveries::status, diesel::dsl::count_star()))
+            .load(conn)
+    }
+}

@@ -1,0 +1,239 @@
+//! Sending one claimed delivery: load what the message needs ([`prepare`]), make sure
+//! the workspace may be called (outage probe, token), send ([`send`]), and record the
+//! outcome ([`record`]: sent / retry later / failed / integration broken). Claiming what
+//! is due is [`claim`].
+
+mod claim;
+mod prepare;
+mod record;
+mod send;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use claim::claim;
+pub(crate) use prepare::names_of;
+pub use record::backoff;
+use record::{Record, RetryCause, SavedOutage, MAX_PROBE_INTERVAL};
+
+use super::tokens::RefreshError;
+use crate::crypto::Cipher;
+use crate::db::models::delivery::Delivery;
+use crate::db::models::installation::Installation;
+use crate::db::{now, write_tx, Db, DbError};
+use crate::domain::delivery_reason::DeliveryReason;
+use crate::domain::pacing::Pacing;
+use crate::slack::{ErrorClass, SlackApi};
+
+/// How long a probe holds the probe right (its Slack call's timeout is shorter).
+const PROBE_HOLD: Duration = Duration::from_secs(120);
+
+/// Tunables of the sender.
+#[derive(Clone, Debug)]
+pub struct SenderConfig {
+    pub pacing: Pacing,
+    /// First retry delay after a 5xx/timeout; doubles per attempt (with jitter).
+    pub retry_base: Duration,
+    /// Attempts before a delivery that keeps failing transiently is given up.
+    pub max_attempts: i32,
+    /// How long after its acceptance a delivery is retried before it is given up.
+    pub retry_window: chrono::Duration,
+    /// How long a claim protects a delivery from other senders.
+    pub lease: chrono::Duration,
+    /// Names this process in `claimed_by`.
+    pub instance: String,
+    /// How run-card edits (`chat.update`) are paced per workspace.
+    pub edit_pacing: Pacing,
+    /// A channel backlog that would hold a message back longer than this goes out as
+    /// digests (`pipeline::digest`); `None`: never.
+    pub digest_after: Option<chrono::Duration>,
+}
+
+/// What sending needs.
+pub struct SenderDeps {
+    pub db: Db,
+    /// Cleared when an installation breaks, so new events stop resolving to it at once.
+    pub effective: super::effective::EffectiveCache,
+    pub slack: SlackApi,
+    pub renderer: Arc<super::render::Renderer>,
+    pub cipher: Cipher,
+    /// Bot tokens, refreshed when the app rotates them.
+    pub tokens: super::tokens::TokenSource,
+    pub config: SenderConfig,
+    /// Attempt outcomes and delivery latency.
+    pub metrics: crate::metrics::Metrics,
+}
+
+/// How a delivery attempt ended (for metrics and logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Sent,
+    Retry,
+    Failed,
+}
+
+impl Attempt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Retry => "retry",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Sends one claimed delivery and records the outcome. Every log line of the attempt
+/// carries the `delivery` span (`delivery_id`, `event_id`, `channel`).
+pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
+    use tracing::Instrument;
+    let span = tracing::info_span!("delivery", delivery_id = d.id, event_id = %d.event_id, channel = %d.channel);
+    // `instrument`, not `span.enter()`: a guard held across `.await` would leak the span
+    // into whatever else runs on this thread while the attempt waits.
+    let created_at = d.created_at;
+    let metrics = deps.metrics.clone();
+    let attempt = deliver_in_span(deps, d).instrument(span).await;
+    let latency = (attempt == Attempt::Sent)
+        .then(|| (now() - created_at).to_std().ok())
+        .flatten();
+    metrics.delivery_attempt(attempt.as_str(), latency);
+    attempt
+}
+
+async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
+    let (d2, deps2) = (d.clone(), deps.clone());
+    let prepared = deps
+        .db
+        .run(move |conn| prepare::prepare(conn, &d2, &deps2.config))
+        .await;
+    // Whether the workspace was seen failing (only then may a success clear the mark).
+    let mut was_failing = false;
+    let record = match prepared {
+        Err(e) => {
+            tracing::warn!(error = %e, "could not load the delivery; will retry");
+            Record::Retry {
+                delay: deps.config.retry_base,
+                error: DeliveryReason::DatabaseUnavailable,
+                blocked_for: None,
+                cause: RetryCause::Other,
+            }
+        }
+        Ok(Err(reason)) => Record::Failed { reason },
+        Ok(Ok(p)) => {
+            was_failing = p.installation.failing_since.is_some();
+            match wait_for_probe(&deps, &p.installation).await {
+                Some(wait) => wait,
+                None => match deps.tokens.token(&p.installation).await {
+                    Err(RefreshError::Unreadable) => Record::Failed {
+                        reason: DeliveryReason::TokenUnreadable,
+                    },
+                    Err(e) => token_expired_after(&deps, &p.installation, e).await,
+                    Ok(token) => {
+                        let installation = p.installation.clone();
+                        match send::send(&deps, &d, p, &token).await {
+                            // Rotating tokens: refresh once before calling the integration
+                            // broken.
+                            Record::Broken { code } if code == "token_expired" => {
+                                match deps.tokens.refresh(&installation).await {
+                                    Ok(_) => Record::Retry {
+                                        delay: Duration::ZERO,
+                                        error: DeliveryReason::Slack(code),
+                                        blocked_for: None,
+                                        cause: RetryCause::Other,
+                                    },
+                                    Err(e) => token_expired_after(&deps, &installation, e).await,
+                                }
+                            }
+                            record => record,
+                        }
+                    }
+                },
+            }
+        }
+    };
+    let record = record.or_give_up(&d, &deps.config);
+    let attempt = match record {
+        Record::Retry { .. } => Attempt::Retry,
+        Record::Sent { .. } => Attempt::Sent,
+        Record::Failed { .. } | Record::Broken { .. } => Attempt::Failed,
+    };
+    match &record {
+        Record::Sent { .. } => tracing::info!(attempts = d.attempts, "delivered"),
+        Record::Retry { error, delay, .. } => {
+            tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "will retry")
+        }
+        Record::Failed { reason } => tracing::warn!(error = %reason, "delivery failed"),
+        Record::Broken { code } => tracing::warn!(error = %code, "delivery failed"),
+    }
+    let broken = matches!(record, Record::Broken { .. });
+    let org = d.org_id.clone();
+    let pacing = deps.config.pacing;
+    let saved = deps
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| record::save(c, &d, record, pacing, was_failing))
+                .map_err(DbError::from)
+        })
+        .await;
+    if let Ok(SavedOutage::Recovered) = saved {
+        tracing::info!("Slack answers again; the workspace's waiting deliveries go on");
+    }
+    if let Err(e) = saved {
+        // The claim's lease expires and the delivery is tried again.
+        tracing::error!(error = %e, "could not record a delivery outcome");
+    }
+    if broken {
+        deps.effective.invalidate_org(&org);
+    }
+    attempt
+}
+
+/// The bot token expired and could not be refreshed: a refresh that Slack refused for
+/// good breaks the integration; anything else (Slack or the database unreachable) is
+/// retried.
+async fn token_expired_after(deps: &SenderDeps, inst: &Installation, e: RefreshError) -> Record {
+    tracing::warn!(installation = %inst.id, error = %e, "could not refresh the Slack token");
+    match e {
+        RefreshError::Slack(s) if s.class() != ErrorClass::RetryLater => Record::Broken {
+            code: format!("token_expired (refresh failed: {})", s.code()),
+        },
+        RefreshError::NotRotating | RefreshError::NoCredentials | RefreshError::Unreadable => {
+            Record::Broken {
+                code: "token_expired".into(),
+            }
+        }
+        _ => Record::Retry {
+            delay: backoff(deps.config.retry_base, 1),
+            error: DeliveryReason::TokenRefreshRetried,
+            blocked_for: None,
+            cause: RetryCause::Other,
+        },
+    }
+}
+
+/// While Slack is failing for a workspace, one delivery at a time probes it and the others
+/// wait for the next probe without calling Slack. `Some(record)` when this delivery waits.
+async fn wait_for_probe(deps: &SenderDeps, installation: &Installation) -> Option<Record> {
+    let next = installation.next_probe_at?;
+    installation.failing_since?;
+    let id = installation.id.clone();
+    let at = now();
+    let hold = at + chrono::Duration::from_std(PROBE_HOLD).unwrap_or_default();
+    let taken = deps
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| Installation::take_probe(c, &id, at, hold)).map_err(DbError::from)
+        })
+        .await;
+    match taken {
+        Ok(true) => None,
+        Ok(false) | Err(_) => Some(Record::Retry {
+            delay: (next - at)
+                .to_std()
+                .unwrap_or_default()
+                .clamp(Duration::from_millis(200), MAX_PROBE_INTERVAL),
+            error: DeliveryReason::AwaitingProbe,
+            blocked_for: None,
+            cause: RetryCause::AwaitingProbe,
+        }),
+    }
+}

@@ -1,0 +1,96 @@
+//! Loading what one delivery needs from the database (its event, installation, thread,
+//! incident controls, the digest behind it), or the reason it cannot be sent at all.
+
+use super::SenderConfig;
+use crate::db::models::delivery::Delivery;
+use crate::db::models::event::EventRow;
+use crate::db::models::installation::Installation;
+use crate::db::models::organization::Organization;
+use crate::db::models::project::Project;
+use crate::db::models::slack_thread::SlackThread;
+use crate::db::{now, DbConnection, DbError};
+use crate::domain::delivery_reason::DeliveryReason;
+use crate::domain::incident::Controls;
+use crate::domain::settings::IntegrationStatus;
+use crate::pipeline::digest;
+use crate::pipeline::events::Payload;
+use crate::pipeline::incidents;
+use crate::pipeline::render::Names;
+
+/// Everything a delivery needs from the database.
+pub(super) struct Prepared {
+    pub(super) payload: Payload,
+    pub(super) names: Names,
+    pub(super) installation: Installation,
+    pub(super) thread: Option<SlackThread>,
+    /// An incident's acknowledgement and mute (for its card).
+    pub(super) controls: Option<Controls>,
+    /// Waiting deliveries of the channel that go out with this one as a digest.
+    pub(super) digest: Vec<digest::Merged>,
+}
+
+/// `Ok(Err(reason))`: the delivery fails for `reason` without calling Slack.
+pub(super) fn prepare(
+    conn: &mut DbConnection,
+    d: &Delivery,
+    config: &SenderConfig,
+) -> Result<Result<Prepared, DeliveryReason>, DbError> {
+    let Some(event) = EventRow::find_by_id(conn, &d.event_id)? else {
+        return Ok(Err(DeliveryReason::EventGone));
+    };
+    let Ok(payload) = serde_json::from_str::<Payload>(&event.payload) else {
+        return Ok(Err(DeliveryReason::EventUnreadable));
+    };
+    let Some(installation_id) = &d.installation_id else {
+        return Ok(Err(DeliveryReason::NoIntegration));
+    };
+    let Some(installation) = Installation::find_by_id(conn, installation_id)? else {
+        return Ok(Err(DeliveryReason::IntegrationRemoved));
+    };
+    if installation.status() != IntegrationStatus::Active {
+        let code = installation
+            .status_reason
+            .clone()
+            .unwrap_or_else(|| "revoked".into());
+        return Ok(Err(DeliveryReason::IntegrationBroken { code }));
+    }
+    let names = names_of(conn, &d.org_id, &d.project_id)?;
+    let (thread, controls) = if d.threads {
+        (
+            SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?,
+            incidents::controls_for(conn, &d.subject_key)?,
+        )
+    } else {
+        (None, None)
+    };
+    // A reply under an existing card never heads a digest: no need to look behind it.
+    let digest = if thread.is_some() {
+        Vec::new()
+    } else {
+        digest::batch(conn, d, &payload, &names, config, now())?
+    };
+    Ok(Ok(Prepared {
+        payload,
+        names,
+        installation,
+        thread,
+        controls,
+        digest,
+    }))
+}
+
+/// The organization's and project's names as they are now.
+pub(crate) fn names_of(
+    conn: &mut DbConnection,
+    org_id: &str,
+    project_id: &str,
+) -> Result<Names, DbError> {
+    let org = Organization::find_by_id(conn, org_id)?;
+    let project = Project::find_by_id(conn, org_id, project_id)?;
+    Ok(Names {
+        org_id: org_id.to_owned(),
+        org_name: org.map_or_else(|| org_id.to_owned(), |o| o.name),
+        project_id: project_id.to_owned(),
+        project_name: project.map_or_else(|| project_id.to_owned(), |p| p.name),
+    })
+}

@@ -1,0 +1,290 @@
+//! Sending one delivery to Slack: plan the message (a single message, the run card, a
+//! reply under it, only a card edit, or a digest of the channel's backlog), render it, post
+//! it (posting the card again when someone deleted it), and say what to record.
+
+use secrecy::SecretString;
+
+use super::prepare::Prepared;
+use super::record::{classify, Record, ThreadWrite};
+use super::SenderDeps;
+use crate::db::models::card_edit::CardEdit;
+use crate::db::models::delivery::Delivery;
+use crate::db::models::slack_thread::SlackThread;
+use crate::db::{now, write_tx, DbError};
+use crate::domain::delivery_reason::DeliveryReason;
+use crate::pipeline::events::Payload;
+use crate::pipeline::incidents;
+use crate::pipeline::render::{Card, CardControls};
+use crate::slack::PostMessage;
+
+/// Error and aborted events (and recoveries, and an incident failing again) are also shown
+/// in the channel.
+fn broadcast(payload: &Payload) -> bool {
+    use crate::domain::lifecycle::LoadTestEventType as E;
+    use crate::domain::monitoring::Change;
+    match payload {
+        Payload::LoadTest(lt) => matches!(lt.event_type, E::Error | E::Aborted),
+        Payload::Scenario(sc) => {
+            matches!(sc.change, Change::Recovered { .. } | Change::Failing { .. })
+        }
+        Payload::IncidentAction(_) => false,
+    }
+}
+
+/// How an event becomes a Slack message.
+enum Plan {
+    /// Threads off: one message per event.
+    Single,
+    /// Threads on, first message of this subject in this channel: the run card as parent.
+    Parent(Card),
+    /// Threads on and a parent exists: a reply, then the parent edited into the new state
+    /// (a durable, coalesced card edit, see `pipeline::card_edits`).
+    Reply(SlackThread, Card),
+    /// A change that only updates the card (a flapping scenario's later changes): no
+    /// message, only the card edit.
+    CardOnly(SlackThread, Card),
+}
+
+/// Sends `d` with what `p` loaded and says what to record.
+pub(super) async fn send(
+    deps: &SenderDeps,
+    d: &Delivery,
+    p: Prepared,
+    token: &SecretString,
+) -> Record {
+    if !p.digest.is_empty() {
+        return send_digest(deps, d, &p, token).await;
+    }
+    let card_only = matches!(&p.payload, Payload::Scenario(sc) if sc.change.card_only());
+    // Someone acted on an incident: a reply under its card (which the action's own card
+    // edits update), never a card of its own.
+    let action = matches!(&p.payload, Payload::IncidentAction(_));
+    let controls = incidents::card_controls(
+        &deps.cipher,
+        p.controls.clone(),
+        &d.subject_key,
+        &p.installation.team_id,
+        &d.channel,
+    );
+    let plan = match p.thread.clone() {
+        Some(thread) => {
+            let mut card: Card =
+                serde_json::from_str(&thread.card).unwrap_or_else(|_| Card::new(&p.payload));
+            card.absorb(&p.payload);
+            if card_only {
+                Plan::CardOnly(thread, card)
+            } else {
+                Plan::Reply(thread, card)
+            }
+        }
+        None if d.threads && !action => Plan::Parent(Card::new(&p.payload)),
+        None => Plan::Single,
+    };
+    let card_json = |card: &Card| serde_json::to_string(card).unwrap_or_default();
+    if let Plan::CardOnly(thread, card) = plan {
+        // The edit goes out with the card edits; the delivery counts as the card's ts.
+        let channel_id = card_channel(&thread, d);
+        return Record::Sent {
+            ts: thread.parent_ts,
+            thread: Some(ThreadWrite::SaveCard {
+                card: card_json(&card),
+                channel_id,
+            }),
+            merged: Vec::new(),
+        };
+    }
+    let rendered = match &plan {
+        Plan::Parent(card) => {
+            deps.renderer
+                .render_card(card, &p.names, d.compact, controls.as_ref())
+        }
+        Plan::Single => deps.renderer.render_event(&p.payload, &p.names, d.compact),
+        // Only what is new; the edited card holds the rest.
+        Plan::Reply(_, card) | Plan::CardOnly(_, card) => {
+            let shown = broadcast(&p.payload);
+            let r = &deps.renderer;
+            r.render_reply(&p.payload, card, &p.names, d.compact, shown)
+        }
+    };
+    let rendered = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            return Record::Failed {
+                reason: DeliveryReason::TemplateError {
+                    detail: e.to_string(),
+                },
+            }
+        }
+    };
+    let (thread_ts, reply_broadcast) = match &plan {
+        Plan::Reply(thread, _) => (Some(thread.parent_ts.clone()), broadcast(&p.payload)),
+        Plan::Single | Plan::Parent(_) | Plan::CardOnly(..) => (None, false),
+    };
+    let mut msg = PostMessage {
+        channel: d.channel.clone(),
+        text: rendered.text,
+        blocks: Some(rendered.blocks),
+        attachments: rendered.attachments,
+        thread_ts,
+        reply_broadcast,
+    };
+    with_mention(&mut msg, d.mention.as_deref());
+    let posted = match deps.slack.post_message(token, &msg).await {
+        Ok(posted) => posted,
+        // Someone deleted the card: a new card with the current state, the reply under it.
+        Err(e) if e.code() == "thread_not_found" => match &plan {
+            Plan::Reply(thread, card) => {
+                match repost_card(deps, d, &p, token, thread, card, controls.as_ref()).await {
+                    Ok(new_ts) => msg.thread_ts = Some(new_ts),
+                    Err(record) => return record,
+                }
+                match deps.slack.post_message(token, &msg).await {
+                    Ok(posted) => posted,
+                    Err(e) => return classify(deps, d, e),
+                }
+            }
+            _ => return classify(deps, d, e),
+        },
+        Err(e) => return classify(deps, d, e),
+    };
+    let thread = match plan {
+        Plan::Single | Plan::CardOnly(..) => None,
+        Plan::Parent(card) => Some(ThreadWrite::Insert(SlackThread {
+            subject_key: d.subject_key.clone(),
+            team_id: p.installation.team_id.clone(),
+            channel: d.channel.clone(),
+            parent_ts: posted.ts.clone(),
+            card: card_json(&card),
+            updated_at: now(),
+        })),
+        Plan::Reply(..) if action => None,
+        Plan::Reply(_, card) => Some(ThreadWrite::SaveCard {
+            card: card_json(&card),
+            channel_id: posted.channel.clone(),
+        }),
+    };
+    Record::Sent {
+        ts: posted.ts,
+        thread,
+        merged: Vec::new(),
+    }
+}
+
+/// The head delivery and the ones waiting behind it as one digest message.
+async fn send_digest(
+    deps: &SenderDeps,
+    d: &Delivery,
+    p: &Prepared,
+    token: &SecretString,
+) -> Record {
+    let mut entries = vec![(&p.payload, &p.names)];
+    entries.extend(p.digest.iter().map(|m| (&m.payload, &m.names)));
+    let rendered = match deps.renderer.render_digest(&entries) {
+        Ok(r) => r,
+        Err(e) => {
+            return Record::Failed {
+                reason: DeliveryReason::TemplateError {
+                    detail: e.to_string(),
+                },
+            }
+        }
+    };
+    let mut msg = rendered.post_to(d.channel.clone());
+    // Every rule's mention once (each is validated markup, `domain::rules::Mention`).
+    let mut mentions: Vec<&str> = Vec::new();
+    for m in std::iter::once(d.mention.as_deref())
+        .chain(p.digest.iter().map(|m| m.delivery.mention.as_deref()))
+    {
+        if let Some(m) = m.filter(|m| !m.is_empty() && !mentions.contains(m)) {
+            mentions.push(m);
+        }
+    }
+    if !mentions.is_empty() {
+        with_mention(&mut msg, Some(&mentions.join(" ")));
+    }
+    match deps.slack.post_message(token, &msg).await {
+        Ok(posted) => {
+            tracing::info!(merged = p.digest.len(), "sent a digest");
+            Record::Sent {
+                ts: posted.ts,
+                thread: None,
+                merged: p.digest.iter().map(|m| m.delivery.id).collect(),
+            }
+        }
+        Err(e) => classify(deps, d, e),
+    }
+}
+
+/// The channel ID to edit a thread's card in: the delivery's channel when it is an ID
+/// (a `#name` address is resolved by Slack on the next post; `chat.update` needs the ID).
+fn card_channel(_thread: &SlackThread, d: &Delivery) -> String {
+    d.channel.clone()
+}
+
+/// The thread's parent was deleted in Slack: posts the card again with `card` (the current
+/// state) and records it as the thread's parent at once, so a retry of the reply goes there
+/// too. `Ok(new parent ts)`.
+async fn repost_card(
+    deps: &SenderDeps,
+    d: &Delivery,
+    p: &Prepared,
+    token: &SecretString,
+    thread: &SlackThread,
+    card: &Card,
+    controls: Option<&CardControls>,
+) -> Result<String, Record> {
+    let rendered = deps
+        .renderer
+        .render_card(card, &p.names, d.compact, controls)
+        .map_err(|e| Record::Failed {
+            reason: DeliveryReason::TemplateError {
+                detail: e.to_string(),
+            },
+        })?;
+    let parent = rendered.post_to(d.channel.clone());
+    let posted = deps
+        .slack
+        .post_message(token, &parent)
+        .await
+        .map_err(|e| classify(deps, d, e))?;
+    tracing::info!(old_parent = %thread.parent_ts, new_parent = %posted.ts, "the thread's card was deleted in Slack; posted a new one");
+    let key = (
+        thread.subject_key.clone(),
+        thread.team_id.clone(),
+        thread.channel.clone(),
+    );
+    let (ts, json) = (
+        posted.ts.clone(),
+        serde_json::to_string(card).unwrap_or_default(),
+    );
+    let saved = deps
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                SlackThread::replace_parent(c, &key.0, &key.1, &key.2, &ts, &json)?;
+                CardEdit::delete(c, &key.0, &key.1, &key.2).map(|_| ())
+            })
+            .map_err(DbError::from)
+        })
+        .await;
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "could not record the new card");
+    }
+    Ok(posted.ts)
+}
+
+/// A notification rule's mention, in the first message of an event in its channel (never
+/// in an edit, which notifies nobody anyway): first in the notification text, and as the
+/// message's first block. The markup was validated when the rule was saved
+/// (`domain::rules::Mention`); user text never reaches it.
+fn with_mention(msg: &mut PostMessage, mention: Option<&str>) {
+    let Some(mention) = mention.filter(|m| !m.is_empty()) else {
+        return;
+    };
+    msg.text = format!("{mention} {}", msg.text);
+    let block = serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": mention}});
+    match &mut msg.blocks {
+        Some(serde_json::Value::Array(blocks)) => blocks.insert(0, block),
+        _ => msg.blocks = Some(serde_json::Value::Array(vec![block])),
+    }
+}
