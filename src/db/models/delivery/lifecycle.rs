@@ -42,6 +42,19 @@ fn applied(n: usize, id: i64, what: &str) -> bool {
     n > 0
 }
 
+/// Updates the pending row `$id` with `$set`: whether it applied (a lost race is logged).
+macro_rules! update_pending {
+    ($conn:expr, $id:expr, $what:literal, $set:expr) => {{
+        let n = diesel::update(deliveries::table.find($id).filter(is_pending()))
+            .set($set)
+            .returning(deliveries::id)
+            .cached()
+            .load::<i64>($conn)?
+            .len();
+        Ok(applied(n, $id, $what))
+    }};
+}
+
 impl NewDelivery {
     /// Queues the row as `skipped` for `reason` instead of `pending` (decided on arrival).
     pub fn skip(&mut self, reason: &DeliveryReason) {
@@ -242,19 +255,18 @@ impl Delivery {
         ts: &str,
         at: NaiveDateTime,
     ) -> QueryResult<bool> {
-        let n = diesel::update(deliveries::table.find(id).filter(is_pending()))
-            .set((
+        update_pending!(
+            conn,
+            id,
+            "mark sent",
+            (
                 deliveries::status.eq(DeliveryStatus::Sent),
                 deliveries::slack_ts.eq(ts),
                 deliveries::sent_at.eq(at),
                 deliveries::error.eq(None::<String>),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
-            ))
-            .returning(deliveries::id)
-            .cached()
-            .load::<i64>(conn)?
-            .len();
-        Ok(applied(n, id, "mark sent"))
+            )
+        )
     }
 
     /// A claimed delivery failed for good. `false`: it was no longer pending.
@@ -263,17 +275,16 @@ impl Delivery {
         id: i64,
         reason: &DeliveryReason,
     ) -> QueryResult<bool> {
-        let n = diesel::update(deliveries::table.find(id).filter(is_pending()))
-            .set((
+        update_pending!(
+            conn,
+            id,
+            "mark failed",
+            (
                 deliveries::status.eq(DeliveryStatus::Failed),
                 deliveries::error.eq(reason.to_string()),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
-            ))
-            .returning(deliveries::id)
-            .cached()
-            .load::<i64>(conn)?
-            .len();
-        Ok(applied(n, id, "mark failed"))
+            )
+        )
     }
 
     /// Puts a claimed delivery back with a new due time (retry later). `false`: it was no
@@ -284,17 +295,16 @@ impl Delivery {
         at: NaiveDateTime,
         reason: &DeliveryReason,
     ) -> QueryResult<bool> {
-        let n = diesel::update(deliveries::table.find(id).filter(is_pending()))
-            .set((
+        update_pending!(
+            conn,
+            id,
+            "reschedule",
+            (
                 deliveries::next_attempt_at.eq(at),
                 deliveries::error.eq(reason.to_string()),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
-            ))
-            .returning(deliveries::id)
-            .cached()
-            .load::<i64>(conn)?
-            .len();
-        Ok(applied(n, id, "reschedule"))
+            )
+        )
     }
 
     /// Hands back a claim without counting the attempt (graceful shutdown).
