@@ -11,6 +11,7 @@ mod browser;
 mod cards;
 mod channel_directory;
 mod channel_health;
+mod delivery_lifecycle;
 mod delivery_log;
 mod digests;
 mod event_input;
