@@ -46,31 +46,25 @@ pub async fn list(
     services
         .db
         .run(move |conn| {
-            let (org, project) = match &of {
-                LogOf::Project(o, p) => {
-                    if !Project::exists(conn, o.as_str(), p.as_str())? {
-                        return Err(ConfigError::NotFound(format!(
-                            "project {o}/{p} is not registered"
-                        )));
-                    }
-                    (o.as_str(), Some(p.as_str()))
-                }
-                LogOf::Org(o, p) => {
-                    if !Organization::exists(conn, o.as_str())? {
-                        return Err(ConfigError::NotFound(format!(
-                            "organization {o} is not registered"
-                        )));
-                    }
-                    if let Some(p) = p {
-                        if !Project::exists(conn, o.as_str(), p.as_str())? {
-                            return Err(ConfigError::NotFound(format!(
-                                "project {o}/{p} is not registered"
-                            )));
-                        }
-                    }
-                    (o.as_str(), p.as_ref().map(ProjectId::as_str))
-                }
+            // The project route names only the project; the organization's route checks
+            // the organization first, then the project it is filtered by.
+            let (o, p, check_org) = match &of {
+                LogOf::Project(o, p) => (o, Some(p), false),
+                LogOf::Org(o, p) => (o, p.as_ref(), true),
             };
+            let (org, project) = (o.as_str(), p.map(ProjectId::as_str));
+            if check_org && !Organization::exists(conn, org)? {
+                return Err(ConfigError::NotFound(format!(
+                    "organization {o} is not registered"
+                )));
+            }
+            if let Some(p) = p {
+                if !Project::exists(conn, org, p.as_str())? {
+                    return Err(ConfigError::NotFound(format!(
+                        "project {o}/{p} is not registered"
+                    )));
+                }
+            }
             let filter = LogFilter {
                 org,
                 project,

@@ -23,7 +23,7 @@ use crate::services::slack_config::{self as svc, ConfigError, Scope};
 use crate::state::AppState;
 
 /// How many deliveries the project and organization pages list.
-pub(super) const DELIVERY_LOG_LINES: i64 = 25;
+const DELIVERY_LOG_LINES: i64 = 25;
 
 pub(super) async fn page_route(
     user: SignedIn,
@@ -53,12 +53,7 @@ pub(super) async fn page_route(
     respond(&ui, &user, result)
 }
 
-pub(super) fn frame(
-    user: &SignedIn,
-    scope: &Scope,
-    org_name: String,
-    project_name: Option<String>,
-) -> Frame {
+fn frame(user: &SignedIn, scope: &Scope, org_name: String, project_name: Option<String>) -> Frame {
     Frame {
         scope: scope.clone(),
         org_name,
@@ -71,7 +66,7 @@ pub(super) fn frame(
 /// Display names of the organization (and project), and what the page lists with them:
 /// the org's projects, and the recent deliveries (of the project, or across the
 /// organization as filtered).
-pub(super) struct Names {
+struct Names {
     org: String,
     project: Option<String>,
     projects: Vec<ProjectLink>,
@@ -85,16 +80,12 @@ pub(super) struct Names {
 /// The log filters as asked for (`?status=failed&project=webshop`; a project page has
 /// only `status`).
 #[derive(Clone, Default, Deserialize)]
-pub(super) struct LogQuery {
+struct LogQuery {
     status: Option<String>,
     project: Option<String>,
 }
 
-pub(super) async fn names(
-    state: &AppState,
-    scope: &Scope,
-    query: LogQuery,
-) -> Result<Names, UiError> {
+async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names, UiError> {
     let Some(names) = registry::names(&state.services, scope).await? else {
         return Err(UiError::NotFound(match scope.project() {
             Some(p) => format!(
@@ -174,7 +165,7 @@ pub(super) struct PageQuery {
 }
 
 /// Renders the settings page of `scope`, optionally with a rejected form.
-pub(super) async fn settings_page(
+async fn settings_page(
     ui: &Ui,
     state: &AppState,
     user: &SignedIn,
