@@ -4,26 +4,19 @@
 
 use actix_web::{get, web, HttpResponse};
 
-use crate::db::models::delivery::Delivery;
-use crate::db::models::installation::Installation;
-use crate::db::DbError;
+use crate::services::delivery_counts::{self, DeliveryCounts};
 use crate::state::AppState;
 
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let m = &state.metrics;
-    let counts = state
-        .db
-        .run(|conn| {
-            let by_status = Delivery::count_by_status(conn)?;
-            let pending = Delivery::count_pending(conn)?;
-            let failing = Installation::count_failing(conn)?;
-            Ok::<_, DbError>((by_status, pending, failing))
-        })
-        .await;
-    match counts {
-        Ok((by_status, pending, failing)) => {
-            m.slack_failing.set(failing);
+    match delivery_counts::count(&state.services).await {
+        Ok(DeliveryCounts {
+            by_status,
+            pending,
+            failing_installations,
+        }) => {
+            m.slack_failing.set(failing_installations);
             for status in ["pending", "sent", "failed", "skipped"] {
                 let n = by_status
                     .iter()

@@ -1,4 +1,9 @@
-//! The HTTP boundary: thin handlers that parse into domain types and call models/actors.
+//! The HTTP boundary. A handler translates HTTP into one call and the answer back: it
+//! parses the request into domain types, checks the caller's role, calls a service
+//! ([`crate::services`]: every admin job, the same for the JSON API and the web UI) or
+//! sends an event to its actor ([`crate::actors`]: the notification pipeline), and turns
+//! the result into JSON, a page or an [`error::ApiError`]. The work itself, and every
+//! database query, lives in those layers, not here.
 
 pub mod auth;
 pub mod body_deadline;

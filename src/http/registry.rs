@@ -9,9 +9,7 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
 use super::responses::{BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable};
-use crate::db::models::organization::Organization;
-use crate::db::models::project::Project;
-use crate::db::write_tx;
+use crate::services::registry::{self, Saved};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -31,11 +29,10 @@ pub struct Registered {
 }
 
 /// 201 when the id was new, 200 when it was renamed or unchanged.
-fn saved(created: bool, body: Registered) -> (web::Json<Registered>, StatusCode) {
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+fn saved(saved: Saved, body: Registered) -> (web::Json<Registered>, StatusCode) {
+    let status = match saved {
+        Saved::Created => StatusCode::CREATED,
+        Saved::Updated => StatusCode::OK,
     };
     (web::Json(body), status)
 }
@@ -61,19 +58,13 @@ pub async fn put_org(
     auth.require_service()?;
     let org = params::org(&path)?;
     let name = params::display_name("name", &body.0.name)?;
-    let (id, stored_name) = (org.to_string(), name.clone());
-    let created = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |c| Organization::save(c, &id, &stored_name)).map_err(ApiError::from)
-        })
-        .await?;
+    let saved_as = registry::save_org(&state.services, &org, &name).await?;
     let body = Registered {
         id: org.to_string(),
         name,
         org: None,
     };
-    Ok(saved(created, body))
+    Ok(saved(saved_as, body))
 }
 
 #[utoipa::path(
@@ -101,24 +92,11 @@ pub async fn put_project(
     let org = params::org(&path.0)?;
     let project = params::project(&path.1)?;
     let name = params::display_name("name", &body.0.name)?;
-    let (o, p, n) = (org.to_string(), project.to_string(), name.clone());
-    let created = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |c| {
-                if !Organization::exists(c, &o)? {
-                    return Err(ApiError::not_found(format!(
-                        "organization {o:?} is not registered"
-                    )));
-                }
-                Ok(Project::save(c, &o, &p, &n)?)
-            })
-        })
-        .await?;
+    let saved_as = registry::save_project(&state.services, &org, &project, &name).await?;
     let body = Registered {
         id: project.to_string(),
         name,
         org: Some(org.to_string()),
     };
-    Ok(saved(created, body))
+    Ok(saved(saved_as, body))
 }

@@ -4,7 +4,15 @@
 //!
 //! Without `chromium` and `chromedriver` the test prints "skipped: …" and passes, so a
 //! newcomer's `cargo test` works without a browser; CI sets `XTC_SLACK_REQUIRE_BROWSER=1`
-//! (see `.ci/run`), which turns a missing browser into a failure.
+//! (see `.ci/run`), which turns a missing browser (or a missing axe-core) into a failure.
+//!
+//! Every page of the web UI is checked with axe-core ([`axe`], [`pages`]). The README's
+//! pictures are taken here and in [`fake_slack_page`]; `XTC_SLACK_WRITE_PICTURES=1` writes
+//! them into `docs/` ([`Browser::picture`]).
+
+mod axe;
+mod fake_slack_page;
+mod pages;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,8 +22,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with_slack, try_spawn_fast_app, Backend, TestApp};
-use crate::pipeline::{lt_body, messages, post_lt, post_mon};
+use crate::helpers::{spawn_app_with_slack, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -26,6 +33,8 @@ struct Browser {
     _profile: tempfile::TempDir,
     shots: PathBuf,
     step: u32,
+    /// axe-core's script, when installed.
+    axe: Option<String>,
 }
 
 impl Drop for Browser {
@@ -69,6 +78,7 @@ impl Browser {
             eprintln!("skipped: {why}");
             return None;
         }
+        let axe = axe::script();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -123,6 +133,7 @@ impl Browser {
             _profile: profile,
             shots,
             step: 0,
+            axe,
         })
     }
 
@@ -239,6 +250,32 @@ impl Browser {
             .unwrap();
     }
 
+    /// Makes the window just tall enough to show the page down to the bottom of the element
+    /// `css` selects (a picture of the top of a long page).
+    async fn fit_height_to(&self, css: &str) {
+        let height = self
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); \
+                 return Math.ceil(e.getBoundingClientRect().bottom + window.scrollY + 16 \
+                   + window.outerHeight - window.innerHeight);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(1400)
+            .clamp(600, 3000);
+        let width = self.client.get_window_size().await.unwrap().0;
+        self.client
+            .set_window_size(
+                u32::try_from(width).unwrap_or(1280),
+                u32::try_from(height).unwrap_or(1400),
+            )
+            .await
+            .unwrap();
+    }
+
     /// Saves a screenshot as `NN-name.png`; returns its path.
     async fn shot(&mut self, name: &str) -> PathBuf {
         self.step += 1;
@@ -246,6 +283,20 @@ impl Browser {
         let path = self.shots.join(format!("{:02}-{name}.png", self.step));
         std::fs::write(&path, png).unwrap();
         path
+    }
+
+    /// A picture of the documentation: the screenshot `shot` is copied to `name` beside the
+    /// others, and into `docs/` when `XTC_SLACK_WRITE_PICTURES=1` (how the README's pictures
+    /// are refreshed; without it a test run leaves the tracked files alone).
+    fn picture(&self, shot: &Path, name: &str) {
+        std::fs::copy(shot, self.shots.join(name)).unwrap();
+        if std::env::var("XTC_SLACK_WRITE_PICTURES").is_ok_and(|v| v == "1") {
+            let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs")
+                .join(name);
+            std::fs::copy(shot, &docs).unwrap();
+            eprintln!("wrote {}", docs.display());
+        }
     }
 }
 
@@ -272,6 +323,7 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
     b.click("sign-in").await;
     b.wait_for_path("/orgs/acme/slack").await;
     assert_eq!(b.text("integration-status").await, "Not configured");
+    b.audit("org-defaults").await;
     b.shot("org-defaults").await;
 
     // Enable sending and set channels; saved.
@@ -302,7 +354,7 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
         b.page_has("Slack integration installed into the workspace XTC-Test-Workspace.")
             .await
     );
-    let installed = b.shot("org-installed").await;
+    b.shot("org-installed").await;
 
     // Send Test Message: results on the page, the message at the fake.
     b.click("send-test").await;
@@ -320,9 +372,6 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
     assert_eq!(messages_in(&app, "load-tests").await, 1);
     assert_eq!(messages_in(&app, "perf").await, 1);
     b.shot("org-test-message").await;
-
-    // The documentation's screenshot: the org form, installed, with channels.
-    std::fs::copy(&installed, b.shots.join("ui-slack-form.png")).unwrap();
 
     // A notification rule: failures also to #perf, pinging @here ("Failures only" is the
     // second checkbox of a rule).
@@ -346,12 +395,25 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
     assert!(b.text("rule-1").await.contains("Add a rule"));
     b.shot("org-rules").await;
 
+    // The README's picture: the org form, installed, with channels, down to the rules.
+    b.client.set_window_size(1100, 1400).await.unwrap();
+    b.fit_height_to("#rules").await;
+    // Saving rules lands on `#rules`: the picture starts at the top.
+    b.client
+        .execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .unwrap();
+    let form = b.shot("ui-slack-form").await;
+    b.picture(&form, "ui-slack-form.png");
+    b.client.set_window_size(1280, 1400).await.unwrap();
+
     // A project overrides "Send messages".
     b.goto(&app.url("/orgs/acme/projects/webshop/slack")).await;
     assert!(b
         .text("send_messages-effective")
         .await
         .contains("inherited from organization"));
+    b.audit("project-inherits").await;
     b.shot("project-inherits").await;
     b.select("send_messages", "disabled").await;
     b.click("save").await;
@@ -367,6 +429,7 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
         .text("threads-effective")
         .await
         .contains("inherited from organization"));
+    b.audit("project-override").await;
     b.shot("project-override").await;
 
     // A project integration of its own: with the organization's in use, a side action.
@@ -382,6 +445,7 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
         .await;
     assert_eq!(b.text("integration-status").await, "Done");
     assert_eq!(b.text("integration-source").await, "set on this project");
+    b.audit("project-installed").await;
     b.shot("project-installed").await;
 
     // Remove it (with the confirmation step): the org's integration takes effect.
@@ -392,6 +456,7 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
         .text("org-takes-effect")
         .await
         .contains("XTC-Test-Workspace"));
+    b.audit("project-remove-confirm").await;
     b.shot("project-remove-confirm").await;
     b.click("confirm-remove").await;
     b.wait_for_path("/orgs/acme/projects/webshop/slack").await;
@@ -404,6 +469,7 @@ async fn an_admin_sets_up_slack_in_a_real_browser() {
         "inherited from organization"
     );
     assert_eq!(b.text("workspace").await, "XTC-Test-Workspace");
+    b.audit("project-removed").await;
     b.shot("project-removed").await;
 
     // Sign out.
@@ -499,212 +565,5 @@ async fn a_new_user_follows_the_readme_and_every_page_says_what_happened() {
     );
     b.shot("org-revoked").await;
 
-    b.client.clone().close().await.unwrap();
-}
-
-/// Whether a message (text, blocks, attachments) mentions `what`.
-fn shows(m: &serde_json::Value, what: &str) -> bool {
-    format!("{} {} {}", m["text"], m["blocks"], m["attachments"]).contains(what)
-}
-
-/// What the messages look like: a threaded load test (started → running → finished →
-/// report) and a monitoring incident (failing → recovered) in `#load-tests`, drawn by the
-/// fake Slack's page as a Slack client would draw them. Leaves `fake-slack-channel.png`
-/// (the README's picture) and `fake-slack-edited.png` (a card's earlier versions).
-#[actix_web::test]
-async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() {
-    let Some(mut b) = Browser::start().await else {
-        return;
-    };
-    let app = try_spawn_fast_app(Backend::Sqlite, |_| {}).await.unwrap();
-    let admin = app
-        .configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
-        .await;
-    let at = |minutes_ago: i64| {
-        (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string()
-    };
-    for (i, (kind, ago)) in [
-        ("started", 14),
-        ("running", 13),
-        ("finished", 2),
-        ("report_available", 1),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let mut body = lt_body(&format!("demo-{i}"), kind);
-        body["occurred_at"] = json!(at(ago));
-        let (status, res) = post_lt(&app, "lt-123", body).await;
-        assert_eq!(status, 202, "{res}");
-        // The card first, so the replies have a thread to go to in the picture's order.
-        messages(&app, "load-tests", i + 1).await;
-    }
-    for (i, (state, ago)) in [("failure", 9), ("ok", 3)].into_iter().enumerate() {
-        let sensors = if state == "ok" {
-            json!([])
-        } else {
-            json!([{"name": "Page load < 3s", "message": "3.8s"}, {"name": "Login", "message": "timeout"}])
-        };
-        let body = json!({
-            "event_id": format!("mon-{i}"), "org": "acme", "project": "webshop",
-            "occurred_at": at(ago), "state": state, "notify_via": ["slack"],
-            "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
-            "execution": {"id": format!("x{i}"), "url": "https://xtc.example/ex/1", "location": "eu-west"},
-            "failed_sensors": sensors,
-        });
-        let (status, res) = post_mon(&app, "shop-checkout", body).await;
-        assert_eq!(status, 202, "{res}");
-    }
-    let log = app.settled_deliveries(&admin).await;
-    assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
-    // The cards' edits land after the replies: wait for the final states.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = messages(&app, "load-tests", 6).await;
-        let parents: Vec<_> = got.iter().filter(|m| m["thread_ts"].is_null()).collect();
-        let done = parents.len() == 2
-            && parents.iter().any(|p| shows(p, "reports/demo-3"))
-            && parents.iter().any(|p| shows(p, "Recovered"));
-        if done {
-            break;
-        }
-        assert!(Instant::now() < deadline, "cards not final: {got:#?}");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    b.goto(&format!(
-        "{}/_fake/?channel=load-tests",
-        app.fake().base_url()
-    ))
-    .await;
-    assert!(b.page_has("Checkout peak 2000 users").await);
-    b.fit_height().await;
-    let page = b.client.source().await.unwrap();
-    let visible = b
-        .client
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    // Drawn, not shown as markup: no raw emoji codes, dates or Slack escapes.
-    for raw in [
-        ":rocket:",
-        ":checkered_flag:",
-        "<!date^",
-        "&lt;",
-        "&amp;",
-        "rich_text",
-    ] {
-        assert!(!visible.contains(raw), "{raw} shown raw: {visible}");
-    }
-    for drawn in [
-        "class=\"att-bar\" style=\"background:#2eb67d\"",
-        "class=\"thread\"",
-        "also sent to the channel",
-        "replied to a thread",
-        "(edited)",
-        "Open in XTC</a>",
-        "🏁",
-        "🟢",
-    ] {
-        assert!(page.contains(drawn), "{drawn} not on the page");
-    }
-    let channel = b.shot("fake-slack-channel").await;
-    std::fs::copy(&channel, b.shots.join("fake-slack-channel.png")).unwrap();
-
-    // A card's earlier versions, on demand.
-    b.client
-        .find(Locator::Css("details.edited summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    assert!(b.page_has("earlier versions, oldest first").await);
-    b.fit_height().await;
-    let edited = b.shot("fake-slack-edited").await;
-    std::fs::copy(&edited, b.shots.join("fake-slack-edited.png")).unwrap();
-
-    b.client.clone().close().await.unwrap();
-    eprintln!("screenshots in {}", b.shots.display());
-}
-
-/// A user clicks "Acknowledge" on an incident card in the fake Slack's page, as a chosen
-/// fake user; the card is then edited to name them.
-#[actix_web::test]
-async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
-    let Some(mut b) = Browser::start().await else {
-        return;
-    };
-    let app = try_spawn_fast_app(Backend::Sqlite, |a| {
-        a.slack_signing_secret = Some("fake-signing-secret".into());
-    })
-    .await
-    .unwrap();
-    app.configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
-        .await;
-    let url = app.url("/slack/interactions");
-    app.fake_post("/interactivity", json!({ "url": url })).await;
-    let body = json!({
-        "event_id": "m1", "org": "acme", "project": "webshop", "state": "failure",
-        "notify_via": ["slack"], "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
-        "failed_sensors": [{"name": "Page load < 3s", "message": "3.8s"}],
-    });
-    let (status, res) = post_mon(&app, "shop-checkout", body).await;
-    assert_eq!(status, 202, "{res}");
-    messages(&app, "load-tests", 1).await;
-
-    let page = format!(
-        "{}/_fake/?channel=load-tests&as=U0FAKEUSR02",
-        app.fake().base_url()
-    );
-    b.goto(&page).await;
-    assert!(b.page_has("Mute until recovered").await);
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(
-            r#"button[name="action_id"][value="incident.ack"]"#,
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    assert!(
-        b.page_has("app answered 200").await,
-        "the click's outcome is shown"
-    );
-    // The card is edited after the answer: look again until it shows.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        b.goto(&page).await;
-        let visible = b
-            .client
-            .find(Locator::Css("main"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if visible.contains("Acknowledged by sam at") {
-            assert!(
-                !visible.contains("\nAcknowledge\n"),
-                "no Acknowledge button any more"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the card was not edited: {visible}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    }
-    b.fit_height().await;
-    b.shot("fake-slack-acknowledged").await;
     b.client.clone().close().await.unwrap();
 }

@@ -466,3 +466,52 @@ async fn the_event_endpoints_document_each_status_they_answer() {
         }
     }
 }
+
+/// The served document passes a real validator: `openapi-spec-validator` (PyPI), run as the
+/// command in `XTC_SLACK_OPENAPI_VALIDATOR` (`.ci/run` sets it), else as found on `PATH`, on
+/// the document written to a file. Without one the test prints "skipped", except on CI
+/// (`CI=true`), where the validator is required.
+#[actix_web::test]
+async fn the_openapi_document_passes_openapi_spec_validator() {
+    let command = match std::env::var("XTC_SLACK_OPENAPI_VALIDATOR") {
+        Ok(c) if !c.trim().is_empty() => c,
+        _ if on_path("openapi-spec-validator") => "openapi-spec-validator".to_owned(),
+        _ => {
+            let why = "no OpenAPI validator: set XTC_SLACK_OPENAPI_VALIDATOR or \
+                       `pip install openapi-spec-validator`";
+            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{why}");
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let app = spawn_app().await;
+    let doc = served_document(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let mut words = command.split_whitespace();
+    let program = words.next().unwrap();
+    let out = std::process::Command::new(program)
+        .args(words)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {command}: {e}"));
+    // Its messages quote the whole document after the problem: the start is what matters.
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said: String = said.chars().take(4000).collect();
+    assert!(
+        out.status.success(),
+        "{command} refused the served document ({}):\n{said}",
+        out.status
+    );
+}
+
+/// `name` found on `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(name).is_file()))
+}

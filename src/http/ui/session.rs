@@ -14,9 +14,8 @@ use subtle::ConstantTimeEq;
 
 use super::render::{Ui, UiError};
 use crate::crypto::{random_token, sha256_hex};
-use crate::db::models::ui_session::UiSession;
-use crate::db::DbError;
 use crate::domain::access::{Principal, Role};
+use crate::services::ui_sessions;
 use crate::state::AppState;
 
 /// A sign-in lasts at most this long, however active the admin is.
@@ -111,13 +110,7 @@ pub async fn sign_in(
     let sid = secrecy::ExposeSecret::expose_secret(&random_token("")).to_owned();
     let (hash, token_id) = (sha256_hex(&sid), principal.token_id.clone());
     let expires_at = chrono::Utc::now().naive_utc() + chrono::Duration::hours(MAX_SESSION_HOURS);
-    state
-        .db
-        .run(move |conn| {
-            UiSession::delete_expired(conn)?;
-            UiSession::insert(conn, &hash, &token_id, expires_at)?;
-            Ok::<_, DbError>(())
-        })
+    ui_sessions::record(&state.services, hash, token_id, expires_at)
         .await
         .map_err(UiError::internal)?;
     session.renew();
@@ -141,9 +134,7 @@ pub async fn sign_in(
 pub async fn sign_out(state: &AppState, session: &Session) -> Result<(), UiError> {
     if let Ok(Some(user)) = session.get::<SessionUser>(KEY_USER) {
         let hash = sha256_hex(&user.sid);
-        state
-            .db
-            .run(move |conn| Ok::<_, DbError>(UiSession::delete(conn, &hash)?))
+        ui_sessions::end(&state.services, hash)
             .await
             .map_err(UiError::internal)?;
     }
@@ -203,13 +194,7 @@ async fn current(
         )));
     }
     let (id, hash) = (user.token_id.clone(), sha256_hex(&user.sid));
-    let (live, found) = state
-        .db
-        .run(move |conn| {
-            let live = UiSession::find_live(conn, &hash)?.is_some_and(|s| s.token_id == id);
-            let found = crate::auth::principal_by_token_id(conn, &id)?;
-            Ok::<_, DbError>((live, found))
-        })
+    let (live, found) = ui_sessions::check(&state.services, hash, id)
         .await
         .map_err(|e| Err(UiError::internal(e)))?;
     if !live {

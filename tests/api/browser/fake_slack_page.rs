@@ -1,0 +1,238 @@
+//! The fake Slack's page in the browser: what the messages look like (the README's picture
+//! `docs/fake-slack-channel.png`) and a click on an incident card's button.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde_json::json;
+
+use super::Browser;
+use crate::helpers::{try_spawn_fast_app, Backend};
+use crate::pipeline::{lt_body, messages, post_lt, post_mon};
+
+/// Whether a message (text, blocks, attachments) mentions `what`.
+fn shows(m: &serde_json::Value, what: &str) -> bool {
+    format!("{} {} {}", m["text"], m["blocks"], m["attachments"]).contains(what)
+}
+
+/// What the messages look like: a threaded load test (started → running → finished →
+/// report), a monitoring incident (failing → recovered) and one still open (with its
+/// buttons) in `#load-tests`, drawn by the fake Slack's page as a Slack client would draw
+/// them. Leaves `fake-slack-channel.png` (the README's picture) and `fake-slack-edited.png`
+/// (a card's earlier versions).
+#[actix_web::test]
+async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let app = try_spawn_fast_app(Backend::Sqlite, |a| {
+        a.slack_signing_secret = Some("fake-signing-secret".into());
+    })
+    .await
+    .unwrap();
+    let admin = app
+        .configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
+        .await;
+    let url = app.url("/slack/interactions");
+    app.fake_post("/interactivity", json!({ "url": url })).await;
+    let at = |minutes_ago: i64| {
+        (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    for (i, (kind, ago)) in [
+        ("started", 14),
+        ("running", 13),
+        ("finished", 2),
+        ("report_available", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = lt_body(&format!("demo-{i}"), kind);
+        body["occurred_at"] = json!(at(ago));
+        let (status, res) = post_lt(&app, "lt-123", body).await;
+        assert_eq!(status, 202, "{res}");
+        // The card first, so the replies have a thread to go to in the picture's order.
+        messages(&app, "load-tests", i + 1).await;
+    }
+    for (i, (state, ago)) in [("failure", 9), ("ok", 3)].into_iter().enumerate() {
+        let sensors = if state == "ok" {
+            json!([])
+        } else {
+            json!([{"name": "Page load < 3s", "message": "3.8s"}, {"name": "Login", "message": "timeout"}])
+        };
+        let body = json!({
+            "event_id": format!("mon-{i}"), "org": "acme", "project": "webshop",
+            "occurred_at": at(ago), "state": state, "notify_via": ["slack"],
+            "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
+            "execution": {"id": format!("x{i}"), "url": "https://xtc.example/ex/1", "location": "eu-west"},
+            "failed_sensors": sensors,
+        });
+        let (status, res) = post_mon(&app, "shop-checkout", body).await;
+        assert_eq!(status, 202, "{res}");
+    }
+    // An incident still open: its card has the buttons.
+    messages(&app, "load-tests", 6).await;
+    let body = json!({
+        "event_id": "mon-login", "org": "acme", "project": "webshop",
+        "occurred_at": at(1), "state": "failure", "notify_via": ["slack"],
+        "scenario": {"name": "Login", "url": "https://xtc.example/mon/78"},
+        "execution": {"id": "x9", "url": "https://xtc.example/ex/9", "location": "us-east"},
+        "failed_sensors": [{"name": "Sign-in form", "message": "HTTP 502"}],
+    });
+    let (status, res) = post_mon(&app, "login", body).await;
+    assert_eq!(status, 202, "{res}");
+    let log = app.settled_deliveries(&admin).await;
+    assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
+    // The cards' edits land after the replies: wait for the final states.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = messages(&app, "load-tests", 7).await;
+        let parents: Vec<_> = got.iter().filter(|m| m["thread_ts"].is_null()).collect();
+        let done = parents.len() == 3
+            && parents.iter().any(|p| shows(p, "reports/demo-3"))
+            && parents.iter().any(|p| shows(p, "Recovered"));
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cards not final: {got:#?}");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    b.goto(&format!(
+        "{}/_fake/?channel=load-tests",
+        app.fake().base_url()
+    ))
+    .await;
+    assert!(b.page_has("Checkout peak 2000 users").await);
+    b.fit_height().await;
+    let page = b.client.source().await.unwrap();
+    let visible = b
+        .client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Drawn, not shown as markup: no raw emoji codes, dates or Slack escapes.
+    for raw in [
+        ":rocket:",
+        ":checkered_flag:",
+        "<!date^",
+        "&lt;",
+        "&amp;",
+        "rich_text",
+    ] {
+        assert!(!visible.contains(raw), "{raw} shown raw: {visible}");
+    }
+    for drawn in [
+        "class=\"att-bar\" style=\"background:#2eb67d\"",
+        "class=\"thread\"",
+        "also sent to the channel",
+        "replied to a thread",
+        "(edited)",
+        "Open in XTC</a>",
+        "🏁",
+        "🟢",
+        "class=\"act-as\"",
+        ">Acknowledge</button>",
+    ] {
+        assert!(page.contains(drawn), "{drawn} not on the page");
+    }
+    let channel = b.shot("fake-slack-channel").await;
+    b.picture(&channel, "fake-slack-channel.png");
+
+    // A card's earlier versions, on demand.
+    b.client
+        .find(Locator::Css("details.edited summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(b.page_has("earlier versions, oldest first").await);
+    b.fit_height().await;
+    let edited = b.shot("fake-slack-edited").await;
+    std::fs::copy(&edited, b.shots.join("fake-slack-edited.png")).unwrap();
+
+    b.client.clone().close().await.unwrap();
+    eprintln!("screenshots in {}", b.shots.display());
+}
+
+/// A user clicks "Acknowledge" on an incident card in the fake Slack's page, as a chosen
+/// fake user; the card is then edited to name them.
+#[actix_web::test]
+async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let app = try_spawn_fast_app(Backend::Sqlite, |a| {
+        a.slack_signing_secret = Some("fake-signing-secret".into());
+    })
+    .await
+    .unwrap();
+    app.configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
+        .await;
+    let url = app.url("/slack/interactions");
+    app.fake_post("/interactivity", json!({ "url": url })).await;
+    let body = json!({
+        "event_id": "m1", "org": "acme", "project": "webshop", "state": "failure",
+        "notify_via": ["slack"], "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
+        "failed_sensors": [{"name": "Page load < 3s", "message": "3.8s"}],
+    });
+    let (status, res) = post_mon(&app, "shop-checkout", body).await;
+    assert_eq!(status, 202, "{res}");
+    messages(&app, "load-tests", 1).await;
+
+    let page = format!(
+        "{}/_fake/?channel=load-tests&as=U0FAKEUSR02",
+        app.fake().base_url()
+    );
+    b.goto(&page).await;
+    assert!(b.page_has("Mute until recovered").await);
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            r#"button[name="action_id"][value="incident.ack"]"#,
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        b.page_has("app answered 200").await,
+        "the click's outcome is shown"
+    );
+    // The card is edited after the answer: look again until it shows.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        b.goto(&page).await;
+        let visible = b
+            .client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if visible.contains("Acknowledged by sam at") {
+            assert!(
+                !visible.contains("\nAcknowledge\n"),
+                "no Acknowledge button any more"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the card was not edited: {visible}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.fit_height().await;
+    b.shot("fake-slack-acknowledged").await;
+    b.client.clone().close().await.unwrap();
+}
