@@ -237,22 +237,26 @@ pub(super) fn save(
             Delivery::mark_failed(conn, d.id, &reason)?;
         }
         Record::Broken { code } => {
-            // This delivery first, then every other pending one of the installation.
-            let reason = DeliveryReason::IntegrationBroken { code: code.clone() };
-            Delivery::mark_failed(conn, d.id, &reason)?;
             let installation = match &d.installation_id {
                 Some(id) => Installation::find_by_id(conn, id)?,
                 None => None,
             };
-            // Not there any more: removed or replaced meanwhile (a replacement took over the
-            // pending deliveries); only this one fails.
-            if let Some(inst) = installation {
-                crate::pipeline::installations::mark_broken(
-                    conn,
-                    &inst,
-                    &code,
-                    "xtc-slack (delivery)",
-                )?;
+            match installation {
+                // Fails this delivery with every other pending one of the installation.
+                Some(inst) => {
+                    crate::pipeline::installations::mark_broken(
+                        conn,
+                        &inst,
+                        &code,
+                        "xtc-slack (delivery)",
+                    )?;
+                }
+                // Not there any more: removed or replaced meanwhile (a replacement took over
+                // the pending deliveries); only this one fails.
+                None => {
+                    let reason = DeliveryReason::IntegrationBroken { code };
+                    Delivery::mark_failed(conn, d.id, &reason)?;
+                }
             }
         }
     }
