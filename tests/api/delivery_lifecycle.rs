@@ -1,6 +1,7 @@
 //! The lifecycle of a delivery row: a transition applies only to a row in the status it
 //! expects, so an attempt's late outcome never overwrites what another path settled
-//! meanwhile (an installation that broke failed its pending deliveries), and says so.
+//! meanwhile (an installation that broke failed its pending deliveries), and says so; only
+//! a message Slack took is recorded as sent whatever happened meanwhile.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -59,7 +60,6 @@ fn a_late_outcome_leaves_a_settled_delivery_as_it_is(db: TestDb) {
     let (id, ..) = row(c, "e1");
     let now = chrono::Utc::now().naive_utc();
     let retry = DeliveryReason::Slack("ratelimited".into());
-    assert!(!Delivery::mark_sent(c, id, "1.2", now).unwrap());
     assert!(!Delivery::reschedule(c, id, now, &retry).unwrap());
     assert!(!Delivery::mark_failed(c, id, &retry).unwrap());
     assert_eq!(
@@ -70,6 +70,13 @@ fn a_late_outcome_leaves_a_settled_delivery_as_it_is(db: TestDb) {
             Some("the Slack integration is broken: token_revoked".into())
         )
     );
+    // A post that Slack took while the installation broke: the channel shows it, so the
+    // log says sent; once sent, a second outcome changes nothing.
+    assert!(Delivery::mark_sent(c, id, "1.2", now).unwrap());
+    assert_eq!(row(c, "e1"), (id, DeliveryStatus::Sent, None));
+    assert!(!Delivery::mark_sent(c, id, "1.4", now).unwrap());
+    assert!(!Delivery::mark_failed(c, id, &retry).unwrap());
+    assert_eq!(row(c, "e1"), (id, DeliveryStatus::Sent, None));
     // The other one is still pending: its transitions apply.
     let (other, ..) = row(c, "e2");
     assert!(Delivery::reschedule(c, other, now, &retry).unwrap());

@@ -36,7 +36,7 @@ fn applied(n: usize, id: i64, what: &str) -> bool {
         tracing::warn!(
             delivery_id = id,
             what,
-            "delivery no longer pending; left as it is"
+            "delivery already settled; left as it is"
         );
     }
     n > 0
@@ -248,25 +248,35 @@ impl Delivery {
         .execute(conn)
     }
 
-    /// A claimed delivery went out as Slack message `ts`. `false`: it was no longer pending.
+    /// A claimed delivery went out as Slack message `ts`. Slack took it, so it is recorded
+    /// as sent also when a concurrent path failed it while the post was in flight (an
+    /// installation revoked meanwhile fails its pending deliveries): the log must not claim
+    /// a failure for a message the channel shows. `false`: it was sent already (by another
+    /// instance, after this claim's lease ran out) or skipped.
     pub fn mark_sent(
         conn: &mut DbConnection,
         id: i64,
         ts: &str,
         at: NaiveDateTime,
     ) -> QueryResult<bool> {
-        update_pending!(
-            conn,
-            id,
-            "mark sent",
-            (
-                deliveries::status.eq(DeliveryStatus::Sent),
-                deliveries::slack_ts.eq(ts),
-                deliveries::sent_at.eq(at),
-                deliveries::error.eq(None::<String>),
-                deliveries::claimed_until.eq(None::<NaiveDateTime>),
-            )
+        let n = diesel::update(
+            deliveries::table
+                .find(id)
+                .filter(deliveries::status.ne(DeliveryStatus::Sent))
+                .filter(deliveries::status.ne(DeliveryStatus::Skipped)),
         )
+        .set((
+            deliveries::status.eq(DeliveryStatus::Sent),
+            deliveries::slack_ts.eq(ts),
+            deliveries::sent_at.eq(at),
+            deliveries::error.eq(None::<String>),
+            deliveries::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .returning(deliveries::id)
+        .cached()
+        .load::<i64>(conn)?
+        .len();
+        Ok(applied(n, id, "mark sent"))
     }
 
     /// A claimed delivery failed for good. `false`: it was no longer pending.
