@@ -8,6 +8,7 @@ pub mod incident;
 pub mod lifecycle;
 pub(crate) mod monitoring;
 pub mod pacing;
+pub mod retention;
 pub mod rules;
 pub mod settings;
 pub(crate) mod user_text;
