@@ -1,9 +1,13 @@
 //! Golden snapshots and checks of every message (`src/pipeline/render/snapshots/`).
+use super::load_test::progress;
 use super::*;
+use crate::domain::lifecycle::LoadTestState;
+use crate::domain::monitoring::Health;
 use crate::pipeline::events::{
-    ErrorInfo, ExecutionInfo, FailedSensor, IncidentActionPayload, ReportSummary,
+    ErrorInfo, ExecutionInfo, FailedSensor, IncidentActionPayload, LoadTestPayload, ReportInfo,
+    ReportSummary, ScenarioPayload,
 };
-use chrono::TimeZone;
+use chrono::{DateTime, TimeZone, Utc};
 
 /// The name of the hostile-text check: every character must show, nothing pings.
 const HOSTILE: &str = "<!channel> *x* _y_ ~z~ `c` :smile: & <https://evil|x>";

@@ -1,0 +1,193 @@
+//! The context of load-test messages: event, thread reply and run card (title, colour,
+//! progress line, report figures).
+
+use serde_json::{json, Value};
+
+use super::shared::{event_info, fit, name_context, names_context, opt_fit};
+use super::{color, Card, Names, Step, MAX_ERROR, MAX_SHORT};
+use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
+use crate::pipeline::events::{LoadTestPayload, Payload, ReportInfo};
+use crate::slack::text;
+
+/// (title, title in a thread, emoji name) of a load-test event.
+pub(super) fn load_test_title(t: LoadTestEventType) -> (&'static str, &'static str, &'static str) {
+    match t {
+        LoadTestEventType::Started => ("Load test started", "Started", "rocket"),
+        LoadTestEventType::Running => ("Load test running", "Running", "runner"),
+        LoadTestEventType::Finished => ("Load test finished", "Finished", "checkered_flag"),
+        LoadTestEventType::Aborted => ("Load test aborted", "Aborted", "octagonal_sign"),
+        LoadTestEventType::Error => ("Load test failed", "Failed", "x"),
+        LoadTestEventType::IntermediateReport => (
+            "Intermediate report available",
+            "Intermediate report",
+            "bar_chart",
+        ),
+        LoadTestEventType::ReportAvailable => {
+            ("Final report available", "Final report", "page_facing_up")
+        }
+    }
+}
+
+pub(super) fn state_label(s: LoadTestState) -> &'static str {
+    match s {
+        LoadTestState::New => "New",
+        LoadTestState::Started => "Started",
+        LoadTestState::Running => "Running",
+        LoadTestState::Finished => "Finished",
+        LoadTestState::Aborted => "Aborted",
+        LoadTestState::Error => "Failed",
+        LoadTestState::Reported => "Report available",
+    }
+}
+
+/// The colour of one event: red failure, orange abort, green success, neutral progress.
+pub(super) fn load_test_color(t: LoadTestEventType, state: LoadTestState) -> &'static str {
+    use LoadTestEventType as E;
+    match (t, state) {
+        (E::Error, _) | (E::ReportAvailable, LoadTestState::Error) => color::RED,
+        (E::Aborted, _) | (E::ReportAvailable, LoadTestState::Aborted) => color::ORANGE,
+        (E::Finished | E::ReportAvailable, _) => color::GREEN,
+        _ => color::NEUTRAL,
+    }
+}
+
+/// The colour of a run card: its worst outcome so far.
+pub(super) fn card_color(path: &[Step]) -> &'static str {
+    use LoadTestEventType as E;
+    let has = |e: E| path.iter().any(|s| s.event == e);
+    if has(E::Error) {
+        color::RED
+    } else if has(E::Aborted) {
+        color::ORANGE
+    } else if has(E::Finished) || has(E::ReportAvailable) {
+        color::GREEN
+    } else {
+        color::NEUTRAL
+    }
+}
+
+pub(super) fn figure(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+pub(super) fn report_context(r: &ReportInfo) -> Value {
+    let mut figures = Vec::new();
+    if let Some(s) = &r.summary {
+        if let Some(v) = s.throughput {
+            figures.push(json!({"label": "Throughput", "value": format!("{} req/s", figure(v))}));
+        }
+        if let Some(v) = s.errors {
+            figures.push(json!({"label": "Errors", "value": figure(v)}));
+        }
+        if let Some(v) = s.p95_ms {
+            figures.push(json!({"label": "P95", "value": format!("{} ms", figure(v))}));
+        }
+        for (k, v) in s.extra.iter().take(7) {
+            let shown = match v {
+                Value::Number(n) => n.as_f64().map(figure).unwrap_or_else(|| n.to_string()),
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            figures.push(json!({"label": fit(k, 60), "value": fit(&shown, MAX_SHORT)}));
+        }
+    }
+    json!({"url": text::safe_url(&r.url), "kind": r.kind, "figures": figures})
+}
+
+pub(super) fn load_test_context(lt: &LoadTestPayload, names: &Names, card: Option<&Card>) -> Value {
+    let (title, short, emoji) = load_test_title(lt.event_type);
+    use LoadTestEventType as E;
+    // A single event shows what belongs to it; a card shows everything so far.
+    let (error, report, aborted_by) = match card {
+        Some(c) => (c.error.clone(), c.report.clone(), c.aborted_by.clone()),
+        None => (
+            lt.error.clone().filter(|_| lt.event_type == E::Error),
+            lt.report
+                .clone()
+                .filter(|_| matches!(lt.event_type, E::IntermediateReport | E::ReportAvailable)),
+            lt.aborted_by
+                .clone()
+                .filter(|_| lt.event_type == E::Aborted),
+        ),
+    };
+    let report = report.as_ref().map(report_context);
+    let (progress, color) = match card {
+        Some(c) if !c.path.is_empty() => (progress(&c.path), card_color(&c.path)),
+        // A card stored before the path was recorded: its latest step only.
+        Some(_) => {
+            let mut c = Card::new(&Payload::LoadTest(lt.clone()));
+            c.path.truncate(1);
+            (progress(&c.path), card_color(&c.path))
+        }
+        None => (Vec::new(), load_test_color(lt.event_type, lt.state)),
+    };
+    let (org, project) = names_context(names);
+    let (name, header, name_cut) = name_context(&lt.name);
+    json!({
+        "org": org,
+        "project": project,
+        "load_test": {
+            "id": lt.load_test_id,
+            "name": name,
+            "header": header,
+            "name_cut": name_cut,
+            "url": lt.url.as_deref().and_then(text::safe_url),
+            "started_by": opt_fit(&lt.started_by, MAX_SHORT),
+        },
+        "event": event_info((title, short, None), emoji, lt.event_type.as_str(), lt.occurred_at),
+        "color": color,
+        "state": {"id": lt.state.as_str(), "label": state_label(lt.state)},
+        "aborted_by": opt_fit(&aborted_by, MAX_SHORT),
+        "error": error.map(|e| json!({
+            "step": opt_fit(&e.step, MAX_SHORT),
+            "message": fit(&e.message, MAX_ERROR),
+            "summary": fit(e.message.lines().next().unwrap_or_default(), MAX_SHORT),
+        })),
+        "figures": report.as_ref().map_or_else(|| json!([]), |r| r["figures"].clone()),
+        "report_url": report.as_ref().map_or(Value::Null, |r| r["url"].clone()),
+        "report": report,
+        "progress": progress,
+        "broadcast": false,
+    })
+}
+
+/// The run card's progress line: only the steps that happened. Done ✓, still going ●,
+/// failed ✗, aborted 🛑, report 📄.
+pub(super) fn progress(path: &[Step]) -> Vec<Value> {
+    use LoadTestEventType as E;
+    path.iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let last = i + 1 == path.len();
+            let detail = step.detail.as_deref().map(|d| fit(d, MAX_SHORT));
+            let (mark, label) = match step.event {
+                E::Started | E::Running if last => ("●", load_test_title(step.event).1.into()),
+                E::Started | E::Running | E::Finished => {
+                    ("✓", load_test_title(step.event).1.into())
+                }
+                E::Error => (
+                    "✗",
+                    match detail {
+                        Some(d) => format!("Failed ({d})"),
+                        None => "Failed".into(),
+                    },
+                ),
+                E::Aborted => (
+                    "🛑",
+                    match detail {
+                        Some(d) => format!("Aborted by {d}"),
+                        None => "Aborted".into(),
+                    },
+                ),
+                E::ReportAvailable => ("📄", "Report".into()),
+                E::IntermediateReport => ("📊", "Intermediate report".into()),
+            };
+            json!({"mark": mark, "label": label, "current": last})
+        })
+        .collect()
+}
