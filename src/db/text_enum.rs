@@ -1,6 +1,9 @@
 //! State columns as types: `TEXT` columns holding an enum's `as_str()` on both backends.
 //! A stored value that does not parse is a deserialization error, never a default: a
 //! corrupt row must not quietly restart a lifecycle.
+//!
+//! The domain's state types are stored through the impls invoked here, so `domain` needs
+//! nothing from `db` (the column types of `db/models` invoke it beside their own enums).
 
 /// Implements `ToSql<Text>`/`FromSql<Text>` for every backend (SQLite, PostgreSQL and the
 /// multi-connection backend) for a type with `fn as_str(self) -> &'static str` and
@@ -40,3 +43,6 @@ macro_rules! text_enum {
 }
 
 pub(crate) use text_enum;
+
+text_enum!(crate::domain::lifecycle::LoadTestState);
+text_enum!(crate::domain::monitoring::Health);

@@ -71,8 +71,6 @@ impl LoadTestState {
     }
 }
 
-crate::db::text_enum!(LoadTestState);
-
 /// What the orchestrator reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

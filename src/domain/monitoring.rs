@@ -49,8 +49,6 @@ impl Health {
     }
 }
 
-crate::db::text_enum!(Health);
-
 /// What a scenario remembers between events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioState {

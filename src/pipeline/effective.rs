@@ -11,12 +11,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use super::ingest::Resolved;
 use crate::db::models::installation::Installation;
 use crate::db::models::project::Project;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{DbConnection, DbError};
 use crate::domain::settings::{resolve, Effective, Integration, OrgSettings};
+
+/// What an event of a project is ingested with: the project's effective settings (from
+/// the `ConfigResolver`) and whether the project was seen registered when they were
+/// resolved. Projects are never removed, so `true` saves the ingest transaction its
+/// lookup; `false` is checked again there (the project may have been registered since).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub effective: Effective,
+    pub project_registered: bool,
+}
 
 /// The effective configuration of `project` in `org` (or of the organization itself with
 /// `project = None`): org settings (defaults when none were saved), the project's own

@@ -20,15 +20,7 @@ mod scenario;
 pub use batch::{load_test_batch, LoadTestJob};
 pub use scenario::monitoring_event;
 
-/// What an event of a project is ingested with: the project's effective settings (from
-/// the `ConfigResolver`) and whether the project was seen registered when they were
-/// resolved. Projects are never removed, so `true` saves the ingest transaction its
-/// lookup; `false` is checked again there (the project may have been registered since).
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    pub effective: Effective,
-    pub project_registered: bool,
-}
+pub use super::effective::Resolved;
 
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
