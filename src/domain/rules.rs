@@ -10,74 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::channel::TargetChannel;
-
-/// The kinds of event a rule can select.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EventKind {
-    LoadTestStarted,
-    LoadTestRunning,
-    LoadTestFinished,
-    LoadTestAborted,
-    LoadTestError,
-    LoadTestIntermediateReport,
-    LoadTestReportAvailable,
-    MonitoringFailing,
-    MonitoringSeverityChanged,
-    MonitoringRecovered,
-}
-
-impl EventKind {
-    pub const ALL: [Self; 10] = [
-        Self::LoadTestStarted,
-        Self::LoadTestRunning,
-        Self::LoadTestFinished,
-        Self::LoadTestAborted,
-        Self::LoadTestError,
-        Self::LoadTestIntermediateReport,
-        Self::LoadTestReportAvailable,
-        Self::MonitoringFailing,
-        Self::MonitoringSeverityChanged,
-        Self::MonitoringRecovered,
-    ];
-
-    /// The `failures` shortcut.
-    pub const FAILURES: [Self; 4] = [
-        Self::LoadTestError,
-        Self::LoadTestAborted,
-        Self::MonitoringFailing,
-        Self::MonitoringSeverityChanged,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::LoadTestStarted => "load_test.started",
-            Self::LoadTestRunning => "load_test.running",
-            Self::LoadTestFinished => "load_test.finished",
-            Self::LoadTestAborted => "load_test.aborted",
-            Self::LoadTestError => "load_test.error",
-            Self::LoadTestIntermediateReport => "load_test.intermediate_report",
-            Self::LoadTestReportAvailable => "load_test.report_available",
-            Self::MonitoringFailing => "monitoring.failing",
-            Self::MonitoringSeverityChanged => "monitoring.severity_changed",
-            Self::MonitoringRecovered => "monitoring.recovered",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The kind of an outbox row's `event_type` (`started`, `scenario_failing`, ...).
-    pub fn of_event_type(event_type: &str) -> Option<Self> {
-        let kind = match event_type {
-            "scenario_failing" => "monitoring.failing",
-            "scenario_severity_changed" => "monitoring.severity_changed",
-            "scenario_recovered" => "monitoring.recovered",
-            other => return Self::parse(&format!("load_test.{other}")),
-        };
-        Self::parse(kind)
-    }
-}
+pub use super::event_kind::EventKind;
 
 /// What a rule's `events` select: event kinds and the shortcuts `all` and `failures`, kept
 /// as the admin wrote them (deduplicated, in order).

@@ -723,7 +723,7 @@ test_both_backends_with_slack! {
         };
         let table = element(&page, "delivery-log", "table");
         assert!(table.contains("<th>Subject</th><th>Event</th><th>Channel</th><th>Status</th><th>What happened</th>"), "{table}");
-        assert!(table.contains(r#"<td class="subject">Checkout &lt;b&gt;peak&lt;/b&gt;</td><td>Started</td><td class="channel">#load-tests</td>"#), "{table}");
+        assert!(table.contains(r#"<td class="subject">Checkout &lt;b&gt;peak&lt;/b&gt;</td><td>Load test started</td><td class="channel">#load-tests</td>"#), "{table}");
         // One attempt is the rule: not worth a "×1" on every row.
         assert!(table.contains(r#"<span class="badge ok">sent</span><br>"#), "{table}");
         assert!(!table.contains("×") && !table.contains("attempts"), "{table}");
@@ -949,7 +949,7 @@ test_both_backends_with_slack! {
         };
         let table = element(&page, "delivery-log", "table");
         assert!(table.contains("<th>Project</th><th>Subject</th>"), "{table}");
-        assert!(table.contains(r#"<td>webshop</td><td class="subject">Checkout peak</td><td>Started</td><td class="channel">#load-tests</td>"#), "{table}");
+        assert!(table.contains(r#"<td>webshop</td><td class="subject">Checkout peak</td><td>Load test started</td><td class="channel">#load-tests</td>"#), "{table}");
         assert!(table.contains(r#"<td>blog</td><td class="subject">Blog smoke</td>"#), "{table}");
         assert!(table.contains(r#"<td class="subject">Test message by test</td><td>Test message</td>"#), "{table}");
         assert!(table.contains("the channel is archived in Slack (is_archived). Unarchive it in Slack or pick another channel under Target Channels."), "{table}");

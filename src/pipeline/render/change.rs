@@ -1,6 +1,7 @@
 //! How a monitoring change is worded in each place a message shows it (headline, thread
 //! line, card state and history), so that each fact appears once.
 
+use crate::domain::event_kind::EventKind;
 use crate::domain::monitoring::{human_duration, Change};
 
 /// How a monitoring change is worded: each fact once, wherever the message puts it.
@@ -23,7 +24,7 @@ pub(crate) struct ChangeWords {
 pub(crate) fn change_title(change: &Change) -> ChangeWords {
     match change {
         Change::Failing { severity } => ChangeWords {
-            title: "Scenario failing",
+            title: EventKind::MonitoringFailing.label(),
             short: format!("Failing, severity {}", severity.as_str()),
             detail: format!("severity {}", severity.as_str()),
             state: "Failing".into(),
@@ -50,7 +51,7 @@ pub(crate) fn change_title(change: &Change) -> ChangeWords {
             }
         }
         Change::Recovered { down_seconds } => ChangeWords {
-            title: "Scenario recovered",
+            title: EventKind::MonitoringRecovered.label(),
             short: format!("Recovered after {}", human_duration(*down_seconds)),
             detail: format!("down for {}", human_duration(*down_seconds)),
             state: "Recovered".into(),

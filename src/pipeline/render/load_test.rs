@@ -5,27 +5,24 @@ use serde_json::{json, Value};
 
 use super::shared::{event_info, fit, name_context, names_context, opt_fit};
 use super::{color, Card, Names, Step, MAX_ERROR, MAX_SHORT};
+use crate::domain::event_kind::EventKind;
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
 use crate::pipeline::events::{LoadTestPayload, Payload, ReportInfo};
 use crate::slack::text;
 
-/// (title, title in a thread, emoji name) of a load-test event.
+/// (title, title in a thread, emoji name) of a load-test event. The title is the event
+/// kind's label (`domain::event_kind`), the one name the UI and the delivery log use too.
 pub(super) fn load_test_title(t: LoadTestEventType) -> (&'static str, &'static str, &'static str) {
-    match t {
-        LoadTestEventType::Started => ("Load test started", "Started", "rocket"),
-        LoadTestEventType::Running => ("Load test running", "Running", "runner"),
-        LoadTestEventType::Finished => ("Load test finished", "Finished", "checkered_flag"),
-        LoadTestEventType::Aborted => ("Load test aborted", "Aborted", "octagonal_sign"),
-        LoadTestEventType::Error => ("Load test failed", "Failed", "x"),
-        LoadTestEventType::IntermediateReport => (
-            "Intermediate report available",
-            "Intermediate report",
-            "bar_chart",
-        ),
-        LoadTestEventType::ReportAvailable => {
-            ("Final report available", "Final report", "page_facing_up")
-        }
-    }
+    let (short, emoji) = match t {
+        LoadTestEventType::Started => ("Started", "rocket"),
+        LoadTestEventType::Running => ("Running", "runner"),
+        LoadTestEventType::Finished => ("Finished", "checkered_flag"),
+        LoadTestEventType::Aborted => ("Aborted", "octagonal_sign"),
+        LoadTestEventType::Error => ("Failed", "x"),
+        LoadTestEventType::IntermediateReport => ("Intermediate report", "bar_chart"),
+        LoadTestEventType::ReportAvailable => ("Final report", "page_facing_up"),
+    };
+    (EventKind::of_load_test(t).label(), short, emoji)
 }
 
 pub(super) fn state_label(s: LoadTestState) -> &'static str {

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::form::SelectOption;
 use crate::db::models::delivery::DeliveryStatus;
+use crate::domain::event_kind::EventKind;
 use crate::http::ui::render::capitalize;
 use crate::services::delivery_log::DeliveryEntry;
 
@@ -82,9 +83,13 @@ pub(super) fn delivery_line(d: &DeliveryEntry, with_project: bool) -> DeliveryLi
     }
 }
 
-/// "intermediate_report" → "Intermediate report".
+/// The event kind's label ("error" → "Load test failed"); other events (test messages,
+/// flapping) humanised: "test_message" → "Test message".
 pub(super) fn event_label(event: &str) -> String {
-    capitalize(&event.replace('_', " "))
+    EventKind::of_event_type(event).map_or_else(
+        || capitalize(&event.replace('_', " ")),
+        |kind| kind.label().to_owned(),
+    )
 }
 
 /// The organization page's log filters, as chosen.

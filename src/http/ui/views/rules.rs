@@ -41,21 +41,6 @@ pub struct RulesBox {
     pub(super) inherited: Vec<RuleLine>,
 }
 
-pub(super) fn kind_label(kind: EventKind) -> &'static str {
-    match kind {
-        EventKind::LoadTestStarted => "Load test started",
-        EventKind::LoadTestRunning => "Load test running",
-        EventKind::LoadTestFinished => "Load test finished",
-        EventKind::LoadTestAborted => "Load test aborted",
-        EventKind::LoadTestError => "Load test failed",
-        EventKind::LoadTestIntermediateReport => "Intermediate report",
-        EventKind::LoadTestReportAvailable => "Final report",
-        EventKind::MonitoringFailing => "Scenario failing",
-        EventKind::MonitoringSeverityChanged => "Severity changed",
-        EventKind::MonitoringRecovered => "Scenario recovered",
-    }
-}
-
 pub(super) fn rule_row(index: usize, rule: Option<&RuleView>) -> RuleRow {
     let has = |v: &str| rule.is_some_and(|r| r.events.iter().any(|e| e == v));
     let mut kinds = vec![
@@ -72,7 +57,7 @@ pub(super) fn rule_row(index: usize, rule: Option<&RuleView>) -> RuleRow {
     ];
     kinds.extend(EventKind::ALL.map(|k| KindBox {
         value: k.as_str(),
-        label: kind_label(k),
+        label: k.label(),
         checked: has(k.as_str()),
     }));
     RuleRow {
