@@ -159,7 +159,7 @@ fn token(action: TokenCommand) -> Result<(), StartupError> {
                 println!(
                     "{:<18} {:<8} {:<20} {:<20} {:<20} {:<9} {}",
                     r.id,
-                    r.role,
+                    r.role.as_str(),
                     r.org_id.as_deref().unwrap_or("-"),
                     r.project_id.as_deref().unwrap_or("-"),
                     r.created_at.format("%Y-%m-%d %H:%M:%S"),

@@ -4,8 +4,8 @@
 //! counts are set at scrape time by [`crate::http::metrics`].
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Buckets of the delivery latency histogram, in seconds (event accepted → sent).
@@ -45,6 +45,10 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// `xtc_slack_retention_pruned_total{table}`: rows deleted by retention, per table.
     pub retention_pruned: IntCounterVec,
+    /// `xtc_slack_unreadable_stored_values_total`: stored values that could not be read
+    /// back or written (an unknown state, JSON that does not parse); each is also logged.
+    /// Counted process-wide (`db::unreadable`) and copied here at scrape.
+    pub unreadable_values: IntCounter,
 }
 
 impl Metrics {
@@ -91,6 +95,11 @@ impl Metrics {
             "Rows deleted by retention (history past its age), by table",
             &["table"],
         )?;
+        let unreadable_values = IntCounter::new(
+            "xtc_slack_unreadable_stored_values_total",
+            "Stored values that could not be read back or written (each is logged)",
+        )?;
+        registry.register(Box::new(unreadable_values.clone()))?;
         let deliveries = IntGaugeVec::new(
             Opts::new("xtc_slack_deliveries", "Deliveries stored, by status"),
             &["status"],
@@ -145,6 +154,7 @@ impl Metrics {
             channel_checks,
             http_requests,
             retention_pruned,
+            unreadable_values,
         })
     }
 
@@ -153,6 +163,12 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+
+    /// Brings `unreadable_values` up to the process-wide count `total`.
+    pub fn set_unreadable(&self, total: u64) {
+        self.unreadable_values
+            .inc_by(total.saturating_sub(self.unreadable_values.get()));
     }
 
     /// One delivery attempt ended; `latency` is set for sent messages.

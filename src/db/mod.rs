@@ -14,6 +14,7 @@ mod prepared;
 pub mod schema;
 mod text_enum;
 mod transaction;
+pub mod unreadable;
 
 pub use backend::{keep_libcrypto_at_exit, ConnectionManager, DatabaseUrl, Pool, PooledConnection};
 pub use migrations::{revert_all_migrations, run_migrations};

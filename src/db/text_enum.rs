@@ -1,6 +1,7 @@
 //! State columns as types: `TEXT` columns holding an enum's `as_str()` on both backends.
 //! A stored value that does not parse is a deserialization error, never a default: a
-//! corrupt row must not quietly restart a lifecycle.
+//! corrupt row must not quietly restart a lifecycle. It is logged and counted too
+//! ([`super::unreadable`]).
 //!
 //! The domain's state types are stored through the impls invoked here, so `domain` needs
 //! nothing from `db` (the column types of `db/models` invoke it beside their own enums).
@@ -35,7 +36,9 @@ macro_rules! text_enum {
                 let raw: String =
                     diesel::deserialize::FromSql::<diesel::sql_types::Text, DB>::from_sql(bytes)?;
                 <$ty>::parse(&raw).ok_or_else(|| {
-                    format!(concat!("not a valid ", stringify!($ty), ": {:?}"), raw).into()
+                    let error = format!(concat!("not a valid ", stringify!($ty), ": {:?}"), raw);
+                    $crate::db::unreadable::note_unreadable(stringify!($ty), &error);
+                    error.into()
                 })
             }
         }
@@ -46,3 +49,6 @@ pub(crate) use text_enum;
 
 text_enum!(crate::domain::lifecycle::LoadTestState);
 text_enum!(crate::domain::monitoring::Health);
+text_enum!(crate::domain::settings::IntegrationStatus);
+text_enum!(crate::domain::access::Role);
+text_enum!(crate::domain::ids::SubjectKind);

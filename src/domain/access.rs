@@ -3,7 +3,10 @@
 use super::ids::{OrgId, ProjectId};
 
 /// The role of an API token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, diesel::AsExpression, diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The orchestrator and the monitoring scheduler: registry and events, any org.

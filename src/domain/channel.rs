@@ -203,16 +203,6 @@ impl TargetChannel {
     }
 }
 
-/// Decodes the JSON stored in the settings tables (an unreadable value reads as empty).
-pub fn decode_stored(json: &str) -> Vec<TargetChannel> {
-    serde_json::from_str(json).unwrap_or_default()
-}
-
-/// Encodes channels for the settings tables.
-pub fn encode_stored(channels: &[TargetChannel]) -> String {
-    serde_json::to_string(channels).unwrap_or_else(|_| "[]".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -364,9 +354,9 @@ mod tests {
         assert_eq!(resolved.address(), "C0123ABCD");
         let by_name = TargetChannel::from_input(&ChannelInput::Name("perf".into()));
         assert_eq!(by_name.address(), "#perf");
-        let stored = encode_stored(&[resolved.clone(), by_name.clone()]);
-        assert_eq!(decode_stored(&stored), vec![resolved, by_name]);
-        assert_eq!(decode_stored("garbage"), vec![]);
+        let stored = serde_json::to_string(&[resolved.clone(), by_name.clone()]).unwrap();
+        let read: Vec<TargetChannel> = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, vec![resolved, by_name]);
     }
 
     #[test]

@@ -132,18 +132,25 @@ impl fmt::Display for EventId {
 }
 
 /// What an event is about: the kind of subject, as stored in `events.subject_kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum SubjectKind {
     LoadTest,
     Scenario,
 }
 
 impl SubjectKind {
+    pub const ALL: [Self; 2] = [Self::LoadTest, Self::Scenario];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LoadTest => "load_test",
             Self::Scenario => "scenario",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 

@@ -186,16 +186,6 @@ impl Rule {
 /// Most rules one organization or project may have.
 pub const MAX_RULES: usize = 20;
 
-/// Decodes rules stored as JSON (an unreadable value reads as none).
-pub fn decode_stored(json: &str) -> Vec<Rule> {
-    serde_json::from_str(json).unwrap_or_default()
-}
-
-/// Encodes rules for the settings tables.
-pub fn encode_stored(rules: &[Rule]) -> String {
-    serde_json::to_string(rules).unwrap_or_else(|_| "[]".to_owned())
-}
-
 /// Where one event goes in addition to (or together with) the target channels: each
 /// channel once, with the mentions and the rules that matched it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -38,7 +38,18 @@ pub struct ProjectSettings {
 }
 
 /// Whether an installation can still post.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationStatus {
     Active,
@@ -47,12 +58,11 @@ pub enum IntegrationStatus {
 }
 
 impl IntegrationStatus {
-    pub fn parse(s: &str) -> Self {
-        if s == "active" {
-            Self::Active
-        } else {
-            Self::Revoked
-        }
+    pub const ALL: [Self; 2] = [Self::Active, Self::Revoked];
+
+    /// `None` for anything else: a stored value that is neither is an error, not "revoked".
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -1,6 +1,6 @@
 //! `GET /metrics`: the app's Prometheus metrics in the text format. Gauges that mirror the
-//! database (deliveries by status, queue depth) and the live actor counts are refreshed
-//! on each scrape; counters move where things happen.
+//! database (deliveries by status, queue depth), the live actor counts and the count of
+//! unreadable stored values are refreshed on each scrape; counters move where things happen.
 
 use actix_web::{get, web, HttpResponse};
 
@@ -29,6 +29,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         // The process-side figures are still worth a scrape.
         Err(e) => tracing::warn!(error = %e, "metrics: the database does not answer"),
     }
+    m.set_unreadable(crate::db::unreadable::unreadable_count());
     let pipeline = &state.actors;
     let live = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     m.live_actors

@@ -16,12 +16,13 @@ use crate::crypto::Cipher;
 use crate::db::models::audit::AuditEntry;
 use crate::db::models::card_edit::{CardEdit, CardPlace};
 use crate::db::models::delivery::{Delivery, DeliveryStatus, NewDelivery};
-use crate::db::models::event::EventRow;
+use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
 use crate::db::models::installation::Installation;
 use crate::db::models::scenario::ScenarioRow;
 use crate::db::models::scenario_controls::{ControlsRow, MuteListing};
 use crate::db::models::slack_action::{ActionKey, SlackAction};
 use crate::db::models::slack_thread::SlackThread;
+use crate::db::unreadable::write_json;
 use crate::db::DbConnection;
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
@@ -415,13 +416,13 @@ fn act(
         conn,
         &EventRow {
             event_id: key.as_str().to_owned(),
-            subject_kind: SubjectKind::Scenario.as_str().into(),
+            subject_kind: SubjectKind::Scenario,
             subject_id: scenario.id.clone(),
             org_id: org.to_owned(),
             project_id: project.to_owned(),
             event_type: event_type.to_owned(),
             occurred_at: now_naive,
-            payload: serde_json::to_string(&payload).unwrap_or_else(|_| "null".into()),
+            payload: write_json(PAYLOAD_COLUMN, &payload, "null"),
             resulting_state: scenario.state.as_str().to_owned(),
             received_at: now_naive,
             body_sha256: None,

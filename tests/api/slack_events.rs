@@ -107,7 +107,7 @@ test_both_backends_with_slack! {
         assert_eq!(answer["status"], 200, "{answer}");
 
         let inst = installation(&app);
-        assert_eq!(inst.status, "revoked");
+        assert_eq!(inst.status.as_str(), "revoked");
         assert_eq!(inst.status_reason.as_deref(), Some("app_uninstalled"));
         let settings = org_settings(&app, &admin).await;
         assert_eq!(settings["integration"]["status"], "revoked", "{settings}");
@@ -189,7 +189,7 @@ test_both_backends_with_slack! {
             assert_eq!(status, 401, "{why}: {answer}");
             assert!(answer.contains("unauthenticated"), "{why}: {answer}");
         }
-        assert_eq!(installation(&app).status, "active");
+        assert_eq!(installation(&app).status.as_str(), "active");
         assert_eq!(revocation_audits(&app), 0);
         // The same request, correctly signed, is accepted.
         let (status, answer) = post_raw(&app, &now.to_string(), &good, &body).await;
@@ -244,7 +244,7 @@ test_both_backends_with_slack! {
         assert_eq!(status, 400);
         let (status, _) = post_signed(&app, FAKE_SECRET, now, &"x".repeat(70_000)).await;
         assert_eq!(status, 413);
-        assert_eq!(installation(&app).status, "active");
+        assert_eq!(installation(&app).status.as_str(), "active");
         assert_eq!(revocation_audits(&app), 0);
     }
 }
@@ -316,14 +316,14 @@ test_both_backends_with_slack! {
         // Applied: the installation is revoked. Then a re-install, and Slack's late retry
         // of the same event (it saw no timely answer): it must not revoke the new one.
         let uninstall = fake_sends(&app, json!({"type": "app_uninstalled", "revoke": false})).await;
-        assert_eq!(installation(&app).status, "revoked");
+        assert_eq!(installation(&app).status.as_str(), "revoked");
         next_second().await;
         app.install_slack("/api/v1/orgs/acme", &admin).await;
-        assert_eq!(installation(&app).status, "active");
+        assert_eq!(installation(&app).status.as_str(), "active");
         for retry in 1..=3 {
             fake_retries(&app, &uninstall, retry).await;
         }
-        assert_eq!(installation(&app).status, "active", "{:?}", installation(&app));
+        assert_eq!(installation(&app).status.as_str(), "active", "{:?}", installation(&app));
         assert_eq!(org_settings(&app, &admin).await["integration"]["status"], "active");
         assert_eq!(revocation_audits(&app), 1);
 
@@ -351,7 +351,7 @@ test_both_backends_with_slack! {
             .await;
         assert_eq!(answer["status"], 200, "{answer}");
         assert_eq!(answer["event"]["event"]["type"], "tokens_revoked", "{answer}");
-        assert_eq!(installation(&app).status, "active");
+        assert_eq!(installation(&app).status.as_str(), "active");
         assert_eq!(revocation_audits(&app), 1);
         // Notifications still go out through the new installation.
         post_started(&app, "lt-after", "ev-after").await;

@@ -5,13 +5,14 @@ use diesel::prelude::*;
 
 use crate::db::schema::api_tokens;
 use crate::db::{now, DbConnection, FirstRowDsl};
+use crate::domain::access::Role;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = api_tokens)]
 pub struct ApiTokenRow {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub org_id: Option<String>,
     pub project_id: Option<String>,
     pub token_hash: String,
@@ -24,7 +25,7 @@ pub struct ApiTokenRow {
 pub struct NewApiToken<'a> {
     pub id: &'a str,
     pub name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub org_id: Option<&'a str>,
     pub project_id: Option<&'a str>,
     pub token_hash: &'a str,

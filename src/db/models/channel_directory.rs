@@ -7,16 +7,38 @@ use diesel::prelude::*;
 use crate::db::schema::channel_directories;
 use crate::db::{now, DbConnection, FirstRowDsl};
 
-/// Still listing the workspace (names not listed yet cannot be checked).
-pub const BUILDING: &str = "building";
-/// Every page listed; kept current by channel events.
-pub const READY: &str = "ready";
+/// How far a workspace's directory is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum DirectoryStatus {
+    /// Still listing the workspace (names not listed yet cannot be checked).
+    Building,
+    /// Every page listed; kept current by channel events.
+    Ready,
+}
+
+impl DirectoryStatus {
+    pub const ALL: [Self; 2] = [Self::Building, Self::Ready];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Building => "building",
+            Self::Ready => "ready",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+crate::db::text_enum!(DirectoryStatus);
 
 #[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = channel_directories)]
 pub struct ChannelDirectory {
     pub team_id: String,
-    pub status: String,
+    pub status: DirectoryStatus,
     pub cursor: Option<String>,
     pub pages: i32,
     pub updated_at: NaiveDateTime,
@@ -41,7 +63,7 @@ impl ChannelDirectory {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.status == READY
+        self.status == DirectoryStatus::Ready
     }
 
     /// Starts a (re)build from the first page. A rebuild of a ready directory keeps it
@@ -59,7 +81,7 @@ impl ChannelDirectory {
             diesel::insert_into(channel_directories::table)
                 .values((
                     channel_directories::team_id.eq(team_id),
-                    channel_directories::status.eq(BUILDING),
+                    channel_directories::status.eq(DirectoryStatus::Building),
                     channel_directories::cursor.eq(None::<String>),
                     channel_directories::pages.eq(0),
                     channel_directories::updated_at.eq(now()),
@@ -79,7 +101,7 @@ impl ChannelDirectory {
     ) -> QueryResult<()> {
         let mut status = None;
         if next.is_none() {
-            status = Some(READY);
+            status = Some(DirectoryStatus::Ready);
         }
         let q = diesel::update(channel_directories::table.find(team_id));
         match status {

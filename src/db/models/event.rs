@@ -6,12 +6,16 @@ use diesel::prelude::*;
 
 use crate::db::schema::events;
 use crate::db::{on_each_backend, CachedDsl, DbConnection, FirstRowDsl};
+use crate::domain::ids::SubjectKind;
+
+/// `events.payload`, as logged when it cannot be written or read.
+pub const PAYLOAD_COLUMN: &str = "events.payload";
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = events)]
 pub struct EventRow {
     pub event_id: String,
-    pub subject_kind: String,
+    pub subject_kind: SubjectKind,
     pub subject_id: String,
     pub org_id: String,
     pub project_id: String,

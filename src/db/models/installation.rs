@@ -33,7 +33,7 @@ pub struct Installation {
     pub bot_user_id: String,
     pub scopes: String,
     pub bot_token: String,
-    pub status: String,
+    pub status: IntegrationStatus,
     pub status_reason: Option<String>,
     pub installed_by: String,
     pub installed_at: NaiveDateTime,
@@ -149,7 +149,7 @@ impl Installation {
                 slack_installations::bot_user_id.eq(new.bot_user_id),
                 slack_installations::scopes.eq(new.scopes),
                 slack_installations::bot_token.eq(cipher.encrypt(new.bot_token, new.id)),
-                slack_installations::status.eq(IntegrationStatus::Active.as_str()),
+                slack_installations::status.eq(IntegrationStatus::Active),
                 slack_installations::status_reason.eq(None::<String>),
                 slack_installations::installed_by.eq(new.installed_by),
                 slack_installations::installed_at.eq(now),
@@ -200,7 +200,7 @@ impl Installation {
         horizon: NaiveDateTime,
     ) -> QueryResult<Vec<Self>> {
         slack_installations::table
-            .filter(slack_installations::status.eq(IntegrationStatus::Active.as_str()))
+            .filter(slack_installations::status.eq(IntegrationStatus::Active))
             .filter(slack_installations::refresh_token.is_not_null())
             .filter(slack_installations::token_expires_at.le(horizon))
             .select(Self::as_select())
@@ -294,7 +294,7 @@ impl Installation {
     pub fn mark_revoked(conn: &mut DbConnection, id: &str, reason: &str) -> QueryResult<usize> {
         diesel::update(slack_installations::table.find(id))
             .set((
-                slack_installations::status.eq(IntegrationStatus::Revoked.as_str()),
+                slack_installations::status.eq(IntegrationStatus::Revoked),
                 slack_installations::status_reason.eq(reason),
                 slack_installations::updated_at.eq(now()),
             ))
@@ -312,7 +312,7 @@ impl Installation {
     }
 
     pub fn status(&self) -> IntegrationStatus {
-        IntegrationStatus::parse(&self.status)
+        self.status
     }
 
     /// The installation as settings resolution sees it (no token).

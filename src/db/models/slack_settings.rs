@@ -1,6 +1,7 @@
 //! `org_slack_settings` and `project_slack_settings`: the values an admin saved.
 //!
-//! Target channels are stored as the JSON of [`crate::domain::channel::encode_stored`].
+//! Target channels and rules are stored as JSON; a value that does not parse reads as
+//! none and is logged and counted ([`crate::db::unreadable`]).
 //! An organization without a row has the documented defaults; a project without a row
 //! has no settings of its own (it inherits everything).
 
@@ -8,10 +9,17 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{org_slack_settings, project_slack_settings};
+use crate::db::unreadable::{read_json, write_json};
 use crate::db::{now, DbConnection, FirstRowDsl};
-use crate::domain::channel::{decode_stored, encode_stored, TargetChannel};
+use crate::domain::channel::TargetChannel;
 use crate::domain::rules;
 use crate::domain::settings::{OrgSettings, ProjectSettings};
+
+/// The JSON columns, as logged when one cannot be read.
+const ORG_CHANNELS: &str = "org_slack_settings.target_channels";
+const ORG_RULES: &str = "org_slack_settings.rules";
+const PROJECT_CHANNELS: &str = "project_slack_settings.target_channels";
+const PROJECT_RULES: &str = "project_slack_settings.rules";
 
 /// A saved organization-level configuration.
 #[allow(dead_code, reason = "the row mirrors its table")]
@@ -25,7 +33,7 @@ pub struct OrgSlackSettings {
     pub target_channels: String,
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
-    /// JSON of [`crate::domain::rules::encode_stored`].
+    /// JSON of the rules ([`crate::domain::rules::Rule`]).
     pub rules: String,
 }
 
@@ -58,8 +66,8 @@ impl OrgSlackSettings {
             send_messages: self.send_messages,
             threads: self.threads,
             compact_messages: self.compact_messages,
-            target_channels: decode_stored(&self.target_channels),
-            rules: rules::decode_stored(&self.rules),
+            target_channels: read_json(ORG_CHANNELS, &self.target_channels),
+            rules: read_json(ORG_RULES, &self.rules),
         }
     }
 
@@ -71,14 +79,14 @@ impl OrgSlackSettings {
         updated_by: &str,
     ) -> QueryResult<()> {
         let now = now();
-        let channels = encode_stored(&settings.target_channels);
+        let channels = write_json(ORG_CHANNELS, &settings.target_channels, "[]");
         let updated = diesel::update(org_slack_settings::table.find(org))
             .set((
                 org_slack_settings::send_messages.eq(settings.send_messages),
                 org_slack_settings::threads.eq(settings.threads),
                 org_slack_settings::compact_messages.eq(settings.compact_messages),
                 org_slack_settings::target_channels.eq(&channels),
-                org_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
+                org_slack_settings::rules.eq(write_json(ORG_RULES, &settings.rules, "[]")),
                 org_slack_settings::updated_at.eq(now),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -101,8 +109,12 @@ impl OrgSlackSettings {
                 org_slack_settings::send_messages.eq(settings.send_messages),
                 org_slack_settings::threads.eq(settings.threads),
                 org_slack_settings::compact_messages.eq(settings.compact_messages),
-                org_slack_settings::target_channels.eq(encode_stored(&settings.target_channels)),
-                org_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
+                org_slack_settings::target_channels.eq(write_json(
+                    ORG_CHANNELS,
+                    &settings.target_channels,
+                    "[]",
+                )),
+                org_slack_settings::rules.eq(write_json(ORG_RULES, &settings.rules, "[]")),
                 org_slack_settings::updated_at.eq(now()),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -117,7 +129,7 @@ impl OrgSlackSettings {
         channels: &[TargetChannel],
     ) -> QueryResult<usize> {
         diesel::update(org_slack_settings::table.find(org))
-            .set(org_slack_settings::target_channels.eq(encode_stored(channels)))
+            .set(org_slack_settings::target_channels.eq(write_json(ORG_CHANNELS, channels, "[]")))
             .execute(conn)
     }
 
@@ -128,7 +140,7 @@ impl OrgSlackSettings {
         rules: &[rules::Rule],
     ) -> QueryResult<usize> {
         diesel::update(org_slack_settings::table.find(org))
-            .set(org_slack_settings::rules.eq(rules::encode_stored(rules)))
+            .set(org_slack_settings::rules.eq(write_json(ORG_RULES, rules, "[]")))
             .execute(conn)
     }
 }
@@ -146,7 +158,7 @@ pub struct ProjectSlackSettings {
     pub target_channels: String,
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
-    /// JSON of [`crate::domain::rules::encode_stored`].
+    /// JSON of the rules ([`crate::domain::rules::Rule`]).
     pub rules: String,
 }
 
@@ -193,8 +205,8 @@ impl ProjectSlackSettings {
             send_messages: self.send_messages,
             threads: self.threads,
             compact_messages: self.compact_messages,
-            target_channels: decode_stored(&self.target_channels),
-            rules: rules::decode_stored(&self.rules),
+            target_channels: read_json(PROJECT_CHANNELS, &self.target_channels),
+            rules: read_json(PROJECT_RULES, &self.rules),
         }
     }
 
@@ -206,14 +218,14 @@ impl ProjectSlackSettings {
         settings: &ProjectSettings,
         updated_by: &str,
     ) -> QueryResult<()> {
-        let channels = encode_stored(&settings.target_channels);
+        let channels = write_json(PROJECT_CHANNELS, &settings.target_channels, "[]");
         let updated = diesel::update(project_slack_settings::table.find((org, project)))
             .set((
                 project_slack_settings::send_messages.eq(settings.send_messages),
                 project_slack_settings::threads.eq(settings.threads),
                 project_slack_settings::compact_messages.eq(settings.compact_messages),
                 project_slack_settings::target_channels.eq(&channels),
-                project_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
+                project_slack_settings::rules.eq(write_json(PROJECT_RULES, &settings.rules, "[]")),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -238,9 +250,12 @@ impl ProjectSlackSettings {
                 project_slack_settings::send_messages.eq(settings.send_messages),
                 project_slack_settings::threads.eq(settings.threads),
                 project_slack_settings::compact_messages.eq(settings.compact_messages),
-                project_slack_settings::target_channels
-                    .eq(encode_stored(&settings.target_channels)),
-                project_slack_settings::rules.eq(rules::encode_stored(&settings.rules)),
+                project_slack_settings::target_channels.eq(write_json(
+                    PROJECT_CHANNELS,
+                    &settings.target_channels,
+                    "[]",
+                )),
+                project_slack_settings::rules.eq(write_json(PROJECT_RULES, &settings.rules, "[]")),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -257,7 +272,11 @@ impl ProjectSlackSettings {
         channels: &[TargetChannel],
     ) -> QueryResult<usize> {
         diesel::update(project_slack_settings::table.find((org, project)))
-            .set(project_slack_settings::target_channels.eq(encode_stored(channels)))
+            .set(project_slack_settings::target_channels.eq(write_json(
+                PROJECT_CHANNELS,
+                channels,
+                "[]",
+            )))
             .execute(conn)
     }
 
@@ -269,7 +288,7 @@ impl ProjectSlackSettings {
         rules: &[rules::Rule],
     ) -> QueryResult<usize> {
         diesel::update(project_slack_settings::table.find((org, project)))
-            .set(project_slack_settings::rules.eq(rules::encode_stored(rules)))
+            .set(project_slack_settings::rules.eq(write_json(PROJECT_RULES, rules, "[]")))
             .execute(conn)
     }
 

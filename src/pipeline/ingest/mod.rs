@@ -5,9 +5,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::events::{LoadTestEvent, LoadTestPayload, Payload};
 use crate::db::models::delivery::{Delivery, DeliveryStatus, NewDelivery};
-use crate::db::models::event::EventRow;
+use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
 use crate::db::models::load_test::LoadTestRow;
 use crate::db::models::project::Project;
+use crate::db::unreadable::write_json;
 use crate::db::DbConnection;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
@@ -371,13 +372,13 @@ fn plan_load_test(
     let key = load_test_key(ev);
     let event = EventRow {
         event_id: key.as_str().to_owned(),
-        subject_kind: SubjectKind::LoadTest.as_str().into(),
+        subject_kind: SubjectKind::LoadTest,
         subject_id: row.id.clone(),
         org_id: org.to_owned(),
         project_id: project.to_owned(),
         event_type: ev.event_type.as_str().to_owned(),
         occurred_at: naive(ev.occurred_at),
-        payload: serde_json::to_string(&payload).unwrap_or_default(),
+        payload: write_json(PAYLOAD_COLUMN, &payload, ""),
         resulting_state: to.as_str().to_owned(),
         received_at: now_naive,
         body_sha256: Some(ev.fingerprint.clone()),

@@ -9,8 +9,9 @@ use super::{
     Identity, IngestError, Outcome, Resolved,
 };
 use crate::db::models::delivery::DeliveryStatus;
-use crate::db::models::event::EventRow;
+use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
 use crate::db::models::scenario::ScenarioRow;
+use crate::db::unreadable::{read_json, write_json};
 use crate::db::DbConnection;
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
@@ -75,8 +76,7 @@ pub fn monitoring_event(
         version: existing.as_ref().map_or(1, |r| r.version + 1),
         created_at: existing.as_ref().map_or(now_naive, |r| r.created_at),
         updated_at: now_naive,
-        recent_changes: serde_json::to_string(&next.recent_changes)
-            .unwrap_or_else(|_| "[]".to_owned()),
+        recent_changes: write_json("scenarios.recent_changes", &next.recent_changes, "[]"),
         flapping_since: next.flapping_since.map(naive),
         flap_changes: next.flap_changes,
         ok_since: next.ok_since.map(naive),
@@ -98,16 +98,16 @@ pub fn monitoring_event(
     });
     let event = EventRow {
         event_id: key.as_str().to_owned(),
-        subject_kind: SubjectKind::Scenario.as_str().into(),
+        subject_kind: SubjectKind::Scenario,
         subject_id: row.id.clone(),
         org_id: org.to_owned(),
         project_id: project.to_owned(),
         event_type: event_type.to_owned(),
         occurred_at: naive(ev.occurred_at),
-        payload: payload
-            .as_ref()
-            .and_then(|p| serde_json::to_string(p).ok())
-            .unwrap_or_else(|| "null".to_owned()),
+        payload: payload.as_ref().map_or_else(
+            || "null".to_owned(),
+            |p| write_json(PAYLOAD_COLUMN, p, "null"),
+        ),
         resulting_state: next.health.as_str().to_owned(),
         received_at: now_naive,
         body_sha256: Some(ev.fingerprint.clone()),
@@ -164,7 +164,7 @@ fn state_of(r: &ScenarioRow) -> ScenarioState {
         health: r.state,
         failing_since: r.failing_since.map(|t| t.and_utc()),
         incident: r.incident,
-        recent_changes: serde_json::from_str(&r.recent_changes).unwrap_or_default(),
+        recent_changes: read_json("scenarios.recent_changes", &r.recent_changes),
         flapping_since: r.flapping_since.map(|t| t.and_utc()),
         flap_changes: r.flap_changes,
         ok_since: r.ok_since.map(|t| t.and_utc()),
@@ -196,7 +196,7 @@ fn stale(
     let state = row.state.as_str().to_owned();
     let event = EventRow {
         event_id: id.key.as_str().to_owned(),
-        subject_kind: SubjectKind::Scenario.as_str().into(),
+        subject_kind: SubjectKind::Scenario,
         subject_id: row.id.clone(),
         org_id: org.to_owned(),
         project_id: project.to_owned(),

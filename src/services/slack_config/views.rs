@@ -58,7 +58,7 @@ fn integration_view(
     let mut view = IntegrationView::from(i);
     if let Some(d) = ChannelDirectory::find(conn, &i.team_id)? {
         view.channel_directory = Some(DirectoryView {
-            status: d.status.clone(),
+            status: d.status.as_str().to_owned(),
             channels: SlackChannel::count_listed(conn, &i.team_id)?,
             pages: d.pages,
             updated_at: d.updated_at.and_utc(),
