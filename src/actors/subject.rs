@@ -15,7 +15,7 @@ use super::config_resolver::{ConfigResolver, Refresh, Resolve};
 use super::slack_sender::{SlackSender, Wake};
 use crate::db::DbError;
 use crate::pipeline::effective::EffectiveCache;
-use crate::pipeline::ingest::{IngestError, Outcome};
+use crate::pipeline::ingest::{IngestError, IngestOutcome};
 pub use crate::pipeline::subjects::Subject;
 use crate::pipeline::writer::IngestWriter;
 
@@ -72,11 +72,11 @@ impl<S: Subject> Actor for SubjectActor<S> {
 
 /// Apply one event (answers once it is committed).
 #[derive(Message)]
-#[rtype(result = "Result<Outcome, IngestError>")]
+#[rtype(result = "Result<IngestOutcome, IngestError>")]
 pub struct Ingest<S: Subject>(pub S::Event);
 
 impl<S: Subject> Handler<Ingest<S>> for SubjectActor<S> {
-    type Result = AtomicResponse<Self, Result<Outcome, IngestError>>;
+    type Result = AtomicResponse<Self, Result<IngestOutcome, IngestError>>;
 
     fn handle(&mut self, msg: Ingest<S>, _: &mut Self::Context) -> Self::Result {
         self.last_used = Instant::now();
@@ -107,7 +107,7 @@ impl<S: Subject> Handler<Evict> for SubjectActor<S> {
     }
 }
 
-async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestError> {
+async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<IngestOutcome, IngestError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -136,7 +136,7 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<Outcome, IngestE
                 tracing::debug!(subject = S::NAME, attempt, "concurrent update, retrying");
                 continue;
             }
-            Ok(Outcome::Accepted { ref channels, .. }) if !channels.is_empty() => {
+            Ok(IngestOutcome::Accepted { ref channels, .. }) if !channels.is_empty() => {
                 deps.sender.do_send(Wake {
                     channels: channels.clone(),
                 });
@@ -245,7 +245,7 @@ impl<S: Subject> Directory<S> {
         id: &str,
         deps: &Deps,
         ev: S::Event,
-    ) -> Result<Outcome, IngestError> {
+    ) -> Result<IngestOutcome, IngestError> {
         for _ in 0..3 {
             let addr = self.get_or_start(id, deps);
             match addr.send(Ingest::<S>(ev.clone())).await {

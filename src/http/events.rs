@@ -14,7 +14,7 @@ use super::responses::{
     BadRequest, Conflict, Denied, NotFound, PayloadTooLarge, Unavailable, Unprocessable,
 };
 use crate::pipeline::events::{FieldError, LoadTestEventBody, MonitoringEventBody};
-use crate::pipeline::ingest::{IngestError, Outcome};
+use crate::pipeline::ingest::{IngestError, IngestOutcome};
 use crate::state::AppState;
 
 fn field_error(e: FieldError) -> ApiError {
@@ -58,11 +58,11 @@ pub struct EventAccepted {
 }
 
 /// 202 for a stored event (stale or not), 200 for a duplicate.
-fn respond(event_id: String, outcome: Outcome) -> (web::Json<EventAccepted>, StatusCode) {
+fn respond(event_id: String, outcome: IngestOutcome) -> (web::Json<EventAccepted>, StatusCode) {
     let (state, duplicate, stale, status) = match outcome {
-        Outcome::Accepted { state, .. } => (state, None, None, StatusCode::ACCEPTED),
-        Outcome::Duplicate { state } => (state, Some(true), None, StatusCode::OK),
-        Outcome::Stale { state } => (state, None, Some(true), StatusCode::ACCEPTED),
+        IngestOutcome::Accepted { state, .. } => (state, None, None, StatusCode::ACCEPTED),
+        IngestOutcome::Duplicate { state } => (state, Some(true), None, StatusCode::OK),
+        IngestOutcome::Stale { state } => (state, None, Some(true), StatusCode::ACCEPTED),
     };
     let body = EventAccepted {
         duplicate,

@@ -6,7 +6,7 @@
 use chrono::Utc;
 
 use super::events::{LoadTestEvent, MonitoringEvent};
-use super::ingest::{self, IngestError, Outcome, Resolved};
+use super::ingest::{self, IngestError, IngestOutcome, Resolved};
 use super::writer::IngestWriter;
 use crate::db::DbConnection;
 use crate::domain::lifecycle::LoadTestState;
@@ -32,9 +32,9 @@ pub trait Subject: 'static {
         ev: &Self::Event,
         resolved: &Resolved,
         config: &IngestConfig,
-    ) -> Result<Outcome, IngestError>;
+    ) -> Result<IngestOutcome, IngestError>;
     /// Whether the subject's lifecycle has ended after `outcome`: its actor stops at once.
-    fn ended(_outcome: &Outcome) -> bool {
+    fn ended(_outcome: &IngestOutcome) -> bool {
         false
     }
 
@@ -56,10 +56,11 @@ pub trait Subject: 'static {
 
 /// An ingest on its way through the group commit.
 pub type Submitted =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, IngestError>> + Send>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<IngestOutcome, IngestError>> + Send>>;
 
-/// Current time for ingest (one place, so tests could pin it).
-pub fn now() -> chrono::DateTime<Utc> {
+/// Current time for ingest, in UTC (one place, so tests could pin it; `db::now` is the
+/// same instant as the database stores it, without a zone).
+pub fn now_utc() -> chrono::DateTime<Utc> {
     Utc::now()
 }
 
@@ -83,8 +84,8 @@ impl Subject for LoadTest {
         ev: &LoadTestEvent,
         resolved: &Resolved,
         _config: &IngestConfig,
-    ) -> Result<Outcome, IngestError> {
-        ingest::load_test_event(conn, ev, resolved, now())
+    ) -> Result<IngestOutcome, IngestError> {
+        ingest::load_test_event(conn, ev, resolved, now_utc())
     }
 
     /// Load-test events are applied together with the others of their batch.
@@ -99,11 +100,11 @@ impl Subject for LoadTest {
     }
 
     /// `reported` and `error` end a load test's lifecycle.
-    fn ended(outcome: &Outcome) -> bool {
+    fn ended(outcome: &IngestOutcome) -> bool {
         let state = match outcome {
-            Outcome::Accepted { state, .. }
-            | Outcome::Duplicate { state }
-            | Outcome::Stale { state } => state,
+            IngestOutcome::Accepted { state, .. }
+            | IngestOutcome::Duplicate { state }
+            | IngestOutcome::Stale { state } => state,
         };
         LoadTestState::parse(state).is_some_and(LoadTestState::is_final)
     }
@@ -130,7 +131,7 @@ impl Subject for Scenario {
         ev: &MonitoringEvent,
         resolved: &Resolved,
         config: &IngestConfig,
-    ) -> Result<Outcome, IngestError> {
-        ingest::monitoring_event(conn, ev, resolved, &config.flap, now())
+    ) -> Result<IngestOutcome, IngestError> {
+        ingest::monitoring_event(conn, ev, resolved, &config.flap, now_utc())
     }
 }

@@ -38,7 +38,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 
 use super::events::LoadTestEvent;
-use super::ingest::{self, IngestError, LoadTestJob, Outcome, Resolved};
+use super::ingest::{self, IngestError, IngestOutcome, LoadTestJob, Resolved};
 use crate::db::{take_ingest_turn, take_turn, DatabaseUrl, Db, DbConnection, DbError};
 
 /// Most jobs committed together.
@@ -134,7 +134,7 @@ where
 
 struct LoadTestWork {
     job: LoadTestJob,
-    reply: tokio::sync::oneshot::Sender<Result<Outcome, IngestError>>,
+    reply: tokio::sync::oneshot::Sender<Result<IngestOutcome, IngestError>>,
 }
 
 impl Job for LoadTestWork {
@@ -219,7 +219,7 @@ impl IngestWriter {
         &self,
         ev: LoadTestEvent,
         resolved: Resolved,
-    ) -> Result<Outcome, IngestError> {
+    ) -> Result<IngestOutcome, IngestError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = LoadTestJob {
             ev,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     duplicate_of, load_test_event, load_test_key, plan_load_test, refused, Identity, IngestError,
-    Outcome, Resolved,
+    IngestOutcome, Resolved,
 };
 use crate::db::models::delivery::{Delivery, NewDelivery};
 use crate::db::models::event::EventRow;
@@ -20,14 +20,14 @@ use crate::pipeline::events::LoadTestEvent;
 pub struct LoadTestJob {
     pub ev: LoadTestEvent,
     pub resolved: Resolved,
-    pub outcome: Option<Result<Outcome, IngestError>>,
+    pub outcome: Option<Result<IngestOutcome, IngestError>>,
 }
 
 /// A job's outcome within a batch, or `Err` when it left the transaction failed or raced
 /// (then the batch is replayed). A refusal is an outcome: it was decided before any write.
 fn settled(
-    outcome: Result<Outcome, IngestError>,
-) -> Result<Result<Outcome, IngestError>, IngestError> {
+    outcome: Result<IngestOutcome, IngestError>,
+) -> Result<Result<IngestOutcome, IngestError>, IngestError> {
     match outcome {
         Err(e @ (IngestError::Conflict | IngestError::Db(_) | IngestError::Database(_))) => Err(e),
         other => Ok(other),

@@ -25,7 +25,7 @@ pub use super::effective::Resolved;
 
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum IngestOutcome {
     /// Stored; a pending delivery was queued in each of `channels` (workspace, channel).
     Accepted {
         state: String,
@@ -165,7 +165,7 @@ struct Identity<'a> {
 fn duplicate_of(
     conn: &mut DbConnection,
     id: &Identity<'_>,
-) -> Result<Option<Outcome>, IngestError> {
+) -> Result<Option<IngestOutcome>, IngestError> {
     let Some(stored) = EventRow::find_by_id(conn, id.key.as_str())? else {
         return Ok(None);
     };
@@ -179,7 +179,7 @@ fn duplicate_of(
             EventKey::sender_event_id(id.key.as_str()).to_owned(),
         ));
     }
-    Ok(Some(Outcome::Duplicate {
+    Ok(Some(IngestOutcome::Duplicate {
         state: stored.resulting_state,
     }))
 }
@@ -191,7 +191,7 @@ fn precheck(
     id: &Identity<'_>,
     (org, project): (&str, &str),
     resolved: &Resolved,
-) -> Result<Option<Outcome>, IngestError> {
+) -> Result<Option<IngestOutcome>, IngestError> {
     if resolved.project_registered {
         return Ok(None);
     }
@@ -207,7 +207,7 @@ fn refused(
     conn: &mut DbConnection,
     id: &Identity<'_>,
     e: IngestError,
-) -> Result<Outcome, IngestError> {
+) -> Result<IngestOutcome, IngestError> {
     match duplicate_of(conn, id)? {
         Some(duplicate) => Ok(duplicate),
         None => Err(e),
@@ -220,7 +220,7 @@ fn record_event(
     conn: &mut DbConnection,
     id: &Identity<'_>,
     row: &EventRow,
-) -> Result<Option<Outcome>, IngestError> {
+) -> Result<Option<IngestOutcome>, IngestError> {
     if EventRow::insert_new(conn, row)? {
         return Ok(None);
     }
@@ -304,8 +304,8 @@ struct LoadTestPlan {
 
 impl LoadTestPlan {
     /// The answer once everything is written.
-    fn accepted(&self) -> Outcome {
-        Outcome::Accepted {
+    fn accepted(&self) -> IngestOutcome {
+        IngestOutcome::Accepted {
             state: self.row.state.as_str().to_owned(),
             channels: pending_channels(&self.deliveries),
         }
@@ -410,7 +410,7 @@ pub fn load_test_event(
     ev: &LoadTestEvent,
     resolved: &Resolved,
     now: DateTime<Utc>,
-) -> Result<Outcome, IngestError> {
+) -> Result<IngestOutcome, IngestError> {
     let key = load_test_key(ev);
     let id = Identity {
         key: &key,

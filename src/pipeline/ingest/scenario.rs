@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     naive, outbox_rows, precheck, queue, record_event, refused, same_project, save_versioned,
-    Identity, IngestError, Outcome, Resolved,
+    Identity, IngestError, IngestOutcome, Resolved,
 };
 use crate::db::models::delivery::DeliveryStatus;
 use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
@@ -25,7 +25,7 @@ pub fn monitoring_event(
     resolved: &Resolved,
     flap: &monitoring::FlapRules,
     now: DateTime<Utc>,
-) -> Result<Outcome, IngestError> {
+) -> Result<IngestOutcome, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
     let effective = &resolved.effective;
     let key = EventKey::new(SubjectKind::Scenario, ev.scenario.as_str(), &ev.event_id);
@@ -152,7 +152,7 @@ pub fn monitoring_event(
         }
         channels = queue(conn, &rows)?;
     }
-    Ok(Outcome::Accepted {
+    Ok(IngestOutcome::Accepted {
         state: next.health.as_str().to_owned(),
         channels,
     })
@@ -191,7 +191,7 @@ fn stale(
     prev: ScenarioState,
     flap: &monitoring::FlapRules,
     now: DateTime<Utc>,
-) -> Result<Outcome, IngestError> {
+) -> Result<IngestOutcome, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
     let state = row.state.as_str().to_owned();
     let event = EventRow {
@@ -233,5 +233,5 @@ fn stale(
         }
         queue(conn, &rows)?;
     }
-    Ok(Outcome::Stale { state })
+    Ok(IngestOutcome::Stale { state })
 }

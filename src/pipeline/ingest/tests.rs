@@ -92,7 +92,7 @@ fn ingest_statements_are_prepared_once() {
     let mut ingest = |lt: &str, kind: &str| {
         let outcome = load_test_event(&mut conn, &event(lt, kind), &resolved, Utc::now());
         assert!(
-            matches!(outcome, Ok(Outcome::Accepted { .. })),
+            matches!(outcome, Ok(IngestOutcome::Accepted { .. })),
             "{outcome:?}"
         );
     };
@@ -196,11 +196,11 @@ fn run_batch(conn: &mut DbConnection, jobs: &mut [LoadTestJob]) -> Option<Vec<St
     )
 }
 
-fn describe(outcome: &Result<Outcome, IngestError>) -> String {
+fn describe(outcome: &Result<IngestOutcome, IngestError>) -> String {
     match outcome {
-        Ok(Outcome::Accepted { state, channels }) => format!("accepted {state} {channels:?}"),
-        Ok(Outcome::Duplicate { state }) => format!("duplicate {state}"),
-        Ok(Outcome::Stale { state }) => format!("stale {state}"),
+        Ok(IngestOutcome::Accepted { state, channels }) => format!("accepted {state} {channels:?}"),
+        Ok(IngestOutcome::Duplicate { state }) => format!("duplicate {state}"),
+        Ok(IngestOutcome::Stale { state }) => format!("stale {state}"),
         Err(e) => format!("refused: {e}"),
     }
 }
