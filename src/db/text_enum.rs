@@ -52,3 +52,33 @@ text_enum!(crate::domain::monitoring::Health);
 text_enum!(crate::domain::settings::IntegrationStatus);
 text_enum!(crate::domain::access::Role);
 text_enum!(crate::domain::ids::SubjectKind);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    use crate::db::unreadable::unreadable_count;
+    use crate::domain::settings::IntegrationStatus;
+
+    fn read(conn: &mut SqliteConnection, stored: &str) -> QueryResult<IntegrationStatus> {
+        diesel::select(diesel::dsl::sql::<Text>("").bind::<Text, _>(stored)).get_result(conn)
+    }
+
+    #[test]
+    fn an_unknown_stored_state_is_an_error_and_counted_never_a_default() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        assert_eq!(
+            read(&mut conn, "active").unwrap(),
+            IntegrationStatus::Active
+        );
+        assert_eq!(
+            read(&mut conn, "revoked").unwrap(),
+            IntegrationStatus::Revoked
+        );
+        let before = unreadable_count();
+        assert!(read(&mut conn, "activ").is_err());
+        assert!(unreadable_count() > before);
+    }
+}
