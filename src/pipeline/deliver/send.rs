@@ -10,12 +10,16 @@ use super::SenderDeps;
 use crate::db::models::card_edit::CardEdit;
 use crate::db::models::delivery::Delivery;
 use crate::db::models::slack_thread::SlackThread;
+use crate::db::unreadable::{note_unreadable, write_json};
 use crate::db::{now, write_tx, DbError};
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::pipeline::events::Payload;
 use crate::pipeline::incidents;
 use crate::pipeline::render::{Card, CardControls};
 use crate::slack::PostMessage;
+
+/// The stored card of a thread, as logged when it cannot be read or written.
+const CARD_COLUMN: &str = "slack_threads.card";
 
 /// Error and aborted events (and recoveries, and an incident failing again) are also shown
 /// in the channel.
@@ -68,8 +72,10 @@ pub(super) async fn send(
     );
     let plan = match p.thread.clone() {
         Some(thread) => {
-            let mut card: Card =
-                serde_json::from_str(&thread.card).unwrap_or_else(|_| Card::new(&p.payload));
+            let mut card: Card = serde_json::from_str(&thread.card).unwrap_or_else(|e| {
+                note_unreadable(CARD_COLUMN, &e);
+                Card::new(&p.payload)
+            });
             card.absorb(&p.payload);
             if card_only {
                 Plan::CardOnly(thread, card)
@@ -80,7 +86,7 @@ pub(super) async fn send(
         None if d.threads && !action => Plan::Parent(Card::new(&p.payload)),
         None => Plan::Single,
     };
-    let card_json = |card: &Card| serde_json::to_string(card).unwrap_or_default();
+    let card_json = |card: &Card| write_json(CARD_COLUMN, card, "");
     if let Plan::CardOnly(thread, card) = plan {
         // The edit goes out with the card edits; the delivery counts as the card's ts.
         let channel_id = card_channel(&thread, d);
@@ -253,10 +259,7 @@ async fn repost_card(
         thread.team_id.clone(),
         thread.channel.clone(),
     );
-    let (ts, json) = (
-        posted.ts.clone(),
-        serde_json::to_string(card).unwrap_or_default(),
-    );
+    let (ts, json) = (posted.ts.clone(), write_json(CARD_COLUMN, card, ""));
     let saved = deps
         .db
         .run(move |conn| {
