@@ -26,12 +26,16 @@ mod test_message;
 mod update;
 mod views;
 
-pub use install::*;
-pub use mutes::*;
-pub use remove::*;
-pub use test_message::*;
-pub use update::*;
-pub use views::*;
+pub use install::{complete_oauth, start_install, CallbackFailure, CallbackParams};
+pub use mutes::end_mute;
+pub use remove::{remove_integration, RevokeOutcome};
+pub use test_message::{send_test_message, TestResult};
+pub use update::{
+    delete_project_settings, put_project, update_org, OrgUpdate, ProjectUpdate, RuleInput,
+};
+pub use views::{
+    org_view, project_view, ChannelWarning, IntegrationView, OrgView, ProjectView, RuleView,
+};
 
 /// Bot scopes requested at install (API.md).
 pub const BOT_SCOPES: &str = "chat:write,chat:write.public,channels:read,team:read";

@@ -15,6 +15,8 @@ use crate::domain::channel::TargetChannel;
 use crate::pipeline::effective::load_effective;
 use crate::slack::{self, ErrorClass, PostMessage};
 
+use super::update::mark_broken;
+use super::views::display_channels;
 use super::*;
 
 /// One line of a test-message answer.

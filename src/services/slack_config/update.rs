@@ -19,6 +19,7 @@ use crate::domain::settings::{OrgSettings, ProjectSettings};
 use crate::pipeline::{channel_directory, installations};
 use crate::slack::{self, ErrorClass, SlackError};
 
+use super::views::{build_org_view, build_project_view};
 use super::*;
 
 /// An organization update; `None` leaves a value unchanged.
