@@ -116,4 +116,25 @@ mod tests {
             assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
         }
     }
+
+    /// docs/API.md's table of event kinds says what this table says, row by row.
+    #[test]
+    fn the_api_docs_list_every_kind_with_its_event_type_and_label() {
+        let docs = include_str!("../../docs/API.md");
+        for kind in EventKind::ALL {
+            let code = kind.as_str();
+            let event_type = match code.split_once('.') {
+                Some(("monitoring", rest)) => format!("scenario_{rest}"),
+                Some((_, rest)) => rest.to_owned(),
+                None => unreachable!("every code has a dot"),
+            };
+            assert_eq!(EventKind::of_event_type(&event_type), Some(kind));
+            let row = format!("| `{code}` | `{event_type}` | {} ", kind.label());
+            let row_end = format!("| `{code}` | `{event_type}` | {} |", kind.label());
+            assert!(
+                docs.contains(&row) || docs.contains(&row_end),
+                "docs/API.md lacks the row {row_end:?}"
+            );
+        }
+    }
 }
