@@ -184,6 +184,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         mention -> Nullable<Text>,
         rule -> Nullable<Text>,
+        reason -> Nullable<Text>,
     }
 }
 

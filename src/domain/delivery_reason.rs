@@ -1,14 +1,16 @@
 //! Why a delivery was not sent (or not yet): one enum of reasons with their parameters,
-//! its stored text form (the `error` column of `deliveries` and of test messages, parsed
-//! back losslessly), and the sentence with advice the delivery log shows for it.
+//! its stored forms, and the sentence with advice the delivery log shows for it.
 //!
-//! The text forms are the ones earlier versions wrote, so old rows and the API's `error`
-//! field read as before; a text this version does not know (a Slack error code, mostly)
-//! is [`DeliveryReason::Slack`], never an error.
+//! A delivery row stores a reason twice: as its code plus parameters (JSON, the `reason`
+//! column), which is what is read back, and as text (the `error` column: the API's `error`
+//! field, in the words earlier versions wrote). Only rows written before the `reason`
+//! column, and test-message results, are read from their text; a text this version does
+//! not know (a Slack error code, mostly) is [`DeliveryReason::Slack`], never an error.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::monitoring::Health;
 use super::settings::Source;
@@ -26,8 +28,10 @@ const NOT_FOUND_AFTER_REINSTALL: &str = " after the re-install; choose a target 
 const MINUTE: &str = "%Y-%m-%d %H:%M UTC";
 const SECOND: &str = "%Y-%m-%d %H:%M:%S UTC";
 
-/// Why a delivery was skipped, failed, or waits for a retry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a delivery was skipped, failed, or waits for a retry. Stored as a code plus its
+/// parameters ([`DeliveryReason::to_stored`]: `{"code": "muted", "params": {...}}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", content = "params", rename_all = "snake_case")]
 pub enum DeliveryReason {
     /// "Send messages" is off where the setting came from.
     SendingDisabled(Source),
@@ -113,7 +117,18 @@ impl DeliveryReason {
         }
     }
 
-    /// Reads a stored reason; a text of no known form is [`DeliveryReason::Slack`].
+    /// The stored form: the code plus its parameters, as JSON.
+    pub fn to_stored(&self) -> serde_json::Result<String> {
+        serde_json::to_string(self)
+    }
+
+    /// Reads [`DeliveryReason::to_stored`]'s form.
+    pub fn from_stored(json: &str) -> serde_json::Result<Self> {
+        serde_json::from_str(json)
+    }
+
+    /// Reads a reason stored as text (rows older than the `reason` column, test-message
+    /// results); a text of no known form is [`DeliveryReason::Slack`].
     pub fn parse(s: &str) -> Self {
         Self::parse_known(s).unwrap_or_else(|| Self::Slack(s.to_owned()))
     }
@@ -458,6 +473,26 @@ mod tests {
             let stored = reason.to_string();
             assert_eq!(DeliveryReason::parse(&stored), reason, "{stored}");
         }
+    }
+
+    /// The stored code and parameters read back to the same reason, with no text parsed.
+    #[test]
+    fn every_reason_reads_back_from_its_code_and_parameters() {
+        for reason in every_kind() {
+            let stored = reason.to_stored().unwrap();
+            let json: serde_json::Value = serde_json::from_str(&stored).unwrap();
+            assert!(json["code"].is_string(), "{stored}");
+            assert_eq!(
+                DeliveryReason::from_stored(&stored).unwrap(),
+                reason,
+                "{stored}"
+            );
+        }
+        assert_eq!(
+            DeliveryReason::muted("sam", None).to_stored().unwrap(),
+            r#"{"code":"muted","params":{"by":"sam","until":null}}"#
+        );
+        assert!(DeliveryReason::from_stored("muted by sam").is_err());
     }
 
     #[test]

@@ -459,6 +459,7 @@ fn act(
             created_at: now_naive,
             mention: None,
             rule: None,
+            reason: None,
         })
         .collect();
     Delivery::insert_all(conn, &rows)?;

@@ -196,7 +196,7 @@ fn delivery_entry(e: &LogEntry) -> DeliveryEntry {
         channel_name,
         created_at: rfc3339(d.created_at),
         error: d.error.clone(),
-        error_message: d.error.as_deref().map(error_message),
+        error_message: d.why().map(|r| r.sentence()),
         event_id: Some(crate::domain::ids::EventKey::sender_event_id(&d.event_id).to_owned()),
         event_type: d.event_type.clone(),
         id: d.id,

@@ -1,9 +1,8 @@
 //! The work behind the handlers, one file (or folder) per job, shared by the JSON API and
 //! the web UI: a handler (JSON or HTML) parses its input, calls one function here with the
 //! [`Services`] it needs, and renders the result; the services own the work (database
-//! queries included). They call `pipeline`, `db`, `domain` and `slack`; never `actors`,
-//! and `http` only for `http::deliveries::error_message` until the failure reasons get a
-//! type of their own.
+//! queries included). They call `pipeline`, `db`, `domain` and `slack`; never `actors` or
+//! `http`.
 
 pub mod delivery_counts;
 pub mod delivery_log;

@@ -39,6 +39,15 @@ fn with_two_pending(backend: Backend) -> Option<TestDb> {
     Some(db)
 }
 
+/// The row's stored reason, as its code and parameters.
+fn stored_reason(c: &mut DbConnection, event: &str) -> Option<DeliveryReason> {
+    let rows = Delivery::list_by_event(c, event).unwrap();
+    rows[0]
+        .reason
+        .as_deref()
+        .map(|r| DeliveryReason::from_stored(r).unwrap())
+}
+
 fn row(c: &mut DbConnection, event: &str) -> (i64, DeliveryStatus, Option<String>) {
     deliveries::table
         .filter(deliveries::event_id.eq(event))
@@ -58,6 +67,19 @@ fn a_late_outcome_leaves_a_settled_delivery_as_it_is(db: TestDb) {
         1
     );
     let (id, ..) = row(c, "e1");
+    // The reason is stored as its code and parameters, and the log reads it from there
+    // (not from the text, which a hand edit here makes unreadable).
+    assert_eq!(stored_reason(c, "e1"), Some(broken.clone()));
+    diesel::update(deliveries::table.find(id))
+        .set(deliveries::error.eq("something else"))
+        .execute(c)
+        .unwrap();
+    let listed = &Delivery::list_by_event(c, "e1").unwrap()[0];
+    assert_eq!(listed.why(), Some(broken.clone()));
+    diesel::update(deliveries::table.find(id))
+        .set(deliveries::error.eq(broken.to_string()))
+        .execute(c)
+        .unwrap();
     let now = chrono::Utc::now().naive_utc();
     let retry = DeliveryReason::Slack("ratelimited".into());
     assert!(!Delivery::reschedule(c, id, now, &retry).unwrap());
@@ -74,6 +96,7 @@ fn a_late_outcome_leaves_a_settled_delivery_as_it_is(db: TestDb) {
     // log says sent; once sent, a second outcome changes nothing.
     assert!(Delivery::mark_sent(c, id, "1.2", now).unwrap());
     assert_eq!(row(c, "e1"), (id, DeliveryStatus::Sent, None));
+    assert_eq!(stored_reason(c, "e1"), None);
     assert!(!Delivery::mark_sent(c, id, "1.4", now).unwrap());
     assert!(!Delivery::mark_failed(c, id, &retry).unwrap());
     assert_eq!(row(c, "e1"), (id, DeliveryStatus::Sent, None));

@@ -105,6 +105,7 @@ fn outbox_rows(
             created_at: now,
             mention: route.and_then(|r| r.mention.clone()),
             rule: route.and_then(|r| r.rule.clone()),
+            reason: None,
         };
         if let Some(reason) = &skip {
             row.skip(reason);

@@ -6,10 +6,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
 use super::{channel_pacing, Delivery, DeliveryStatus, NewDelivery};
 use crate::db::schema::deliveries;
+use crate::db::unreadable::note_unreadable;
 use crate::db::{CachedDsl, DbConnection};
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::pacing::Pacing;
@@ -42,6 +43,31 @@ fn applied(n: usize, id: i64, what: &str) -> bool {
     n > 0
 }
 
+/// `reason` as stored in the `reason` column (a reason that cannot be written is logged
+/// and counted; its text still goes into `error`).
+fn stored(reason: &DeliveryReason) -> Option<String> {
+    reason
+        .to_stored()
+        .map_err(|e| note_unreadable("deliveries.reason", &e))
+        .ok()
+}
+
+impl Delivery {
+    /// Why this delivery is not sent (yet): its stored code and parameters, or for a row
+    /// written before they were stored, its `error` text read the old way. An unreadable
+    /// stored reason is logged and counted, and the text is read instead.
+    pub fn why(&self) -> Option<DeliveryReason> {
+        self.reason
+            .as_deref()
+            .and_then(|r| {
+                DeliveryReason::from_stored(r)
+                    .map_err(|e| note_unreadable("deliveries.reason", &e))
+                    .ok()
+            })
+            .or_else(|| self.error.as_deref().map(DeliveryReason::parse))
+    }
+}
+
 /// Updates the pending row `$id` with `$set`: whether it applied (a lost race is logged).
 macro_rules! update_pending {
     ($conn:expr, $id:expr, $what:literal, $set:expr) => {{
@@ -60,6 +86,7 @@ impl NewDelivery {
     pub fn skip(&mut self, reason: &DeliveryReason) {
         self.status = DeliveryStatus::Skipped;
         self.error = Some(reason.to_string());
+        self.reason = stored(reason);
     }
 }
 
@@ -69,7 +96,7 @@ impl Delivery {
     pub fn skip_superseded(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
         // Backend-specific SQL (placeholders differ); the statement itself is portable.
         const SQL: &str = concat!(
-            "UPDATE deliveries SET status = 'skipped', error = {reason} \
+            "UPDATE deliveries SET status = 'skipped', error = {error}, reason = {reason} \
              WHERE status = ",
             pending_status!(),
             " AND event_type = 'intermediate_report' \
@@ -80,20 +107,24 @@ impl Delivery {
                AND n.team_id = deliveries.team_id AND n.channel = deliveries.channel \
                AND n.id > deliveries.id)"
         );
-        let reason = DeliveryReason::Superseded.to_string();
+        let error = DeliveryReason::Superseded.to_string();
+        let reason = stored(&DeliveryReason::Superseded);
+        let sql = |p: [&str; 3]| {
+            SQL.replace("{error}", p[0])
+                .replace("{reason}", p[1])
+                .replace("{now}", p[2])
+        };
         match conn {
-            DbConnection::Sqlite(c) => {
-                diesel::sql_query(SQL.replace("{reason}", "?1").replace("{now}", "?2"))
-                    .bind::<Text, _>(reason)
-                    .bind::<Timestamp, _>(now)
-                    .execute(c)
-            }
-            DbConnection::Postgresql(c) => {
-                diesel::sql_query(SQL.replace("{reason}", "$1").replace("{now}", "$2"))
-                    .bind::<Text, _>(reason)
-                    .bind::<Timestamp, _>(now)
-                    .execute(c)
-            }
+            DbConnection::Sqlite(c) => diesel::sql_query(sql(["?1", "?2", "?3"]))
+                .bind::<Text, _>(error)
+                .bind::<Nullable<Text>, _>(reason)
+                .bind::<Timestamp, _>(now)
+                .execute(c),
+            DbConnection::Postgresql(c) => diesel::sql_query(sql(["$1", "$2", "$3"]))
+                .bind::<Text, _>(error)
+                .bind::<Nullable<Text>, _>(reason)
+                .bind::<Timestamp, _>(now)
+                .execute(c),
         }
     }
 
@@ -243,6 +274,7 @@ impl Delivery {
             deliveries::slack_ts.eq(ts),
             deliveries::sent_at.eq(at),
             deliveries::error.eq(None::<String>),
+            deliveries::reason.eq(None::<String>),
             deliveries::attempts.eq(deliveries::attempts + 1),
         ))
         .execute(conn)
@@ -270,6 +302,7 @@ impl Delivery {
             deliveries::slack_ts.eq(ts),
             deliveries::sent_at.eq(at),
             deliveries::error.eq(None::<String>),
+            deliveries::reason.eq(None::<String>),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
         .returning(deliveries::id)
@@ -292,6 +325,7 @@ impl Delivery {
             (
                 deliveries::status.eq(DeliveryStatus::Failed),
                 deliveries::error.eq(reason.to_string()),
+                deliveries::reason.eq(stored(reason)),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
             )
         )
@@ -312,6 +346,7 @@ impl Delivery {
             (
                 deliveries::next_attempt_at.eq(at),
                 deliveries::error.eq(reason.to_string()),
+                deliveries::reason.eq(stored(reason)),
                 deliveries::claimed_until.eq(None::<NaiveDateTime>),
             )
         )
@@ -353,6 +388,7 @@ impl Delivery {
         .set((
             deliveries::status.eq(DeliveryStatus::Failed),
             deliveries::error.eq(reason.to_string()),
+            deliveries::reason.eq(stored(reason)),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)
@@ -374,6 +410,7 @@ impl Delivery {
         .set((
             deliveries::status.eq(DeliveryStatus::Failed),
             deliveries::error.eq(reason.to_string()),
+            deliveries::reason.eq(stored(reason)),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)

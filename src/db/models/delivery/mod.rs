@@ -93,6 +93,9 @@ pub struct Delivery {
     pub mention: Option<String>,
     /// The notification rule(s) that sent this delivery (`None`: a target channel).
     pub rule: Option<String>,
+    /// Why it is not sent (yet): `DeliveryReason` as a code plus its parameters (JSON);
+    /// `error` holds its text. `None` on sent rows and on rows older than the column.
+    pub reason: Option<String>,
 }
 
 #[derive(Insertable, Debug, Clone)]
@@ -116,6 +119,8 @@ pub struct NewDelivery {
     pub created_at: NaiveDateTime,
     pub mention: Option<String>,
     pub rule: Option<String>,
+    /// See [`Delivery::reason`]; set with `error` by [`NewDelivery::skip`].
+    pub reason: Option<String>,
 }
 
 impl Delivery {
