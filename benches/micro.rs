@@ -12,7 +12,7 @@ use xtc_slack::domain::settings::{
     resolve, Integration, IntegrationStatus, OrgSettings, ProjectSettings,
 };
 use xtc_slack::pipeline::events::{LoadTestPayload, Payload, ReportInfo, ReportSummary};
-use xtc_slack::pipeline::render::{Card, Names, Renderer};
+use xtc_slack::pipeline::render::{Card, MessageNames, Renderer};
 
 fn resolution(c: &mut Criterion) {
     let org = OrgSettings {
@@ -56,7 +56,7 @@ fn resolution(c: &mut Criterion) {
 
 fn rendering(c: &mut Criterion) {
     let renderer = Renderer::new(None).expect("templates");
-    let names = Names {
+    let names = MessageNames {
         org_id: "acme".into(),
         org_name: "Acme Corp".into(),
         project_id: "webshop".into(),

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::deliver::{backoff, names_of, SenderDeps};
+use super::deliver::{backoff, SenderDeps};
+use super::message_names::names_of;
 use super::render::Card;
 use super::tokens::RefreshError;
 use crate::db::models::card_edit::{block_workspace, CardEdit};

@@ -1,7 +1,7 @@
 //! Digests: Slack takes about one message a second per channel, so when many events wait
 //! for one channel (60 load tests started by one CI pipeline) the last one would appear a
 //! minute later. When the channel's backlog would hold a message back longer than
-//! `SenderConfig::digest_after`, the delivery at the head of the channel takes the waiting
+//! the sender's `digest_after`, the delivery at the head of the channel takes the waiting
 //! ones behind it into one message ("12 load tests started: …", one line and link each).
 //!
 //! Rules: only deliveries of the same workspace and channel, in the channel's order (the
@@ -13,9 +13,9 @@
 
 use chrono::NaiveDateTime;
 
-use super::deliver::{names_of, SenderConfig};
 use super::events::Payload;
-use super::render::Names;
+use super::message_names::names_of;
+use super::render::MessageNames;
 use crate::db::models::delivery::Delivery;
 use crate::db::models::event::EventRow;
 use crate::db::models::slack_thread::SlackThread;
@@ -30,7 +30,7 @@ pub const MAX_ENTRIES: usize = 25;
 pub struct Merged {
     pub delivery: Delivery,
     pub payload: Payload,
-    pub names: Names,
+    pub names: MessageNames,
 }
 
 /// Whether a delivery of `payload` would be a message of its own in the channel, given
@@ -45,23 +45,21 @@ fn joinable(d: &Delivery, payload: &Payload, has_card: bool) -> bool {
 }
 
 /// The deliveries to merge into a digest with `head` (whose payload is `head_payload`):
-/// empty when the channel's backlog is short enough for one message each, or when the head
-/// cannot head a digest.
+/// empty when the channel's backlog is short enough for one message each (a backlog that
+/// would hold a message back longer than `digest_after` at one message per `interval`), or
+/// when the head cannot head a digest.
 pub fn batch(
     conn: &mut DbConnection,
     head: &Delivery,
     head_payload: &Payload,
-    head_names: &Names,
-    config: &SenderConfig,
+    head_names: &MessageNames,
+    (digest_after, interval): (Option<chrono::Duration>, chrono::Duration),
     now: NaiveDateTime,
 ) -> Result<Vec<Merged>, DbError> {
-    let Some(after) = config.digest_after else {
+    let Some(after) = digest_after else {
         return Ok(Vec::new());
     };
-    let interval = config
-        .pacing
-        .interval
-        .max(chrono::Duration::milliseconds(1));
+    let interval = interval.max(chrono::Duration::milliseconds(1));
     // Waiting behind the head, the n-th message goes out about n intervals from now.
     let min_behind = (after.num_milliseconds() / interval.num_milliseconds()).max(1) + 1;
     let behind = Delivery::pending_behind(conn, head, now, (MAX_ENTRIES - 1) as i64)?;
@@ -82,7 +80,7 @@ pub fn batch(
     let ids: Vec<String> = behind.iter().map(|d| d.event_id.clone()).collect();
     let events = EventRow::find_many(conn, &ids)?;
     let mut merged = Vec::with_capacity(behind.len());
-    let mut names: Vec<Names> = vec![head_names.clone()];
+    let mut names: Vec<MessageNames> = vec![head_names.clone()];
     for d in behind {
         let payload = events
             .iter()

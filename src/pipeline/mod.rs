@@ -12,6 +12,7 @@ pub(crate) mod incidents;
 pub(crate) mod ingest;
 pub(crate) mod installations;
 pub(crate) mod installed_channels;
+pub(crate) mod message_names;
 pub mod render;
 pub mod retention;
 pub(crate) mod subjects;

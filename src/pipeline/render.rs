@@ -49,7 +49,7 @@ macro_rules! templates {
     };
 }
 
-/// The compiled-in templates: (name, source). Names starting with `_` are partials.
+/// The compiled-in templates: (name, source). MessageNames starting with `_` are partials.
 const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "_lt_headline",
     "_lt_facts",
@@ -162,7 +162,7 @@ impl Rendered {
 
 /// Names of the organization and project (looked up at send time, so renames show).
 #[derive(Debug, Clone, Default)]
-pub struct Names {
+pub struct MessageNames {
     pub org_id: String,
     pub org_name: String,
     pub project_id: String,
@@ -262,7 +262,7 @@ impl Renderer {
     pub fn render_event(
         &self,
         payload: &Payload,
-        names: &Names,
+        names: &MessageNames,
         compact: bool,
     ) -> Result<Rendered, RenderError> {
         let (kind, ctx) = match payload {
@@ -288,7 +288,7 @@ impl Renderer {
     pub fn render_card(
         &self,
         card: &Card,
-        names: &Names,
+        names: &MessageNames,
         compact: bool,
         controls: Option<&CardControls>,
     ) -> Result<Rendered, RenderError> {
@@ -311,7 +311,7 @@ impl Renderer {
         &self,
         payload: &Payload,
         card: &Card,
-        names: &Names,
+        names: &MessageNames,
         _compact: bool,
         broadcast: bool,
     ) -> Result<Rendered, RenderError> {
@@ -328,7 +328,10 @@ impl Renderer {
     /// One message for several waiting events of one channel (a digest, see
     /// `pipeline::digest`): a headline ("12 load tests started") and one line per event
     /// with its name, project, key fact and link, in event order, coloured by the worst.
-    pub fn render_digest(&self, entries: &[(&Payload, &Names)]) -> Result<Rendered, RenderError> {
+    pub fn render_digest(
+        &self,
+        entries: &[(&Payload, &MessageNames)],
+    ) -> Result<Rendered, RenderError> {
         let items: Vec<(Value, &'static str, &'static str)> = entries
             .iter()
             .filter_map(|(p, n)| digest_item(p, n))

@@ -74,14 +74,14 @@ pub struct ProjectName {
 /// The display names of a scope: the organization's, the project's (project scope), and
 /// the organization's projects (organization scope; none for a project).
 #[derive(Clone, Debug)]
-pub struct Names {
+pub struct ScopeNames {
     pub org: String,
     pub project: Option<String>,
     pub projects: Vec<ProjectName>,
 }
 
 /// The names of `scope`; `None` when its organization or project is not registered.
-pub async fn names(services: &Services, scope: &Scope) -> Result<Option<Names>, ConfigError> {
+pub async fn names(services: &Services, scope: &Scope) -> Result<Option<ScopeNames>, ConfigError> {
     let (o, p) = (
         scope.org().to_string(),
         scope.project().map(ToString::to_string),
@@ -97,13 +97,13 @@ pub async fn names(services: &Services, scope: &Scope) -> Result<Option<Names>, 
                     let Some(project) = Project::find_by_id(conn, &o, p)? else {
                         return Ok(None);
                     };
-                    Names {
+                    ScopeNames {
                         org: org.name,
                         project: Some(project.name),
                         projects: Vec::new(),
                     }
                 }
-                None => Names {
+                None => ScopeNames {
                     org: org.name,
                     project: None,
                     projects: Project::list_by_org(conn, &o)?

@@ -66,7 +66,7 @@ fn frame(user: &SignedIn, scope: &Scope, org_name: String, project_name: Option<
 /// Display names of the organization (and project), and what the page lists with them:
 /// the org's projects, and the recent deliveries (of the project, or across the
 /// organization as filtered).
-struct Names {
+struct PageContent {
     org: String,
     project: Option<String>,
     projects: Vec<ProjectLink>,
@@ -85,7 +85,7 @@ struct LogQuery {
     project: Option<String>,
 }
 
-async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names, UiError> {
+async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<PageContent, UiError> {
     let Some(names) = registry::names(&state.services, scope).await? else {
         return Err(UiError::NotFound(match scope.project() {
             Some(p) => format!(
@@ -147,7 +147,7 @@ async fn names(state: &AppState, scope: &Scope, query: LogQuery) -> Result<Names
         &projects,
         problem,
     );
-    Ok(Names {
+    Ok(PageContent {
         org: names.org,
         project: names.project,
         projects,

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use claim::claim;
-pub(crate) use prepare::names_of;
 pub use record::backoff;
 use record::{Record, RetryCause, SavedOutage, MAX_PROBE_INTERVAL};
 

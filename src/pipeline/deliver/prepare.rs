@@ -5,8 +5,6 @@ use super::SenderConfig;
 use crate::db::models::delivery::Delivery;
 use crate::db::models::event::EventRow;
 use crate::db::models::installation::Installation;
-use crate::db::models::organization::Organization;
-use crate::db::models::project::Project;
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::{now, DbConnection, DbError};
 use crate::domain::delivery_reason::DeliveryReason;
@@ -15,12 +13,13 @@ use crate::domain::settings::IntegrationStatus;
 use crate::pipeline::digest;
 use crate::pipeline::events::Payload;
 use crate::pipeline::incidents;
-use crate::pipeline::render::Names;
+use crate::pipeline::message_names::names_of;
+use crate::pipeline::render::MessageNames;
 
 /// Everything a delivery needs from the database.
 pub(super) struct Prepared {
     pub(super) payload: Payload,
-    pub(super) names: Names,
+    pub(super) names: MessageNames,
     pub(super) installation: Installation,
     pub(super) thread: Option<SlackThread>,
     /// An incident's acknowledgement and mute (for its card).
@@ -67,7 +66,14 @@ pub(super) fn prepare(
     let digest = if thread.is_some() {
         Vec::new()
     } else {
-        digest::batch(conn, d, &payload, &names, config, now())?
+        digest::batch(
+            conn,
+            d,
+            &payload,
+            &names,
+            (config.digest_after, config.pacing.interval),
+            now(),
+        )?
     };
     Ok(Ok(Prepared {
         payload,
@@ -77,20 +83,4 @@ pub(super) fn prepare(
         controls,
         digest,
     }))
-}
-
-/// The organization's and project's names as they are now.
-pub(crate) fn names_of(
-    conn: &mut DbConnection,
-    org_id: &str,
-    project_id: &str,
-) -> Result<Names, DbError> {
-    let org = Organization::find_by_id(conn, org_id)?;
-    let project = Project::find_by_id(conn, org_id, project_id)?;
-    Ok(Names {
-        org_id: org_id.to_owned(),
-        org_name: org.map_or_else(|| org_id.to_owned(), |o| o.name),
-        project_id: project_id.to_owned(),
-        project_name: project.map_or_else(|| project_id.to_owned(), |p| p.name),
-    })
 }

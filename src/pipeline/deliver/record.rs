@@ -94,7 +94,7 @@ impl Record {
 }
 
 /// What Slack's error `e` means for delivery `d`.
-pub(super) fn classify(deps: &SenderDeps, d: &Delivery, e: SlackError) -> Record {
+pub(super) fn record_of_error(deps: &SenderDeps, d: &Delivery, e: SlackError) -> Record {
     let code = e.code().to_owned();
     match e.class() {
         ErrorClass::RetryLater => {

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 
 use super::prepare::Prepared;
-use super::record::{classify, Record, ThreadWrite};
+use super::record::{record_of_error, Record, ThreadWrite};
 use super::SenderDeps;
 use crate::db::models::card_edit::CardEdit;
 use crate::db::models::delivery::Delivery;
@@ -146,12 +146,12 @@ pub(super) async fn send(
                 }
                 match deps.slack.post_message(token, &msg).await {
                     Ok(posted) => posted,
-                    Err(e) => return classify(deps, d, e),
+                    Err(e) => return record_of_error(deps, d, e),
                 }
             }
-            _ => return classify(deps, d, e),
+            _ => return record_of_error(deps, d, e),
         },
-        Err(e) => return classify(deps, d, e),
+        Err(e) => return record_of_error(deps, d, e),
     };
     let thread = match plan {
         Plan::Single | Plan::CardOnly(..) => None,
@@ -217,7 +217,7 @@ async fn send_digest(
                 merged: p.digest.iter().map(|m| m.delivery.id).collect(),
             }
         }
-        Err(e) => classify(deps, d, e),
+        Err(e) => record_of_error(deps, d, e),
     }
 }
 
@@ -252,7 +252,7 @@ async fn repost_card(
         .slack
         .post_message(token, &parent)
         .await
-        .map_err(|e| classify(deps, d, e))?;
+        .map_err(|e| record_of_error(deps, d, e))?;
     tracing::info!(old_parent = %thread.parent_ts, new_parent = %posted.ts, "the thread's card was deleted in Slack; posted a new one");
     let key = (
         thread.subject_key.clone(),

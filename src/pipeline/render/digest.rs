@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    change_title, color, fit, load_test_color, load_test_title, Change, LoadTestEventType, Names,
-    MAX_SHORT,
+    change_title, color, fit, load_test_color, load_test_title, Change, LoadTestEventType,
+    MessageNames, MAX_SHORT,
 };
 use crate::pipeline::events::Payload;
 use crate::slack::text;
@@ -31,7 +31,7 @@ pub(super) fn digest_plural(kind: &str) -> &'static str {
 /// One line of a digest: (context, event kind, colour); `None` for what never goes into one.
 pub(super) fn digest_item(
     p: &Payload,
-    names: &Names,
+    names: &MessageNames,
 ) -> Option<(Value, &'static str, &'static str)> {
     let project = fit(&names.project_name, MAX_SHORT);
     match p {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{fit, name_context, names_context, Names, MAX_SHORT};
+use super::{fit, name_context, names_context, MessageNames, MAX_SHORT};
 use crate::domain::incident::{Action, Controls, MuteFor};
 use crate::pipeline::events::IncidentActionPayload;
 
@@ -62,7 +62,7 @@ pub(super) fn controls_context(c: &CardControls, open: bool) -> Value {
 }
 
 /// A one-line reply: someone acknowledged, muted or unmuted the incident.
-pub(super) fn action_context(a: &IncidentActionPayload, names: &Names) -> Value {
+pub(super) fn action_context(a: &IncidentActionPayload, names: &MessageNames) -> Value {
     let (emoji, text) = match a.action {
         Action::Acknowledge => ("eyes", "Acknowledged by "),
         Action::Mute(MuteFor::UntilRecovered) => ("mute", "Muted until recovered by "),

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::shared::{event_info, fit, name_context, names_context, opt_fit};
-use super::{color, Card, Names, Step, MAX_ERROR, MAX_SHORT};
+use super::{color, Card, MessageNames, Step, MAX_ERROR, MAX_SHORT};
 use crate::domain::event_kind::EventKind;
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
 use crate::pipeline::events::{LoadTestPayload, Payload, ReportInfo};
@@ -96,7 +96,11 @@ pub(super) fn report_context(r: &ReportInfo) -> Value {
     json!({"url": text::safe_url(&r.url), "kind": r.kind, "figures": figures})
 }
 
-pub(super) fn load_test_context(lt: &LoadTestPayload, names: &Names, card: Option<&Card>) -> Value {
+pub(super) fn load_test_context(
+    lt: &LoadTestPayload,
+    names: &MessageNames,
+    card: Option<&Card>,
+) -> Value {
     let (title, short, emoji) = load_test_title(lt.event_type);
     use LoadTestEventType as E;
     // A single event shows what belongs to it; a card shows everything so far.

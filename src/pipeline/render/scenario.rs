@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use super::change::change_title;
 use super::incident::controls_context;
 use super::shared::{event_info, fit, name_context, names_context};
-use super::{color, Card, CardControls, IncidentEntry, Names, MAX_LISTED_SENSORS, MAX_SHORT};
+use super::{
+    color, Card, CardControls, IncidentEntry, MessageNames, MAX_LISTED_SENSORS, MAX_SHORT,
+};
 use crate::domain::monitoring::{human_duration, Change, Health};
 use crate::pipeline::events::{FailedSensor, ScenarioPayload};
 use crate::slack::text;
@@ -43,7 +45,7 @@ pub(super) fn history_context(history: &[IncidentEntry]) -> Vec<Value> {
 
 pub(super) fn scenario_context(
     sc: &ScenarioPayload,
-    names: &Names,
+    names: &MessageNames,
     card: Option<&Card>,
     controls: Option<&CardControls>,
 ) -> Value {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{Names, MAX_NAME, MAX_SHORT};
+use super::{MessageNames, MAX_NAME, MAX_SHORT};
 use crate::slack::{limits, text};
 
 /// User text cut so that its *escaped* form fits `max` characters (so an entity such as
@@ -25,7 +25,7 @@ pub(super) fn name_context(name: &str) -> (String, String, bool) {
     (fit(name, MAX_NAME), header, cut)
 }
 
-pub(super) fn names_context(names: &Names) -> (Value, Value) {
+pub(super) fn names_context(names: &MessageNames) -> (Value, Value) {
     (
         json!({"id": names.org_id, "name": fit(&names.org_name, MAX_SHORT)}),
         json!({"id": names.project_id, "name": fit(&names.project_name, MAX_SHORT)}),

@@ -21,13 +21,13 @@ fn at(minute: u32) -> DateTime<Utc> {
         .unwrap()
 }
 
-fn names(name: &str) -> Names {
+fn names(name: &str) -> MessageNames {
     let (org, project) = if name == HOSTILE {
         (HOSTILE.to_owned(), HOSTILE.to_owned())
     } else {
         ("Acme Corp".to_owned(), "Webshop".to_owned())
     };
-    Names {
+    MessageNames {
         org_id: "acme".into(),
         org_name: org,
         project_id: "webshop".into(),
@@ -409,8 +409,8 @@ fn golden_digests() {
             last("scenario_failing"),
             last("load_test_report_available"),
         ];
-        let same: Vec<(&Payload, &Names)> = same.iter().map(|p| (*p, &n)).collect();
-        let mixed: Vec<(&Payload, &Names)> = mixed.iter().map(|p| (p, &n)).collect();
+        let same: Vec<(&Payload, &MessageNames)> = same.iter().map(|p| (*p, &n)).collect();
+        let mixed: Vec<(&Payload, &MessageNames)> = mixed.iter().map(|p| (p, &n)).collect();
         let out = json!({
             "same_kind": r.render_digest(&same).unwrap().to_json(),
             "mixed": r.render_digest(&mixed).unwrap().to_json(),

@@ -15,7 +15,7 @@ use crate::domain::channel::TargetChannel;
 use crate::pipeline::effective::load_effective;
 use crate::slack::{self, ErrorClass, PostMessage};
 
-use super::update::mark_broken;
+use super::update::record_broken_installation;
 use super::views::display_channels;
 use super::*;
 
@@ -147,7 +147,7 @@ pub async fn send_test_message(
         }
     }
     if let Some(code) = broken {
-        mark_broken(services, &inst, &code).await;
+        record_broken_installation(services, &inst, &code).await;
     }
     // Each channel's result is listed in the delivery logs too (event type test_message).
     use crate::db::models::test_message;

@@ -344,7 +344,7 @@ pub(crate) async fn slack_failure(
     let code = e.code().to_owned();
     tracing::warn!(method = e.method(), code = %code, installation = %inst.id, "Slack call failed while checking channels");
     if e.class() == ErrorClass::IntegrationBroken {
-        mark_broken(services, inst, &code).await;
+        record_broken_installation(services, inst, &code).await;
         return ConfigError::SlackUnavailable(format!(
             "Slack refused the integration's token ({code}), so the target channels cannot be \
              checked; the integration is now marked revoked. Set up the Slack integration again."
@@ -356,7 +356,11 @@ pub(crate) async fn slack_failure(
     ))
 }
 
-pub(crate) async fn mark_broken(services: &Services, inst: &Installation, code: &str) {
+pub(crate) async fn record_broken_installation(
+    services: &Services,
+    inst: &Installation,
+    code: &str,
+) {
     let (inst_row, reason) = (inst.clone(), code.to_owned());
     let result = services
         .db

@@ -75,8 +75,8 @@ fn stretch(p: &Payload, t: &str, url: &str, sensors: usize) -> Payload {
     p
 }
 
-fn extreme_names(t: &str) -> Names {
-    Names {
+fn extreme_names(t: &str) -> MessageNames {
+    MessageNames {
         org_id: "acme".into(),
         org_name: t.into(),
         project_id: "webshop".into(),
@@ -131,7 +131,7 @@ fn every_message_from_extreme_input_fits_slacks_limits_and_names_its_subject() {
                 .flat_map(|(_, e)| e)
                 .map(|e| stretch(&e, &t, &url, 5_000))
                 .collect();
-            let many: Vec<(&Payload, &Names)> =
+            let many: Vec<(&Payload, &MessageNames)> =
                 all.iter().cycle().take(200).map(|p| (p, &n)).collect();
             let m = r.render_digest(&many).unwrap().to_json();
             assert_fits("digest", &m, &t);
@@ -141,7 +141,7 @@ fn every_message_from_extreme_input_fits_slacks_limits_and_names_its_subject() {
 }
 
 /// Incident cards with every control, and the action replies, from extreme input.
-fn incident_controls(r: &Renderer, t: &str, n: &Names) {
+fn incident_controls(r: &Renderer, t: &str, n: &MessageNames) {
     let s = stories("x");
     let events: Vec<Payload> = s
         .iter()
