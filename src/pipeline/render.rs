@@ -378,7 +378,7 @@ impl Renderer {
                 name: name.clone(),
                 message: e.to_string(),
             })?;
-        let doc: Value = serde_json::from_str(&out).map_err(|e| RenderError::Output {
+        let mut doc: Value = serde_json::from_str(&out).map_err(|e| RenderError::Output {
             name: name.clone(),
             // The offending line, so an override's author sees what went wrong.
             message: format!(
@@ -397,18 +397,19 @@ impl Renderer {
             return Err(bad("no `text` (the notification fallback)"));
         }
         let mut text = text.to_owned();
-        let mut blocks = match doc.get("blocks") {
+        // Taken out of the document, not copied: the hot path renders every message.
+        let mut blocks = match doc.get_mut("blocks").map(Value::take) {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list.clone(),
+            Some(Value::Array(list)) => list,
             Some(_) => return Err(bad("`blocks` is not an array")),
         };
-        let mut attachments = match doc.get("attachments") {
+        let mut attachments = match doc.get_mut("attachments").map(Value::take) {
             None | Some(Value::Null) => None,
             Some(Value::Array(list)) => {
                 if list.iter().any(|a| !a.is_object()) {
                     return Err(bad("an attachment is not an object"));
                 }
-                Some(list.clone())
+                Some(list)
             }
             Some(_) => return Err(bad("`attachments` is not an array")),
         };
@@ -429,7 +430,11 @@ impl Renderer {
         };
         // What fitting cannot mend (an unknown block type, a missing field: an override's
         // mistake) would be refused by Slack whole; say so here, where the template is known.
-        let problems = limits::violations(&rendered.to_json());
+        let problems = limits::violations_of(
+            &rendered.text,
+            &rendered.blocks,
+            rendered.attachments.as_ref(),
+        );
         if !problems.is_empty() {
             return Err(bad(&problems.join("; ")));
         }

@@ -240,16 +240,30 @@ fn fit_rich(v: &mut Value) {
 /// Every way a message (`{"text", "blocks", "attachments"}`) breaks Slack's documented
 /// Block Kit limits, as `what [json-pointer:/where]`; empty when Slack would take it.
 pub fn violations(message: &Value) -> Vec<String> {
+    check(
+        message.get("text"),
+        message.get("blocks"),
+        message.get("attachments"),
+    )
+}
+
+/// [`violations`] of a message given by its parts, without assembling (copying) it.
+pub fn violations_of(text: &str, blocks: &Value, attachments: Option<&Value>) -> Vec<String> {
+    let text = Value::String(text.to_owned());
+    check(Some(&text), Some(blocks), attachments)
+}
+
+fn check(text: Option<&Value>, blocks: Option<&Value>, attachments: Option<&Value>) -> Vec<String> {
     let mut c = Checker::default();
-    match message.get("text") {
+    match text {
         Some(Value::String(t)) => c.length(t, 1, MAX_TEXT, "/text"),
         None | Some(Value::Null) => {}
         Some(_) => c.push("must be a string", "/text"),
     }
-    if let Some(bs) = message.get("blocks") {
+    if let Some(bs) = blocks {
         c.blocks(bs, "/blocks");
     }
-    if let Some(atts) = message.get("attachments") {
+    if let Some(atts) = attachments {
         match atts.as_array() {
             Some(list) => {
                 if list.len() > MAX_ATTACHMENTS {
