@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `token create|list|revoke`, `fake-slack`. The bench
+//! Command line: `serve`, `migrate`, `token create|list|revoke`, `db backup`, `fake-slack`. The bench
 //! harness is its own binary, `xtc-slack-bench` (crates/bench).
 
 use std::process::ExitCode;
@@ -36,6 +36,25 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         action: TokenCommand,
+    },
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        action: DbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DbCommand {
+    /// A consistent copy of the SQLite database, safe while the service runs, and its key
+    /// file beside it (`PATH.key`, mode 0600). Restore: stop the service, put both back as
+    /// the database file and its `.key`. PostgreSQL: use pg_dump and keep the secret key.
+    Backup {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Where to write the copy (must not exist; its directory must).
+        #[arg(long)]
+        to: std::path::PathBuf,
     },
 }
 
@@ -79,6 +98,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate(database) => migrate(&database),
         Command::Token { action } => token(action),
         Command::FakeSlack(args) => run_fake_slack(*args),
+        Command::Db {
+            action: DbCommand::Backup { database, to },
+        } => backup(&database, &to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,6 +136,37 @@ fn migrate(database: &DatabaseArgs) -> Result<(), StartupError> {
     let mut conn = url.connect()?;
     let n = db::run_migrations(&mut conn)?;
     println!("applied {n} migration(s)");
+    Ok(())
+}
+
+fn backup(database: &DatabaseArgs, to: &std::path::Path) -> Result<(), StartupError> {
+    let url = database.parse_url()?;
+    let done = db::backup::backup(&url, to).map_err(|e| {
+        use db::backup::BackupError as E;
+        match e {
+            E::Database(e) => StartupError::Database(e),
+            // What the operator gave does not fit: exit 2, like other settings.
+            E::NotSqlite | E::NoSource(_) => {
+                SettingsError::new("XTC_SLACK_DATABASE_URL", e.to_string()).into()
+            }
+            E::TargetExists(_) | E::NoTargetDirectory(_) => {
+                SettingsError::new("--to", e.to_string()).into()
+            }
+            e => StartupError::Backup(e.to_string()),
+        }
+    })?;
+    println!(
+        "backed up {} to {} ({} bytes, integrity ok)",
+        describe_database(&url),
+        done.database.display(),
+        done.bytes
+    );
+    match done.key {
+        Some(key) => println!("key file: {} (mode 0600; keep it with the copy: the Slack tokens are encrypted with it)", key.display()),
+        None => println!(
+            "no key file beside the database: keep the XTC_SLACK_SECRET_KEY the service runs with together with the copy"
+        ),
+    }
     Ok(())
 }
 

@@ -7,8 +7,8 @@
 mod args;
 mod secret_key;
 
+pub use crate::db::key_file_path;
 pub use args::{DatabaseArgs, LogFormat, ServeArgs};
-pub use secret_key::key_file_path;
 use secret_key::load_secret_key;
 
 use std::net::ToSocketAddrs;

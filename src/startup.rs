@@ -33,6 +33,9 @@ pub enum StartupError {
          or choose another address)"
     )]
     AddressInUse { addr: String },
+    /// `db backup` could not make or check its copy.
+    #[error("backup failed: {0}")]
+    Backup(String),
 }
 
 impl StartupError {

@@ -206,3 +206,11 @@ pub fn keep_libcrypto_at_exit() {
         }
     });
 }
+
+/// `<db path>.key` beside the SQLite file: the secret key its Slack tokens are encrypted
+/// with, unless `XTC_SLACK_SECRET_KEY` gives one.
+pub fn key_file_path(db_path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(".key");
+    std::path::PathBuf::from(name)
+}

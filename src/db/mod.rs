@@ -7,6 +7,7 @@
 //! transactions and orders the SQLite writers.
 
 mod backend;
+pub mod backup;
 mod migrations;
 pub mod models;
 mod pool;
@@ -16,7 +17,9 @@ mod text_enum;
 mod transaction;
 pub mod unreadable;
 
-pub use backend::{keep_libcrypto_at_exit, ConnectionManager, DatabaseUrl, Pool, PooledConnection};
+pub use backend::{
+    keep_libcrypto_at_exit, key_file_path, ConnectionManager, DatabaseUrl, Pool, PooledConnection,
+};
 pub use migrations::{revert_all_migrations, run_migrations};
 pub use pool::Db;
 pub use prepared::{CachedDsl, FirstRowDsl};

@@ -1,13 +1,11 @@
 //! The key that encrypts Slack tokens at rest: given, or for SQLite read from (or
 //! generated into) a private file beside the database.
 
-use std::path::PathBuf;
-
 use secrecy::{ExposeSecret, SecretString};
 
 use super::SettingsError;
 use crate::crypto::{CryptoError, SecretKey};
-use crate::db::DatabaseUrl;
+use crate::db::{key_file_path, DatabaseUrl};
 
 /// The encryption key: given, or for SQLite read from / generated into `<db>.key`.
 pub(super) fn load_secret_key(
@@ -34,13 +32,6 @@ pub(super) fn load_secret_key(
             })
         }
     }
-}
-
-/// `<db path>.key` beside the SQLite file.
-pub fn key_file_path(db_path: &std::path::Path) -> PathBuf {
-    let mut name = db_path.as_os_str().to_owned();
-    name.push(".key");
-    PathBuf::from(name)
 }
 
 fn read_or_create_key_file(path: &std::path::Path) -> std::io::Result<SecretString> {

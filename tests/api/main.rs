@@ -6,6 +6,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod backup;
 mod bad_input;
 mod browser;
 mod cards;
