@@ -52,6 +52,7 @@ text_enum!(crate::domain::monitoring::Health);
 text_enum!(crate::domain::settings::IntegrationStatus);
 text_enum!(crate::domain::access::Role);
 text_enum!(crate::domain::ids::SubjectKind);
+text_enum!(crate::domain::delivery_status::DeliveryStatus);
 
 #[cfg(test)]
 mod tests {

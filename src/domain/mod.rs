@@ -3,6 +3,7 @@
 pub mod access;
 pub mod channel;
 pub mod delivery_reason;
+pub mod delivery_status;
 pub mod event_kind;
 pub mod ids;
 pub mod incident;

@@ -22,47 +22,7 @@ pub(crate) use lifecycle::pending_status;
 // The log's filter keeps its old path for the UI, which imports it from here.
 pub use super::delivery_log::LogFilter;
 
-/// Where a delivery stands. `pending` until it is sent, fails for good, or is skipped
-/// (sending disabled, configuration incomplete, superseded report).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    utoipa::ToSchema,
-    diesel::AsExpression,
-    diesel::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    Pending,
-    Sent,
-    Failed,
-    Skipped,
-}
-
-impl DeliveryStatus {
-    pub const ALL: [Self; 4] = [Self::Pending, Self::Sent, Self::Failed, Self::Skipped];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sent => "sent",
-            Self::Failed => "failed",
-            Self::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-crate::db::text_enum!(DeliveryStatus);
+pub use crate::domain::delivery_status::DeliveryStatus;
 
 #[derive(Queryable, QueryableByName, Selectable, Debug, Clone)]
 #[diesel(table_name = deliveries)]

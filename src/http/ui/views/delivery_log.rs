@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::form::SelectOption;
-use crate::db::models::delivery::DeliveryStatus;
+use crate::domain::delivery_status::DeliveryStatus;
 use crate::domain::event_kind::EventKind;
 use crate::http::ui::render::capitalize;
 use crate::services::delivery_log::DeliveryEntry;
