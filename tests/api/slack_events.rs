@@ -286,13 +286,14 @@ test_both_backends_with_slack! {
     }
 }
 
-/// Slack's retry of an event the fake sent before: the same body, `X-Slack-Retry-Num`.
-async fn fake_retries(app: &TestApp, event: &Value, retry_num: u32) -> Value {
+/// Slack's retry of the event `event_id` the fake sent before: the same body,
+/// `X-Slack-Retry-Num`; asserts the app acknowledged it.
+async fn fake_retries(app: &TestApp, event_id: &str, retry_num: u32) -> Value {
     let answer = app
         .fake_post(
             "/events/retry",
             json!({
-                "event_id": event["event"]["event_id"],
+                "event_id": event_id,
                 "retry_num": retry_num,
                 "url": format!("{}/slack/events", app.address),
             }),
@@ -301,6 +302,24 @@ async fn fake_retries(app: &TestApp, event: &Value, retry_num: u32) -> Value {
     assert_eq!(answer["ok"], true, "{answer}");
     assert_eq!(answer["status"], 200, "{answer}");
     answer
+}
+
+/// The `event_id` of an event the fake reported sending.
+fn id_of(sent: &Value) -> &str {
+    sent["event"]["event_id"].as_str().unwrap()
+}
+
+/// Saves acme's target channels; asserts the 200.
+async fn save_channels(app: &TestApp, admin: &str, channels: &str) {
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/v1/orgs/acme/slack",
+            Some(admin),
+            Some(json!({"target_channels": channels})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// Event times are whole seconds: the next second begins.
@@ -321,7 +340,7 @@ test_both_backends_with_slack! {
         app.install_slack("/api/v1/orgs/acme", &admin).await;
         assert_eq!(installation(&app).status.as_str(), "active");
         for retry in 1..=3 {
-            fake_retries(&app, &uninstall, retry).await;
+            fake_retries(&app, id_of(&uninstall), retry).await;
         }
         assert_eq!(installation(&app).status.as_str(), "active", "{:?}", installation(&app));
         assert_eq!(org_settings(&app, &admin).await["integration"]["status"], "active");
@@ -343,13 +362,7 @@ test_both_backends_with_slack! {
             .await;
         assert_eq!(body["integration"]["status"], "active", "{body}");
         // The fake kept the undelivered event for its retry.
-        let answer = app
-            .fake_post(
-                "/events/retry",
-                json!({"event_id": last_event_id(&app, "tokens_revoked").await, "retry_num": 2, "url": format!("{}/slack/events", app.address)}),
-            )
-            .await;
-        assert_eq!(answer["status"], 200, "{answer}");
+        let answer = fake_retries(&app, &last_event_id(&app, "tokens_revoked").await, 2).await;
         assert_eq!(answer["event"]["event"]["type"], "tokens_revoked", "{answer}");
         assert_eq!(installation(&app).status.as_str(), "active");
         assert_eq!(revocation_audits(&app), 1);
@@ -370,19 +383,11 @@ test_both_backends_with_slack! {
         next_second().await;
         fake_sends(&app, json!({"type": "channel_rename", "channel": "perf-a", "name": "perf-b"})).await;
         // The rename to A again, as Slack's retry: already applied.
-        fake_retries(&app, &to_a, 1).await;
+        fake_retries(&app, id_of(&to_a), 1).await;
         let settings = org_settings(&app, &admin).await;
         assert_eq!(settings["target_channels"], json!(["#perf-b", "#load-tests"]), "{settings}");
         // Saving the channel under its current name works.
-        let (status, body) = app
-            .call(
-                Method::PUT,
-                "/api/v1/orgs/acme/slack",
-                Some(&admin),
-                Some(json!({"target_channels": "#perf-b #load-tests"})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
+        save_channels(&app, &admin, "#perf-b #load-tests").await;
 
         // An older event arriving late for the first time (its first delivery was lost)
         // is not applied either.
@@ -395,24 +400,10 @@ test_both_backends_with_slack! {
         assert_eq!(archive["error"], "delivery_failed", "{archive}");
         next_second().await;
         fake_sends(&app, json!({"type": "channel_unarchive", "channel": "load-tests"})).await;
-        let answer = app
-            .fake_post(
-                "/events/retry",
-                json!({"event_id": last_event_id(&app, "channel_archive").await, "retry_num": 3, "url": format!("{}/slack/events", app.address)}),
-            )
-            .await;
-        assert_eq!(answer["status"], 200, "{answer}");
+        fake_retries(&app, &last_event_id(&app, "channel_archive").await, 3).await;
         let settings = org_settings(&app, &admin).await;
         assert_eq!(settings["channel_warnings"], json!([]), "{settings}");
-        let (status, body) = app
-            .call(
-                Method::PUT,
-                "/api/v1/orgs/acme/slack",
-                Some(&admin),
-                Some(json!({"target_channels": "#perf-b #load-tests"})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
+        save_channels(&app, &admin, "#perf-b #load-tests").await;
     }
 }
 
