@@ -80,8 +80,11 @@ fn rendering(c: &mut Criterion) {
                 p95_ms: Some(810.0),
                 ..Default::default()
             }),
+            series: None,
         }),
         aborted_by: None,
+        definition: None,
+        comparison: None,
     });
     c.bench_function("render full message", |b| {
         b.iter(|| renderer.render_event(black_box(&payload), &names, false))

@@ -119,6 +119,31 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        definition -> Nullable<Text>,
+        definition_name -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    run_reports (load_test_id) {
+        load_test_id -> Text,
+        org_id -> Text,
+        project_id -> Text,
+        definition -> Text,
+        name -> Text,
+        summary -> Text,
+        reported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    baselines (org_id, project_id, definition) {
+        org_id -> Text,
+        project_id -> Text,
+        definition -> Text,
+        load_test_id -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
     }
 }
 
@@ -310,6 +335,8 @@ diesel::table! {
 diesel::joinable!(scenario_controls -> scenarios (scenario_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    run_reports,
+    baselines,
     scenario_controls,
     slack_actions,
     channel_directories,

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::channel::TargetChannel;
 pub use super::event_kind::EventKind;
 
-/// What a rule's `events` select: event kinds and the shortcuts `all` and `failures`, kept
-/// as the admin wrote them (deduplicated, in order).
+/// What a rule's `events` select: event kinds and the shortcuts `all`, `failures` and
+/// `regressions` (a final report whose figures regressed against the baseline), kept as the
+/// admin wrote them (deduplicated, in order).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EventFilter(Vec<String>);
@@ -21,18 +22,21 @@ pub struct EventFilter(Vec<String>);
 /// Why an `events` list was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EventFilterError {
-    #[error("events must name at least one event kind, `all` or `failures`")]
+    #[error("events must name at least one event kind, `all`, `failures` or `regressions`")]
     Empty,
-    #[error("unknown event kind {0:?}; use `all`, `failures` or one of {kinds}", kinds = EventKind::ALL.map(EventKind::as_str).join(", "))]
+    #[error("unknown event kind {0:?}; use `all`, `failures`, `regressions` or one of {kinds}", kinds = EventKind::ALL.map(EventKind::as_str).join(", "))]
     Unknown(String),
 }
+
+/// The names that select several kinds, or a kind on a condition.
+pub const SHORTCUTS: [&str; 3] = ["all", "failures", "regressions"];
 
 impl EventFilter {
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, EventFilterError> {
         let mut out: Vec<String> = Vec::new();
         for e in entries {
             let e = e.as_ref().trim();
-            if e != "all" && e != "failures" && EventKind::parse(e).is_none() {
+            if !SHORTCUTS.contains(&e) && EventKind::parse(e).is_none() {
                 return Err(EventFilterError::Unknown(e.to_owned()));
             }
             if !out.iter().any(|o| o == e) {
@@ -57,6 +61,9 @@ impl EventFilter {
             match e.as_str() {
                 "all" => out.extend(EventKind::ALL),
                 "failures" => out.extend(EventKind::FAILURES),
+                "regressions" => {
+                    out.insert(EventKind::LoadTestReportAvailable);
+                }
                 other => out.extend(EventKind::parse(other)),
             }
         }
@@ -64,11 +71,12 @@ impl EventFilter {
     }
 
     /// Whether the filter lets `kind` through (called per rule for every ingested event:
-    /// no set is built).
-    pub fn selects(&self, kind: EventKind) -> bool {
+    /// no set is built); `regressed`: a final report that regressed against its baseline.
+    pub fn selects(&self, kind: EventKind, regressed: bool) -> bool {
         self.0.iter().any(|e| match e.as_str() {
             "all" => true,
             "failures" => EventKind::FAILURES.contains(&kind),
+            "regressions" => kind == EventKind::LoadTestReportAvailable && regressed,
             other => other == kind.as_str(),
         })
     }
@@ -200,7 +208,12 @@ pub struct Route {
 /// The channels an event of `kind` goes to: every target channel, plus the channel of
 /// every rule whose filter selects it. A channel named twice gets one route, with the
 /// mentions and rule labels of every rule that matched it.
-pub fn routes(targets: &[TargetChannel], rules: &[Rule], kind: Option<EventKind>) -> Vec<Route> {
+pub fn routes(
+    targets: &[TargetChannel],
+    rules: &[Rule],
+    kind: Option<EventKind>,
+    regressed: bool,
+) -> Vec<Route> {
     let mut out: Vec<Route> = targets
         .iter()
         .map(|c| Route {
@@ -210,7 +223,7 @@ pub fn routes(targets: &[TargetChannel], rules: &[Rule], kind: Option<EventKind>
         })
         .collect();
     let Some(kind) = kind else { return out };
-    for rule in rules.iter().filter(|r| r.events.selects(kind)) {
+    for rule in rules.iter().filter(|r| r.events.selects(kind, regressed)) {
         let same = |r: &Route| r.channel.address() == rule.channel.address();
         let i = match out.iter().position(same) {
             Some(i) => i,
@@ -266,11 +279,15 @@ mod tests {
     #[test]
     fn filters_expand_shortcuts_and_refuse_unknown_kinds() {
         let f = EventFilter::parse(&["failures"]).unwrap();
-        assert!(f.selects(EventKind::LoadTestError));
-        assert!(f.selects(EventKind::MonitoringSeverityChanged));
-        assert!(!f.selects(EventKind::LoadTestFinished));
-        assert!(!f.selects(EventKind::MonitoringRecovered));
+        assert!(f.selects(EventKind::LoadTestError, false));
+        assert!(f.selects(EventKind::MonitoringSeverityChanged, false));
+        assert!(!f.selects(EventKind::LoadTestFinished, false));
+        assert!(!f.selects(EventKind::MonitoringRecovered, false));
         assert_eq!(EventFilter::parse(&["all"]).unwrap().kinds().len(), 10);
+        let r = EventFilter::parse(&["regressions"]).unwrap();
+        assert!(r.selects(EventKind::LoadTestReportAvailable, true));
+        assert!(!r.selects(EventKind::LoadTestReportAvailable, false));
+        assert!(!r.selects(EventKind::LoadTestError, true));
         assert_eq!(
             EventFilter::parse(&["load_test.exploded"]),
             Err(EventFilterError::Unknown("load_test.exploded".into()))
@@ -334,18 +351,18 @@ mod tests {
                 Some("S0123ABCD"),
             ),
         ];
-        let r = routes(&targets, &rules, Some(EventKind::LoadTestError));
+        let r = routes(&targets, &rules, Some(EventKind::LoadTestError), false);
         assert_eq!(r.len(), 2, "{r:?}");
         assert_eq!(r[1].mention.as_deref(), Some("<!here>"));
         assert_eq!(r[1].rule.as_deref(), Some("#alerts: failures @here"));
-        let r = routes(&targets, &rules, Some(EventKind::LoadTestFinished));
+        let r = routes(&targets, &rules, Some(EventKind::LoadTestFinished), false);
         assert!(r.iter().all(|r| r.mention.is_none() && r.rule.is_none()));
-        let r = routes(&targets, &rules, Some(EventKind::MonitoringFailing));
+        let r = routes(&targets, &rules, Some(EventKind::MonitoringFailing), false);
         assert_eq!(r.len(), 3);
         assert_eq!(r[2].channel.address(), "C3");
         assert_eq!(r[2].mention.as_deref(), Some("<!subteam^S0123ABCD>"));
         // Rules only: no target channels.
-        let r = routes(&[], &rules, Some(EventKind::LoadTestStarted));
+        let r = routes(&[], &rules, Some(EventKind::LoadTestStarted), false);
         assert!(r.is_empty());
     }
 }

@@ -128,6 +128,11 @@ pub struct Effective {
 }
 
 impl Effective {
+    /// The regression threshold in percent (`regression_threshold_pct`).
+    pub fn regression_threshold(&self) -> u32 {
+        super::report::DEFAULT_THRESHOLD_PCT
+    }
+
     /// Rule 5.
     pub fn complete(&self) -> bool {
         self.missing().is_empty()

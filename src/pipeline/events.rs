@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::domain::ids::{EventId, LoadTestId, OrgId, ProjectId, ScenarioId};
 use crate::domain::lifecycle::LoadTestEventType;
 use crate::domain::monitoring::{Change, Health};
+use crate::domain::report::{Comparison, Figures, Metric};
 use crate::domain::user_text::{self, Lines};
 
 /// A field that failed validation (becomes 422 naming the field).
@@ -81,11 +82,93 @@ fn summary(s: Option<ReportSummary>) -> Result<Option<ReportSummary>, FieldError
             figure(&format!("report.summary.{key}"), Some(n))?;
         }
     }
+    let checked = |name: &str, v: Option<f64>| figure(&format!("report.summary.{name}"), v);
+    let error_rate = checked("error_rate", s.error_rate)?;
+    if error_rate.is_some_and(|r| r > 1.0) {
+        return Err(field_err(
+            "report.summary.error_rate",
+            "report.summary.error_rate is a share from 0 to 1 (0.02 = 2 %)",
+        ));
+    }
     Ok(Some(ReportSummary {
-        throughput: figure("report.summary.throughput", s.throughput)?,
-        errors: figure("report.summary.errors", s.errors)?,
-        p95_ms: figure("report.summary.p95_ms", s.p95_ms)?,
+        throughput: checked("throughput", s.throughput)?,
+        errors: checked("errors", s.errors)?,
+        p95_ms: checked("p95_ms", s.p95_ms)?,
+        requests: checked("requests", s.requests)?,
+        error_rate,
+        p50_ms: checked("p50_ms", s.p50_ms)?,
+        p99_ms: checked("p99_ms", s.p99_ms)?,
+        mean_ms: checked("mean_ms", s.mean_ms)?,
+        duration_s: checked("duration_s", s.duration_s)?,
+        users: checked("users", s.users)?,
         extra: s.extra,
+    }))
+}
+
+/// The most points a series array may hold (API.md).
+pub const MAX_SERIES_POINTS: usize = 2_000;
+/// The longest interval between two points of a series: a day.
+const MAX_INTERVAL_S: f64 = 86_400.0;
+
+fn series(s: Option<ReportSeries>) -> Result<Option<ReportSeries>, FieldError> {
+    let Some(s) = s else { return Ok(None) };
+    if !(s.interval_s.is_finite() && s.interval_s > 0.0 && s.interval_s <= MAX_INTERVAL_S) {
+        return Err(field_err(
+            "report.series.interval_s",
+            format!("report.series.interval_s must be a number of seconds above 0 and at most {MAX_INTERVAL_S}"),
+        ));
+    }
+    let arrays = [
+        ("throughput", &s.throughput),
+        ("p95_ms", &s.p95_ms),
+        ("errors", &s.errors),
+    ];
+    let mut length = None;
+    for (name, values) in arrays {
+        if values.is_empty() {
+            continue;
+        }
+        let field = format!("report.series.{name}");
+        if values.len() > MAX_SERIES_POINTS {
+            return Err(field_err(
+                &field,
+                format!(
+                    "{field} holds {} points; at most {MAX_SERIES_POINTS}",
+                    values.len()
+                ),
+            ));
+        }
+        if length.is_some_and(|l| l != values.len()) {
+            return Err(field_err(
+                &field,
+                format!("{field} must have as many points as the other arrays of report.series"),
+            ));
+        }
+        length = Some(values.len());
+        for v in values.iter() {
+            figure(&field, Some(*v))?;
+        }
+    }
+    if length.is_none() {
+        return Err(field_err(
+            "report.series",
+            "report.series needs at least one of throughput, p95_ms, errors",
+        ));
+    }
+    Ok(Some(s))
+}
+
+fn definition(d: Option<DefinitionInfo>) -> Result<Option<DefinitionInfo>, FieldError> {
+    let Some(d) = d else { return Ok(None) };
+    crate::domain::ids::LoadTestId::parse(&d.id).map_err(|e| {
+        field_err(
+            "load_test.definition.id",
+            format!("load_test.definition.id {e}"),
+        )
+    })?;
+    Ok(Some(DefinitionInfo {
+        name: opt_text("load_test.definition.name", d.name.as_deref())?,
+        id: d.id,
     }))
 }
 
@@ -137,6 +220,19 @@ pub struct LoadTestInfo {
     pub url: Option<String>,
     #[serde(default)]
     pub started_by: Option<String>,
+    /// The test definition whose runs are compared (absent: runs of the same name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<DefinitionInfo>,
+}
+
+/// `load_test.definition`: the test definition a run belongs to.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct DefinitionInfo {
+    /// A slug like the other IDs.
+    #[schema(max_length = 64, pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `error` of an `error` event.
@@ -147,17 +243,69 @@ pub struct ErrorInfo {
     pub message: String,
 }
 
-/// Summary figures of a report; unknown figures are kept and shown too.
+/// Summary figures of a report (all optional); unknown figures are kept and shown too.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ReportSummary {
+    /// Requests per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<f64>,
+    /// A share from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<f64>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl ReportSummary {
+    /// The known figures, as the comparison reads them.
+    pub fn figures(&self) -> Figures {
+        use Metric as M;
+        Figures::new(
+            [
+                (M::Throughput, self.throughput),
+                (M::Errors, self.errors),
+                (M::P95, self.p95_ms),
+                (M::Requests, self.requests),
+                (M::ErrorRate, self.error_rate),
+                (M::P50, self.p50_ms),
+                (M::P99, self.p99_ms),
+                (M::Mean, self.mean_ms),
+                (M::Duration, self.duration_s),
+                (M::Users, self.users),
+            ]
+            .into_iter()
+            .filter_map(|(m, v)| Some((m, v?))),
+        )
+    }
+}
+
+/// `report.series`: figures over time, one point every `interval_s` seconds (at most
+/// 2,000 points per array, all arrays of one length).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ReportSeries {
+    pub interval_s: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throughput: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub p95_ms: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<f64>,
 }
 
 /// `report` of the two report events.
@@ -168,6 +316,8 @@ pub struct ReportInfo {
     pub kind: Option<String>,
     #[serde(default)]
     pub summary: Option<ReportSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<ReportSeries>,
 }
 
 /// The body of `POST /api/v1/load-tests/{id}/events` (at most 64 KiB). Lenient: unknown
@@ -244,6 +394,7 @@ impl LoadTestEventBody {
             name,
             url: url("load_test.url", info.url.as_deref())?,
             started_by: opt_text("load_test.started_by", info.started_by.as_deref())?,
+            definition: definition(info.definition)?,
         };
         let error = match (event_type, self.error) {
             (LoadTestEventType::Error, None) => {
@@ -271,6 +422,7 @@ impl LoadTestEventBody {
                     .ok_or_else(|| field_err("report.url", "report.url is required"))?,
                 kind: opt_text("report.kind", r.kind.as_deref())?,
                 summary: summary(r.summary)?,
+                series: series(r.series)?,
             }),
             (false, None) => None,
         };
@@ -427,6 +579,9 @@ impl MonitoringEventBody {
 }
 
 /// What is stored with an event and handed to the templates.
+// A load test's payload is the largest (its report figures); payloads are handled one at a
+// time, never held in bulk, so boxing it would only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Payload {
@@ -462,6 +617,23 @@ pub struct LoadTestPayload {
     pub error: Option<ErrorInfo>,
     pub report: Option<ReportInfo>,
     pub aborted_by: Option<String>,
+    /// The test definition's name, when the orchestrator named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    /// A report compared with its baseline (worked out when the report arrived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+}
+
+impl LoadTestPayload {
+    /// A reported run whose figures regressed against its baseline (`regressions` rules).
+    pub fn regressed(&self) -> bool {
+        self.event_type == LoadTestEventType::ReportAvailable
+            && self
+                .comparison
+                .as_ref()
+                .is_some_and(Comparison::is_regression)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -14,6 +14,7 @@ pub(crate) mod installations;
 pub(crate) mod installed_channels;
 pub(crate) mod message_names;
 pub mod render;
+pub(crate) mod reports;
 pub mod retention;
 pub(crate) mod subjects;
 pub(crate) mod tokens;

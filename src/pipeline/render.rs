@@ -31,10 +31,11 @@ mod change;
 mod digest;
 mod incident;
 mod load_test;
+mod report;
 mod scenario;
 mod shared;
 
-pub use card::{Card, IncidentEntry, Step};
+pub use card::{Card, IncidentEntry, Pinned, Step};
 use change::change_title;
 use digest::{digest_item, digest_plural};
 use incident::action_context;
@@ -55,6 +56,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "_lt_facts",
     "_lt_error",
     "_lt_report",
+    "_lt_verdict",
     "_lt_links",
     "_lt_event",
     "_lt_compact",

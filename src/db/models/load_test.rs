@@ -20,9 +20,17 @@ pub struct LoadTestRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `load_test.definition.id`, once the orchestrator named one.
+    pub definition: Option<String>,
+    pub definition_name: Option<String>,
 }
 
 impl LoadTestRow {
+    /// What its runs are compared by: the definition's id, or else the run's name.
+    pub fn definition_key(&self) -> &str {
+        self.definition.as_deref().unwrap_or(&self.name)
+    }
+
     pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
         load_tests::table
             .find(id)
@@ -69,6 +77,8 @@ impl LoadTestRow {
                         load_tests::state.eq(excluded(load_tests::state)),
                         load_tests::version.eq(excluded(load_tests::version)),
                         load_tests::updated_at.eq(excluded(load_tests::updated_at)),
+                        load_tests::definition.eq(excluded(load_tests::definition)),
+                        load_tests::definition_name.eq(excluded(load_tests::definition_name)),
                     ))
                     .filter((load_tests::version + 1).eq(excluded(load_tests::version)))
                     .returning(load_tests::id)
@@ -117,6 +127,8 @@ impl LoadTestRow {
             load_tests::state.eq(self.state),
             load_tests::version.eq(self.version),
             load_tests::updated_at.eq(self.updated_at),
+            load_tests::definition.eq(&self.definition),
+            load_tests::definition_name.eq(&self.definition_name),
         ))
         .returning(load_tests::version)
         .cached()

@@ -15,6 +15,7 @@ pub(crate) mod oauth_state;
 pub(crate) mod organization;
 pub(crate) mod project;
 pub(crate) mod retention;
+pub(crate) mod run_report;
 pub(crate) mod scenario;
 pub(crate) mod scenario_controls;
 pub(crate) mod slack_action;

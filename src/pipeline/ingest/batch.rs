@@ -82,13 +82,14 @@ fn apply_batch(
         .collect();
     let mut planned = Vec::with_capacity(jobs.len());
     for (n, job) in jobs.iter_mut().enumerate() {
-        // A project not yet seen registered is checked first, as one event alone.
-        if !job.resolved.project_registered {
+        // A project not yet seen registered is checked first, as one event alone; a report
+        // looks up its baseline, as one event alone too (reports are rare).
+        if !job.resolved.project_registered || job.ev.report.is_some() {
             job.outcome = Some(settled(load_test_event(conn, &job.ev, &job.resolved, now))?);
             continue;
         }
         let stored = existing.remove(job.ev.load_test.as_str());
-        match plan_load_test(&job.ev, &job.resolved.effective, stored.as_ref(), now) {
+        match plan_load_test(&job.ev, &job.resolved.effective, stored.as_ref(), None, now) {
             Ok(plan) => planned.push((n, plan)),
             Err(e) => {
                 let key = load_test_key(&job.ev);

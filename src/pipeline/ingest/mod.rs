@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::events::{LoadTestEvent, LoadTestPayload, Payload};
+use super::reports;
 use crate::db::models::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
 use crate::db::models::load_test::LoadTestRow;
@@ -12,6 +13,7 @@ use crate::db::unreadable::write_json;
 use crate::db::DbConnection;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
+use crate::domain::report::BaselineRun;
 use crate::domain::rules::{self, EventKind, Route};
 use crate::domain::settings::Effective;
 
@@ -78,10 +80,10 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
 fn outbox_rows(
     effective: &Effective,
     event_id: &str,
-    org: &str,
-    project: &str,
+    (org, project): (&str, &str),
     subject_key: &str,
     event_type: &str,
+    regressed: bool,
     now: NaiveDateTime,
 ) -> Vec<NewDelivery> {
     let skip = effective.skip_reason();
@@ -116,6 +118,7 @@ fn outbox_rows(
         &effective.target_channels.value,
         &effective.rules.value,
         EventKind::of_event_type(event_type),
+        regressed,
     );
     if routes.is_empty() {
         let nothing_configured =
@@ -313,11 +316,13 @@ impl LoadTestPlan {
     }
 }
 
-/// Applies the lifecycle rules to a load-test event (no database access).
+/// Applies the lifecycle rules to a load-test event (no database access); a report is
+/// compared with `baseline` (looked up by the caller, [`reports::baseline_for`]).
 fn plan_load_test(
     ev: &LoadTestEvent,
     effective: &Effective,
     existing: Option<&LoadTestRow>,
+    baseline: Option<BaselineRun>,
     now: DateTime<Utc>,
 ) -> Result<LoadTestPlan, IngestError> {
     let (org, project) = (ev.org.as_str(), ev.project.as_str());
@@ -357,7 +362,22 @@ fn plan_load_test(
         version: existing.map_or(1, |r| r.version + 1),
         created_at: existing.map_or(now_naive, |r| r.created_at),
         updated_at: now_naive,
+        definition: ev
+            .info
+            .definition
+            .as_ref()
+            .map(|d| d.id.clone())
+            .or_else(|| existing.and_then(|r| r.definition.clone())),
+        definition_name: ev
+            .info
+            .definition
+            .as_ref()
+            .and_then(|d| d.name.clone())
+            .or_else(|| existing.and_then(|r| r.definition_name.clone())),
     };
+    let comparison = ev.report.as_ref().and_then(|r| {
+        reports::comparison(ev.event_type, r, baseline, effective.regression_threshold())
+    });
     let payload = Payload::LoadTest(LoadTestPayload {
         load_test_id: row.id.clone(),
         name,
@@ -369,7 +389,10 @@ fn plan_load_test(
         error: ev.error.clone(),
         report: ev.report.clone(),
         aborted_by: ev.aborted_by.clone(),
+        definition: row.definition_name.clone(),
+        comparison,
     });
+    let regressed = matches!(&payload, Payload::LoadTest(lt) if lt.regressed());
     let key = load_test_key(ev);
     let event = EventRow {
         event_id: key.as_str().to_owned(),
@@ -387,10 +410,10 @@ fn plan_load_test(
     let deliveries = outbox_rows(
         effective,
         key.as_str(),
-        org,
-        project,
+        (org, project),
         SubjectKey::load_test(&row.id).as_str(),
         ev.event_type.as_str(),
+        regressed,
         now_naive,
     );
     Ok(LoadTestPlan {
@@ -422,7 +445,16 @@ pub fn load_test_event(
         return Ok(duplicate);
     }
     let existing = LoadTestRow::find_by_id(conn, ev.load_test.as_str())?;
-    let plan = match plan_load_test(ev, &resolved.effective, existing.as_ref(), now) {
+    let baseline = match (&ev.report, reports::definition_key(ev, existing.as_ref())) {
+        (Some(_), Some(definition)) => reports::baseline_for(
+            conn,
+            (ev.org.as_str(), ev.project.as_str()),
+            &definition,
+            ev.load_test.as_str(),
+        )?,
+        _ => None,
+    };
+    let plan = match plan_load_test(ev, &resolved.effective, existing.as_ref(), baseline, now) {
         Ok(plan) => plan,
         Err(e) => return refused(conn, &id, e),
     };
@@ -434,6 +466,13 @@ pub fn load_test_event(
         plan.previous_version,
         |c, version| plan.row.save_if_version(c, version),
         |c| LoadTestRow::insert(c, &plan.row),
+    )?;
+    reports::record(
+        conn,
+        &plan.row,
+        ev.event_type,
+        ev.report.as_ref(),
+        ev.occurred_at,
     )?;
     queue(conn, &plan.deliveries)?;
     Ok(plan.accepted())

@@ -127,10 +127,10 @@ pub fn monitoring_event(
         let mut rows = outbox_rows(
             effective,
             key.as_str(),
-            org,
-            project,
+            (org, project),
             SubjectKey::incident(&row.id, next.incident).as_str(),
             change.kind(),
+            false,
             now_naive,
         );
         if change.card_only() {
@@ -218,10 +218,10 @@ fn stale(
         let mut rows = outbox_rows(
             &resolved.effective,
             id.key.as_str(),
-            org,
-            project,
+            (org, project),
             SubjectKey::incident(&row.id, incident).as_str(),
             change.kind(),
+            false,
             naive(now),
         );
         // A row already skipped keeps its own reason (sending disabled, ...).

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{MAX_HISTORY, MAX_LISTED_SENSORS};
 use crate::domain::lifecycle::LoadTestEventType;
 use crate::domain::monitoring::{Change, Health};
+use crate::domain::report::Comparison;
 use crate::pipeline::events::{ErrorInfo, FailedSensor, LoadTestPayload, Payload, ReportInfo};
 
 /// One step a load test actually went through (the card's progress line).
@@ -54,6 +55,19 @@ pub struct Card {
     /// Incidents: the first failure and every change after it.
     #[serde(default)]
     pub history: Vec<IncidentEntry>,
+    /// The newest report compared with its baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Load tests: this run is the pinned baseline of its definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pinned>,
+}
+
+/// Who made a run the baseline of its definition, and when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pinned {
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 impl Card {
@@ -67,6 +81,8 @@ impl Card {
             worst: None,
             path: Vec::new(),
             history: Vec::new(),
+            comparison: None,
+            pinned: None,
         };
         card.absorb(first);
         card
@@ -80,11 +96,24 @@ impl Card {
             return;
         }
         self.latest = p.clone();
+        if let Payload::LoadTest(LoadTestPayload {
+            report: Some(r), ..
+        }) = &mut self.latest
+        {
+            // The series is drawn as a chart of its own; the card keeps the figures.
+            r.series = None;
+        }
         match p {
             Payload::IncidentAction(_) => {}
             Payload::LoadTest(lt) => {
-                if lt.report.is_some() {
-                    self.report = lt.report.clone();
+                if let Some(report) = &lt.report {
+                    self.report = Some(ReportInfo {
+                        series: None,
+                        ..report.clone()
+                    });
+                }
+                if lt.comparison.is_some() {
+                    self.comparison = lt.comparison.clone();
                 }
                 if lt.error.is_some() {
                     self.error = lt.error.clone();

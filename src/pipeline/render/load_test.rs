@@ -3,11 +3,12 @@
 
 use serde_json::{json, Value};
 
+use super::report::report_context;
 use super::shared::{event_info, fit, name_context, names_context, opt_fit};
 use super::{color, Card, MessageNames, Step, MAX_ERROR, MAX_SHORT};
 use crate::domain::event_kind::EventKind;
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
-use crate::pipeline::events::{LoadTestPayload, Payload, ReportInfo};
+use crate::pipeline::events::{LoadTestPayload, Payload};
 use crate::slack::text;
 
 /// (title, title in a thread, emoji name) of a load-test event. The title is the event
@@ -63,39 +64,6 @@ pub(super) fn card_color(path: &[Step]) -> &'static str {
     }
 }
 
-pub(super) fn figure(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        format!("{value:.2}")
-    }
-}
-
-pub(super) fn report_context(r: &ReportInfo) -> Value {
-    let mut figures = Vec::new();
-    if let Some(s) = &r.summary {
-        if let Some(v) = s.throughput {
-            figures.push(json!({"label": "Throughput", "value": format!("{} req/s", figure(v))}));
-        }
-        if let Some(v) = s.errors {
-            figures.push(json!({"label": "Errors", "value": figure(v)}));
-        }
-        if let Some(v) = s.p95_ms {
-            figures.push(json!({"label": "P95", "value": format!("{} ms", figure(v))}));
-        }
-        for (k, v) in s.extra.iter().take(7) {
-            let shown = match v {
-                Value::Number(n) => n.as_f64().map(figure).unwrap_or_else(|| n.to_string()),
-                Value::String(s) => s.clone(),
-                Value::Bool(b) => b.to_string(),
-                _ => continue,
-            };
-            figures.push(json!({"label": fit(k, 60), "value": fit(&shown, MAX_SHORT)}));
-        }
-    }
-    json!({"url": text::safe_url(&r.url), "kind": r.kind, "figures": figures})
-}
-
 pub(super) fn load_test_context(
     lt: &LoadTestPayload,
     names: &MessageNames,
@@ -104,8 +72,14 @@ pub(super) fn load_test_context(
     let (title, short, emoji) = load_test_title(lt.event_type);
     use LoadTestEventType as E;
     // A single event shows what belongs to it; a card shows everything so far.
-    let (error, report, aborted_by) = match card {
-        Some(c) => (c.error.clone(), c.report.clone(), c.aborted_by.clone()),
+    let (error, report, aborted_by, comparison, pinned) = match card {
+        Some(c) => (
+            c.error.clone(),
+            c.report.clone(),
+            c.aborted_by.clone(),
+            c.comparison.as_ref(),
+            c.pinned.as_ref(),
+        ),
         None => (
             lt.error.clone().filter(|_| lt.event_type == E::Error),
             lt.report
@@ -114,9 +88,16 @@ pub(super) fn load_test_context(
             lt.aborted_by
                 .clone()
                 .filter(|_| lt.event_type == E::Aborted),
+            lt.comparison
+                .as_ref()
+                .filter(|_| matches!(lt.event_type, E::IntermediateReport | E::ReportAvailable)),
+            None,
         ),
     };
-    let report = report.as_ref().map(report_context);
+    let report = report
+        .as_ref()
+        .map(|r| report_context(r, comparison, pinned, Some(&lt.name)));
+    let regressed = comparison.is_some_and(|c| c.is_regression());
     let (progress, color) = match card {
         Some(c) if !c.path.is_empty() => (progress(&c.path), card_color(&c.path)),
         // A card stored before the path was recorded: its latest step only.
@@ -127,6 +108,9 @@ pub(super) fn load_test_context(
         }
         None => (Vec::new(), load_test_color(lt.event_type, lt.state)),
     };
+    // A regression is a failure of the run's purpose: red like one.
+    let color = if regressed { color::RED } else { color };
+    let part = |key: &str| report.as_ref().map_or(Value::Null, |r| r[key].clone());
     let (org, project) = names_context(names);
     let (name, header, name_cut) = name_context(&lt.name);
     json!({
@@ -151,11 +135,48 @@ pub(super) fn load_test_context(
         })),
         "figures": report.as_ref().map_or_else(|| json!([]), |r| r["figures"].clone()),
         "report_url": report.as_ref().map_or(Value::Null, |r| r["url"].clone()),
+        "verdict": part("verdict"),
+        "baseline": part("baseline"),
+        "caveats": report.as_ref().map_or_else(|| json!([]), |r| r["caveats"].clone()),
+        "pinned": part("pinned"),
+        "buttons": buttons(lt, report.as_ref()),
         "report": report,
         "progress": progress,
         "broadcast": false,
     })
 }
+
+/// The buttons under a load-test message: links to XTC and the report, and "Set as
+/// baseline" on a run with final figures that is not the baseline already.
+fn buttons(lt: &LoadTestPayload, report: Option<&Value>) -> Vec<Value> {
+    let button = |action_id: &str, text: &str, href: Value, value: Value| json!({"action_id": action_id, "text": text, "href": href, "value": value});
+    let mut out = Vec::new();
+    if let Some(url) = lt.url.as_deref().and_then(text::safe_url) {
+        out.push(button("open.xtc", "Open in XTC", json!(url), Value::Null));
+    }
+    if let Some(r) = report {
+        if !r["url"].is_null() {
+            out.push(button(
+                "open.report",
+                "Open report",
+                r["url"].clone(),
+                Value::Null,
+            ));
+        }
+        if r["can_pin"] == json!(true) {
+            out.push(button(
+                SET_BASELINE_ACTION,
+                "Set as baseline",
+                Value::Null,
+                json!(lt.load_test_id),
+            ));
+        }
+    }
+    out
+}
+
+/// The `action_id` of the "Set as baseline" button (`services::slack_interactions`).
+pub const SET_BASELINE_ACTION: &str = "baseline.set";
 
 /// The run card's progress line: only the steps that happened. Done ✓, still going ●,
 /// failed ✗, aborted 🛑, report 📄.

@@ -70,7 +70,9 @@ fn lt(t: LoadTestEventType, name: &str) -> Payload {
             errors: Some(12.0),
             p95_ms: Some(810.0),
             extra: [("apdex".to_owned(), json!(0.93))].into_iter().collect(),
+            ..Default::default()
         }),
+        series: None,
     });
     Payload::LoadTest(LoadTestPayload {
         load_test_id: "lt-1".into(),
@@ -89,6 +91,8 @@ fn lt(t: LoadTestEventType, name: &str) -> Payload {
         }),
         report,
         aborted_by: (t == E::Aborted).then(|| person(name, "joe")),
+        definition: None,
+        comparison: None,
     })
 }
 
@@ -548,3 +552,4 @@ fn overrides_replace_templates_by_name() {
 }
 
 mod extremes;
+mod verdicts;

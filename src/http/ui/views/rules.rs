@@ -54,6 +54,11 @@ pub(super) fn rule_row(index: usize, rule: Option<&RuleView>) -> RuleRow {
             label: "Failures only",
             checked: has("failures"),
         },
+        KindBox {
+            value: "regressions",
+            label: "Regressions against the baseline",
+            checked: has("regressions"),
+        },
     ];
     kinds.extend(EventKind::ALL.map(|k| KindBox {
         value: k.as_str(),
