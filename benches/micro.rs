@@ -23,14 +23,13 @@ fn resolution(c: &mut Criterion) {
             id: Some("C0123ABCD".into()),
             name: Some("load-tests".into()),
         }],
-        rules: vec![],
+        ..OrgSettings::default()
     };
     let project = ProjectSettings {
         send_messages: true,
         threads: None,
         compact_messages: Some(true),
-        target_channels: vec![],
-        rules: vec![],
+        ..ProjectSettings::default()
     };
     let integration = Integration {
         installation_id: "inst_1".into(),
@@ -40,6 +39,7 @@ fn resolution(c: &mut Criterion) {
         status: IntegrationStatus::Active,
         status_reason: None,
         failing_since: None,
+        can_upload_files: true,
     };
     c.bench_function("resolve effective settings", |b| {
         b.iter(|| {

@@ -42,6 +42,8 @@ diesel::table! {
         updated_at -> Timestamp,
         updated_by -> Text,
         rules -> Text,
+        regression_threshold_pct -> Integer,
+        charts -> Bool,
     }
 }
 
@@ -56,6 +58,8 @@ diesel::table! {
         updated_at -> Timestamp,
         updated_by -> Text,
         rules -> Text,
+        regression_threshold_pct -> Nullable<Integer>,
+        charts -> Nullable<Bool>,
     }
 }
 

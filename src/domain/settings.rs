@@ -3,26 +3,145 @@
 //! 1. `send_messages`: a project with own settings always decides; otherwise the org.
 //! 2. `integration`: the project's installation if it has one, else the org's.
 //! 3. `target_channels`: the project's list if non-empty, else the org's.
-//! 4. `threads`, `compact_messages`: the project's value if set, else the org's.
+//! 4. `threads`, `compact_messages`, `charts`, `regression_threshold_pct`: the project's
+//!    value if set, else the org's (org defaults: off, off, on, 10 %).
 //! 5. `complete`: an active integration and at least one target channel or rule.
 //! 6. `rules`: the project's list if non-empty, else the org's (like target channels).
+//!
+//! Also here: what the effective settings warn about ([`Effective::warnings`]).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::channel::TargetChannel;
 use super::delivery_reason::DeliveryReason;
 use super::rules::Rule;
 
-/// Organization-level settings. `Default` is the documented default: everything off.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Organization-level settings. `Default` is the documented default: everything off
+/// but charts, a regression threshold of 10 %.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrgSettings {
     pub send_messages: bool,
     pub threads: bool,
     pub compact_messages: bool,
     pub target_channels: Vec<TargetChannel>,
     pub rules: Vec<Rule>,
+    pub regression_threshold_pct: RegressionThreshold,
+    /// Report charts uploaded into the run's thread.
+    pub charts: bool,
 }
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        Self {
+            send_messages: false,
+            threads: false,
+            compact_messages: false,
+            target_channels: Vec::new(),
+            rules: Vec::new(),
+            regression_threshold_pct: RegressionThreshold::default(),
+            charts: true,
+        }
+    }
+}
+
+/// How much worse than its baseline a report figure may get before it is a regression, in
+/// whole percent: 1 to 1000 (API.md "Report figures, baselines and regressions").
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    diesel::FromSqlRow,
+)]
+#[serde(try_from = "i64", into = "u16")]
+pub struct RegressionThreshold(u16);
+
+/// A regression threshold outside 1..=1000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "must be a whole number of percent from {} to {}",
+    RegressionThreshold::MIN,
+    RegressionThreshold::MAX
+)]
+pub struct ThresholdError;
+
+impl RegressionThreshold {
+    pub const MIN: u16 = 1;
+    pub const MAX: u16 = 1000;
+    /// The documented default.
+    pub const DEFAULT: Self = Self(10);
+
+    pub fn parse(pct: i64) -> Result<Self, ThresholdError> {
+        u16::try_from(pct)
+            .ok()
+            .filter(|p| (Self::MIN..=Self::MAX).contains(p))
+            .map(Self)
+            .ok_or(ThresholdError)
+    }
+
+    /// As typed into a form: a whole number, surrounding spaces ignored.
+    pub fn parse_text(text: &str) -> Result<Self, ThresholdError> {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| ThresholdError)
+            .and_then(Self::parse)
+    }
+
+    pub fn pct(self) -> u16 {
+        self.0
+    }
+}
+
+impl Default for RegressionThreshold {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl TryFrom<i64> for RegressionThreshold {
+    type Error = ThresholdError;
+
+    fn try_from(pct: i64) -> Result<Self, ThresholdError> {
+        Self::parse(pct)
+    }
+}
+
+impl From<RegressionThreshold> for u16 {
+    fn from(t: RegressionThreshold) -> u16 {
+        t.0
+    }
+}
+
+impl std::fmt::Display for RegressionThreshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl utoipa::PartialSchema for RegressionThreshold {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(f64::from(Self::MIN)))
+            .maximum(Some(f64::from(Self::MAX)))
+            .description(Some(
+                "Percent a report figure may get worse than its baseline's before it is a \
+                 regression",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RegressionThreshold {}
 
 /// A project's own settings (present only once saved for the project).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,6 +154,8 @@ pub struct ProjectSettings {
     pub target_channels: Vec<TargetChannel>,
     /// Empty means "inherit" (rule 6).
     pub rules: Vec<Rule>,
+    pub regression_threshold_pct: Option<RegressionThreshold>,
+    pub charts: Option<bool>,
 }
 
 /// Whether an installation can still post.
@@ -85,6 +206,45 @@ pub struct Integration {
     pub status_reason: Option<String>,
     /// Since when Slack has been failing for it (an outage; deliveries wait and retry).
     pub failing_since: Option<DateTime<Utc>>,
+    /// Whether it was granted [`FILES_WRITE`] (installations made before charts were not):
+    /// without it no chart is attempted and the settings warn.
+    pub can_upload_files: bool,
+}
+
+/// The bot scope file uploads (report charts) need.
+pub const FILES_WRITE: &str = "files:write";
+
+impl Integration {
+    /// Whether Slack's comma-separated list of granted bot scopes allows file uploads.
+    pub fn scopes_allow_uploads(granted: &str) -> bool {
+        granted.split(',').any(|s| s.trim() == FILES_WRITE)
+    }
+}
+
+/// Something about the effective settings an admin should fix (API: `warnings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingsWarning {
+    /// The effective integration lacks a bot scope a setting in use needs.
+    MissingScope { scope: &'static str },
+}
+
+impl SettingsWarning {
+    /// The stable code of the API's `problem`.
+    pub fn problem(self) -> &'static str {
+        match self {
+            Self::MissingScope { .. } => "missing_scope",
+        }
+    }
+
+    /// What it means and how to fix it, for people.
+    pub fn message(self) -> String {
+        match self {
+            Self::MissingScope { scope } => format!(
+                "This Slack installation was made without the {scope} permission, so report \
+                 charts are not posted. Install again to add charts."
+            ),
+        }
+    }
 }
 
 /// Where an effective value comes from.
@@ -116,6 +276,14 @@ fn from_project<T>(value: T) -> Sourced<T> {
     }
 }
 
+/// Rule 4: a project's value where it set one, else the organization's.
+fn own_or_org<T>(own: Option<T>, org: T) -> Sourced<T> {
+    match own {
+        Some(v) => from_project(v),
+        None => from_org(org),
+    }
+}
+
 /// The settings that apply to a project's notifications.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Effective {
@@ -125,6 +293,8 @@ pub struct Effective {
     pub target_channels: Sourced<Vec<TargetChannel>>,
     pub integration: Sourced<Option<Integration>>,
     pub rules: Sourced<Vec<Rule>>,
+    pub regression_threshold_pct: Sourced<RegressionThreshold>,
+    pub charts: Sourced<bool>,
 }
 
 impl Effective {
@@ -150,6 +320,32 @@ impl Effective {
             missing.push("target_channels");
         }
         missing
+    }
+
+    /// Whether a report's chart is to be uploaded: charts on and an integration that may
+    /// upload files.
+    pub fn posts_charts(&self) -> bool {
+        self.charts.value
+            && self
+                .integration
+                .value
+                .as_ref()
+                .is_some_and(|i| i.can_upload_files)
+    }
+
+    /// What an admin should fix. An installation without `files:write` is named only
+    /// while charts are on: with charts off nothing is missing.
+    pub fn warnings(&self) -> Vec<SettingsWarning> {
+        let lacks_uploads = self
+            .integration
+            .value
+            .as_ref()
+            .is_some_and(|i| !i.can_upload_files);
+        if self.charts.value && lacks_uploads {
+            vec![SettingsWarning::MissingScope { scope: FILES_WRITE }]
+        } else {
+            Vec::new()
+        }
     }
 
     /// Why nothing is sent for an event, or `None` when messages go out.
@@ -184,20 +380,24 @@ pub fn resolve(
         Some(p) if !p.target_channels.is_empty() => from_project(p.target_channels.clone()),
         _ => from_org(org.target_channels.clone()),
     };
-    let threads = match project.and_then(|p| p.threads) {
-        Some(v) => from_project(v),
-        None => from_org(org.threads),
-    };
-    let compact_messages = match project.and_then(|p| p.compact_messages) {
-        Some(v) => from_project(v),
-        None => from_org(org.compact_messages),
-    };
+    let threads = own_or_org(project.and_then(|p| p.threads), org.threads);
+    let compact_messages = own_or_org(
+        project.and_then(|p| p.compact_messages),
+        org.compact_messages,
+    );
     let rules = match project {
         Some(p) if !p.rules.is_empty() => from_project(p.rules.clone()),
         _ => from_org(org.rules.clone()),
     };
+    let regression_threshold_pct = own_or_org(
+        project.and_then(|p| p.regression_threshold_pct),
+        org.regression_threshold_pct,
+    );
+    let charts = own_or_org(project.and_then(|p| p.charts), org.charts);
     Effective {
         rules,
+        regression_threshold_pct,
+        charts,
         send_messages,
         threads,
         compact_messages,
@@ -228,6 +428,7 @@ mod tests {
             status,
             status_reason: None,
             failing_since: None,
+            can_upload_files: true,
         }
     }
 
@@ -237,6 +438,13 @@ mod tests {
         assert!(!e.send_messages.value);
         assert!(!e.threads.value);
         assert!(!e.compact_messages.value);
+        assert_eq!(e.charts, from_org(true), "charts default on");
+        assert_eq!(e.regression_threshold_pct.value.pct(), 10);
+        assert_eq!(
+            e.warnings(),
+            vec![],
+            "no integration, nothing to warn about"
+        );
         assert!(e.target_channels.value.is_empty());
         assert_eq!(e.integration.value, None);
         assert!(!e.complete());
@@ -295,7 +503,7 @@ mod tests {
             threads: true,
             compact_messages: false,
             target_channels: vec![ch("load-tests")],
-            rules: vec![],
+            ..OrgSettings::default()
         };
         let inst = integration("1", IntegrationStatus::Active);
         let project = ProjectSettings {
@@ -374,44 +582,162 @@ mod tests {
             .contains("active_integration"));
     }
 
+    #[test]
+    fn a_regression_threshold_is_a_whole_percent_from_1_to_1000() {
+        for ok in [1, 10, 999, 1000] {
+            assert_eq!(RegressionThreshold::parse(ok).unwrap().pct() as i64, ok);
+        }
+        for bad in [i64::MIN, -1, 0, 1001, 65_546, i64::MAX] {
+            assert_eq!(
+                RegressionThreshold::parse(bad),
+                Err(ThresholdError),
+                "{bad}"
+            );
+        }
+        assert_eq!(RegressionThreshold::parse_text(" 25 ").unwrap().pct(), 25);
+        for bad in ["", "12.5", "ten", "0", "1001", "1e2"] {
+            assert!(RegressionThreshold::parse_text(bad).is_err(), "{bad:?}");
+        }
+        // JSON: an integer in range; anything else names what is wrong.
+        let t: RegressionThreshold = serde_json::from_str("15").unwrap();
+        assert_eq!(
+            (t.pct(), serde_json::to_string(&t).unwrap()),
+            (15, "15".to_owned())
+        );
+        for bad in ["0", "1001", "12.5", "\"10\"", "true", "null"] {
+            assert!(
+                serde_json::from_str::<RegressionThreshold>(bad).is_err(),
+                "{bad}"
+            );
+        }
+        let e = serde_json::from_str::<RegressionThreshold>("0").unwrap_err();
+        assert!(e.to_string().contains("from 1 to 1000"), "{e}");
+    }
+
+    /// Rule 4 for the report settings: each value on its own, with its source.
+    #[test]
+    fn report_settings_are_inherited_per_value() {
+        let pct = |p| RegressionThreshold::parse(p).unwrap();
+        let org = OrgSettings {
+            regression_threshold_pct: pct(25),
+            charts: false,
+            ..OrgSettings::default()
+        };
+        let only_threshold = ProjectSettings {
+            regression_threshold_pct: Some(pct(5)),
+            ..ProjectSettings::default()
+        };
+        let e = resolve(&org, None, Some(&only_threshold), None);
+        assert_eq!(e.regression_threshold_pct, from_project(pct(5)));
+        assert_eq!(e.charts, from_org(false));
+        let only_charts = ProjectSettings {
+            charts: Some(true),
+            ..ProjectSettings::default()
+        };
+        let e = resolve(&org, None, Some(&only_charts), None);
+        assert_eq!(e.regression_threshold_pct, from_org(pct(25)));
+        assert_eq!(e.charts, from_project(true));
+    }
+
+    /// An installation made without `files:write` posts no charts and says so, unless
+    /// charts are off (then nothing is missing).
+    #[test]
+    fn an_installation_without_files_write_warns_while_charts_are_on() {
+        assert!(Integration::scopes_allow_uploads(
+            "chat:write,files:write,team:read"
+        ));
+        assert!(!Integration::scopes_allow_uploads(
+            "chat:write,chat:write.public,channels:read,team:read"
+        ));
+        assert!(!Integration::scopes_allow_uploads("files:read"));
+        let old = Integration {
+            can_upload_files: false,
+            ..integration("old", IntegrationStatus::Active)
+        };
+        let e = resolve(&OrgSettings::default(), Some(&old), None, None);
+        assert!(!e.posts_charts());
+        let warnings = e.warnings();
+        assert_eq!(
+            warnings,
+            vec![SettingsWarning::MissingScope { scope: FILES_WRITE }]
+        );
+        assert_eq!(warnings[0].problem(), "missing_scope");
+        assert_eq!(
+            warnings[0].message(),
+            "This Slack installation was made without the files:write permission, so report \
+             charts are not posted. Install again to add charts."
+        );
+        let charts_off = ProjectSettings {
+            charts: Some(false),
+            ..ProjectSettings::default()
+        };
+        let e = resolve(&OrgSettings::default(), Some(&old), Some(&charts_off), None);
+        assert_eq!(e.warnings(), vec![]);
+        let new = integration("new", IntegrationStatus::Active);
+        let e = resolve(&OrgSettings::default(), Some(&new), None, None);
+        assert!(e.posts_charts());
+        assert_eq!(e.warnings(), vec![]);
+    }
+
     fn arb_channels() -> impl Strategy<Value = Vec<TargetChannel>> {
         prop::collection::vec("[a-z]{1,5}".prop_map(|n| ch(&n)), 0..3)
     }
 
+    fn arb_threshold() -> impl Strategy<Value = RegressionThreshold> {
+        (1i64..=1000).prop_map(|p| RegressionThreshold::parse(p).unwrap())
+    }
+
     fn arb_org() -> impl Strategy<Value = OrgSettings> {
-        (any::<bool>(), any::<bool>(), any::<bool>(), arb_channels()).prop_map(|(s, t, c, ch)| {
-            OrgSettings {
+        (
+            (any::<bool>(), any::<bool>(), any::<bool>(), arb_channels()),
+            (arb_threshold(), any::<bool>()),
+        )
+            .prop_map(|((s, t, c, ch), (pct, charts))| OrgSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
                 target_channels: ch,
                 rules: vec![],
-            }
-        })
+                regression_threshold_pct: pct,
+                charts,
+            })
     }
 
     fn arb_project() -> impl Strategy<Value = ProjectSettings> {
         (
-            any::<bool>(),
-            any::<Option<bool>>(),
-            any::<Option<bool>>(),
-            arb_channels(),
+            (
+                any::<bool>(),
+                any::<Option<bool>>(),
+                any::<Option<bool>>(),
+                arb_channels(),
+            ),
+            (prop::option::of(arb_threshold()), any::<Option<bool>>()),
         )
-            .prop_map(|(s, t, c, ch)| ProjectSettings {
+            .prop_map(|((s, t, c, ch), (pct, charts))| ProjectSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
                 target_channels: ch,
                 rules: vec![],
+                regression_threshold_pct: pct,
+                charts,
             })
     }
 
     fn arb_integration() -> impl Strategy<Value = Option<Integration>> {
-        prop::option::of(prop_oneof![
-            Just(IntegrationStatus::Active),
-            Just(IntegrationStatus::Revoked)
-        ])
-        .prop_map(|s| s.map(|s| integration("x", s)))
+        prop::option::of((
+            prop_oneof![
+                Just(IntegrationStatus::Active),
+                Just(IntegrationStatus::Revoked)
+            ],
+            any::<bool>(),
+        ))
+        .prop_map(|s| {
+            s.map(|(s, uploads)| Integration {
+                can_upload_files: uploads,
+                ..integration("x", s)
+            })
+        })
     }
 
     proptest! {
@@ -450,6 +776,19 @@ mod tests {
                 Some(v) => prop_assert_eq!(&e.compact_messages, &from_project(v)),
                 None => prop_assert_eq!(&e.compact_messages, &from_org(org.compact_messages)),
             }
+            match project.as_ref().and_then(|p| p.charts) {
+                Some(v) => prop_assert_eq!(&e.charts, &from_project(v)),
+                None => prop_assert_eq!(&e.charts, &from_org(org.charts)),
+            }
+            match project.as_ref().and_then(|p| p.regression_threshold_pct) {
+                Some(v) => prop_assert_eq!(&e.regression_threshold_pct, &from_project(v)),
+                None => prop_assert_eq!(&e.regression_threshold_pct, &from_org(org.regression_threshold_pct)),
+            }
+            // Charts go out exactly when on and the integration may upload files; the
+            // warning is there exactly when charts are on and an integration may not.
+            let uploads = e.integration.value.as_ref().map(|i| i.can_upload_files);
+            prop_assert_eq!(e.posts_charts(), e.charts.value && uploads == Some(true));
+            prop_assert_eq!(!e.warnings().is_empty(), e.charts.value && uploads == Some(false));
             // Rule 5
             let active = e.integration.value.as_ref().is_some_and(|i| i.status == IntegrationStatus::Active);
             prop_assert_eq!(e.complete(), active && !e.target_channels.value.is_empty());

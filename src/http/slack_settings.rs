@@ -16,6 +16,7 @@ use super::responses::{
 };
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::{OrgId, ProjectId};
+use crate::domain::settings::RegressionThreshold;
 use crate::services::slack_config::{
     self as svc, OrgUpdate, OrgView, ProjectUpdate, ProjectView, RuleInput, Scope, TestResult,
 };
@@ -76,6 +77,23 @@ pub struct OrgSettingsBody {
     /// Replaces the organization's notification rules when given.
     #[serde(default)]
     rules: Option<Vec<RuleBody>>,
+    /// Percent (1 to 1000) a report figure may get worse than its baseline's before it is
+    /// a regression; `null` resets it to the default, 10.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<RegressionThreshold>)]
+    regression_threshold_pct: Option<Option<RegressionThreshold>>,
+    /// Report charts in the run's thread.
+    #[serde(default)]
+    charts: Option<bool>,
+}
+
+/// A key that is present, `null` included (`None` is left for a missing key).
+fn present<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// `PUT …/projects/{project}/slack`: `send_messages` required, the rest nullable.
@@ -92,6 +110,12 @@ pub struct ProjectSettingsBody {
     /// The project's own notification rules (none or empty: inherit the organization's).
     #[serde(default)]
     rules: Option<Vec<RuleBody>>,
+    /// 1 to 1000 (none or `null`: inherit the organization's).
+    #[serde(default)]
+    regression_threshold_pct: Option<RegressionThreshold>,
+    /// None or `null`: inherit the organization's.
+    #[serde(default)]
+    charts: Option<bool>,
 }
 
 /// `POST …/slack/install`.
@@ -176,6 +200,8 @@ pub async fn put_org(
         rules: body
             .rules
             .map(|rules| rules.into_iter().map(RuleInput::from).collect()),
+        regression_threshold_pct: body.regression_threshold_pct,
+        charts: body.charts,
     };
     let view = svc::update_org(&state.services, &auth.0, &org, update).await?;
     Ok(web::Json(view))
@@ -243,6 +269,8 @@ pub async fn put_project(
                 .map(RuleInput::from)
                 .collect(),
         ),
+        regression_threshold_pct: body.regression_threshold_pct,
+        charts: body.charts,
     };
     let view = svc::put_project(&state.services, &auth.0, &org, &project, update).await?;
     Ok(web::Json(view))

@@ -308,7 +308,7 @@ mod tests {
         use crate::db::models::organization::Organization;
         use crate::db::{run_migrations, DatabaseUrl};
         use crate::domain::channel::TargetChannel;
-        use crate::domain::settings::{OrgSettings, ProjectSettings};
+        use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
         use secrecy::SecretString;
 
         let dir = tempfile::tempdir().unwrap();
@@ -335,6 +335,8 @@ mod tests {
             compact_messages: false,
             target_channels: vec![channel("C1", "load-tests")],
             rules: vec![],
+            regression_threshold_pct: RegressionThreshold::parse(25).unwrap(),
+            charts: false,
         };
         OrgSlackSettings::save(conn, "acme", &org, "test").unwrap();
         let own = ProjectSettings {
@@ -343,6 +345,8 @@ mod tests {
             compact_messages: Some(true),
             target_channels: vec![channel("C2", "shop")],
             rules: vec![],
+            regression_threshold_pct: Some(RegressionThreshold::parse(5).unwrap()),
+            charts: Some(true),
         };
         ProjectSlackSettings::save(conn, "acme", "own-settings", &own, "test").unwrap();
         let token = SecretString::from("xoxb-test".to_owned());
@@ -394,6 +398,25 @@ mod tests {
         let last = &resolved[RESOLVED_AT_ONCE];
         assert!(last.project_registered);
         assert_eq!(last.effective, together[0].effective);
+        // The report settings reach the pipeline per value, with the installation's scopes.
+        let report = |r: &Resolved| {
+            (
+                r.effective.regression_threshold_pct.value.pct(),
+                r.effective.charts.value,
+                r.effective.posts_charts(),
+            )
+        };
+        assert_eq!(report(&together[0]), (5, true, false), "own settings");
+        assert_eq!(report(&together[2]), (25, false, false), "the org's");
+        assert!(
+            together[1]
+                .effective
+                .integration
+                .value
+                .as_ref()
+                .is_some_and(|i| !i.can_upload_files),
+            "installed with chat:write only"
+        );
         // The cases differ from each other, so the comparison above means something.
         assert_ne!(together[0].effective, together[2].effective);
         assert_ne!(together[1].effective, together[2].effective);

@@ -27,6 +27,7 @@ mod openapi;
 mod pipeline;
 mod process_exit;
 mod registry;
+mod report_settings;
 mod retention;
 mod rules;
 mod shutdown;

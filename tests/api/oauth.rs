@@ -60,11 +60,11 @@ test_both_backends_with_slack! {
         let authorize = app.install_url(ORG_SCOPE, &admin).await;
 
         assert!(authorize.starts_with(&format!("{}?", app.fake().authorize_url())), "{authorize}");
-        assert!(authorize.contains("scope=chat:write,chat:write.public,channels:read,team:read"), "{authorize}");
+        assert!(authorize.contains("scope=chat:write,chat:write.public,channels:read,team:read,files:write"), "{authorize}");
         let url = url::Url::parse(&authorize).unwrap();
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["client_id"], "fake-client-id");
-        assert_eq!(q["scope"], "chat:write,chat:write.public,channels:read,team:read");
+        assert_eq!(q["scope"], "chat:write,chat:write.public,channels:read,team:read,files:write");
         assert_eq!(q["redirect_uri"], format!("{}/slack/oauth/callback", app.address));
         assert!(q["state"].len() >= 43);
         // Only a hash of the state is stored.
@@ -89,7 +89,7 @@ test_both_backends_with_slack! {
         let inst = Installation::find_by_scope(&mut conn, "acme", None).unwrap().unwrap();
         assert_eq!(inst.bot_user_id, "U0FAKEBOT01");
         assert_eq!(inst.app_id, "A0FAKEAPP01");
-        assert_eq!(inst.scopes, "chat:write,chat:write.public,channels:read,team:read");
+        assert_eq!(inst.scopes, "chat:write,chat:write.public,channels:read,team:read,files:write");
         assert!(inst.installed_by.contains("tok_"));
         let entries = AuditEntry::list_by_org(&mut conn, "acme", 10).unwrap();
         assert_eq!(entries[0].action, "slack_integration.install");

@@ -160,6 +160,33 @@ async fn the_openapi_document_states_input_limits_and_the_rules_setting() {
     }
     let org_body = &schemas["OrgSettingsBody"]["properties"];
     assert!(org_body["rules"].is_object(), "{org_body}");
+    // The regression threshold's limits, wherever the document states the type.
+    let threshold = &schemas["RegressionThreshold"];
+    assert_eq!(
+        (threshold["minimum"].as_f64(), threshold["maximum"].as_f64()),
+        (Some(1.0), Some(1000.0)),
+        "{threshold}"
+    );
+    for body in [
+        "OrgSettingsBody",
+        "ProjectSettingsBody",
+        "OrgView",
+        "OwnView",
+    ] {
+        let field = schemas[body]["properties"]["regression_threshold_pct"].to_string();
+        assert!(
+            field.contains("#/components/schemas/RegressionThreshold"),
+            "{body}: {field}"
+        );
+    }
+    for view in ["OrgView", "EffectiveView"] {
+        assert!(
+            schemas[view]["properties"]["warnings"]
+                .to_string()
+                .contains("WarningView"),
+            "{view}"
+        );
+    }
     assert!(
         schemas["RuleBody"]["properties"]["mention"].is_object(),
         "{}",

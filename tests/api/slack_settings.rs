@@ -10,20 +10,20 @@ use xtc_slack::db::schema::{org_slack_settings, project_slack_settings};
 use crate::helpers::TestApp;
 use crate::{test_both_backends, test_both_backends_with_slack};
 
-const ORG: &str = "/api/v1/orgs/acme/slack";
-const PROJECT: &str = "/api/v1/orgs/acme/projects/webshop/slack";
+pub(crate) const ORG: &str = "/api/v1/orgs/acme/slack";
+pub(crate) const PROJECT: &str = "/api/v1/orgs/acme/projects/webshop/slack";
 
-async fn get(app: &TestApp, path: &str, token: &str) -> Value {
+pub(crate) async fn get(app: &TestApp, path: &str, token: &str) -> Value {
     let (status, body) = app.call(Method::GET, path, Some(token), None).await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
-async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
     app.call(Method::PUT, path, Some(token), Some(body)).await
 }
 
-fn sourced(value: Value, source: &str) -> Value {
+pub(crate) fn sourced(value: Value, source: &str) -> Value {
     json!({"value": value, "source": source})
 }
 
@@ -146,7 +146,8 @@ test_both_backends! {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["own"], json!({
             "send_messages": false, "threads": null, "compact_messages": false,
-            "target_channels": [], "integration": null, "rules": []
+            "target_channels": [], "integration": null, "rules": [],
+            "regression_threshold_pct": null, "charts": null
         }));
         let e = &body["effective"];
         assert_eq!(e["send_messages"], sourced(json!(false), "project"));

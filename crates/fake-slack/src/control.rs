@@ -435,6 +435,7 @@ pub(crate) async fn mint_token(
             "chat:write.public",
             "channels:read",
             "team:read",
+            "files:write",
         ]
         .map(str::to_owned)
         .to_vec(),

@@ -325,6 +325,7 @@ impl Installation {
             status: self.status(),
             status_reason: self.status_reason.clone(),
             failing_since: self.failing_since.map(|t| Utc.from_utc_datetime(&t)),
+            can_upload_files: Integration::scopes_allow_uploads(&self.scopes),
         }
     }
 }

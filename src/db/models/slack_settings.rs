@@ -4,6 +4,9 @@
 //! none and is logged and counted ([`crate::db::unreadable`]).
 //! An organization without a row has the documented defaults; a project without a row
 //! has no settings of its own (it inherits everything).
+//!
+//! A stored regression threshold outside 1..=1000 (the columns' CHECK forbids it) is a
+//! read error, logged and counted, never a default.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -13,7 +16,7 @@ use crate::db::unreadable::{read_json, write_json};
 use crate::db::{now, DbConnection, FirstRowDsl};
 use crate::domain::channel::TargetChannel;
 use crate::domain::rules;
-use crate::domain::settings::{OrgSettings, ProjectSettings};
+use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
 
 /// The JSON columns, as logged when one cannot be read.
 const ORG_CHANNELS: &str = "org_slack_settings.target_channels";
@@ -35,6 +38,8 @@ pub struct OrgSlackSettings {
     pub updated_by: String,
     /// JSON of the rules ([`crate::domain::rules::Rule`]).
     pub rules: String,
+    pub regression_threshold_pct: RegressionThreshold,
+    pub charts: bool,
 }
 
 impl OrgSlackSettings {
@@ -68,6 +73,8 @@ impl OrgSlackSettings {
             compact_messages: self.compact_messages,
             target_channels: read_json(ORG_CHANNELS, &self.target_channels),
             rules: read_json(ORG_RULES, &self.rules),
+            regression_threshold_pct: self.regression_threshold_pct,
+            charts: self.charts,
         }
     }
 
@@ -87,6 +94,9 @@ impl OrgSlackSettings {
                 org_slack_settings::compact_messages.eq(settings.compact_messages),
                 org_slack_settings::target_channels.eq(&channels),
                 org_slack_settings::rules.eq(write_json(ORG_RULES, &settings.rules, "[]")),
+                org_slack_settings::regression_threshold_pct
+                    .eq(stored(settings.regression_threshold_pct)),
+                org_slack_settings::charts.eq(settings.charts),
                 org_slack_settings::updated_at.eq(now),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -115,6 +125,9 @@ impl OrgSlackSettings {
                     "[]",
                 )),
                 org_slack_settings::rules.eq(write_json(ORG_RULES, &settings.rules, "[]")),
+                org_slack_settings::regression_threshold_pct
+                    .eq(stored(settings.regression_threshold_pct)),
+                org_slack_settings::charts.eq(settings.charts),
                 org_slack_settings::updated_at.eq(now()),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -160,6 +173,9 @@ pub struct ProjectSlackSettings {
     pub updated_by: String,
     /// JSON of the rules ([`crate::domain::rules::Rule`]).
     pub rules: String,
+    /// `None`: the organization's applies.
+    pub regression_threshold_pct: Option<RegressionThreshold>,
+    pub charts: Option<bool>,
 }
 
 impl ProjectSlackSettings {
@@ -207,6 +223,8 @@ impl ProjectSlackSettings {
             compact_messages: self.compact_messages,
             target_channels: read_json(PROJECT_CHANNELS, &self.target_channels),
             rules: read_json(PROJECT_RULES, &self.rules),
+            regression_threshold_pct: self.regression_threshold_pct,
+            charts: self.charts,
         }
     }
 
@@ -226,6 +244,9 @@ impl ProjectSlackSettings {
                 project_slack_settings::compact_messages.eq(settings.compact_messages),
                 project_slack_settings::target_channels.eq(&channels),
                 project_slack_settings::rules.eq(write_json(PROJECT_RULES, &settings.rules, "[]")),
+                project_slack_settings::regression_threshold_pct
+                    .eq(settings.regression_threshold_pct.map(stored)),
+                project_slack_settings::charts.eq(settings.charts),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -256,6 +277,9 @@ impl ProjectSlackSettings {
                     "[]",
                 )),
                 project_slack_settings::rules.eq(write_json(PROJECT_RULES, &settings.rules, "[]")),
+                project_slack_settings::regression_threshold_pct
+                    .eq(settings.regression_threshold_pct.map(stored)),
+                project_slack_settings::charts.eq(settings.charts),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -295,5 +319,26 @@ impl ProjectSlackSettings {
     pub fn delete(conn: &mut DbConnection, org: &str, project: &str) -> QueryResult<bool> {
         let n = diesel::delete(project_slack_settings::table.find((org, project))).execute(conn)?;
         Ok(n > 0)
+    }
+}
+
+/// The stored form of a threshold (read back through its `FromSql`, which checks it).
+fn stored(t: RegressionThreshold) -> i32 {
+    i32::from(t.pct())
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Integer, DB> for RegressionThreshold
+where
+    DB: diesel::backend::Backend,
+    i32: diesel::deserialize::FromSql<diesel::sql_types::Integer, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        let raw =
+            <i32 as diesel::deserialize::FromSql<diesel::sql_types::Integer, DB>>::from_sql(bytes)?;
+        RegressionThreshold::parse(raw.into()).map_err(|e| {
+            let error = format!("not a valid RegressionThreshold: {raw} ({e})");
+            crate::db::unreadable::note_unreadable("RegressionThreshold", &error);
+            error.into()
+        })
     }
 }

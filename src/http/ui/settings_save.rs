@@ -3,6 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::render::UiError;
 use super::render::{self, Ui};
 use super::session::{require_csrf, set_flash, Flash, Notice, SignedIn};
 use super::settings_page::rejected_save;
@@ -11,6 +12,7 @@ use super::{
     bad_choice, flash_notice, no_such_page, org_scope, parse_form, project_scope, respond,
     scope_of, see_other, CsrfOnly,
 };
+use crate::domain::settings::RegressionThreshold;
 use crate::services::slack_config::{
     self as svc, ConfigError, OrgUpdate, ProjectUpdate, RuleInput, Scope,
 };
@@ -80,6 +82,8 @@ pub(super) async fn rules_route(
                     compact_messages: own.and_then(|o| o.compact_messages),
                     target_channels: own.map(|o| o.target_channels.clone()).unwrap_or_default(),
                     rules: Some(rules),
+                    regression_threshold_pct: own.and_then(|o| o.regression_threshold_pct),
+                    charts: own.and_then(|o| o.charts),
                 };
                 svc::put_project(&state.services, &user.principal, org, project, update)
                     .await
@@ -121,6 +125,23 @@ pub(super) fn rule_field_label(field: &str) -> String {
     }
 }
 
+/// The label of the charts select, as errors name it.
+const CHARTS: &str = "Charts in report threads";
+
+/// A typed Regression threshold (%): empty is `None` (the default or inherit); anything
+/// but a whole number from 1 to 1000 is refused before anything is saved.
+fn threshold(raw: &str) -> Result<Option<RegressionThreshold>, UiError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    RegressionThreshold::parse_text(raw).map(Some).map_err(|e| {
+        UiError::BadRequest(format!(
+            "Nothing was saved: Regression threshold (%) {e}, not {raw:?}. Go back and \
+                 correct it."
+        ))
+    })
+}
+
 pub(super) async fn org_save(
     user: SignedIn,
     ui: web::Data<Ui>,
@@ -142,6 +163,17 @@ pub(super) async fn org_save(
             compact_messages: Some(flag(&form.compact_messages, "Compact messages")?),
             target_channels: Some(vec![form.target_channels.clone()]),
             rules: None,
+            // Empty: back to the default.
+            regression_threshold_pct: form
+                .regression_threshold_pct
+                .as_deref()
+                .map(threshold)
+                .transpose()?,
+            charts: form
+                .charts
+                .as_deref()
+                .map(|raw| flag(raw, CHARTS))
+                .transpose()?,
         };
         match svc::update_org(&state.services, &user.principal, scope.org(), update).await {
             Ok(_) => {
@@ -174,8 +206,23 @@ pub(super) async fn project_save(
         let compact =
             Choice::parse(&form.compact_messages, true).ok_or(bad_choice("Compact messages"))?;
         let view = svc::project_view(&state.services, org, project).await?;
+        let own = view.own.as_ref();
+        // A form without these fields keeps what is saved.
+        let charts = match form.charts.as_deref() {
+            Some(raw) => Choice::parse(raw, true).ok_or(bad_choice(CHARTS))?,
+            None => own
+                .and_then(|o| o.charts)
+                .map_or(Choice::Inherit, Choice::Set),
+        };
+        // Empty: inherit the organization's.
+        let regression_threshold_pct = match form.regression_threshold_pct.as_deref() {
+            Some(raw) => threshold(raw)?,
+            None => own.and_then(|o| o.regression_threshold_pct),
+        };
         let nothing_own = threads == Choice::Inherit
             && compact == Choice::Inherit
+            && charts == Choice::Inherit
+            && regression_threshold_pct.is_none()
             && form.target_channels.trim().is_empty();
         let mut notes = vec![Notice::new("success", "Settings saved.")];
         let send_messages = match (send, &view.own) {
@@ -210,6 +257,8 @@ pub(super) async fn project_save(
             compact_messages: compact.as_option(),
             target_channels: vec![form.target_channels.clone()],
             rules: None,
+            regression_threshold_pct,
+            charts: charts.as_option(),
         };
         match svc::put_project(&state.services, &user.principal, org, project, update).await {
             Ok(_) => {

@@ -23,7 +23,7 @@ fn effective() -> Effective {
             id: Some("C0001".into()),
             name: Some("load-tests".into()),
         }],
-        rules: vec![],
+        ..OrgSettings::default()
     };
     let integration = Integration {
         installation_id: "inst-1".into(),
@@ -33,6 +33,7 @@ fn effective() -> Effective {
         status: IntegrationStatus::Active,
         status_reason: None,
         failing_since: None,
+        can_upload_files: true,
     };
     resolve(&org, Some(&integration), None, None)
 }

@@ -35,10 +35,13 @@ pub use update::{
 };
 pub use views::{
     org_view, project_view, ChannelWarning, IntegrationView, OrgView, ProjectView, RuleView,
+    WarningView,
 };
 
-/// Bot scopes requested at install (API.md).
-pub const BOT_SCOPES: &str = "chat:write,chat:write.public,channels:read,team:read";
+/// Bot scopes requested at install (API.md); `files:write` uploads report charts
+/// ([`crate::domain::settings::FILES_WRITE`]; installations made before it was asked for
+/// work without charts).
+pub const BOT_SCOPES: &str = "chat:write,chat:write.public,channels:read,team:read,files:write";
 /// How long an install state stays valid.
 pub const STATE_TTL_MINUTES: i64 = 10;
 /// Prefix of install states (makes them recognisable in logs and URLs).

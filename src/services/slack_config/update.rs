@@ -15,7 +15,7 @@ use crate::domain::access::Principal;
 use crate::domain::channel::{ChannelInput, TargetChannel, MAX_TARGET_CHANNELS};
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::rules::{EventFilter, Mention, Rule, MAX_RULES};
-use crate::domain::settings::{OrgSettings, ProjectSettings};
+use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
 use crate::pipeline::{channel_directory, installations};
 use crate::slack::{self, ErrorClass, SlackError};
 
@@ -32,6 +32,9 @@ pub struct OrgUpdate {
     pub target_channels: Option<Vec<String>>,
     /// Replaces the notification rules when given.
     pub rules: Option<Vec<RuleInput>>,
+    /// `Some(None)` resets it to the documented default.
+    pub regression_threshold_pct: Option<Option<RegressionThreshold>>,
+    pub charts: Option<bool>,
 }
 
 /// A notification rule as an admin wrote it.
@@ -53,6 +56,9 @@ pub struct ProjectUpdate {
     /// The project's own notification rules (empty: inherit the organization's); `None`
     /// keeps the ones saved (a form that does not show them).
     pub rules: Option<Vec<RuleInput>>,
+    /// `None`: the organization's applies.
+    pub regression_threshold_pct: Option<RegressionThreshold>,
+    pub charts: Option<bool>,
 }
 
 /// Validates notification rules with the domain rules and resolves their channels like
@@ -407,6 +413,8 @@ pub(crate) fn org_snapshot(s: &OrgSettings) -> Value {
         "compact_messages": s.compact_messages,
         "target_channels": s.target_channels.iter().map(TargetChannel::display).collect::<Vec<_>>(),
         "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
+        "regression_threshold_pct": s.regression_threshold_pct,
+        "charts": s.charts,
     })
 }
 
@@ -419,6 +427,8 @@ pub(crate) fn project_snapshot(s: Option<&ProjectSettings>) -> Value {
             "compact_messages": s.compact_messages,
             "target_channels": s.target_channels.iter().map(TargetChannel::display).collect::<Vec<_>>(),
             "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
+            "regression_threshold_pct": s.regression_threshold_pct,
+            "charts": s.charts,
         }),
     }
 }
@@ -457,6 +467,12 @@ pub async fn update_org(
                 }
                 if let Some(v) = update.compact_messages {
                     after.compact_messages = v;
+                }
+                if let Some(v) = update.regression_threshold_pct {
+                    after.regression_threshold_pct = v.unwrap_or_default();
+                }
+                if let Some(v) = update.charts {
+                    after.charts = v;
                 }
                 if let Some(r) = &resolved {
                     after.target_channels = r.targets.clone();
@@ -512,6 +528,8 @@ pub async fn put_project(
                     send_messages: update.send_messages,
                     threads: update.threads,
                     compact_messages: update.compact_messages,
+                    regression_threshold_pct: update.regression_threshold_pct,
+                    charts: update.charts,
                     target_channels: resolved.targets.clone(),
                     rules: match &rules {
                         Some((rules, learned)) => {

@@ -13,7 +13,10 @@ use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::DbConnection;
 use crate::domain::channel::TargetChannel;
 use crate::domain::ids::{OrgId, ProjectId};
-use crate::domain::settings::{resolve, Integration, IntegrationStatus, Source, Sourced};
+use crate::domain::settings::{
+    resolve, Effective, Integration, IntegrationStatus, RegressionThreshold, SettingsWarning,
+    Source, Sourced,
+};
 
 use super::*;
 
@@ -105,6 +108,41 @@ pub struct OrgView {
     pub channel_warnings: Vec<ChannelWarning>,
     /// Notification rules: which events also go to which channel, and who is pinged.
     pub rules: Vec<RuleView>,
+    /// A report figure worse than its baseline's by more than this many percent is a
+    /// regression (default 10).
+    pub regression_threshold_pct: RegressionThreshold,
+    /// Report charts uploaded into the run's thread (default on).
+    pub charts: bool,
+    /// What to fix about the settings in use (e.g. an installation without `files:write`
+    /// while charts are on); empty when nothing.
+    pub warnings: Vec<WarningView>,
+}
+
+/// Something about the effective settings an admin should fix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct WarningView {
+    /// `missing_scope`: the installation was granted fewer bot scopes than a setting in
+    /// use needs; install again to grant them.
+    pub problem: &'static str,
+    /// The missing bot scope (`files:write`).
+    pub scope: &'static str,
+    /// What it means and what to do, for people.
+    pub message: String,
+}
+
+impl From<SettingsWarning> for WarningView {
+    fn from(w: SettingsWarning) -> Self {
+        let SettingsWarning::MissingScope { scope } = w;
+        Self {
+            problem: w.problem(),
+            scope,
+            message: w.message(),
+        }
+    }
+}
+
+fn warning_views(e: &Effective) -> Vec<WarningView> {
+    e.warnings().into_iter().map(WarningView::from).collect()
 }
 
 /// A notification rule as the API shows it.
@@ -173,6 +211,8 @@ pub struct OwnView {
     pub integration: Option<IntegrationView>,
     /// The project's own rules (empty: the organization's apply).
     pub rules: Vec<RuleView>,
+    pub regression_threshold_pct: Option<RegressionThreshold>,
+    pub charts: Option<bool>,
 }
 
 /// A value and where it comes from.
@@ -198,10 +238,15 @@ pub struct EffectiveView {
     pub target_channels: SourcedView<Vec<String>>,
     pub integration: SourcedView<Option<IntegrationView>>,
     pub rules: SourcedView<Vec<RuleView>>,
+    pub regression_threshold_pct: SourcedView<RegressionThreshold>,
+    pub charts: SourcedView<bool>,
     pub complete: bool,
     pub missing: Vec<&'static str>,
     /// Effective target channels Slack reports as archived, deleted or private.
     pub channel_warnings: Vec<ChannelWarning>,
+    /// What to fix about the effective settings (e.g. an installation without
+    /// `files:write` while charts are on); empty when nothing.
+    pub warnings: Vec<WarningView>,
 }
 
 /// `GET /api/v1/orgs/{org}/projects/{project}/slack`.
@@ -321,6 +366,9 @@ pub(crate) fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::Quer
             inst.as_ref(),
         )?,
         rules: rule_views(conn, &settings.rules)?,
+        regression_threshold_pct: settings.regression_threshold_pct,
+        charts: settings.charts,
+        warnings: warning_views(&effective),
     })
 }
 
@@ -351,6 +399,8 @@ pub(crate) fn build_project_view(
                 .map(|i| integration_view(conn, i))
                 .transpose()?,
             rules: rule_views(conn, &p.rules)?,
+            regression_threshold_pct: p.regression_threshold_pct,
+            charts: p.charts,
         }),
         None => None,
     };
@@ -375,6 +425,8 @@ pub(crate) fn build_project_view(
             value: rule_views(conn, &e.rules.value)?,
             source: e.rules.source,
         },
+        regression_threshold_pct: sourced(&e.regression_threshold_pct, |v| *v),
+        charts: sourced(&e.charts, |v| *v),
         complete: e.complete(),
         missing: e.missing(),
         channel_warnings: channel_warnings(
@@ -382,6 +434,7 @@ pub(crate) fn build_project_view(
             &all_channels(&e.target_channels.value, &e.rules.value),
             e.integration.value.as_ref(),
         )?,
+        warnings: warning_views(&e),
     };
     Ok(ProjectView { own, effective })
 }

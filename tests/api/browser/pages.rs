@@ -171,6 +171,22 @@ async fn every_page_of_the_web_ui_passes_axe_with_deliveries_warnings_mutes_and_
     b.goto(&app.url("/orgs/globex/slack")).await;
     check(&mut b, "id=\"error-title\"", "forbidden").await;
 
+    // An installation made before charts (no files:write): the missing-scope warning.
+    {
+        use diesel::prelude::*;
+        use xtc_slack::db::schema::slack_installations;
+        let mut conn = app.db.connect();
+        diesel::update(slack_installations::table)
+            .set(
+                slack_installations::scopes
+                    .eq("chat:write,chat:write.public,channels:read,team:read"),
+            )
+            .execute(&mut conn)
+            .unwrap();
+    }
+    b.goto(&app.url(ORG)).await;
+    check(&mut b, "id=\"settings-warnings\"", "org-missing-scope").await;
+
     // The integration revoked by Slack: the warning.
     {
         use xtc_slack::db::models::installation::Installation;

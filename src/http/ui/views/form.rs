@@ -21,6 +21,13 @@ pub struct SettingsForm {
     pub compact_messages: String,
     #[serde(default)]
     pub target_channels: String,
+    /// `None` when the form did not send it (the saved value stays); empty: the default
+    /// (organization) or inherit (project).
+    #[serde(default)]
+    pub regression_threshold_pct: Option<String>,
+    /// A select like the others; `None` when the form did not send it.
+    #[serde(default)]
+    pub charts: Option<String>,
 }
 
 /// A choice of one select: a value or inheriting the organization's.
@@ -102,6 +109,36 @@ pub(super) const THREADS_HELP: &str =
     "Group the messages about one load test into a thread under its first message.";
 pub(super) const COMPACT_HELP: &str =
     "Send short one-line messages instead of the default tall layout.";
+pub(super) const CHARTS_HELP: &str =
+    "Upload a chart of throughput and P95 over time into the load test's thread with its report.";
+
+/// The Regression threshold (%) row: a number input, empty meaning the default
+/// (organization) or inherit (project).
+#[derive(Serialize)]
+pub(super) struct ThresholdBox {
+    pub(super) value: String,
+    pub(super) placeholder: String,
+    pub(super) unsaved: Option<String>,
+    pub(super) effective: Option<String>,
+    pub(super) source: Option<&'static str>,
+    pub(super) org_value: Option<String>,
+}
+
+impl ThresholdBox {
+    /// `saved` as the input holds it (empty: default or inherit), `posted` when a refused
+    /// form shows what was typed.
+    pub(super) fn new(saved: String, posted: Option<&String>, placeholder: String) -> Self {
+        let value = posted.cloned().unwrap_or_else(|| saved.clone());
+        Self {
+            unsaved: unsaved_text(&value, &saved, posted.is_some()),
+            value,
+            placeholder,
+            effective: None,
+            source: None,
+            org_value: None,
+        }
+    }
+}
 
 pub(super) fn row(
     name: &'static str,
@@ -151,8 +188,9 @@ pub(super) fn unsaved(shown: Choice, saved: Choice, rejected: bool) -> Option<St
     (rejected && shown != saved).then(|| choice_label(saved).to_owned())
 }
 
-/// The same for Target Channels (compared as lists, so spacing does not count).
-pub(super) fn unsaved_channels(shown: &str, saved: &str, rejected: bool) -> Option<String> {
+/// The same for a text input such as Target Channels (compared as lists of words, so
+/// spacing does not count).
+pub(super) fn unsaved_text(shown: &str, saved: &str, rejected: bool) -> Option<String> {
     let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     (rejected && words(shown) != words(saved)).then(|| {
         if saved.trim().is_empty() {

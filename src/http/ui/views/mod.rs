@@ -13,13 +13,13 @@ mod rules;
 use serde::Serialize;
 
 use self::delivery_log::{DeliveryLine, LogFilters, ProjectLink};
-use self::form::{ChannelsBox, SettingRow};
+use self::form::{ChannelsBox, SettingRow, ThresholdBox};
 use self::integration::IntegrationBox;
 use self::rules::RulesBox;
 use super::session::{Flash, Notice};
 use crate::domain::delivery_reason::error_message;
 use crate::services::delivery_log::MuteEntry;
-use crate::services::slack_config::Scope;
+use crate::services::slack_config::{Scope, WarningView};
 /// One line of the test-message results.
 #[derive(Serialize)]
 struct TestLine {
@@ -69,11 +69,15 @@ pub struct SettingsPage {
     /// The project has settings of its own (projects only).
     has_own: bool,
     settings: Vec<SettingRow>,
+    /// Regression threshold (%).
+    threshold: ThresholdBox,
     channels: ChannelsBox,
     rules: RulesBox,
     integration: IntegrationBox,
     /// Projects: the organization's integration, which takes effect without one of its own.
     org_integration: Option<IntegrationBox>,
+    /// What to fix about the settings in use (shown with the integration).
+    warnings: Vec<WarningView>,
     complete: bool,
     missing: String,
     test_results: Option<Vec<TestLine>>,

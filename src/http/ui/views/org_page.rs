@@ -3,12 +3,13 @@
 
 use super::delivery_log::{delivery_line, LogFilters, ProjectLink};
 use super::form::{
-    row, selected, unsaved, unsaved_channels, ChannelsBox, Choice, Rejected, COMPACT_HELP,
-    SEND_HELP, THREADS_HELP,
+    row, selected, unsaved, unsaved_text, ChannelsBox, Choice, Rejected, ThresholdBox, CHARTS_HELP,
+    COMPACT_HELP, SEND_HELP, THREADS_HELP,
 };
 use super::integration::IntegrationBox;
 use super::rules::RulesBox;
 use super::{missing_text, notices, test_lines, Frame, SettingsPage, Urls};
+use crate::domain::settings::RegressionThreshold;
 use crate::http::ui::session::Flash;
 use crate::services::delivery_log::DeliveryEntry;
 use crate::services::slack_config::OrgView;
@@ -39,11 +40,17 @@ pub fn org_page(
         Some(p) => selected(p, false, Choice::Set(stored)),
         None => Choice::Set(stored),
     };
-    let saved = [view.send_messages, view.threads, view.compact_messages];
+    let saved = [
+        view.send_messages,
+        view.threads,
+        view.compact_messages,
+        view.charts,
+    ];
     let shown = [
         pick(form.map(|f| &f.send_messages), view.send_messages),
         pick(form.map(|f| &f.threads), view.threads),
         pick(form.map(|f| &f.compact_messages), view.compact_messages),
+        pick(form.and_then(|f| f.charts.as_ref()), view.charts),
     ];
     let mut settings = vec![
         row("send_messages", "Send messages", SEND_HELP, shown[0], None),
@@ -53,6 +60,13 @@ pub fn org_page(
             "Compact messages",
             COMPACT_HELP,
             shown[2],
+            None,
+        ),
+        row(
+            "charts",
+            "Charts in report threads",
+            CHARTS_HELP,
+            shown[3],
             None,
         ),
     ];
@@ -72,6 +86,12 @@ pub fn org_page(
         notices: notices(flash, installed, team),
         has_own: true,
         settings,
+        threshold: ThresholdBox::new(
+            view.regression_threshold_pct.to_string(),
+            form.and_then(|f| f.regression_threshold_pct.as_ref()),
+            format!("Empty: the default, {}", RegressionThreshold::DEFAULT),
+        ),
+        warnings: view.warnings.clone(),
         channels: ChannelsBox {
             value: match form {
                 Some(f) => f.target_channels.clone(),
@@ -85,8 +105,7 @@ pub fn org_page(
                 .map(|r| r.errors.clone())
                 .unwrap_or_default(),
             nothing_saved: rejected.as_ref().is_some_and(|r| r.lead),
-            unsaved: form
-                .and_then(|f| unsaved_channels(&f.target_channels, &stored_channels, true)),
+            unsaved: form.and_then(|f| unsaved_text(&f.target_channels, &stored_channels, true)),
             warnings: view.channel_warnings.clone(),
             effective: None,
             source: None,

@@ -3,8 +3,8 @@
 
 use super::delivery_log::delivery_line;
 use super::form::{
-    on_off, row, selected, source_label, unsaved, unsaved_channels, ChannelsBox, Choice, Rejected,
-    COMPACT_HELP, SEND_HELP, THREADS_HELP,
+    on_off, row, selected, source_label, unsaved, unsaved_text, ChannelsBox, Choice, Rejected,
+    ThresholdBox, CHARTS_HELP, COMPACT_HELP, SEND_HELP, THREADS_HELP,
 };
 use super::integration::IntegrationBox;
 use super::rules::RulesBox;
@@ -74,15 +74,36 @@ pub fn project_page(
         Some(org.compact_messages),
     );
     compact.unsaved = unsaved(shown_compact, stored_compact, form.is_some());
+    let stored_charts = stored_opt(own.map(|o| o.charts));
+    let shown_charts = pick(form.and_then(|f| f.charts.as_ref()), true, stored_charts);
+    let mut charts = row(
+        "charts",
+        "Charts in report threads",
+        CHARTS_HELP,
+        shown_charts,
+        Some(org.charts),
+    );
+    charts.unsaved = unsaved(shown_charts, stored_charts, form.is_some());
     for (r, eff, org_v) in [
         (&mut send, &e.send_messages, org.send_messages),
         (&mut threads, &e.threads, org.threads),
         (&mut compact, &e.compact_messages, org.compact_messages),
+        (&mut charts, &e.charts, org.charts),
     ] {
         r.effective = Some(on_off(eff.value).to_owned());
         r.source = Some(source_label(eff.source));
         r.org_value = Some(on_off(org_v));
     }
+    let mut threshold = ThresholdBox::new(
+        own.and_then(|o| o.regression_threshold_pct)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        form.and_then(|f| f.regression_threshold_pct.as_ref()),
+        format!("Empty: inherit {}", org.regression_threshold_pct),
+    );
+    threshold.effective = Some(e.regression_threshold_pct.value.to_string());
+    threshold.source = Some(source_label(e.regression_threshold_pct.source));
+    threshold.org_value = Some(org.regression_threshold_pct.to_string());
     let own_channels = own.map(|o| o.target_channels.join(" ")).unwrap_or_default();
     let org_channels = org.target_channels.join(" ");
     let effective_channels = e.target_channels.value.join(" ");
@@ -99,9 +120,11 @@ pub fn project_page(
         csrf: frame.csrf,
         notices: notices(flash, installed, team),
         has_own: own.is_some(),
-        settings: vec![send, threads, compact],
+        settings: vec![send, threads, compact, charts],
+        threshold,
+        warnings: e.warnings.clone(),
         channels: ChannelsBox {
-            unsaved: form.and_then(|f| unsaved_channels(&f.target_channels, &own_channels, true)),
+            unsaved: form.and_then(|f| unsaved_text(&f.target_channels, &own_channels, true)),
             value: match form {
                 Some(f) => f.target_channels.clone(),
                 None => own_channels.clone(),
