@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The `action_id` of the "Set as baseline" button on a reported run's card.
+pub const SET_BASELINE_ACTION: &str = "baseline.set";
+
 /// A figure of a report summary, with its API key (`p95_ms`), label and unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Metric {
@@ -268,9 +271,6 @@ impl FigureChange {
 /// The smallest rise of the error rate that is judged at all: 0.1 percentage points (a
 /// run with one failed request in a million is not a regression of one that had none).
 pub const ERROR_RATE_FLOOR: f64 = 0.001;
-
-/// The regression threshold when nobody set one (`regression_threshold_pct`).
-pub const DEFAULT_THRESHOLD_PCT: u32 = 10;
 
 /// A report compared with its baseline (kept with the event: what the card shows).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

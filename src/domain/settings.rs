@@ -300,7 +300,7 @@ pub struct Effective {
 impl Effective {
     /// The regression threshold in percent (`regression_threshold_pct`).
     pub fn regression_threshold(&self) -> u32 {
-        super::report::DEFAULT_THRESHOLD_PCT
+        u32::from(self.regression_threshold_pct.value.pct())
     }
 
     /// Rule 5.

@@ -6,6 +6,7 @@
 //! database query, lives in those layers, not here.
 
 pub mod auth;
+pub mod baselines;
 pub mod body_deadline;
 pub mod channel_health;
 pub mod deliveries;
@@ -54,6 +55,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(deliveries::list)
         .service(deliveries::list_org)
         .service(deliveries::end_mute)
+        .service(baselines::list)
+        .service(baselines::put)
+        .service(baselines::remove)
         .service(slack_settings::get_org)
         .service(slack_settings::put_org)
         .service(slack_settings::get_project)

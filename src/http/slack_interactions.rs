@@ -7,6 +7,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use super::slack_events::{count_request, refuse, verified_body};
 use crate::actors::slack_sender::Wake;
+use crate::pipeline::baselines::{BaselineClick, BaselineClickOutcome};
 use crate::pipeline::incidents::ClickOutcome;
 use crate::services::slack_interactions::{self as svc, Interaction};
 use crate::state::AppState;
@@ -37,6 +38,10 @@ pub async fn receive(
             click,
             response_url,
         } => (click, response_url),
+        Interaction::SetBaseline {
+            click,
+            response_url,
+        } => return Ok(set_baseline(&state, click, response_url).await),
         Interaction::Link => {
             count("block_actions.link", "ignored");
             return Ok(HttpResponse::Ok().finish());
@@ -98,6 +103,62 @@ pub async fn receive(
                 "unavailable",
                 "the action could not be stored; try again",
             ))
+        }
+    }
+}
+
+/// "Set as baseline": pinned before Slack gets its answer; the person is told when nothing
+/// changed.
+async fn set_baseline(
+    state: &web::Data<AppState>,
+    click: BaselineClick,
+    response_url: Option<String>,
+) -> HttpResponse {
+    let count = |outcome: &str| count_request(state, "baseline.set", outcome);
+    let span = tracing::info_span!(
+        "slack_interaction",
+        action = "baseline.set",
+        team_id = %click.team_id,
+        channel = %click.channel_id,
+        message_ts = %click.message_ts,
+        user_id = %click.user.id,
+        load_test = %click.load_test_id,
+    );
+    match svc::apply_baseline(&state.services, click).await {
+        Ok(BaselineClickOutcome::Applied { channels }) => {
+            span.in_scope(|| tracing::info!("baseline set from Slack"));
+            count("handled");
+            if !channels.is_empty() {
+                state.actors.sender().do_send(Wake { channels });
+            }
+            HttpResponse::Ok().finish()
+        }
+        Ok(BaselineClickOutcome::Unchanged) => {
+            count("ignored");
+            HttpResponse::Ok().finish()
+        }
+        Ok(BaselineClickOutcome::Told(message)) => {
+            span.in_scope(|| tracing::info!(why = %message, "Set as baseline changed nothing"));
+            count("ignored");
+            if let Some(url) = response_url {
+                let services = state.services.clone();
+                actix_web::rt::spawn(async move { svc::tell_text(&services, &url, &message).await });
+            }
+            HttpResponse::Ok().finish()
+        }
+        Ok(BaselineClickOutcome::Refused(why)) => {
+            span.in_scope(|| tracing::warn!(why, "refused a click on a message that is not ours"));
+            count("rejected");
+            refuse(
+                403,
+                "forbidden",
+                "this workspace or message has no run card of this service",
+            )
+        }
+        Err(e) => {
+            span.in_scope(|| tracing::error!(error = %e, "could not set a baseline"));
+            count("error");
+            refuse(503, "unavailable", "the action could not be stored; try again")
         }
     }
 }

@@ -39,7 +39,7 @@ fn joinable(d: &Delivery, payload: &Payload, has_card: bool) -> bool {
     let alone = match payload {
         Payload::LoadTest(_) => true,
         Payload::Scenario(sc) => !sc.change.card_only(),
-        Payload::IncidentAction(_) => false,
+        Payload::IncidentAction(_) | Payload::BaselineSet(_) => false,
     };
     alone && !(d.threads && has_card)
 }

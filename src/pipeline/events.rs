@@ -590,6 +590,8 @@ pub enum Payload {
     /// Someone acknowledged, muted or unmuted a monitoring incident (a button on its card,
     /// or the web UI): a one-line reply in the incident's thread.
     IncidentAction(IncidentActionPayload),
+    /// Someone made a run the baseline of its definition ("Set as baseline" on its card).
+    BaselineSet(BaselineSetPayload),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -603,6 +605,26 @@ pub struct IncidentActionPayload {
     /// A timed mute's end.
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
+}
+
+/// A run pinned as its definition's baseline from Slack: a one-line reply under its card
+/// (threads off: a line in the channel).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BaselineSetPayload {
+    pub load_test_id: String,
+    pub name: String,
+    /// The definition's name (or id, or the run's name when it has none).
+    pub definition: String,
+    pub by: crate::domain::incident::Actor,
+    pub at: DateTime<Utc>,
+}
+
+impl Payload {
+    /// Someone acting on a card (an incident's buttons, "Set as baseline"): a reply under
+    /// the card, never a card of its own, and not a change of the subject.
+    pub fn is_action(&self) -> bool {
+        matches!(self, Self::IncidentAction(_) | Self::BaselineSet(_))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,6 +1,7 @@
 //! The notification pipeline: validated events, the ingest transaction (event + state +
 //! outbox), message rendering, and the delivery of outbox rows to Slack.
 
+pub(crate) mod baselines;
 pub mod card_edits;
 pub(crate) mod channel_directory;
 pub(crate) mod channel_health;

@@ -41,6 +41,7 @@ use digest::{digest_item, digest_plural};
 use incident::action_context;
 pub use incident::CardControls;
 use load_test::{load_test_color, load_test_context, load_test_title};
+use report::baseline_set_context;
 use scenario::scenario_context;
 use shared::{fit, name_context, names_context};
 
@@ -68,6 +69,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "_sc_compact",
     "_sc_controls",
     "_sc_buttons",
+    "load_test_baseline_set",
     "load_test_started",
     "load_test_started.compact",
     "load_test_running",
@@ -281,6 +283,9 @@ impl Renderer {
                 ctx["broadcast"] = Value::Bool(true);
                 return self.render("scenario_action_reply", false, &ctx);
             }
+            Payload::BaselineSet(b) => {
+                return self.render("load_test_baseline_set", false, &baseline_set_context(b))
+            }
         };
         self.render(&kind, compact, &ctx)
     }
@@ -302,6 +307,7 @@ impl Renderer {
             ),
             // Never the first event of a card (see `absorb`).
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
+            Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
         };
         self.render(kind, compact, &ctx)
     }
@@ -321,6 +327,7 @@ impl Renderer {
             Payload::LoadTest(lt) => ("load_test_reply", load_test_context(lt, names, None)),
             Payload::Scenario(sc) => ("scenario_reply", scenario_context(sc, names, None, None)),
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
+            Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
         };
         ctx["broadcast"] = Value::Bool(broadcast);
         let _ = card;

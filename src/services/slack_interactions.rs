@@ -9,6 +9,8 @@ use serde_json::json;
 use super::Services;
 use crate::db::{write_tx, DbError};
 use crate::domain::incident::{Action, Actor, Refusal};
+use crate::domain::report::SET_BASELINE_ACTION;
+use crate::pipeline::baselines::{self, BaselineClick, BaselineClickOutcome};
 use crate::pipeline::incidents::{self, Click, ClickOutcome};
 use crate::slack::text;
 
@@ -22,6 +24,11 @@ pub enum Interaction {
     Click {
         click: Click,
         /// Where to answer the person who clicked (checked before use).
+        response_url: Option<String>,
+    },
+    /// A click on "Set as baseline" on a reported run's card.
+    SetBaseline {
+        click: BaselineClick,
         response_url: Option<String>,
     },
     /// A link button (Slack sends those clicks too): nothing to do.
@@ -137,6 +144,13 @@ pub fn parse(body: &[u8]) -> Result<Interaction, ParseError> {
     let Some(first) = raw.actions.first() else {
         return Err(ParseError::Incomplete);
     };
+    if first.action_id == SET_BASELINE_ACTION {
+        return baseline_click(first, raw.team, raw.user, raw.container, raw.channel)
+            .map(|click| Interaction::SetBaseline {
+                click,
+                response_url: raw.response_url,
+            });
+    }
     let Some(action) = Action::from_action_id(&first.action_id) else {
         return Ok(
             if first.url.is_some() || first.action_id.starts_with("open.") {
@@ -174,6 +188,52 @@ pub fn parse(body: &[u8]) -> Result<Interaction, ParseError> {
     })
 }
 
+/// A "Set as baseline" click: the button's value names the run.
+fn baseline_click(
+    action: &RawAction,
+    team: Option<RawId>,
+    user: Option<RawUser>,
+    container: Option<RawContainer>,
+    channel: Option<RawChannel>,
+) -> Result<BaselineClick, ParseError> {
+    let (Some(team), Some(user), Some(container)) = (team, user, container) else {
+        return Err(ParseError::Incomplete);
+    };
+    let channel_id = container
+        .channel_id
+        .or_else(|| channel.and_then(|c| c.id));
+    let (Some(channel_id), Some(message_ts), Some(load_test_id)) =
+        (channel_id, container.message_ts, action.value.clone())
+    else {
+        return Err(ParseError::Incomplete);
+    };
+    Ok(BaselineClick {
+        team_id: team.id,
+        channel_id,
+        message_ts,
+        user: Actor {
+            name: user_name(&user),
+            id: user.id,
+        },
+        load_test_id,
+        action_ts: action.action_ts.clone().unwrap_or_default(),
+    })
+}
+
+/// Applies a "Set as baseline" click durably, like an incident's buttons.
+pub async fn apply_baseline(
+    services: &Services,
+    click: BaselineClick,
+) -> Result<BaselineClickOutcome, DbError> {
+    let now = chrono::Utc::now();
+    services
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| baselines::apply_click(c, &click, now)).map_err(DbError::from)
+        })
+        .await
+}
+
 /// Applies a click durably (see the module documentation).
 pub async fn apply(services: &Services, click: Click) -> Result<ClickOutcome, DbError> {
     let cipher = services.cipher.clone();
@@ -190,10 +250,15 @@ pub async fn apply(services: &Services, click: Click) -> Result<ClickOutcome, Db
 /// Tells the person who clicked why nothing changed: an ephemeral message through the
 /// click's `response_url` (only a URL Slack could have given us is called).
 pub async fn tell(services: &Services, response_url: &str, refusal: &Refusal) {
+    tell_text(services, response_url, &refusal.message()).await
+}
+
+/// Tells the person who clicked `message` (an ephemeral message, see [`tell`]).
+pub async fn tell_text(services: &Services, response_url: &str, message: &str) {
     let message = json!({
         "response_type": "ephemeral",
         "replace_original": false,
-        "text": text::escape(&refusal.message()),
+        "text": text::escape(message),
     });
     if let Err(e) = services.slack.respond(response_url, &message).await {
         tracing::warn!(error = %e, "could not answer a click through its response_url");

@@ -56,6 +56,23 @@ impl Delivery {
         Ok(name.flatten())
     }
 
+    /// The channel (address, name) of the message of `subject_key` that Slack knows as
+    /// `slack_ts` in this workspace, if we posted one.
+    pub fn posted_message(
+        conn: &mut DbConnection,
+        subject_key: &str,
+        team_id: &str,
+        slack_ts: &str,
+    ) -> QueryResult<Option<(String, Option<String>)>> {
+        deliveries::table
+            .filter(deliveries::subject_key.eq(subject_key))
+            .filter(deliveries::team_id.eq(team_id))
+            .filter(deliveries::slack_ts.eq(slack_ts))
+            .select((deliveries::channel, deliveries::channel_name))
+            .first_row(conn)
+            .optional()
+    }
+
     /// The delivery log of a project, newest first.
     pub fn list_by_project(
         conn: &mut DbConnection,

@@ -282,6 +282,7 @@ impl From<ConfigError> for UiError {
             ConfigError::InvalidRule { field, message } => {
                 Self::BadRequest(format!("{}: {}", capitalize(&field), message))
             }
+            ConfigError::Invalid { message, .. } => Self::BadRequest(capitalize(&message)),
             ConfigError::SlackNotConfigured => Self::Conflict(
                 "This XTC server has no Slack app credentials, so the Slack integration cannot \
                  be set up. Ask your XTC operator to set SLACK_CLIENT_ID and \

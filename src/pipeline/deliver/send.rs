@@ -31,7 +31,7 @@ fn broadcast(payload: &Payload) -> bool {
         Payload::Scenario(sc) => {
             matches!(sc.change, Change::Recovered { .. } | Change::Failing { .. })
         }
-        Payload::IncidentAction(_) => false,
+        Payload::IncidentAction(_) | Payload::BaselineSet(_) => false,
     }
 }
 
@@ -62,7 +62,7 @@ pub(super) async fn send(
     let card_only = matches!(&p.payload, Payload::Scenario(sc) if sc.change.card_only());
     // Someone acted on an incident: a reply under its card (which the action's own card
     // edits update), never a card of its own.
-    let action = matches!(&p.payload, Payload::IncidentAction(_));
+    let action = p.payload.is_action();
     let controls = incidents::card_controls(
         &deps.cipher,
         p.controls.clone(),

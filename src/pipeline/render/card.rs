@@ -92,7 +92,7 @@ impl Card {
     /// change what the card holds (its acknowledgement and mute are rendered from
     /// [`CardControls`](super::CardControls)).
     pub fn absorb(&mut self, p: &Payload) {
-        if matches!(p, Payload::IncidentAction(_)) {
+        if p.is_action() {
             return;
         }
         self.latest = p.clone();
@@ -104,7 +104,7 @@ impl Card {
             r.series = None;
         }
         match p {
-            Payload::IncidentAction(_) => {}
+            Payload::IncidentAction(_) | Payload::BaselineSet(_) => {}
             Payload::LoadTest(lt) => {
                 if let Some(report) = &lt.report {
                     self.report = Some(ReportInfo {

@@ -98,6 +98,6 @@ pub(super) fn digest_item(
                 colour,
             ))
         }
-        Payload::Scenario(_) | Payload::IncidentAction(_) => None,
+        Payload::Scenario(_) | Payload::IncidentAction(_) | Payload::BaselineSet(_) => None,
     }
 }

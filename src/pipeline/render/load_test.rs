@@ -8,6 +8,7 @@ use super::shared::{event_info, fit, name_context, names_context, opt_fit};
 use super::{color, Card, MessageNames, Step, MAX_ERROR, MAX_SHORT};
 use crate::domain::event_kind::EventKind;
 use crate::domain::lifecycle::{LoadTestEventType, LoadTestState};
+use crate::domain::report::SET_BASELINE_ACTION;
 use crate::pipeline::events::{LoadTestPayload, Payload};
 use crate::slack::text;
 
@@ -174,9 +175,6 @@ fn buttons(lt: &LoadTestPayload, report: Option<&Value>) -> Vec<Value> {
     }
     out
 }
-
-/// The `action_id` of the "Set as baseline" button (`services::slack_interactions`).
-pub const SET_BASELINE_ACTION: &str = "baseline.set";
 
 /// The run card's progress line: only the steps that happened. Done ✓, still going ●,
 /// failed ✗, aborted 🛑, report 📄.

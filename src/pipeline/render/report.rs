@@ -8,7 +8,7 @@ use super::card::Pinned;
 use super::shared::fit;
 use super::MAX_SHORT;
 use crate::domain::report::{Comparison, FigureChange, Judgement, Metric, Verdict};
-use crate::pipeline::events::{ReportInfo, ReportSummary};
+use crate::pipeline::events::{BaselineSetPayload, ReportInfo, ReportSummary};
 use crate::slack::text;
 
 /// A figure that is not one of the known ones, as it was sent.
@@ -127,5 +127,15 @@ pub(super) fn report_context(
         "caveats": comparison.map(Comparison::caveats).unwrap_or_default(),
         "pinned": pinned.map(|p| json!({"by": fit(&p.by, MAX_SHORT)})),
         "can_pin": can_pin,
+    })
+}
+
+/// "Set as baseline" was pressed: who, which run, which definition.
+pub(super) fn baseline_set_context(b: &BaselineSetPayload) -> Value {
+    json!({
+        "by": fit(&b.by.name, MAX_SHORT),
+        "name": fit(&b.name, MAX_SHORT),
+        "load_test_id": b.load_test_id,
+        "definition": fit(&b.definition, MAX_SHORT),
     })
 }

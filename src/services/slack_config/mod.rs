@@ -19,6 +19,7 @@ use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::settings::IntegrationStatus;
 use crate::pipeline::effective::load_effective;
 
+mod baselines;
 mod install;
 mod mutes;
 mod remove;
@@ -26,6 +27,9 @@ mod test_message;
 mod update;
 mod views;
 
+pub use baselines::{
+    list_baselines, list_definitions, remove_baseline, set_baseline, BaselineView, DefinitionView,
+};
 pub use install::{complete_oauth, start_install, CallbackFailure, CallbackParams};
 pub use mutes::end_mute;
 pub use remove::{remove_integration, RevokeOutcome};
@@ -108,6 +112,9 @@ pub enum ConfigError {
     /// A notification rule was refused (422 naming the field, e.g. `rules[1].events`).
     #[error("{message}")]
     InvalidRule { field: String, message: String },
+    /// Another field was refused (422 naming it).
+    #[error("{message}")]
+    Invalid { field: String, message: String },
     #[error(
         "Slack app credentials are not configured: set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
     )]
