@@ -3,7 +3,8 @@
 //! Each method has typed request and response structs (in [`crate::slack::types`]). Every
 //! call has a timeout, sends the token only in the `Authorization` header, and turns every
 //! failure into a [`SlackError`] that knows its [`ErrorClass`] (see [`crate::slack::error`]).
-//! How a request travels is in [`transport`]; how an answer is read, in [`response`].
+//! How a request travels is in [`transport`]; how an answer is read, in [`response`];
+//! the file upload flow, in [`files`].
 //!
 //! `awc::Client` is `!Send`, so [`SlackApi`] only holds configuration (it is `Send + Sync`
 //! and cheap to clone) and each thread lazily creates one `awc::Client` that all calls on
@@ -13,6 +14,7 @@
 //!
 //! [`ErrorClass`]: crate::slack::ErrorClass
 
+mod files;
 mod response;
 mod transport;
 

@@ -101,6 +101,18 @@ pub enum SlackError {
         /// What did not fit, for logs (never the body itself: it may echo a token).
         detail: String,
     },
+    /// Slack's file host did not take a file's bytes (an HTTP 4xx other than 429 from the
+    /// upload URL: it expired, was used or was refused; or it took another length). The
+    /// URL is spent: a retry starts over with `files.getUploadURLExternal`.
+    #[error("Slack {method} refused the file's bytes: {detail}")]
+    UploadRefused {
+        /// `upload_url`.
+        method: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// What was refused, for logs (never the URL: it is a credential for minutes).
+        detail: String,
+    },
     /// A Slack reply we cannot use (a success without the fields it must have), or a
     /// request we could not encode: retrying gives the same.
     #[error("Slack {method} answered something undecodable: {detail}")]
@@ -122,11 +134,13 @@ pub const CODE_INVALID_RESPONSE: &str = "invalid_response";
 pub const CODE_UNEXPECTED_RESPONSE: &str = "unexpected_response";
 /// [`SlackError::code`] of [`SlackError::RateLimited`] (Slack's body code for HTTP 429).
 pub const CODE_RATELIMITED: &str = "ratelimited";
+/// [`SlackError::code`] of [`SlackError::UploadRefused`].
+pub const CODE_UPLOAD_REFUSED: &str = "upload_refused";
 
 impl SlackError {
     /// Slack's error code (`channel_not_found`, ...) or our own code for failures that have
     /// none: `ratelimited`, `http_<status>`, `timeout`, `connection_failed`,
-    /// `invalid_response`, `unexpected_response`. Stable and safe to show to users and store.
+    /// `invalid_response`, `unexpected_response`, `upload_refused`. Stable and safe to show to users and store.
     pub fn code(&self) -> &str {
         match self {
             SlackError::Api { code, .. } | SlackError::Http { code, .. } => code,
@@ -135,6 +149,7 @@ impl SlackError {
             SlackError::Connection { .. } => CODE_CONNECTION_FAILED,
             SlackError::NotSlack { .. } => CODE_INVALID_RESPONSE,
             SlackError::Decode { .. } => CODE_UNEXPECTED_RESPONSE,
+            SlackError::UploadRefused { .. } => CODE_UPLOAD_REFUSED,
         }
     }
 
@@ -158,17 +173,23 @@ impl SlackError {
             SlackError::Api { code, .. } if code == "channel_not_found" => {
                 Some(ChannelRefusal::NotFound)
             }
-            SlackError::Api {
-                code,
-                needed: Some(needed),
-                ..
-            } if code == "missing_scope"
-                && needed.split(',').any(|s| s.trim() == "groups:read") =>
-            {
-                Some(ChannelRefusal::Private)
-            }
+            _ if self.lacks_scope("groups:read") => Some(ChannelRefusal::Private),
             _ => None,
         }
+    }
+
+    /// Whether Slack refused the call because the token lacks `scope` (`missing_scope`
+    /// naming it in `needed`). For [`FILES_WRITE_SCOPE`] that means the installation was
+    /// made without file uploads: only a new install that grants the scope helps, and
+    /// everything else of the installation still works.
+    ///
+    /// [`FILES_WRITE_SCOPE`]: crate::slack::types::FILES_WRITE_SCOPE
+    pub fn lacks_scope(&self, scope: &str) -> bool {
+        matches!(
+            self,
+            SlackError::Api { code, needed: Some(needed), .. }
+                if code == "missing_scope" && needed.split(',').any(|s| s.trim() == scope)
+        )
     }
 
     /// The Web API method that failed.
@@ -180,7 +201,8 @@ impl SlackError {
             | SlackError::Timeout { method }
             | SlackError::Connection { method, .. }
             | SlackError::NotSlack { method, .. }
-            | SlackError::Decode { method, .. } => method,
+            | SlackError::Decode { method, .. }
+            | SlackError::UploadRefused { method, .. } => method,
         }
     }
 }
@@ -208,8 +230,12 @@ pub fn classify(code: &str) -> ErrorClass {
         | "service_unavailable"
         | "request_timeout"
         | "message_limit_exceeded" => ErrorClass::RetryLater,
+        // A file upload whose bytes never arrived or whose upload URL expired: a retry
+        // starts over with a new upload URL, which fixes it.
+        CODE_UPLOAD_REFUSED | "file_not_found" | "invalid_upload" => ErrorClass::RetryLater,
 
         "channel_not_found"
+        | "invalid_channel"
         | "not_in_channel"
         | "is_archived"
         | "is_inactive"
@@ -255,6 +281,7 @@ pub fn classify(code: &str) -> ErrorClass {
         | "invalid_json"
         | "json_not_object"
         | "invalid_arguments"
+        | "missing_argument"
         | "invalid_arg_name"
         | "invalid_array_arg"
         | "invalid_charset"
@@ -322,6 +349,16 @@ mod tests {
             ("http_400", Other),
             ("http_abc", Other),
             ("invalid_response", RetryLater),
+            // The file upload flow (slack-api.md §10).
+            ("upload_refused", RetryLater),
+            ("file_not_found", RetryLater),
+            ("invalid_upload", RetryLater),
+            ("invalid_channel", Channel),
+            ("missing_argument", BadMessage),
+            // A workspace's file policy: permanent for this call, posts still work.
+            ("file_uploads_disabled", Other),
+            ("file_type_not_allowed", Other),
+            ("storage_limit_reached", Other),
             ("unexpected_response", Other),
             ("invalid_code", Other),
             ("message_not_found", Other),
@@ -353,6 +390,34 @@ mod tests {
             detail: "x".into(),
         };
         assert_eq!(e.class(), ErrorClass::Other);
+    }
+
+    #[test]
+    fn a_missing_files_write_scope_is_recognisable_and_final() {
+        let api = |code: &str, needed: Option<&str>| SlackError::Api {
+            method: "files.getUploadURLExternal",
+            code: code.into(),
+            needed: needed.map(Into::into),
+            provided: Some("chat:write,channels:read".into()),
+            errors: vec![],
+        };
+        let e = api("missing_scope", Some("files:write"));
+        assert!(e.lacks_scope("files:write"));
+        assert_eq!(e.class(), ErrorClass::IntegrationBroken);
+        assert!(api("missing_scope", Some("chat:write, files:write")).lacks_scope("files:write"));
+        assert!(!api("missing_scope", Some("files:read")).lacks_scope("files:write"));
+        assert!(!api("missing_scope", None).lacks_scope("files:write"));
+        assert!(!api("not_in_channel", Some("files:write")).lacks_scope("files:write"));
+        let refused = SlackError::UploadRefused {
+            method: "upload_url",
+            status: 404,
+            detail: "HTTP 404".into(),
+        };
+        assert_eq!(
+            (refused.code(), refused.class(), refused.method()),
+            ("upload_refused", ErrorClass::RetryLater, "upload_url")
+        );
+        assert!(!refused.lacks_scope("files:write"));
     }
 
     #[test]

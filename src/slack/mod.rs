@@ -1,6 +1,7 @@
 //! Everything that talks to (or reasons about) Slack's Web API.
 //!
-//! - [`client`]: the typed Web API client over `awc` ([`SlackApi`]), one method per call;
+//! - [`client`]: the typed Web API client over `awc` ([`SlackApi`]), one method per call,
+//!   and the file upload flow ([`SlackApi::upload_file`]);
 //! - [`types`]: the request and response structs of those calls;
 //! - [`error`]: the one error type of that client and the classification of Slack's answers
 //!   into what the caller should do about them ([`ErrorClass`]);
@@ -23,6 +24,7 @@ pub(crate) mod types;
 pub use client::SlackApi;
 pub use error::{classify, ChannelRefusal, ErrorClass, SlackError};
 pub use types::{
-    AuthTest, AuthedUser, Channel, ChannelsPage, ConversationsListRequest, Enterprise,
+    AuthTest, AuthedUser, Channel, ChannelsPage, ConversationsListRequest, Enterprise, FileUpload,
     IncomingWebhook, OAuthV2Access, PostMessage, Posted, Team, TeamInfo, TopicInfo, UpdateMessage,
+    UploadTicket, UploadedFile, FILES_WRITE_SCOPE,
 };

@@ -321,6 +321,66 @@ pub struct TeamInfo {
     pub enterprise_name: Option<String>,
 }
 
+/// The scope Slack's file upload methods need (`files.getUploadURLExternal`,
+/// `files.completeUploadExternal`).
+pub const FILES_WRITE_SCOPE: &str = "files:write";
+
+/// A file to share into a channel (or a thread) with Slack's external upload flow
+/// ([`SlackApi::upload_file`]).
+///
+/// [`SlackApi::upload_file`]: crate::slack::SlackApi::upload_file
+#[derive(Clone, Copy)]
+pub struct FileUpload<'a> {
+    /// The file's name, e.g. `report-chart.png`.
+    pub filename: &'a str,
+    /// The title Slack shows above the file (and the image's text for screen readers).
+    pub title: &'a str,
+    /// The file's content.
+    pub bytes: &'a [u8],
+    /// The channel's ID (`C…`): Slack refuses names here with `channel_not_found`.
+    pub channel_id: &'a str,
+    /// The parent message's `ts`, to share the file as a reply in its thread.
+    pub thread_ts: Option<&'a str>,
+    /// Message text shown with the file.
+    pub initial_comment: Option<&'a str>,
+}
+
+impl std::fmt::Debug for FileUpload<'_> {
+    /// The bytes as a length: a chart in a log line is noise.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileUpload")
+            .field("filename", &self.filename)
+            .field("title", &self.title)
+            .field("bytes", &self.bytes.len())
+            .field("channel_id", &self.channel_id)
+            .field("thread_ts", &self.thread_ts)
+            .field("initial_comment", &self.initial_comment)
+            .finish()
+    }
+}
+
+/// Response of `files.getUploadURLExternal`: where to send one file's bytes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadTicket {
+    /// Where to POST the bytes; valid for minutes, and on another host than the Web API
+    /// (`https://files.slack.com/upload/v1/…`). Whoever holds it can upload, so it is
+    /// kept out of `Debug`, logs and errors.
+    #[serde(deserialize_with = "de_secret")]
+    pub upload_url: SecretString,
+    /// The file's ID (`F…`), to complete the upload with.
+    pub file_id: String,
+}
+
+/// A file that `files.completeUploadExternal` finished (and shared, given a channel).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UploadedFile {
+    /// `F…`.
+    pub id: String,
+    /// Its title.
+    #[serde(default)]
+    pub title: String,
+}
+
 fn de_secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
     String::deserialize(d).map(SecretString::from)
 }
@@ -349,5 +409,47 @@ mod tests {
         );
         assert_eq!(v.access_token.expose_secret(), "xoxb-1-2-abc");
         assert_eq!(v.scopes().collect::<Vec<_>>(), ["chat:write"]);
+    }
+
+    #[test]
+    fn upload_answers_parse_and_keep_the_upload_url_out_of_debug() {
+        let ticket: UploadTicket = serde_json::from_str(
+            r#"{"ok":true,"upload_url":"https://files.slack.com/upload/v1/CwABAAAAXAoAAZnQ","file_id":"F07ABCDE123"}"#,
+        )
+        .unwrap();
+        assert_eq!(ticket.file_id, "F07ABCDE123");
+        assert_eq!(
+            ticket.upload_url.expose_secret(),
+            "https://files.slack.com/upload/v1/CwABAAAAXAoAAZnQ"
+        );
+        assert!(!format!("{ticket:?}").contains("CwABAAAAXAoAAZnQ"));
+        // Without a URL the ticket is useless: an error, not a default.
+        assert!(serde_json::from_str::<UploadTicket>(r#"{"ok":true,"file_id":"F1"}"#).is_err());
+
+        let done: UploadedFile =
+            serde_json::from_str(r#"{"id":"F07ABCDE123","title":"Throughput and P95","name":"chart.png","mimetype":"image/png"}"#)
+                .unwrap();
+        assert_eq!(done.title, "Throughput and P95");
+        let untitled: UploadedFile = serde_json::from_str(r#"{"id":"F1"}"#).unwrap();
+        assert_eq!(untitled.title, "");
+    }
+
+    #[test]
+    fn debug_of_a_file_upload_shows_the_size_not_the_bytes() {
+        let bytes = [0x89u8; 300];
+        let file = FileUpload {
+            filename: "chart.png",
+            title: "Chart",
+            bytes: &bytes,
+            channel_id: "C0123ABCD",
+            thread_ts: Some("1712345678.000100"),
+            initial_comment: None,
+        };
+        let dbg = format!("{file:?}");
+        assert!(
+            dbg.contains("bytes: 300") && dbg.contains("chart.png"),
+            "{dbg}"
+        );
+        assert!(!dbg.contains("137"), "{dbg}");
     }
 }

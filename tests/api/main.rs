@@ -17,6 +17,7 @@ mod delivery_log;
 mod digests;
 mod event_input;
 mod fake_slack;
+mod file_uploads;
 mod health;
 mod interactions;
 mod metrics;

@@ -20,15 +20,15 @@ const ALL_SCOPES: &[&str] = &[
 ];
 
 /// A fake Slack of this test's own, and a client pointed at it.
-struct Env {
-    fake: FakeSlackHandle,
-    api: SlackApi,
-    http: reqwest::Client,
+pub(crate) struct Env {
+    pub(crate) fake: FakeSlackHandle,
+    pub(crate) api: SlackApi,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Env {
     /// The default workspace without rate limit (tests that want it set it up).
-    fn new() -> Env {
+    pub(crate) fn new() -> Env {
         Env::with(FakeSlackConfig {
             rate_limit_per_sec: 0.0,
             ..FakeSlackConfig::default()
@@ -36,6 +36,10 @@ impl Env {
     }
 
     fn with(config: FakeSlackConfig) -> Env {
+        // The log subscriber before this thread's Slack HTTP client (see `captured_logs`):
+        // installed later by another test, the client's drop at thread exit would log
+        // into a formatter already torn down.
+        crate::helpers::captured_logs();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let fake = fake_slack::spawn(config, listener).unwrap();
         let api = SlackApi::new(&fake.api_url(), Duration::from_secs(10));
@@ -46,7 +50,7 @@ impl Env {
         Env { fake, api, http }
     }
 
-    async fn control(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn control(&self, path: &str, body: Value) -> Value {
         let resp = self
             .http
             .post(format!("{}/_fake/api/{path}", self.fake.base_url()))
@@ -62,7 +66,7 @@ impl Env {
         resp.json().await.unwrap()
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         self.http
             .get(format!("{}/_fake/api/{path}", self.fake.base_url()))
             .send()
@@ -73,7 +77,7 @@ impl Env {
             .unwrap()
     }
 
-    async fn token(&self, scopes: &[&str]) -> SecretString {
+    pub(crate) async fn token(&self, scopes: &[&str]) -> SecretString {
         let v = self.control("tokens", json!({ "scopes": scopes })).await;
         SecretString::from(v["access_token"].as_str().unwrap().to_owned())
     }

@@ -72,7 +72,7 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "POST",
         path: "/_fake/api/fail",
-        description: "make the next `count` calls of a Web API method (`*`: any) fail",
+        description: "make the next `count` calls of a Web API method (`upload`: the file upload URLs; `*`: any) fail",
         input: r#"{"method", "count", "error", "http_status", "delay_ms", "retry_after", "body": "<html>…", "cut": true}"#,
     },
     Endpoint {
@@ -142,9 +142,21 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
         input: "",
     },
     Endpoint {
+        method: "GET",
+        path: "/_fake/api/files",
+        description: "the files of the upload flow, oldest first (id, title, filename, length, uploaded_at, shared, channel, thread_ts); their bytes at GET /_fake/files/{id}",
+        input: "",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/files/expiry",
+        description: "how long upload URLs work, also those handed out already (0: all have expired)",
+        input: r#"{"seconds": 0}"#,
+    },
+    Endpoint {
         method: "POST",
         path: "/_fake/api/reset",
-        description: "back to the start: configured channels, no messages, tokens, failures, clicks or responses",
+        description: "back to the start: configured channels, no messages, tokens, files, failures, clicks or responses",
         input: "",
     },
 ];
@@ -167,7 +179,8 @@ pub(crate) fn help_text() -> String {
     out.push_str(
         "\nExample: curl -X POST localhost:9999/_fake/api/fail \\\n  \
          -d '{\"method\": \"chat.postMessage\", \"count\": 3, \"http_status\": 503}'\n\
-         Posted messages are shown at /_fake/ (buttons click as ?as=U… there).\n\
+         Posted messages are shown at /_fake/ (buttons click as ?as=U… there), shared files \
+         with them; GET /_fake/files/{id} serves a file's bytes.\n\
          Button clicks go to --interactivity-url as a signed form POST (`payload` = block_actions \
          JSON); users: U0FAKEUSR01 jane (installer), U0FAKEUSR02 sam, U0FAKEUSR03 alex.",
     );
@@ -198,7 +211,7 @@ pub(crate) fn json_error(
     actix_web::error::InternalError::from_response(e, fail(400, "invalid_request", &message)).into()
 }
 
-fn ok(v: Value) -> HttpResponse {
+pub(crate) fn ok(v: Value) -> HttpResponse {
     let mut v = v;
     if let Value::Object(o) = &mut v {
         o.insert("ok".into(), Value::Bool(true));
@@ -206,7 +219,7 @@ fn ok(v: Value) -> HttpResponse {
     HttpResponse::Ok().json(v)
 }
 
-fn fail(status: u16, error: &str, message: &str) -> HttpResponse {
+pub(crate) fn fail(status: u16, error: &str, message: &str) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status)
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     HttpResponse::build(status).json(json!({"ok": false, "error": error, "message": message}))

@@ -9,7 +9,10 @@
 //! Routes:
 //! - `GET|POST /api/<method>`: `oauth.v2.access`, `chat.postMessage`, `chat.update`,
 //!   `conversations.info`, `conversations.list`, `conversations.join`, `auth.test`,
-//!   `auth.revoke`, `team.info`, `apps.uninstall`, `api.test`;
+//!   `auth.revoke`, `team.info`, `apps.uninstall`, `api.test`,
+//!   `files.getUploadURLExternal`, `files.completeUploadExternal`;
+//! - `POST /_fake/upload/{file_id}?key=…`: the upload URLs handed out for files, and
+//!   `GET /_fake/files/{file_id}`: an uploaded file's bytes (see the `files` module);
 //! - `GET|POST /oauth/v2/authorize`: the consent page and its decision;
 //! - `GET /_fake/`: channels and messages as a web page, with clickable buttons
 //!   (`POST /_fake/click`, acting as one of the configured [`FakeUser`]s);
@@ -26,6 +29,7 @@
 mod blocks;
 mod control;
 mod events;
+mod files;
 mod interactivity;
 mod oauth;
 mod page;
@@ -258,6 +262,8 @@ pub struct FakeSlackConfig {
     pub list_page_size: usize,
     /// Public channels `channel-00001` … added at start after `channels`.
     pub generated_channels: usize,
+    /// How long an upload URL of `files.getUploadURLExternal` works (Slack: minutes).
+    pub upload_url_ttl: Duration,
 }
 
 impl Default for FakeSlackConfig {
@@ -286,6 +292,7 @@ impl Default for FakeSlackConfig {
             method_limits: std::collections::HashMap::new(),
             list_page_size: 0,
             generated_channels: 0,
+            upload_url_ttl: files::DEFAULT_UPLOAD_URL_TTL,
         }
     }
 }
@@ -351,7 +358,8 @@ impl Shared {
 }
 
 /// Largest request body the fake accepts (50 blocks of 3,000 characters fit easily).
-const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Also the largest file the fake takes (it keeps files in memory).
+pub(crate) const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
     cfg.app_data(shared)
@@ -370,6 +378,8 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
         .route("/", web::get().to(redirect_to_page))
         .route("/_fake/", web::get().to(page::index))
         .route("/_fake/click", web::post().to(page::click))
+        .route("/_fake/upload/{file_id}", web::post().to(files::upload))
+        .route("/_fake/files/{file_id}", web::get().to(files::bytes))
         .route(
             "/_fake/response/{id}",
             web::post().to(interactivity::respond),
@@ -402,6 +412,8 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
             web::post().to(control::retry_event),
         )
         .route("/_fake/api/workspace", web::post().to(control::workspace))
+        .route("/_fake/api/files", web::get().to(files::list))
+        .route("/_fake/api/files/expiry", web::post().to(files::expiry))
         .route(
             "/_fake/api/interactivity",
             web::post().to(interactivity::set_url),

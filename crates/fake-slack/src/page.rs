@@ -24,6 +24,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{
+    files::FakeFile,
     interactivity::{base_url, send_click, ClickRequest, ResponseRecord},
     state::{FakeChannel, Message},
     FakeUser, Shared,
@@ -76,9 +77,9 @@ const SLACK_STYLE: &str = r#"
 body.ws{max-width:none;margin:0;padding:0;background:#fff;font-family:Lato,"Helvetica Neue",Helvetica,"Segoe UI",Arial,sans-serif,"Noto Color Emoji","Apple Color Emoji";font-size:15px;line-height:1.46668}
 .ws-grid{display:grid;grid-template-columns:220px 1fr;min-height:100vh}
 .sidebar{background:#3f0e40;color:#cfc3cf;padding:.8rem 0}
-.sidebar .team{color:#fff;font-weight:900;font-size:1.1rem;padding:0 1rem .6rem;border-bottom:1px solid #5d2c5d}
+.sidebar .team{margin:0;color:#fff;font-weight:900;font-size:1.1rem;padding:0 1rem .6rem;border-bottom:1px solid #5d2c5d}
 .sidebar .team small{display:block;font-weight:400;font-size:.75rem;color:#bcabbc}
-.sidebar h3{font-size:.8rem;font-weight:400;color:#bcabbc;margin:.9rem 1rem .3rem}
+.sidebar h2{font-size:.8rem;font-weight:400;color:#bcabbc;margin:.9rem 1rem .3rem}
 .sidebar a{display:block;color:#cfc3cf;text-decoration:none;padding:.15rem 1rem}
 .sidebar a:hover{background:#350d36}.sidebar a.active{background:#1164a3;color:#fff}
 .sidebar a.unread{color:#fff;font-weight:700}
@@ -142,6 +143,8 @@ details.edited{display:inline;font-size:.75rem;color:#616061}details.edited summ
 details.edited summary::-webkit-details-marker{display:none}
 details.edited[open]{display:block}.versions{border-left:3px solid #e2e2e2;padding:.2rem .6rem;margin:.3rem 0;color:#1d1c1d;font-size:.9rem}
 .version-head{color:#616061;font-size:.75rem;margin-top:.3rem}
+figure.file{margin:.35rem 0}figure.file img{display:block;box-sizing:border-box;max-width:min(100%,560px);height:auto;border:1px solid #ddd;border-radius:6px;background:#fff}
+figure.file figcaption{font-size:.75rem;color:#616061;margin-top:.2rem}
 "#;
 
 /// Which channel to show (`?channel=NAME` or an ID; all of them without), who is acting
@@ -177,6 +180,7 @@ pub(crate) async fn index(shared: web::Data<Shared>, query: web::Query<PageQuery
             acting,
             notice: query.notice.as_deref(),
             responses: &world.responses,
+            files: &world.files,
         };
         render(&workspace, &world.channels, query.channel.as_deref())
     };
@@ -198,6 +202,8 @@ struct Workspace<'a> {
     notice: Option<&'a str>,
     /// Everything sent to `response_url`s; the acting user's ephemeral ones are shown.
     responses: &'a [ResponseRecord],
+    /// The uploaded files, drawn in the messages that share them.
+    files: &'a [FakeFile],
 }
 
 /// `/_fake/?channel=…&as=…`: the page for a channel filter and an acting user.
@@ -313,7 +319,7 @@ fn render(ws: &Workspace<'_>, channels: &[FakeChannel], only: Option<&str>) -> S
         format!("<style>{SLACK_STYLE}</style><div class=\"ws-grid\"><nav class=\"sidebar\">");
     let _ = write!(
         out,
-        "<div class=\"team\">{}<small>{} · fake Slack</small></div><h3>Channels</h3>",
+        "<h1 class=\"team\">{}<small>{} · fake Slack</small></h1><h2>Channels</h2>",
         html(ws.team_name),
         html(ws.team_id)
     );
@@ -529,6 +535,9 @@ fn message(ws: &Workspace<'_>, m: &Message, click: &Clickable, place: Place<'_>)
             click
         )
     );
+    for id in &m.files {
+        out.push_str(&shared_file(ws.files.iter().find(|f| f.id == *id), id));
+    }
     if !m.edits.is_empty() {
         out.push_str("<details class=\"edited\"><summary>(edited)</summary>");
         let _ = write!(
@@ -566,6 +575,38 @@ fn message(ws: &Workspace<'_>, m: &Message, click: &Clickable, place: Place<'_>)
     out
 }
 
+/// A file shared by a message: images drawn (alt text = the title, sized to fit), other
+/// files as a link to their bytes.
+fn shared_file(file: Option<&FakeFile>, id: &str) -> String {
+    let Some(f) = file else {
+        return format!(
+            "<div class=\"unsupported\">file {} (not uploaded)</div>",
+            html(id)
+        );
+    };
+    let title = f.title.as_deref().unwrap_or(&f.filename);
+    let src = format!("/_fake/files/{}", f.id);
+    let size = format!("{} · {:.1} KB", f.filename, f.length as f64 / 1024.0);
+    if f.content_type().starts_with("image/") {
+        format!(
+            "<figure class=\"file\" data-file-id=\"{id}\"><a href=\"{src}\"><img src=\"{src}\" alt=\"{title}\"></a><figcaption>{size}</figcaption></figure>",
+            id = html(&f.id),
+            src = html(&src),
+            title = html(title),
+            size = html(&size),
+        )
+    } else {
+        format!(
+            "<div class=\"file\" data-file-id=\"{id}\">📄 <a href=\"{src}\">{title}</a> \
+             <span class=\"muted\">{size}</span></div>",
+            id = html(&f.id),
+            src = html(&src),
+            title = html(title),
+            size = html(&size),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,6 +628,7 @@ mod tests {
             user: "U1".into(),
             received_at: Utc::now(),
             edits: vec![],
+            files: vec![],
         }
     }
 
@@ -611,6 +653,7 @@ mod tests {
         acting: "U1",
         notice: None,
         responses: &[],
+        files: &[],
     };
 
     #[test]
@@ -646,6 +689,49 @@ mod tests {
         assert!(page.contains("also sent to the channel"));
         assert!(page.contains("replied to a thread: "));
         assert!(page.contains("id=\"m-1.000003-in-channel\""));
+    }
+
+    #[test]
+    fn shared_images_are_drawn_in_their_thread_with_their_title_as_alt_text() {
+        let mut chart = msg("1.000002", "", Some("1.000001"));
+        chart.files = vec![
+            "F0CHART0001".into(),
+            "F0CSV000001".into(),
+            "F0GONE00001".into(),
+        ];
+        let files = [
+            FakeFile::uploaded(
+                "F0CHART0001",
+                "chart.png",
+                "Throughput & P95 <run 7>",
+                b"\x89PNG\r\n\x1a\nrest",
+            ),
+            FakeFile::uploaded("F0CSV000001", "data.csv", "Raw data", b"a,b\n1,2\n"),
+        ];
+        let ws = Workspace {
+            files: &files,
+            ..WS
+        };
+        let page = render(
+            &ws,
+            &[chan(
+                "load-tests",
+                vec![msg("1.000001", "card", None), chart],
+            )],
+            None,
+        );
+        let thread = page.find("id=\"thread-1.000001\"").unwrap();
+        let img = page
+            .find(
+                "<img src=\"/_fake/files/F0CHART0001\" alt=\"Throughput &amp; P95 &lt;run 7&gt;\"",
+            )
+            .unwrap_or_else(|| panic!("{page}"));
+        assert!(thread < img, "the image is drawn in the thread");
+        assert!(page.contains("<figcaption>chart.png · 0.0 KB</figcaption>"));
+        // Other files are links; a file that never arrived says so.
+        assert!(page.contains("<a href=\"/_fake/files/F0CSV000001\">Raw data</a>"));
+        assert!(!page.contains("alt=\"Raw data\""));
+        assert!(page.contains("file F0GONE00001 (not uploaded)"));
     }
 
     #[test]

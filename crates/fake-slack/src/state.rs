@@ -9,7 +9,10 @@
 //! This module deliberately shares nothing with the product's `xtc_slack::slack`: the client is tested
 //! against the fake, so the two must not agree by construction.
 
-use std::{collections::HashMap, time::Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -19,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     blocks::check_message,
+    files::FakeFile,
     interactivity::{Click, ResponseGrant, ResponseRecord},
     FakeSlackConfig,
 };
@@ -89,7 +93,7 @@ impl Reply {
         self
     }
 
-    fn missing_scope(needed: &str, token: &TokenInfo) -> Reply {
+    pub(crate) fn missing_scope(needed: &str, token: &TokenInfo) -> Reply {
         Reply::error("missing_scope")
             .with("needed", json!(needed))
             .with("provided", json!(token.scopes.join(",")))
@@ -124,7 +128,8 @@ impl Reply {
     }
 }
 
-type Answer = Result<Reply, Reply>;
+/// A method's outcome: its answer, or the refusal it stopped at.
+pub(crate) type Answer = Result<Reply, Reply>;
 
 /// The parsed parameters of one Web API request (query, form or JSON body, merged).
 #[derive(Debug, Default, Clone)]
@@ -136,6 +141,8 @@ pub(crate) struct Params {
     pub basic: Option<(String, String)>,
     /// Request-level warnings (`missing_charset`, `superfluous_charset`).
     pub warnings: Vec<String>,
+    /// Where the request arrived (`http://host:port`), for URLs an answer hands out.
+    pub base_url: String,
 }
 
 impl Params {
@@ -168,7 +175,7 @@ impl Params {
         self.array("attachments", "invalid_attachments")
     }
 
-    fn array(&self, key: &str, invalid: &str) -> Result<Option<Vec<Value>>, Reply> {
+    pub(crate) fn array(&self, key: &str, invalid: &str) -> Result<Option<Vec<Value>>, Reply> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(a)) => Ok(Some(a.clone())),
@@ -213,6 +220,9 @@ pub(crate) struct Message {
     pub received_at: DateTime<Utc>,
     /// Earlier versions, oldest first.
     pub edits: Vec<Edit>,
+    /// IDs of the files this message shares (`files.completeUploadExternal`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// One earlier version of an edited message.
@@ -241,7 +251,7 @@ pub(crate) struct TokenInfo {
 }
 
 impl TokenInfo {
-    fn has(&self, scope: &str) -> bool {
+    pub(crate) fn has(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
 }
@@ -331,6 +341,10 @@ pub(crate) struct World {
     /// Events API envelopes sent to the app, by `event_id` (Slack retries an event with the
     /// same body, `event_id` and `event_time`), at most [`MAX_SENT_EVENTS`].
     pub sent_events: Vec<(String, Vec<u8>)>,
+    /// Files of the upload flow, oldest first: announced, uploaded, shared.
+    pub files: Vec<FakeFile>,
+    /// How long an upload URL works after it was handed out.
+    pub upload_url_ttl: Duration,
 }
 
 /// How many sent events the fake keeps for retries.
@@ -366,6 +380,7 @@ impl World {
             }))
             .collect();
         World {
+            upload_url_ttl: config.upload_url_ttl,
             rate_per_sec: config.rate_limit_per_sec,
             rate_burst: config.rate_limit_burst,
             method_limits: config.method_limits.clone(),
@@ -383,6 +398,7 @@ impl World {
             response_urls: HashMap::new(),
             responses: Vec::new(),
             sent_events: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -635,7 +651,7 @@ impl World {
         code
     }
 
-    fn authed(&self, params: &Params) -> Result<TokenInfo, Reply> {
+    pub(crate) fn authed(&self, params: &Params) -> Result<TokenInfo, Reply> {
         let token = params
             .token
             .as_deref()
@@ -673,7 +689,11 @@ impl World {
     }
 
     /// A channel the token may see: private channels exist only for members.
-    fn visible_channel(&self, key: Option<String>, by_name: bool) -> Result<usize, Reply> {
+    pub(crate) fn visible_channel(
+        &self,
+        key: Option<String>,
+        by_name: bool,
+    ) -> Result<usize, Reply> {
         let key = key.unwrap_or_default();
         let i = self
             .find_channel(&key, by_name)
@@ -707,6 +727,8 @@ impl World {
             "auth.revoke" => self.auth_revoke(params),
             "team.info" => self.team_info(params),
             "apps.uninstall" => self.apps_uninstall(params),
+            "files.getUploadURLExternal" => self.get_upload_url(params, now, wall),
+            "files.completeUploadExternal" => self.complete_upload(params, wall),
             "api.test" => Ok(Reply::ok(json!({"args": params.map}))),
             _ => Err(Reply::error("unknown_method")),
         };
@@ -863,20 +885,7 @@ impl World {
                     .to_owned(),
             );
         }
-        let thread_ts = match params.str("thread_ts").filter(|t| !t.is_empty()) {
-            None => None,
-            Some(ts) => {
-                let parent = self.channels[ci]
-                    .messages
-                    .iter()
-                    .find(|m| m.ts == ts)
-                    // Fake's choice: Slack's behaviour for an unknown parent is not
-                    // documented; refusing makes a wrong `ts` visible in tests.
-                    .ok_or_else(|| Reply::error("thread_not_found"))?;
-                // A reply to a reply joins the parent's thread, as in Slack.
-                Some(parent.thread_ts.clone().unwrap_or(ts))
-            }
-        };
+        let thread_ts = self.thread_of(ci, params)?;
         let ts = self.next_ts(wall);
         let message = Message {
             ts: ts.clone(),
@@ -890,12 +899,30 @@ impl World {
             user: token.user_id.clone(),
             received_at: wall,
             edits: Vec::new(),
+            files: Vec::new(),
         };
         let wire = self.message_json(&message);
         self.channels[ci].messages.push(message);
         let mut reply = Reply::ok(json!({"channel": channel_id, "ts": ts, "message": wire}));
         reply.add_warnings(&warnings, &messages);
         Ok(reply)
+    }
+
+    /// The thread a new message of channel `ci` joins: `thread_ts`, which must name a
+    /// message there; `None` without one.
+    pub(crate) fn thread_of(&self, ci: usize, params: &Params) -> Result<Option<String>, Reply> {
+        let Some(ts) = params.str("thread_ts").filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let parent = self.channels[ci]
+            .messages
+            .iter()
+            .find(|m| m.ts == ts)
+            // Fake's choice: Slack's behaviour for an unknown parent is not
+            // documented; refusing makes a wrong `ts` visible in tests.
+            .ok_or_else(|| Reply::error("thread_not_found"))?;
+        // A reply to a reply joins the parent's thread, as in Slack.
+        Ok(Some(parent.thread_ts.clone().unwrap_or(ts)))
     }
 
     fn update_message(&mut self, params: &Params, wall: DateTime<Utc>) -> Answer {

@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::{
-    events,
+    events, interactivity,
     state::{CallRecord, Params, Reply},
     Shared,
 };
@@ -22,8 +22,14 @@ pub(crate) async fn handle(
     shared: web::Data<Shared>,
 ) -> HttpResponse {
     let method = method.into_inner();
-    let parsed = parse_params(&req, &body);
-    let channel = parsed.as_ref().ok().and_then(|p| p.str("channel"));
+    let parsed = parse_params(&req, &body).map(|mut p| {
+        p.base_url = interactivity::base_url(&req);
+        p
+    });
+    let channel = parsed
+        .as_ref()
+        .ok()
+        .and_then(|p| p.str("channel").or_else(|| p.str("channel_id")));
 
     let failure = shared.world().take_failure(&method);
     let mut injected = None;
@@ -86,7 +92,7 @@ pub(crate) async fn handle(
 }
 
 /// The reply an injected failure asks for, or `None` for a pure delay.
-fn injected_reply(f: &super::state::Failure) -> Option<Reply> {
+pub(crate) fn injected_reply(f: &super::state::Failure) -> Option<Reply> {
     let status = f.http_status;
     let mut reply = match (&f.error, status) {
         _ if f.body.is_some() => Reply {
@@ -108,7 +114,7 @@ fn injected_reply(f: &super::state::Failure) -> Option<Reply> {
     Some(reply)
 }
 
-fn respond(reply: Reply) -> HttpResponse {
+pub(crate) fn respond(reply: Reply) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(reply.status)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = HttpResponse::build(status);

@@ -92,6 +92,55 @@ pub(crate) fn interpret(
     }
 }
 
+/// Turns the answer of a file's upload URL into success or the [`SlackError`] it means.
+/// Slack's file host answers `200 OK - <length>`; a 4xx (other than 429) means the URL
+/// expired or was refused ([`SlackError::UploadRefused`]); 429, 5xx and anything that is
+/// not that answer are read as for the Web API (retried).
+pub(crate) fn interpret_upload(
+    method: &'static str,
+    status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+    sent: usize,
+) -> Result<(), SlackError> {
+    if status == 429 || (!(200..300).contains(&status) && !(400..500).contains(&status)) {
+        return interpret(method, status, retry_after, body).map(drop);
+    }
+    if (400..500).contains(&status) {
+        return Err(SlackError::UploadRefused {
+            method,
+            status,
+            detail: format!("HTTP {status}"),
+        });
+    }
+    // `OK - 1234`: the host took that many bytes. A bare `OK` is taken at its word.
+    let text = std::str::from_utf8(body).unwrap_or_default().trim();
+    let took = match text.strip_prefix("OK").map(str::trim) {
+        Some("") => None,
+        Some(rest) => rest
+            .strip_prefix('-')
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .map(Some)
+            .ok_or_else(|| not_ok(method))?,
+        None => return Err(not_ok(method)),
+    };
+    match took {
+        Some(took) if took != sent => Err(SlackError::UploadRefused {
+            method,
+            status,
+            detail: format!("took {took} of {sent} bytes"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn not_ok(method: &'static str) -> SlackError {
+    SlackError::NotSlack {
+        method,
+        detail: "not an `OK - <length>` answer".to_owned(),
+    }
+}
+
 /// `warning` (comma-joined) and `response_metadata.warnings`, deduplicated, in order.
 fn warnings(object: &Map<String, Value>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -211,6 +260,47 @@ mod tests {
             (e.code(), e.class()),
             ("unexpected_response", ErrorClass::Other)
         );
+    }
+
+    #[test]
+    fn upload_answers_are_classified() {
+        const U: &str = "upload_url";
+        assert_eq!(interpret_upload(U, 200, None, b"OK - 1234", 1234), Ok(()));
+        assert_eq!(interpret_upload(U, 200, None, b"OK - 1234\n", 1234), Ok(()));
+        assert_eq!(interpret_upload(U, 200, None, b"OK", 7), Ok(()));
+        // Another length arrived: the file is broken, start over.
+        let e = interpret_upload(U, 200, None, b"OK - 10", 1234).unwrap_err();
+        assert_eq!(
+            (e.code(), e.class()),
+            ("upload_refused", ErrorClass::RetryLater)
+        );
+        // An expired, used or unknown URL.
+        for status in [400, 403, 404, 410] {
+            let e = interpret_upload(U, status, None, b"Not Found", 5).unwrap_err();
+            assert_eq!(
+                (e.code(), e.class(), e.method()),
+                ("upload_refused", ErrorClass::RetryLater, U),
+                "{status}"
+            );
+        }
+        let e = interpret_upload(U, 429, Some("3"), b"", 5).unwrap_err();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        let e = interpret_upload(U, 503, None, b"<html>", 5).unwrap_err();
+        assert_eq!((e.code(), e.class()), ("http_503", ErrorClass::RetryLater));
+        // Not the file host's answer (a proxy's page, Slack JSON, nothing).
+        for body in [
+            &b"<html>ok</html>"[..],
+            b"",
+            br#"{"ok":false,"error":"x"}"#,
+            b"OKAY",
+            b"OK - many",
+        ] {
+            let e = interpret_upload(U, 200, None, body, 5).unwrap_err();
+            assert_eq!(
+                (e.code(), e.class()),
+                ("invalid_response", ErrorClass::RetryLater)
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::response::{interpret, Envelope};
+use super::response::{interpret, interpret_upload, Envelope};
 use super::SlackApi;
 use crate::slack::error::SlackError;
 
@@ -113,13 +113,72 @@ impl SlackApi {
                 })
             }
         };
+        self.count(METHOD, &result);
+        result
+    }
+
+    /// Counts one call by method and outcome (`ok` or the error code).
+    fn count<T>(&self, method: &str, result: &Result<T, SlackError>) {
         if let Some(CallCounter(counter)) = &self.calls {
-            let outcome = match &result {
-                Ok(()) => "ok",
+            let outcome = match result {
+                Ok(_) => "ok",
                 Err(e) => e.code(),
             };
-            counter.with_label_values(&[METHOD, outcome]).inc();
+            counter.with_label_values(&[method, outcome]).inc();
         }
+    }
+
+    /// POSTs a file's bytes to its upload URL (no token: the URL is the credential) as a
+    /// raw `application/octet-stream` body, which Slack's file host takes like a
+    /// multipart `file` field. The URL never reaches logs or errors.
+    pub(super) async fn send_upload(
+        &self,
+        upload_url: &SecretString,
+        bytes: &[u8],
+    ) -> Result<(), SlackError> {
+        const METHOD: &str = "upload_url";
+        let url = match url::Url::parse(upload_url.expose_secret()) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") => url,
+            _ => {
+                let result = Err(SlackError::Decode {
+                    method: METHOD,
+                    detail: "the upload URL is not an http(s) URL".to_owned(),
+                });
+                self.count(METHOD, &result);
+                return result;
+            }
+        };
+        let timeout = self.timeout_of(METHOD);
+        let send = HTTP
+            .with(Clone::clone)
+            .post(url.as_str())
+            .timeout(timeout)
+            .content_type("application/octet-stream")
+            .send_body(actix_web::web::Bytes::copy_from_slice(bytes));
+        let exchange = async move {
+            let mut resp = send.await.map_err(|e| transport_error(METHOD, e))?;
+            let status = resp.status().as_u16();
+            let retry_after = retry_after(&resp);
+            // The answer is a short line; a large body is not the file host's.
+            let body = resp
+                .body()
+                .limit(64 * 1024)
+                .await
+                .map_err(|e| payload_error(METHOD, e))?;
+            Ok::<_, SlackError>((status, retry_after, body))
+        };
+        let result = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| SlackError::Timeout { method: METHOD })
+            .and_then(|r| r)
+            .and_then(|(status, retry_after, body)| {
+                interpret_upload(METHOD, status, retry_after.as_deref(), &body, bytes.len())
+            });
+        match &result {
+            Ok(()) => tracing::debug!(bytes = bytes.len(), "file bytes uploaded to Slack"),
+            Err(e) => tracing::debug!(code = e.code(), "file upload to Slack failed"),
+        }
+        self.count(METHOD, &result);
         result
     }
 
@@ -154,33 +213,14 @@ impl SlackApi {
                 .send_body(form),
         };
         let exchange = async move {
-            let mut resp = send.await.map_err(|e| match e {
-                awc::error::SendRequestError::Timeout => SlackError::Timeout { method },
-                e => SlackError::Connection {
-                    method,
-                    detail: e.to_string(),
-                },
-            })?;
+            let mut resp = send.await.map_err(|e| transport_error(method, e))?;
             let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let retry_after = retry_after(&resp);
             let body = resp
                 .body()
                 .limit(MAX_BODY_BYTES)
                 .await
-                .map_err(|e| match e {
-                    awc::error::PayloadError::Overflow => SlackError::NotSlack {
-                        method,
-                        detail: "response body too large".to_owned(),
-                    },
-                    e => SlackError::Connection {
-                        method,
-                        detail: e.to_string(),
-                    },
-                })?;
+                .map_err(|e| payload_error(method, e))?;
             Ok::<_, SlackError>((status, retry_after, body))
         };
         let exchanged = tokio::time::timeout(timeout, exchange)
@@ -195,15 +235,39 @@ impl SlackApi {
             }
             result
         });
-        if let Some(CallCounter(counter)) = &self.calls {
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(e) => e.code(),
-            };
-            counter.with_label_values(&[method, outcome]).inc();
-        }
+        self.count(method, &result);
         result
     }
+}
+
+fn transport_error(method: &'static str, e: awc::error::SendRequestError) -> SlackError {
+    match e {
+        awc::error::SendRequestError::Timeout => SlackError::Timeout { method },
+        e => SlackError::Connection {
+            method,
+            detail: e.to_string(),
+        },
+    }
+}
+
+fn payload_error(method: &'static str, e: awc::error::PayloadError) -> SlackError {
+    match e {
+        awc::error::PayloadError::Overflow => SlackError::NotSlack {
+            method,
+            detail: "response body too large".to_owned(),
+        },
+        e => SlackError::Connection {
+            method,
+            detail: e.to_string(),
+        },
+    }
+}
+
+fn retry_after<S>(resp: &awc::ClientResponse<S>) -> Option<String> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 pub(super) fn json_body<T: Serialize>(method: &'static str, value: &T) -> Result<Body, SlackError> {

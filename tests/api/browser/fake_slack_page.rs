@@ -236,3 +236,77 @@ async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
     b.shot("fake-slack-acknowledged").await;
     b.client.clone().close().await.unwrap();
 }
+
+/// A picture shared into a run card's thread with the product's upload flow is drawn in
+/// that thread, loaded from the fake, with its title as alt text, and the page passes axe.
+#[actix_web::test]
+async fn a_picture_uploaded_into_a_thread_is_drawn_there_and_the_page_passes_axe() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let env = crate::slack_client::Env::new();
+    let token = env.token(&["chat:write", "files:write"]).await;
+    let api = &env.api;
+    let card = api
+        .post_message(
+            &token,
+            &xtc_slack::slack::PostMessage {
+                channel: "C0FAKE0GEN1".into(),
+                text: "Load test finished".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Any real picture will do; the README's is at hand.
+    let picture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/fake-slack-channel.png"
+    ))
+    .unwrap();
+    let file = api
+        .upload_file(
+            &token,
+            &xtc_slack::slack::FileUpload {
+                filename: "chart.png",
+                title: "Throughput and P95 of the run",
+                bytes: &picture,
+                channel_id: "C0FAKE0GEN1",
+                thread_ts: Some(&card.ts),
+                initial_comment: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    b.goto(&format!("{}/_fake/?channel=general", env.fake.base_url()))
+        .await;
+    let img = format!(
+        "#thread-{} img[alt='Throughput and P95 of the run']",
+        card.ts.replace('.', "\\.")
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let width = loop {
+        let width = b
+            .client
+            .execute(
+                "const i = document.querySelector(arguments[0]); \
+                 return i && i.complete && i.naturalWidth > 0 \
+                   ? [i.naturalWidth, i.getBoundingClientRect().width] : null;",
+                vec![json!(img)],
+            )
+            .await
+            .unwrap();
+        if !width.is_null() || Instant::now() > deadline {
+            break width;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (natural, drawn) = (width[0].as_f64().unwrap(), width[1].as_f64().unwrap());
+    assert!(natural > 100.0, "{} not loaded: {width}", file.id);
+    assert!(drawn <= 560.0 && drawn > 0.0, "not sized to fit: {width}");
+    b.audit("fake-slack-uploaded-picture").await;
+    b.fit_height().await;
+    b.shot("fake-slack-uploaded-picture").await;
+    b.client.clone().close().await.unwrap();
+}

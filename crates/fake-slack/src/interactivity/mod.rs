@@ -515,6 +515,7 @@ mod tests {
             user: "U0FAKEBOT01".into(),
             received_at: Utc::now(),
             edits: vec![],
+            files: vec![],
         });
         (w, ts)
     }

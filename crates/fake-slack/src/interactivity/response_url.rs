@@ -174,6 +174,7 @@ impl World {
                 user: self.config.bot_user_id.clone(),
                 received_at: wall,
                 edits: Vec::new(),
+                files: Vec::new(),
             });
         } else {
             ephemeral = true;
