@@ -22,6 +22,8 @@ const INCOMPLETE: &str = "configuration incomplete: ";
 const MUTED: &str = "muted by ";
 const STALE: &str = "stale result: ";
 const TEMPLATE: &str = "template error: ";
+const CHARTS_NEED_SCOPE: &str = "no chart: the Slack installation lacks files:write";
+const CHARTS_NEED_MEMBER: &str = "no chart: the app is not a member of this channel";
 const NOT_FOUND_AFTER_REINSTALL: &str = " after the re-install; choose a target channel that \
                                          exists there";
 /// How a mute's end and a stale result's times are written.
@@ -80,6 +82,11 @@ pub enum DeliveryReason {
         over: Option<String>,
         last: Box<DeliveryReason>,
     },
+    /// A report chart for an installation made without `files:write`.
+    ChartsNeedScope,
+    /// A report chart for a channel the app is not a member of (sharing a file needs
+    /// membership; posting messages does not).
+    ChartsNeedMember,
     /// A Slack error code, or any text this version does not know.
     Slack(String),
 }
@@ -149,6 +156,8 @@ impl DeliveryReason {
             }
             "token_expired (refresh will be retried)" => Some(Self::TokenRefreshRetried),
             "database unavailable" => Some(Self::DatabaseUnavailable),
+            CHARTS_NEED_SCOPE => Some(Self::ChartsNeedScope),
+            CHARTS_NEED_MEMBER => Some(Self::ChartsNeedMember),
             "Slack is failing for this workspace; waiting for it to recover" => {
                 Some(Self::AwaitingProbe)
             }
@@ -289,6 +298,18 @@ impl DeliveryReason {
                  the channel was busy. Nothing to do."
                     .to_owned()
             }
+            Self::ChartsNeedScope => {
+                "No chart: this Slack installation was made without the files:write permission, \
+                 so report charts cannot be uploaded (the report itself was posted). Set up the \
+                 Slack integration again to add charts."
+                    .to_owned()
+            }
+            Self::ChartsNeedMember => {
+                "No chart: Slack shares files only in channels the app is a member of (the \
+                 report itself was posted). Invite the app to this channel (/invite) to get \
+                 report charts here."
+                    .to_owned()
+            }
             Self::NoIntegration | Self::IntegrationRemoved => {
                 "Not sent: the Slack integration was removed before this message went out. Set \
                  up the Slack integration again to receive the next notifications."
@@ -404,6 +425,8 @@ impl fmt::Display for DeliveryReason {
                 }
                 write!(f, ": {last}")
             }
+            Self::ChartsNeedScope => f.write_str(CHARTS_NEED_SCOPE),
+            Self::ChartsNeedMember => f.write_str(CHARTS_NEED_MEMBER),
             Self::Slack(code) => f.write_str(code),
         }
     }
@@ -462,6 +485,8 @@ mod tests {
                 over: Some("6h 0m".into()),
                 last: Box::new(R::DatabaseUnavailable),
             },
+            R::ChartsNeedScope,
+            R::ChartsNeedMember,
             R::Slack("channel_not_found".into()),
             R::Slack("something new".into()),
         ]

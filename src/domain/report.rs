@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The outbox `event_type` of a report's chart (a delivery of its own, after the report).
+pub const REPORT_CHART: &str = "report_chart";
+
 /// The `action_id` of the "Set as baseline" button on a reported run's card.
 pub const SET_BASELINE_ACTION: &str = "baseline.set";
 

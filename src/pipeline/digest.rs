@@ -13,6 +13,7 @@
 
 use chrono::NaiveDateTime;
 
+use crate::domain::report::REPORT_CHART;
 use super::events::Payload;
 use super::message_names::names_of;
 use super::render::MessageNames;
@@ -41,7 +42,8 @@ fn joinable(d: &Delivery, payload: &Payload, has_card: bool) -> bool {
         Payload::Scenario(sc) => !sc.change.card_only(),
         Payload::IncidentAction(_) | Payload::BaselineSet(_) => false,
     };
-    alone && !(d.threads && has_card)
+    // A chart is a file, not a message a digest could hold.
+    alone && d.event_type != REPORT_CHART && !(d.threads && has_card)
 }
 
 /// The deliveries to merge into a digest with `head` (whose payload is `head_payload`):

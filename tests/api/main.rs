@@ -30,6 +30,7 @@ mod process_exit;
 mod registry;
 mod report_settings;
 mod retention;
+mod report_card;
 mod rules;
 mod shutdown;
 mod slack_client;

@@ -137,7 +137,7 @@ test_both_backends! {
 
 /// Installs acme's integration as an installation made before charts: the authorize URL
 /// asks for the old scopes, so Slack grants those.
-async fn install_with_old_scopes(app: &TestApp, admin: &str) {
+pub(crate) async fn install_with_old_scopes(app: &TestApp, admin: &str) {
     let authorize = app.install_url("/api/v1/orgs/acme", admin).await;
     let mut url = url::Url::parse(&authorize).unwrap();
     let pairs: Vec<(String, String)> = url

@@ -34,6 +34,22 @@ impl SlackChannel {
             .optional()
     }
 
+    /// The ID of the live public channel named `name` (without `#`) in a workspace.
+    pub fn id_by_name(
+        conn: &mut DbConnection,
+        team_id: &str,
+        name: &str,
+    ) -> QueryResult<Option<String>> {
+        slack_channels::table
+            .filter(slack_channels::team_id.eq(team_id))
+            .filter(slack_channels::name.eq(name))
+            .filter(slack_channels::is_deleted.eq(false))
+            .filter(slack_channels::is_private.eq(false))
+            .select(slack_channels::channel_id)
+            .first_row(conn)
+            .optional()
+    }
+
     /// The known channels with these IDs, in any workspace (Slack channel IDs are unique).
     pub fn find_by_channel_ids(
         conn: &mut DbConnection,

@@ -8,6 +8,7 @@
 //! page or redirect (post/redirect/get, with one-shot notices in the session).
 
 mod actions;
+mod baselines;
 #[cfg(test)]
 mod contrast;
 pub mod cookies;
@@ -61,6 +62,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, ui: &Ui) {
         .route(
             &format!("{project}/mutes/{{scenario}}/end"),
             web::post().to(end_mute_route),
+        )
+        .route(
+            &format!("{project}/baselines/pin"),
+            web::post().to(baselines::pin_route),
+        )
+        .route(
+            &format!("{project}/baselines/unpin"),
+            web::post().to(baselines::unpin_route),
         );
     // The same pages and forms at both levels.
     for base in [org, project] {

@@ -3,6 +3,7 @@
 //! outcome ([`record`]: sent / retry later / failed / integration broken). Claiming what
 //! is due is [`claim`].
 
+mod chart;
 mod claim;
 mod prepare;
 mod record;

@@ -13,6 +13,7 @@ use crate::db::models::slack_thread::SlackThread;
 use crate::db::unreadable::{note_unreadable, write_json};
 use crate::db::{now, write_tx, DbError};
 use crate::domain::delivery_reason::DeliveryReason;
+use crate::domain::report::REPORT_CHART;
 use crate::pipeline::events::Payload;
 use crate::pipeline::incidents;
 use crate::pipeline::render::{Card, CardControls};
@@ -56,6 +57,9 @@ pub(super) async fn send(
     p: Prepared,
     token: &SecretString,
 ) -> Record {
+    if d.event_type == REPORT_CHART {
+        return super::chart::send(deps, d, &p, token).await;
+    }
     if !p.digest.is_empty() {
         return send_digest(deps, d, &p, token).await;
     }

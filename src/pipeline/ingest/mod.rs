@@ -13,7 +13,8 @@ use crate::db::unreadable::write_json;
 use crate::db::DbConnection;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
-use crate::domain::report::BaselineRun;
+use crate::domain::delivery_reason::DeliveryReason;
+use crate::domain::report::{BaselineRun, REPORT_CHART};
 use crate::domain::rules::{self, EventKind, Route};
 use crate::domain::settings::Effective;
 
@@ -132,6 +133,26 @@ fn outbox_rows(
     routes
         .iter()
         .map(|r| base(r.channel.address(), Some(r.channel.display()), Some(r)))
+        .collect()
+}
+
+/// A report's chart goes after the report into each channel the report is sent to (a
+/// skipped row for an installation that cannot upload files, so the log says why).
+fn chart_rows(report_rows: &[NewDelivery], effective: &Effective) -> Vec<NewDelivery> {
+    report_rows
+        .iter()
+        .filter(|r| r.status == DeliveryStatus::Pending && !r.channel.is_empty())
+        .map(|r| {
+            let mut row = NewDelivery {
+                event_type: REPORT_CHART.to_owned(),
+                mention: None,
+                ..r.clone()
+            };
+            if !effective.posts_charts() {
+                row.skip(&DeliveryReason::ChartsNeedScope);
+            }
+            row
+        })
         .collect()
 }
 
@@ -407,7 +428,7 @@ fn plan_load_test(
         received_at: now_naive,
         body_sha256: Some(ev.fingerprint.clone()),
     };
-    let deliveries = outbox_rows(
+    let mut deliveries = outbox_rows(
         effective,
         key.as_str(),
         (org, project),
@@ -416,6 +437,14 @@ fn plan_load_test(
         regressed,
         now_naive,
     );
+    let charted = ev
+        .report
+        .as_ref()
+        .is_some_and(|r| r.series.is_some() && reports::is_final(ev.event_type, r));
+    if charted && effective.charts.value {
+        let charts = chart_rows(&deliveries, effective);
+        deliveries.extend(charts);
+    }
     Ok(LoadTestPlan {
         previous_version: existing.map(|r| r.version),
         row,

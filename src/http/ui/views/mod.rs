@@ -19,7 +19,8 @@ use self::rules::RulesBox;
 use super::session::{Flash, Notice};
 use crate::domain::delivery_reason::error_message;
 use crate::services::delivery_log::MuteEntry;
-use crate::services::slack_config::{Scope, WarningView};
+use crate::domain::report::Metric;
+use crate::services::slack_config::{DefinitionView, Scope, WarningView};
 /// One line of the test-message results.
 #[derive(Serialize)]
 struct TestLine {
@@ -84,6 +85,8 @@ pub struct SettingsPage {
     deliveries: Vec<DeliveryLine>,
     /// Muted monitoring incidents, each with its "End mute" form.
     mutes: Vec<MuteLine>,
+    /// Projects: each definition's newest run and pinned baseline.
+    definitions: Vec<DefinitionLine>,
     /// Organization page: the log's filters.
     log_filters: Option<LogFilters>,
     /// The form was refused: nothing was saved.
@@ -95,6 +98,27 @@ pub struct SettingsPage {
     /// integration can be set up (the page says so instead of offering the button).
     slack_app: bool,
     urls: Urls,
+}
+
+/// A test definition on the project page: its newest reported run and its baseline.
+#[derive(Serialize)]
+pub struct DefinitionLine {
+    definition: String,
+    latest_id: String,
+    latest_when: String,
+    latest_p95: Option<String>,
+    /// The pinned run, who pinned it and when; `None`: runs compare with the run before.
+    pinned: Option<PinnedLine>,
+    /// The newest run can be pinned (it is not the baseline already).
+    can_pin_latest: bool,
+}
+
+#[derive(Serialize)]
+pub struct PinnedLine {
+    load_test_id: String,
+    set_by: String,
+    set_at: String,
+    p95: Option<String>,
 }
 
 /// A muted incident on the settings page.
@@ -123,6 +147,30 @@ impl SettingsPage {
         if filters.is_some() {
             self.log_filters = filters;
         }
+    }
+
+    /// Lists a project's definitions with their newest runs and baselines.
+    pub fn set_definitions(&mut self, definitions: &[DefinitionView]) {
+        let p95 = |s: Option<f64>| s.map(|v| Metric::P95.show(v));
+        self.definitions = definitions
+            .iter()
+            .map(|d| DefinitionLine {
+                definition: d.definition.clone(),
+                latest_id: d.latest.load_test_id.clone(),
+                latest_when: d.latest.reported_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                latest_p95: p95(d.latest.figures.get(Metric::P95)),
+                can_pin_latest: d
+                    .baseline
+                    .as_ref()
+                    .is_none_or(|b| b.load_test_id != d.latest.load_test_id),
+                pinned: d.baseline.as_ref().map(|b| PinnedLine {
+                    load_test_id: b.load_test_id.clone(),
+                    set_by: b.set_by.clone(),
+                    set_at: b.set_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    p95: p95(b.summary.as_ref().and_then(|s| s.p95_ms)),
+                }),
+            })
+            .collect();
     }
 
     /// Lists the active mutes (the organization page: of all its projects).

@@ -119,6 +119,7 @@ pub fn org_page(
         test_results: test_lines(flash),
         deliveries: deliveries.iter().map(|d| delivery_line(d, true)).collect(),
         mutes: Vec::new(),
+        definitions: Vec::new(),
         log_filters: Some(log_filters),
         rejected: form.is_some(),
         projects,

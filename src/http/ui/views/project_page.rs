@@ -178,6 +178,7 @@ pub fn project_page(
         test_results: test_lines(flash),
         deliveries: deliveries.iter().map(|d| delivery_line(d, false)).collect(),
         mutes: Vec::new(),
+        definitions: Vec::new(),
         log_filters: None,
         rejected: form.is_some(),
         projects: Vec::new(),
