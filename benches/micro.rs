@@ -1,11 +1,13 @@
-//! Criterion micro-benchmarks of the two pure hot spots of every event: settings
-//! resolution and message rendering. `cargo bench --bench micro`.
+//! Criterion micro-benchmarks of the two pure hot spots of every event, settings
+//! resolution and message rendering, and of the report chart (one per reported run).
+//! `cargo bench --bench micro`.
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
+use xtc_slack::chart::{render_png, sample::sample_run};
 use xtc_slack::domain::channel::TargetChannel;
 use xtc_slack::domain::lifecycle::{LoadTestEventType, LoadTestState};
 use xtc_slack::domain::settings::{
@@ -98,5 +100,18 @@ fn rendering(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, resolution, rendering);
+/// The report chart with the API's largest series: 2,000 points each.
+fn chart(c: &mut Criterion) {
+    let run = sample_run(2_000);
+    let input = run.input();
+    let mut group = c.benchmark_group("chart");
+    // A chart takes tens of milliseconds: fewer samples keep the group to a few seconds.
+    group.sample_size(20);
+    group.bench_function("render PNG, 2000 points", |b| {
+        b.iter(|| render_png(black_box(&input)).expect("a chart"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, resolution, rendering, chart);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! Command line: `serve`, `migrate`, `token create|list|revoke`, `db backup`, `fake-slack`. The bench
-//! harness is its own binary, `xtc-slack-bench` (crates/bench).
+//! harness is its own binary, `xtc-slack-bench` (crates/bench); the hidden `bench-chart` is the
+//! part of it that runs inside the product (its `chart` phase).
 
 use std::process::ExitCode;
 
@@ -41,6 +42,20 @@ pub enum Command {
     Db {
         #[command(subcommand)]
         action: DbCommand,
+    },
+    /// Renders the report chart of a sample run `--runs` times and prints, as JSON, the
+    /// microseconds of each render and this process's peak RSS before and after (for
+    /// `xtc-slack-bench --only chart`).
+    #[command(hide = true)]
+    BenchChart {
+        /// Points per series.
+        #[arg(long, default_value_t = 2_000)]
+        points: usize,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Also write the chart to this file.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -101,6 +116,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Db {
             action: DbCommand::Backup { database, to },
         } => backup(&database, &to),
+        Command::BenchChart { points, runs, out } => bench_chart(points, runs, out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,6 +184,47 @@ fn backup(database: &DatabaseArgs, to: &std::path::Path) -> Result<(), StartupEr
         ),
     }
     Ok(())
+}
+
+fn bench_chart(
+    points: usize,
+    runs: usize,
+    out: Option<&std::path::Path>,
+) -> Result<(), StartupError> {
+    use crate::chart::{render_png, sample::sample_run};
+    let run = sample_run(points);
+    let input = run.input();
+    let chart_failed = |e: crate::chart::ChartError| StartupError::Io(std::io::Error::other(e));
+    let rss_before_kb = peak_rss_kb();
+    let mut render_us = Vec::with_capacity(runs);
+    let mut png = Vec::new();
+    for _ in 0..runs.max(1) {
+        let started = std::time::Instant::now();
+        png = render_png(&input).map_err(chart_failed)?;
+        render_us.push(started.elapsed().as_micros() as u64);
+    }
+    if let Some(path) = out {
+        std::fs::write(path, &png)?;
+    }
+    let report = serde_json::json!({
+        "points": points,
+        "png_bytes": png.len(),
+        "render_us": render_us,
+        "rss_before_kb": rss_before_kb,
+        "peak_rss_kb": peak_rss_kb(),
+    });
+    println!("{report}");
+    Ok(())
+}
+
+/// This process's peak resident set size (Linux `VmHWM`), in KiB; `None` elsewhere.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 fn token(action: TokenCommand) -> Result<(), StartupError> {

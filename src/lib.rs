@@ -2,6 +2,7 @@
 
 pub(crate) mod actors;
 pub mod auth;
+pub mod chart;
 pub mod cli;
 pub mod crypto;
 pub mod db;

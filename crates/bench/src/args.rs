@@ -19,6 +19,7 @@ pub enum Phase {
     Flood,
     Directory,
     History,
+    Chart,
 }
 
 /// Options of `xtc-slack-bench`.
@@ -45,7 +46,10 @@ pub enum Phase {
                   channels, its channel directory's build, then warm saves;\n\
                   \x20 7. history (opt-in, several minutes): --history deliveries seeded into a \
                   fresh database, then e2e, the delivery-log pages and ingest on it and on an \
-                  empty database, side by side.",
+                  empty database, side by side;\n\
+                  \x20 8. chart: the report chart of --chart-points points rendered --chart-runs \
+                  times by the server binary's hidden `bench-chart` command, in a process of its \
+                  own: time per chart and peak memory (a second or two; --chart-runs 0 skips).",
     after_help = "Build first, so the server binary is current: \
                   `cargo build --release -p xtc-slack -p xtc-slack-bench && \
                   target/release/xtc-slack-bench`. The default phases take about 3 minutes."
@@ -64,7 +68,7 @@ pub struct BenchArgs {
     pub postgres_url: Option<String>,
 
     /// Run only these phases (comma-separated: ingest, steady, e2e, burst, flood,
-    /// directory, history); their size flags still apply, and the opt-in ones still need
+    /// directory, history, chart); their size flags still apply, and the opt-in ones still need
     /// theirs (`--only history --history 5000000`).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Phase>,
@@ -160,6 +164,13 @@ pub struct BenchArgs {
     /// History phase: requests per delivery-log page (project page and organization page).
     #[arg(long, default_value_t = 50)]
     pub log_requests: usize,
+
+    /// Chart phase: renders of the report chart (0 skips).
+    #[arg(long, default_value_t = 50)]
+    pub chart_runs: usize,
+    /// Chart phase: points per series (the API allows at most 2,000).
+    #[arg(long, default_value_t = 2_000)]
+    pub chart_points: usize,
 }
 
 impl BenchArgs {
@@ -173,6 +184,7 @@ impl BenchArgs {
             Phase::Flood => self.flood > 0,
             Phase::Directory => self.directory_channels > 0,
             Phase::History => self.history > 0,
+            Phase::Chart => self.chart_runs > 0,
         };
         sized && (self.only.is_empty() || self.only.contains(&phase))
     }

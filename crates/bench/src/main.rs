@@ -3,7 +3,8 @@
 //! measured: ingest throughput and latency, steady-rate latency, end-to-end latency (202 →
 //! `chat.postMessage` received by the fake), a burst and a flood into one rate-limited
 //! channel, peak RSS of the server, start-up time on an existing database, and (opt-in)
-//! saves in a workspace of many channels and the hot paths on a year of history.
+//! saves in a workspace of many channels and the hot paths on a year of history, and the
+//! report chart's rendering time and memory.
 //!
 //! It uses the product only from outside: the `xtc-slack` binary next to this one (the same
 //! `cargo build` builds both) or the one `--server` names, its `serve` and `token create`
@@ -34,7 +35,7 @@ use clap::Parser as _;
 
 use args::{BenchArgs, BenchBackend, Phase};
 use env::{Env, EnvSpec};
-use phases::{burst, directory, e2e, flood, history, ingest, steady};
+use phases::{burst, chart, directory, e2e, flood, history, ingest, steady};
 use report::{row, Report, Row};
 use stats::ms;
 
@@ -150,6 +151,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.runs(Phase::History) {
         let r = history::run(exe, args).await;
         record(&mut report, "history", started, r);
+    }
+    if args.runs(Phase::Chart) {
+        let r = chart::run(exe, args.chart_points, args.chart_runs);
+        record(&mut report, "chart", started, r);
     }
     report.print(started.elapsed());
     Ok(())

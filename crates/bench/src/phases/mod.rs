@@ -1,6 +1,7 @@
 //! The phases, one module each; `crate::run` runs them in order.
 
 pub mod burst;
+pub mod chart;
 pub mod directory;
 pub mod e2e;
 pub mod flood;
