@@ -224,6 +224,11 @@ impl SubjectKey {
         let (id, n) = stored.strip_prefix("sc:")?.rsplit_once(':')?;
         Some((id, n.parse().ok()?))
     }
+
+    /// The load test of a stored load-test subject key (`lt:{id}`).
+    pub fn load_test_of(stored: &str) -> Option<&str> {
+        stored.strip_prefix("lt:")
+    }
 }
 
 #[cfg(test)]

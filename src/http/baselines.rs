@@ -27,10 +27,7 @@ pub struct BaselineBody {
     pub load_test_id: String,
 }
 
-fn project_scope(
-    auth: &Authenticated,
-    (org, project): (&str, &str),
-) -> Result<Scope, ApiError> {
+fn project_scope(auth: &Authenticated, (org, project): (&str, &str)) -> Result<Scope, ApiError> {
     let org = params::org(org)?;
     let project = params::project(project)?;
     auth.require_admin(AdminTarget::Project(&org, &project))?;

@@ -236,9 +236,8 @@ impl From<crate::services::slack_config::ConfigError> for ApiError {
                 message,
                 errors: errors.iter().map(|e| json!(e)).collect(),
             },
-            ConfigError::InvalidRule { field, message } | ConfigError::Invalid { field, message } => {
-                ApiError::field(field, message)
-            }
+            ConfigError::InvalidRule { field, message }
+            | ConfigError::Invalid { field, message } => ApiError::field(field, message),
             ConfigError::SlackNotConfigured => ApiError::SlackNotConfigured,
             ConfigError::Incomplete { message, missing } => {
                 ApiError::IncompleteConfig { message, missing }

@@ -142,7 +142,9 @@ async fn set_baseline(
             count("ignored");
             if let Some(url) = response_url {
                 let services = state.services.clone();
-                actix_web::rt::spawn(async move { svc::tell_text(&services, &url, &message).await });
+                actix_web::rt::spawn(
+                    async move { svc::tell_text(&services, &url, &message).await },
+                );
             }
             HttpResponse::Ok().finish()
         }
@@ -158,7 +160,11 @@ async fn set_baseline(
         Err(e) => {
             span.in_scope(|| tracing::error!(error = %e, "could not set a baseline"));
             count("error");
-            refuse(503, "unavailable", "the action could not be stored; try again")
+            refuse(
+                503,
+                "unavailable",
+                "the action could not be stored; try again",
+            )
         }
     }
 }

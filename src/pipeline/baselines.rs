@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::effective::load_effective;
 use super::events::{BaselineSetPayload, Payload};
-use super::render::{Card, Pinned};
+use super::render::Pinned;
 use super::reports::baseline_run;
 use crate::db::models::audit::AuditEntry;
 use crate::db::models::card_edit::{CardEdit, CardPlace};
@@ -26,15 +26,14 @@ use crate::domain::incident::Actor;
 use crate::domain::report::BaselineRun;
 use crate::domain::settings::IntegrationStatus;
 
-/// The stored card of a thread.
-const CARD_COLUMN: &str = "slack_threads.card";
-
 /// Why a run cannot become a baseline (nothing changed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PinRefusal {
     #[error("load test {0:?} is not a run of this project")]
     UnknownRun(String),
-    #[error("load test {0:?} has no final report with figures; only a reported run can be a baseline")]
+    #[error(
+        "load test {0:?} has no final report with figures; only a reported run can be a baseline"
+    )]
     NoFinalSummary(String),
     #[error("load test {load_test:?} is a run of the definition {actual:?}, not {asked:?}")]
     OtherDefinition {
@@ -109,8 +108,8 @@ pub fn pin(
     by: &PinnedBy<'_>,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<Result<Option<String>, PinRefusal>> {
-    let run = RunReport::find(conn, load_test_id)?
-        .filter(|r| r.org_id == org && r.project_id == project);
+    let run =
+        RunReport::find(conn, load_test_id)?.filter(|r| r.org_id == org && r.project_id == project);
     let Some(run) = run else {
         let known = LoadTestRow::find_by_id(conn, load_test_id)?
             .is_some_and(|r| r.org_id == org && r.project_id == project);
@@ -156,13 +155,9 @@ pub fn pin(
         }),
     )?;
     if let Some(old) = &previous {
-        mark_cards(conn, old, None, now)?;
+        mark_cards(conn, old, now)?;
     }
-    let pinned = Pinned {
-        by: by.shown.to_owned(),
-        at: now,
-    };
-    mark_cards(conn, load_test_id, Some(pinned), now)?;
+    mark_cards(conn, load_test_id, now)?;
     Ok(Ok(previous))
 }
 
@@ -187,16 +182,30 @@ pub fn unpin(
         "baseline.unset",
         &serde_json::json!({"definition": definition, "load_test_id": old.load_test_id}),
     )?;
-    mark_cards(conn, &old.load_test_id, None, now)?;
+    mark_cards(conn, &old.load_test_id, now)?;
     Ok(true)
 }
 
-/// Queues the edit of every card of the run (in its project's current workspace) to show
-/// whether it is the baseline.
+/// Whether a run card's run is its definition's pinned baseline (read where the card is
+/// rendered, like an incident's controls: never stored with the card).
+pub fn pinned_for(
+    conn: &mut DbConnection,
+    subject_key: &str,
+) -> diesel::QueryResult<Option<Pinned>> {
+    let Some(load_test_id) = SubjectKey::load_test_of(subject_key) else {
+        return Ok(None);
+    };
+    Ok(BaselineRow::of_run(conn, load_test_id)?.map(|b| Pinned {
+        by: b.set_by,
+        at: b.set_at.and_utc(),
+    }))
+}
+
+/// Queues the edit of every card of the run (in its project's current workspace), which
+/// then shows whether it is the baseline ([`pinned_for`]).
 fn mark_cards(
     conn: &mut DbConnection,
     load_test_id: &str,
-    pinned: Option<Pinned>,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<()> {
     let Some(run) = LoadTestRow::find_by_id(conn, load_test_id)? else {
@@ -215,13 +224,6 @@ fn mark_cards(
         if t.team_id != integration.team_id {
             continue;
         }
-        let Ok(mut card) = serde_json::from_str::<Card>(&t.card) else {
-            crate::db::unreadable::note_unreadable(CARD_COLUMN, &"a run card to mark");
-            continue;
-        };
-        card.pinned = pinned.clone();
-        let json = write_json(CARD_COLUMN, &card, "");
-        SlackThread::save_card(conn, &t.subject_key, &t.team_id, &t.channel, &json)?;
         let place = CardPlace {
             subject_key: &t.subject_key,
             team_id: &t.team_id,
@@ -232,7 +234,10 @@ fn mark_cards(
             project_id: &run.project_id,
             compact: effective.compact_messages.value,
         };
-        CardEdit::upsert(conn, &CardEdit::due_now(&place, json, now.naive_utc()))?;
+        CardEdit::upsert(
+            conn,
+            &CardEdit::due_now(&place, t.card.clone(), now.naive_utc()),
+        )?;
     }
     Ok(())
 }
@@ -335,7 +340,14 @@ pub fn apply_click(
             "This run is already the baseline of its definition.".into(),
         ));
     }
-    reply(conn, &run, click, thread.is_some(), (channel, channel_name), now)
+    reply(
+        conn,
+        &run,
+        click,
+        thread.is_some(),
+        (channel, channel_name),
+        now,
+    )
 }
 
 /// The one-line reply: an event of the load test and its outbox row, under the card (threads

@@ -122,10 +122,11 @@ async fn attempt(deps: &SenderDeps, edit: &CardEdit) -> Outcome {
             let thread = SlackThread::find(conn, &e2.subject_key, &e2.team_id, &e2.channel)?;
             let names = names_of(conn, &e2.org_id, &e2.project_id)?;
             let controls = super::incidents::controls_for(conn, &e2.subject_key)?;
-            Ok::<_, DbError>((installation, thread, names, controls))
+            let pinned = super::baselines::pinned_for(conn, &e2.subject_key)?;
+            Ok::<_, DbError>((installation, thread, names, (controls, pinned)))
         })
         .await;
-    let (installation, thread, names, controls) = match loaded {
+    let (installation, thread, names, (controls, pinned)) = match loaded {
         Ok(v) => v,
         Err(e) => {
             return Outcome::Retry {
@@ -146,11 +147,12 @@ async fn attempt(deps: &SenderDeps, edit: &CardEdit) -> Outcome {
             error: "the thread is gone".into(),
         };
     };
-    let Ok(card) = serde_json::from_str::<Card>(&edit.card) else {
+    let Ok(mut card) = serde_json::from_str::<Card>(&edit.card) else {
         return Outcome::Drop {
             error: "the stored card cannot be read".into(),
         };
     };
+    card.pinned = pinned;
     let controls = super::incidents::card_controls(
         &deps.cipher,
         controls,

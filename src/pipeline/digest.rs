@@ -13,7 +13,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::domain::report::REPORT_CHART;
 use super::events::Payload;
 use super::message_names::names_of;
 use super::render::MessageNames;
@@ -21,6 +20,7 @@ use crate::db::models::delivery::Delivery;
 use crate::db::models::event::EventRow;
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::{DbConnection, DbError};
+use crate::domain::report::REPORT_CHART;
 
 /// Most events in one digest: 25 short lines read at a glance, and a digest in the making
 /// (events, rendered blocks) stays small while many channels build one at the same time.

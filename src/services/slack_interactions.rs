@@ -145,11 +145,12 @@ pub fn parse(body: &[u8]) -> Result<Interaction, ParseError> {
         return Err(ParseError::Incomplete);
     };
     if first.action_id == SET_BASELINE_ACTION {
-        return baseline_click(first, raw.team, raw.user, raw.container, raw.channel)
-            .map(|click| Interaction::SetBaseline {
+        return baseline_click(first, raw.team, raw.user, raw.container, raw.channel).map(
+            |click| Interaction::SetBaseline {
                 click,
                 response_url: raw.response_url,
-            });
+            },
+        );
     }
     let Some(action) = Action::from_action_id(&first.action_id) else {
         return Ok(
@@ -199,9 +200,7 @@ fn baseline_click(
     let (Some(team), Some(user), Some(container)) = (team, user, container) else {
         return Err(ParseError::Incomplete);
     };
-    let channel_id = container
-        .channel_id
-        .or_else(|| channel.and_then(|c| c.id));
+    let channel_id = container.channel_id.or_else(|| channel.and_then(|c| c.id));
     let (Some(channel_id), Some(message_ts), Some(load_test_id)) =
         (channel_id, container.message_ts, action.value.clone())
     else {

@@ -37,7 +37,10 @@ async fn app_for_reports(backend: Backend) -> Option<(TestApp, String)> {
 /// A run of the definition `checkout-peak` from start to its final report with `summary`
 /// (and `series`, when given), at `day` of November.
 async fn run(app: &TestApp, lt: &str, day: u32, summary: Value, series: Option<Value>) {
-    for (i, kind) in ["started", "running", "finished", "report_available"].iter().enumerate() {
+    for (i, kind) in ["started", "running", "finished", "report_available"]
+        .iter()
+        .enumerate()
+    {
         let mut body = json!({
             "event_id": format!("{lt}-{i}"), "org": "acme", "project": "webshop", "type": kind,
             "occurred_at": format!("2026-11-{day:02}T10:0{i}:00Z"),
@@ -101,7 +104,7 @@ crate::test_both_backends! {
         // Only the regressed run's report reaches #perf, with its one ping.
         let perf = messages(&app, "perf", 1).await;
         assert_eq!(perf.len(), 1, "{perf:#?}");
-        assert_eq!(perf[0]["mentions"], json!(["<!here>"]), "{:#}", perf[0]);
+        assert_eq!(perf[0]["mentions"], json!(["@here"]), "{:#}", perf[0]);
         assert!(shown(&perf[0]).contains("Regression"), "{:#}", perf[0]);
 
         // A run back to normal: compared with the previous (regressed) run.
@@ -112,7 +115,9 @@ crate::test_both_backends! {
         assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
         assert_eq!(messages(&app, "perf", 0).await.len(), 1);
     }
+}
 
+crate::test_both_backends! {
     async fn admins_pin_and_unpin_baselines_and_bad_pins_are_refused(app: TestApp) {
         let Some((app, admin)) = app_for_reports(app.backend).await else { return };
         run(&app, "lt-1", 20, figures(723.0, 400.0), None).await;
@@ -167,7 +172,9 @@ crate::test_both_backends! {
         let other = app.project_admin_token("acme", "other");
         assert_eq!(app.call(Method::GET, BASELINES, Some(&other), None).await.0, 403);
     }
+}
 
+crate::test_both_backends! {
     async fn set_as_baseline_in_slack_pins_the_run_replies_and_moves_the_mark(app: TestApp) {
         let Some((app, admin)) = app_for_reports(app.backend).await else { return };
         run(&app, "lt-1", 20, figures(723.0, 400.0), None).await;
@@ -206,13 +213,16 @@ crate::test_both_backends! {
         assert_eq!(body["baselines"][0]["load_test_id"], "lt-2", "{body}");
 
         // A forged value (another run than the card's) is refused.
+        let old = card_of(&app, "lt-1", |s| s.contains("baseline.set")).await;
         let forged = app.fake_post("/interactions", json!({
-            "channel": second["channel"], "ts": second["ts"], "action_id": "baseline.set",
-            "user": SAM, "value": "lt-1",
+            "channel": old["channel"], "ts": old["ts"], "action_id": "baseline.set",
+            "user": SAM, "value": "lt-2",
         })).await;
         assert_eq!(forged["status"], 403, "{forged}");
     }
+}
 
+crate::test_both_backends! {
     async fn a_reports_series_becomes_a_chart_in_its_thread(app: TestApp) {
         let Some((app, admin)) = app_for_reports(app.backend).await else { return };
         // Sharing a file needs membership (messages do not).
@@ -246,7 +256,9 @@ crate::test_both_backends! {
         assert_eq!(perf_chart["attempts"], 1, "not retried: {perf_chart:#}");
         assert_eq!(messages(&app, "perf", 1).await.len(), 1, "the report itself went out");
     }
+}
 
+crate::test_both_backends! {
     async fn an_installation_without_files_write_gets_no_chart_and_a_warning(app: TestApp) {
         let Some((app, admin)) = app_for_reports(app.backend).await else { return };
         app.fake_post("/channels", json!({"name": "load-tests", "is_member": true})).await;

@@ -36,8 +36,14 @@ pub(super) async fn pin_route(
                 "Name the load test run to pin as the baseline.".to_owned(),
             ));
         }
-        svc::set_baseline(&state.services, &user.principal, &scope, &form.definition, run)
-            .await?;
+        svc::set_baseline(
+            &state.services,
+            &user.principal,
+            &scope,
+            &form.definition,
+            run,
+        )
+        .await?;
         flash_notice(
             &user,
             "success",

@@ -28,9 +28,9 @@ async fn draw(lt: &LoadTestPayload) -> Result<Vec<u8>, DeliveryReason> {
         let baseline_p95 = baseline
             .as_ref()
             .and_then(|b| b.figures.get(crate::domain::report::Metric::P95));
-        let label = baseline.as_ref().map(|b| {
-            format!("{}, {}", b.load_test_id, b.reported_at.format("%b %-d"))
-        });
+        let label = baseline
+            .as_ref()
+            .map(|b| format!("{}, {}", b.load_test_id, b.reported_at.format("%b %-d")));
         render_png(&ChartInput {
             title: &title,
             interval_s: series.interval_s,

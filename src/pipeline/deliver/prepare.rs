@@ -12,9 +12,10 @@ use crate::domain::incident::Controls;
 use crate::domain::settings::IntegrationStatus;
 use crate::pipeline::digest;
 use crate::pipeline::events::Payload;
-use crate::pipeline::incidents;
 use crate::pipeline::message_names::names_of;
 use crate::pipeline::render::MessageNames;
+use crate::pipeline::render::Pinned;
+use crate::pipeline::{baselines, incidents};
 
 /// Everything a delivery needs from the database.
 pub(super) struct Prepared {
@@ -24,6 +25,8 @@ pub(super) struct Prepared {
     pub(super) thread: Option<SlackThread>,
     /// An incident's acknowledgement and mute (for its card).
     pub(super) controls: Option<Controls>,
+    /// A run card's: the run is its definition's pinned baseline.
+    pub(super) pinned: Option<Pinned>,
     /// Waiting deliveries of the channel that go out with this one as a digest.
     pub(super) digest: Vec<digest::Merged>,
 }
@@ -54,13 +57,14 @@ pub(super) fn prepare(
         return Ok(Err(DeliveryReason::IntegrationBroken { code }));
     }
     let names = names_of(conn, &d.org_id, &d.project_id)?;
-    let (thread, controls) = if d.threads {
+    let (thread, controls, pinned) = if d.threads {
         (
             SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?,
             incidents::controls_for(conn, &d.subject_key)?,
+            baselines::pinned_for(conn, &d.subject_key)?,
         )
     } else {
-        (None, None)
+        (None, None, None)
     };
     // A reply under an existing card never heads a digest: no need to look behind it.
     let digest = if thread.is_some() {
@@ -81,6 +85,7 @@ pub(super) fn prepare(
         installation,
         thread,
         controls,
+        pinned,
         digest,
     }))
 }

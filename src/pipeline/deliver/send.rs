@@ -81,13 +81,18 @@ pub(super) async fn send(
                 Card::new(&p.payload)
             });
             card.absorb(&p.payload);
+            card.pinned = p.pinned.clone();
             if card_only {
                 Plan::CardOnly(thread, card)
             } else {
                 Plan::Reply(thread, card)
             }
         }
-        None if d.threads && !action => Plan::Parent(Card::new(&p.payload)),
+        None if d.threads && !action => {
+            let mut card = Card::new(&p.payload);
+            card.pinned = p.pinned.clone();
+            Plan::Parent(card)
+        }
         None => Plan::Single,
     };
     let card_json = |card: &Card| write_json(CARD_COLUMN, card, "");

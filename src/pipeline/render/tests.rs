@@ -192,7 +192,7 @@ fn broadcast(p: &Payload) -> bool {
             LoadTestEventType::Error | LoadTestEventType::Aborted
         ),
         Payload::Scenario(sc) => matches!(sc.change, Change::Recovered { .. }),
-        Payload::IncidentAction(_) => false,
+        Payload::IncidentAction(_) | Payload::BaselineSet(_) => false,
     }
 }
 

@@ -119,7 +119,11 @@ pub async fn set_baseline(
     definition: &str,
     load_test_id: &str,
 ) -> Result<BaselineView, ConfigError> {
-    let (s, definition, id) = (scope.clone(), definition.to_owned(), load_test_id.to_owned());
+    let (s, definition, id) = (
+        scope.clone(),
+        definition.to_owned(),
+        load_test_id.to_owned(),
+    );
     let (actor, name) = (admin.actor(), admin.name.clone());
     services
         .db

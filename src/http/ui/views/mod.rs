@@ -18,8 +18,8 @@ use self::integration::IntegrationBox;
 use self::rules::RulesBox;
 use super::session::{Flash, Notice};
 use crate::domain::delivery_reason::error_message;
-use crate::services::delivery_log::MuteEntry;
 use crate::domain::report::Metric;
+use crate::services::delivery_log::MuteEntry;
 use crate::services::slack_config::{DefinitionView, Scope, WarningView};
 /// One line of the test-message results.
 #[derive(Serialize)]
@@ -157,7 +157,11 @@ impl SettingsPage {
             .map(|d| DefinitionLine {
                 definition: d.definition.clone(),
                 latest_id: d.latest.load_test_id.clone(),
-                latest_when: d.latest.reported_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                latest_when: d
+                    .latest
+                    .reported_at
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string(),
                 latest_p95: p95(d.latest.figures.get(Metric::P95)),
                 can_pin_latest: d
                     .baseline

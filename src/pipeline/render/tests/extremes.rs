@@ -40,6 +40,7 @@ fn stretch(p: &Payload, t: &str, url: &str, sensors: usize) -> Payload {
                 e.step = Some(t.into());
                 e.message = format!("{t}\n{t}");
             }
+            l.definition = Some(t.into());
             if let Some(r) = &mut l.report {
                 r.url = url.into();
                 r.kind = Some(t.into());
@@ -48,6 +49,20 @@ fn stretch(p: &Payload, t: &str, url: &str, sensors: usize) -> Payload {
                         s.extra.insert(format!("{t}{i}"), json!(t));
                     }
                 }
+                // Compared with a baseline run whose name is the extreme text too.
+                let baseline = crate::domain::report::BaselineRun {
+                    load_test_id: "lt-0".into(),
+                    name: t.into(),
+                    reported_at: at(0),
+                    pinned: true,
+                    figures: crate::domain::report::Figures::new([
+                        (crate::domain::report::Metric::P95, 1.0),
+                        (crate::domain::report::Metric::Throughput, 1e9),
+                        (crate::domain::report::Metric::Users, 1.0),
+                    ]),
+                };
+                l.comparison =
+                    crate::pipeline::reports::comparison(l.event_type, r, Some(baseline), 10);
             }
         }
         Payload::Scenario(s) => {
@@ -71,6 +86,11 @@ fn stretch(p: &Payload, t: &str, url: &str, sensors: usize) -> Payload {
                 .collect();
         }
         Payload::IncidentAction(a) => a.name = t.into(),
+        Payload::BaselineSet(b) => {
+            b.name = t.into();
+            b.definition = t.into();
+            b.by.name = t.into();
+        }
     }
     p
 }
@@ -137,6 +157,23 @@ fn every_message_from_extreme_input_fits_slacks_limits_and_names_its_subject() {
             assert_fits("digest", &m, &t);
         }
         incident_controls(&r, &t, &n);
+        let pinned = stretch(
+            &Payload::BaselineSet(crate::pipeline::events::BaselineSetPayload {
+                load_test_id: "lt-1".into(),
+                name: "x".into(),
+                definition: "x".into(),
+                by: Actor {
+                    id: "U1".into(),
+                    name: "x".into(),
+                },
+                at: at(0),
+            }),
+            &t,
+            "https://xtc.example",
+            0,
+        );
+        let m = r.render_event(&pinned, &n, false).unwrap().to_json();
+        assert_fits("baseline set", &m, &t);
     }
 }
 
