@@ -1,11 +1,11 @@
-//! Command line: `serve`, `migrate`, `token create|list|revoke`, `db backup`, `fake-slack`. The bench
-//! harness is its own binary, `xtc-slack-bench` (crates/bench); the hidden `bench-chart` is the
-//! part of it that runs inside the product (its `chart` phase).
+//! Command line: `serve`, `migrate`, `token create|list|revoke`, `db backup|copy`,
+//! `fake-slack`. The bench harness is its own binary, `xtc-slack-bench` (crates/bench); the
+//! hidden `bench-chart` is the part of it that runs inside the product (its `chart` phase).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::db::models::api_token::ApiTokenRow;
 use crate::db::{self, write_tx};
@@ -71,6 +71,33 @@ pub enum DbCommand {
         #[arg(long)]
         to: std::path::PathBuf,
     },
+    /// Copy a whole database to an empty one, SQLite and PostgreSQL either way (stop the
+    /// service first). The target is migrated first; the copy is verified (row counts,
+    /// tokens decrypted) and committed only when it holds. The source key is carried over
+    /// unless --to-key names another (then buttons on cards already in Slack stop working).
+    Copy(Box<CopyArgs>),
+}
+
+/// `db copy`.
+#[derive(clap::Args)]
+pub struct CopyArgs {
+    /// The database to copy: `sqlite://PATH` or `postgres://...`.
+    #[arg(long)]
+    from: String,
+    /// The database to copy into: empty, or --force.
+    #[arg(long)]
+    to: String,
+    /// The source's secret key (base64), as its service runs with it; default: the
+    /// `.key` file beside an SQLite source. Prefer the environment variable.
+    #[arg(long, env = "XTC_SLACK_FROM_KEY", hide_env_values = true)]
+    from_key: Option<String>,
+    /// The key the target will run with, when it is not the source's: the tokens are
+    /// re-encrypted, web sessions are left out, buttons on existing cards stop matching.
+    #[arg(long, env = "XTC_SLACK_TO_KEY", hide_env_values = true)]
+    to_key: Option<String>,
+    /// Replace what the target holds (in the same transaction as the copy).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +143,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Db {
             action: DbCommand::Backup { database, to },
         } => backup(&database, &to),
+        Command::Db {
+            action: DbCommand::Copy(args),
+        } => copy(*args),
         Command::BenchChart { points, runs, out } => bench_chart(points, runs, out.as_deref()),
     };
     match result {
@@ -225,6 +255,71 @@ fn peak_rss_kb() -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+fn copy(args: CopyArgs) -> Result<(), StartupError> {
+    let from = db::DatabaseUrl::parse(&args.from)
+        .map_err(|e| SettingsError::new("--from", e.to_string()))?;
+    let to =
+        db::DatabaseUrl::parse(&args.to).map_err(|e| SettingsError::new("--to", e.to_string()))?;
+    let secret = |k: Option<String>| k.filter(|k| !k.trim().is_empty()).map(SecretString::from);
+    let request = db::copy::CopyRequest {
+        from,
+        to,
+        from_key: secret(args.from_key),
+        to_key: secret(args.to_key),
+        force: args.force,
+    };
+    eprintln!(
+        "copying {} to {}",
+        describe_database(&request.from),
+        describe_database(&request.to)
+    );
+    let report = db::copy::copy(&request)?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut total = 0;
+    for t in &report.tables {
+        total += t.target_rows;
+        let note = if t.left_out {
+            " (left out: sessions do not hold under a new key)"
+        } else {
+            ""
+        };
+        println!("{:<24} {:>10}{note}", t.table, t.target_rows);
+    }
+    println!(
+        "copied {total} rows in {} tables; every count matches the source",
+        report.tables.len()
+    );
+    println!(
+        "Slack tokens: {} installation(s), every token decrypts with the target's key",
+        report.tokens_verified
+    );
+    match &report.key {
+        db::copy::TargetKey::CarriedOver { origin } => println!(
+            "key: the source's ({origin}), carried over, so buttons on cards already in Slack keep working"
+        ),
+        db::copy::TargetKey::Reencrypted => println!(
+            "key: the tokens were re-encrypted with --to-key; buttons on cards posted before the copy no longer match until the card is edited again, and web sessions were left out"
+        ),
+    }
+    match &report.key_file {
+        Some(path) => println!(
+            "key file: {} (mode 0600; the service reads it unless XTC_SLACK_SECRET_KEY is set)",
+            path.display()
+        ),
+        None => println!(
+            "start the service on the target with XTC_SLACK_SECRET_KEY set to {}",
+            match &report.key {
+                db::copy::TargetKey::CarriedOver { origin } =>
+                    format!("the source's key ({origin})"),
+                db::copy::TargetKey::Reencrypted => "the key given with --to-key".to_owned(),
+            }
+        ),
+    }
+    Ok(())
 }
 
 fn token(action: TokenCommand) -> Result<(), StartupError> {

@@ -55,6 +55,12 @@ impl SecretKey {
         out
     }
 
+    /// Whether `other` is the same key (compared in constant time).
+    pub fn same_as(&self, other: &SecretKey) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.expose_secret().ct_eq(other.0.expose_secret()).into()
+    }
+
     /// A new random key, base64-encoded (for the key file).
     pub fn generate_base64() -> SecretString {
         let mut key = [0u8; 32];
@@ -154,6 +160,15 @@ impl Cipher {
     }
 }
 
+/// Whether a stored text has the shape of a ciphertext of [`Cipher::encrypt`] (the
+/// version prefix, then base64 of at least a nonce, a tag and one byte).
+pub fn looks_encrypted(stored: &str) -> bool {
+    stored
+        .strip_prefix(VERSION_PREFIX)
+        .and_then(|encoded| STANDARD.decode(encoded).ok())
+        .is_some_and(|raw| raw.len() > NONCE_LEN + 16)
+}
+
 /// A random, URL-safe token with 32 bytes of entropy, with a readable prefix.
 pub fn random_token(prefix: &str) -> SecretString {
     let mut bytes = [0u8; 32];
@@ -241,6 +256,20 @@ mod tests {
         assert_ne!(a, key.derive_64("other"));
         assert_ne!(a, [0u8; 64]);
         assert_ne!(&a[..32], &raw[..]);
+    }
+
+    #[test]
+    fn keys_compare_and_ciphertexts_are_recognised() {
+        let a = SecretKey::from_base64(&STANDARD.encode([1u8; 32])).unwrap();
+        let a2 = SecretKey::from_base64(&URL_SAFE_NO_PAD.encode([1u8; 32])).unwrap();
+        let b = SecretKey::from_base64(&STANDARD.encode([2u8; 32])).unwrap();
+        assert!(a.same_as(&a2));
+        assert!(!a.same_as(&b));
+        let stored = Cipher::new(&a).encrypt(&SecretString::from("x"), "id");
+        assert!(looks_encrypted(&stored));
+        assert!(!looks_encrypted("v1: checkout peak"));
+        assert!(!looks_encrypted("v1:AAAA"));
+        assert!(!looks_encrypted("xoxb-1"));
     }
 
     #[test]

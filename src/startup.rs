@@ -36,6 +36,9 @@ pub enum StartupError {
     /// `db backup` could not make or check its copy.
     #[error("backup failed: {0}")]
     Backup(String),
+    /// `db copy` refused (exit 2) or failed (exit 1).
+    #[error("db copy: {0}")]
+    Copy(#[from] crate::db::copy::CopyError),
 }
 
 impl StartupError {
@@ -43,6 +46,7 @@ impl StartupError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Settings(_) | Self::AddressInUse { .. } => 2,
+            Self::Copy(e) => e.exit_code(),
             _ => 1,
         }
     }

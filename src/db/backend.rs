@@ -207,6 +207,21 @@ pub fn keep_libcrypto_at_exit() {
     });
 }
 
+/// Writes `content` to a new file (never over an existing one) readable by its owner
+/// only (key files, backups of them), and syncs it.
+pub fn write_private_file(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    std::io::Write::write_all(&mut file, content)?;
+    file.sync_all()
+}
+
 /// `<db path>.key` beside the SQLite file: the secret key its Slack tokens are encrypted
 /// with, unless `XTC_SLACK_SECRET_KEY` gives one.
 pub fn key_file_path(db_path: &std::path::Path) -> std::path::PathBuf {

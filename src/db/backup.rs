@@ -116,15 +116,5 @@ fn verify(path: &Path) -> Result<String, BackupError> {
 
 /// Copies a secret file to a new file readable by its owner only.
 fn copy_private(from: &Path, to: &Path) -> std::io::Result<()> {
-    let content = std::fs::read(from)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(to)?;
-    std::io::Write::write_all(&mut file, &content)?;
-    file.sync_all()
+    super::write_private_file(to, &std::fs::read(from)?)
 }

@@ -28,3 +28,36 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<usize, DbError> 
     };
     reverted.map_err(|e| DbError::Migration(e.to_string()))
 }
+
+/// The versions of the migrations applied to the database, sorted.
+pub fn applied_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.applied_migrations(),
+        DbConnection::Postgresql(c) => c.applied_migrations(),
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))?;
+    let mut versions: Vec<String> = applied.iter().map(ToString::to_string).collect();
+    versions.sort();
+    Ok(versions)
+}
+
+/// The versions of the migrations this binary embeds for the connection's backend, sorted.
+pub fn known_migrations(conn: &DbConnection) -> Result<Vec<String>, DbError> {
+    use diesel::migration::MigrationSource;
+    fn versions<DB: diesel::backend::Backend>(
+        source: &EmbeddedMigrations,
+    ) -> Result<Vec<String>, DbError>
+    where
+        EmbeddedMigrations: MigrationSource<DB>,
+    {
+        let all = MigrationSource::<DB>::migrations(source)
+            .map_err(|e| DbError::Migration(e.to_string()))?;
+        Ok(all.iter().map(|m| m.name().version().to_string()).collect())
+    }
+    let mut versions = match conn {
+        DbConnection::Sqlite(_) => versions::<diesel::sqlite::Sqlite>(&SQLITE_MIGRATIONS)?,
+        DbConnection::Postgresql(_) => versions::<diesel::pg::Pg>(&POSTGRES_MIGRATIONS)?,
+    };
+    versions.sort();
+    Ok(versions)
+}

@@ -8,6 +8,7 @@
 
 mod backend;
 pub mod backup;
+pub mod copy;
 mod migrations;
 pub mod models;
 mod pool;
@@ -18,9 +19,10 @@ mod transaction;
 pub mod unreadable;
 
 pub use backend::{
-    keep_libcrypto_at_exit, key_file_path, ConnectionManager, DatabaseUrl, Pool, PooledConnection,
+    keep_libcrypto_at_exit, key_file_path, write_private_file, ConnectionManager, DatabaseUrl,
+    Pool, PooledConnection,
 };
-pub use migrations::{revert_all_migrations, run_migrations};
+pub use migrations::{applied_migrations, known_migrations, revert_all_migrations, run_migrations};
 pub use pool::Db;
 pub use prepared::{CachedDsl, FirstRowDsl};
 pub(crate) use text_enum::text_enum;

@@ -589,20 +589,25 @@ impl TestApp {
         admin
     }
 
+    /// acme/webshop's delivery log as the API gives it now (the latest 500).
+    pub async fn delivery_log(&self, admin: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/orgs/acme/projects/webshop/slack/deliveries?limit=500",
+                Some(admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["deliveries"].as_array().unwrap().clone()
+    }
+
     /// acme/webshop's delivery log once nothing is pending (or after 30 s).
     pub async fn settled_deliveries(&self, admin: &str) -> Vec<Value> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let (status, body) = self
-                .call(
-                    reqwest::Method::GET,
-                    "/api/v1/orgs/acme/projects/webshop/slack/deliveries?limit=500",
-                    Some(admin),
-                    None,
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
-            let list = body["deliveries"].as_array().unwrap().clone();
+            let list = self.delivery_log(admin).await;
             if list.iter().all(|d| d["status"] != "pending") || std::time::Instant::now() > deadline
             {
                 return list;

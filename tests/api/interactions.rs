@@ -57,7 +57,7 @@ fn shown(m: &Value) -> String {
 }
 
 /// Waits until `check` holds for `#load-tests` (or 30 s pass); the last look.
-async fn wait_for(app: &TestApp, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) async fn wait_for(app: &TestApp, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let got = messages(app, "load-tests", 0).await;

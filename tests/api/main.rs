@@ -12,6 +12,7 @@ mod browser;
 mod cards;
 mod channel_directory;
 mod channel_health;
+mod db_copy;
 mod delivery_lifecycle;
 mod delivery_log;
 mod digests;

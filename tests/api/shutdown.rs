@@ -75,7 +75,7 @@ pub(crate) async fn wait_ready(http: &reqwest::Client, port: u16) {
     panic!("the service did not become ready");
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -84,7 +84,7 @@ fn sigterm(child: &Child) {
     assert!(ok, "kill -TERM failed");
 }
 
-async fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+pub(crate) async fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().unwrap() {

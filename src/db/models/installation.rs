@@ -194,6 +194,24 @@ impl Installation {
         Ok(saved > 0)
     }
 
+    /// Stores the row's tokens encrypted anew with `cipher` (`db copy --to-key` moves
+    /// them to another key), leaving everything else as it is.
+    pub fn store_tokens(
+        conn: &mut DbConnection,
+        cipher: &Cipher,
+        id: &str,
+        bot_token: &SecretString,
+        refresh_token: Option<&SecretString>,
+    ) -> QueryResult<usize> {
+        diesel::update(slack_installations::table.find(id))
+            .set((
+                slack_installations::bot_token.eq(cipher.encrypt(bot_token, id)),
+                slack_installations::refresh_token
+                    .eq(refresh_token.map(|r| cipher.encrypt(r, &refresh_aad(id)))),
+            ))
+            .execute(conn)
+    }
+
     /// Active installations with rotating tokens that expire before `horizon`.
     pub fn list_expiring(
         conn: &mut DbConnection,
