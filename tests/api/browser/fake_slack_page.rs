@@ -15,6 +15,29 @@ fn shows(m: &serde_json::Value, what: &str) -> bool {
     format!("{} {} {}", m["text"], m["blocks"], m["attachments"]).contains(what)
 }
 
+/// Throughput and P95 of a 14-minute run, one point every 10 s: a ramp, a plateau and a
+/// latency spike, like a real run's.
+fn demo_series() -> serde_json::Value {
+    let n = 84;
+    let throughput: Vec<f64> = (0..n)
+        .map(|i| {
+            let ramp = (f64::from(i) / 12.0).min(1.0);
+            (1240.0 * ramp + 15.0 * (f64::from(i) * 1.7).sin()).round()
+        })
+        .collect();
+    let p95: Vec<f64> = (0..n)
+        .map(|i| {
+            let spike = if (50..58).contains(&i) {
+                520.0 * (f64::from(i - 49) / 4.0).min(1.0)
+            } else {
+                0.0
+            };
+            (640.0 + 2.5 * f64::from(i) + 20.0 * (f64::from(i) * 0.9).cos() + spike).round()
+        })
+        .collect();
+    json!({"interval_s": 10, "throughput": throughput, "p95_ms": p95})
+}
+
 /// What the messages look like: a threaded load test (started → running → finished →
 /// report), a monitoring incident (failing → recovered) and one still open (with its
 /// buttons) in `#load-tests`, drawn by the fake Slack's page as a Slack client would draw
@@ -30,16 +53,48 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     })
     .await
     .unwrap();
-    let admin = app
-        .configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
-        .await;
-    let url = app.url("/slack/interactions");
-    app.fake_post("/interactivity", json!({ "url": url })).await;
     let at = |minutes_ago: i64| {
         (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago))
             .format("%Y-%m-%dT%H:%M:%SZ")
             .to_string()
     };
+    // Last week's run of the same definition, before Slack was set up: the baseline.
+    app.seed_acme().await;
+    let definition = json!({"id": "checkout-peak", "name": "Checkout peak"});
+    for (i, kind) in ["started", "running", "finished", "report_available"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut body = lt_body(&format!("base-{i}"), kind);
+        body["occurred_at"] = json!(at(7 * 24 * 60 - i as i64));
+        body["load_test"]["definition"] = definition.clone();
+        if kind == "report_available" {
+            body["report"]["summary"] = json!({"throughput": 1260, "errors": 400, "requests": 756000, "p95_ms": 723, "p99_ms": 1150, "users": 2000});
+        }
+        let (status, res) = post_lt(&app, "lt-118", body).await;
+        assert_eq!(status, 202, "{res}");
+    }
+    let admin = app.admin_token("acme");
+    app.install_slack("/api/v1/orgs/acme", &admin).await;
+    let settings =
+        json!({"send_messages": true, "threads": true, "target_channels": "#load-tests"});
+    let (status, res) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/slack",
+            Some(&admin),
+            Some(settings),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    // Files are shared only where the app is a member.
+    app.fake_post(
+        "/channels",
+        json!({"name": "load-tests", "is_member": true}),
+    )
+    .await;
+    let url = app.url("/slack/interactions");
+    app.fake_post("/interactivity", json!({ "url": url })).await;
     for (i, (kind, ago)) in [
         ("started", 14),
         ("running", 13),
@@ -51,6 +106,12 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     {
         let mut body = lt_body(&format!("demo-{i}"), kind);
         body["occurred_at"] = json!(at(ago));
+        body["load_test"]["definition"] = definition.clone();
+        if kind == "report_available" {
+            // Slower than the baseline, more errors, and the series for its chart.
+            body["report"]["summary"] = json!({"throughput": 1234.5, "errors": 1200, "requests": 740000, "p95_ms": 890, "p99_ms": 1424, "users": 2000});
+            body["report"]["series"] = demo_series();
+        }
         let (status, res) = post_lt(&app, "lt-123", body).await;
         assert_eq!(status, 202, "{res}");
         // The card first, so the replies have a thread to go to in the picture's order.
@@ -84,7 +145,14 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     let (status, res) = post_mon(&app, "login", body).await;
     assert_eq!(status, 202, "{res}");
     let log = app.settled_deliveries(&admin).await;
-    assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
+    // All sent, but the baseline run's, from before Slack was set up.
+    let sent = |d: &&serde_json::Value| {
+        d["status"] == "sent"
+            || d["event_id"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("base-"))
+    };
+    assert!(log.iter().all(|d| sent(&d)), "{log:#?}");
     // The cards' edits land after the replies: wait for the final states.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -100,12 +168,22 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // The chart, in the run's thread.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.fake_get("/files").await["files"]
+        .as_array()
+        .is_none_or(|f| f.is_empty())
+    {
+        assert!(Instant::now() < deadline, "no chart uploaded");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
     b.goto(&format!(
         "{}/_fake/?channel=load-tests",
         app.fake().base_url()
     ))
     .await;
     assert!(b.page_has("Checkout peak 2000 users").await);
+    assert!(b.page_has("Regression:").await);
     b.fit_height().await;
     let page = b.client.source().await.unwrap();
     let visible = b
@@ -138,6 +216,8 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
         "🟢",
         "class=\"act-as\"",
         ">Acknowledge</button>",
+        ">Set as baseline</button>",
+        "<img",
     ] {
         assert!(page.contains(drawn), "{drawn} not on the page");
     }
