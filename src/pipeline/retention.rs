@@ -30,11 +30,12 @@ pub use crate::domain::retention::{Cutoffs, Policy};
 
 /// The tables a pass prunes, in the order it prunes them (the `table` label of
 /// `xtc_slack_retention_pruned_total`).
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 11] = [
     "deliveries",
     "events",
     "slack_threads",
     "load_tests",
+    "run_reports",
     "scenarios",
     "test_messages",
     "audit_log",
@@ -186,6 +187,7 @@ async fn prune_table(
                 "events" => model::prune_events(c, cut.history, rows),
                 "slack_threads" => model::prune_threads(c, cut.history, rows),
                 "load_tests" => model::prune_load_tests(c, cut.history, rows),
+                "run_reports" => model::prune_run_reports(c, cut.history, rows),
                 "scenarios" => model::prune_scenarios(c, cut.history, rows),
                 "test_messages" => model::prune_test_messages(c, cut.history, rows),
                 "audit_log" => model::prune_audit(c, cut.audit, rows),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use xtc_slack::db::schema::{
-    audit_log, deliveries, events, load_tests, oauth_states, scenarios, slack_threads,
+    audit_log, deliveries, events, load_tests, oauth_states, run_reports, scenarios, slack_threads,
     test_messages, ui_sessions,
 };
 use xtc_slack::db::{DatabaseUrl, Db, DbConnection};
@@ -57,6 +57,23 @@ fn load_test(conn: &mut DbConnection, id: &str, state: &str, days: i64) {
          updated_at) VALUES ('{id}', 'acme', 'webshop', '{id}', '{state}', 1, {at}, {at})"
     ))
     .unwrap();
+}
+
+/// A run's final figures, reported `days` ago; `pinned`: the baseline of its definition.
+fn run_report(conn: &mut DbConnection, id: &str, days: i64, pinned: bool) {
+    let at = ago(days);
+    conn.batch_execute(&format!(
+        "INSERT INTO run_reports (load_test_id, org_id, project_id, definition, name, summary, \
+         reported_at) VALUES ('{id}', 'acme', 'webshop', 'def-{id}', '{id}', '{{\"p95_ms\": 1}}', {at})"
+    ))
+    .unwrap();
+    if pinned {
+        conn.batch_execute(&format!(
+            "INSERT INTO baselines (org_id, project_id, definition, load_test_id, set_by, set_at) \
+             VALUES ('acme', 'webshop', 'def-{id}', '{id}', 'sam', {at})"
+        ))
+        .unwrap();
+    }
 }
 
 fn scenario_row(conn: &mut DbConnection, id: &str, state: &str, incident: i64, days: i64) {
@@ -196,6 +213,10 @@ async fn prunes_only_what_is_past_its_age(db: TestDb) {
         thread(c, key, 40);
     }
     thread(c, "lt:recent", 1);
+    // Runs' figures: an old one goes; an old pinned baseline and a young one stay.
+    run_report(c, "old-run", 40, false);
+    run_report(c, "old-baseline", 40, true);
+    run_report(c, "young-run", 1, false);
     // Scenarios: an old ok one goes with its past incidents' threads; a failing one keeps
     // its open incident's thread but not a closed one's.
     scenario_row(c, "calm", "ok", 2, 40);
@@ -224,6 +245,7 @@ async fn prunes_only_what_is_past_its_age(db: TestDb) {
     assert_eq!(pruned.of("deliveries"), 5, "{pruned:?}");
     assert_eq!(pruned.of("events"), 6, "{pruned:?}");
     assert_eq!(pruned.of("load_tests"), 2, "{pruned:?}");
+    assert_eq!(pruned.of("run_reports"), 1, "{pruned:?}");
     assert_eq!(pruned.of("scenarios"), 1, "{pruned:?}");
     assert_eq!(pruned.of("audit_log"), 3, "{pruned:?}");
 
@@ -250,6 +272,11 @@ async fn prunes_only_what_is_past_its_age(db: TestDb) {
     );
     let kept_tests = load_tests::table.select(load_tests::id).load(c).unwrap();
     assert_eq!(sorted(kept_tests), ["busy", "recent", "stuck"]);
+    let kept_reports: Vec<String> = run_reports::table
+        .select(run_reports::load_test_id)
+        .load(c)
+        .unwrap();
+    assert_eq!(sorted(kept_reports), ["old-baseline", "young-run"]);
     let kept_scenarios = scenarios::table.select(scenarios::id).load(c).unwrap();
     assert_eq!(sorted(kept_scenarios), ["down", "fresh"]);
     let kept_threads = slack_threads::table

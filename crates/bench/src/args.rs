@@ -20,6 +20,7 @@ pub enum Phase {
     Directory,
     History,
     Chart,
+    Report,
 }
 
 /// Options of `xtc-slack-bench`.
@@ -49,7 +50,10 @@ pub enum Phase {
                   empty database, side by side;\n\
                   \x20 8. chart: the report chart of --chart-points points rendered --chart-runs \
                   times by the server binary's hidden `bench-chart` command, in a process of its \
-                  own: time per chart and peak memory (a second or two; --chart-runs 0 skips).",
+                  own: time per chart and peak memory (a second or two; --chart-runs 0 skips);\n\
+                  \x20 9. report: --report-runs load tests, each with a final report carrying a \
+                  2,000-point series, on idle channels: 202 to the report message and to its chart \
+                  shared in the channel (about 15 s; --report-runs 0 skips).",
     after_help = "Build first, so the server binary is current: \
                   `cargo build --release -p xtc-slack -p xtc-slack-bench && \
                   target/release/xtc-slack-bench`. The default phases take about 3 minutes."
@@ -171,6 +175,9 @@ pub struct BenchArgs {
     /// Chart phase: points per series (the API allows at most 2,000).
     #[arg(long, default_value_t = 2_000)]
     pub chart_points: usize,
+    /// Report phase: load tests with a final report and its chart (0 skips).
+    #[arg(long, default_value_t = 10)]
+    pub report_runs: usize,
 }
 
 impl BenchArgs {
@@ -185,6 +192,7 @@ impl BenchArgs {
             Phase::Directory => self.directory_channels > 0,
             Phase::History => self.history > 0,
             Phase::Chart => self.chart_runs > 0,
+            Phase::Report => self.report_runs > 0,
         };
         sized && (self.only.is_empty() || self.only.contains(&phase))
     }

@@ -156,6 +156,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let r = chart::run(exe, args.chart_points, args.chart_runs);
         record(&mut report, "chart", started, r);
     }
+    if args.runs(Phase::Report) {
+        let r = async {
+            let env = Env::start(exe, args, phases::report::spec(args.report_runs)).await?;
+            let rows = phases::report::run(&env, args.report_runs).await?;
+            env.finish();
+            Ok(rows)
+        }
+        .await;
+        record(&mut report, "report", started, r);
+    }
     report.print(started.elapsed());
     Ok(())
 }

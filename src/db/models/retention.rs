@@ -155,6 +155,24 @@ pub fn prune_load_tests(
     )
 }
 
+/// Runs' final figures reported before `cutoff`, unless the run is a pinned baseline (later
+/// runs keep being compared with it).
+pub fn prune_run_reports(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    delete_batch(
+        conn,
+        "DELETE FROM run_reports WHERE load_test_id IN (SELECT r.load_test_id FROM run_reports r \
+         WHERE r.reported_at < {cutoff} \
+         AND NOT EXISTS (SELECT 1 FROM baselines b WHERE b.load_test_id = r.load_test_id) \
+         LIMIT {limit})",
+        cutoff,
+        limit,
+    )
+}
+
 /// Scenarios that are `ok` and were last updated before `cutoff`, with nothing pending
 /// about any of their incidents. (`LIKE` treats `_` in an id as a wildcard: that can only
 /// keep a scenario longer, never delete one that has pending work.)

@@ -8,4 +8,5 @@ pub mod flood;
 pub mod history;
 pub mod ingest;
 pub mod paced;
+pub mod report;
 pub mod steady;
