@@ -268,19 +268,14 @@ pub enum BaselineClickOutcome {
 }
 
 fn click_key(c: &BaselineClick) -> ActionKey {
-    let mut h = Sha256::new();
-    for part in [
-        c.team_id.as_str(),
+    ActionKey::click(&[
+        &c.team_id,
         &c.user.id,
         &c.channel_id,
         &c.message_ts,
         "baseline",
         &c.action_ts,
-    ] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    ActionKey::click(hex::encode(h.finalize()))
+    ])
 }
 
 /// Applies a click on "Set as baseline". Only a message we posted about that run, in a
@@ -290,10 +285,7 @@ pub fn apply_click(
     click: &BaselineClick,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<BaselineClickOutcome> {
-    let active = Installation::find_by_team(conn, &click.team_id)?
-        .into_iter()
-        .any(|i| i.status() == IntegrationStatus::Active);
-    if !active {
+    if !Installation::team_is_active(conn, &click.team_id)? {
         return Ok(BaselineClickOutcome::Refused(
             "no active installation in this workspace",
         ));

@@ -123,19 +123,14 @@ pub fn mute_reason(
 
 /// The key that makes a replayed click recognisable.
 fn action_key(c: &Click) -> ActionKey {
-    let mut h = Sha256::new();
-    for part in [
-        c.team_id.as_str(),
+    ActionKey::click(&[
+        &c.team_id,
         &c.user.id,
         &c.channel_id,
         &c.message_ts,
         c.action.action_id(),
         &c.action_ts,
-    ] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    ActionKey::click(hex::encode(h.finalize()))
+    ])
 }
 
 /// Applies a click. Call inside `write_tx`: the action, its audit entry, the card edits and
@@ -146,10 +141,7 @@ pub fn apply_click(
     click: &Click,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<ClickOutcome> {
-    let active = Installation::find_by_team(conn, &click.team_id)?
-        .into_iter()
-        .any(|i| i.status() == IntegrationStatus::Active);
-    if !active {
+    if !Installation::team_is_active(conn, &click.team_id)? {
         return Ok(ClickOutcome::Refused(
             "no active installation in this workspace",
         ));

@@ -161,24 +161,13 @@ pub fn parse(body: &[u8]) -> Result<Interaction, ParseError> {
             },
         );
     };
-    let (Some(team), Some(user), Some(container)) = (raw.team, raw.user, raw.container) else {
-        return Err(ParseError::Incomplete);
-    };
-    let channel_id = container
-        .channel_id
-        .or_else(|| raw.channel.as_ref().and_then(|c| c.id.clone()));
-    let (Some(channel_id), Some(message_ts)) = (channel_id, container.message_ts) else {
-        return Err(ParseError::Incomplete);
-    };
+    let at = Clicked::of(raw.team, raw.user, raw.container, raw.channel)?;
     let click = Click {
-        team_id: team.id,
-        channel_id,
-        channel_name: raw.channel.and_then(|c| c.name),
-        message_ts,
-        user: Actor {
-            name: user_name(&user),
-            id: user.id,
-        },
+        team_id: at.team_id,
+        channel_id: at.channel_id,
+        channel_name: at.channel_name,
+        message_ts: at.message_ts,
+        user: at.user,
         action,
         value: first.value.clone().unwrap_or_default(),
         action_ts: first.action_ts.clone().unwrap_or_default(),
@@ -189,6 +178,44 @@ pub fn parse(body: &[u8]) -> Result<Interaction, ParseError> {
     })
 }
 
+/// Where a button was clicked and by whom (every `block_actions` click has these).
+struct Clicked {
+    team_id: String,
+    channel_id: String,
+    channel_name: Option<String>,
+    message_ts: String,
+    user: Actor,
+}
+
+impl Clicked {
+    fn of(
+        team: Option<RawId>,
+        user: Option<RawUser>,
+        container: Option<RawContainer>,
+        channel: Option<RawChannel>,
+    ) -> Result<Self, ParseError> {
+        let (Some(team), Some(user), Some(container)) = (team, user, container) else {
+            return Err(ParseError::Incomplete);
+        };
+        let channel_id = container
+            .channel_id
+            .or_else(|| channel.as_ref().and_then(|c| c.id.clone()));
+        let (Some(channel_id), Some(message_ts)) = (channel_id, container.message_ts) else {
+            return Err(ParseError::Incomplete);
+        };
+        Ok(Self {
+            team_id: team.id,
+            channel_id,
+            channel_name: channel.and_then(|c| c.name),
+            message_ts,
+            user: Actor {
+                name: user_name(&user),
+                id: user.id,
+            },
+        })
+    }
+}
+
 /// A "Set as baseline" click: the button's value names the run.
 fn baseline_click(
     action: &RawAction,
@@ -197,23 +224,13 @@ fn baseline_click(
     container: Option<RawContainer>,
     channel: Option<RawChannel>,
 ) -> Result<BaselineClick, ParseError> {
-    let (Some(team), Some(user), Some(container)) = (team, user, container) else {
-        return Err(ParseError::Incomplete);
-    };
-    let channel_id = container.channel_id.or_else(|| channel.and_then(|c| c.id));
-    let (Some(channel_id), Some(message_ts), Some(load_test_id)) =
-        (channel_id, container.message_ts, action.value.clone())
-    else {
-        return Err(ParseError::Incomplete);
-    };
+    let at = Clicked::of(team, user, container, channel)?;
+    let load_test_id = action.value.clone().ok_or(ParseError::Incomplete)?;
     Ok(BaselineClick {
-        team_id: team.id,
-        channel_id,
-        message_ts,
-        user: Actor {
-            name: user_name(&user),
-            id: user.id,
-        },
+        team_id: at.team_id,
+        channel_id: at.channel_id,
+        message_ts: at.message_ts,
+        user: at.user,
         load_test_id,
         action_ts: action.action_ts.clone().unwrap_or_default(),
     })

@@ -122,6 +122,13 @@ impl Installation {
             .load(conn)
     }
 
+    /// Whether the workspace has an active installation (who may act on our messages).
+    pub fn team_is_active(conn: &mut DbConnection, team_id: &str) -> QueryResult<bool> {
+        Ok(Self::find_by_team(conn, team_id)?
+            .into_iter()
+            .any(|i| i.status() == IntegrationStatus::Active))
+    }
+
     /// Every installation (channel health checks walk them).
     pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
         slack_installations::table

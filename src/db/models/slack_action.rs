@@ -14,9 +14,16 @@ use crate::db::{on_each_backend, DbConnection};
 pub struct ActionKey(String);
 
 impl ActionKey {
-    /// A button click, by what identifies it (see `pipeline::incidents`).
-    pub fn click(key: String) -> Self {
-        Self(key)
+    /// A button click, by what identifies it (workspace, user, channel, message, action,
+    /// Slack's `action_ts`): SHA-256 of the parts, so a replay of the same click matches.
+    pub fn click(parts: &[&str]) -> Self {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in parts {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        Self(hex::encode(h.finalize()))
     }
 
     /// An Events API event of workspace `team_id` (Slack's `event_id` is unique per

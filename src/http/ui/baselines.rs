@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::render::{Ui, UiError};
 use super::session::{require_csrf, SignedIn};
 use super::{flash_notice, parse_form, project_scope, respond, see_other};
-use crate::services::slack_config as svc;
+use crate::services::slack_config::{self as svc, Scope};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -19,6 +19,18 @@ pub(super) struct BaselineForm {
     load_test_id: String,
 }
 
+/// The project and the form of a pin or unpin, once the CSRF token checked out.
+fn checked_form(
+    user: &SignedIn,
+    (org, project): (&str, &str),
+    body: &[u8],
+) -> Result<(Scope, BaselineForm), UiError> {
+    let scope = project_scope(user, org, project)?;
+    let form: BaselineForm = parse_form(body)?;
+    require_csrf(&user.session, &form.csrf)?;
+    Ok((scope, form))
+}
+
 pub(super) async fn pin_route(
     state: web::Data<AppState>,
     ui: web::Data<Ui>,
@@ -27,9 +39,7 @@ pub(super) async fn pin_route(
     body: web::Bytes,
 ) -> HttpResponse {
     let result = async {
-        let scope = project_scope(&user, &path.0, &path.1)?;
-        let form: BaselineForm = parse_form(&body)?;
-        require_csrf(&user.session, &form.csrf)?;
+        let (scope, form) = checked_form(&user, (&path.0, &path.1), &body)?;
         let run = form.load_test_id.trim();
         if run.is_empty() {
             return Err(UiError::BadRequest(
@@ -67,9 +77,7 @@ pub(super) async fn unpin_route(
     body: web::Bytes,
 ) -> HttpResponse {
     let result = async {
-        let scope = project_scope(&user, &path.0, &path.1)?;
-        let form: BaselineForm = parse_form(&body)?;
-        require_csrf(&user.session, &form.csrf)?;
+        let (scope, form) = checked_form(&user, (&path.0, &path.1), &body)?;
         svc::remove_baseline(&state.services, &user.principal, &scope, &form.definition).await?;
         flash_notice(
             &user,
