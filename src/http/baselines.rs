@@ -8,7 +8,7 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
-use super::responses::{BadRequest, Denied, NotFound, Unprocessable};
+use super::responses::{BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable};
 use crate::domain::access::AdminTarget;
 use crate::services::slack_config::{self, BaselineView, Scope};
 use crate::state::AppState;
@@ -47,6 +47,7 @@ fn definition(raw: &str) -> Result<&str, ApiError> {
 
 #[utoipa::path(
     tag = "baselines",
+    operation_id = "list_baselines",
     params(
         ("org" = String, Path, description = "organization id"),
         ("project" = String, Path, description = "project id"),
@@ -75,10 +76,11 @@ pub async fn list(
         ("project" = String, Path, description = "project id"),
         ("definition" = String, Path, description = "the definition's id, or the load test name of runs without one"),
     ),
+    operation_id = "put_baseline",
     request_body = BaselineBody,
     responses(
         (status = 200, description = "Pinned: later runs of the definition are compared with this one", body = BaselineView),
-        BadRequest, Denied, NotFound, Unprocessable,
+        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -109,6 +111,7 @@ pub async fn put(
         ("project" = String, Path, description = "project id"),
         ("definition" = String, Path, description = "the definition's id, or the load test name of runs without one"),
     ),
+    operation_id = "delete_baseline",
     responses(
         (status = 204, description = "Unpinned: later runs compare with their previous run"),
         BadRequest, Denied, NotFound,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// `method path` of every `/api/v1` route of API.md.
-const CONTRACT: [&str; 20] = [
+const CONTRACT: [&str; 23] = [
     "put /api/v1/orgs/{org}",
     "put /api/v1/orgs/{org}/projects/{project}",
     "post /api/v1/load-tests/{load_test_id}/events",
@@ -32,6 +32,9 @@ const CONTRACT: [&str; 20] = [
     "get /api/v1/orgs/{org}/slack/deliveries",
     "post /api/v1/orgs/{org}/slack/channel-check",
     "delete /api/v1/orgs/{org}/projects/{project}/slack/mutes/{scenario_id}",
+    "get /api/v1/orgs/{org}/projects/{project}/slack/baselines",
+    "put /api/v1/orgs/{org}/projects/{project}/slack/baselines/{definition}",
+    "delete /api/v1/orgs/{org}/projects/{project}/slack/baselines/{definition}",
     "get /api/v1/openapi.json",
 ];
 
@@ -84,7 +87,8 @@ async fn the_openapi_document_lists_every_api_route() {
             .replace("{org}", "acme")
             .replace("{project}", "webshop")
             .replace("{load_test_id}", "lt-1")
-            .replace("{scenario_id}", "sc-1");
+            .replace("{scenario_id}", "sc-1")
+            .replace("{definition}", "checkout-peak");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let res = app
             .http
@@ -373,6 +377,7 @@ async fn every_status_an_operation_answers_is_documented() {
                 .replace("{project}", "webshop")
                 .replace("{load_test_id}", "lt-1")
                 .replace("{scenario_id}", "sc-1")
+                .replace("{definition}", "checkout-peak")
         };
         let mut tries: Vec<(&str, Option<&str>, String, Option<String>)> = vec![
             ("no token", None, concrete("acme"), None),

@@ -117,7 +117,7 @@ crate::test_both_backends! {
             }
             assert!(text_of(&got[0]).contains(r#""text":"     Started by: ","type":"text"},{"text":"jane""#), "bold label, exact name");
             assert!(text_of(&got[5]).contains("https://xtc.example/reports/ev-5"));
-            assert!(text_of(&got[5]).contains(r#""text":"Throughput: ","type":"text"},{"text":"1234.50 req/s""#));
+            assert!(text_of(&got[5]).contains(r#""text":"Throughput: ","type":"text"},{"text":"1,234.5 req/s""#));
         }
         let log = app.settled_deliveries(&admin).await;
         assert_eq!(log.len(), 12);

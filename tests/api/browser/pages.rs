@@ -57,6 +57,27 @@ async fn deliveries_of_every_kind(app: &TestApp, admin: &str) {
     assert_eq!(status, 200, "{body}");
     let (status, res) = post_lt(app, "lt-1", lt_body("lt-started", "started")).await;
     assert_eq!(status, 202, "{res}");
+    // Two reported runs of one definition, the first pinned: the project's Baselines table.
+    for lt in ["lt-a", "lt-b"] {
+        for (i, kind) in ["running", "finished", "report_available"]
+            .into_iter()
+            .enumerate()
+        {
+            let mut body = lt_body(&format!("{lt}-{i}"), kind);
+            body["load_test"]["definition"] = json!({"id": "checkout-peak"});
+            let (status, res) = post_lt(app, lt, body).await;
+            assert_eq!(status, 202, "{res}");
+        }
+    }
+    let (status, res) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/projects/webshop/slack/baselines/checkout-peak",
+            Some(admin),
+            Some(json!({"load_test_id": "lt-a"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
     let log = app.settled_deliveries(admin).await;
     for wanted in ["sent", "failed", "skipped"] {
         assert!(
@@ -161,6 +182,16 @@ async fn every_page_of_the_web_ui_passes_axe_with_deliveries_warnings_mutes_and_
     b.goto(&app.url(PROJECT)).await;
     check(&mut b, "id=\"inherited-rules\"", "project").await;
     assert!(b.page_has("id=\"mute-list\"").await);
+    assert!(b.page_has("id=\"baseline-table\"").await);
+    assert!(b.page_has("pinned by").await);
+    // Pin the newest run from the page: the table says so.
+    b.click("pin-0").await;
+    check(
+        &mut b,
+        "is now the baseline of checkout-peak",
+        "project-pinned",
+    )
+    .await;
     b.type_into("target_channels", "#Bad!Name").await;
     b.click("save").await;
     check(&mut b, "Nothing was saved.", "project-refused-save").await;
