@@ -79,6 +79,16 @@ crate::test_both_backends! {
         assert!((239..=241).contains(&hours), "four hours: {hours} min");
         let (_, listed) = deliveries_and_mutes(&app, &admin).await;
         assert_eq!(listed.len(), 1, "{listed:#?}");
+        assert_eq!(listed[0]["comment"], reason, "{listed:#?}");
+        // The settings page lists it with its reason, escaped.
+        let b = crate::ui::Browser::new(&app);
+        assert_eq!(b.sign_in(&app.admin_token("acme")).await.status, 303);
+        let page = b.get("/orgs/acme/projects/webshop/slack").await;
+        assert!(
+            page.body.contains("<strong>Reason:</strong> <span class=\"mute-comment\">deploy &lt;!here&gt; *now*</span>"),
+            "{}",
+            page.body
+        );
 
         // Slack sending the same submission again (a retry or a replay) changes nothing.
         let again = submit(&app, &view, json!({"replay": true})).await;

@@ -310,3 +310,157 @@ async fn a_picture_uploaded_into_a_thread_is_drawn_there_and_the_page_passes_axe
     b.shot("fake-slack-uploaded-picture").await;
     b.client.clone().close().await.unwrap();
 }
+
+/// "Mute for…" on the fake Slack's page: sam clicks it, the app's dialog opens over the
+/// channel (and passes axe), a past date is answered with its error under the field (the
+/// dialog stays open, and passes axe), then 4 hours with a reason mutes the incident and
+/// the card says so.
+#[actix_web::test]
+async fn mute_for_opens_a_dialog_on_the_fake_slack_page_that_mutes_the_incident() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let app = try_spawn_fast_app(Backend::Sqlite, |a| {
+        a.slack_signing_secret = Some("fake-signing-secret".into());
+    })
+    .await
+    .unwrap();
+    app.configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
+        .await;
+    let url = app.url("/slack/interactions");
+    app.fake_post("/interactivity", json!({ "url": url })).await;
+    let body = json!({
+        "event_id": "m1", "org": "acme", "project": "webshop", "state": "failure",
+        "notify_via": ["slack"], "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
+        "failed_sensors": [{"name": "Page load < 3s", "message": "3.8s"}],
+    });
+    let (status, res) = post_mon(&app, "shop-checkout", body).await;
+    assert_eq!(status, 202, "{res}");
+    messages(&app, "load-tests", 1).await;
+
+    let page = format!(
+        "{}/_fake/?channel=load-tests&as=U0FAKEUSR02",
+        app.fake().base_url()
+    );
+    b.goto(&page).await;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            r#"button[name="action_id"][value="incident.mute_for"]"#,
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("dialog.modal[open]"))
+        .await
+        .unwrap();
+    assert!(b.page_has("Mute incident").await);
+    b.audit("the Mute for… dialog").await;
+    b.fit_height().await;
+    b.shot("fake-slack-mute-dialog").await;
+
+    // A past date: the app's error shows under the field and the dialog stays open.
+    b_select(&b, r#"dialog.modal select[name="v.mute_duration"]"#, "date").await;
+    set_value(
+        &b,
+        r#"dialog.modal input[name="v.mute_until"]"#,
+        "2020-01-01T10:00",
+    )
+    .await;
+    submit_dialog(&b).await;
+    assert!(
+        b.page_has("This time has passed").await,
+        "the app's field error is shown"
+    );
+    b.client
+        .find(Locator::Css(
+            r#"dialog.modal input[name="v.mute_until"][aria-invalid="true"]"#,
+        ))
+        .await
+        .unwrap();
+    b.audit("the Mute for… dialog with a field error").await;
+    b.shot("fake-slack-mute-dialog-error").await;
+
+    // 4 hours with a reason: the dialog closes and the card is edited.
+    b_select(&b, r#"dialog.modal select[name="v.mute_duration"]"#, "4h").await;
+    set_value(&b, r#"dialog.modal input[name="v.mute_until"]"#, "").await;
+    set_value(
+        &b,
+        r#"dialog.modal input[name="v.mute_reason"]"#,
+        "deploy of 2.4 <!here>",
+    )
+    .await;
+    submit_dialog(&b).await;
+    assert!(b.page_has("app answered 200").await);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        b.goto(&page).await;
+        let source = b.client.source().await.unwrap();
+        let visible = b
+            .client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // The card (the thread's reply may come first): its mute line and reason.
+        if visible.contains("Muted by sam until")
+            && visible.contains("Reason: deploy of 2.4 <!here>")
+        {
+            assert!(
+                !source.contains("dialog class=\"modal\""),
+                "the dialog closed"
+            );
+            assert!(!visible.contains("Mute for…"), "Unmute instead: {visible}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the card was not edited: {visible}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.fit_height().await;
+    b.shot("fake-slack-muted-for").await;
+    b.client.clone().close().await.unwrap();
+}
+
+async fn b_select(b: &Browser, css: &str, value: &str) {
+    b.client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+/// Sets a field's value as a person picking it would (a date and time picker takes no
+/// keystrokes over WebDriver in every Chromium).
+async fn set_value(b: &Browser, css: &str, value: &str) {
+    b.client
+        .execute(
+            "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('input', {bubbles: true})); return e.value;",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .unwrap();
+}
+
+async fn submit_dialog(b: &Browser) {
+    b.client
+        .find(Locator::Css("dialog.modal button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
