@@ -161,13 +161,9 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     eprintln!("screenshots in {}", b.shots.display());
 }
 
-/// A user clicks "Acknowledge" on an incident card in the fake Slack's page, as a chosen
-/// fake user; the card is then edited to name them.
-#[actix_web::test]
-async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
-    let Some(mut b) = Browser::start().await else {
-        return;
-    };
+/// The app with its buttons wired to the fake, an open incident's card in `#load-tests`, and
+/// the fake's page of that channel as sam.
+async fn an_open_incident_as_sam() -> (crate::helpers::TestApp, String) {
     let app = try_spawn_fast_app(Backend::Sqlite, |a| {
         a.slack_signing_secret = Some("fake-signing-secret".into());
     })
@@ -190,48 +186,30 @@ async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
         "{}/_fake/?channel=load-tests&as=U0FAKEUSR02",
         app.fake().base_url()
     );
+    (app, page)
+}
+
+/// A user clicks "Acknowledge" on an incident card in the fake Slack's page, as a chosen
+/// fake user; the card is then edited to name them.
+#[actix_web::test]
+async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let (_app, page) = an_open_incident_as_sam().await;
     b.goto(&page).await;
     assert!(b.page_has("Mute until recovered").await);
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(
-            r#"button[name="action_id"][value="incident.ack"]"#,
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&b, "incident.ack").await;
     assert!(
         b.page_has("app answered 200").await,
         "the click's outcome is shown"
     );
     // The card is edited after the answer: look again until it shows.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        b.goto(&page).await;
-        let visible = b
-            .client
-            .find(Locator::Css("main"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if visible.contains("Acknowledged by sam at") {
-            assert!(
-                !visible.contains("\nAcknowledge\n"),
-                "no Acknowledge button any more"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the card was not edited: {visible}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    }
+    let visible = card_edited(&b, &page, |v| v.contains("Acknowledged by sam at")).await;
+    assert!(
+        !visible.contains("\nAcknowledge\n"),
+        "no Acknowledge button any more"
+    );
     b.fit_height().await;
     b.shot("fake-slack-acknowledged").await;
     b.client.clone().close().await.unwrap();
@@ -320,40 +298,9 @@ async fn mute_for_opens_a_dialog_on_the_fake_slack_page_that_mutes_the_incident(
     let Some(mut b) = Browser::start().await else {
         return;
     };
-    let app = try_spawn_fast_app(Backend::Sqlite, |a| {
-        a.slack_signing_secret = Some("fake-signing-secret".into());
-    })
-    .await
-    .unwrap();
-    app.configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
-        .await;
-    let url = app.url("/slack/interactions");
-    app.fake_post("/interactivity", json!({ "url": url })).await;
-    let body = json!({
-        "event_id": "m1", "org": "acme", "project": "webshop", "state": "failure",
-        "notify_via": ["slack"], "scenario": {"name": "Shop checkout", "url": "https://xtc.example/mon/77"},
-        "failed_sensors": [{"name": "Page load < 3s", "message": "3.8s"}],
-    });
-    let (status, res) = post_mon(&app, "shop-checkout", body).await;
-    assert_eq!(status, 202, "{res}");
-    messages(&app, "load-tests", 1).await;
-
-    let page = format!(
-        "{}/_fake/?channel=load-tests&as=U0FAKEUSR02",
-        app.fake().base_url()
-    );
+    let (_app, page) = an_open_incident_as_sam().await;
     b.goto(&page).await;
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(
-            r#"button[name="action_id"][value="incident.mute_for"]"#,
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&b, "incident.mute_for").await;
     b.client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -366,14 +313,7 @@ async fn mute_for_opens_a_dialog_on_the_fake_slack_page_that_mutes_the_incident(
     b.shot("fake-slack-mute-dialog").await;
 
     // A past date: the app's error shows under the field and the dialog stays open.
-    b_select(&b, r#"dialog.modal select[name="v.mute_duration"]"#, "date").await;
-    set_value(
-        &b,
-        r#"dialog.modal input[name="v.mute_until"]"#,
-        "2020-01-01T10:00",
-    )
-    .await;
-    submit_dialog(&b).await;
+    fill_and_submit(&b, "date", "2020-01-01T10:00", "").await;
     assert!(
         b.page_has("This time has passed").await,
         "the app's field error is shown"
@@ -388,20 +328,44 @@ async fn mute_for_opens_a_dialog_on_the_fake_slack_page_that_mutes_the_incident(
     b.shot("fake-slack-mute-dialog-error").await;
 
     // 4 hours with a reason: the dialog closes and the card is edited.
-    b_select(&b, r#"dialog.modal select[name="v.mute_duration"]"#, "4h").await;
-    set_value(&b, r#"dialog.modal input[name="v.mute_until"]"#, "").await;
-    set_value(
-        &b,
-        r#"dialog.modal input[name="v.mute_reason"]"#,
-        "deploy of 2.4 <!here>",
-    )
-    .await;
-    submit_dialog(&b).await;
+    fill_and_submit(&b, "4h", "", "deploy of 2.4 <!here>").await;
     assert!(b.page_has("app answered 200").await);
+    // The card (the thread's reply may come first): its mute line and reason.
+    let visible = card_edited(&b, &page, |v| {
+        v.contains("Muted by sam until") && v.contains("Reason: deploy of 2.4 <!here>")
+    })
+    .await;
+    assert!(!visible.contains("Mute for…"), "Unmute instead: {visible}");
+    let source = b.client.source().await.unwrap();
+    assert!(
+        !source.contains("dialog class=\"modal\""),
+        "the dialog closed"
+    );
+    b.fit_height().await;
+    b.shot("fake-slack-muted-for").await;
+    b.client.clone().close().await.unwrap();
+}
+
+/// Clicks a message's button (a submit button of its click form) on the page.
+async fn click_button(b: &Browser, action_id: &str) {
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            r#"button[name="action_id"][value="{action_id}"]"#
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Loads `page` again until the channel's text satisfies `check` (at most 20 s); the text.
+async fn card_edited(b: &Browser, page: &str, check: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        b.goto(&page).await;
-        let source = b.client.source().await.unwrap();
+        b.goto(page).await;
         let visible = b
             .client
             .find(Locator::Css("main"))
@@ -410,16 +374,8 @@ async fn mute_for_opens_a_dialog_on_the_fake_slack_page_that_mutes_the_incident(
             .text()
             .await
             .unwrap();
-        // The card (the thread's reply may come first): its mute line and reason.
-        if visible.contains("Muted by sam until")
-            && visible.contains("Reason: deploy of 2.4 <!here>")
-        {
-            assert!(
-                !source.contains("dialog class=\"modal\""),
-                "the dialog closed"
-            );
-            assert!(!visible.contains("Mute for…"), "Unmute instead: {visible}");
-            break;
+        if check(&visible) {
+            return visible;
         }
         assert!(
             Instant::now() < deadline,
@@ -427,35 +383,34 @@ async fn mute_for_opens_a_dialog_on_the_fake_slack_page_that_mutes_the_incident(
         );
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     }
-    b.fit_height().await;
-    b.shot("fake-slack-muted-for").await;
-    b.client.clone().close().await.unwrap();
 }
 
-async fn b_select(b: &Browser, css: &str, value: &str) {
+/// Fills in the open "Mute for…" dialog as a person would and presses Mute.
+async fn fill_and_submit(b: &Browser, duration: &str, until: &str, reason: &str) {
     b.client
-        .find(Locator::Css(css))
+        .find(Locator::Css(
+            r#"dialog.modal select[name="v.mute_duration"]"#,
+        ))
         .await
         .unwrap()
-        .select_by_value(value)
+        .select_by_value(duration)
         .await
         .unwrap();
-}
-
-/// Sets a field's value as a person picking it would (a date and time picker takes no
-/// keystrokes over WebDriver in every Chromium).
-async fn set_value(b: &Browser, css: &str, value: &str) {
-    b.client
-        .execute(
-            "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
-             e.dispatchEvent(new Event('input', {bubbles: true})); return e.value;",
-            vec![json!(css), json!(value)],
-        )
-        .await
-        .unwrap();
-}
-
-async fn submit_dialog(b: &Browser) {
+    for (field, value) in [("v.mute_until", until), ("v.mute_reason", reason)] {
+        // Set as a picker would: a date and time field takes no keystrokes over WebDriver
+        // in every Chromium.
+        b.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('input', {bubbles: true})); return e.value;",
+                vec![
+                    json!(format!(r#"dialog.modal input[name="{field}"]"#)),
+                    json!(value),
+                ],
+            )
+            .await
+            .unwrap();
+    }
     b.client
         .find(Locator::Css("dialog.modal button.primary"))
         .await
