@@ -517,3 +517,93 @@ pub async fn tell_text(services: &Services, response_url: &str, message: &str) {
         tracing::warn!(error = %e, "could not answer a click through its response_url");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(payload: serde_json::Value) -> Vec<u8> {
+        serde_urlencoded::to_string([("payload", payload.to_string())])
+            .unwrap()
+            .into_bytes()
+    }
+
+    fn submission(values: serde_json::Value) -> Submission {
+        let body = form(json!({
+            "type": "view_submission",
+            "team": {"id": "T1"},
+            "user": {"id": "U2", "username": "sam"},
+            "view": {"id": "V1", "callback_id": "incident.mute_for", "private_metadata": "{}",
+                     "state": {"values": values}},
+        }));
+        match parse(&body).unwrap() {
+            Interaction::MuteSubmission(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn mute_for_clicks_carry_their_trigger_and_submissions_their_fields() {
+        let click = |trigger: Option<&str>| {
+            form(json!({
+                "type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U2", "name": "sam"},
+                "container": {"channel_id": "C1", "message_ts": "1.000001"},
+                "trigger_id": trigger,
+                "actions": [{"action_id": "incident.mute_for", "value": "ref"}],
+            }))
+        };
+        match parse(&click(Some("1.2.abc"))).unwrap() {
+            Interaction::OpenMuteDialog { dialog, .. } => {
+                assert_eq!(dialog.trigger_id, "1.2.abc");
+                assert_eq!(dialog.card.value, "ref");
+                assert_eq!(dialog.user.name, "sam");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parse(&click(None)).unwrap_err(), ParseError::Incomplete);
+
+        let s = submission(json!({
+            "mute_duration": {"mute_duration": {"type": "static_select", "selected_option": {"value": "date"}}},
+            "mute_until": {"mute_until": {"type": "datetimepicker", "selected_date_time": 1_800_000_000}},
+            "mute_reason": {"mute_reason": {"type": "plain_text_input", "value": "deploy"}},
+        }));
+        assert_eq!(
+            (s.duration.as_deref(), s.until, s.reason.as_deref()),
+            (Some("date"), Some(1_800_000_000), Some("deploy"))
+        );
+        assert_eq!((s.view_id.as_str(), s.team_id.as_str()), ("V1", "T1"));
+        let empty = submission(json!({}));
+        assert_eq!(
+            (empty.duration, empty.until, empty.reason),
+            (None, None, None)
+        );
+        let no_view = form(json!({"type": "view_submission", "team": {"id": "T1"}}));
+        assert_eq!(parse(&no_view).unwrap_err(), ParseError::IncompleteView);
+    }
+
+    #[test]
+    fn every_wrong_field_of_a_submission_gets_its_message() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut s = submission(json!({}));
+        s.reason = Some("x".repeat(301));
+        let errors = read_submission(&s, now).unwrap_err();
+        assert_eq!(
+            errors.keys().copied().collect::<Vec<_>>(),
+            [DURATION_BLOCK, REASON_BLOCK]
+        );
+        s.duration = Some("date".into());
+        s.until = Some(1_800_000_000 - 60);
+        s.reason = Some("  deploy  ".into());
+        let errors = read_submission(&s, now).unwrap_err();
+        assert_eq!(errors.keys().copied().collect::<Vec<_>>(), [UNTIL_BLOCK]);
+        s.until = Some(1_800_000_000 + 60);
+        let (action, comment) = read_submission(&s, now).unwrap();
+        assert_eq!(
+            action,
+            Action::Mute(rules::MuteFor::Until(
+                DateTime::from_timestamp(1_800_000_060, 0).unwrap()
+            ))
+        );
+        assert_eq!(comment.as_deref(), Some("deploy"));
+    }
+}

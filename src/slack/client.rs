@@ -34,9 +34,10 @@ use transport::{form_body, json_body, Auth, Body, CallCounter};
 /// How many times the configured timeout `chat.postMessage` may take (see
 /// [`SlackApi::timeout_of`]).
 pub const POST_MESSAGE_TIMEOUT_FACTOR: u32 = 3;
-/// The longest `views.open` may take: the click's `trigger_id` is dead after 3 seconds, so
-/// a later answer could only say `expired_trigger_id`.
-pub const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest `views.open` may take: the click's `trigger_id` is dead after 3 seconds (a
+/// later answer could only say `expired_trigger_id`), and the click itself must be answered
+/// within Slack's 3 seconds, after the call.
+pub const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_millis(2_500);
 /// Safety net against a server that never ends pagination.
 const MAX_LIST_PAGES: usize = 1000;
 

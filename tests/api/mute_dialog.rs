@@ -12,8 +12,13 @@ use crate::interactions::{
 
 /// Clicks "Mute for…" on the card as sam; the dialog the app opened (the fake's view).
 async fn open_dialog(app: &TestApp, card: &Value) -> Value {
+    let started = std::time::Instant::now();
     let res = click(app, card, "incident.mute_for", json!({})).await;
+    let took = started.elapsed();
     assert_eq!(res["status"], 200, "{res}");
+    // The dialog opens before the click is answered: well within Slack's 3 s.
+    eprintln!("Mute for…: views.open and the answer took {took:?}");
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
     let views = app.fake_get("/views").await;
     let open: Vec<Value> = views["views"]
         .as_array()
