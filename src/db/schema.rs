@@ -326,6 +326,7 @@ diesel::table! {
         muted_at -> Nullable<Timestamp>,
         muted_until -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        mute_comment -> Nullable<Text>,
     }
 }
 

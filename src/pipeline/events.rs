@@ -605,6 +605,9 @@ pub struct IncidentActionPayload {
     /// A timed mute's end.
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
+    /// A mute's reason as typed ("Mute for…"); absent in replies stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// A run pinned as its definition's baseline from Slack: a one-line reply under its card

@@ -5,6 +5,7 @@
 //! an action acknowledged to Slack is never lost. The rules are in `domain::incident`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -29,20 +30,69 @@ use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
 use crate::domain::incident::{Action, Actor, Applied, Controls, Refusal};
 use crate::domain::settings::{Integration, IntegrationStatus};
 
-/// A click on a button of an incident card, as Slack sent it (signature verified).
-#[derive(Debug, Clone)]
-pub struct Click {
+/// The card a click names: its workspace, the channel and message holding the button
+/// (`container`) and the button's `value` (the card's opaque reference), as Slack sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRef {
     pub team_id: String,
-    /// The channel and message holding the button (`container`).
     pub channel_id: String,
     pub channel_name: Option<String>,
     pub message_ts: String,
-    pub user: Actor,
-    pub action: Action,
     /// The button's `value`: the card's opaque reference.
     pub value: String,
-    /// Slack's time of the click (with the rest, it makes a replay recognisable).
+}
+
+/// [`CardRef`] as a dialog's `private_metadata` carries it (tens of characters: well
+/// within Slack's 3,000).
+#[derive(Serialize, Deserialize)]
+struct Metadata {
+    team: String,
+    channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    ts: String,
+    #[serde(rename = "ref")]
+    reference: String,
+}
+
+impl CardRef {
+    /// The dialog's `private_metadata` naming this card.
+    pub fn to_metadata(&self) -> String {
+        let m = Metadata {
+            team: self.team_id.clone(),
+            channel: self.channel_id.clone(),
+            name: self.channel_name.clone(),
+            ts: self.message_ts.clone(),
+            reference: self.value.clone(),
+        };
+        serde_json::to_string(&m).unwrap_or_default()
+    }
+
+    /// The card a dialog's `private_metadata` names; `None` when it is not ours.
+    pub fn from_metadata(metadata: &str) -> Option<CardRef> {
+        let m: Metadata = serde_json::from_str(metadata).ok()?;
+        Some(CardRef {
+            team_id: m.team,
+            channel_id: m.channel,
+            channel_name: m.name,
+            message_ts: m.ts,
+            value: m.reference,
+        })
+    }
+}
+
+/// A click on a button of an incident card, as Slack sent it (signature verified), or a
+/// submitted "Mute for…" dialog (which names the card the same way).
+#[derive(Debug, Clone)]
+pub struct Click {
+    pub card: CardRef,
+    pub user: Actor,
+    pub action: Action,
+    /// Slack's time of the click (with the rest, it makes a replay recognisable); for a
+    /// dialog, `view:` and the view's ID (one mute per dialog).
     pub action_ts: String,
+    /// A mute's reason, as typed in the dialog (checked: `domain::incident::mute_comment`).
+    pub comment: Option<String>,
 }
 
 /// What a click did.
@@ -124,13 +174,112 @@ pub fn mute_reason(
 /// The key that makes a replayed click recognisable.
 fn action_key(c: &Click) -> ActionKey {
     ActionKey::click(&[
-        &c.team_id,
+        &c.card.team_id,
         &c.user.id,
-        &c.channel_id,
-        &c.message_ts,
+        &c.card.channel_id,
+        &c.card.message_ts,
         c.action.action_id(),
         &c.action_ts,
     ])
+}
+
+/// An incident card a click named, checked: the workspace has an active installation,
+/// the message is a card xtc-slack posted in that workspace's channel, and the reference
+/// matches it.
+struct CheckedCard {
+    thread: SlackThread,
+    scenario: ScenarioRow,
+    incident: i64,
+}
+
+/// Checks the card `card` names (see [`CheckedCard`]); `Err` says why it is refused.
+fn check_card(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    card: &CardRef,
+) -> diesel::QueryResult<Result<CheckedCard, &'static str>> {
+    if !Installation::team_is_active(conn, &card.team_id)? {
+        return Ok(Err("no active installation in this workspace"));
+    }
+    let named = card.channel_name.as_deref().map(|n| format!("#{n}"));
+    let thread = SlackThread::find_by_parent(conn, &card.team_id, &card.message_ts)?
+        .into_iter()
+        .find(|t| t.channel == card.channel_id || Some(&t.channel) == named.as_ref());
+    let Some(thread) = thread else {
+        return Ok(Err("not a card of this workspace's channel"));
+    };
+    let expected = card_reference(
+        cipher,
+        &thread.subject_key,
+        &thread.team_id,
+        &thread.channel,
+    );
+    if !bool::from(expected.as_bytes().ct_eq(card.value.as_bytes())) {
+        return Ok(Err("the button's reference does not match its card"));
+    }
+    let Some((scenario_id, incident)) = SubjectKey::incident_of(&thread.subject_key) else {
+        return Ok(Err("not an incident card"));
+    };
+    let Some(scenario) = ScenarioRow::find_by_id(conn, scenario_id)? else {
+        return Ok(Err("the scenario is gone"));
+    };
+    Ok(Ok(CheckedCard {
+        thread,
+        scenario,
+        incident,
+    }))
+}
+
+/// Whether the checked card's incident is still open.
+fn is_open(card: &CheckedCard) -> bool {
+    card.scenario.incident == card.incident && card.scenario.failing_since.is_some()
+}
+
+/// What a "Mute for…" click may do: open the dialog, with the installation whose bot
+/// posted the card (its token opens the dialog) and the scenario's name.
+#[derive(Debug)]
+pub enum DialogTarget {
+    Open {
+        installation: Box<Installation>,
+        scenario_name: String,
+    },
+    /// Nothing to mute; the person who clicked is told why.
+    Told(Refusal),
+    /// Not a card of ours in a workspace we serve.
+    Refused(&'static str),
+}
+
+/// Checks a "Mute for…" click before its dialog opens. Reads only: opening a dialog
+/// changes nothing (its submission is applied by [`apply_click`]).
+pub fn mute_dialog_target(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    card: &CardRef,
+) -> diesel::QueryResult<DialogTarget> {
+    let checked = match check_card(conn, cipher, card)? {
+        Ok(c) => c,
+        Err(why) => return Ok(DialogTarget::Refused(why)),
+    };
+    if !is_open(&checked) {
+        return Ok(DialogTarget::Told(Refusal::Ended));
+    }
+    let scenario = &checked.scenario;
+    let effective = load_effective(conn, &scenario.org_id, Some(&scenario.project_id))?;
+    let integration = effective
+        .integration
+        .value
+        .filter(|i| i.status == IntegrationStatus::Active && i.team_id == card.team_id);
+    let installation = match integration {
+        Some(i) => Installation::find_by_id(conn, &i.installation_id)?,
+        None => None,
+    };
+    Ok(match installation {
+        Some(installation) => DialogTarget::Open {
+            installation: Box::new(installation),
+            scenario_name: scenario.name.clone(),
+        },
+        None => DialogTarget::Refused("the card's project has no integration in this workspace"),
+    })
 }
 
 /// Applies a click. Call inside `write_tx`: the action, its audit entry, the card edits and
@@ -141,52 +290,29 @@ pub fn apply_click(
     click: &Click,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<ClickOutcome> {
-    if !Installation::team_is_active(conn, &click.team_id)? {
-        return Ok(ClickOutcome::Refused(
-            "no active installation in this workspace",
-        ));
-    }
-    let named = click.channel_name.as_deref().map(|n| format!("#{n}"));
-    let thread = SlackThread::find_by_parent(conn, &click.team_id, &click.message_ts)?
-        .into_iter()
-        .find(|t| t.channel == click.channel_id || Some(&t.channel) == named.as_ref());
-    let Some(thread) = thread else {
-        return Ok(ClickOutcome::Refused(
-            "not a card of this workspace's channel",
-        ));
-    };
-    let expected = card_reference(
-        cipher,
-        &thread.subject_key,
-        &thread.team_id,
-        &thread.channel,
-    );
-    if !bool::from(expected.as_bytes().ct_eq(click.value.as_bytes())) {
-        return Ok(ClickOutcome::Refused(
-            "the button's reference does not match its card",
-        ));
-    }
-    let Some((scenario_id, incident)) = SubjectKey::incident_of(&thread.subject_key) else {
-        return Ok(ClickOutcome::Refused("not an incident card"));
-    };
-    let Some(scenario) = ScenarioRow::find_by_id(conn, scenario_id)? else {
-        return Ok(ClickOutcome::Refused("the scenario is gone"));
+    let checked = match check_card(conn, cipher, &click.card)? {
+        Ok(c) => c,
+        Err(why) => return Ok(ClickOutcome::Refused(why)),
     };
     let now_naive = now.naive_utc();
     if !SlackAction::record(conn, &action_key(click), now_naive)? {
         return Ok(ClickOutcome::Duplicate);
     }
-    if scenario.incident != incident || scenario.failing_since.is_none() {
+    if !is_open(&checked) {
         return Ok(ClickOutcome::Told(Refusal::Ended));
     }
+    let card = &click.card;
     let channels = act(
         conn,
-        &scenario,
-        click.action,
-        &click.user,
+        &checked.scenario,
+        Doing {
+            action: click.action,
+            by: &click.user,
+            comment: click.comment.as_deref(),
+        },
         &format!("{} (slack:{})", click.user.name, click.user.id),
-        json!({"team_id": click.team_id, "channel": click.channel_id, "message_ts": click.message_ts}),
-        Replies::In(&thread, &click.channel_id),
+        json!({"team_id": card.team_id, "channel": card.channel_id, "message_ts": card.message_ts}),
+        Replies::In(&checked.thread, &card.channel_id),
         now,
     )?;
     Ok(match channels {
@@ -215,8 +341,11 @@ pub fn end_mute(
     let done = act(
         conn,
         &scenario,
-        Action::Unmute,
-        admin,
+        Doing {
+            action: Action::Unmute,
+            by: admin,
+            comment: None,
+        },
         audit_actor,
         json!({"via": "xtc-slack"}),
         Replies::AllThreads,
@@ -313,26 +442,36 @@ pub fn expire_mutes(conn: &mut DbConnection, now: DateTime<Utc>) -> diesel::Quer
     Ok(expired.len())
 }
 
+/// What someone does to an incident: the action, who, and a mute's reason.
+struct Doing<'a> {
+    action: Action,
+    by: &'a Actor,
+    comment: Option<&'a str>,
+}
+
 /// Applies `action` to the scenario's open incident; on a change saves it, audits it,
 /// queues the edit of every card of the incident and the reply. `Err(refusal)` changes
 /// nothing.
-#[allow(clippy::too_many_arguments)]
 fn act(
     conn: &mut DbConnection,
     scenario: &ScenarioRow,
-    action: Action,
-    by: &Actor,
+    doing: Doing<'_>,
     audit_actor: &str,
     audit_details: serde_json::Value,
     replies: Replies<'_>,
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<Result<Vec<(String, String)>, Refusal>> {
+    let Doing {
+        action,
+        by,
+        comment,
+    } = doing;
     let incident = scenario.incident;
     let mut controls = match ControlsRow::find(conn, &scenario.id)? {
         Some(r) if r.incident == incident => r.controls(),
         _ => Controls::none(incident),
     };
-    if let Applied::Refused(refusal) = controls.apply(action, by, now) {
+    if let Applied::Refused(refusal) = controls.apply_with(action, by, now, comment) {
         return Ok(Err(refusal));
     }
     let (org, project) = (scenario.org_id.as_str(), scenario.project_id.as_str());
@@ -348,6 +487,9 @@ fn act(
     details["user_name"] = json!(by.name);
     if let (Action::Mute(_), Some(u)) = (action, until) {
         details["until"] = json!(u.to_rfc3339());
+    }
+    if let (Action::Mute(_), Some(c)) = (action, comment) {
+        details["reason"] = json!(c);
     }
     AuditEntry::insert(
         conn,
@@ -383,6 +525,9 @@ fn act(
         by: by.clone(),
         at: now,
         until: until.filter(|_| matches!(action, Action::Mute(_))),
+        comment: comment
+            .filter(|_| matches!(action, Action::Mute(_)))
+            .map(str::to_owned),
     });
     let event_type = match action {
         Action::Acknowledge => "incident_acknowledged",

@@ -31,6 +31,7 @@ mod change;
 mod digest;
 mod incident;
 mod load_test;
+pub mod mute_dialog;
 mod report;
 mod scenario;
 mod shared;

@@ -142,6 +142,9 @@ pub struct MuteEntry {
     pub until_recovered: bool,
     /// As the skipped deliveries show it: "muted by sam until recovered".
     pub reason: String,
+    /// Why, as typed in Slack's "Mute for…" dialog; left out when none was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// `GET …/slack/deliveries`: newest first, with the active mutes.
@@ -173,6 +176,7 @@ fn load_mutes(
             muted_at: rfc3339(m.mute.at.naive_utc()),
             until: m.mute.until.map(|u| rfc3339(u.naive_utc())),
             until_recovered: m.mute.until.is_none(),
+            comment: m.mute.comment.clone(),
         })
         .collect())
 }

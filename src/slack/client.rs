@@ -34,6 +34,10 @@ use transport::{form_body, json_body, Auth, Body, CallCounter};
 /// How many times the configured timeout `chat.postMessage` may take (see
 /// [`SlackApi::timeout_of`]).
 pub const POST_MESSAGE_TIMEOUT_FACTOR: u32 = 3;
+/// The longest `views.open` may take: the click's `trigger_id` is dead after 3 seconds (a
+/// later answer could only say `expired_trigger_id`), and the click itself must be answered
+/// within Slack's 3 seconds, after the call.
+pub const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_millis(2_500);
 /// Safety net against a server that never ends pagination.
 const MAX_LIST_PAGES: usize = 1000;
 
@@ -77,10 +81,10 @@ impl SlackApi {
     /// times the others': a post that Slack completes after we gave up is retried and
     /// shows twice, so we wait longer for an answer before we call it lost.
     pub fn timeout_of(&self, method: &str) -> Duration {
-        if method == "chat.postMessage" {
-            self.timeout.saturating_mul(POST_MESSAGE_TIMEOUT_FACTOR)
-        } else {
-            self.timeout
+        match method {
+            "chat.postMessage" => self.timeout.saturating_mul(POST_MESSAGE_TIMEOUT_FACTOR),
+            "views.open" => self.timeout.min(VIEWS_OPEN_TIMEOUT),
+            _ => self.timeout,
         }
     }
 
@@ -271,6 +275,33 @@ impl SlackApi {
         decode::<Wire>(METHOD, env.value).map(|w| w.team)
     }
 
+    /// `views.open`: opens `view` (a modal) for the person whose click gave `trigger_id`
+    /// (valid 3 seconds: `expired_trigger_id` after). Returns the view's ID.
+    pub async fn views_open(
+        &self,
+        token: &SecretString,
+        trigger_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<String, SlackError> {
+        const METHOD: &str = "views.open";
+        #[derive(Serialize)]
+        struct Request<'a> {
+            trigger_id: &'a str,
+            view: &'a serde_json::Value,
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            view: Opened,
+        }
+        #[derive(Deserialize)]
+        struct Opened {
+            id: String,
+        }
+        let body = json_body(METHOD, &Request { trigger_id, view })?;
+        let env = self.call(METHOD, Auth::Bearer(token), body).await?;
+        decode::<Wire>(METHOD, env.value).map(|w| w.view.id)
+    }
+
     /// `auth.revoke`: revokes the calling token.
     pub async fn auth_revoke(&self, token: &SecretString) -> Result<(), SlackError> {
         const METHOD: &str = "auth.revoke";
@@ -289,6 +320,7 @@ mod tests {
         let api = SlackApi::new("http://127.0.0.1:9/api", Duration::from_secs(10));
         assert_eq!(api.timeout_of("chat.postMessage"), Duration::from_secs(30));
         assert_eq!(api.timeout_of("chat.update"), Duration::from_secs(10));
+        assert_eq!(api.timeout_of("views.open"), VIEWS_OPEN_TIMEOUT);
         assert_eq!(
             api.timeout_of("conversations.list"),
             Duration::from_secs(10)

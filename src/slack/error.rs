@@ -266,6 +266,11 @@ pub fn classify(code: &str) -> ErrorClass {
         | "team_not_found"
         | "app_missing_action_url" => ErrorClass::IntegrationBroken,
 
+        // A dialog that cannot open: its trigger is older than 3 seconds or was used (only
+        // a new click helps), or Slack refused the view itself.
+        "expired_trigger_id" | "invalid_trigger_id" | "exchanged_trigger_id" => ErrorClass::Other,
+        "view_too_large" | "duplicate_external_id" => ErrorClass::BadMessage,
+
         "invalid_blocks"
         | "invalid_blocks_format"
         | "no_text"
@@ -304,6 +309,10 @@ mod tests {
         use ErrorClass::*;
         let table: &[(&str, ErrorClass)] = &[
             ("ratelimited", RetryLater),
+            ("expired_trigger_id", Other),
+            ("invalid_trigger_id", Other),
+            ("exchanged_trigger_id", Other),
+            ("view_too_large", BadMessage),
             ("http_429", RetryLater),
             ("http_500", RetryLater),
             ("http_502", RetryLater),

@@ -10,10 +10,10 @@ use crate::helpers::*;
 use crate::pipeline::{messages, post_mon};
 
 const SIGNING_SECRET: &str = "fake-signing-secret";
-const SAM: &str = "U0FAKEUSR02";
+pub(crate) const SAM: &str = "U0FAKEUSR02";
 
 /// The app with threads on into `#load-tests`, the fake's buttons wired to the app.
-async fn app_with_buttons(backend: Backend) -> Option<(TestApp, String)> {
+pub(crate) async fn app_with_buttons(backend: Backend) -> Option<(TestApp, String)> {
     // The log subscriber before anything on this thread logs (see `build_http_client`).
     captured_logs();
     let app = try_spawn_fast_app(backend, |a| {
@@ -42,12 +42,12 @@ fn result(event_id: &str, state: &str, minute: u32) -> Value {
     })
 }
 
-async fn report(app: &TestApp, event_id: &str, state: &str, minute: u32) {
+pub(crate) async fn report(app: &TestApp, event_id: &str, state: &str, minute: u32) {
     let (status, res) = post_mon(app, "shop-checkout", result(event_id, state, minute)).await;
     assert!(status == 202, "{status} {res}");
 }
 
-fn shown(m: &Value) -> String {
+pub(crate) fn shown(m: &Value) -> String {
     format!(
         "{} {} {}",
         m["text"].as_str().unwrap_or_default(),
@@ -68,7 +68,7 @@ pub(crate) async fn wait_for(app: &TestApp, check: impl Fn(&[Value]) -> bool) ->
     }
 }
 
-fn cards(got: &[Value]) -> Vec<Value> {
+pub(crate) fn cards(got: &[Value]) -> Vec<Value> {
     got.iter()
         .filter(|m| m["thread_ts"].is_null())
         .cloned()
@@ -76,13 +76,13 @@ fn cards(got: &[Value]) -> Vec<Value> {
 }
 
 /// The incident card, once it is there.
-async fn the_card(app: &TestApp) -> Value {
+pub(crate) async fn the_card(app: &TestApp) -> Value {
     let got = wait_for(app, |got| !cards(got).is_empty()).await;
     cards(&got).first().cloned().expect("an incident card")
 }
 
 /// A click on the card's button as a fake user; the fake's report (app's status and body).
-async fn click(app: &TestApp, card: &Value, action_id: &str, extra: Value) -> Value {
+pub(crate) async fn click(app: &TestApp, card: &Value, action_id: &str, extra: Value) -> Value {
     let mut body = json!({
         "channel": card["channel"], "ts": card["ts"], "action_id": action_id, "user": SAM,
     });
@@ -98,7 +98,7 @@ async fn chat_updates(app: &TestApp) -> usize {
         .map_or(0, Vec::len)
 }
 
-async fn deliveries_and_mutes(app: &TestApp, admin: &str) -> (Vec<Value>, Vec<Value>) {
+pub(crate) async fn deliveries_and_mutes(app: &TestApp, admin: &str) -> (Vec<Value>, Vec<Value>) {
     let log = app.settled_deliveries(admin).await;
     let (status, body) = app
         .call(
@@ -113,7 +113,7 @@ async fn deliveries_and_mutes(app: &TestApp, admin: &str) -> (Vec<Value>, Vec<Va
     (log, body["mutes"].as_array().cloned().unwrap_or_default())
 }
 
-fn audit(app: &TestApp) -> Vec<(String, String, String)> {
+pub(crate) fn audit(app: &TestApp) -> Vec<(String, String, String)> {
     use diesel::prelude::*;
     use xtc_slack::db::schema::audit_log;
     let mut conn = app.db.connect();
@@ -390,7 +390,7 @@ crate::test_both_backends! {
 }
 
 /// Sends `payload` to the app as Slack would (form-encoded, signed now); the HTTP status.
-async fn send_signed(app: &TestApp, payload: &Value) -> u16 {
+pub(crate) async fn send_signed(app: &TestApp, payload: &Value) -> u16 {
     let body = format!(
         "payload={}",
         url::form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
@@ -443,8 +443,10 @@ async fn unsigned_and_malformed_interactions_are_refused() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = post("payload=not-json", true).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = post("payload=%7B%22type%22%3A%22view_submission%22%7D", true).await;
+    let (status, body) = post("payload=%7B%22type%22%3A%22view_closed%22%7D", true).await;
     assert_eq!(status, 200, "other interactions are ignored: {body}");
+    let (status, body) = post("payload=%7B%22type%22%3A%22view_submission%22%7D", true).await;
+    assert_eq!(status, 400, "a submission without its view: {body}");
 }
 
 // The real binary killed with SIGKILL right after it answered a click: after a restart the

@@ -23,6 +23,7 @@ mod health;
 mod interactions;
 mod metrics;
 mod migrations;
+mod mute_dialog;
 mod oauth;
 mod observability;
 mod openapi;

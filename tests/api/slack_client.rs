@@ -733,3 +733,33 @@ async fn conversations_list_walks_every_page() {
         ErrorClass::Channel,
     );
 }
+
+/// `views.open` with a trigger Slack does not know (or one used or older than 3 s) is a
+/// failure of that one call, never of the channel or the integration; a view Slack refuses
+/// is a bad message.
+#[actix_web::test]
+async fn views_open_refusals_are_classified() {
+    let env = Env::new();
+    let token = env.token(&["chat:write"]).await;
+    let view = json!({"type": "modal",
+        "title": {"type": "plain_text", "text": "Mute incident"},
+        "blocks": [{"type": "section", "text": {"type": "plain_text", "text": "x"}}]});
+    for (injected, want) in [
+        (None, "invalid_trigger_id"),
+        (Some("expired_trigger_id"), "expired_trigger_id"),
+    ] {
+        if let Some(error) = injected {
+            env.control(
+                "fail",
+                json!({"method": "views.open", "count": 1, "error": error}),
+            )
+            .await;
+        }
+        let e = env
+            .api
+            .views_open(&token, "1.2.nope", &view)
+            .await
+            .unwrap_err();
+        assert_eq!((e.code(), e.class()), (want, ErrorClass::Other));
+    }
+}

@@ -137,6 +137,18 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "GET",
+        path: "/_fake/api/views",
+        description: "the modals the app opened with views.open (a click's trigger_id, valid 3 s), oldest first: id, user, view, open, the app's field errors, the values and submissions",
+        input: "",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/_fake/api/views/{id}/submit",
+        description: "the person fills in a modal (values by block_id: an option's value, a date and time as Unix seconds or YYYY-MM-DDTHH:MM UTC, text) and submits it: a signed view_submission to the app; errors it answers keep the modal open; replay: the last submission again",
+        input: r#"{"values": {"block_id": "value"}, "replay", "private_metadata", "team_id", "signing_secret"}"#,
+    },
+    Endpoint {
+        method: "GET",
         path: "/_fake/api/responses",
         description: "what the app sent to response_urls (ephemeral, replace_original, delete_original, in_channel), oldest first",
         input: "",

@@ -10,13 +10,14 @@
 //! - `GET|POST /api/<method>`: `oauth.v2.access`, `chat.postMessage`, `chat.update`,
 //!   `conversations.info`, `conversations.list`, `conversations.join`, `auth.test`,
 //!   `auth.revoke`, `team.info`, `apps.uninstall`, `api.test`,
-//!   `files.getUploadURLExternal`, `files.completeUploadExternal`;
+//!   `files.getUploadURLExternal`, `files.completeUploadExternal`, `views.open`;
 //! - `POST /_fake/upload/{file_id}?key=…`: the upload URLs handed out for files, and
 //!   `GET /_fake/files/{file_id}`: an uploaded file's bytes (see the `files` module);
 //! - `GET|POST /oauth/v2/authorize`: the consent page and its decision;
 //! - `GET /_fake/`: channels and messages as a web page, with clickable buttons
 //!   (`POST /_fake/click`, acting as one of the configured [`FakeUser`]s);
 //! - `POST /_fake/response/{id}`: the `response_url`s handed out with button clicks;
+//! - `POST /_fake/views/{id}/submit|close`: the page's dialogs (modals opened by the app);
 //! - `/_fake/api/...`: the control API (see [`control`]); `GET /_fake/api/` lists it.
 //!
 //! Button clicks are sent to the app's interactivity URL as Slack sends them: a signed
@@ -378,6 +379,22 @@ fn routes(cfg: &mut web::ServiceConfig, shared: web::Data<Shared>) {
         .route("/", web::get().to(redirect_to_page))
         .route("/_fake/", web::get().to(page::index))
         .route("/_fake/click", web::post().to(page::click))
+        .route(
+            "/_fake/views/{id}/submit",
+            web::post().to(interactivity::views::submit_page),
+        )
+        .route(
+            "/_fake/views/{id}/close",
+            web::post().to(interactivity::views::close_page),
+        )
+        .route(
+            "/_fake/api/views",
+            web::get().to(interactivity::views::list),
+        )
+        .route(
+            "/_fake/api/views/{id}/submit",
+            web::post().to(interactivity::views::submit_api),
+        )
         .route("/_fake/upload/{file_id}", web::post().to(files::upload))
         .route("/_fake/files/{file_id}", web::get().to(files::bytes))
         .route(

@@ -13,6 +13,7 @@
 //! Chromium). `?as=U…` picks the user who clicks (the "Act as" bar); their ephemeral
 //! `response_url` messages are shown at the top of the channel.
 
+mod dialog;
 mod render;
 
 use render::Clickable;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 
 use super::{
     files::FakeFile,
-    interactivity::{base_url, send_click, ClickRequest, ResponseRecord},
+    interactivity::{base_url, send_click, ClickRequest, FakeView, ResponseRecord},
     state::{FakeChannel, Message},
     FakeUser, Shared,
 };
@@ -181,6 +182,7 @@ pub(crate) async fn index(shared: web::Data<Shared>, query: web::Query<PageQuery
             notice: query.notice.as_deref(),
             responses: &world.responses,
             files: &world.files,
+            views: world.open_views(acting),
         };
         render(&workspace, &world.channels, query.channel.as_deref())
     };
@@ -204,10 +206,12 @@ struct Workspace<'a> {
     responses: &'a [ResponseRecord],
     /// The uploaded files, drawn in the messages that share them.
     files: &'a [FakeFile],
+    /// The acting user's open modals, newest first: the newest is drawn as a dialog.
+    views: Vec<&'a FakeView>,
 }
 
 /// `/_fake/?channel=…&as=…`: the page for a channel filter and an acting user.
-fn page_href(channel: Option<&str>, acting: &str, notice: Option<&str>) -> String {
+pub(crate) fn page_href(channel: Option<&str>, acting: &str, notice: Option<&str>) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     if let Some(c) = channel.filter(|c| !c.is_empty()) {
         q.append_pair("channel", c);
@@ -315,8 +319,10 @@ fn render(ws: &Workspace<'_>, channels: &[FakeChannel], only: Option<&str>) -> S
         .map(|o| o.trim_start_matches('#'))
         .filter(|o| !o.is_empty());
     let shown = |c: &FakeChannel| only.is_none_or(|o| c.name == o || c.id == o);
-    let mut out =
-        format!("<style>{SLACK_STYLE}</style><div class=\"ws-grid\"><nav class=\"sidebar\">");
+    let mut out = format!(
+        "<style>{SLACK_STYLE}{}</style><div class=\"ws-grid\"><nav class=\"sidebar\">",
+        dialog::DIALOG_STYLE
+    );
     let _ = write!(
         out,
         "<h1 class=\"team\">{}<small>{} · fake Slack</small></h1><h2>Channels</h2>",
@@ -373,6 +379,9 @@ fn render(ws: &Workspace<'_>, channels: &[FakeChannel], only: Option<&str>) -> S
         out.push_str(&channel(ws, c, only));
     }
     out.push_str("</main></div>");
+    if let Some(v) = ws.views.first() {
+        out.push_str(&dialog::dialog(v, ws.acting, only));
+    }
     out
 }
 
@@ -654,7 +663,51 @@ mod tests {
         notice: None,
         responses: &[],
         files: &[],
+        views: Vec::new(),
     };
+
+    #[test]
+    fn an_open_modal_is_a_labelled_dialog_with_its_errors_under_the_fields() {
+        let view = FakeView {
+            id: "V1".into(),
+            user: "U1".into(),
+            view: json!({"type": "modal", "title": {"type": "plain_text", "text": "Mute <x>"},
+                "submit": {"type": "plain_text", "text": "Mute"},
+                "close": {"type": "plain_text", "text": "Cancel"},
+                "blocks": [
+                    {"type": "context", "elements": [{"type": "plain_text", "text": "<b>name</b>"}]},
+                    {"type": "input", "block_id": "d", "label": {"type": "plain_text", "text": "Mute for"},
+                     "element": {"type": "static_select", "action_id": "d", "options": [
+                        {"text": {"type": "plain_text", "text": "1 hour"}, "value": "1h"}]}},
+                    {"type": "input", "block_id": "u", "optional": true,
+                     "label": {"type": "plain_text", "text": "Until"},
+                     "hint": {"type": "plain_text", "text": "ahead"},
+                     "element": {"type": "datetimepicker", "action_id": "u"}}]}),
+            open: true,
+            errors: [("u".to_owned(), "This time has passed".to_owned())].into(),
+            values: [("d".to_owned(), "1h".to_owned())].into(),
+            submissions: vec![],
+            opened_at: chrono::Utc::now(),
+        };
+        let ws = Workspace {
+            views: vec![&view],
+            ..WS
+        };
+        let page = render(&ws, &[], None);
+        assert!(
+            page.contains("aria-labelledby=\"modal-title-V1\""),
+            "{page}"
+        );
+        assert!(page.contains(">Mute &lt;x&gt;</h2>") && page.contains("&lt;b&gt;name"));
+        assert!(page.contains("<label for=\"f-V1-d\">Mute for</label>"));
+        assert!(page.contains("<option value=\"1h\" selected>1 hour</option>"));
+        assert!(page.contains("type=\"datetime-local\" id=\"f-V1-u\" name=\"v.u\""));
+        assert!(
+            page.contains("aria-describedby=\"f-V1-u-hint f-V1-u-error\" aria-invalid=\"true\"")
+        );
+        assert!(page.contains("role=\"alert\">This time has passed</p>"));
+        assert!(page.contains("formaction=\"/_fake/views/V1/close\">Cancel</button>"));
+    }
 
     #[test]
     fn page_escapes_and_nests_threads() {

@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 use super::{
     blocks::check_message,
     files::FakeFile,
-    interactivity::{Click, ResponseGrant, ResponseRecord},
+    interactivity::{Click, FakeView, ResponseGrant, ResponseRecord, Trigger},
     FakeSlackConfig,
 };
 
@@ -345,6 +345,10 @@ pub(crate) struct World {
     pub files: Vec<FakeFile>,
     /// How long an upload URL works after it was handed out.
     pub upload_url_ttl: Duration,
+    /// The `trigger_id`s of recent clicks, each good for one `views.open` within 3 s.
+    pub triggers: HashMap<String, Trigger>,
+    /// Views opened with `views.open`, oldest first.
+    pub views: Vec<FakeView>,
 }
 
 /// How many sent events the fake keeps for retries.
@@ -399,6 +403,8 @@ impl World {
             responses: Vec::new(),
             sent_events: Vec::new(),
             files: Vec::new(),
+            triggers: HashMap::new(),
+            views: Vec::new(),
         }
     }
 
@@ -729,6 +735,7 @@ impl World {
             "apps.uninstall" => self.apps_uninstall(params),
             "files.getUploadURLExternal" => self.get_upload_url(params, now, wall),
             "files.completeUploadExternal" => self.complete_upload(params, wall),
+            "views.open" => self.views_open(params, now, wall),
             "api.test" => Ok(Reply::ok(json!({"args": params.map}))),
             _ => Err(Reply::error("unknown_method")),
         };

@@ -27,6 +27,7 @@ pub struct ControlsRow {
     pub muted_at: Option<NaiveDateTime>,
     pub muted_until: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    pub mute_comment: Option<String>,
 }
 
 /// An active mute with its scenario, for the delivery log's `mutes` and the web UI.
@@ -57,6 +58,7 @@ impl ControlsRow {
                 by: actor(&self.muted_by_id, &self.muted_by),
                 at: at.and_utc(),
                 until: self.muted_until.map(|u| u.and_utc()),
+                comment: self.mute_comment.clone(),
             }),
         }
     }
@@ -76,6 +78,7 @@ impl ControlsRow {
             muted_at: c.mute.as_ref().map(|m| m.at.naive_utc()),
             muted_until: c.mute.as_ref().and_then(|m| m.until.map(|u| u.naive_utc())),
             updated_at: Utc::now().naive_utc(),
+            mute_comment: c.mute.as_ref().and_then(|m| m.comment.clone()),
         }
     }
 

@@ -5,8 +5,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{fit, name_context, names_context, MessageNames, MAX_SHORT};
-use crate::domain::incident::{Action, Controls, MuteFor};
+use crate::domain::incident::{Action, Controls, MuteFor, MUTE_FOR_ACTION_ID, MUTE_FOR_LABEL};
 use crate::pipeline::events::IncidentActionPayload;
+
+/// Longest mute reason shown (escaped characters): the dialog takes 300 typed ones, and
+/// escaping (`&amp;`) can make those longer.
+const MAX_COMMENT: usize = 1_500;
 
 /// What an incident card shows about people acting on it: its acknowledgement and mute,
 /// and the opaque reference its buttons carry (`pipeline::incidents`).
@@ -32,32 +36,38 @@ pub(super) fn controls_context(c: &CardControls, open: bool) -> Value {
     let mute = c.controls.active_mute(c.now).filter(|_| open).map(|m| {
         json!({
             "by": fit(&m.by.name, MAX_SHORT),
+            "comment": m.comment.as_deref().map(|c| fit(c, MAX_COMMENT)),
             "until": m.until.map(|u| json!({
                 "ts": u.timestamp(),
                 "at": u.format("%Y-%m-%d %H:%M UTC").to_string(),
             })),
         })
     });
-    let buttons: Vec<Value> = if open {
-        Action::ALL
-            .into_iter()
-            .filter(|a| match a {
+    let button = |action_id: &str, label: &str, primary: bool| {
+        json!({
+            "action_id": action_id,
+            "label": label,
+            "value": c.reference,
+            "style": primary.then_some("primary"),
+        })
+    };
+    let mut buttons: Vec<Value> = Vec::new();
+    if open {
+        for a in Action::ALL {
+            let shown = match a {
                 Action::Acknowledge => ack.is_none(),
                 Action::Mute(_) => mute.is_none(),
                 Action::Unmute => mute.is_some(),
-            })
-            .map(|a| {
-                json!({
-                    "action_id": a.action_id(),
-                    "label": a.label(),
-                    "value": c.reference,
-                    "style": (a == Action::Acknowledge).then_some("primary"),
-                })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+            };
+            if shown {
+                buttons.push(button(a.action_id(), a.label(), a == Action::Acknowledge));
+            }
+            // "Mute for…" (a dialog) comes after the fixed mutes.
+            if a == Action::Mute(MuteFor::UntilRecovered) && mute.is_none() {
+                buttons.push(button(MUTE_FOR_ACTION_ID, MUTE_FOR_LABEL, false));
+            }
+        }
+    }
     json!({"ack": ack, "mute": mute, "buttons": buttons})
 }
 
@@ -78,6 +88,7 @@ pub(super) fn action_context(a: &IncidentActionPayload, names: &MessageNames) ->
         "emoji": emoji,
         "title": text,
         "by": fit(&a.by.name, MAX_SHORT),
+        "comment": a.comment.as_deref().map(|c| fit(c, MAX_COMMENT)),
         "until": a.until.map(|u| json!({
             "ts": u.timestamp(),
             "at": u.format("%Y-%m-%d %H:%M UTC").to_string(),

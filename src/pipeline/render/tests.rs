@@ -317,24 +317,48 @@ fn golden_incident_cards_with_buttons_acknowledgements_and_mutes() {
             .render_card(&card, &n, true, Some(&cc(&controls)))
             .unwrap()
             .to_json();
+        let mut with_reason = controls.clone();
+        with_reason.apply_with(
+            Action::Mute(MuteFor::Until(at(2) + chrono::Duration::days(3))),
+            &by,
+            at(2),
+            Some("deploy <!here> *now* & `x`"),
+        );
+        out["muted_with_reason"] = r
+            .render_card(&card, &n, false, Some(&cc(&with_reason)))
+            .unwrap()
+            .to_json();
+        out["muted_with_reason_compact"] = r
+            .render_card(&card, &n, true, Some(&cc(&with_reason)))
+            .unwrap()
+            .to_json();
         card.absorb(&events[2]);
         out["recovered"] = r
             .render_card(&card, &n, false, Some(&cc(&controls)))
             .unwrap()
             .to_json();
-        for (key, action, until) in [
-            ("reply_acknowledged", Action::Acknowledge, None),
+        let three_days = at(2) + chrono::Duration::days(3);
+        for (key, action, until, comment) in [
+            ("reply_acknowledged", Action::Acknowledge, None, None),
             (
                 "reply_muted_1h",
                 Action::Mute(MuteFor::OneHour),
                 Some(at(2) + chrono::Duration::hours(1)),
+                None,
             ),
             (
                 "reply_muted_until_recovered",
                 Action::Mute(MuteFor::UntilRecovered),
                 None,
+                None,
             ),
-            ("reply_unmuted", Action::Unmute, None),
+            (
+                "reply_muted_for_with_reason",
+                Action::Mute(MuteFor::Until(three_days)),
+                Some(three_days),
+                Some("deploy <!here> *now* & `x`".to_owned()),
+            ),
+            ("reply_unmuted", Action::Unmute, None, None),
         ] {
             let p = Payload::IncidentAction(IncidentActionPayload {
                 scenario_id: "shop-checkout".into(),
@@ -344,6 +368,7 @@ fn golden_incident_cards_with_buttons_acknowledgements_and_mutes() {
                 by: by.clone(),
                 at: at(2),
                 until,
+                comment,
             });
             out[key] = r
                 .render_reply(&p, &card, &n, false, false)

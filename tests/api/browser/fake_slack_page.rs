@@ -241,13 +241,9 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     eprintln!("screenshots in {}", b.shots.display());
 }
 
-/// A user clicks "Acknowledge" on an incident card in the fake Slack's page, as a chosen
-/// fake user; the card is then edited to name them.
-#[actix_web::test]
-async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
-    let Some(mut b) = Browser::start().await else {
-        return;
-    };
+/// The app with its buttons wired to the fake, an open incident's card in `#load-tests`, and
+/// the fake's page of that channel as sam.
+async fn an_open_incident_as_sam() -> (crate::helpers::TestApp, String) {
     let app = try_spawn_fast_app(Backend::Sqlite, |a| {
         a.slack_signing_secret = Some("fake-signing-secret".into());
     })
@@ -270,48 +266,30 @@ async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
         "{}/_fake/?channel=load-tests&as=U0FAKEUSR02",
         app.fake().base_url()
     );
+    (app, page)
+}
+
+/// A user clicks "Acknowledge" on an incident card in the fake Slack's page, as a chosen
+/// fake user; the card is then edited to name them.
+#[actix_web::test]
+async fn acknowledging_an_incident_from_the_fake_slack_page_edits_the_card() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let (_app, page) = an_open_incident_as_sam().await;
     b.goto(&page).await;
     assert!(b.page_has("Mute until recovered").await);
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(
-            r#"button[name="action_id"][value="incident.ack"]"#,
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&b, "incident.ack").await;
     assert!(
         b.page_has("app answered 200").await,
         "the click's outcome is shown"
     );
     // The card is edited after the answer: look again until it shows.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        b.goto(&page).await;
-        let visible = b
-            .client
-            .find(Locator::Css("main"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if visible.contains("Acknowledged by sam at") {
-            assert!(
-                !visible.contains("\nAcknowledge\n"),
-                "no Acknowledge button any more"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the card was not edited: {visible}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    }
+    let visible = card_edited(&b, &page, |v| v.contains("Acknowledged by sam at")).await;
+    assert!(
+        !visible.contains("\nAcknowledge\n"),
+        "no Acknowledge button any more"
+    );
     b.fit_height().await;
     b.shot("fake-slack-acknowledged").await;
     b.client.clone().close().await.unwrap();
@@ -389,4 +367,135 @@ async fn a_picture_uploaded_into_a_thread_is_drawn_there_and_the_page_passes_axe
     b.fit_height().await;
     b.shot("fake-slack-uploaded-picture").await;
     b.client.clone().close().await.unwrap();
+}
+
+/// "Mute for…" on the fake Slack's page: sam clicks it, the app's dialog opens over the
+/// channel (and passes axe), a past date is answered with its error under the field (the
+/// dialog stays open, and passes axe), then 4 hours with a reason mutes the incident and
+/// the card says so.
+#[actix_web::test]
+async fn mute_for_opens_a_dialog_on_the_fake_slack_page_that_mutes_the_incident() {
+    let Some(mut b) = Browser::start().await else {
+        return;
+    };
+    let (_app, page) = an_open_incident_as_sam().await;
+    b.goto(&page).await;
+    click_button(&b, "incident.mute_for").await;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("dialog.modal[open]"))
+        .await
+        .unwrap();
+    assert!(b.page_has("Mute incident").await);
+    b.audit("the Mute for… dialog").await;
+    b.fit_height().await;
+    b.shot("fake-slack-mute-dialog").await;
+
+    // A past date: the app's error shows under the field and the dialog stays open.
+    fill_and_submit(&b, "date", "2020-01-01T10:00", "").await;
+    assert!(
+        b.page_has("This time has passed").await,
+        "the app's field error is shown"
+    );
+    b.client
+        .find(Locator::Css(
+            r#"dialog.modal input[name="v.mute_until"][aria-invalid="true"]"#,
+        ))
+        .await
+        .unwrap();
+    b.audit("the Mute for… dialog with a field error").await;
+    b.shot("fake-slack-mute-dialog-error").await;
+
+    // 4 hours with a reason: the dialog closes and the card is edited.
+    fill_and_submit(&b, "4h", "", "deploy of 2.4 <!here>").await;
+    assert!(b.page_has("app answered 200").await);
+    // The card (the thread's reply may come first): its mute line and reason.
+    let visible = card_edited(&b, &page, |v| {
+        v.contains("Muted by sam until") && v.contains("Reason: deploy of 2.4 <!here>")
+    })
+    .await;
+    assert!(!visible.contains("Mute for…"), "Unmute instead: {visible}");
+    let source = b.client.source().await.unwrap();
+    assert!(
+        !source.contains("dialog class=\"modal\""),
+        "the dialog closed"
+    );
+    b.fit_height().await;
+    b.shot("fake-slack-muted-for").await;
+    b.client.clone().close().await.unwrap();
+}
+
+/// Clicks a message's button (a submit button of its click form) on the page.
+async fn click_button(b: &Browser, action_id: &str) {
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            r#"button[name="action_id"][value="{action_id}"]"#
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Loads `page` again until the channel's text satisfies `check` (at most 20 s); the text.
+async fn card_edited(b: &Browser, page: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        b.goto(page).await;
+        let visible = b
+            .client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if check(&visible) {
+            return visible;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the card was not edited: {visible}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Fills in the open "Mute for…" dialog as a person would and presses Mute.
+async fn fill_and_submit(b: &Browser, duration: &str, until: &str, reason: &str) {
+    b.client
+        .find(Locator::Css(
+            r#"dialog.modal select[name="v.mute_duration"]"#,
+        ))
+        .await
+        .unwrap()
+        .select_by_value(duration)
+        .await
+        .unwrap();
+    for (field, value) in [("v.mute_until", until), ("v.mute_reason", reason)] {
+        // Set as a picker would: a date and time field takes no keystrokes over WebDriver
+        // in every Chromium.
+        b.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('input', {bubbles: true})); return e.value;",
+                vec![
+                    json!(format!(r#"dialog.modal input[name="{field}"]"#)),
+                    json!(value),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    b.client
+        .find(Locator::Css("dialog.modal button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }

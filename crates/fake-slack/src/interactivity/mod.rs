@@ -9,6 +9,8 @@
 //! - Each click hands out a `response_url` (`{fake}/_fake/response/{id}`, see
 //!   [`response_url`]) whose answers replace or delete the message, post in the channel
 //!   or show the clicking user an ephemeral message.
+//! - Each click's `trigger_id` opens one modal (`views.open`) within 3 s; a modal's
+//!   submission is a signed `view_submission` (see [`views`]).
 
 use std::time::Instant;
 
@@ -18,13 +20,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod response_url;
+pub(crate) mod views;
 
 pub(crate) use response_url::{respond, ResponseGrant, ResponseRecord, RESPONSE_URL_TTL};
+pub(crate) use views::{FakeView, Trigger};
 
 use super::{
     blocks::{self, Button},
     events,
-    state::{random_alnum, random_digits, Message, World},
+    state::{random_alnum, Message, World},
     FakeUser, Shared,
 };
 
@@ -85,7 +89,7 @@ pub(crate) struct ClickRequest {
     pub url: Option<String>,
 }
 
-/// Why a click was not sent: HTTP status, error code, explanation.
+/// Why a click (or a modal's submission) was not sent: HTTP status, error code, explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ClickError {
     pub status: u16,
@@ -94,7 +98,7 @@ pub(crate) struct ClickError {
 }
 
 impl ClickError {
-    fn new(status: u16, error: &'static str, message: impl Into<String>) -> ClickError {
+    pub(crate) fn new(status: u16, error: &'static str, message: impl Into<String>) -> ClickError {
         ClickError {
             status,
             error,
@@ -102,7 +106,7 @@ impl ClickError {
         }
     }
 
-    fn response(&self) -> HttpResponse {
+    pub(crate) fn response(&self) -> HttpResponse {
         json_status(
             self.status,
             json!({"ok": false, "error": self.error, "message": self.message}),
@@ -240,6 +244,9 @@ impl World {
             text: button.label().to_owned(),
             user,
         };
+        if let Some(t) = prepared.payload["trigger_id"].as_str() {
+            self.remember_trigger(t, &prepared.user.id, now);
+        }
         // Expired grants are of no use; drop them so a long demo does not pile them up.
         self.response_urls
             .retain(|_, g| now.saturating_duration_since(g.issued) <= RESPONSE_URL_TTL);
@@ -318,12 +325,7 @@ impl World {
             "api_app_id": self.config.app_id,
             "token": events::VERIFICATION_TOKEN,
             "container": container,
-            "trigger_id": format!(
-                "{}.{}.{}",
-                random_digits(13),
-                random_digits(13),
-                random_alnum(32).to_lowercase()
-            ),
+            "trigger_id": views::new_trigger_id(),
             "team": {"id": team_id, "domain": self.config.team_domain()},
             "enterprise": null,
             "is_enterprise_install": false,

@@ -131,6 +131,8 @@ pub struct MuteLine {
     /// "until recovered" or "until 2026-12-01 15:04 UTC".
     until: String,
     since: String,
+    /// The reason typed in Slack's "Mute for…" dialog, if any.
+    comment: Option<String>,
     /// Where "End mute" posts.
     end_url: String,
 }
@@ -191,6 +193,7 @@ impl SettingsPage {
                     None => "until recovered".to_owned(),
                 },
                 since: m.muted_at.replace('T', " ").replace('Z', " UTC"),
+                comment: m.comment.clone(),
                 // Scenario ids are slugs (`domain::ids`): safe in a path as they are.
                 end_url: format!(
                     "/orgs/{org}/projects/{}/slack/mutes/{}/end",

@@ -210,7 +210,7 @@ fn incident_controls(r: &Renderer, t: &str, n: &MessageNames) {
     for step in 0..3 {
         if step == 1 {
             controls.apply(Action::Acknowledge, &by, at(2));
-            controls.apply(Action::Mute(MuteFor::OneHour), &by, at(2));
+            controls.apply_with(Action::Mute(MuteFor::OneHour), &by, at(2), Some(t));
         }
         if step == 2 {
             card.absorb(&events[2]);
@@ -241,6 +241,7 @@ fn incident_controls(r: &Renderer, t: &str, n: &MessageNames) {
             by: by.clone(),
             at: at(2),
             until: None,
+            comment: Some(t.into()),
         });
         for b in [false, true] {
             let m = r.render_reply(&p, &card, n, false, b).unwrap().to_json();

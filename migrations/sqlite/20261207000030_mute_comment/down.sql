@@ -1,0 +1,1 @@
+ALTER TABLE scenario_controls DROP COLUMN mute_comment;
