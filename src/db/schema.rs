@@ -44,6 +44,7 @@ diesel::table! {
         rules -> Text,
         regression_threshold_pct -> Integer,
         charts -> Bool,
+        during_load_tests -> Text,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         rules -> Text,
         regression_threshold_pct -> Nullable<Integer>,
         charts -> Nullable<Bool>,
+        during_load_tests -> Nullable<Text>,
     }
 }
 

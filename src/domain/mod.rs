@@ -10,6 +10,7 @@ pub mod incident;
 pub mod lifecycle;
 pub(crate) mod monitoring;
 pub mod pacing;
+pub mod quiet;
 pub mod report;
 pub mod retention;
 pub mod rules;

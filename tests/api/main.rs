@@ -28,6 +28,7 @@ mod observability;
 mod openapi;
 mod pipeline;
 mod process_exit;
+mod quiet_load_tests;
 mod registry;
 mod report_card;
 mod report_settings;
