@@ -171,3 +171,19 @@ impl LoadTestRow {
         Ok(n == 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ACTIVE_STATES;
+    use crate::domain::lifecycle::LoadTestState;
+
+    /// The literal predicate names exactly the states in which a load test counts.
+    #[test]
+    fn the_active_predicate_names_the_started_and_running_states() {
+        let named: Vec<_> = LoadTestState::ALL
+            .into_iter()
+            .filter(|s| ACTIVE_STATES.contains(&format!("'{}'", s.as_str())))
+            .collect();
+        assert_eq!(named, [LoadTestState::Started, LoadTestState::Running]);
+    }
+}
