@@ -8,6 +8,7 @@ pub mod event_kind;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
+pub mod maintenance;
 pub(crate) mod monitoring;
 pub mod pacing;
 pub mod quiet;

@@ -674,4 +674,7 @@ pub struct ScenarioPayload {
     /// that opened it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet: Option<QuietNote>,
+    /// An incident posted at the end of the maintenance window it opened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::domain::maintenance::MaintenanceNote>,
 }

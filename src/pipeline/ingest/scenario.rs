@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    naive, outbox_rows, precheck, queue, record_event, refused, same_project, save_versioned,
-    Identity, IngestError, IngestOutcome, Resolved,
+    maintenance, naive, outbox_rows, precheck, queue, record_event, refused, same_project,
+    save_versioned, Identity, IngestError, IngestOutcome, Resolved,
 };
 use crate::db::models::delivery::DeliveryStatus;
 use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
@@ -102,6 +102,7 @@ pub fn monitoring_event(
             execution: ev.execution.clone(),
             failed_sensors: ev.failed_sensors.clone(),
             quiet: quiet.clone(),
+            maintenance: None,
         })
     });
     let event = EventRow {
@@ -158,6 +159,17 @@ pub fn monitoring_event(
                 }
             }
         }
+        let held = maintenance::ScenarioChange {
+            org,
+            project,
+            scenario: &row.id,
+            incident: next.incident,
+            change: &change,
+            failing_since: next.failing_since,
+            event_id: key.as_str(),
+            at: ev.occurred_at,
+        };
+        maintenance::hold(conn, &held, &mut rows, now)?;
         channels = queue(conn, &rows)?;
     }
     Ok(IngestOutcome::Accepted {

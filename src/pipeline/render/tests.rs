@@ -127,6 +127,7 @@ fn sc(change: Change, name: &str, minute: u32, sensors: usize) -> Payload {
             })
             .collect(),
         quiet: None,
+        maintenance: None,
     })
 }
 
