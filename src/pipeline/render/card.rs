@@ -65,6 +65,9 @@ pub struct Card {
     /// Incidents: the quiet time the incident opened in (kept from its first change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet: Option<QuietNote>,
+    /// Incidents: posted at the end of the maintenance window it opened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::domain::maintenance::MaintenanceNote>,
 }
 
 /// Who made a run the baseline of its definition, and when.
@@ -88,6 +91,7 @@ impl Card {
             comparison: None,
             pinned: None,
             quiet: None,
+            maintenance: None,
         };
         card.absorb(first);
         card
@@ -131,6 +135,9 @@ impl Card {
             Payload::Scenario(sc) => {
                 if self.quiet.is_none() {
                     self.quiet = sc.quiet.clone();
+                }
+                if self.maintenance.is_none() {
+                    self.maintenance = sc.maintenance.clone();
                 }
                 if sc.health.is_failing() {
                     self.worst = Some(self.worst.map_or(sc.health, |w| w.max(sc.health)));

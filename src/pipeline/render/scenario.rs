@@ -123,6 +123,13 @@ pub(super) fn scenario_context(
             .and_then(|c| c.quiet.as_ref())
             .or(sc.quiet.as_ref())
             .map(quiet_context),
+        "maintenance": card
+            .and_then(|c| c.maintenance.as_ref())
+            .or(sc.maintenance.as_ref())
+            .map(|m| json!({
+                "reason": fit(&m.reason, MAX_SHORT),
+                "since": {"ts": m.failing_since.timestamp(), "at": m.failing_since.format("%H:%M UTC").to_string()},
+            })),
         "broadcast": false,
     })
 }

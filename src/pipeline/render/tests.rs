@@ -149,6 +149,18 @@ fn during_load_test(p: Payload, name: &str) -> Payload {
     Payload::Scenario(s)
 }
 
+/// The same incident posted at the end of the maintenance window it opened in.
+fn after_maintenance(p: Payload, name: &str) -> Payload {
+    let Payload::Scenario(mut s) = p else {
+        return p;
+    };
+    s.maintenance = Some(crate::domain::maintenance::MaintenanceNote {
+        failing_since: at(0),
+        reason: name.replace("Checkout peak 2000 users", "Database upgrade"),
+    });
+    Payload::Scenario(s)
+}
+
 /// Every event kind with the events that come before it in a thread (the last is it).
 fn stories(name: &str) -> Vec<(&'static str, Vec<Payload>)> {
     use LoadTestEventType as E;
@@ -207,6 +219,10 @@ fn stories(name: &str) -> Vec<(&'static str, Vec<Payload>)> {
         (
             "scenario_severity_changed_during_load_test",
             vec![during_load_test(failing.clone(), name), worse.clone()],
+        ),
+        (
+            "scenario_failing_after_maintenance",
+            vec![after_maintenance(failing.clone(), name)],
         ),
         ("scenario_recovered", vec![failing, worse, recovered]),
     ]
