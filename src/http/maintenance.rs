@@ -8,7 +8,7 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::params;
-use super::responses::{BadRequest, Denied, NotFound, Unprocessable};
+use super::responses::{BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable};
 use crate::actors::slack_sender::Wake;
 use crate::domain::access::AdminTarget;
 use crate::domain::maintenance::WindowInput;
@@ -96,7 +96,7 @@ pub async fn list_org(
     request_body = WindowInput,
     responses(
         (status = 201, description = "Created", body = WindowView),
-        BadRequest, Denied, NotFound, Unprocessable,
+        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -168,7 +168,7 @@ pub async fn list_project(
     request_body = WindowInput,
     responses(
         (status = 201, description = "Created", body = WindowView),
-        BadRequest, Denied, NotFound, Unprocessable,
+        BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable,
     ),
     security(("bearer" = []))
 )]

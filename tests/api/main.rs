@@ -21,6 +21,7 @@ mod fake_slack;
 mod file_uploads;
 mod health;
 mod interactions;
+mod maintenance_windows;
 mod metrics;
 mod migrations;
 mod oauth;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// `method path` of every `/api/v1` route of API.md.
-const CONTRACT: [&str; 20] = [
+const CONTRACT: [&str; 26] = [
     "put /api/v1/orgs/{org}",
     "put /api/v1/orgs/{org}/projects/{project}",
     "post /api/v1/load-tests/{load_test_id}/events",
@@ -33,6 +33,12 @@ const CONTRACT: [&str; 20] = [
     "post /api/v1/orgs/{org}/slack/channel-check",
     "delete /api/v1/orgs/{org}/projects/{project}/slack/mutes/{scenario_id}",
     "get /api/v1/openapi.json",
+    "get /api/v1/orgs/{org}/slack/maintenance-windows",
+    "post /api/v1/orgs/{org}/slack/maintenance-windows",
+    "delete /api/v1/orgs/{org}/slack/maintenance-windows/{id}",
+    "get /api/v1/orgs/{org}/projects/{project}/slack/maintenance-windows",
+    "post /api/v1/orgs/{org}/projects/{project}/slack/maintenance-windows",
+    "delete /api/v1/orgs/{org}/projects/{project}/slack/maintenance-windows/{id}",
 ];
 
 fn routes_in_doc(doc: &Value) -> BTreeSet<(String, String)> {
