@@ -119,6 +119,14 @@ impl Application {
             };
             crate::actors::channel_directory::ChannelDirectoryBuilder::new(deps, pause).start();
         }
+        {
+            use actix::Actor;
+            crate::actors::maintenance::MaintenanceWindows::new(
+                background.clone(),
+                pipeline.sender().clone(),
+            )
+            .start();
+        }
         if let Some(interval) = settings.retention.interval {
             use actix::Actor;
             crate::actors::retention::Retention::new(

@@ -5,6 +5,7 @@ pub mod channel_directory;
 pub mod channel_health;
 pub mod config_resolver;
 pub mod load_test;
+pub mod maintenance;
 pub mod retention;
 pub mod scenario;
 pub mod slack_sender;

@@ -44,6 +44,7 @@ diesel::table! {
         rules -> Text,
         regression_threshold_pct -> Integer,
         charts -> Bool,
+        during_load_tests -> Text,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         rules -> Text,
         regression_threshold_pct -> Nullable<Integer>,
         charts -> Nullable<Bool>,
+        during_load_tests -> Nullable<Text>,
     }
 }
 
@@ -337,6 +339,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    maintenance_windows (id) {
+        id -> BigInt,
+        org_id -> Text,
+        project_id -> Text,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        weekly_days -> Nullable<Text>,
+        weekly_from -> Nullable<Text>,
+        weekly_to -> Nullable<Text>,
+        timezone -> Nullable<Text>,
+        scenarios -> Nullable<Text>,
+        reason -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    maintenance_holds (scenario_id, incident) {
+        scenario_id -> Text,
+        incident -> BigInt,
+        org_id -> Text,
+        project_id -> Text,
+        window_id -> BigInt,
+        reason -> Text,
+        until_at -> Timestamp,
+        opened_inside -> Bool,
+        failing_since -> Nullable<Timestamp>,
+        event_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(scenario_controls -> scenarios (scenario_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -364,4 +400,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     ui_sessions,
     test_messages,
+    maintenance_windows,
+    maintenance_holds,
 );

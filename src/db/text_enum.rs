@@ -53,6 +53,7 @@ text_enum!(crate::domain::settings::IntegrationStatus);
 text_enum!(crate::domain::access::Role);
 text_enum!(crate::domain::ids::SubjectKind);
 text_enum!(crate::domain::delivery_status::DeliveryStatus);
+text_enum!(crate::domain::quiet::DuringLoadTests);
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@ const BROKEN: &str = "the Slack integration is broken: ";
 const INCOMPLETE: &str = "configuration incomplete: ";
 const MUTED: &str = "muted by ";
 const STALE: &str = "stale result: ";
+const MAINTENANCE: &str = "maintenance: ";
 const TEMPLATE: &str = "template error: ";
 const CHARTS_NEED_SCOPE: &str = "no chart: the Slack installation lacks files:write";
 const CHARTS_NEED_MEMBER: &str = "no chart: the app is not a member of this channel";
@@ -49,6 +50,13 @@ pub enum DeliveryReason {
         health: Health,
         occurred_at: DateTime<Utc>,
         newest: DateTime<Utc>,
+    },
+    /// A change of a scenario inside maintenance window `window`, whose occurrence ends at
+    /// `until` (to the minute); a failure still open then is posted then.
+    Maintenance {
+        reason: String,
+        window: i64,
+        until: DateTime<Utc>,
     },
     /// A newer intermediate report of the same load test replaced it in a busy channel.
     Superseded,
@@ -121,6 +129,15 @@ impl DeliveryReason {
             health,
             occurred_at: truncated(occurred_at, SECOND),
             newest: truncated(newest, SECOND),
+        }
+    }
+
+    /// A change inside maintenance window `window` (its end kept to the minute, as written).
+    pub fn maintenance(reason: &str, window: i64, until: DateTime<Utc>) -> Self {
+        Self::Maintenance {
+            reason: reason.to_owned(),
+            window,
+            until: truncated(until, MINUTE),
         }
     }
 
@@ -202,6 +219,18 @@ impl DeliveryReason {
             };
             return Some(Self::muted(by, until));
         }
+        if let Some(rest) = s.strip_prefix(MAINTENANCE) {
+            let (reason, rest) = rest.rsplit_once(" (window ")?;
+            let (window, until) = rest.strip_suffix(')')?.split_once(", until ")?;
+            return Some(Self::maintenance(
+                reason,
+                window
+                    .parse()
+                    .ok()
+                    .filter(|n: &i64| n.to_string() == window)?,
+                parse_time(until, MINUTE)?,
+            ));
+        }
         if let Some(rest) = s.strip_prefix(STALE) {
             let (health, rest) = rest.split_once(" occurred at ")?;
             let (occurred, newest) = rest.split_once(", before the newest result applied (")?;
@@ -282,6 +311,12 @@ impl DeliveryReason {
                  Click \"Unmute\" on the incident's card, or end the mute on the project's Slack \
                  page.",
                 &self.to_string()[MUTED.len()..]
+            ),
+            Self::Maintenance { reason, until, .. } => format!(
+                "Skipped: the scenario is in a maintenance window ({reason}) until {}. If it is \
+                 still failing then, its incident is posted then; if it recovers before, \
+                 nothing is sent. Delete the window on the Slack settings page to end it now.",
+                until.format(MINUTE)
             ),
             Self::SendingDisabled(Source::Project) => {
                 "Not sent: \"Send messages\" is disabled for this project. Enable it on the \
@@ -394,6 +429,15 @@ impl fmt::Display for DeliveryReason {
                 occurred_at.format(SECOND),
                 newest.format(SECOND)
             ),
+            Self::Maintenance {
+                reason,
+                window,
+                until,
+            } => write!(
+                f,
+                "{MAINTENANCE}{reason} (window {window}, until {})",
+                until.format(MINUTE)
+            ),
             Self::Superseded => f.write_str("superseded by a newer intermediate report"),
             Self::NoIntegration => f.write_str("no Slack integration"),
             Self::IntegrationRemoved => f.write_str("the Slack integration was removed"),
@@ -453,6 +497,8 @@ mod tests {
             R::muted("sam", None),
             R::muted("sam until then", Some(at(59))),
             R::stale(Health::Failure, at(1), at(61)),
+            R::maintenance("Database upgrade", 7, at(3600)),
+            R::maintenance("odd (window 3, until never)", 12, at(60)),
             R::Superseded,
             R::NoIntegration,
             R::IntegrationRemoved,
@@ -529,6 +575,9 @@ mod tests {
             "muted by sam",
             "muted by sam until tomorrow",
             "stale result: nonsense",
+            "maintenance: upgrade",
+            "maintenance: upgrade (window x, until 2026-12-01 00:00 UTC)",
+            "maintenance: upgrade (window 1, until soon)",
             "configuration incomplete: ",
         ] {
             let reason = DeliveryReason::parse(text);
@@ -594,6 +643,10 @@ mod tests {
                 "late (ok occurred at 2023-11-14 22:13:21 UTC, before",
             ),
             ("database unavailable", "Not sent: database unavailable. If"),
+            (
+                "maintenance: DB upgrade (window 4, until 2026-12-01 02:00 UTC)",
+                "maintenance window (DB upgrade) until 2026-12-01 02:00 UTC. If",
+            ),
             ("something new", "operator"),
         ] {
             let text = error_message(reason);

@@ -169,6 +169,13 @@ impl EventKey {
         ))
     }
 
+    /// The key of an event this service makes itself (e.g. an incident posted at the end
+    /// of a maintenance window): `name` contains a space, which no sender's event id can.
+    pub fn generated(kind: SubjectKind, subject_id: &str, name: &str) -> Self {
+        debug_assert!(name.contains(' '));
+        Self(format!("{}:{subject_id}:{name}", kind.as_str()))
+    }
+
     /// The key as stored in `events.event_id` and `deliveries.event_id`.
     pub fn as_str(&self) -> &str {
         &self.0

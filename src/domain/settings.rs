@@ -3,8 +3,9 @@
 //! 1. `send_messages`: a project with own settings always decides; otherwise the org.
 //! 2. `integration`: the project's installation if it has one, else the org's.
 //! 3. `target_channels`: the project's list if non-empty, else the org's.
-//! 4. `threads`, `compact_messages`, `charts`, `regression_threshold_pct`: the project's
-//!    value if set, else the org's (org defaults: off, off, on, 10 %).
+//! 4. `threads`, `compact_messages`, `charts`, `regression_threshold_pct`,
+//!    `during_load_tests`: the project's value if set, else the org's (org defaults: off,
+//!    off, on, 10 %, `annotate`).
 //! 5. `complete`: an active integration and at least one target channel or rule.
 //! 6. `rules`: the project's list if non-empty, else the org's (like target channels).
 //!
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::channel::TargetChannel;
 use super::delivery_reason::DeliveryReason;
+use super::quiet::DuringLoadTests;
 use super::rules::Rule;
 
 /// Organization-level settings. `Default` is the documented default: everything off
@@ -29,6 +31,8 @@ pub struct OrgSettings {
     pub regression_threshold_pct: RegressionThreshold,
     /// Report charts uploaded into the run's thread.
     pub charts: bool,
+    /// What a scenario's incident does while a load test of its project runs.
+    pub during_load_tests: DuringLoadTests,
 }
 
 impl Default for OrgSettings {
@@ -41,6 +45,7 @@ impl Default for OrgSettings {
             rules: Vec::new(),
             regression_threshold_pct: RegressionThreshold::default(),
             charts: true,
+            during_load_tests: DuringLoadTests::default(),
         }
     }
 }
@@ -156,6 +161,7 @@ pub struct ProjectSettings {
     pub rules: Vec<Rule>,
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    pub during_load_tests: Option<DuringLoadTests>,
 }
 
 /// Whether an installation can still post.
@@ -295,6 +301,7 @@ pub struct Effective {
     pub rules: Sourced<Vec<Rule>>,
     pub regression_threshold_pct: Sourced<RegressionThreshold>,
     pub charts: Sourced<bool>,
+    pub during_load_tests: Sourced<DuringLoadTests>,
 }
 
 impl Effective {
@@ -394,7 +401,12 @@ pub fn resolve(
         org.regression_threshold_pct,
     );
     let charts = own_or_org(project.and_then(|p| p.charts), org.charts);
+    let during_load_tests = own_or_org(
+        project.and_then(|p| p.during_load_tests),
+        org.during_load_tests,
+    );
     Effective {
+        during_load_tests,
         rules,
         regression_threshold_pct,
         charts,
@@ -439,6 +451,7 @@ mod tests {
         assert!(!e.threads.value);
         assert!(!e.compact_messages.value);
         assert_eq!(e.charts, from_org(true), "charts default on");
+        assert_eq!(e.during_load_tests, from_org(DuringLoadTests::Annotate));
         assert_eq!(e.regression_threshold_pct.value.pct(), 10);
         assert_eq!(
             e.warnings(),
@@ -690,9 +703,9 @@ mod tests {
     fn arb_org() -> impl Strategy<Value = OrgSettings> {
         (
             (any::<bool>(), any::<bool>(), any::<bool>(), arb_channels()),
-            (arb_threshold(), any::<bool>()),
+            (arb_threshold(), any::<bool>(), arb_during()),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts))| OrgSettings {
+            .prop_map(|((s, t, c, ch), (pct, charts, during))| OrgSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
@@ -700,6 +713,7 @@ mod tests {
                 rules: vec![],
                 regression_threshold_pct: pct,
                 charts,
+                during_load_tests: during,
             })
     }
 
@@ -711,9 +725,13 @@ mod tests {
                 any::<Option<bool>>(),
                 arb_channels(),
             ),
-            (prop::option::of(arb_threshold()), any::<Option<bool>>()),
+            (
+                prop::option::of(arb_threshold()),
+                any::<Option<bool>>(),
+                prop::option::of(arb_during()),
+            ),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts))| ProjectSettings {
+            .prop_map(|((s, t, c, ch), (pct, charts, during))| ProjectSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
@@ -721,7 +739,12 @@ mod tests {
                 rules: vec![],
                 regression_threshold_pct: pct,
                 charts,
+                during_load_tests: during,
             })
+    }
+
+    fn arb_during() -> impl Strategy<Value = DuringLoadTests> {
+        prop::sample::select(DuringLoadTests::ALL.to_vec())
     }
 
     fn arb_integration() -> impl Strategy<Value = Option<Integration>> {
@@ -783,6 +806,10 @@ mod tests {
             match project.as_ref().and_then(|p| p.regression_threshold_pct) {
                 Some(v) => prop_assert_eq!(&e.regression_threshold_pct, &from_project(v)),
                 None => prop_assert_eq!(&e.regression_threshold_pct, &from_org(org.regression_threshold_pct)),
+            }
+            match project.as_ref().and_then(|p| p.during_load_tests) {
+                Some(v) => prop_assert_eq!(&e.during_load_tests, &from_project(v)),
+                None => prop_assert_eq!(&e.during_load_tests, &from_org(org.during_load_tests)),
             }
             // Charts go out exactly when on and the integration may upload files; the
             // warning is there exactly when charts are on and an integration may not.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod json;
+pub mod maintenance;
 pub mod metrics;
 pub mod oauth;
 pub mod observe;
@@ -58,6 +59,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(baselines::list)
         .service(baselines::put)
         .service(baselines::remove)
+        .service(maintenance::list_org)
+        .service(maintenance::create_org)
+        .service(maintenance::delete_org)
+        .service(maintenance::list_project)
+        .service(maintenance::create_project)
+        .service(maintenance::delete_project)
         .service(slack_settings::get_org)
         .service(slack_settings::put_org)
         .service(slack_settings::get_project)

@@ -16,6 +16,7 @@ use super::responses::{
 };
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::{OrgId, ProjectId};
+use crate::domain::quiet::DuringLoadTests;
 use crate::domain::settings::RegressionThreshold;
 use crate::services::slack_config::{
     self as svc, OrgUpdate, OrgView, ProjectUpdate, ProjectView, RuleInput, Scope, TestResult,
@@ -85,6 +86,10 @@ pub struct OrgSettingsBody {
     /// Report charts in the run's thread.
     #[serde(default)]
     charts: Option<bool>,
+    /// `notify`, `annotate` or `hold`: a scenario's incident while a load test of its
+    /// project runs.
+    #[serde(default)]
+    during_load_tests: Option<DuringLoadTests>,
 }
 
 /// A key that is present, `null` included (`None` is left for a missing key).
@@ -116,6 +121,9 @@ pub struct ProjectSettingsBody {
     /// None or `null`: inherit the organization's.
     #[serde(default)]
     charts: Option<bool>,
+    /// `notify`, `annotate` or `hold` (none or `null`: inherit the organization's).
+    #[serde(default)]
+    during_load_tests: Option<DuringLoadTests>,
 }
 
 /// `POST …/slack/install`.
@@ -202,6 +210,7 @@ pub async fn put_org(
             .map(|rules| rules.into_iter().map(RuleInput::from).collect()),
         regression_threshold_pct: body.regression_threshold_pct,
         charts: body.charts,
+        during_load_tests: body.during_load_tests,
     };
     let view = svc::update_org(&state.services, &auth.0, &org, update).await?;
     Ok(web::Json(view))
@@ -271,6 +280,7 @@ pub async fn put_project(
         ),
         regression_threshold_pct: body.regression_threshold_pct,
         charts: body.charts,
+        during_load_tests: body.during_load_tests,
     };
     let view = svc::put_project(&state.services, &auth.0, &org, &project, update).await?;
     Ok(web::Json(view))

@@ -308,6 +308,7 @@ mod tests {
         use crate::db::models::organization::Organization;
         use crate::db::{run_migrations, DatabaseUrl};
         use crate::domain::channel::TargetChannel;
+        use crate::domain::quiet::DuringLoadTests;
         use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
         use secrecy::SecretString;
 
@@ -337,6 +338,7 @@ mod tests {
             rules: vec![],
             regression_threshold_pct: RegressionThreshold::parse(25).unwrap(),
             charts: false,
+            during_load_tests: DuringLoadTests::Hold,
         };
         OrgSlackSettings::save(conn, "acme", &org, "test").unwrap();
         let own = ProjectSettings {
@@ -347,6 +349,7 @@ mod tests {
             rules: vec![],
             regression_threshold_pct: Some(RegressionThreshold::parse(5).unwrap()),
             charts: Some(true),
+            during_load_tests: Some(DuringLoadTests::Notify),
         };
         ProjectSlackSettings::save(conn, "acme", "own-settings", &own, "test").unwrap();
         let token = SecretString::from("xoxb-test".to_owned());
@@ -408,6 +411,14 @@ mod tests {
         };
         assert_eq!(report(&together[0]), (5, true, false), "own settings");
         assert_eq!(report(&together[2]), (25, false, false), "the org's");
+        // So does what an incident does during a load test (stored, read back per value).
+        let during = |r: &Resolved| r.effective.during_load_tests.value;
+        assert_eq!(
+            during(&together[0]),
+            DuringLoadTests::Notify,
+            "own settings"
+        );
+        assert_eq!(during(&together[2]), DuringLoadTests::Hold, "the org's");
         assert!(
             together[1]
                 .effective

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::domain::ids::{EventId, LoadTestId, OrgId, ProjectId, ScenarioId};
 use crate::domain::lifecycle::LoadTestEventType;
 use crate::domain::monitoring::{Change, Health};
+use crate::domain::quiet::QuietNote;
 use crate::domain::report::{Comparison, Figures, Metric};
 use crate::domain::user_text::{self, Lines};
 
@@ -672,4 +673,11 @@ pub struct ScenarioPayload {
     pub incident: i64,
     pub execution: Option<ExecutionInfo>,
     pub failed_sensors: Vec<FailedSensor>,
+    /// The quiet time the incident opened in (a load test of its project), on the change
+    /// that opened it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet: Option<QuietNote>,
+    /// An incident posted at the end of the maintenance window it opened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::domain::maintenance::MaintenanceNote>,
 }

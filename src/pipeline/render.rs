@@ -70,6 +70,8 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "_sc_compact",
     "_sc_controls",
     "_sc_buttons",
+    "_sc_quiet",
+    "_sc_maintenance",
     "load_test_baseline_set",
     "load_test_started",
     "load_test_started.compact",

@@ -255,7 +255,8 @@ async fn a_wrong_method_on_a_known_path_is_a_json_405_with_allow() {
             .replace("{project}", "webshop")
             .replace("{load_test_id}", "lt-1")
             .replace("{scenario_id}", "sc-1")
-            .replace("{definition}", "checkout-peak");
+            .replace("{definition}", "checkout-peak")
+            .replace("{id}", "1");
         assert!(!path.contains('{'), "fill in the parameters of {route}");
         let wrong = ["PATCH", "DELETE", "PUT", "POST"]
             .into_iter()

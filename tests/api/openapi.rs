@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// `method path` of every `/api/v1` route of API.md.
-const CONTRACT: [&str; 23] = [
+const CONTRACT: [&str; 29] = [
     "put /api/v1/orgs/{org}",
     "put /api/v1/orgs/{org}/projects/{project}",
     "post /api/v1/load-tests/{load_test_id}/events",
@@ -36,6 +36,12 @@ const CONTRACT: [&str; 23] = [
     "put /api/v1/orgs/{org}/projects/{project}/slack/baselines/{definition}",
     "delete /api/v1/orgs/{org}/projects/{project}/slack/baselines/{definition}",
     "get /api/v1/openapi.json",
+    "get /api/v1/orgs/{org}/slack/maintenance-windows",
+    "post /api/v1/orgs/{org}/slack/maintenance-windows",
+    "delete /api/v1/orgs/{org}/slack/maintenance-windows/{id}",
+    "get /api/v1/orgs/{org}/projects/{project}/slack/maintenance-windows",
+    "post /api/v1/orgs/{org}/projects/{project}/slack/maintenance-windows",
+    "delete /api/v1/orgs/{org}/projects/{project}/slack/maintenance-windows/{id}",
 ];
 
 fn routes_in_doc(doc: &Value) -> BTreeSet<(String, String)> {
@@ -88,7 +94,8 @@ async fn the_openapi_document_lists_every_api_route() {
             .replace("{project}", "webshop")
             .replace("{load_test_id}", "lt-1")
             .replace("{scenario_id}", "sc-1")
-            .replace("{definition}", "checkout-peak");
+            .replace("{definition}", "checkout-peak")
+            .replace("{id}", "1");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let res = app
             .http
@@ -378,6 +385,7 @@ async fn every_status_an_operation_answers_is_documented() {
                 .replace("{load_test_id}", "lt-1")
                 .replace("{scenario_id}", "sc-1")
                 .replace("{definition}", "checkout-peak")
+                .replace("{id}", "1")
         };
         let mut tries: Vec<(&str, Option<&str>, String, Option<String>)> = vec![
             ("no token", None, concrete("acme"), None),

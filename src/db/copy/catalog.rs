@@ -40,6 +40,8 @@ pub const TABLES: &[&str] = &[
     "test_messages",
     "ui_sessions",
     "slack_actions",
+    "maintenance_windows",
+    "maintenance_holds",
 ];
 
 /// Tables whose rows are only of use under the key they were made with: a web UI

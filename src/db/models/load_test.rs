@@ -6,6 +6,10 @@ use diesel::prelude::*;
 use crate::db::schema::load_tests;
 use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
 
+/// The predicate of the index `load_tests_active`, word for word.
+const ACTIVE_STATES: &str = "state IN ('started', 'running')";
+use crate::domain::quiet::RunningLoadTest;
+
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 // None is a bound NULL, not DEFAULT: one SQL text per statement, so it stays prepared.
 #[diesel(table_name = load_tests, treat_none_as_default_value = false)]
@@ -29,6 +33,36 @@ impl LoadTestRow {
     /// What its runs are compared by: the definition's id, or else the run's name.
     pub fn definition_key(&self) -> &str {
         self.definition.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The project's load tests that are `started` or `running` (the index
+    /// `load_tests_active`), earliest first.
+    pub fn active_in_project(
+        conn: &mut DbConnection,
+        org: &str,
+        project: &str,
+    ) -> QueryResult<Vec<Self>> {
+        load_tests::table
+            .filter(load_tests::org_id.eq(org))
+            .filter(load_tests::project_id.eq(project))
+            // Written out, so both planners can prove the partial index applies (a bound
+            // list would not match its predicate).
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(ACTIVE_STATES))
+            .order((load_tests::created_at.asc(), load_tests::id.asc()))
+            .select(Self::as_select())
+            .cached()
+            .load(conn)
+    }
+
+    /// The load test as an incident names it.
+    pub fn to_running(&self) -> RunningLoadTest {
+        RunningLoadTest {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            url: self.url.clone(),
+            started_by: self.started_by.clone(),
+            since: self.created_at.and_utc(),
+        }
     }
 
     pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
@@ -135,5 +169,21 @@ impl LoadTestRow {
         .load::<i64>(conn)?
         .len();
         Ok(n == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ACTIVE_STATES;
+    use crate::domain::lifecycle::LoadTestState;
+
+    /// The literal predicate names exactly the states in which a load test counts.
+    #[test]
+    fn the_active_predicate_names_the_started_and_running_states() {
+        let named: Vec<_> = LoadTestState::ALL
+            .into_iter()
+            .filter(|s| ACTIVE_STATES.contains(&format!("'{}'", s.as_str())))
+            .collect();
+        assert_eq!(named, [LoadTestState::Started, LoadTestState::Running]);
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod delivery_log;
 pub(crate) mod event;
 pub mod installation;
 pub(crate) mod load_test;
+pub(crate) mod maintenance;
 pub(crate) mod oauth_state;
 pub(crate) mod organization;
 pub(crate) mod project;

@@ -15,6 +15,7 @@ use crate::db::schema::{org_slack_settings, project_slack_settings};
 use crate::db::unreadable::{read_json, write_json};
 use crate::db::{now, DbConnection, FirstRowDsl};
 use crate::domain::channel::TargetChannel;
+use crate::domain::quiet::DuringLoadTests;
 use crate::domain::rules;
 use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
 
@@ -40,6 +41,7 @@ pub struct OrgSlackSettings {
     pub rules: String,
     pub regression_threshold_pct: RegressionThreshold,
     pub charts: bool,
+    pub during_load_tests: DuringLoadTests,
 }
 
 impl OrgSlackSettings {
@@ -75,6 +77,7 @@ impl OrgSlackSettings {
             rules: read_json(ORG_RULES, &self.rules),
             regression_threshold_pct: self.regression_threshold_pct,
             charts: self.charts,
+            during_load_tests: self.during_load_tests,
         }
     }
 
@@ -97,6 +100,7 @@ impl OrgSlackSettings {
                 org_slack_settings::regression_threshold_pct
                     .eq(stored(settings.regression_threshold_pct)),
                 org_slack_settings::charts.eq(settings.charts),
+                org_slack_settings::during_load_tests.eq(settings.during_load_tests),
                 org_slack_settings::updated_at.eq(now),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -128,6 +132,7 @@ impl OrgSlackSettings {
                 org_slack_settings::regression_threshold_pct
                     .eq(stored(settings.regression_threshold_pct)),
                 org_slack_settings::charts.eq(settings.charts),
+                org_slack_settings::during_load_tests.eq(settings.during_load_tests),
                 org_slack_settings::updated_at.eq(now()),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -176,6 +181,7 @@ pub struct ProjectSlackSettings {
     /// `None`: the organization's applies.
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    pub during_load_tests: Option<DuringLoadTests>,
 }
 
 impl ProjectSlackSettings {
@@ -225,6 +231,7 @@ impl ProjectSlackSettings {
             rules: read_json(PROJECT_RULES, &self.rules),
             regression_threshold_pct: self.regression_threshold_pct,
             charts: self.charts,
+            during_load_tests: self.during_load_tests,
         }
     }
 
@@ -247,6 +254,7 @@ impl ProjectSlackSettings {
                 project_slack_settings::regression_threshold_pct
                     .eq(settings.regression_threshold_pct.map(stored)),
                 project_slack_settings::charts.eq(settings.charts),
+                project_slack_settings::during_load_tests.eq(settings.during_load_tests),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -280,6 +288,7 @@ impl ProjectSlackSettings {
                 project_slack_settings::regression_threshold_pct
                     .eq(settings.regression_threshold_pct.map(stored)),
                 project_slack_settings::charts.eq(settings.charts),
+                project_slack_settings::during_load_tests.eq(settings.during_load_tests),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))

@@ -7,7 +7,7 @@ use super::render::UiError;
 use super::render::{self, Ui};
 use super::session::{require_csrf, set_flash, Flash, Notice, SignedIn};
 use super::settings_page::rejected_save;
-use super::views::form::{Choice, SettingsForm};
+use super::views::form::{parse_during, Choice, SettingsForm};
 use super::{
     bad_choice, flash_notice, no_such_page, org_scope, parse_form, project_scope, respond,
     scope_of, see_other, CsrfOnly,
@@ -84,6 +84,7 @@ pub(super) async fn rules_route(
                     rules: Some(rules),
                     regression_threshold_pct: own.and_then(|o| o.regression_threshold_pct),
                     charts: own.and_then(|o| o.charts),
+                    during_load_tests: own.and_then(|o| o.during_load_tests),
                 };
                 svc::put_project(&state.services, &user.principal, org, project, update)
                     .await
@@ -127,6 +128,8 @@ pub(super) fn rule_field_label(field: &str) -> String {
 
 /// The label of the charts select, as errors name it.
 const CHARTS: &str = "Charts in report threads";
+/// The label of the During load tests select.
+const DURING: &str = "During load tests";
 
 /// A typed Regression threshold (%): empty is `None` (the default or inherit); anything
 /// but a whole number from 1 to 1000 is refused before anything is saved.
@@ -174,6 +177,11 @@ pub(super) async fn org_save(
                 .as_deref()
                 .map(|raw| flag(raw, CHARTS))
                 .transpose()?,
+            during_load_tests: form
+                .during_load_tests
+                .as_deref()
+                .map(|raw| parse_during(raw, false).flatten().ok_or(bad_choice(DURING)))
+                .transpose()?,
         };
         match svc::update_org(&state.services, &user.principal, scope.org(), update).await {
             Ok(_) => {
@@ -214,6 +222,10 @@ pub(super) async fn project_save(
                 .and_then(|o| o.charts)
                 .map_or(Choice::Inherit, Choice::Set),
         };
+        let during_load_tests = match form.during_load_tests.as_deref() {
+            Some(raw) => parse_during(raw, true).ok_or(bad_choice(DURING))?,
+            None => own.and_then(|o| o.during_load_tests),
+        };
         // Empty: inherit the organization's.
         let regression_threshold_pct = match form.regression_threshold_pct.as_deref() {
             Some(raw) => threshold(raw)?,
@@ -222,6 +234,7 @@ pub(super) async fn project_save(
         let nothing_own = threads == Choice::Inherit
             && compact == Choice::Inherit
             && charts == Choice::Inherit
+            && during_load_tests.is_none()
             && regression_threshold_pct.is_none()
             && form.target_channels.trim().is_empty();
         let mut notes = vec![Notice::new("success", "Settings saved.")];
@@ -259,6 +272,7 @@ pub(super) async fn project_save(
             rules: None,
             regression_threshold_pct,
             charts: charts.as_option(),
+            during_load_tests,
         };
         match svc::put_project(&state.services, &user.principal, org, project, update).await {
             Ok(_) => {

@@ -19,9 +19,11 @@ use crate::domain::rules::{self, EventKind, Route};
 use crate::domain::settings::Effective;
 
 mod batch;
+mod maintenance;
 mod scenario;
 
 pub use batch::{load_test_batch, LoadTestJob};
+pub use maintenance::{release_due, release_window, Released};
 pub use scenario::monitoring_event;
 
 pub use super::effective::Resolved;

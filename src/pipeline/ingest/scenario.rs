@@ -5,17 +5,20 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    naive, outbox_rows, precheck, queue, record_event, refused, same_project, save_versioned,
-    Identity, IngestError, IngestOutcome, Resolved,
+    maintenance, naive, outbox_rows, precheck, queue, record_event, refused, same_project,
+    save_versioned, Identity, IngestError, IngestOutcome, Resolved,
 };
 use crate::db::models::delivery::DeliveryStatus;
 use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
+use crate::db::models::load_test::LoadTestRow;
 use crate::db::models::scenario::ScenarioRow;
 use crate::db::unreadable::{read_json, write_json};
 use crate::db::DbConnection;
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::monitoring::{self, ScenarioState};
+use crate::domain::quiet::{naming_load_test, DuringLoadTests, QuietNote};
+use crate::domain::settings::Effective;
 use crate::pipeline::events::{MonitoringEvent, Payload, ScenarioPayload};
 use crate::pipeline::incidents;
 /// Applies a monitoring event. Call inside `write_tx`.
@@ -83,6 +86,10 @@ pub fn monitoring_event(
         last_result_at: Some(naive(ev.occurred_at)),
     };
     let event_type = change.map_or("scenario_unchanged", |c| c.kind());
+    let quiet = match change {
+        Some(c) if ev.notify_slack => quiet_note(conn, effective, (org, project), &c)?,
+        _ => None,
+    };
     let payload = change.map(|c| {
         Payload::Scenario(ScenarioPayload {
             scenario_id: row.id.clone(),
@@ -94,6 +101,8 @@ pub fn monitoring_event(
             incident: next.incident,
             execution: ev.execution.clone(),
             failed_sensors: ev.failed_sensors.clone(),
+            quiet: quiet.clone(),
+            maintenance: None,
         })
     });
     let event = EventRow {
@@ -150,12 +159,41 @@ pub fn monitoring_event(
                 }
             }
         }
+        let held = maintenance::ScenarioChange {
+            org,
+            project,
+            scenario: &row.id,
+            incident: next.incident,
+            change: &change,
+            failing_since: next.failing_since,
+            event_id: key.as_str(),
+            at: ev.occurred_at,
+        };
+        maintenance::hold(conn, &held, &mut rows, now)?;
         channels = queue(conn, &rows)?;
     }
     Ok(IngestOutcome::Accepted {
         state: next.health.as_str().to_owned(),
         channels,
     })
+}
+
+/// What the change that opens an incident says about the quiet time it opens in: with
+/// `during_load_tests` other than `notify`, the project's earliest load test that is
+/// started or running. Later changes of the incident carry nothing (its card keeps it).
+fn quiet_note(
+    conn: &mut DbConnection,
+    effective: &Effective,
+    (org, project): (&str, &str),
+    change: &monitoring::Change,
+) -> Result<Option<QuietNote>, IngestError> {
+    let opens = matches!(change, monitoring::Change::Failing { .. });
+    if !opens || effective.during_load_tests.value == DuringLoadTests::Notify {
+        return Ok(None);
+    }
+    let running = LoadTestRow::active_in_project(conn, org, project)?;
+    let named = naming_load_test(running.iter().map(LoadTestRow::to_running).collect());
+    Ok(named.map(|load_test| QuietNote::DuringLoadTest { load_test }))
 }
 
 /// The scenario's remembered state.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{MAX_HISTORY, MAX_LISTED_SENSORS};
 use crate::domain::lifecycle::LoadTestEventType;
 use crate::domain::monitoring::{Change, Health};
+use crate::domain::quiet::QuietNote;
 use crate::domain::report::Comparison;
 use crate::pipeline::events::{ErrorInfo, FailedSensor, LoadTestPayload, Payload, ReportInfo};
 
@@ -61,6 +62,12 @@ pub struct Card {
     /// Load tests: this run is the pinned baseline of its definition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<Pinned>,
+    /// Incidents: the quiet time the incident opened in (kept from its first change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet: Option<QuietNote>,
+    /// Incidents: posted at the end of the maintenance window it opened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::domain::maintenance::MaintenanceNote>,
 }
 
 /// Who made a run the baseline of its definition, and when.
@@ -83,6 +90,8 @@ impl Card {
             history: Vec::new(),
             comparison: None,
             pinned: None,
+            quiet: None,
+            maintenance: None,
         };
         card.absorb(first);
         card
@@ -124,6 +133,12 @@ impl Card {
                 self.push_step(lt);
             }
             Payload::Scenario(sc) => {
+                if self.quiet.is_none() {
+                    self.quiet = sc.quiet.clone();
+                }
+                if self.maintenance.is_none() {
+                    self.maintenance = sc.maintenance.clone();
+                }
                 if sc.health.is_failing() {
                     self.worst = Some(self.worst.map_or(sc.health, |w| w.max(sc.health)));
                 }

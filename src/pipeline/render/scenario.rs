@@ -10,6 +10,7 @@ use super::{
     color, Card, CardControls, IncidentEntry, MessageNames, MAX_LISTED_SENSORS, MAX_SHORT,
 };
 use crate::domain::monitoring::{human_duration, Change, Health};
+use crate::domain::quiet::QuietNote;
 use crate::pipeline::events::{FailedSensor, ScenarioPayload};
 use crate::slack::text;
 
@@ -118,6 +119,29 @@ pub(super) fn scenario_context(
             || json!({"ack": null, "mute": null, "buttons": []}),
             |c| controls_context(c, !matches!(sc.change, Change::Recovered { .. })),
         ),
+        "quiet": card
+            .and_then(|c| c.quiet.as_ref())
+            .or(sc.quiet.as_ref())
+            .map(quiet_context),
+        "maintenance": card
+            .and_then(|c| c.maintenance.as_ref())
+            .or(sc.maintenance.as_ref())
+            .map(|m| json!({
+                "reason": fit(&m.reason, MAX_SHORT),
+                "since": {"ts": m.failing_since.timestamp(), "at": m.failing_since.format("%H:%M UTC").to_string()},
+            })),
         "broadcast": false,
     })
+}
+
+/// The line naming the quiet time an incident opened in.
+fn quiet_context(note: &QuietNote) -> Value {
+    match note {
+        QuietNote::DuringLoadTest { load_test: lt } => json!({
+            "name": fit(&lt.name, MAX_SHORT),
+            "since": {"ts": lt.since.timestamp(), "at": lt.since.format("%H:%M UTC").to_string()},
+            "by": lt.started_by.as_deref().map(|b| fit(b, MAX_SHORT)),
+            "url": lt.url.as_deref().and_then(text::safe_url),
+        }),
+    }
 }

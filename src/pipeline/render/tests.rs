@@ -126,7 +126,39 @@ fn sc(change: Change, name: &str, minute: u32, sensors: usize) -> Payload {
                 message: Some(person(name, ["3.8s", "timeout", "HTTP 502"][i % 3])),
             })
             .collect(),
+        quiet: None,
+        maintenance: None,
     })
+}
+
+/// The same change of an incident that opened during a load test (`annotate`).
+fn during_load_test(p: Payload, name: &str) -> Payload {
+    use crate::domain::quiet::{QuietNote, RunningLoadTest};
+    let Payload::Scenario(mut s) = p else {
+        return p;
+    };
+    s.quiet = Some(QuietNote::DuringLoadTest {
+        load_test: RunningLoadTest {
+            id: "lt-1".into(),
+            name: name.replace("Shop checkout", "Checkout peak 2000 users"),
+            url: Some("https://xtc.example/lt/1?a=1&b=2".into()),
+            started_by: Some(person(name, "jane")),
+            since: at(0),
+        },
+    });
+    Payload::Scenario(s)
+}
+
+/// The same incident posted at the end of the maintenance window it opened in.
+fn after_maintenance(p: Payload, name: &str) -> Payload {
+    let Payload::Scenario(mut s) = p else {
+        return p;
+    };
+    s.maintenance = Some(crate::domain::maintenance::MaintenanceNote {
+        failing_since: at(0),
+        reason: name.replace("Checkout peak 2000 users", "Database upgrade"),
+    });
+    Payload::Scenario(s)
 }
 
 /// Every event kind with the events that come before it in a thread (the last is it).
@@ -179,6 +211,18 @@ fn stories(name: &str) -> Vec<(&'static str, Vec<Payload>)> {
         (
             "scenario_severity_changed",
             vec![failing.clone(), worse.clone()],
+        ),
+        (
+            "scenario_failing_during_load_test",
+            vec![during_load_test(failing.clone(), name)],
+        ),
+        (
+            "scenario_severity_changed_during_load_test",
+            vec![during_load_test(failing.clone(), name), worse.clone()],
+        ),
+        (
+            "scenario_failing_after_maintenance",
+            vec![after_maintenance(failing.clone(), name)],
         ),
         ("scenario_recovered", vec![failing, worse, recovered]),
     ]

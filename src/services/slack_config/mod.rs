@@ -21,6 +21,7 @@ use crate::pipeline::effective::load_effective;
 
 mod baselines;
 mod install;
+mod maintenance;
 mod mutes;
 mod remove;
 mod test_message;
@@ -31,6 +32,7 @@ pub use baselines::{
     list_baselines, list_definitions, remove_baseline, set_baseline, BaselineView, DefinitionView,
 };
 pub use install::{complete_oauth, start_install, CallbackFailure, CallbackParams};
+pub use maintenance::{create_window, delete_window, list_windows, WindowView};
 pub use mutes::end_mute;
 pub use remove::{remove_integration, RevokeOutcome};
 pub use test_message::{send_test_message, TestResult};

@@ -14,6 +14,7 @@ use crate::db::{write_tx, DbConnection, DbError};
 use crate::domain::access::Principal;
 use crate::domain::channel::{ChannelInput, TargetChannel, MAX_TARGET_CHANNELS};
 use crate::domain::ids::{OrgId, ProjectId};
+use crate::domain::quiet::DuringLoadTests;
 use crate::domain::rules::{EventFilter, Mention, Rule, MAX_RULES};
 use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
 use crate::pipeline::{channel_directory, installations};
@@ -35,6 +36,7 @@ pub struct OrgUpdate {
     /// `Some(None)` resets it to the documented default.
     pub regression_threshold_pct: Option<Option<RegressionThreshold>>,
     pub charts: Option<bool>,
+    pub during_load_tests: Option<DuringLoadTests>,
 }
 
 /// A notification rule as an admin wrote it.
@@ -59,6 +61,8 @@ pub struct ProjectUpdate {
     /// `None`: the organization's applies.
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    /// `None`: the organization's applies.
+    pub during_load_tests: Option<DuringLoadTests>,
 }
 
 /// Validates notification rules with the domain rules and resolves their channels like
@@ -415,6 +419,7 @@ pub(crate) fn org_snapshot(s: &OrgSettings) -> Value {
         "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
         "regression_threshold_pct": s.regression_threshold_pct,
         "charts": s.charts,
+        "during_load_tests": s.during_load_tests,
     })
 }
 
@@ -429,6 +434,7 @@ pub(crate) fn project_snapshot(s: Option<&ProjectSettings>) -> Value {
             "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
             "regression_threshold_pct": s.regression_threshold_pct,
             "charts": s.charts,
+            "during_load_tests": s.during_load_tests,
         }),
     }
 }
@@ -473,6 +479,9 @@ pub async fn update_org(
                 }
                 if let Some(v) = update.charts {
                     after.charts = v;
+                }
+                if let Some(v) = update.during_load_tests {
+                    after.during_load_tests = v;
                 }
                 if let Some(r) = &resolved {
                     after.target_channels = r.targets.clone();
@@ -530,6 +539,7 @@ pub async fn put_project(
                     compact_messages: update.compact_messages,
                     regression_threshold_pct: update.regression_threshold_pct,
                     charts: update.charts,
+                    during_load_tests: update.during_load_tests,
                     target_channels: resolved.targets.clone(),
                     rules: match &rules {
                         Some((rules, learned)) => {

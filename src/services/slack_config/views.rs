@@ -13,6 +13,7 @@ use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::DbConnection;
 use crate::domain::channel::TargetChannel;
 use crate::domain::ids::{OrgId, ProjectId};
+use crate::domain::quiet::DuringLoadTests;
 use crate::domain::settings::{
     resolve, Effective, Integration, IntegrationStatus, RegressionThreshold, SettingsWarning,
     Source, Sourced,
@@ -113,6 +114,9 @@ pub struct OrgView {
     pub regression_threshold_pct: RegressionThreshold,
     /// Report charts uploaded into the run's thread (default on).
     pub charts: bool,
+    /// What a scenario's incident does while a load test of its project runs (default
+    /// `annotate`).
+    pub during_load_tests: DuringLoadTests,
     /// What to fix about the settings in use (e.g. an installation without `files:write`
     /// while charts are on); empty when nothing.
     pub warnings: Vec<WarningView>,
@@ -213,6 +217,7 @@ pub struct OwnView {
     pub rules: Vec<RuleView>,
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    pub during_load_tests: Option<DuringLoadTests>,
 }
 
 /// A value and where it comes from.
@@ -240,6 +245,7 @@ pub struct EffectiveView {
     pub rules: SourcedView<Vec<RuleView>>,
     pub regression_threshold_pct: SourcedView<RegressionThreshold>,
     pub charts: SourcedView<bool>,
+    pub during_load_tests: SourcedView<DuringLoadTests>,
     pub complete: bool,
     pub missing: Vec<&'static str>,
     /// Effective target channels Slack reports as archived, deleted or private.
@@ -368,6 +374,7 @@ pub(crate) fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::Quer
         rules: rule_views(conn, &settings.rules)?,
         regression_threshold_pct: settings.regression_threshold_pct,
         charts: settings.charts,
+        during_load_tests: settings.during_load_tests,
         warnings: warning_views(&effective),
     })
 }
@@ -401,6 +408,7 @@ pub(crate) fn build_project_view(
             rules: rule_views(conn, &p.rules)?,
             regression_threshold_pct: p.regression_threshold_pct,
             charts: p.charts,
+            during_load_tests: p.during_load_tests,
         }),
         None => None,
     };
@@ -427,6 +435,7 @@ pub(crate) fn build_project_view(
         },
         regression_threshold_pct: sourced(&e.regression_threshold_pct, |v| *v),
         charts: sourced(&e.charts, |v| *v),
+        during_load_tests: sourced(&e.during_load_tests, |v| *v),
         complete: e.complete(),
         missing: e.missing(),
         channel_warnings: channel_warnings(

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::quiet::DuringLoadTests;
 use crate::domain::settings::Source;
 use crate::http::ui::render::capitalize;
 use crate::services::slack_config::{ChannelProblem, ChannelWarning};
@@ -28,6 +29,19 @@ pub struct SettingsForm {
     /// A select like the others; `None` when the form did not send it.
     #[serde(default)]
     pub charts: Option<String>,
+    /// `notify`, `annotate`, `hold` or (projects) `inherit`; `None` when the form did not
+    /// send it (the saved value stays).
+    #[serde(default)]
+    pub during_load_tests: Option<String>,
+}
+
+/// A posted During load tests value: `Some(None)` is inherit (projects only), `None`
+/// anything the select does not offer.
+pub fn parse_during(raw: &str, inherit_allowed: bool) -> Option<Option<DuringLoadTests>> {
+    match raw {
+        "inherit" if inherit_allowed => Some(None),
+        _ => DuringLoadTests::parse(raw).map(Some),
+    }
 }
 
 /// A choice of one select: a value or inheriting the organization's.
@@ -111,6 +125,52 @@ pub(super) const COMPACT_HELP: &str =
     "Send short one-line messages instead of the default tall layout.";
 pub(super) const CHARTS_HELP: &str =
     "Upload a chart of throughput and P95 over time into the load test's thread with its report.";
+
+pub(super) const DURING_HELP: &str =
+    "What a monitoring incident does while a load test of the same project is started or \
+     running: notify as usual, notify naming the load test, or hold it until the load test \
+     ends (a recovery meanwhile becomes one line in the load test's thread; one still \
+     failing 5 minutes after the end is posted then).";
+
+/// The During load tests select. `shown`/`saved`: `None` is inherit (projects, whose
+/// `org` value is then named); `rejected`: a refused form, which marks an unsaved choice.
+pub(super) fn during_row(
+    shown: Option<DuringLoadTests>,
+    saved: Option<DuringLoadTests>,
+    org: Option<DuringLoadTests>,
+    rejected: bool,
+) -> SettingRow {
+    let label = |v: Option<DuringLoadTests>| match v {
+        Some(v) => v.label(),
+        None => "Inherit from organization",
+    };
+    let mut options = Vec::new();
+    if let Some(org) = org {
+        options.push(SelectOption {
+            value: "inherit",
+            label: format!("Inherit from organization ({})", org.label()),
+            selected: shown.is_none(),
+        });
+    }
+    for v in DuringLoadTests::ALL {
+        options.push(SelectOption {
+            value: v.as_str(),
+            label: v.label().to_owned(),
+            selected: shown == Some(v),
+        });
+    }
+    SettingRow {
+        name: "during_load_tests",
+        label: "During load tests",
+        help: DURING_HELP,
+        options,
+        effective: None,
+        source: None,
+        org_value: org.map(DuringLoadTests::label),
+        note: None,
+        unsaved: (rejected && shown != saved).then(|| label(saved).to_owned()),
+    }
+}
 
 /// The Regression threshold (%) row: a number input, empty meaning the default
 /// (organization) or inherit (project).

@@ -3,8 +3,8 @@
 
 use super::delivery_log::{delivery_line, LogFilters, ProjectLink};
 use super::form::{
-    row, selected, unsaved, unsaved_text, ChannelsBox, Choice, Rejected, ThresholdBox, CHARTS_HELP,
-    COMPACT_HELP, SEND_HELP, THREADS_HELP,
+    during_row, parse_during, row, selected, unsaved, unsaved_text, ChannelsBox, Choice, Rejected,
+    ThresholdBox, CHARTS_HELP, COMPACT_HELP, SEND_HELP, THREADS_HELP,
 };
 use super::integration::IntegrationBox;
 use super::rules::RulesBox;
@@ -73,6 +73,16 @@ pub fn org_page(
     for ((r, shown), saved) in settings.iter_mut().zip(shown).zip(saved) {
         r.unsaved = unsaved(shown, Choice::Set(saved), form.is_some());
     }
+    let posted_during = form
+        .and_then(|f| f.during_load_tests.as_deref())
+        .and_then(|raw| parse_during(raw, false))
+        .flatten();
+    settings.push(during_row(
+        Some(posted_during.unwrap_or(view.during_load_tests)),
+        Some(view.during_load_tests),
+        None,
+        form.is_some(),
+    ));
     let stored_channels = view.target_channels.join(" ");
     let integration = IntegrationBox::new(view.integration.as_ref(), None, true);
     let team = view.integration.as_ref().map(|i| i.team_name.as_str());

@@ -3,8 +3,9 @@
 
 use super::delivery_log::delivery_line;
 use super::form::{
-    on_off, row, selected, source_label, unsaved, unsaved_text, ChannelsBox, Choice, Rejected,
-    ThresholdBox, CHARTS_HELP, COMPACT_HELP, SEND_HELP, THREADS_HELP,
+    during_row, on_off, parse_during, row, selected, source_label, unsaved, unsaved_text,
+    ChannelsBox, Choice, Rejected, ThresholdBox, CHARTS_HELP, COMPACT_HELP, SEND_HELP,
+    THREADS_HELP,
 };
 use super::integration::IntegrationBox;
 use super::rules::RulesBox;
@@ -94,6 +95,19 @@ pub fn project_page(
         r.source = Some(source_label(eff.source));
         r.org_value = Some(on_off(org_v));
     }
+    let saved_during = own.and_then(|o| o.during_load_tests);
+    let shown_during = match form.and_then(|f| f.during_load_tests.as_deref()) {
+        Some(raw) => parse_during(raw, true).unwrap_or(saved_during),
+        None => saved_during,
+    };
+    let mut during = during_row(
+        shown_during,
+        saved_during,
+        Some(org.during_load_tests),
+        form.is_some(),
+    );
+    during.effective = Some(e.during_load_tests.value.label().to_owned());
+    during.source = Some(source_label(e.during_load_tests.source));
     let mut threshold = ThresholdBox::new(
         own.and_then(|o| o.regression_threshold_pct)
             .map(|t| t.to_string())
@@ -120,7 +134,7 @@ pub fn project_page(
         csrf: frame.csrf,
         notices: notices(flash, installed, team),
         has_own: own.is_some(),
-        settings: vec![send, threads, compact, charts],
+        settings: vec![send, threads, compact, charts, during],
         threshold,
         warnings: e.warnings.clone(),
         channels: ChannelsBox {

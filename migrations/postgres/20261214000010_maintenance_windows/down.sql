@@ -1,0 +1,2 @@
+DROP TABLE maintenance_holds;
+DROP TABLE maintenance_windows;
