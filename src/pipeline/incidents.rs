@@ -9,7 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::effective::load_effective;
+use super::effective::with_active_integration;
 use super::events::{IncidentActionPayload, Payload};
 use super::render::CardControls;
 use crate::crypto::Cipher;
@@ -264,12 +264,7 @@ fn edit_cards(
     let (org, project) = (scenario.org_id.as_str(), scenario.project_id.as_str());
     // Where the incident's cards are, and with which installation they are edited: the
     // project's current integration, when it is in the card's workspace.
-    let effective = load_effective(conn, org, Some(project))?;
-    let Some(integration) = effective
-        .integration
-        .value
-        .filter(|i| i.status == IntegrationStatus::Active)
-    else {
+    let Some((effective, integration)) = with_active_integration(conn, org, project)? else {
         return Ok(None);
     };
     let compact = effective.compact_messages.value;
@@ -460,6 +455,7 @@ fn act(
             mention: None,
             rule: None,
             reason: None,
+            hold_id: None,
         })
         .collect();
     Delivery::insert_all(conn, &rows)?;
