@@ -62,6 +62,8 @@ pub struct DeliverySettings {
     pub card_edit_burst: u32,
     /// Digests: a backlog that would delay a message longer than this (`None`: off).
     pub digest_after: Option<Duration>,
+    /// Holds: how long a held incident still failing after its load test ended waits.
+    pub hold_grace: Duration,
 }
 
 /// Slack-side configuration.
@@ -223,6 +225,7 @@ impl Settings {
             card_edit_burst: args.card_edit_burst,
             digest_after: (args.digest_after_secs > 0)
                 .then(|| Duration::from_secs(args.digest_after_secs)),
+            hold_grace: Duration::from_secs(args.hold_grace_secs),
         };
         Ok(Self {
             database_url,

@@ -286,6 +286,8 @@ async fn start_pipeline(
         digest_after: d
             .digest_after
             .and_then(|a| chrono::Duration::from_std(a).ok()),
+        hold_grace: chrono::Duration::from_std(d.hold_grace)
+            .unwrap_or(chrono::Duration::minutes(5)),
     };
     let resolver = ConfigResolver::new(db.clone(), background.clone());
     let effective = resolver.cache();

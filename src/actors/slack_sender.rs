@@ -25,6 +25,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_IN_FLIGHT: usize = 32;
 /// How often timed mutes that ran out are looked for.
 const MUTE_EXPIRY_INTERVAL: Duration = Duration::from_secs(5);
+/// How often holds whose load test ended are looked at (`pipeline::holds`).
+const HOLD_SETTLE_INTERVAL: Duration = Duration::from_secs(1);
 /// How often due run-card edits are looked for.
 const EDIT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// Run-card edits in flight at once.
@@ -114,6 +116,36 @@ impl SlackSender {
         self.deps.config.pacing.hold(POLL_INTERVAL)
     }
 
+    /// Runs `job` in one write transaction off the workers; logs how many rows it changed
+    /// as `what` (nothing when none), or that it failed.
+    fn periodic_tx<F>(&self, ctx: &mut Context<Self>, what: &'static str, job: F)
+    where
+        F: FnOnce(
+                &mut crate::db::DbConnection,
+                chrono::DateTime<chrono::Utc>,
+            ) -> diesel::QueryResult<usize>
+            + Send
+            + 'static,
+    {
+        let db = self.deps.db.clone();
+        ctx.spawn(
+            async move {
+                let now = chrono::Utc::now();
+                let done = db
+                    .run(move |conn| {
+                        crate::db::write_tx(conn, |c| job(c, now)).map_err(crate::db::DbError::from)
+                    })
+                    .await;
+                match done {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "{what}"),
+                    Err(e) => tracing::warn!(error = %e, "periodic job failed: {what}"),
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
     fn poll(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
             return;
@@ -193,26 +225,17 @@ impl Actor for SlackSender {
         ctx.run_interval(EDIT_POLL_INTERVAL, |act, ctx| act.poll_edits(ctx));
         // Timed mutes that ran out: their cards are edited back (buttons to mute again).
         ctx.run_interval(MUTE_EXPIRY_INTERVAL, |act, ctx| {
-            let db = act.deps.db.clone();
-            ctx.spawn(
-                async move {
-                    let now = chrono::Utc::now();
-                    let ended = db
-                        .run(move |conn| {
-                            crate::db::write_tx(conn, |c| {
-                                crate::pipeline::incidents::expire_mutes(c, now)
-                            })
-                            .map_err(crate::db::DbError::from)
-                        })
-                        .await;
-                    match ended {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(ended = n, "timed mutes ended"),
-                        Err(e) => tracing::warn!(error = %e, "could not end timed mutes"),
-                    }
-                }
-                .into_actor(act),
-            );
+            act.periodic_tx(ctx, "timed mutes ended", |c, now| {
+                crate::pipeline::incidents::expire_mutes(c, now)
+            });
+        });
+        // Incidents held during a load test that ended: released or settled as recovered
+        // (the released rows are claimed by the next poll).
+        ctx.run_interval(HOLD_SETTLE_INTERVAL, |act, ctx| {
+            let grace = act.deps.config.hold_grace;
+            act.periodic_tx(ctx, "held incidents settled", move |c, now| {
+                crate::pipeline::holds::settle(c, grace, now)
+            });
         });
         // Rotating Slack tokens are refreshed ahead of expiry, sends or not.
         let tokens = self.deps.tokens.clone();

@@ -216,6 +216,23 @@ diesel::table! {
         mention -> Nullable<Text>,
         rule -> Nullable<Text>,
         reason -> Nullable<Text>,
+        hold_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    holds (id) {
+        id -> BigInt,
+        org_id -> Text,
+        project_id -> Text,
+        scenario_id -> Text,
+        incident -> BigInt,
+        load_test_id -> Text,
+        held_since -> Timestamp,
+        failing_since -> Timestamp,
+        recovered_at -> Nullable<Timestamp>,
+        settled_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
     }
 }
 
@@ -402,4 +419,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     test_messages,
     maintenance_windows,
     maintenance_holds,
+    holds,
 );

@@ -22,6 +22,8 @@ const INCOMPLETE: &str = "configuration incomplete: ";
 const MUTED: &str = "muted by ";
 const STALE: &str = "stale result: ";
 const MAINTENANCE: &str = "maintenance: ";
+const HELD: (&str, &str) = ("held while load test ", " runs");
+const RECOVERED_HELD: (&str, &str) = ("recovered while load test ", " ran");
 const TEMPLATE: &str = "template error: ";
 const CHARTS_NEED_SCOPE: &str = "no chart: the Slack installation lacks files:write";
 const CHARTS_NEED_MEMBER: &str = "no chart: the app is not a member of this channel";
@@ -60,6 +62,16 @@ pub enum DeliveryReason {
     },
     /// A newer intermediate report of the same load test replaced it in a busy channel.
     Superseded,
+    /// `during_load_tests: hold`: the incident opened while this load test ran; it waits
+    /// (`pending`) until the test ends.
+    HeldDuringLoadTest {
+        load_test: String,
+    },
+    /// A held incident recovered before it was posted: one line in the load test's thread
+    /// instead.
+    RecoveredDuringLoadTest {
+        load_test: String,
+    },
     NoIntegration,
     IntegrationRemoved,
     /// Slack refused the installation's token (`code`: Slack's, or ours for a refresh).
@@ -240,6 +252,19 @@ impl DeliveryReason {
                 parse_time(newest.strip_suffix(')')?, SECOND)?,
             ));
         }
+        if let Some(name) = s.strip_prefix(HELD.0).and_then(|r| r.strip_suffix(HELD.1)) {
+            return Some(Self::HeldDuringLoadTest {
+                load_test: name.to_owned(),
+            });
+        }
+        if let Some(name) = s
+            .strip_prefix(RECOVERED_HELD.0)
+            .and_then(|r| r.strip_suffix(RECOVERED_HELD.1))
+        {
+            return Some(Self::RecoveredDuringLoadTest {
+                load_test: name.to_owned(),
+            });
+        }
         if let Some(detail) = s.strip_prefix(TEMPLATE) {
             return Some(Self::TemplateError {
                 detail: detail.to_owned(),
@@ -333,6 +358,16 @@ impl DeliveryReason {
                  the channel was busy. Nothing to do."
                     .to_owned()
             }
+            Self::HeldDuringLoadTest { load_test } => format!(
+                "Waiting: the incident started while load test {load_test} was running, so it \
+                 is held until the test ends. If the scenario has recovered by then, one line \
+                 goes to the load test's thread; if it still fails after a grace period (5 minutes), the \
+                 incident is posted. Nothing to do."
+            ),
+            Self::RecoveredDuringLoadTest { load_test } => format!(
+                "Skipped: the incident started and recovered while load test {load_test} was \
+                 running; one line in the load test's thread says so instead. Nothing to do."
+            ),
             Self::ChartsNeedScope => {
                 "No chart: this Slack installation was made without the files:write permission, \
                  so report charts cannot be uploaded (the report itself was posted). Set up the \
@@ -439,6 +474,10 @@ impl fmt::Display for DeliveryReason {
                 until.format(MINUTE)
             ),
             Self::Superseded => f.write_str("superseded by a newer intermediate report"),
+            Self::HeldDuringLoadTest { load_test } => write!(f, "{}{load_test}{}", HELD.0, HELD.1),
+            Self::RecoveredDuringLoadTest { load_test } => {
+                write!(f, "{}{load_test}{}", RECOVERED_HELD.0, RECOVERED_HELD.1)
+            }
             Self::NoIntegration => f.write_str("no Slack integration"),
             Self::IntegrationRemoved => f.write_str("the Slack integration was removed"),
             Self::IntegrationBroken { code } => write!(f, "{BROKEN}{code}"),
@@ -500,6 +539,12 @@ mod tests {
             R::maintenance("Database upgrade", 7, at(3600)),
             R::maintenance("odd (window 3, until never)", 12, at(60)),
             R::Superseded,
+            R::HeldDuringLoadTest {
+                load_test: "Checkout peak runs 2000 users".into(),
+            },
+            R::RecoveredDuringLoadTest {
+                load_test: "Checkout peak ran 2000 users".into(),
+            },
             R::NoIntegration,
             R::IntegrationRemoved,
             R::IntegrationBroken {

@@ -90,6 +90,9 @@ pub struct RunningLoadTest {
 pub enum QuietNote {
     /// `annotate`: the incident opened while this load test was started or running.
     DuringLoadTest { load_test: RunningLoadTest },
+    /// `hold`: the incident opened while this load test ran and was held until it ended
+    /// (its messages say it started during the test).
+    HeldDuringLoadTest { load_test: RunningLoadTest },
 }
 
 /// Which of the project's running load tests an incident names: the earliest started
@@ -97,6 +100,58 @@ pub enum QuietNote {
 pub fn naming_load_test(mut running: Vec<RunningLoadTest>) -> Option<RunningLoadTest> {
     running.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
     running.into_iter().next()
+}
+
+/// The safety net of a hold: a load test that never ends (its events stopped, or it is
+/// gone) holds an incident at most this long; then the hold is settled as if it had ended.
+pub const HOLD_LIMIT: chrono::Duration = chrono::Duration::hours(6);
+
+/// Where the load test a hold waits for stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldFor {
+    /// Started or running.
+    Running,
+    /// Finished, error or aborted, at this time (its last change).
+    Ended(DateTime<Utc>),
+    /// Its row is gone (retention): it ended, when is unknown.
+    Gone,
+}
+
+/// What to do with a hold now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// Keep holding.
+    Wait,
+    /// The incident recovered: skip its held messages, one line instead.
+    Recovered,
+    /// Still failing a grace period after the test ended: post the incident.
+    Release,
+}
+
+/// The hold rule (API.md "During load tests", hold): nothing while the load test runs
+/// (at most [`HOLD_LIMIT`] after `held_since`); once it ended, a recovered incident is
+/// settled at once, one still failing when `grace` has passed since the end.
+pub fn settle_hold(
+    held_since: DateTime<Utc>,
+    load_test: HeldFor,
+    recovered: bool,
+    grace: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Settle {
+    let limit = held_since + HOLD_LIMIT;
+    let ended = match load_test {
+        HeldFor::Running if now < limit => return Settle::Wait,
+        HeldFor::Running => limit,
+        HeldFor::Ended(at) => at.min(limit),
+        HeldFor::Gone => held_since.min(now),
+    };
+    if recovered {
+        Settle::Recovered
+    } else if now >= ended + grace {
+        Settle::Release
+    } else {
+        Settle::Wait
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +198,52 @@ mod tests {
         assert_eq!(picked.id, "c");
         let tie = naming_load_test(vec![lt("z", 2), lt("y", 2)]).unwrap();
         assert_eq!(tie.id, "y");
+    }
+
+    #[test]
+    fn a_hold_waits_for_the_end_then_the_grace_and_never_longer_than_its_limit() {
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-26T14:00:00Z")
+            .unwrap()
+            .to_utc();
+        let m = chrono::Duration::minutes;
+        let grace = m(5);
+        let at = |mins| t0 + m(mins);
+        use HeldFor::*;
+        // Running: nothing, recovered or not.
+        assert_eq!(settle_hold(t0, Running, false, grace, at(60)), Settle::Wait);
+        assert_eq!(settle_hold(t0, Running, true, grace, at(60)), Settle::Wait);
+        // Ended at 14:30: recovered at once; still failing only from 14:35.
+        let ended = Ended(at(30));
+        assert_eq!(
+            settle_hold(t0, ended, true, grace, at(30)),
+            Settle::Recovered
+        );
+        assert_eq!(settle_hold(t0, ended, false, grace, at(34)), Settle::Wait);
+        assert_eq!(
+            settle_hold(t0, ended, false, grace, at(35)),
+            Settle::Release
+        );
+        // The process was down when it ended: as soon as it is back.
+        assert_eq!(
+            settle_hold(t0, ended, false, grace, at(600)),
+            Settle::Release
+        );
+        // A test that never ends holds for HOLD_LIMIT, then the grace.
+        let limit = HOLD_LIMIT.num_minutes();
+        assert_eq!(
+            settle_hold(t0, Running, false, grace, at(limit + 4)),
+            Settle::Wait
+        );
+        assert_eq!(
+            settle_hold(t0, Running, false, grace, at(limit + 5)),
+            Settle::Release
+        );
+        assert_eq!(
+            settle_hold(t0, Running, true, grace, at(limit)),
+            Settle::Recovered
+        );
+        // Gone: settled by the grace from when it was held.
+        assert_eq!(settle_hold(t0, Gone, false, grace, at(5)), Settle::Release);
+        assert_eq!(settle_hold(t0, Gone, true, grace, at(1)), Settle::Recovered);
     }
 }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::effective::load_effective;
+use super::effective::{load_effective, with_active_integration};
 use super::events::{BaselineSetPayload, Payload};
 use super::render::Pinned;
 use super::reports::baseline_run;
@@ -211,11 +211,8 @@ fn mark_cards(
     let Some(run) = LoadTestRow::find_by_id(conn, load_test_id)? else {
         return Ok(());
     };
-    let effective = load_effective(conn, &run.org_id, Some(&run.project_id))?;
-    let Some(integration) = effective
-        .integration
-        .value
-        .filter(|i| i.status == IntegrationStatus::Active)
+    let Some((effective, integration)) =
+        with_active_integration(conn, &run.org_id, &run.project_id)?
     else {
         return Ok(());
     };
@@ -430,6 +427,7 @@ fn reply(
         mention: None,
         rule: None,
         reason: None,
+        hold_id: None,
     };
     Delivery::insert_all(conn, &[row])?;
     Ok(BaselineClickOutcome::Applied {

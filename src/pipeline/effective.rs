@@ -15,7 +15,7 @@ use crate::db::models::installation::Installation;
 use crate::db::models::project::Project;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::{DbConnection, DbError};
-use crate::domain::settings::{resolve, Effective, Integration, OrgSettings};
+use crate::domain::settings::{resolve, Effective, Integration, IntegrationStatus, OrgSettings};
 
 /// What an event of a project is ingested with: the project's effective settings (from
 /// the `ConfigResolver`) and whether the project was seen registered when they were
@@ -42,6 +42,22 @@ pub fn load_effective(
             Ok(resolve(&org_settings, org_inst.as_ref(), None, None))
         }
     }
+}
+
+/// A project's effective settings and its integration when that is active (what a message
+/// queued outside an event's ingest, or a card edit, is addressed with); `None` without.
+pub fn with_active_integration(
+    conn: &mut DbConnection,
+    org: &str,
+    project: &str,
+) -> diesel::QueryResult<Option<(Effective, Integration)>> {
+    let effective = load_effective(conn, org, Some(project))?;
+    let integration = effective
+        .integration
+        .value
+        .clone()
+        .filter(|i| i.status == IntegrationStatus::Active);
+    Ok(integration.map(|i| (effective, i)))
 }
 
 /// A project's effective settings and whether it is registered (what an event of it is

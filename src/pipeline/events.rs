@@ -593,6 +593,20 @@ pub enum Payload {
     IncidentAction(IncidentActionPayload),
     /// Someone made a run the baseline of its definition ("Set as baseline" on its card).
     BaselineSet(BaselineSetPayload),
+    /// A held incident (`during_load_tests: hold`) recovered before its load test ended:
+    /// one line under the load test's card (threads off: in the channel), no card, no
+    /// mention.
+    HoldRecovered(HoldRecoveredPayload),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HoldRecoveredPayload {
+    pub load_test_id: String,
+    pub load_test: String,
+    pub scenario_id: String,
+    pub name: String,
+    pub failing_since: DateTime<Utc>,
+    pub recovered_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -627,7 +641,10 @@ impl Payload {
     /// Someone acting on a card (an incident's buttons, "Set as baseline"): a reply under
     /// the card, never a card of its own, and not a change of the subject.
     pub fn is_action(&self) -> bool {
-        matches!(self, Self::IncidentAction(_) | Self::BaselineSet(_))
+        matches!(
+            self,
+            Self::IncidentAction(_) | Self::BaselineSet(_) | Self::HoldRecovered(_)
+        )
     }
 }
 

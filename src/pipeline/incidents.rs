@@ -10,7 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::effective::load_effective;
+use super::effective::with_active_integration;
 use super::events::{IncidentActionPayload, Payload};
 use super::render::CardControls;
 use crate::crypto::Cipher;
@@ -28,7 +28,7 @@ use crate::db::DbConnection;
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
 use crate::domain::incident::{Action, Actor, Applied, Controls, Refusal};
-use crate::domain::settings::{Integration, IntegrationStatus};
+use crate::domain::settings::Integration;
 
 /// The card a click names: its workspace, the channel and message holding the button
 /// (`container`) and the button's `value` (the card's opaque reference), as Slack sent them.
@@ -264,11 +264,9 @@ pub fn mute_dialog_target(
         return Ok(DialogTarget::Told(Refusal::Ended));
     }
     let scenario = &checked.scenario;
-    let effective = load_effective(conn, &scenario.org_id, Some(&scenario.project_id))?;
-    let integration = effective
-        .integration
-        .value
-        .filter(|i| i.status == IntegrationStatus::Active && i.team_id == card.team_id);
+    let integration = with_active_integration(conn, &scenario.org_id, &scenario.project_id)?
+        .map(|(_, i)| i)
+        .filter(|i| i.team_id == card.team_id);
     let installation = match integration {
         Some(i) => Installation::find_by_id(conn, &i.installation_id)?,
         None => None,
@@ -385,12 +383,7 @@ fn edit_cards(
     let (org, project) = (scenario.org_id.as_str(), scenario.project_id.as_str());
     // Where the incident's cards are, and with which installation they are edited: the
     // project's current integration, when it is in the card's workspace.
-    let effective = load_effective(conn, org, Some(project))?;
-    let Some(integration) = effective
-        .integration
-        .value
-        .filter(|i| i.status == IntegrationStatus::Active)
-    else {
+    let Some((effective, integration)) = with_active_integration(conn, org, project)? else {
         return Ok(None);
     };
     let compact = effective.compact_messages.value;
@@ -597,6 +590,7 @@ fn act(
             mention: None,
             rule: None,
             reason: None,
+            hold_id: None,
         })
         .collect();
     Delivery::insert_all(conn, &rows)?;

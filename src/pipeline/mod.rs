@@ -9,6 +9,7 @@ pub(crate) mod deliver;
 pub(crate) mod digest;
 pub(crate) mod effective;
 pub mod events;
+pub(crate) mod holds;
 pub(crate) mod incidents;
 pub(crate) mod ingest;
 pub(crate) mod installations;

@@ -43,7 +43,7 @@ use incident::action_context;
 pub use incident::CardControls;
 use load_test::{load_test_color, load_test_context, load_test_title};
 use report::baseline_set_context;
-use scenario::scenario_context;
+use scenario::{hold_recovered_context, scenario_context};
 use shared::{fit, name_context, names_context};
 
 macro_rules! templates {
@@ -51,6 +51,9 @@ macro_rules! templates {
         &[$(($name, include_str!(concat!("../../message_templates/", $name, ".hbs")))),*]
     };
 }
+
+/// The one line of a held incident that recovered before its load test ended.
+const HOLD_RECOVERED: &str = "load_test_hold_recovered";
 
 /// The compiled-in templates: (name, source). MessageNames starting with `_` are partials.
 const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
@@ -73,6 +76,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "_sc_quiet",
     "_sc_maintenance",
     "load_test_baseline_set",
+    "load_test_hold_recovered",
     "load_test_started",
     "load_test_started.compact",
     "load_test_running",
@@ -289,6 +293,11 @@ impl Renderer {
             Payload::BaselineSet(b) => {
                 return self.render("load_test_baseline_set", false, &baseline_set_context(b))
             }
+            Payload::HoldRecovered(h) => {
+                let mut ctx = hold_recovered_context(h);
+                ctx["broadcast"] = Value::Bool(true);
+                return self.render(HOLD_RECOVERED, false, &ctx);
+            }
         };
         self.render(&kind, compact, &ctx)
     }
@@ -311,6 +320,7 @@ impl Renderer {
             // Never the first event of a card (see `absorb`).
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
             Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
+            Payload::HoldRecovered(h) => (HOLD_RECOVERED, hold_recovered_context(h)),
         };
         self.render(kind, compact, &ctx)
     }
@@ -331,6 +341,7 @@ impl Renderer {
             Payload::Scenario(sc) => ("scenario_reply", scenario_context(sc, names, None, None)),
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
             Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
+            Payload::HoldRecovered(h) => (HOLD_RECOVERED, hold_recovered_context(h)),
         };
         ctx["broadcast"] = Value::Bool(broadcast);
         let _ = card;

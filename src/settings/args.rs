@@ -189,6 +189,12 @@ pub struct ServeArgs {
     #[arg(long, env = "XTC_SLACK_DIGEST_AFTER_SECS", default_value_t = 5)]
     pub digest_after_secs: u64,
 
+    /// `during_load_tests: hold`: an incident held during a load test that still fails this
+    /// many seconds after the test ended is posted (one that recovered by then becomes one
+    /// line in the test's thread).
+    #[arg(long, env = "XTC_SLACK_HOLD_GRACE_SECS", default_value_t = 300)]
+    pub hold_grace_secs: u64,
+
     /// A monitoring scenario that changes state more than this many times within
     /// XTC_SLACK_FLAP_WINDOW_SECS is flapping.
     #[arg(long, env = "XTC_SLACK_FLAP_CHANGES", default_value_t = 3)]

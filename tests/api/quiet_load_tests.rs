@@ -150,3 +150,219 @@ test_both_backends! {
         assert!(shown(incident).contains("During load test: "), "{}", shown(incident));
     }
 }
+
+// ---- hold -------------------------------------------------------------------------------
+
+const HELD: &str = "held while load test Checkout peak 2000 users runs";
+
+fn recovered(event_id: &str, occurred_at: &str) -> Value {
+    let mut body = failing(event_id, occurred_at);
+    body["state"] = json!("ok");
+    body["failed_sensors"] = json!([]);
+    body
+}
+
+/// The load test `lt-123` started and running, under `hold`, threads on: returns the admin
+/// token and the load test's card.
+async fn held_setup(app: &TestApp) -> (String, Value) {
+    let admin = app
+        .configure_acme(
+            json!({"threads": true, "target_channels": "#load-tests", "during_load_tests": "hold"}),
+        )
+        .await;
+    assert_eq!(
+        post_lt(app, "lt-123", lt_body("e1", "started")).await.0,
+        202
+    );
+    let mut running = lt_body("e2", "running");
+    running["occurred_at"] = json!("2026-11-26T10:01:00Z");
+    assert_eq!(post_lt(app, "lt-123", running).await.0, 202);
+    let card = top_level(app, "load-tests", &["Checkout peak 2000 users"]).await;
+    (admin, card[0].clone())
+}
+
+/// The load test's end: `kind` is finished, error or aborted.
+async fn end_load_test(app: &TestApp, kind: &str) {
+    let mut end = lt_body("e9", kind);
+    end["occurred_at"] = json!("2026-11-26T10:30:00Z");
+    let (status, body) = post_lt(app, "lt-123", end).await;
+    assert_eq!(status, 202, "{body}");
+}
+
+/// The log's rows of the incident (its subject is the scenario's).
+async fn incident_rows(app: &TestApp, admin: &str) -> Vec<Value> {
+    app.delivery_log(admin)
+        .await
+        .into_iter()
+        .filter(|d| {
+            d["event_type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("scenario_"))
+        })
+        .collect()
+}
+
+/// While held: nothing of the incident in Slack, its rows pending with the reason.
+async fn assert_held(app: &TestApp, admin: &str, n: usize) {
+    let rows = incident_rows(app, admin).await;
+    assert_eq!(rows.len(), n, "{rows:#?}");
+    for r in &rows {
+        assert_eq!(r["status"], "pending", "{r}");
+        assert_eq!(r["error"], HELD, "{r}");
+        assert!(
+            r["error_message"]
+                .as_str()
+                .unwrap()
+                .contains("held until the test ends"),
+            "{r}"
+        );
+    }
+    let all = messages(app, "load-tests", 0).await;
+    assert!(
+        all.iter().all(|m| !shown(m).contains("Shop checkout")),
+        "{all:#?}"
+    );
+}
+
+test_both_backends! {
+    async fn a_held_incident_that_recovers_during_the_test_is_one_line_in_its_thread_when_it_finishes(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let (admin, card) = held_setup(&app).await;
+        assert_eq!(post_mon(&app, "shop-checkout", failing("m1", "2026-11-26T10:02:00Z")).await.0, 202);
+        assert_eq!(post_mon(&app, "shop-checkout", recovered("m2", "2026-11-26T10:06:00Z")).await.0, 202);
+        actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+        assert_held(&app, &admin, 2).await;
+
+        end_load_test(&app, "finished").await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let line = loop {
+            let got = messages(&app, "load-tests", 0).await;
+            if let Some(m) = got.iter().find(|m| m["thread_ts"] == card["ts"] && shown(m).contains("Shop checkout")) {
+                break m.clone();
+            }
+            assert!(Instant::now() < deadline, "no line: {got:#?}");
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        };
+        let text = shown(&line);
+        assert!(text.contains("failed for 4m 0s during this load test and recovered"), "{text}");
+        assert_eq!(line["mentions"], json!([]), "{line}");
+        let log = app.settled_deliveries(&admin).await;
+        actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+        // No incident card, no other message about it, ever.
+        let got = messages(&app, "load-tests", 0).await;
+        let about: Vec<_> = got.iter().filter(|m| shown(m).contains("Shop checkout")).collect();
+        assert_eq!(about.len(), 1, "{about:#?}");
+        for r in log.iter().filter(|d| d["event_type"].as_str().is_some_and(|t| t.starts_with("scenario_"))) {
+            assert_eq!(r["status"], "skipped", "{r}");
+            assert_eq!(r["error"], "recovered while load test Checkout peak 2000 users ran", "{r}");
+        }
+    }
+}
+
+/// Hold, the test ends with `kind`, the scenario still fails: posted after the grace, once,
+/// marked as started during the test.
+async fn still_failing_is_posted_after_the_grace(backend: Backend, kind: &str) {
+    let Some(app) = try_spawn_fast_app(backend, |_| {}).await else {
+        return;
+    };
+    let (admin, _) = held_setup(&app).await;
+    assert_eq!(
+        post_mon(&app, "shop-checkout", failing("m1", "2026-11-26T10:02:00Z"))
+            .await
+            .0,
+        202
+    );
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_held(&app, &admin, 1).await;
+    end_load_test(&app, kind).await;
+    let top = top_level(&app, "load-tests", &["Shop checkout"]).await;
+    let log = app.settled_deliveries(&admin).await;
+    let incident: Vec<_> = top
+        .iter()
+        .filter(|m| shown(m).contains("Shop checkout"))
+        .collect();
+    assert_eq!(incident.len(), 1, "{kind}: {top:#?}");
+    let text = shown(incident[0]);
+    assert!(
+        text.contains("Started during load test: "),
+        "{kind}: {text}"
+    );
+    assert!(text.contains("Checkout peak 2000 users"), "{kind}: {text}");
+    for r in log.iter().filter(|d| {
+        d["event_type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("scenario_"))
+    }) {
+        assert_eq!(r["status"], "sent", "{kind}: {r}");
+    }
+}
+
+test_both_backends! {
+    async fn a_held_incident_still_failing_when_the_test_finishes_is_posted_after_the_grace(app: TestApp) {
+        still_failing_is_posted_after_the_grace(app.backend, "finished").await;
+    }
+}
+
+test_both_backends! {
+    async fn a_held_incident_still_failing_when_the_test_errs_is_posted_after_the_grace(app: TestApp) {
+        still_failing_is_posted_after_the_grace(app.backend, "error").await;
+    }
+}
+
+test_both_backends! {
+    async fn a_held_incident_still_failing_when_the_test_is_aborted_is_posted_after_the_grace(app: TestApp) {
+        still_failing_is_posted_after_the_grace(app.backend, "aborted").await;
+    }
+}
+
+test_both_backends! {
+    async fn a_scenario_failing_before_the_load_test_is_not_held(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app
+            .configure_acme(json!({"threads": true, "target_channels": "#load-tests", "during_load_tests": "hold"}))
+            .await;
+        assert_eq!(post_mon(&app, "shop-checkout", failing("m1", "2026-11-26T09:58:00Z")).await.0, 202);
+        top_level(&app, "load-tests", &["Shop checkout"]).await;
+        assert_eq!(post_lt(&app, "lt-123", lt_body("e1", "started")).await.0, 202);
+        // Its recovery during the test is sent as usual.
+        assert_eq!(post_mon(&app, "shop-checkout", recovered("m2", "2026-11-26T10:03:00Z")).await.0, 202);
+        let log = app.settled_deliveries(&admin).await;
+        assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
+        let types: Vec<&str> = log.iter().filter_map(|d| d["event_type"].as_str()).collect();
+        assert!(types.contains(&"scenario_recovered"), "{types:?}");
+    }
+}
+
+// The real binary killed with SIGKILL while a hold is pending (its load test just ended,
+// the grace not yet over): after the restart the incident is posted exactly once.
+test_both_backends! {
+    async fn a_hold_pending_at_kill_9_is_released_once_after_the_restart(app: TestApp) {
+        use crate::shutdown::{binary_app, serve, wait_ready};
+        captured_logs();
+        let Some((app, mut child, log, port)) = binary_app(app.backend).await else { return };
+        let (admin, _) = held_setup(&app).await;
+        assert_eq!(post_mon(&app, "shop-checkout", failing("m1", "2026-11-26T10:02:00Z")).await.0, 202);
+        actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+        assert_held(&app, &admin, 1).await;
+        end_load_test(&app, "finished").await;
+        child.kill().unwrap(); // SIGKILL, within the grace
+        child.wait().unwrap();
+        // Still held in the database: the process died before settling it.
+        let rows = crate::shutdown::deliveries(&app);
+        let held: Vec<_> = rows.iter().filter(|d| d.event_type == "scenario_failing").collect();
+        assert_eq!(held.len(), 1, "{rows:#?}");
+        assert!(held[0].hold_id.is_some(), "settled before the kill; the test proves nothing: {held:#?}");
+
+        let mut child = serve(&app.db, app.fake(), port, &log);
+        wait_ready(&app.http, port).await;
+        let top = top_level(&app, "load-tests", &["Shop checkout"]).await;
+        app.settled_deliveries(&admin).await;
+        actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+        let all = messages(&app, "load-tests", 0).await;
+        let incident: Vec<_> = all.iter().filter(|m| shown(m).contains("Shop checkout")).collect();
+        assert_eq!(incident.len(), 1, "{top:#?} {all:#?}");
+        assert!(shown(incident[0]).contains("Started during load test: "), "{}", shown(incident[0]));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

@@ -50,6 +50,7 @@ pub(crate) fn serve(
         .env("SLACK_API_URL", fake.api_url())
         .env("SLACK_AUTHORIZE_URL", fake.authorize_url())
         .env("XTC_SLACK_CHANNEL_INTERVAL_MS", "20")
+        .env("XTC_SLACK_HOLD_GRACE_SECS", "1")
         .env("XTC_SLACK_CHANNEL_CHECK_INTERVAL_SECS", "0")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -105,7 +106,7 @@ async fn messages(app: &TestApp) -> Vec<Value> {
         .clone()
 }
 
-fn deliveries(app: &TestApp) -> Vec<Delivery> {
+pub(crate) fn deliveries(app: &TestApp) -> Vec<Delivery> {
     let mut conn = app.db.connect();
     Delivery::list_by_project(&mut conn, "acme", "webshop", 1000).unwrap()
 }

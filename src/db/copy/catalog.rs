@@ -30,6 +30,7 @@ pub const TABLES: &[&str] = &[
     "baselines",
     "scenarios",
     "scenario_controls",
+    "holds",
     "events",
     "deliveries",
     "slack_threads",

@@ -9,6 +9,7 @@ pub mod channel_directory;
 pub mod delivery;
 pub(crate) mod delivery_log;
 pub(crate) mod event;
+pub(crate) mod hold;
 pub mod installation;
 pub(crate) mod load_test;
 pub(crate) mod maintenance;

@@ -47,6 +47,9 @@ pub struct SenderConfig {
     /// A channel backlog that would hold a message back longer than this goes out as
     /// digests (`pipeline::digest`); `None`: never.
     pub digest_after: Option<chrono::Duration>,
+    /// How long an incident held during a load test that still fails after the test ended
+    /// waits before it is posted (`pipeline::holds`).
+    pub hold_grace: chrono::Duration,
 }
 
 /// What sending needs.

@@ -111,6 +111,7 @@ fn outbox_rows(
             mention: route.and_then(|r| r.mention.clone()),
             rule: route.and_then(|r| r.rule.clone()),
             reason: None,
+            hold_id: None,
         };
         if let Some(reason) = &skip {
             row.skip(reason);

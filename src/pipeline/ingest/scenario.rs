@@ -9,6 +9,7 @@ use super::{
     save_versioned, Identity, IngestError, IngestOutcome, Resolved,
 };
 use crate::db::models::delivery::DeliveryStatus;
+use crate::db::models::delivery::NewDelivery;
 use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
 use crate::db::models::load_test::LoadTestRow;
 use crate::db::models::scenario::ScenarioRow;
@@ -20,6 +21,7 @@ use crate::domain::monitoring::{self, ScenarioState};
 use crate::domain::quiet::{naming_load_test, DuringLoadTests, QuietNote};
 use crate::domain::settings::Effective;
 use crate::pipeline::events::{MonitoringEvent, Payload, ScenarioPayload};
+use crate::pipeline::holds::{self, HeldIncident};
 use crate::pipeline::incidents;
 /// Applies a monitoring event. Call inside `write_tx`.
 pub fn monitoring_event(
@@ -170,12 +172,55 @@ pub fn monitoring_event(
             at: ev.occurred_at,
         };
         maintenance::hold(conn, &held, &mut rows, now)?;
+        // A maintenance window skips first; what is still pending may wait for a load test.
+        if rows.iter().any(|r| r.status == DeliveryStatus::Pending) {
+            hold(
+                conn,
+                &row,
+                next.failing_since,
+                change,
+                quiet.as_ref(),
+                &mut rows,
+                ev,
+                now,
+            )?;
+        }
         channels = queue(conn, &rows)?;
     }
     Ok(IngestOutcome::Accepted {
         state: next.health.as_str().to_owned(),
         channels,
     })
+}
+
+/// `during_load_tests: hold`: the change that opens an incident during a load test opens
+/// its hold; the later changes of a held incident join it (`pipeline::holds`).
+#[allow(clippy::too_many_arguments)]
+fn hold(
+    conn: &mut DbConnection,
+    row: &ScenarioRow,
+    failing_since: Option<DateTime<Utc>>,
+    change: monitoring::Change,
+    quiet: Option<&QuietNote>,
+    rows: &mut [NewDelivery],
+    ev: &MonitoringEvent,
+    now: DateTime<Utc>,
+) -> Result<(), IngestError> {
+    if let Some(QuietNote::HeldDuringLoadTest { load_test }) = quiet {
+        let incident = HeldIncident {
+            org: &row.org_id,
+            project: &row.project_id,
+            scenario_id: &row.id,
+            incident: row.incident,
+            failing_since: failing_since.unwrap_or(ev.occurred_at),
+        };
+        holds::open(conn, &incident, load_test, rows, now)?;
+    } else {
+        let recovered = matches!(change, monitoring::Change::Recovered { .. });
+        let recovered_at = recovered.then_some(ev.occurred_at);
+        holds::join(conn, &row.id, row.incident, recovered_at, rows)?;
+    }
+    Ok(())
 }
 
 /// What the change that opens an incident says about the quiet time it opens in: with
@@ -193,7 +238,12 @@ fn quiet_note(
     }
     let running = LoadTestRow::active_in_project(conn, org, project)?;
     let named = naming_load_test(running.iter().map(LoadTestRow::to_running).collect());
-    Ok(named.map(|load_test| QuietNote::DuringLoadTest { load_test }))
+    Ok(
+        named.map(|load_test| match effective.during_load_tests.value {
+            DuringLoadTests::Hold => QuietNote::HeldDuringLoadTest { load_test },
+            _ => QuietNote::DuringLoadTest { load_test },
+        }),
+    )
 }
 
 /// The scenario's remembered state.

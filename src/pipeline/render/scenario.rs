@@ -11,7 +11,7 @@ use super::{
 };
 use crate::domain::monitoring::{human_duration, Change, Health};
 use crate::domain::quiet::QuietNote;
-use crate::pipeline::events::{FailedSensor, ScenarioPayload};
+use crate::pipeline::events::{FailedSensor, HoldRecoveredPayload, ScenarioPayload};
 use crate::slack::text;
 
 pub(super) fn sensors_context(sensors: &[FailedSensor]) -> Vec<Value> {
@@ -136,12 +136,27 @@ pub(super) fn scenario_context(
 
 /// The line naming the quiet time an incident opened in.
 fn quiet_context(note: &QuietNote) -> Value {
-    match note {
-        QuietNote::DuringLoadTest { load_test: lt } => json!({
+    let (lt, held) = match note {
+        QuietNote::DuringLoadTest { load_test } => (load_test, false),
+        QuietNote::HeldDuringLoadTest { load_test } => (load_test, true),
+    };
+    {
+        json!({
+            "held": held,
             "name": fit(&lt.name, MAX_SHORT),
             "since": {"ts": lt.since.timestamp(), "at": lt.since.format("%H:%M UTC").to_string()},
             "by": lt.started_by.as_deref().map(|b| fit(b, MAX_SHORT)),
             "url": lt.url.as_deref().and_then(text::safe_url),
-        }),
+        })
     }
+}
+
+/// A held incident that recovered before its load test ended: which, for how long.
+pub(super) fn hold_recovered_context(h: &HoldRecoveredPayload) -> Value {
+    let seconds = (h.recovered_at - h.failing_since).num_seconds().max(0);
+    json!({
+        "name": fit(&h.name, MAX_SHORT),
+        "load_test": fit(&h.load_test, MAX_SHORT),
+        "failed_for": human_duration(seconds),
+    })
 }

@@ -133,18 +133,30 @@ fn sc(change: Change, name: &str, minute: u32, sensors: usize) -> Payload {
 
 /// The same change of an incident that opened during a load test (`annotate`).
 fn during_load_test(p: Payload, name: &str) -> Payload {
+    quiet(p, name, false)
+}
+
+/// The same change of an incident held during a load test, posted after it ended (`hold`).
+fn held_during_load_test(p: Payload, name: &str) -> Payload {
+    quiet(p, name, true)
+}
+
+fn quiet(p: Payload, name: &str, held: bool) -> Payload {
     use crate::domain::quiet::{QuietNote, RunningLoadTest};
     let Payload::Scenario(mut s) = p else {
         return p;
     };
-    s.quiet = Some(QuietNote::DuringLoadTest {
-        load_test: RunningLoadTest {
-            id: "lt-1".into(),
-            name: name.replace("Shop checkout", "Checkout peak 2000 users"),
-            url: Some("https://xtc.example/lt/1?a=1&b=2".into()),
-            started_by: Some(person(name, "jane")),
-            since: at(0),
-        },
+    let load_test = RunningLoadTest {
+        id: "lt-1".into(),
+        name: name.replace("Shop checkout", "Checkout peak 2000 users"),
+        url: Some("https://xtc.example/lt/1?a=1&b=2".into()),
+        started_by: Some(person(name, "jane")),
+        since: at(0),
+    };
+    s.quiet = Some(if held {
+        QuietNote::HeldDuringLoadTest { load_test }
+    } else {
+        QuietNote::DuringLoadTest { load_test }
     });
     Payload::Scenario(s)
 }
@@ -217,6 +229,10 @@ fn stories(name: &str) -> Vec<(&'static str, Vec<Payload>)> {
             vec![during_load_test(failing.clone(), name)],
         ),
         (
+            "scenario_failing_held_during_load_test",
+            vec![held_during_load_test(failing.clone(), name)],
+        ),
+        (
             "scenario_severity_changed_during_load_test",
             vec![during_load_test(failing.clone(), name), worse.clone()],
         ),
@@ -236,7 +252,7 @@ fn broadcast(p: &Payload) -> bool {
             LoadTestEventType::Error | LoadTestEventType::Aborted
         ),
         Payload::Scenario(sc) => matches!(sc.change, Change::Recovered { .. }),
-        Payload::IncidentAction(_) | Payload::BaselineSet(_) => false,
+        Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::HoldRecovered(_) => false,
     }
 }
 
@@ -622,3 +638,42 @@ fn overrides_replace_templates_by_name() {
 
 mod extremes;
 mod verdicts;
+
+/// A held incident that recovered before its load test ended: one line under the load
+/// test's card (threads on) or in the channel, naming the scenario and how long it failed.
+#[test]
+fn golden_hold_recovered_line() {
+    use crate::pipeline::events::HoldRecoveredPayload;
+    let r = Renderer::new(None).unwrap();
+    for name in ["Shop checkout", HOSTILE] {
+        let p = Payload::HoldRecovered(HoldRecoveredPayload {
+            load_test_id: "lt-1".into(),
+            load_test: name.replace("Shop checkout", "Checkout peak 2000 users"),
+            scenario_id: "shop-checkout".into(),
+            name: name.into(),
+            failing_since: at(2),
+            recovered_at: at(6),
+        });
+        let n = names(name);
+        let card = Card::new(&lt(LoadTestEventType::Running, name));
+        let out = json!({
+            "in_channel": r.render_event(&p, &n, false).unwrap().to_json(),
+            "in_thread": r.render_reply(&p, &card, &n, false, false).unwrap().to_json(),
+        });
+        let text = out["in_thread"]["text"].as_str().unwrap();
+        assert!(
+            text.ends_with("failed for 4m 0s during this load test and recovered"),
+            "{text}"
+        );
+        assert!(!out.to_string().contains("<!"), "never a mention: {out}");
+        if name == HOSTILE {
+            assert!(out.to_string().contains(HOSTILE_ESCAPED), "{out}");
+        }
+        let key = if name == HOSTILE {
+            "hostile__hold_recovered_line"
+        } else {
+            "hold_recovered_line"
+        };
+        insta::assert_json_snapshot!(key, out);
+    }
+}

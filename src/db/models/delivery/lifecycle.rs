@@ -68,6 +68,21 @@ impl Delivery {
     }
 }
 
+/// The columns of a row settled as `status` for `reason` (skipped or failed).
+type SettledAs = (
+    diesel::dsl::Eq<deliveries::status, DeliveryStatus>,
+    diesel::dsl::Eq<deliveries::error, String>,
+    diesel::dsl::Eq<deliveries::reason, Option<String>>,
+);
+
+fn settled_as(status: DeliveryStatus, reason: &DeliveryReason) -> SettledAs {
+    (
+        deliveries::status.eq(status),
+        deliveries::error.eq(reason.to_string()),
+        deliveries::reason.eq(stored(reason)),
+    )
+}
+
 /// Updates the pending row `$id` with `$set`: whether it applied (a lost race is logged).
 macro_rules! update_pending {
     ($conn:expr, $id:expr, $what:literal, $set:expr) => {{
@@ -82,6 +97,14 @@ macro_rules! update_pending {
 }
 
 impl NewDelivery {
+    /// Queues the row `pending` but held by `hold` (not claimable until the hold is settled),
+    /// with `reason` saying why in the log.
+    pub fn hold(&mut self, hold: i64, reason: &DeliveryReason) {
+        self.hold_id = Some(hold);
+        self.error = Some(reason.to_string());
+        self.reason = stored(reason);
+    }
+
     /// Queues the row as `skipped` for `reason` instead of `pending` (decided on arrival).
     pub fn skip(&mut self, reason: &DeliveryReason) {
         self.status = DeliveryStatus::Skipped;
@@ -146,7 +169,10 @@ impl Delivery {
     }
 
     /// Up to `limit` deliveries that may be sent now: each the oldest pending one of its
-    /// channel, due, not claimed by anyone, and allowed by the channel's pacing.
+    /// channel that is not held, due, not claimed by anyone, and allowed by the channel's
+    /// pacing. A held row (`hold_id`) is passed over, so it never blocks its channel; the
+    /// heads come from the partial index `deliveries_sendable_head`, whose predicate the
+    /// queries repeat word for word.
     ///
     /// Backend-specific SQL. SQLite (one instance): a plain read over the partial index of
     /// pending heads, outside any write transaction; [`Delivery::claim`] then re-checks each
@@ -163,7 +189,7 @@ impl Delivery {
             DbConnection::Sqlite(c) => diesel::sql_query(concat!(
                 "SELECT d.* FROM (SELECT MIN(id) AS head FROM deliveries WHERE status = ",
                 pending_status!(),
-                " GROUP BY team_id, channel) h \
+                " AND hold_id IS NULL GROUP BY team_id, channel) h \
                  JOIN deliveries d ON d.id = h.head \
                  LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
                  WHERE d.next_attempt_at <= ?1 \
@@ -186,13 +212,13 @@ impl Delivery {
                    (SELECT id, team_id, channel, next_attempt_at, claimed_until FROM deliveries \
                     WHERE status = ",
                 pending_status!(),
-                " ORDER BY team_id, channel, id LIMIT 1) \
+                " AND hold_id IS NULL ORDER BY team_id, channel, id LIMIT 1) \
                    UNION ALL \
                    SELECT n.* FROM heads h CROSS JOIN LATERAL \
                      (SELECT id, team_id, channel, next_attempt_at, claimed_until FROM deliveries \
                       WHERE status = ",
                 pending_status!(),
-                " AND (team_id, channel) > (h.team_id, h.channel) \
+                " AND hold_id IS NULL AND (team_id, channel) > (h.team_id, h.channel) \
                       ORDER BY team_id, channel, id LIMIT 1) n) \
                  SELECT d.* FROM deliveries d WHERE d.id = ANY(ARRAY( \
                    SELECT h.id FROM heads h \
@@ -352,6 +378,42 @@ impl Delivery {
         )
     }
 
+    /// Settles the pending rows held by `hold` as sendable now: no longer held, due `at`,
+    /// no reason. Returns how many.
+    pub fn release_held(
+        conn: &mut DbConnection,
+        hold: i64,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(is_pending())
+                .filter(deliveries::hold_id.eq(hold)),
+        )
+        .set((
+            deliveries::hold_id.eq(None::<i64>),
+            deliveries::next_attempt_at.eq(at),
+            deliveries::error.eq(None::<String>),
+            deliveries::reason.eq(None::<String>),
+        ))
+        .execute(conn)
+    }
+
+    /// Settles the pending rows held by `hold` as `skipped` for `reason`. Returns how many.
+    pub fn skip_held(
+        conn: &mut DbConnection,
+        hold: i64,
+        reason: &DeliveryReason,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deliveries::table
+                .filter(is_pending())
+                .filter(deliveries::hold_id.eq(hold)),
+        )
+        .set(settled_as(DeliveryStatus::Skipped, reason))
+        .execute(conn)
+    }
+
     /// Hands back a claim without counting the attempt (graceful shutdown).
     pub fn release(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
         diesel::update(deliveries::table.find(id).filter(is_pending()))
@@ -386,9 +448,7 @@ impl Delivery {
                 .filter(deliveries::installation_id.eq(installation_id)),
         )
         .set((
-            deliveries::status.eq(DeliveryStatus::Failed),
-            deliveries::error.eq(reason.to_string()),
-            deliveries::reason.eq(stored(reason)),
+            settled_as(DeliveryStatus::Failed, reason),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)
@@ -408,9 +468,7 @@ impl Delivery {
                 .filter(deliveries::channel.eq(channel)),
         )
         .set((
-            deliveries::status.eq(DeliveryStatus::Failed),
-            deliveries::error.eq(reason.to_string()),
-            deliveries::reason.eq(stored(reason)),
+            settled_as(DeliveryStatus::Failed, reason),
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)

@@ -56,6 +56,8 @@ pub struct Delivery {
     /// Why it is not sent (yet): `DeliveryReason` as a code plus its parameters (JSON);
     /// `error` holds its text. `None` on sent rows and on rows older than the column.
     pub reason: Option<String>,
+    /// The hold (`holds`) keeping this pending row from being sent until it is settled.
+    pub hold_id: Option<i64>,
 }
 
 #[derive(Insertable, Debug, Clone)]
@@ -81,6 +83,8 @@ pub struct NewDelivery {
     pub rule: Option<String>,
     /// See [`Delivery::reason`]; set with `error` by [`NewDelivery::skip`].
     pub reason: Option<String>,
+    /// See [`Delivery::hold_id`]; set by [`NewDelivery::hold`].
+    pub hold_id: Option<i64>,
 }
 
 impl Delivery {
@@ -108,6 +112,32 @@ impl Delivery {
         Ok(())
     }
 
+    /// The distinct targets (workspace, channel, shown name) of the pending rows held by
+    /// `hold`.
+    pub fn held_targets(
+        conn: &mut DbConnection,
+        hold: i64,
+    ) -> QueryResult<Vec<(String, String, Option<String>)>> {
+        let rows: Vec<(Option<String>, String, Option<String>)> = deliveries::table
+            .filter(is_pending())
+            .filter(deliveries::hold_id.eq(hold))
+            .filter(deliveries::channel.ne(""))
+            .select((
+                deliveries::team_id,
+                deliveries::channel,
+                deliveries::channel_name,
+            ))
+            .distinct()
+            .load(conn)?;
+        let mut targets: Vec<(String, String, Option<String>)> = rows
+            .into_iter()
+            .map(|(team, channel, name)| (team.unwrap_or_default(), channel, name))
+            .collect();
+        targets.sort();
+        targets.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
+        Ok(targets)
+    }
+
     /// Number of deliveries waiting to be sent (the queue depth).
     pub fn count_pending(conn: &mut DbConnection) -> QueryResult<i64> {
         deliveries::table
@@ -127,6 +157,7 @@ impl Delivery {
     ) -> QueryResult<Vec<Self>> {
         let rows: Vec<Self> = deliveries::table
             .filter(is_pending())
+            .filter(deliveries::hold_id.is_null())
             .filter(deliveries::team_id.eq(&head.team_id))
             .filter(deliveries::channel.eq(&head.channel))
             .filter(deliveries::id.gt(head.id))

@@ -91,6 +91,10 @@ fn stretch(p: &Payload, t: &str, url: &str, sensors: usize) -> Payload {
             b.definition = t.into();
             b.by.name = t.into();
         }
+        Payload::HoldRecovered(h) => {
+            h.name = t.into();
+            h.load_test = t.into();
+        }
     }
     p
 }
