@@ -10,9 +10,9 @@ use super::json::ApiJson;
 use super::params;
 use super::responses::{BadRequest, Denied, NotFound, PayloadTooLarge, Unprocessable};
 use crate::actors::slack_sender::Wake;
-use crate::domain::access::AdminTarget;
+use crate::domain::access::{AdminTarget, Principal};
 use crate::domain::maintenance::WindowInput;
-use crate::services::slack_config::{self, Scope, WindowView};
+use crate::services::slack_config::{self, ConfigError, Scope, WindowView};
 use crate::state::AppState;
 
 /// `GET …/slack/maintenance-windows`.
@@ -56,16 +56,28 @@ async fn create(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// Deletes a window and wakes the sender for what its release queued (the API and the web
+/// UI both delete through here).
+pub(crate) async fn delete_and_wake(
+    state: &AppState,
+    admin: &Principal,
+    scope: &Scope,
+    id: i64,
+) -> Result<(), ConfigError> {
+    let channels = slack_config::delete_window(&state.services, admin, scope, id).await?;
+    if !channels.is_empty() {
+        state.actors.sender().do_send(Wake { channels });
+    }
+    Ok(())
+}
+
 async fn remove(
     state: &AppState,
     auth: &Authenticated,
     scope: &Scope,
     id: i64,
 ) -> Result<HttpResponse, ApiError> {
-    let channels = slack_config::delete_window(&state.services, &auth.0, scope, id).await?;
-    if !channels.is_empty() {
-        state.actors.sender().do_send(Wake { channels });
-    }
+    delete_and_wake(state, &auth.0, scope, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

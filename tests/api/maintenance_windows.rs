@@ -109,3 +109,120 @@ test_both_backends! {
         assert_eq!(log.iter().filter(|d| d["status"] == "sent").count(), 2, "{log:#?}");
     }
 }
+
+/// The channel's messages now (no waiting).
+async fn posted_now(app: &TestApp) -> Vec<Value> {
+    app.fake_get("/messages?channel=load-tests").await["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A window of `seconds` from now; a scenario failing in it (still failing) and one that
+/// failed and recovered in it, all skipped. Returns the admin token.
+async fn failing_inside_a_window(app: &TestApp, seconds: i64) -> String {
+    let admin = app
+        .configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
+        .await;
+    let (status, window) = app
+        .call(
+            Method::POST,
+            PROJECT_WINDOWS,
+            Some(&admin),
+            Some(once(-60, seconds, "DB upgrade")),
+        )
+        .await;
+    assert_eq!(status, 201, "{window}");
+    assert_eq!(
+        post_mon(
+            app,
+            "shop-checkout",
+            event("a1", "Shop checkout", "failure")
+        )
+        .await
+        .0,
+        202
+    );
+    assert_eq!(
+        post_mon(app, "search", event("b1", "Search", "failure"))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        post_mon(app, "search", event("b2", "Search", "ok")).await.0,
+        202
+    );
+    let log = app.settled_deliveries(&admin).await;
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert!(log.iter().all(|d| d["status"] == "skipped"), "{log:#?}");
+    admin
+}
+
+/// After the window's end: the still-failing incident posted exactly once, saying so;
+/// the recovered one not at all.
+async fn posted_once_after_the_window(app: &TestApp, admin: &str) {
+    let posted = messages(app, "load-tests", 1).await;
+    let all = posted
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        all.contains("Shop checkout") && all.contains("During maintenance: "),
+        "{all}"
+    );
+    assert!(!all.contains("Search"), "recovered inside: nothing: {all}");
+    // Several release checks later, still one.
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        posted_now(app).await.len(),
+        1,
+        "{:#?}",
+        posted_now(app).await
+    );
+    let log = app.settled_deliveries(admin).await;
+    assert_eq!(
+        log.iter().filter(|d| d["status"] == "sent").count(),
+        1,
+        "{log:#?}"
+    );
+}
+
+// The real binary stopped (SIGTERM) inside a window, which ends while it is down: after
+// the restart the held incident is posted once.
+test_both_backends! {
+    async fn a_window_that_ended_while_the_service_was_stopped_is_released_once_after_the_restart(app: TestApp) {
+        use crate::shutdown::{binary_app, serve, sigterm, wait_exit, wait_ready};
+        let Some((app, mut child, log, port)) = binary_app(app.backend).await else { return };
+        let admin = failing_inside_a_window(&app, 6).await;
+        sigterm(&child);
+        wait_exit(&mut child, Duration::from_secs(30)).await;
+        // Down past the window's end.
+        actix_web::rt::time::sleep(Duration::from_secs(7)).await;
+        assert!(posted_now(&app).await.is_empty(), "nothing is posted while the service is down");
+        let mut child = serve(&app.db, app.fake(), port, &log);
+        wait_ready(&app.http, port).await;
+        posted_once_after_the_window(&app, &admin).await;
+        child.kill().unwrap_or_default();
+        child.wait().map(drop).unwrap_or_default();
+    }
+}
+
+// kill -9 while the hold is pending (before the window's end), restarted before it ends:
+// the restarted service releases it at the end, once.
+test_both_backends! {
+    async fn a_hold_pending_at_kill_9_is_released_once_at_the_windows_end_after_the_restart(app: TestApp) {
+        use crate::shutdown::{binary_app, serve, wait_ready};
+        let Some((app, mut child, log, port)) = binary_app(app.backend).await else { return };
+        let admin = failing_inside_a_window(&app, 10).await;
+        child.kill().unwrap_or_default(); // SIGKILL
+        child.wait().map(drop).unwrap_or_default();
+        let mut child = serve(&app.db, app.fake(), port, &log);
+        wait_ready(&app.http, port).await;
+        assert!(posted_now(&app).await.is_empty(), "the window has not ended yet");
+        posted_once_after_the_window(&app, &admin).await;
+        child.kill().unwrap_or_default();
+        child.wait().map(drop).unwrap_or_default();
+    }
+}

@@ -1050,3 +1050,70 @@ test_both_backends_with_slack! {
         assert!(!page.has("apply <span"), "{}", page.body);
     }
 }
+
+test_both_backends! {
+    /// The "Maintenance windows" section: a one-off window created through the form (local
+    /// times in the zone chosen), a weekly one refused for its zone naming the field, the list,
+    /// and Delete.
+    async fn maintenance_windows_are_created_listed_refused_and_deleted_through_the_forms(app: TestApp) {
+        let b = org_admin(&app).await;
+        let page = b.get(PROJECT).await;
+        assert!(page.has(r#"id="no-windows""#), "{}", page.body);
+        let action = format!("{PROJECT}/maintenance-windows");
+        let res = b.submit(PROJECT, &action, &[
+            ("kind", "once"), ("starts_at", "2030-07-01T10:00"), ("ends_at", "2030-07-01T12:30"),
+            ("zone", "Europe/Berlin"), ("scenarios", "checkout  search"), ("reason", "DB <upgrade>"),
+        ]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location.as_deref(), Some(format!("{PROJECT}#maintenance").as_str()));
+        let page = b.get(PROJECT).await;
+        assert!(page.has("Maintenance window 1 created"), "{}", page.body);
+        let table = element(&page, "window-table", "table");
+        // Berlin is UTC+2 in July; the reason is shown as typed, escaped.
+        assert!(table.contains("2030-07-01 08:00 UTC – 2030-07-01 10:30 UTC"), "{table}");
+        assert!(table.contains("checkout search"), "{table}");
+        assert!(table.contains("DB &lt;upgrade&gt;"), "{table}");
+        assert!(table.contains("<td>no</td>"), "not active now: {table}");
+        let (_, list) = app.call(Method::GET, "/api/v1/orgs/acme/projects/webshop/slack/maintenance-windows", Some(&app.admin_token("acme")), None).await;
+        assert_eq!(list["windows"][0]["starts_at"], "2030-07-01T08:00:00Z", "{list}");
+
+        // Refusals: nothing saved, the notice names the field.
+        let org_action = format!("{ORG}/maintenance-windows");
+        let res = b.submit(ORG, &org_action, &[
+            ("kind", "weekly"), ("days", "sat"), ("days", "sun"), ("from", "22:00"), ("to", "02:00"),
+            ("timezone", "Mars/Olympus"), ("reason", "Weekend batch"),
+        ]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = b.get(ORG).await;
+        assert!(page.has("Nothing was saved: Time zone:"), "{}", page.body);
+        assert!(page.has(r#"id="no-windows""#), "{}", page.body);
+        let res = b.submit(ORG, &org_action, &[
+            ("kind", "once"), ("starts_at", "2030-07-01T10:00"), ("ends_at", ""), ("zone", "UTC"), ("reason", "x"),
+        ]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert!(b.get(ORG).await.has("Nothing was saved: Ends:"));
+
+        // A weekly window across midnight on the organization's page.
+        let res = b.submit(ORG, &org_action, &[
+            ("kind", "weekly"), ("days", "sun"), ("days", "sat"), ("from", "22:00"), ("to", "02:00"),
+            ("timezone", "Europe/Berlin"), ("scenarios", ""), ("reason", "Weekend batch"),
+        ]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = b.get(ORG).await;
+        let table = element(&page, "window-table", "table");
+        assert!(table.contains("every Sat, Sun 22:00–02:00 (ends the next day), Europe/Berlin"), "{table}");
+        assert!(table.contains("all scenarios"), "{table}");
+
+        // Delete needs the CSRF token, then removes the window.
+        let delete = format!("{PROJECT}/maintenance-windows/1/delete");
+        assert_eq!(b.post(&delete, &[("csrf", "wrong")]).await.status, 403);
+        let res = b.submit(PROJECT, &delete, &[]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = b.get(PROJECT).await;
+        assert!(page.has("Maintenance window 1 deleted."), "{}", page.body);
+        assert!(page.has(r#"id="no-windows""#), "{}", page.body);
+        // Another scope's window is not found from this page.
+        let res = b.submit(PROJECT, &format!("{PROJECT}/maintenance-windows/2/delete"), &[]).await;
+        assert_eq!(res.status, 404, "{}", res.body);
+    }
+}

@@ -12,6 +12,7 @@ mod baselines;
 #[cfg(test)]
 mod contrast;
 pub mod cookies;
+mod maintenance;
 pub mod render;
 pub mod session;
 mod settings_page;
@@ -81,7 +82,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, ui: &Ui) {
             )
             .route(&format!("{base}/remove"), web::post().to(remove_route))
             .route(&format!("{base}/test"), web::post().to(test_route))
-            .route(&format!("{base}/rules"), web::post().to(rules_route));
+            .route(&format!("{base}/rules"), web::post().to(rules_route))
+            .route(
+                &format!("{base}/maintenance-windows"),
+                web::post().to(maintenance::create_route),
+            )
+            .route(
+                &format!("{base}/maintenance-windows/{{id}}/delete"),
+                web::post().to(maintenance::delete_route),
+            );
     }
     cfg.service(scope.default_service(web::to(not_found)));
 }

@@ -229,6 +229,7 @@ async fn settings_page(
     if scope.project().is_some() {
         page.set_definitions(&svc::list_definitions(&state.services, scope).await?);
     }
+    page.set_windows(scope, &svc::list_windows(&state.services, scope).await?);
     page.set_log_filters(names.filters);
     let slack = &state.settings.slack;
     page.set_slack_app(slack.client_id.is_some() && slack.client_secret.is_some());

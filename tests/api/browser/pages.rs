@@ -196,6 +196,34 @@ async fn every_page_of_the_web_ui_passes_axe_with_deliveries_warnings_mutes_and_
     b.click("save").await;
     check(&mut b, "Nothing was saved.", "project-refused-save").await;
 
+    // Maintenance windows: one active now and a weekly one listed, then a refused create.
+    let now = chrono::Utc::now();
+    for body in [
+        json!({"starts_at": (now - chrono::Duration::minutes(5)).to_rfc3339(),
+               "ends_at": (now + chrono::Duration::hours(2)).to_rfc3339(),
+               "scenarios": ["checkout"], "reason": "DB upgrade"}),
+        json!({"weekly": {"days": ["sat", "sun"], "from": "22:00", "to": "02:00",
+                          "timezone": "Europe/Berlin"}, "reason": "Weekend batch"}),
+    ] {
+        let (status, res) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/orgs/acme/projects/webshop/slack/maintenance-windows",
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201, "{res}");
+    }
+    b.goto(&app.url(PROJECT)).await;
+    check(&mut b, "id=\"window-table\"", "project-maintenance-windows").await;
+    assert!(b.page_has("badge wait\">active").await);
+    b.click("window-weekly").await;
+    b.type_into("window-timezone", "Mars/Olympus").await;
+    b.type_into("window-reason", "Moon maintenance").await;
+    b.click("create-window").await;
+    check(&mut b, "Nothing was saved: Days:", "project-window-refused").await;
+
     // Error pages: a page that does not exist, another organization's.
     b.goto(&app.url("/orgs/acme/slack/nothing-here")).await;
     check(&mut b, "id=\"error-title\"", "not-found").await;

@@ -6,6 +6,7 @@
 pub mod delivery_log;
 pub mod form;
 mod integration;
+pub mod maintenance;
 pub mod org_page;
 pub mod project_page;
 mod rules;
@@ -15,12 +16,13 @@ use serde::Serialize;
 use self::delivery_log::{DeliveryLine, LogFilters, ProjectLink};
 use self::form::{ChannelsBox, SettingRow, ThresholdBox};
 use self::integration::IntegrationBox;
+use self::maintenance::WindowsBox;
 use self::rules::RulesBox;
 use super::session::{Flash, Notice};
 use crate::domain::delivery_reason::error_message;
 use crate::domain::report::Metric;
 use crate::services::delivery_log::MuteEntry;
-use crate::services::slack_config::{DefinitionView, Scope, WarningView};
+use crate::services::slack_config::{DefinitionView, Scope, WarningView, WindowView};
 /// One line of the test-message results.
 #[derive(Serialize)]
 struct TestLine {
@@ -87,6 +89,8 @@ pub struct SettingsPage {
     mutes: Vec<MuteLine>,
     /// Projects: each definition's newest run and pinned baseline.
     definitions: Vec<DefinitionLine>,
+    /// The scope's own maintenance windows and the form that creates one.
+    windows: WindowsBox,
     /// Organization page: the log's filters.
     log_filters: Option<LogFilters>,
     /// The form was refused: nothing was saved.
@@ -177,6 +181,11 @@ impl SettingsPage {
                 }),
             })
             .collect();
+    }
+
+    /// Lists the scope's maintenance windows.
+    pub fn set_windows(&mut self, scope: &Scope, windows: &[WindowView]) {
+        self.windows = WindowsBox::new(scope, windows);
     }
 
     /// Lists the active mutes (the organization page: of all its projects).

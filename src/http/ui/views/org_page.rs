@@ -130,6 +130,7 @@ pub fn org_page(
         deliveries: deliveries.iter().map(|d| delivery_line(d, true)).collect(),
         mutes: Vec::new(),
         definitions: Vec::new(),
+        windows: Default::default(),
         log_filters: Some(log_filters),
         rejected: form.is_some(),
         projects,

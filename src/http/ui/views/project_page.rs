@@ -193,6 +193,7 @@ pub fn project_page(
         deliveries: deliveries.iter().map(|d| delivery_line(d, false)).collect(),
         mutes: Vec::new(),
         definitions: Vec::new(),
+        windows: Default::default(),
         log_filters: None,
         rejected: form.is_some(),
         projects: Vec::new(),
