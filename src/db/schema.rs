@@ -44,6 +44,7 @@ diesel::table! {
         rules -> Text,
         regression_threshold_pct -> Integer,
         charts -> Bool,
+        summary -> Nullable<Text>,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         rules -> Text,
         regression_threshold_pct -> Nullable<Integer>,
         charts -> Nullable<Bool>,
+        summary -> Nullable<Text>,
     }
 }
 
@@ -336,9 +338,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    summaries (org_id, project_id, period_end) {
+        org_id -> Text,
+        project_id -> Text,
+        period_end -> Timestamp,
+        period_start -> Timestamp,
+        event_id -> Text,
+        manual -> Bool,
+        created_at -> Timestamp,
+    }
+}
 diesel::joinable!(scenario_controls -> scenarios (scenario_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    summaries,
     run_reports,
     baselines,
     scenario_controls,

@@ -3,8 +3,8 @@
 //! 1. `send_messages`: a project with own settings always decides; otherwise the org.
 //! 2. `integration`: the project's installation if it has one, else the org's.
 //! 3. `target_channels`: the project's list if non-empty, else the org's.
-//! 4. `threads`, `compact_messages`, `charts`, `regression_threshold_pct`: the project's
-//!    value if set, else the org's (org defaults: off, off, on, 10 %).
+//! 4. `threads`, `compact_messages`, `charts`, `regression_threshold_pct`, `summary`: the
+//!    project's value if set, else the org's (org defaults: off, off, on, 10 %, off).
 //! 5. `complete`: an active integration and at least one target channel or rule.
 //! 6. `rules`: the project's list if non-empty, else the org's (like target channels).
 //!
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::channel::TargetChannel;
 use super::delivery_reason::DeliveryReason;
 use super::rules::Rule;
+use super::summary::SummarySchedule;
 
 /// Organization-level settings. `Default` is the documented default: everything off
 /// but charts, a regression threshold of 10 %.
@@ -29,6 +30,8 @@ pub struct OrgSettings {
     pub regression_threshold_pct: RegressionThreshold,
     /// Report charts uploaded into the run's thread.
     pub charts: bool,
+    /// The weekly summary of all its projects (`None`: off, the default).
+    pub summary: Option<SummarySchedule>,
 }
 
 impl Default for OrgSettings {
@@ -41,6 +44,7 @@ impl Default for OrgSettings {
             rules: Vec::new(),
             regression_threshold_pct: RegressionThreshold::default(),
             charts: true,
+            summary: None,
         }
     }
 }
@@ -156,6 +160,8 @@ pub struct ProjectSettings {
     pub rules: Vec<Rule>,
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    /// The project's own weekly summary (`None`: the organization's applies).
+    pub summary: Option<SummarySchedule>,
 }
 
 /// Whether an installation can still post.
@@ -295,6 +301,8 @@ pub struct Effective {
     pub rules: Sourced<Vec<Rule>>,
     pub regression_threshold_pct: Sourced<RegressionThreshold>,
     pub charts: Sourced<bool>,
+    /// The weekly summary schedule (rule 4; `None`: off).
+    pub summary: Sourced<Option<SummarySchedule>>,
 }
 
 impl Effective {
@@ -394,10 +402,15 @@ pub fn resolve(
         org.regression_threshold_pct,
     );
     let charts = own_or_org(project.and_then(|p| p.charts), org.charts);
+    let summary = match project.and_then(|p| p.summary.clone()) {
+        Some(own) => from_project(Some(own)),
+        None => from_org(org.summary.clone()),
+    };
     Effective {
         rules,
         regression_threshold_pct,
         charts,
+        summary,
         send_messages,
         threads,
         compact_messages,
@@ -687,12 +700,30 @@ mod tests {
         (1i64..=1000).prop_map(|p| RegressionThreshold::parse(p).unwrap())
     }
 
+    fn arb_summary() -> impl Strategy<Value = Option<SummarySchedule>> {
+        use crate::domain::summary::{SummaryDay, TimeOfDay, WeeklySchedule, Zone};
+        prop::option::of(
+            (
+                prop::sample::select(vec!["mon", "wed", "sun"]),
+                prop::sample::select(vec!["00:00", "09:00", "23:59"]),
+                prop::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York"]),
+            )
+                .prop_map(|(d, t, z)| {
+                    SummarySchedule::Weekly(WeeklySchedule {
+                        day: SummaryDay::parse(d).unwrap(),
+                        time: TimeOfDay::parse(t).unwrap(),
+                        timezone: Zone::parse(z).unwrap(),
+                    })
+                }),
+        )
+    }
+
     fn arb_org() -> impl Strategy<Value = OrgSettings> {
         (
             (any::<bool>(), any::<bool>(), any::<bool>(), arb_channels()),
-            (arb_threshold(), any::<bool>()),
+            (arb_threshold(), any::<bool>(), arb_summary()),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts))| OrgSettings {
+            .prop_map(|((s, t, c, ch), (pct, charts, summary))| OrgSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
@@ -700,6 +731,7 @@ mod tests {
                 rules: vec![],
                 regression_threshold_pct: pct,
                 charts,
+                summary,
             })
     }
 
@@ -711,9 +743,13 @@ mod tests {
                 any::<Option<bool>>(),
                 arb_channels(),
             ),
-            (prop::option::of(arb_threshold()), any::<Option<bool>>()),
+            (
+                prop::option::of(arb_threshold()),
+                any::<Option<bool>>(),
+                arb_summary(),
+            ),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts))| ProjectSettings {
+            .prop_map(|((s, t, c, ch), (pct, charts, summary))| ProjectSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
@@ -721,6 +757,7 @@ mod tests {
                 rules: vec![],
                 regression_threshold_pct: pct,
                 charts,
+                summary,
             })
     }
 
@@ -775,6 +812,10 @@ mod tests {
             match project.as_ref().and_then(|p| p.compact_messages) {
                 Some(v) => prop_assert_eq!(&e.compact_messages, &from_project(v)),
                 None => prop_assert_eq!(&e.compact_messages, &from_org(org.compact_messages)),
+            }
+            match project.as_ref().and_then(|p| p.summary.clone()) {
+                Some(v) => prop_assert_eq!(&e.summary, &from_project(Some(v))),
+                None => prop_assert_eq!(&e.summary, &from_org(org.summary.clone())),
             }
             match project.as_ref().and_then(|p| p.charts) {
                 Some(v) => prop_assert_eq!(&e.charts, &from_project(v)),

@@ -17,6 +17,7 @@ use super::responses::{
 use crate::domain::access::AdminTarget;
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::settings::RegressionThreshold;
+use crate::domain::summary::SummarySchedule;
 use crate::services::slack_config::{
     self as svc, OrgUpdate, OrgView, ProjectUpdate, ProjectView, RuleInput, Scope, TestResult,
 };
@@ -85,6 +86,10 @@ pub struct OrgSettingsBody {
     /// Report charts in the run's thread.
     #[serde(default)]
     charts: Option<bool>,
+    /// The weekly summary of all its projects; `null` turns it off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<SummarySchedule>)]
+    summary: Option<Option<SummarySchedule>>,
 }
 
 /// A key that is present, `null` included (`None` is left for a missing key).
@@ -116,6 +121,9 @@ pub struct ProjectSettingsBody {
     /// None or `null`: inherit the organization's.
     #[serde(default)]
     charts: Option<bool>,
+    /// The project's own weekly summary (none or `null`: the organization's applies).
+    #[serde(default)]
+    summary: Option<SummarySchedule>,
 }
 
 /// `POST …/slack/install`.
@@ -133,14 +141,14 @@ pub struct TestMessageResults {
 }
 
 /// Parses the org path and checks the caller administers it.
-fn org_scope(auth: &Authenticated, org: &str) -> Result<OrgId, ApiError> {
+pub(super) fn org_scope(auth: &Authenticated, org: &str) -> Result<OrgId, ApiError> {
     let org = params::org(org)?;
     auth.require_admin(AdminTarget::Org(&org))?;
     Ok(org)
 }
 
 /// Parses the project path and checks the caller administers it.
-fn project_scope(
+pub(super) fn project_scope(
     auth: &Authenticated,
     org: &str,
     project: &str,
@@ -202,6 +210,7 @@ pub async fn put_org(
             .map(|rules| rules.into_iter().map(RuleInput::from).collect()),
         regression_threshold_pct: body.regression_threshold_pct,
         charts: body.charts,
+        summary: body.summary,
     };
     let view = svc::update_org(&state.services, &auth.0, &org, update).await?;
     Ok(web::Json(view))
@@ -271,6 +280,7 @@ pub async fn put_project(
         ),
         regression_threshold_pct: body.regression_threshold_pct,
         charts: body.charts,
+        summary: body.summary,
     };
     let view = svc::put_project(&state.services, &auth.0, &org, &project, update).await?;
     Ok(web::Json(view))

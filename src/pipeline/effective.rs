@@ -337,6 +337,7 @@ mod tests {
             rules: vec![],
             regression_threshold_pct: RegressionThreshold::parse(25).unwrap(),
             charts: false,
+            summary: None,
         };
         OrgSlackSettings::save(conn, "acme", &org, "test").unwrap();
         let own = ProjectSettings {
@@ -347,6 +348,7 @@ mod tests {
             rules: vec![],
             regression_threshold_pct: Some(RegressionThreshold::parse(5).unwrap()),
             charts: Some(true),
+            summary: None,
         };
         ProjectSlackSettings::save(conn, "acme", "own-settings", &own, "test").unwrap();
         let token = SecretString::from("xoxb-test".to_owned());

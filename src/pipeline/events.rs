@@ -592,6 +592,17 @@ pub enum Payload {
     IncidentAction(IncidentActionPayload),
     /// Someone made a run the baseline of its definition ("Set as baseline" on its card).
     BaselineSet(BaselineSetPayload),
+    /// A weekly summary of an organization or project (`pipeline::summary`): its figures,
+    /// worked out when it was queued, so a retry posts the same message.
+    WeeklySummary(WeeklySummaryPayload),
+}
+
+/// A weekly summary's content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WeeklySummaryPayload {
+    pub figures: crate::domain::summary::SummaryFigures,
+    /// The time zone its dates are shown in (the schedule's; UTC for a preview without one).
+    pub timezone: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

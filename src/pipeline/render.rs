@@ -34,6 +34,7 @@ mod load_test;
 mod report;
 mod scenario;
 mod shared;
+mod summary;
 
 pub use card::{Card, IncidentEntry, Pinned, Step};
 use change::change_title;
@@ -44,6 +45,7 @@ use load_test::{load_test_color, load_test_context, load_test_title};
 use report::baseline_set_context;
 use scenario::scenario_context;
 use shared::{fit, name_context, names_context};
+use summary::summary_context;
 
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
@@ -100,6 +102,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "scenario_reply",
     "scenario_action_reply",
     "digest",
+    "weekly_summary",
 ];
 
 /// Longest name shown in a message body (escaped characters); the link to XTC has the rest.
@@ -286,6 +289,9 @@ impl Renderer {
             Payload::BaselineSet(b) => {
                 return self.render("load_test_baseline_set", false, &baseline_set_context(b))
             }
+            Payload::WeeklySummary(s) => {
+                return self.render("weekly_summary", false, &summary_context(s, names))
+            }
         };
         self.render(&kind, compact, &ctx)
     }
@@ -308,6 +314,8 @@ impl Renderer {
             // Never the first event of a card (see `absorb`).
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
             Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
+            // Never a card (its deliveries are not threaded).
+            Payload::WeeklySummary(s) => ("weekly_summary", summary_context(s, names)),
         };
         self.render(kind, compact, &ctx)
     }
@@ -328,6 +336,7 @@ impl Renderer {
             Payload::Scenario(sc) => ("scenario_reply", scenario_context(sc, names, None, None)),
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
             Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
+            Payload::WeeklySummary(s) => ("weekly_summary", summary_context(s, names)),
         };
         ctx["broadcast"] = Value::Bool(broadcast);
         let _ = card;

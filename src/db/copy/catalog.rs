@@ -40,6 +40,7 @@ pub const TABLES: &[&str] = &[
     "test_messages",
     "ui_sessions",
     "slack_actions",
+    "summaries",
 ];
 
 /// Tables whose rows are only of use under the key they were made with: a web UI

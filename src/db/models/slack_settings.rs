@@ -17,12 +17,15 @@ use crate::db::{now, DbConnection, FirstRowDsl};
 use crate::domain::channel::TargetChannel;
 use crate::domain::rules;
 use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
+use crate::domain::summary::SummarySchedule;
 
 /// The JSON columns, as logged when one cannot be read.
 const ORG_CHANNELS: &str = "org_slack_settings.target_channels";
 const ORG_RULES: &str = "org_slack_settings.rules";
 const PROJECT_CHANNELS: &str = "project_slack_settings.target_channels";
 const PROJECT_RULES: &str = "project_slack_settings.rules";
+const ORG_SUMMARY: &str = "org_slack_settings.summary";
+const PROJECT_SUMMARY: &str = "project_slack_settings.summary";
 
 /// A saved organization-level configuration.
 #[allow(dead_code, reason = "the row mirrors its table")]
@@ -40,6 +43,8 @@ pub struct OrgSlackSettings {
     pub rules: String,
     pub regression_threshold_pct: RegressionThreshold,
     pub charts: bool,
+    /// JSON of the weekly summary's schedule; `None`: off.
+    pub summary: Option<String>,
 }
 
 impl OrgSlackSettings {
@@ -75,6 +80,7 @@ impl OrgSlackSettings {
             rules: read_json(ORG_RULES, &self.rules),
             regression_threshold_pct: self.regression_threshold_pct,
             charts: self.charts,
+            summary: read_summary(ORG_SUMMARY, self.summary.as_deref()),
         }
     }
 
@@ -97,6 +103,7 @@ impl OrgSlackSettings {
                 org_slack_settings::regression_threshold_pct
                     .eq(stored(settings.regression_threshold_pct)),
                 org_slack_settings::charts.eq(settings.charts),
+                org_slack_settings::summary.eq(write_summary(ORG_SUMMARY, &settings.summary)),
                 org_slack_settings::updated_at.eq(now),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -128,6 +135,7 @@ impl OrgSlackSettings {
                 org_slack_settings::regression_threshold_pct
                     .eq(stored(settings.regression_threshold_pct)),
                 org_slack_settings::charts.eq(settings.charts),
+                org_slack_settings::summary.eq(write_summary(ORG_SUMMARY, &settings.summary)),
                 org_slack_settings::updated_at.eq(now()),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -176,6 +184,8 @@ pub struct ProjectSlackSettings {
     /// `None`: the organization's applies.
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    /// JSON of the weekly summary's schedule; `None`: the organization's applies.
+    pub summary: Option<String>,
 }
 
 impl ProjectSlackSettings {
@@ -225,6 +235,7 @@ impl ProjectSlackSettings {
             rules: read_json(PROJECT_RULES, &self.rules),
             regression_threshold_pct: self.regression_threshold_pct,
             charts: self.charts,
+            summary: read_summary(PROJECT_SUMMARY, self.summary.as_deref()),
         }
     }
 
@@ -247,6 +258,8 @@ impl ProjectSlackSettings {
                 project_slack_settings::regression_threshold_pct
                     .eq(settings.regression_threshold_pct.map(stored)),
                 project_slack_settings::charts.eq(settings.charts),
+                project_slack_settings::summary
+                    .eq(write_summary(PROJECT_SUMMARY, &settings.summary)),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -280,6 +293,8 @@ impl ProjectSlackSettings {
                 project_slack_settings::regression_threshold_pct
                     .eq(settings.regression_threshold_pct.map(stored)),
                 project_slack_settings::charts.eq(settings.charts),
+                project_slack_settings::summary
+                    .eq(write_summary(PROJECT_SUMMARY, &settings.summary)),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -320,6 +335,15 @@ impl ProjectSlackSettings {
         let n = diesel::delete(project_slack_settings::table.find((org, project))).execute(conn)?;
         Ok(n > 0)
     }
+}
+
+/// A stored schedule (`None` stays `None`; an unreadable one is logged, counted and off).
+fn read_summary(column: &str, json: Option<&str>) -> Option<SummarySchedule> {
+    json.and_then(|j| read_json::<Option<SummarySchedule>>(column, j))
+}
+
+fn write_summary(column: &str, schedule: &Option<SummarySchedule>) -> Option<String> {
+    schedule.as_ref().map(|s| write_json(column, s, "null"))
 }
 
 /// The stored form of a threshold (read back through its `FromSql`, which checks it).

@@ -104,7 +104,7 @@ impl Card {
             r.series = None;
         }
         match p {
-            Payload::IncidentAction(_) | Payload::BaselineSet(_) => {}
+            Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::WeeklySummary(_) => {}
             Payload::LoadTest(lt) => {
                 if let Some(report) = &lt.report {
                     self.report = Some(ReportInfo {

@@ -98,6 +98,9 @@ pub(super) fn digest_item(
                 colour,
             ))
         }
-        Payload::Scenario(_) | Payload::IncidentAction(_) | Payload::BaselineSet(_) => None,
+        Payload::Scenario(_)
+        | Payload::IncidentAction(_)
+        | Payload::BaselineSet(_)
+        | Payload::WeeklySummary(_) => None,
     }
 }

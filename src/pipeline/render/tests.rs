@@ -192,7 +192,7 @@ fn broadcast(p: &Payload) -> bool {
             LoadTestEventType::Error | LoadTestEventType::Aborted
         ),
         Payload::Scenario(sc) => matches!(sc.change, Change::Recovered { .. }),
-        Payload::IncidentAction(_) | Payload::BaselineSet(_) => false,
+        Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::WeeklySummary(_) => false,
     }
 }
 
@@ -552,4 +552,5 @@ fn overrides_replace_templates_by_name() {
 }
 
 mod extremes;
+mod summary;
 mod verdicts;

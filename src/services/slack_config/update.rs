@@ -16,6 +16,7 @@ use crate::domain::channel::{ChannelInput, TargetChannel, MAX_TARGET_CHANNELS};
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::rules::{EventFilter, Mention, Rule, MAX_RULES};
 use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
+use crate::domain::summary::SummarySchedule;
 use crate::pipeline::{channel_directory, installations};
 use crate::slack::{self, ErrorClass, SlackError};
 
@@ -35,6 +36,8 @@ pub struct OrgUpdate {
     /// `Some(None)` resets it to the documented default.
     pub regression_threshold_pct: Option<Option<RegressionThreshold>>,
     pub charts: Option<bool>,
+    /// `Some(None)` turns the weekly summary off.
+    pub summary: Option<Option<SummarySchedule>>,
 }
 
 /// A notification rule as an admin wrote it.
@@ -59,6 +62,8 @@ pub struct ProjectUpdate {
     /// `None`: the organization's applies.
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    /// `None`: the organization's applies.
+    pub summary: Option<SummarySchedule>,
 }
 
 /// Validates notification rules with the domain rules and resolves their channels like
@@ -415,6 +420,7 @@ pub(crate) fn org_snapshot(s: &OrgSettings) -> Value {
         "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
         "regression_threshold_pct": s.regression_threshold_pct,
         "charts": s.charts,
+        "summary": s.summary,
     })
 }
 
@@ -429,6 +435,7 @@ pub(crate) fn project_snapshot(s: Option<&ProjectSettings>) -> Value {
             "rules": s.rules.iter().map(Rule::label).collect::<Vec<_>>(),
             "regression_threshold_pct": s.regression_threshold_pct,
             "charts": s.charts,
+            "summary": s.summary,
         }),
     }
 }
@@ -473,6 +480,9 @@ pub async fn update_org(
                 }
                 if let Some(v) = update.charts {
                     after.charts = v;
+                }
+                if let Some(v) = update.summary.clone() {
+                    after.summary = v;
                 }
                 if let Some(r) = &resolved {
                     after.target_channels = r.targets.clone();
@@ -530,6 +540,7 @@ pub async fn put_project(
                     compact_messages: update.compact_messages,
                     regression_threshold_pct: update.regression_threshold_pct,
                     charts: update.charts,
+                    summary: update.summary.clone(),
                     target_channels: resolved.targets.clone(),
                     rules: match &rules {
                         Some((rules, learned)) => {

@@ -2,6 +2,7 @@
 //! of effective values and the channel warnings.
 
 use crate::domain::rules::Rule;
+use crate::domain::summary::SummarySchedule;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -113,6 +114,8 @@ pub struct OrgView {
     pub regression_threshold_pct: RegressionThreshold,
     /// Report charts uploaded into the run's thread (default on).
     pub charts: bool,
+    /// The weekly summary of all the organization's projects (`null`: off, the default).
+    pub summary: Option<SummarySchedule>,
     /// What to fix about the settings in use (e.g. an installation without `files:write`
     /// while charts are on); empty when nothing.
     pub warnings: Vec<WarningView>,
@@ -213,6 +216,8 @@ pub struct OwnView {
     pub rules: Vec<RuleView>,
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
+    /// The project's own weekly summary (`null`: the organization's applies).
+    pub summary: Option<SummarySchedule>,
 }
 
 /// A value and where it comes from.
@@ -240,6 +245,7 @@ pub struct EffectiveView {
     pub rules: SourcedView<Vec<RuleView>>,
     pub regression_threshold_pct: SourcedView<RegressionThreshold>,
     pub charts: SourcedView<bool>,
+    pub summary: SourcedView<Option<SummarySchedule>>,
     pub complete: bool,
     pub missing: Vec<&'static str>,
     /// Effective target channels Slack reports as archived, deleted or private.
@@ -368,6 +374,7 @@ pub(crate) fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::Quer
         rules: rule_views(conn, &settings.rules)?,
         regression_threshold_pct: settings.regression_threshold_pct,
         charts: settings.charts,
+        summary: settings.summary.clone(),
         warnings: warning_views(&effective),
     })
 }
@@ -401,6 +408,7 @@ pub(crate) fn build_project_view(
             rules: rule_views(conn, &p.rules)?,
             regression_threshold_pct: p.regression_threshold_pct,
             charts: p.charts,
+            summary: p.summary.clone(),
         }),
         None => None,
     };
@@ -427,6 +435,7 @@ pub(crate) fn build_project_view(
         },
         regression_threshold_pct: sourced(&e.regression_threshold_pct, |v| *v),
         charts: sourced(&e.charts, |v| *v),
+        summary: sourced(&e.summary, Clone::clone),
         complete: e.complete(),
         missing: e.missing(),
         channel_warnings: channel_warnings(

@@ -28,6 +28,14 @@ pub struct SettingsForm {
     /// A select like the others; `None` when the form did not send it.
     #[serde(default)]
     pub charts: Option<String>,
+    /// The weekly summary's day (`mon` … `sun`; empty: off, or inherit on a project);
+    /// `None` when the form did not send it (the saved value stays).
+    #[serde(default)]
+    pub summary_day: Option<String>,
+    #[serde(default)]
+    pub summary_time: Option<String>,
+    #[serde(default)]
+    pub summary_timezone: Option<String>,
 }
 
 /// A choice of one select: a value or inheriting the organization's.
