@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// `method path` of every `/api/v1` route of API.md.
-const CONTRACT: [&str; 20] = [
+const CONTRACT: [&str; 24] = [
     "put /api/v1/orgs/{org}",
     "put /api/v1/orgs/{org}/projects/{project}",
     "post /api/v1/load-tests/{load_test_id}/events",
@@ -32,6 +32,10 @@ const CONTRACT: [&str; 20] = [
     "get /api/v1/orgs/{org}/slack/deliveries",
     "post /api/v1/orgs/{org}/slack/channel-check",
     "delete /api/v1/orgs/{org}/projects/{project}/slack/mutes/{scenario_id}",
+    "post /api/v1/orgs/{org}/slack/summary/preview",
+    "post /api/v1/orgs/{org}/projects/{project}/slack/summary/preview",
+    "post /api/v1/orgs/{org}/slack/summary/send",
+    "post /api/v1/orgs/{org}/projects/{project}/slack/summary/send",
     "get /api/v1/openapi.json",
 ];
 
