@@ -13,7 +13,7 @@ const SIGNING_SECRET: &str = "fake-signing-secret";
 const SAM: &str = "U0FAKEUSR02";
 
 /// The app with threads on into `#load-tests`, the fake's buttons wired to the app.
-async fn app_with_buttons(backend: Backend) -> Option<(TestApp, String)> {
+pub(crate) async fn app_with_buttons(backend: Backend) -> Option<(TestApp, String)> {
     // The log subscriber before anything on this thread logs (see `build_http_client`).
     captured_logs();
     let app = try_spawn_fast_app(backend, |a| {

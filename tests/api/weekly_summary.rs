@@ -9,9 +9,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::interactions::app_with_buttons;
 use crate::pipeline::{args_for, messages, post_lt, post_mon, Instance};
 
-const SIGNING_SECRET: &str = "fake-signing-secret";
 const SAM: &str = "U0FAKEUSR02";
 const ORG: &str = "/api/v1/orgs/acme/slack";
 const PROJECT: &str = "/api/v1/orgs/acme/projects/webshop/slack";
@@ -22,22 +22,6 @@ fn weekly(day: &str, time: &str, zone: &str) -> Value {
 
 fn ago(hours: i64) -> String {
     (Utc::now() - chrono::Duration::hours(hours)).to_rfc3339()
-}
-
-/// The app with threads on into `#load-tests`, the fake's buttons wired to the app.
-async fn app_with_buttons(backend: Backend) -> Option<(TestApp, String)> {
-    captured_logs();
-    let app = try_spawn_fast_app(backend, |a| {
-        a.slack_signing_secret = Some(SIGNING_SECRET.into());
-    })
-    .await?;
-    let admin = app
-        .configure_acme(json!({"threads": true, "target_channels": "#load-tests"}))
-        .await;
-    let url = app.url("/slack/interactions");
-    let set = app.fake_post("/interactivity", json!({ "url": url })).await;
-    assert_eq!(set["ok"], true, "{set}");
-    Some((app, admin))
 }
 
 /// A run of `checkout-peak` from start to its final report with this P95, `hours` ago.

@@ -59,26 +59,35 @@ pub struct ResultRow {
 /// older than what their scenario had applied, are left out).
 pub fn scenario_results(
     conn: &mut DbConnection,
-    (org, project): ScopeIds<'_>,
-    (from, to): (NaiveDateTime, NaiveDateTime),
+    scope: ScopeIds<'_>,
+    range: (NaiveDateTime, NaiveDateTime),
 ) -> QueryResult<Vec<ResultRow>> {
-    let mut q = events::table
-        .filter(events::org_id.eq(org))
-        .filter(events::occurred_at.ge(from))
-        .filter(events::occurred_at.lt(to))
+    in_period(scope, range)
         .filter(events::subject_kind.eq(SubjectKind::Scenario))
         .filter(events::event_type.ne("scenario_stale"))
-        .into_boxed();
-    if let Some(p) = project {
-        q = q.filter(events::project_id.eq(p));
-    }
-    q.order((events::occurred_at.asc(), events::event_id.asc()))
         .select((
             events::subject_id,
             events::occurred_at,
             events::resulting_state,
         ))
         .load(conn)
+}
+
+/// The scope's events of `[from, to)`, oldest first: one range of `events_org_occurred`.
+fn in_period<'a>(
+    (org, project): ScopeIds<'a>,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+) -> events::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend> {
+    let mut q = events::table
+        .filter(events::org_id.eq(org))
+        .filter(events::occurred_at.ge(from))
+        .filter(events::occurred_at.lt(to))
+        .order((events::occurred_at.asc(), events::event_id.asc()))
+        .into_boxed();
+    if let Some(p) = project {
+        q = q.filter(events::project_id.eq(p));
+    }
+    q
 }
 
 /// An event a summary reads the payload of.
@@ -94,20 +103,12 @@ pub struct NotableRow {
 /// The scope's events of `[from, to)` whose type is one of `types`, oldest first.
 pub fn notable_events(
     conn: &mut DbConnection,
-    (org, project): ScopeIds<'_>,
-    (from, to): (NaiveDateTime, NaiveDateTime),
+    scope: ScopeIds<'_>,
+    range: (NaiveDateTime, NaiveDateTime),
     types: &[&str],
 ) -> QueryResult<Vec<NotableRow>> {
-    let mut q = events::table
-        .filter(events::org_id.eq(org))
-        .filter(events::occurred_at.ge(from))
-        .filter(events::occurred_at.lt(to))
+    in_period(scope, range)
         .filter(events::event_type.eq_any(types))
-        .into_boxed();
-    if let Some(p) = project {
-        q = q.filter(events::project_id.eq(p));
-    }
-    q.order((events::occurred_at.asc(), events::event_id.asc()))
         .select((
             events::subject_id,
             events::event_type,

@@ -169,7 +169,10 @@ async fn every_page_of_the_web_ui_passes_axe_with_deliveries_warnings_mutes_and_
     // "Send summary now".
     b.goto(&app.url(PROJECT)).await;
     check(&mut b, "id=\"summary-preview\"", "project-summary-preview").await;
-    assert!(b.page_has("<strong>Monitoring:</strong>").await, "the scenario's line");
+    assert!(
+        b.page_has("<strong>Monitoring:</strong>").await,
+        "the scenario's line"
+    );
     assert!(
         b.page_has("href=\"https://xtc.example/mon/77\"").await,
         "linked"
