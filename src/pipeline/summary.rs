@@ -35,19 +35,6 @@ use crate::domain::summary::{
 /// The `event_type` of a summary's event and deliveries.
 pub const WEEKLY_SUMMARY: &str = "weekly_summary";
 
-/// Events whose payload a summary reads (the rest are counted from their columns).
-const NOTABLE: [&str; 9] = [
-    "started",
-    "finished",
-    "aborted",
-    "error",
-    "report_available",
-    "scenario_failing",
-    "scenario_recovered",
-    "incident_acknowledged",
-    "incident_muted",
-];
-
 /// Whose summary: an organization's (all its projects) or one project's.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SummaryScope {
@@ -95,8 +82,10 @@ pub fn gather(
     period: Period,
 ) -> Result<SummaryFigures, DbError> {
     let range = (naive(period.from), naive(period.to));
-    let notable = rows::notable_events(conn, scope.ids(), range, &NOTABLE)?;
-    let results = rows::scenario_results(conn, scope.ids(), range)?;
+    let mut rows = rows::period_events(conn, scope.ids(), range)?;
+    // Oldest first: a load test's latest state wins, results are integrated over time and
+    // P95 trends run forward. Sorted here, not by the database (no sort spilling to disk).
+    rows.sort_by_key(|r| r.occurred_at);
 
     // Load tests: the latest state each reached in the period.
     let mut last_state: BTreeMap<String, String> = BTreeMap::new();
@@ -104,15 +93,21 @@ pub fn gather(
     let mut p95: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut scenarios: BTreeMap<String, ScenarioInput> = BTreeMap::new();
     let mut mutes = 0;
-    for row in &notable {
+    for row in rows {
         let at = row.occurred_at.and_utc();
-        match row.event_type.as_str() {
-            "started" | "finished" | "aborted" | "error" | "report_available" => {
-                last_state.insert(row.subject_id.clone(), row.resulting_state.clone());
+        match row.subject_kind {
+            SubjectKind::LoadTest => {
+                last_state.insert(row.subject_id.clone(), row.resulting_state);
             }
-            _ => {}
+            SubjectKind::Scenario => {
+                if let Some(h) = Health::parse(&row.resulting_state) {
+                    let entry = scenarios.entry(row.subject_id.clone()).or_default();
+                    entry.results.push((at, h));
+                }
+            }
+            SubjectKind::Summary => continue,
         }
-        let Ok(payload) = serde_json::from_str::<Payload>(&row.payload) else {
+        let Some(Ok(payload)) = row.payload.as_deref().map(serde_json::from_str::<Payload>) else {
             continue;
         };
         match payload {
@@ -162,16 +157,6 @@ pub fn gather(
             Payload::BaselineSet(_) | Payload::WeeklySummary(_) => {}
         }
     }
-    for r in &results {
-        if let Some(h) = Health::parse(&r.resulting_state) {
-            scenarios
-                .entry(r.subject_id.clone())
-                .or_default()
-                .results
-                .push((r.occurred_at.and_utc(), h));
-        }
-    }
-
     let mut runs = RunCounts::default();
     for state in last_state.values() {
         runs.count(match LoadTestState::parse(state) {

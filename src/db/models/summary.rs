@@ -47,76 +47,51 @@ impl SummaryRow {
 /// The scope a query reads: an organization, or one of its projects.
 pub type ScopeIds<'a> = (&'a str, Option<&'a str>);
 
-/// A monitoring result, without its payload.
+/// An event of the period: a load test's state, a monitoring result, and the payload of
+/// the few kinds a summary reads it of.
 #[derive(Queryable, Debug, Clone)]
-pub struct ResultRow {
+pub struct PeriodRow {
+    pub subject_kind: SubjectKind,
     pub subject_id: String,
     pub occurred_at: NaiveDateTime,
     pub resulting_state: String,
+    /// Only for `NOTABLE` event types: the other payloads are not read at all.
+    pub payload: Option<String>,
 }
 
-/// Every monitoring result of the scope in `[from, to)`, oldest first (stale results,
-/// older than what their scenario had applied, are left out).
-pub fn scenario_results(
+/// Events whose payload a summary reads (final reports, incidents opened and recovered,
+/// acknowledgements and mutes).
+const NOTABLE: &str = "'report_available', 'scenario_failing', 'scenario_recovered', \
+                       'incident_acknowledged', 'incident_muted'";
+
+/// Every event of the scope in `[from, to)` (stale monitoring results, older than what
+/// their scenario had applied, left out), in no particular order: one pass over
+/// `events_org_occurred`'s range (or the table, when the range is most of it), no sort,
+/// and payloads only where they are read.
+pub fn period_events(
     conn: &mut DbConnection,
-    scope: ScopeIds<'_>,
-    range: (NaiveDateTime, NaiveDateTime),
-) -> QueryResult<Vec<ResultRow>> {
-    in_period(scope, range)
-        .filter(events::subject_kind.eq(SubjectKind::Scenario))
-        .filter(events::event_type.ne("scenario_stale"))
-        .select((
-            events::subject_id,
-            events::occurred_at,
-            events::resulting_state,
-        ))
-        .load(conn)
-}
-
-/// The scope's events of `[from, to)`, oldest first: one range of `events_org_occurred`.
-fn in_period<'a>(
-    (org, project): ScopeIds<'a>,
+    (org, project): ScopeIds<'_>,
     (from, to): (NaiveDateTime, NaiveDateTime),
-) -> events::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend> {
+) -> QueryResult<Vec<PeriodRow>> {
     let mut q = events::table
         .filter(events::org_id.eq(org))
         .filter(events::occurred_at.ge(from))
         .filter(events::occurred_at.lt(to))
-        .order((events::occurred_at.asc(), events::event_id.asc()))
+        .filter(events::event_type.ne("scenario_stale"))
         .into_boxed();
     if let Some(p) = project {
         q = q.filter(events::project_id.eq(p));
     }
-    q
-}
-
-/// An event a summary reads the payload of.
-#[derive(Queryable, Debug, Clone)]
-pub struct NotableRow {
-    pub subject_id: String,
-    pub event_type: String,
-    pub occurred_at: NaiveDateTime,
-    pub resulting_state: String,
-    pub payload: String,
-}
-
-/// The scope's events of `[from, to)` whose type is one of `types`, oldest first.
-pub fn notable_events(
-    conn: &mut DbConnection,
-    scope: ScopeIds<'_>,
-    range: (NaiveDateTime, NaiveDateTime),
-    types: &[&str],
-) -> QueryResult<Vec<NotableRow>> {
-    in_period(scope, range)
-        .filter(events::event_type.eq_any(types))
-        .select((
-            events::subject_id,
-            events::event_type,
-            events::occurred_at,
-            events::resulting_state,
-            events::payload,
-        ))
-        .load(conn)
+    q.select((
+        events::subject_kind,
+        events::subject_id,
+        events::occurred_at,
+        events::resulting_state,
+        diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(&format!(
+            "CASE WHEN event_type IN ({NOTABLE}) THEN payload END"
+        )),
+    ))
+    .load(conn)
 }
 
 /// Names and links of the scope's scenarios: (id, name, url).
