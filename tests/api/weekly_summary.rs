@@ -319,3 +319,37 @@ async fn two_instances_on_one_postgres_database_post_a_due_summary_once() {
     a.stop().await;
     b.stop().await;
 }
+
+crate::test_both_backends! {
+    async fn the_settings_form_saves_the_schedule_and_refuses_a_bad_time_zone(app: TestApp) {
+        use crate::ui::Browser;
+        app.seed_acme().await;
+        let b = Browser::new(&app);
+        assert_eq!(b.sign_in(&app.admin_token("acme")).await.status, 303);
+        let page = "/orgs/acme/slack";
+        let form = |zone: &'static str| {
+            vec![("send_messages", "disabled"), ("threads", "disabled"), ("compact_messages", "disabled"),
+                 ("target_channels", ""), ("summary_day", "fri"), ("summary_time", "17:30"), ("summary_timezone", zone)]
+        };
+        let res = b.submit(page, page, &form("Europe/Atlantis")).await;
+        assert_eq!(res.status, 400, "{}", res.body);
+        assert!(res.has("Weekly summary time zone must be an IANA time zone"), "{}", res.body);
+        let admin = app.admin_token("acme");
+        let (_, org) = app.call(Method::GET, ORG, Some(&admin), None).await;
+        assert_eq!(org["summary"], Value::Null, "nothing saved: {org}");
+
+        let res = b.submit(page, page, &form("Europe/Berlin")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let (_, org) = app.call(Method::GET, ORG, Some(&admin), None).await;
+        assert_eq!(org["summary"], weekly("fri", "17:30", "Europe/Berlin"));
+        let shown = b.get(page).await;
+        assert!(shown.selected("summary_day", "fri"), "the saved day is shown");
+        assert!(shown.has("id=\"summary-preview\""), "the preview");
+        // "Off" turns it off again.
+        let mut off = form("Europe/Berlin");
+        off[4] = ("summary_day", "");
+        assert_eq!(b.submit(page, page, &off).await.status, 303);
+        let (_, org) = app.call(Method::GET, ORG, Some(&admin), None).await;
+        assert_eq!(org["summary"], Value::Null);
+    }
+}
