@@ -123,6 +123,10 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// How long a request's body may take to arrive.
     pub request_body_timeout: Duration,
+    /// Period of the weekly summary scheduler; `None` turns it off.
+    pub summary_check_interval: Option<Duration>,
+    /// Added to the clock the summary scheduler reads (tests only).
+    pub summary_clock_offset: chrono::Duration,
 }
 
 impl Settings {
@@ -247,6 +251,9 @@ impl Settings {
             flap,
             retention,
             request_body_timeout: Duration::from_secs(args.request_body_timeout_secs.max(1)),
+            summary_check_interval: (args.summary_check_secs > 0)
+                .then(|| Duration::from_secs(args.summary_check_secs)),
+            summary_clock_offset: chrono::Duration::seconds(args.summary_clock_offset_secs),
         })
     }
 

@@ -137,6 +137,15 @@ impl Application {
             )
             .start();
         }
+        if let Some(interval) = settings.summary_check_interval {
+            use actix::Actor;
+            crate::actors::summary::SummaryScheduler::new(
+                background.clone(),
+                interval,
+                settings.summary_clock_offset,
+            )
+            .start();
+        }
         let shutdown = crate::shutdown::Drainer {
             sender: pipeline.sender().clone(),
             db: db.clone(),
@@ -152,6 +161,9 @@ impl Application {
             cipher,
             slack,
             effective: pipeline.effective().clone(),
+            renderer: Arc::new(crate::pipeline::render::Renderer::new(
+                settings.templates_dir.as_deref(),
+            )?),
         };
         let token_checks = crate::auth::TokenChecks::start(db.clone())?;
         let state = web::Data::new(AppState {

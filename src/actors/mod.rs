@@ -10,6 +10,7 @@ pub mod retention;
 pub mod scenario;
 pub mod slack_sender;
 pub mod subject;
+pub mod summary;
 
 use actix::Addr;
 

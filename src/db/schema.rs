@@ -45,6 +45,7 @@ diesel::table! {
         regression_threshold_pct -> Integer,
         charts -> Bool,
         during_load_tests -> Text,
+        summary -> Nullable<Text>,
     }
 }
 
@@ -62,6 +63,7 @@ diesel::table! {
         regression_threshold_pct -> Nullable<Integer>,
         charts -> Nullable<Bool>,
         during_load_tests -> Nullable<Text>,
+        summary -> Nullable<Text>,
     }
 }
 
@@ -390,9 +392,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    summaries (org_id, project_id, period_end) {
+        org_id -> Text,
+        project_id -> Text,
+        period_end -> Timestamp,
+        period_start -> Timestamp,
+        event_id -> Text,
+        manual -> Bool,
+        created_at -> Timestamp,
+    }
+}
 diesel::joinable!(scenario_controls -> scenarios (scenario_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    summaries,
     run_reports,
     baselines,
     scenario_controls,

@@ -137,15 +137,18 @@ impl fmt::Display for EventId {
 pub enum SubjectKind {
     LoadTest,
     Scenario,
+    /// A weekly summary of an organization (`org`) or a project (`org/project`).
+    Summary,
 }
 
 impl SubjectKind {
-    pub const ALL: [Self; 2] = [Self::LoadTest, Self::Scenario];
+    pub const ALL: [Self; 3] = [Self::LoadTest, Self::Scenario, Self::Summary];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LoadTest => "load_test",
             Self::Scenario => "scenario",
+            Self::Summary => "summary",
         }
     }
 

@@ -16,4 +16,5 @@ pub mod report;
 pub mod retention;
 pub mod rules;
 pub mod settings;
+pub mod summary;
 pub(crate) mod user_text;

@@ -4,8 +4,8 @@
 //! 2. `integration`: the project's installation if it has one, else the org's.
 //! 3. `target_channels`: the project's list if non-empty, else the org's.
 //! 4. `threads`, `compact_messages`, `charts`, `regression_threshold_pct`,
-//!    `during_load_tests`: the project's value if set, else the org's (org defaults: off,
-//!    off, on, 10 %, `annotate`).
+//!    `during_load_tests`, `summary`: the project's value if set, else the org's (org
+//!    defaults: off, off, on, 10 %, `annotate`, off).
 //! 5. `complete`: an active integration and at least one target channel or rule.
 //! 6. `rules`: the project's list if non-empty, else the org's (like target channels).
 //!
@@ -18,6 +18,7 @@ use super::channel::TargetChannel;
 use super::delivery_reason::DeliveryReason;
 use super::quiet::DuringLoadTests;
 use super::rules::Rule;
+use super::summary::SummarySchedule;
 
 /// Organization-level settings. `Default` is the documented default: everything off
 /// but charts, a regression threshold of 10 %.
@@ -33,6 +34,8 @@ pub struct OrgSettings {
     pub charts: bool,
     /// What a scenario's incident does while a load test of its project runs.
     pub during_load_tests: DuringLoadTests,
+    /// The weekly summary of all its projects (`None`: off, the default).
+    pub summary: Option<SummarySchedule>,
 }
 
 impl Default for OrgSettings {
@@ -46,6 +49,7 @@ impl Default for OrgSettings {
             regression_threshold_pct: RegressionThreshold::default(),
             charts: true,
             during_load_tests: DuringLoadTests::default(),
+            summary: None,
         }
     }
 }
@@ -162,6 +166,8 @@ pub struct ProjectSettings {
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
     pub during_load_tests: Option<DuringLoadTests>,
+    /// The project's own weekly summary (`None`: the organization's applies).
+    pub summary: Option<SummarySchedule>,
 }
 
 /// Whether an installation can still post.
@@ -302,6 +308,8 @@ pub struct Effective {
     pub regression_threshold_pct: Sourced<RegressionThreshold>,
     pub charts: Sourced<bool>,
     pub during_load_tests: Sourced<DuringLoadTests>,
+    /// The weekly summary schedule (rule 4; `None`: off).
+    pub summary: Sourced<Option<SummarySchedule>>,
 }
 
 impl Effective {
@@ -405,11 +413,16 @@ pub fn resolve(
         project.and_then(|p| p.during_load_tests),
         org.during_load_tests,
     );
+    let summary = match project.and_then(|p| p.summary.clone()) {
+        Some(own) => from_project(Some(own)),
+        None => from_org(org.summary.clone()),
+    };
     Effective {
         during_load_tests,
         rules,
         regression_threshold_pct,
         charts,
+        summary,
         send_messages,
         threads,
         compact_messages,
@@ -700,12 +713,30 @@ mod tests {
         (1i64..=1000).prop_map(|p| RegressionThreshold::parse(p).unwrap())
     }
 
+    fn arb_summary() -> impl Strategy<Value = Option<SummarySchedule>> {
+        use crate::domain::summary::{SummaryDay, TimeOfDay, WeeklySchedule, Zone};
+        prop::option::of(
+            (
+                prop::sample::select(vec!["mon", "wed", "sun"]),
+                prop::sample::select(vec!["00:00", "09:00", "23:59"]),
+                prop::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York"]),
+            )
+                .prop_map(|(d, t, z)| {
+                    SummarySchedule::Weekly(WeeklySchedule {
+                        day: SummaryDay::parse(d).unwrap(),
+                        time: TimeOfDay::parse(t).unwrap(),
+                        timezone: Zone::parse(z).unwrap(),
+                    })
+                }),
+        )
+    }
+
     fn arb_org() -> impl Strategy<Value = OrgSettings> {
         (
             (any::<bool>(), any::<bool>(), any::<bool>(), arb_channels()),
-            (arb_threshold(), any::<bool>(), arb_during()),
+            (arb_threshold(), any::<bool>(), arb_during(), arb_summary()),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts, during))| OrgSettings {
+            .prop_map(|((s, t, c, ch), (pct, charts, during, summary))| OrgSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
@@ -714,6 +745,7 @@ mod tests {
                 regression_threshold_pct: pct,
                 charts,
                 during_load_tests: during,
+                summary,
             })
     }
 
@@ -729,9 +761,10 @@ mod tests {
                 prop::option::of(arb_threshold()),
                 any::<Option<bool>>(),
                 prop::option::of(arb_during()),
+                arb_summary(),
             ),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts, during))| ProjectSettings {
+            .prop_map(|((s, t, c, ch), (pct, charts, during, summary))| ProjectSettings {
                 send_messages: s,
                 threads: t,
                 compact_messages: c,
@@ -740,6 +773,7 @@ mod tests {
                 regression_threshold_pct: pct,
                 charts,
                 during_load_tests: during,
+                summary,
             })
     }
 
@@ -798,6 +832,10 @@ mod tests {
             match project.as_ref().and_then(|p| p.compact_messages) {
                 Some(v) => prop_assert_eq!(&e.compact_messages, &from_project(v)),
                 None => prop_assert_eq!(&e.compact_messages, &from_org(org.compact_messages)),
+            }
+            match project.as_ref().and_then(|p| p.summary.clone()) {
+                Some(v) => prop_assert_eq!(&e.summary, &from_project(Some(v))),
+                None => prop_assert_eq!(&e.summary, &from_org(org.summary.clone())),
             }
             match project.as_ref().and_then(|p| p.charts) {
                 Some(v) => prop_assert_eq!(&e.charts, &from_project(v)),

@@ -245,6 +245,7 @@ impl From<crate::services::slack_config::ConfigError> for ApiError {
             ConfigError::SlackUnavailable(m) => ApiError::Unavailable(m),
             ConfigError::Db(e) => ApiError::from(e),
             ConfigError::Crypto(e) => ApiError::internal(e),
+            ConfigError::Render(e) => ApiError::internal(e),
         }
     }
 }

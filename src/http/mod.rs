@@ -25,6 +25,7 @@ pub mod responses;
 pub mod slack_events;
 pub mod slack_interactions;
 pub mod slack_settings;
+pub mod summary;
 pub mod ui;
 
 use actix_web::body::{BodySize, EitherBody, MessageBody};
@@ -76,6 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(slack_settings::remove_project)
         .service(slack_settings::test_message_org)
         .service(slack_settings::test_message_project)
+        .service(summary::preview_org)
+        .service(summary::preview_project)
+        .service(summary::send_org)
+        .service(summary::send_project)
         .service(channel_health::check_org)
         .service(openapi::openapi_json);
     cfg.app_data(web::Data::new(ApiDocument::of(&api)))

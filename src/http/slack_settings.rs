@@ -18,6 +18,7 @@ use crate::domain::access::AdminTarget;
 use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::quiet::DuringLoadTests;
 use crate::domain::settings::RegressionThreshold;
+use crate::domain::summary::SummarySchedule;
 use crate::services::slack_config::{
     self as svc, OrgUpdate, OrgView, ProjectUpdate, ProjectView, RuleInput, Scope, TestResult,
 };
@@ -90,6 +91,10 @@ pub struct OrgSettingsBody {
     /// project runs.
     #[serde(default)]
     during_load_tests: Option<DuringLoadTests>,
+    /// The weekly summary of all its projects; `null` turns it off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<SummarySchedule>)]
+    summary: Option<Option<SummarySchedule>>,
 }
 
 /// A key that is present, `null` included (`None` is left for a missing key).
@@ -124,6 +129,9 @@ pub struct ProjectSettingsBody {
     /// `notify`, `annotate` or `hold` (none or `null`: inherit the organization's).
     #[serde(default)]
     during_load_tests: Option<DuringLoadTests>,
+    /// The project's own weekly summary (none or `null`: the organization's applies).
+    #[serde(default)]
+    summary: Option<SummarySchedule>,
 }
 
 /// `POST …/slack/install`.
@@ -141,14 +149,14 @@ pub struct TestMessageResults {
 }
 
 /// Parses the org path and checks the caller administers it.
-fn org_scope(auth: &Authenticated, org: &str) -> Result<OrgId, ApiError> {
+pub(super) fn org_scope(auth: &Authenticated, org: &str) -> Result<OrgId, ApiError> {
     let org = params::org(org)?;
     auth.require_admin(AdminTarget::Org(&org))?;
     Ok(org)
 }
 
 /// Parses the project path and checks the caller administers it.
-fn project_scope(
+pub(super) fn project_scope(
     auth: &Authenticated,
     org: &str,
     project: &str,
@@ -211,6 +219,7 @@ pub async fn put_org(
         regression_threshold_pct: body.regression_threshold_pct,
         charts: body.charts,
         during_load_tests: body.during_load_tests,
+        summary: body.summary,
     };
     let view = svc::update_org(&state.services, &auth.0, &org, update).await?;
     Ok(web::Json(view))
@@ -281,6 +290,7 @@ pub async fn put_project(
         regression_threshold_pct: body.regression_threshold_pct,
         charts: body.charts,
         during_load_tests: body.during_load_tests,
+        summary: body.summary,
     };
     let view = svc::put_project(&state.services, &auth.0, &org, &project, update).await?;
     Ok(web::Json(view))

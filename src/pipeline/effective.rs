@@ -355,6 +355,7 @@ mod tests {
             regression_threshold_pct: RegressionThreshold::parse(25).unwrap(),
             charts: false,
             during_load_tests: DuringLoadTests::Hold,
+            summary: None,
         };
         OrgSlackSettings::save(conn, "acme", &org, "test").unwrap();
         let own = ProjectSettings {
@@ -366,6 +367,7 @@ mod tests {
             regression_threshold_pct: Some(RegressionThreshold::parse(5).unwrap()),
             charts: Some(true),
             during_load_tests: Some(DuringLoadTests::Notify),
+            summary: None,
         };
         ProjectSlackSettings::save(conn, "acme", "own-settings", &own, "test").unwrap();
         let token = SecretString::from("xoxb-test".to_owned());

@@ -597,6 +597,9 @@ pub enum Payload {
     /// one line under the load test's card (threads off: in the channel), no card, no
     /// mention.
     HoldRecovered(HoldRecoveredPayload),
+    /// A weekly summary of an organization or project (`pipeline::summary`): its figures,
+    /// worked out when it was queued, so a retry posts the same message.
+    WeeklySummary(WeeklySummaryPayload),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -607,6 +610,14 @@ pub struct HoldRecoveredPayload {
     pub name: String,
     pub failing_since: DateTime<Utc>,
     pub recovered_at: DateTime<Utc>,
+}
+
+/// A weekly summary's content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WeeklySummaryPayload {
+    pub figures: crate::domain::summary::SummaryFigures,
+    /// The time zone its dates are shown in (the schedule's; UTC for a preview without one).
+    pub timezone: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -19,5 +19,6 @@ pub mod render;
 pub(crate) mod reports;
 pub mod retention;
 pub(crate) mod subjects;
+pub(crate) mod summary;
 pub(crate) mod tokens;
 pub(crate) mod writer;

@@ -35,6 +35,7 @@ pub mod mute_dialog;
 mod report;
 mod scenario;
 mod shared;
+mod summary;
 
 pub use card::{Card, IncidentEntry, Pinned, Step};
 use change::change_title;
@@ -45,6 +46,7 @@ use load_test::{load_test_color, load_test_context, load_test_title};
 use report::baseline_set_context;
 use scenario::{hold_recovered_context, scenario_context};
 use shared::{fit, name_context, names_context};
+use summary::summary_context;
 
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
@@ -107,6 +109,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = templates![
     "scenario_reply",
     "scenario_action_reply",
     "digest",
+    "weekly_summary",
 ];
 
 /// Longest name shown in a message body (escaped characters); the link to XTC has the rest.
@@ -298,6 +301,9 @@ impl Renderer {
                 ctx["broadcast"] = Value::Bool(true);
                 return self.render(HOLD_RECOVERED, false, &ctx);
             }
+            Payload::WeeklySummary(s) => {
+                return self.render("weekly_summary", false, &summary_context(s, names))
+            }
         };
         self.render(&kind, compact, &ctx)
     }
@@ -321,6 +327,8 @@ impl Renderer {
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
             Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
             Payload::HoldRecovered(h) => (HOLD_RECOVERED, hold_recovered_context(h)),
+            // Never a card (its deliveries are not threaded).
+            Payload::WeeklySummary(s) => ("weekly_summary", summary_context(s, names)),
         };
         self.render(kind, compact, &ctx)
     }
@@ -342,6 +350,7 @@ impl Renderer {
             Payload::IncidentAction(a) => ("scenario_action_reply", action_context(a, names)),
             Payload::BaselineSet(b) => ("load_test_baseline_set", baseline_set_context(b)),
             Payload::HoldRecovered(h) => (HOLD_RECOVERED, hold_recovered_context(h)),
+            Payload::WeeklySummary(s) => ("weekly_summary", summary_context(s, names)),
         };
         ctx["broadcast"] = Value::Bool(broadcast);
         let _ = card;

@@ -30,4 +30,6 @@ pub struct Services {
     pub slack: SlackApi,
     /// Effective settings cached for the ingest path; cleared when a change lands here.
     pub effective: EffectiveCache,
+    /// Renders messages shown without being sent (the weekly summary's preview).
+    pub renderer: Arc<crate::pipeline::render::Renderer>,
 }

@@ -234,4 +234,20 @@ pub struct ServeArgs {
         default_value_t = 10
     )]
     pub request_body_timeout_secs: u64,
+
+    /// Seconds between two checks for a weekly summary that is due; 0 turns the scheduler
+    /// off (previews and "send now" still work).
+    #[arg(long, env = "XTC_SLACK_SUMMARY_CHECK_SECS", default_value_t = 30)]
+    pub summary_check_secs: u64,
+
+    /// Tests only: seconds added to the clock the summary scheduler reads, so a test can
+    /// cross a scheduled time without waiting for it.
+    #[arg(
+        long,
+        env = "XTC_SLACK_SUMMARY_CLOCK_OFFSET_SECS",
+        default_value_t = 0,
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    pub summary_clock_offset_secs: i64,
 }

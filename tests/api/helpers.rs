@@ -148,6 +148,9 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         audit_retention_days: 365,
         retention_interval_secs: 0,
         request_body_timeout_secs: 10,
+        // Off unless a test is about the weekly summary's schedule.
+        summary_check_secs: 0,
+        summary_clock_offset_secs: 0,
     }
 }
 

@@ -44,3 +44,4 @@ mod slack_realities;
 mod slack_settings;
 mod test_message;
 mod ui;
+mod weekly_summary;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// `method path` of every `/api/v1` route of API.md.
-const CONTRACT: [&str; 29] = [
+const CONTRACT: [&str; 33] = [
     "put /api/v1/orgs/{org}",
     "put /api/v1/orgs/{org}/projects/{project}",
     "post /api/v1/load-tests/{load_test_id}/events",
@@ -35,6 +35,10 @@ const CONTRACT: [&str; 29] = [
     "get /api/v1/orgs/{org}/projects/{project}/slack/baselines",
     "put /api/v1/orgs/{org}/projects/{project}/slack/baselines/{definition}",
     "delete /api/v1/orgs/{org}/projects/{project}/slack/baselines/{definition}",
+    "post /api/v1/orgs/{org}/slack/summary/preview",
+    "post /api/v1/orgs/{org}/projects/{project}/slack/summary/preview",
+    "post /api/v1/orgs/{org}/slack/summary/send",
+    "post /api/v1/orgs/{org}/projects/{project}/slack/summary/send",
     "get /api/v1/openapi.json",
     "get /api/v1/orgs/{org}/slack/maintenance-windows",
     "post /api/v1/orgs/{org}/slack/maintenance-windows",

@@ -400,14 +400,14 @@ crate::test_both_backends! {
 
 /// Runs a server in a thread with its own actix system, like a separate process: when
 /// it is stopped, its actors (and their in-flight work) die with it.
-struct Instance {
+pub(crate) struct Instance {
     address: String,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Instance {
-    fn start(args: ServeArgs) -> Instance {
+    pub(crate) fn start(args: ServeArgs) -> Instance {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -429,7 +429,7 @@ impl Instance {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.handle.stop(false).await;
         let thread = self.thread.take().unwrap();
         actix_web::rt::task::spawn_blocking(move || thread.join().unwrap())
@@ -438,7 +438,7 @@ impl Instance {
     }
 }
 
-fn args_for(app: &TestApp, configure: impl FnOnce(&mut ServeArgs)) -> ServeArgs {
+pub(crate) fn args_for(app: &TestApp, configure: impl FnOnce(&mut ServeArgs)) -> ServeArgs {
     let mut args = test_args(&app.db.url);
     args.slack_client_id = Some("fake-client-id".into());
     args.slack_client_secret = Some("fake-client-secret".into());

@@ -147,7 +147,7 @@ test_both_backends! {
         assert_eq!(body["own"], json!({
             "send_messages": false, "threads": null, "compact_messages": false,
             "target_channels": [], "integration": null, "rules": [],
-            "regression_threshold_pct": null, "charts": null, "during_load_tests": null
+            "regression_threshold_pct": null, "charts": null, "during_load_tests": null, "summary": null
         }));
         let e = &body["effective"];
         assert_eq!(e["send_messages"], sourced(json!(false), "project"));

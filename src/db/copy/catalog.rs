@@ -43,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "slack_actions",
     "maintenance_windows",
     "maintenance_holds",
+    "summaries",
 ];
 
 /// Tables whose rows are only of use under the key they were made with: a web UI

@@ -24,5 +24,6 @@ pub(crate) mod slack_action;
 pub(crate) mod slack_channel;
 pub(crate) mod slack_settings;
 pub(crate) mod slack_thread;
+pub(crate) mod summary;
 pub(crate) mod test_message;
 pub(crate) mod ui_session;

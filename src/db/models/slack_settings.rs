@@ -18,12 +18,15 @@ use crate::domain::channel::TargetChannel;
 use crate::domain::quiet::DuringLoadTests;
 use crate::domain::rules;
 use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
+use crate::domain::summary::SummarySchedule;
 
 /// The JSON columns, as logged when one cannot be read.
 const ORG_CHANNELS: &str = "org_slack_settings.target_channels";
 const ORG_RULES: &str = "org_slack_settings.rules";
 const PROJECT_CHANNELS: &str = "project_slack_settings.target_channels";
 const PROJECT_RULES: &str = "project_slack_settings.rules";
+const ORG_SUMMARY: &str = "org_slack_settings.summary";
+const PROJECT_SUMMARY: &str = "project_slack_settings.summary";
 
 /// A saved organization-level configuration.
 #[allow(dead_code, reason = "the row mirrors its table")]
@@ -42,6 +45,8 @@ pub struct OrgSlackSettings {
     pub regression_threshold_pct: RegressionThreshold,
     pub charts: bool,
     pub during_load_tests: DuringLoadTests,
+    /// JSON of the weekly summary's schedule; `None`: off.
+    pub summary: Option<String>,
 }
 
 impl OrgSlackSettings {
@@ -78,6 +83,7 @@ impl OrgSlackSettings {
             regression_threshold_pct: self.regression_threshold_pct,
             charts: self.charts,
             during_load_tests: self.during_load_tests,
+            summary: read_summary(ORG_SUMMARY, self.summary.as_deref()),
         }
     }
 
@@ -101,6 +107,7 @@ impl OrgSlackSettings {
                     .eq(stored(settings.regression_threshold_pct)),
                 org_slack_settings::charts.eq(settings.charts),
                 org_slack_settings::during_load_tests.eq(settings.during_load_tests),
+                org_slack_settings::summary.eq(write_summary(ORG_SUMMARY, &settings.summary)),
                 org_slack_settings::updated_at.eq(now),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -133,6 +140,7 @@ impl OrgSlackSettings {
                     .eq(stored(settings.regression_threshold_pct)),
                 org_slack_settings::charts.eq(settings.charts),
                 org_slack_settings::during_load_tests.eq(settings.during_load_tests),
+                org_slack_settings::summary.eq(write_summary(ORG_SUMMARY, &settings.summary)),
                 org_slack_settings::updated_at.eq(now()),
                 org_slack_settings::updated_by.eq(updated_by),
             ))
@@ -182,6 +190,8 @@ pub struct ProjectSlackSettings {
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
     pub during_load_tests: Option<DuringLoadTests>,
+    /// JSON of the weekly summary's schedule; `None`: the organization's applies.
+    pub summary: Option<String>,
 }
 
 impl ProjectSlackSettings {
@@ -232,6 +242,7 @@ impl ProjectSlackSettings {
             regression_threshold_pct: self.regression_threshold_pct,
             charts: self.charts,
             during_load_tests: self.during_load_tests,
+            summary: read_summary(PROJECT_SUMMARY, self.summary.as_deref()),
         }
     }
 
@@ -255,6 +266,8 @@ impl ProjectSlackSettings {
                     .eq(settings.regression_threshold_pct.map(stored)),
                 project_slack_settings::charts.eq(settings.charts),
                 project_slack_settings::during_load_tests.eq(settings.during_load_tests),
+                project_slack_settings::summary
+                    .eq(write_summary(PROJECT_SUMMARY, &settings.summary)),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -289,6 +302,8 @@ impl ProjectSlackSettings {
                     .eq(settings.regression_threshold_pct.map(stored)),
                 project_slack_settings::charts.eq(settings.charts),
                 project_slack_settings::during_load_tests.eq(settings.during_load_tests),
+                project_slack_settings::summary
+                    .eq(write_summary(PROJECT_SUMMARY, &settings.summary)),
                 project_slack_settings::updated_at.eq(now()),
                 project_slack_settings::updated_by.eq(updated_by),
             ))
@@ -329,6 +344,15 @@ impl ProjectSlackSettings {
         let n = diesel::delete(project_slack_settings::table.find((org, project))).execute(conn)?;
         Ok(n > 0)
     }
+}
+
+/// A stored schedule (`None` stays `None`; an unreadable one is logged, counted and off).
+fn read_summary(column: &str, json: Option<&str>) -> Option<SummarySchedule> {
+    json.and_then(|j| read_json::<Option<SummarySchedule>>(column, j))
+}
+
+fn write_summary(column: &str, schedule: &Option<SummarySchedule>) -> Option<String> {
+    schedule.as_ref().map(|s| write_json(column, s, "null"))
 }
 
 /// The stored form of a threshold (read back through its `FromSql`, which checks it).

@@ -55,6 +55,40 @@ pub(super) async fn test_route(
     respond(&ui, &user, result)
 }
 
+pub(super) async fn summary_route(
+    user: SignedIn,
+    ui: web::Data<Ui>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async { send_summary(&state, &user, scope_of(&user, &req)?, &body).await }.await;
+    respond(&ui, &user, result)
+}
+
+/// "Send summary now": queued to the target channels like a scheduled one.
+pub(super) async fn send_summary(
+    state: &AppState,
+    user: &SignedIn,
+    scope: Scope,
+    body: &[u8],
+) -> Result<HttpResponse, UiError> {
+    let form: CsrfOnly = parse_form(body)?;
+    require_csrf(&user.session, &form.csrf)?;
+    let (kind, text) = match svc::send_summary_now(&state.services, &user.principal, &scope).await {
+        Ok(()) => (
+            "success",
+            "Weekly summary of the last 7 days sent to the target channels. It is listed in \
+                 the delivery log below."
+                .to_owned(),
+        ),
+        Err(e @ ConfigError::Incomplete { .. }) => ("error", render::capitalize(&e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    flash_notice(user, kind, &text);
+    Ok(see_other(&scope.settings_page()))
+}
+
 pub(super) async fn install(
     state: &AppState,
     user: &SignedIn,

@@ -25,7 +25,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use self::actions::{
-    end_mute_route, install_route, remove_confirm_route, remove_route, test_route,
+    end_mute_route, install_route, remove_confirm_route, remove_route, summary_route, test_route,
 };
 use self::render::{Ui, UiError};
 use self::session::{set_flash, Flash, Notice, SignedIn};
@@ -82,6 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, ui: &Ui) {
             )
             .route(&format!("{base}/remove"), web::post().to(remove_route))
             .route(&format!("{base}/test"), web::post().to(test_route))
+            .route(&format!("{base}/summary"), web::post().to(summary_route))
+            
             .route(&format!("{base}/rules"), web::post().to(rules_route))
             .route(
                 &format!("{base}/maintenance-windows"),

@@ -293,6 +293,7 @@ impl From<ConfigError> for UiError {
             ConfigError::SlackUnavailable(m) => Self::Unavailable(m),
             ConfigError::Db(e) => Self::internal(e),
             ConfigError::Crypto(e) => Self::internal(e),
+            ConfigError::Render(e) => Self::internal(e),
         }
     }
 }

@@ -12,6 +12,7 @@ use super::views::delivery_log::{LogFilters, ProjectLink};
 use super::views::form::{Rejected, SettingsForm};
 use super::views::org_page::{org_page, OrgLists};
 use super::views::project_page::project_page;
+use super::views::summary::SummaryBox;
 use super::views::Frame;
 use super::{respond, scope_of};
 use crate::domain::access::AdminTarget;
@@ -230,6 +231,7 @@ async fn settings_page(
         page.set_definitions(&svc::list_definitions(&state.services, scope).await?);
     }
     page.set_windows(scope, &svc::list_windows(&state.services, scope).await?);
+    page.set_summary(summary_box(state, scope).await?);
     page.set_log_filters(names.filters);
     let slack = &state.settings.slack;
     page.set_slack_app(slack.client_id.is_some() && slack.client_secret.is_some());
@@ -240,6 +242,27 @@ async fn settings_page(
         &page,
         Some((&user.principal, &user.csrf)),
     ))
+}
+
+/// The weekly summary's schedule (own and, on a project, effective) and its preview.
+async fn summary_box(state: &AppState, scope: &Scope) -> Result<SummaryBox, UiError> {
+    let preview = svc::preview_summary(&state.services, scope).await?;
+    Ok(match scope.project() {
+        None => {
+            let view = svc::org_view(&state.services, scope.org()).await?;
+            SummaryBox::new(false, view.summary.as_ref(), None, Some(&preview))
+        }
+        Some(p) => {
+            let view = svc::project_view(&state.services, scope.org(), p).await?;
+            let e = &view.effective.summary;
+            SummaryBox::new(
+                true,
+                view.own.as_ref().and_then(|o| o.summary.as_ref()),
+                Some((e.value.as_ref(), e.source)),
+                Some(&preview),
+            )
+        }
+    })
 }
 
 /// A save that Slack or validation refused: the form again, as typed, with the error at

@@ -1,6 +1,7 @@
 //! Saving the settings forms: an organization's values, a project's (or its reset to
 //! inheriting everything), and the notification rules of either.
 
+use crate::domain::summary::{SummaryDay, SummarySchedule, TimeOfDay, WeeklySchedule, Zone};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::render::UiError;
@@ -85,6 +86,7 @@ pub(super) async fn rules_route(
                     regression_threshold_pct: own.and_then(|o| o.regression_threshold_pct),
                     charts: own.and_then(|o| o.charts),
                     during_load_tests: own.and_then(|o| o.during_load_tests),
+                    summary: own.and_then(|o| o.summary.clone()),
                 };
                 svc::put_project(&state.services, &user.principal, org, project, update)
                     .await
@@ -145,6 +147,29 @@ fn threshold(raw: &str) -> Result<Option<RegressionThreshold>, UiError> {
     })
 }
 
+/// The weekly summary fieldset: `None` when the form did not send it, `Some(None)` with
+/// no day chosen (off, or inherit on a project).
+fn summary_field(form: &SettingsForm) -> Result<Option<Option<SummarySchedule>>, UiError> {
+    let Some(day) = form.summary_day.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if day.is_empty() {
+        return Ok(Some(None));
+    }
+    let refuse = |label: &str, e: String| {
+        UiError::BadRequest(format!(
+            "Nothing was saved: Weekly summary {label} {e}. Go back and correct it."
+        ))
+    };
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+    let schedule = WeeklySchedule {
+        day: SummaryDay::parse(day).map_err(|e| refuse("day", e))?,
+        time: TimeOfDay::parse(&text(&form.summary_time)).map_err(|e| refuse("time", e))?,
+        timezone: Zone::parse(&text(&form.summary_timezone)).map_err(|e| refuse("time zone", e))?,
+    };
+    Ok(Some(Some(SummarySchedule::Weekly(schedule))))
+}
+
 pub(super) async fn org_save(
     user: SignedIn,
     ui: web::Data<Ui>,
@@ -182,6 +207,7 @@ pub(super) async fn org_save(
                 .as_deref()
                 .map(|raw| parse_during(raw, false).flatten().ok_or(bad_choice(DURING)))
                 .transpose()?,
+            summary: summary_field(&form)?,
         };
         match svc::update_org(&state.services, &user.principal, scope.org(), update).await {
             Ok(_) => {
@@ -231,7 +257,13 @@ pub(super) async fn project_save(
             Some(raw) => threshold(raw)?,
             None => own.and_then(|o| o.regression_threshold_pct),
         };
+        // A form without the fieldset keeps what is saved.
+        let summary = match summary_field(&form)? {
+            Some(v) => v,
+            None => own.and_then(|o| o.summary.clone()),
+        };
         let nothing_own = threads == Choice::Inherit
+            && summary.is_none()
             && compact == Choice::Inherit
             && charts == Choice::Inherit
             && during_load_tests.is_none()
@@ -273,6 +305,7 @@ pub(super) async fn project_save(
             regression_threshold_pct,
             charts: charts.as_option(),
             during_load_tests,
+            summary,
         };
         match svc::put_project(&state.services, &user.principal, org, project, update).await {
             Ok(_) => {

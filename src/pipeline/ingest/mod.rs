@@ -80,7 +80,7 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
 /// go out, otherwise `skipped` with the reason (one row per channel, or one without a
 /// channel). An event that no rule selects and no target channel takes gets no row: a
 /// rule's filter is not a delivery attempt.
-fn outbox_rows(
+pub(crate) fn outbox_rows(
     effective: &Effective,
     event_id: &str,
     (org, project): (&str, &str),

@@ -101,6 +101,7 @@ pub(super) fn digest_item(
         Payload::Scenario(_)
         | Payload::IncidentAction(_)
         | Payload::BaselineSet(_)
-        | Payload::HoldRecovered(_) => None,
+        | Payload::HoldRecovered(_)
+        | Payload::WeeklySummary(_) => None,
     }
 }

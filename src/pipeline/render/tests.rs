@@ -252,7 +252,7 @@ fn broadcast(p: &Payload) -> bool {
             LoadTestEventType::Error | LoadTestEventType::Aborted
         ),
         Payload::Scenario(sc) => matches!(sc.change, Change::Recovered { .. }),
-        Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::HoldRecovered(_) => false,
+        Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::HoldRecovered(_) | Payload::WeeklySummary(_) => false,
     }
 }
 
@@ -637,6 +637,7 @@ fn overrides_replace_templates_by_name() {
 }
 
 mod extremes;
+mod summary;
 mod verdicts;
 
 /// A held incident that recovered before its load test ended: one line under the load

@@ -24,6 +24,7 @@ mod install;
 mod maintenance;
 mod mutes;
 mod remove;
+mod summary;
 mod test_message;
 mod update;
 mod views;
@@ -35,6 +36,7 @@ pub use install::{complete_oauth, start_install, CallbackFailure, CallbackParams
 pub use maintenance::{create_window, delete_window, list_windows, WindowView};
 pub use mutes::end_mute;
 pub use remove::{remove_integration, RevokeOutcome};
+pub use summary::{preview_summary, send_summary_now, SummaryPreview};
 pub use test_message::{send_test_message, TestResult};
 pub use update::{
     delete_project_settings, put_project, update_org, OrgUpdate, ProjectUpdate, RuleInput,
@@ -133,6 +135,9 @@ pub enum ConfigError {
     Db(#[from] DbError),
     #[error("a stored Slack token cannot be decrypted")]
     Crypto(#[from] CryptoError),
+    /// A message could not be rendered (a template's mistake, never the input's).
+    #[error(transparent)]
+    Render(#[from] crate::pipeline::render::RenderError),
 }
 
 impl From<diesel::result::Error> for ConfigError {

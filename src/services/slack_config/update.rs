@@ -17,6 +17,7 @@ use crate::domain::ids::{OrgId, ProjectId};
 use crate::domain::quiet::DuringLoadTests;
 use crate::domain::rules::{EventFilter, Mention, Rule, MAX_RULES};
 use crate::domain::settings::{OrgSettings, ProjectSettings, RegressionThreshold};
+use crate::domain::summary::SummarySchedule;
 use crate::pipeline::{channel_directory, installations};
 use crate::slack::{self, ErrorClass, SlackError};
 
@@ -37,6 +38,8 @@ pub struct OrgUpdate {
     pub regression_threshold_pct: Option<Option<RegressionThreshold>>,
     pub charts: Option<bool>,
     pub during_load_tests: Option<DuringLoadTests>,
+    /// `Some(None)` turns the weekly summary off.
+    pub summary: Option<Option<SummarySchedule>>,
 }
 
 /// A notification rule as an admin wrote it.
@@ -63,6 +66,7 @@ pub struct ProjectUpdate {
     pub charts: Option<bool>,
     /// `None`: the organization's applies.
     pub during_load_tests: Option<DuringLoadTests>,
+    pub summary: Option<SummarySchedule>,
 }
 
 /// Validates notification rules with the domain rules and resolves their channels like
@@ -420,6 +424,7 @@ pub(crate) fn org_snapshot(s: &OrgSettings) -> Value {
         "regression_threshold_pct": s.regression_threshold_pct,
         "charts": s.charts,
         "during_load_tests": s.during_load_tests,
+        "summary": s.summary,
     })
 }
 
@@ -435,6 +440,7 @@ pub(crate) fn project_snapshot(s: Option<&ProjectSettings>) -> Value {
             "regression_threshold_pct": s.regression_threshold_pct,
             "charts": s.charts,
             "during_load_tests": s.during_load_tests,
+            "summary": s.summary,
         }),
     }
 }
@@ -482,6 +488,9 @@ pub async fn update_org(
                 }
                 if let Some(v) = update.during_load_tests {
                     after.during_load_tests = v;
+                }
+                if let Some(v) = update.summary.clone() {
+                    after.summary = v;
                 }
                 if let Some(r) = &resolved {
                     after.target_channels = r.targets.clone();
@@ -540,6 +549,7 @@ pub async fn put_project(
                     regression_threshold_pct: update.regression_threshold_pct,
                     charts: update.charts,
                     during_load_tests: update.during_load_tests,
+                    summary: update.summary.clone(),
                     target_channels: resolved.targets.clone(),
                     rules: match &rules {
                         Some((rules, learned)) => {

@@ -2,6 +2,7 @@
 //! of effective values and the channel warnings.
 
 use crate::domain::rules::Rule;
+use crate::domain::summary::SummarySchedule;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -117,6 +118,8 @@ pub struct OrgView {
     /// What a scenario's incident does while a load test of its project runs (default
     /// `annotate`).
     pub during_load_tests: DuringLoadTests,
+    /// The weekly summary of all the organization's projects (`null`: off, the default).
+    pub summary: Option<SummarySchedule>,
     /// What to fix about the settings in use (e.g. an installation without `files:write`
     /// while charts are on); empty when nothing.
     pub warnings: Vec<WarningView>,
@@ -218,6 +221,8 @@ pub struct OwnView {
     pub regression_threshold_pct: Option<RegressionThreshold>,
     pub charts: Option<bool>,
     pub during_load_tests: Option<DuringLoadTests>,
+    /// The project's own weekly summary (`null`: the organization's applies).
+    pub summary: Option<SummarySchedule>,
 }
 
 /// A value and where it comes from.
@@ -246,6 +251,7 @@ pub struct EffectiveView {
     pub regression_threshold_pct: SourcedView<RegressionThreshold>,
     pub charts: SourcedView<bool>,
     pub during_load_tests: SourcedView<DuringLoadTests>,
+    pub summary: SourcedView<Option<SummarySchedule>>,
     pub complete: bool,
     pub missing: Vec<&'static str>,
     /// Effective target channels Slack reports as archived, deleted or private.
@@ -375,6 +381,7 @@ pub(crate) fn build_org_view(conn: &mut DbConnection, org: &str) -> diesel::Quer
         regression_threshold_pct: settings.regression_threshold_pct,
         charts: settings.charts,
         during_load_tests: settings.during_load_tests,
+        summary: settings.summary.clone(),
         warnings: warning_views(&effective),
     })
 }
@@ -409,6 +416,7 @@ pub(crate) fn build_project_view(
             regression_threshold_pct: p.regression_threshold_pct,
             charts: p.charts,
             during_load_tests: p.during_load_tests,
+            summary: p.summary.clone(),
         }),
         None => None,
     };
@@ -436,6 +444,7 @@ pub(crate) fn build_project_view(
         regression_threshold_pct: sourced(&e.regression_threshold_pct, |v| *v),
         charts: sourced(&e.charts, |v| *v),
         during_load_tests: sourced(&e.during_load_tests, |v| *v),
+        summary: sourced(&e.summary, Clone::clone),
         complete: e.complete(),
         missing: e.missing(),
         channel_warnings: channel_warnings(

@@ -223,6 +223,25 @@ async fn every_page_of_the_web_ui_passes_axe_with_deliveries_warnings_mutes_and_
     b.type_into("window-reason", "Moon maintenance").await;
     b.click("create-window").await;
     check(&mut b, "Nothing was saved: Days:", "project-window-refused").await;
+    // The weekly summary: its schedule fields, the preview drawn as HTML with its links,
+    // "Send summary now".
+    b.goto(&app.url(PROJECT)).await;
+    check(&mut b, "id=\"summary-preview\"", "project-summary-preview").await;
+    assert!(
+        b.page_has("<strong>Monitoring:</strong>").await,
+        "the scenario's line"
+    );
+    assert!(
+        b.page_has("href=\"https://xtc.example/mon/77\"").await,
+        "linked"
+    );
+    b.click("send-summary").await;
+    check(
+        &mut b,
+        "Weekly summary of the last 7 days sent",
+        "project-summary-sent",
+    )
+    .await;
 
     // Error pages: a page that does not exist, another organization's.
     b.goto(&app.url("/orgs/acme/slack/nothing-here")).await;

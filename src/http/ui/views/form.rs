@@ -33,6 +33,14 @@ pub struct SettingsForm {
     /// send it (the saved value stays).
     #[serde(default)]
     pub during_load_tests: Option<String>,
+    /// The weekly summary's day (`mon` … `sun`; empty: off, or inherit on a project);
+    /// `None` when the form did not send it (the saved value stays).
+    #[serde(default)]
+    pub summary_day: Option<String>,
+    #[serde(default)]
+    pub summary_time: Option<String>,
+    #[serde(default)]
+    pub summary_timezone: Option<String>,
 }
 
 /// A posted During load tests value: `Some(None)` is inherit (projects only), `None`

@@ -10,6 +10,7 @@ pub mod maintenance;
 pub mod org_page;
 pub mod project_page;
 mod rules;
+pub mod summary;
 
 use serde::Serialize;
 
@@ -42,6 +43,7 @@ struct Urls {
     test: String,
     reset: String,
     org: String,
+    summary: String,
 }
 
 impl Urls {
@@ -53,6 +55,7 @@ impl Urls {
             test: format!("{page}/test"),
             reset: format!("{page}/reset"),
             rules: format!("{page}/rules"),
+            summary: format!("{page}/summary"),
             org: Scope::Org(scope.org().clone()).settings_page(),
             page,
         }
@@ -101,6 +104,8 @@ pub struct SettingsPage {
     /// Whether the server has the Slack app's credentials, without which no
     /// integration can be set up (the page says so instead of offering the button).
     slack_app: bool,
+    /// The weekly summary's schedule and preview.
+    summary: Option<summary::SummaryBox>,
     urls: Urls,
 }
 
@@ -142,6 +147,11 @@ pub struct MuteLine {
 }
 
 impl SettingsPage {
+    /// The weekly summary's fields and preview.
+    pub fn set_summary(&mut self, summary: summary::SummaryBox) {
+        self.summary = Some(summary);
+    }
+
     /// Whether this server can set up integrations (`SLACK_CLIENT_ID`/`SECRET` set).
     pub fn set_slack_app(&mut self, configured: bool) {
         self.slack_app = configured;

@@ -136,6 +136,7 @@ pub fn org_page(
         projects,
         org_admin: true,
         slack_app: true,
+        summary: None,
         urls: Urls::new(&frame.scope),
     }
 }

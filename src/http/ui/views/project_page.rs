@@ -199,6 +199,7 @@ pub fn project_page(
         projects: Vec::new(),
         org_admin: frame.org_admin,
         slack_app: true,
+        summary: None,
         urls: Urls::new(&frame.scope),
     }
 }

@@ -95,6 +95,8 @@ fn stretch(p: &Payload, t: &str, url: &str, sensors: usize) -> Payload {
             h.name = t.into();
             h.load_test = t.into();
         }
+        // Checked in `tests/summary.rs`.
+        Payload::WeeklySummary(_) => {}
     }
     p
 }
