@@ -345,6 +345,32 @@ impl Schedule {
         }
     }
 
+    /// Whether an occurrence overlaps `[from, to)` (the weekly summary's "windows used").
+    pub fn occurs_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        match self {
+            Self::Once { starts_at, ends_at } => *starts_at < to && *ends_at > from,
+            Self::Weekly(w) => {
+                let first = from.with_timezone(&w.timezone).date_naive();
+                let last = to.with_timezone(&w.timezone).date_naive();
+                // An occurrence that started the day before `from` may still run into it.
+                let mut day = first.pred_opt().unwrap_or(first);
+                while day <= last {
+                    if w.days.contains(&day.weekday()) {
+                        let o = w.on(day);
+                        if o.start < to && o.end > from {
+                            return true;
+                        }
+                    }
+                    match day.succ_opt() {
+                        Some(next) => day = next,
+                        None => break,
+                    }
+                }
+                false
+            }
+        }
+    }
+
     /// Whether no occurrence ends after `now` (a one-off window that is over).
     pub fn is_over(&self, now: DateTime<Utc>) -> bool {
         matches!(self, Self::Once { ends_at, .. } if *ends_at <= now)
@@ -418,6 +444,23 @@ mod tests {
             .validate(utc("2026-01-01T00:00:00Z"))
             .unwrap()
             .schedule
+    }
+
+    #[test]
+    fn a_window_occurs_in_a_period_when_one_of_its_occurrences_overlaps_it() {
+        let s = schedule(&weekly_input(&["sat"], "22:00", "02:00", "Europe/Berlin"));
+        // Saturday 2026-01-10 21:00 UTC to Sunday 01:00 UTC.
+        let overlaps = |from: &str, to: &str| s.occurs_between(utc(from), utc(to));
+        assert!(overlaps("2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z"));
+        // A period starting inside Saturday's occurrence (after midnight) still sees it.
+        assert!(overlaps("2026-01-11T00:30:00Z", "2026-01-11T05:00:00Z"));
+        assert!(!overlaps("2026-01-11T01:00:00Z", "2026-01-17T21:00:00Z"));
+        let once = Schedule::Once {
+            starts_at: utc("2026-01-10T10:00:00Z"),
+            ends_at: utc("2026-01-10T12:00:00Z"),
+        };
+        assert!(once.occurs_between(utc("2026-01-10T11:00:00Z"), utc("2026-01-11T00:00:00Z")));
+        assert!(!once.occurs_between(utc("2026-01-10T12:00:00Z"), utc("2026-01-11T00:00:00Z")));
     }
 
     #[test]

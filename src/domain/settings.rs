@@ -736,17 +736,19 @@ mod tests {
             (any::<bool>(), any::<bool>(), any::<bool>(), arb_channels()),
             (arb_threshold(), any::<bool>(), arb_during(), arb_summary()),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts, during, summary))| OrgSettings {
-                send_messages: s,
-                threads: t,
-                compact_messages: c,
-                target_channels: ch,
-                rules: vec![],
-                regression_threshold_pct: pct,
-                charts,
-                during_load_tests: during,
-                summary,
-            })
+            .prop_map(
+                |((s, t, c, ch), (pct, charts, during, summary))| OrgSettings {
+                    send_messages: s,
+                    threads: t,
+                    compact_messages: c,
+                    target_channels: ch,
+                    rules: vec![],
+                    regression_threshold_pct: pct,
+                    charts,
+                    during_load_tests: during,
+                    summary,
+                },
+            )
     }
 
     fn arb_project() -> impl Strategy<Value = ProjectSettings> {
@@ -764,17 +766,19 @@ mod tests {
                 arb_summary(),
             ),
         )
-            .prop_map(|((s, t, c, ch), (pct, charts, during, summary))| ProjectSettings {
-                send_messages: s,
-                threads: t,
-                compact_messages: c,
-                target_channels: ch,
-                rules: vec![],
-                regression_threshold_pct: pct,
-                charts,
-                during_load_tests: during,
-                summary,
-            })
+            .prop_map(
+                |((s, t, c, ch), (pct, charts, during, summary))| ProjectSettings {
+                    send_messages: s,
+                    threads: t,
+                    compact_messages: c,
+                    target_channels: ch,
+                    rules: vec![],
+                    regression_threshold_pct: pct,
+                    charts,
+                    during_load_tests: during,
+                    summary,
+                },
+            )
     }
 
     fn arb_during() -> impl Strategy<Value = DuringLoadTests> {

@@ -41,7 +41,10 @@ fn joinable(d: &Delivery, payload: &Payload, has_card: bool) -> bool {
         Payload::LoadTest(_) => true,
         Payload::Scenario(sc) => !sc.change.card_only(),
         // A weekly summary is a message of its own, never one line of a digest.
-        Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::HoldRecovered(_) | Payload::WeeklySummary(_) => false,
+        Payload::IncidentAction(_)
+        | Payload::BaselineSet(_)
+        | Payload::HoldRecovered(_)
+        | Payload::WeeklySummary(_) => false,
     };
     // A chart is a file, not a message a digest could hold.
     alone && d.event_type != REPORT_CHART && !(d.threads && has_card)

@@ -18,6 +18,7 @@ use super::ingest::outbox_rows;
 use super::reports::is_final;
 use crate::db::models::delivery::{Delivery, DeliveryStatus};
 use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
+use crate::db::models::maintenance::WindowRow;
 use crate::db::models::slack_settings::{OrgSlackSettings, ProjectSlackSettings};
 use crate::db::models::summary::{self as rows, SummaryRow};
 use crate::db::unreadable::write_json;
@@ -65,14 +66,27 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }
 
-/// Maintenance windows used in a period. Maintenance windows are being added separately;
-/// until they exist there are none to report.
+/// The maintenance windows of the scope (a project's: the organization's and its own) with
+/// an occurrence in the period, by their reason. Windows deleted since are not counted.
 pub fn maintenance_windows_used(
-    _conn: &mut DbConnection,
-    _scope: &SummaryScope,
-    _period: Period,
+    conn: &mut DbConnection,
+    scope: &SummaryScope,
+    period: Period,
 ) -> Result<Vec<MaintenanceWindow>, DbError> {
-    Ok(Vec::new())
+    let windows = match scope.project.as_deref() {
+        Some(project) => WindowRow::applying_to(conn, (&scope.org, project))?,
+        None => WindowRow::list(conn, (&scope.org, None))?
+            .iter()
+            .filter_map(WindowRow::window)
+            .collect(),
+    };
+    Ok(windows
+        .into_iter()
+        .filter(|w| w.spec.schedule.occurs_between(period.from, period.to))
+        .map(|w| MaintenanceWindow {
+            name: w.spec.reason,
+        })
+        .collect())
 }
 
 /// The scope's figures for `period` (reads only).

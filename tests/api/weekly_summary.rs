@@ -182,6 +182,15 @@ crate::test_both_backends! {
         actix_web::rt::time::sleep(Duration::from_millis(300)).await;
         let sent_after = app.fake_get("/calls?method=chat.postMessage").await["calls"].as_array().unwrap().len();
         assert_eq!(sent_before, sent_after);
+        // A maintenance window of the project during the week is named.
+        let now = chrono::Utc::now();
+        let window = json!({"starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+                            "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                            "scenarios": ["search"], "reason": "DB upgrade"});
+        let (status, res) = app.call(Method::POST, &format!("{PROJECT}/maintenance-windows"), Some(&admin), Some(window)).await;
+        assert_eq!(status, 201, "{res}");
+        let l = lines(&preview(&app, PROJECT, &admin).await);
+        assert!(l.iter().any(|x| x.starts_with("Mutes:") && x.contains("maintenance windows: DB upgrade")), "{l:#?}");
         // The organization's summary covers the project too.
         let org = preview(&app, ORG, &admin).await;
         assert!(org["text"].as_str().unwrap().starts_with("Weekly summary · Acme Corp · "), "{org:#}");

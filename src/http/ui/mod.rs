@@ -83,7 +83,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, ui: &Ui) {
             .route(&format!("{base}/remove"), web::post().to(remove_route))
             .route(&format!("{base}/test"), web::post().to(test_route))
             .route(&format!("{base}/summary"), web::post().to(summary_route))
-            
             .route(&format!("{base}/rules"), web::post().to(rules_route))
             .route(
                 &format!("{base}/maintenance-windows"),

@@ -32,7 +32,10 @@ fn broadcast(payload: &Payload) -> bool {
         Payload::Scenario(sc) => {
             matches!(sc.change, Change::Recovered { .. } | Change::Failing { .. })
         }
-        Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::HoldRecovered(_) | Payload::WeeklySummary(_) => false,
+        Payload::IncidentAction(_)
+        | Payload::BaselineSet(_)
+        | Payload::HoldRecovered(_)
+        | Payload::WeeklySummary(_) => false,
     }
 }
 

@@ -113,7 +113,10 @@ impl Card {
             r.series = None;
         }
         match p {
-            Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::HoldRecovered(_) | Payload::WeeklySummary(_) => {}
+            Payload::IncidentAction(_)
+            | Payload::BaselineSet(_)
+            | Payload::HoldRecovered(_)
+            | Payload::WeeklySummary(_) => {}
             Payload::LoadTest(lt) => {
                 if let Some(report) = &lt.report {
                     self.report = Some(ReportInfo {

@@ -252,7 +252,10 @@ fn broadcast(p: &Payload) -> bool {
             LoadTestEventType::Error | LoadTestEventType::Aborted
         ),
         Payload::Scenario(sc) => matches!(sc.change, Change::Recovered { .. }),
-        Payload::IncidentAction(_) | Payload::BaselineSet(_) | Payload::HoldRecovered(_) | Payload::WeeklySummary(_) => false,
+        Payload::IncidentAction(_)
+        | Payload::BaselineSet(_)
+        | Payload::HoldRecovered(_)
+        | Payload::WeeklySummary(_) => false,
     }
 }
 
