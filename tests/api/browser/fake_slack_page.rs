@@ -237,6 +237,26 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     let edited = b.shot("fake-slack-edited").await;
     std::fs::copy(&edited, b.shots.join("fake-slack-edited.png")).unwrap();
 
+    // The organization's weekly summary of this week, sent now into #perf (the README's
+    // picture of a summary).
+    let to_perf = json!({"target_channels": "#perf"});
+    let (status, res) = app
+        .call(reqwest::Method::PUT, "/api/v1/orgs/acme/slack", Some(&admin), Some(to_perf))
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let (status, res) = app
+        .call(reqwest::Method::POST, "/api/v1/orgs/acme/slack/summary/send", Some(&admin), None)
+        .await;
+    assert_eq!(status, 202, "{res}");
+    let summary = messages(&app, "perf", 1).await;
+    assert!(shows(&summary[0], "Weekly summary"), "{summary:#?}");
+    b.goto(&format!("{}/_fake/?channel=perf", app.fake().base_url()))
+        .await;
+    assert!(b.page_has("Weekly summary").await);
+    b.fit_height().await;
+    let shot = b.shot("fake-slack-summary").await;
+    b.picture(&shot, "fake-slack-summary.png");
+
     b.client.clone().close().await.unwrap();
     eprintln!("screenshots in {}", b.shots.display());
 }
