@@ -241,11 +241,21 @@ async fn the_fake_slack_shows_a_threaded_load_test_and_an_incident_like_slack() 
     // picture of a summary).
     let to_perf = json!({"target_channels": "#perf"});
     let (status, res) = app
-        .call(reqwest::Method::PUT, "/api/v1/orgs/acme/slack", Some(&admin), Some(to_perf))
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/slack",
+            Some(&admin),
+            Some(to_perf),
+        )
         .await;
     assert_eq!(status, 200, "{res}");
     let (status, res) = app
-        .call(reqwest::Method::POST, "/api/v1/orgs/acme/slack/summary/send", Some(&admin), None)
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/orgs/acme/slack/summary/send",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, 202, "{res}");
     let summary = messages(&app, "perf", 1).await;
