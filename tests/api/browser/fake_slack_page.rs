@@ -471,9 +471,10 @@ async fn click_button(b: &Browser, action_id: &str) {
         .unwrap();
 }
 
-/// Loads `page` again until the channel's text satisfies `check` (at most 20 s); the text.
+/// Loads `page` again until the channel's text satisfies `check` (at most 45 s: card edits
+/// are paced, and a loaded machine is slow); the text.
 async fn card_edited(b: &Browser, page: &str, check: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(45);
     loop {
         b.goto(page).await;
         let visible = b
