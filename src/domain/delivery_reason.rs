@@ -361,8 +361,9 @@ impl DeliveryReason {
             Self::HeldDuringLoadTest { load_test } => format!(
                 "Waiting: the incident started while load test {load_test} was running, so it \
                  is held until the test ends. If the scenario has recovered by then, one line \
-                 goes to the load test's thread; if it still fails after a grace period (5 minutes), the \
-                 incident is posted. Nothing to do."
+                 goes to the load test's thread; if it still fails after the grace period \
+                 (XTC_SLACK_HOLD_GRACE_SECS, 5 minutes by default), the incident is posted. \
+                 Nothing to do."
             ),
             Self::RecoveredDuringLoadTest { load_test } => format!(
                 "Skipped: the incident started and recovered while load test {load_test} was \
