@@ -65,6 +65,17 @@ async fn channel_id(deps: &SenderDeps, d: &Delivery) -> Result<Option<String>, D
         .await
 }
 
+/// The longest file title sent: names are accepted at any length, Slack's file titles are
+/// not (cut at a whole character, like every other place a name is shown).
+const MAX_FILE_TITLE: usize = 250;
+
+/// The title Slack shows above the chart (and reads out for its image).
+fn file_title(name: &str) -> String {
+    const WHAT: &str = ": throughput and P95 over time";
+    let room = MAX_FILE_TITLE - WHAT.chars().count();
+    format!("{}{WHAT}", crate::slack::text::truncate(name, room))
+}
+
 /// Draws and uploads the chart of `d`'s report and says what to record.
 pub(super) async fn send(
     deps: &SenderDeps,
@@ -97,7 +108,7 @@ pub(super) async fn send(
             }
         }
     };
-    let title = format!("{}: throughput and P95 over time", lt.name);
+    let title = file_title(&lt.name);
     let filename = format!("report-{}.png", lt.load_test_id);
     let file = FileUpload {
         filename: &filename,
@@ -124,5 +135,21 @@ pub(super) async fn send(
             reason: DeliveryReason::ChartsNeedMember,
         },
         Err(e) => record_of_error(deps, d, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_is_cut_so_the_file_title_stays_within_its_limit() {
+        assert_eq!(
+            file_title("Checkout peak"),
+            "Checkout peak: throughput and P95 over time"
+        );
+        let long = file_title(&"ä".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_FILE_TITLE, "{long}");
+        assert!(long.ends_with("…: throughput and P95 over time"), "{long}");
     }
 }
