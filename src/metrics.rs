@@ -4,13 +4,19 @@
 //! counts are set at scrape time by [`crate::http::metrics`].
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Buckets of the delivery latency histogram, in seconds (event accepted → sent).
 const LATENCY_BUCKETS: [f64; 14] = [
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+];
+
+/// Buckets of the hot path's stages, in seconds (tens of microseconds to a second).
+const PATH_BUCKETS: [f64; 16] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_2, 0.000_3, 0.000_5, 0.000_75, 0.001, 0.001_5, 0.002,
+    0.003, 0.005, 0.01, 0.025, 0.1, 1.0,
 ];
 
 /// The metrics of one application. Cheap to clone (every metric is shared).
@@ -36,6 +42,9 @@ pub struct Metrics {
     pub slack_calls: IntCounterVec,
     /// `xtc_slack_delivery_latency_seconds`: from the event's acceptance to Slack's `ok`.
     pub delivery_latency: Histogram,
+    /// `xtc_slack_event_path_seconds{stage}`: the hot path of an event handed to the sender
+    /// in memory, stage by stage (`pipeline::path_trace`), and `stage="total"`.
+    pub event_path: HistogramVec,
     /// `xtc_slack_live_actors{kind}`: lifecycle actors alive (at scrape).
     pub live_actors: IntGaugeVec,
     /// `xtc_slack_channel_checks_total{problem}`: channel health results
@@ -123,6 +132,16 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
         )?;
         registry.register(Box::new(delivery_latency.clone()))?;
+        let event_path = HistogramVec::new(
+            HistogramOpts::new(
+                "xtc_slack_event_path_seconds",
+                "Hot path of an event whose delivery was handed to the sender at commit: \
+                 time of each stage (since the step before it), and the total",
+            )
+            .buckets(PATH_BUCKETS.to_vec()),
+            &["stage"],
+        )?;
+        registry.register(Box::new(event_path.clone()))?;
         let live_actors = IntGaugeVec::new(
             Opts::new("xtc_slack_live_actors", "Live actors by kind"),
             &["kind"],
@@ -150,6 +169,7 @@ impl Metrics {
             slack_failing,
             slack_calls,
             delivery_latency,
+            event_path,
             live_actors,
             channel_checks,
             http_requests,

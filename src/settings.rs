@@ -64,6 +64,8 @@ pub struct DeliverySettings {
     pub digest_after: Option<Duration>,
     /// Holds: how long a held incident still failing after its load test ended waits.
     pub hold_grace: Duration,
+    /// Deliveries of idle channels are claimed at commit and handed to the sender.
+    pub handoff: bool,
 }
 
 /// Slack-side configuration.
@@ -75,6 +77,8 @@ pub struct SlackSettings {
     pub api_url: Url,
     pub authorize_url: Url,
     pub timeout: Duration,
+    /// Connections to Slack are reused (`XTC_SLACK_SLACK_KEEP_ALIVE`).
+    pub keep_alive: bool,
 }
 
 impl std::fmt::Debug for SlackSettings {
@@ -92,6 +96,7 @@ impl std::fmt::Debug for SlackSettings {
             .field("api_url", &self.api_url.as_str())
             .field("authorize_url", &self.authorize_url.as_str())
             .field("timeout", &self.timeout)
+            .field("keep_alive", &self.keep_alive)
             .finish()
     }
 }
@@ -147,6 +152,7 @@ impl Settings {
             api_url: parse_http_url("SLACK_API_URL", &args.slack_api_url)?,
             authorize_url: parse_http_url("SLACK_AUTHORIZE_URL", &args.slack_authorize_url)?,
             timeout: Duration::from_secs(args.slack_timeout_secs.max(1)),
+            keep_alive: args.slack_keep_alive,
         };
         if let Some(dir) = &args.templates_dir {
             if !dir.is_dir() {
@@ -230,6 +236,7 @@ impl Settings {
             digest_after: (args.digest_after_secs > 0)
                 .then(|| Duration::from_secs(args.digest_after_secs)),
             hold_grace: Duration::from_secs(args.hold_grace_secs),
+            handoff: args.handoff,
         };
         Ok(Self {
             database_url,

@@ -93,9 +93,12 @@ impl Application {
         let background = db.background(background_pool_size(&settings))?;
         let cipher = Cipher::new(&settings.secret_key);
         let metrics = crate::metrics::Metrics::new()?;
-        let slack =
+        let mut slack =
             crate::slack::SlackApi::new(settings.slack.api_url.as_str(), settings.slack.timeout)
                 .with_call_counter(metrics.slack_calls.clone());
+        if !settings.slack.keep_alive {
+            slack = slack.without_keep_alive();
+        }
         let pipeline =
             start_pipeline(&settings, &db, &background, &cipher, &slack, &metrics).await?;
         let channel_health = {
@@ -301,6 +304,11 @@ async fn start_pipeline(
         hold_grace: chrono::Duration::from_std(d.hold_grace)
             .unwrap_or(chrono::Duration::minutes(5)),
     };
+    let handoff = d.handoff.then(|| crate::pipeline::writer::Handoff {
+        lease: config.lease,
+        instance: config.instance.clone(),
+        pacing: config.pacing,
+    });
     let resolver = ConfigResolver::new(db.clone(), background.clone());
     let effective = resolver.cache();
     let resolver = resolver.start();
@@ -328,7 +336,7 @@ async fn start_pipeline(
     .start();
     Ok(crate::actors::Actors {
         deps: Deps {
-            writer: crate::pipeline::writer::IngestWriter::start(db)?,
+            writer: crate::pipeline::writer::IngestWriter::start(db, handoff)?,
             resolver,
             effective,
             sender,

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
+use crate::db::models::delivery::Delivery;
 use crate::pipeline::card_edits;
 use crate::pipeline::deliver::{self, Attempt, SenderDeps};
+use crate::pipeline::path_trace::{PathTrace, Step};
 
 /// How often the outbox is polled when nothing wakes the sender.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -166,42 +168,7 @@ impl SlackSender {
                     let full = batch.len() == capacity;
                     act.saturated = full;
                     for delivery in batch {
-                        act.in_flight += 1;
-                        let id = delivery.id;
-                        act.in_flight_ids.insert(id);
-                        let channel: ChannelKey = (
-                            delivery.team_id.clone().unwrap_or_default(),
-                            delivery.channel.clone(),
-                        );
-                        *act.busy.entry(channel.clone()).or_default() += 1;
-                        let deps = act.deps.clone();
-                        let send = deliver::deliver(deps, delivery);
-                        ctx.spawn(send.into_actor(act).map(move |attempt: Attempt, act, ctx| {
-                            act.in_flight -= 1;
-                            act.in_flight_ids.remove(&id);
-                            if let Some(n) = act.busy.get_mut(&channel) {
-                                *n -= 1;
-                                if *n == 0 {
-                                    act.busy.remove(&channel);
-                                }
-                            }
-                            let until = Instant::now() + act.pacing_interval();
-                            act.paced_until.insert(channel, until);
-                            tracing::debug!(outcome = attempt.as_str(), "delivery attempt done");
-                            // The channel's next message is paced anyway; claim again at
-                            // once only when the last claim was cut off by capacity, else
-                            // when the pacing interval has passed (one timer at a time).
-                            if act.saturated {
-                                act.poll(ctx);
-                            } else if !act.poll_scheduled {
-                                act.poll_scheduled = true;
-                                let after = act.pacing_interval();
-                                ctx.run_later(after, |act, ctx| {
-                                    act.poll_scheduled = false;
-                                    act.poll(ctx);
-                                });
-                            }
-                        }));
+                        act.start(ctx, delivery, None);
                     }
                     if full || act.again {
                         act.poll(ctx);
@@ -210,6 +177,49 @@ impl SlackSender {
                 Err(e) => tracing::warn!(error = %e, "could not claim deliveries"),
             }
         }));
+    }
+}
+
+impl SlackSender {
+    /// Sends a claimed delivery; once it is done, its channel is paced here and the next
+    /// claim is made (at once when the last claim was cut off by capacity, else when the
+    /// pacing interval has passed, one timer at a time).
+    fn start(&mut self, ctx: &mut Context<Self>, delivery: Delivery, trace: Option<PathTrace>) {
+        self.in_flight += 1;
+        let id = delivery.id;
+        self.in_flight_ids.insert(id);
+        let channel: ChannelKey = (
+            delivery.team_id.clone().unwrap_or_default(),
+            delivery.channel.clone(),
+        );
+        *self.busy.entry(channel.clone()).or_default() += 1;
+        let send = deliver::deliver(self.deps.clone(), delivery, trace);
+        ctx.spawn(
+            send.into_actor(self)
+                .map(move |attempt: Attempt, act, ctx| {
+                    act.in_flight -= 1;
+                    act.in_flight_ids.remove(&id);
+                    if let Some(n) = act.busy.get_mut(&channel) {
+                        *n -= 1;
+                        if *n == 0 {
+                            act.busy.remove(&channel);
+                        }
+                    }
+                    let until = Instant::now() + act.pacing_interval();
+                    act.paced_until.insert(channel, until);
+                    tracing::debug!(outcome = attempt.as_str(), "delivery attempt done");
+                    if act.saturated {
+                        act.poll(ctx);
+                    } else if !act.poll_scheduled {
+                        act.poll_scheduled = true;
+                        let after = act.pacing_interval();
+                        ctx.run_later(after, |act, ctx| {
+                            act.poll_scheduled = false;
+                            act.poll(ctx);
+                        });
+                    }
+                }),
+        );
     }
 }
 
@@ -270,6 +280,52 @@ impl Handler<Wake> for SlackSender {
         let now = Instant::now();
         if msg.channels.is_empty() || msg.channels.iter().any(|c| self.idle(c, now)) {
             self.poll(ctx);
+        }
+    }
+}
+
+/// Deliveries claimed in the transaction that queued them (`pipeline::writer`'s hand-off):
+/// send them now, without a claim of their own. They are not counted against
+/// [`MAX_IN_FLIGHT`]: each is its channel's only one in flight, so there are at most as many
+/// as channels that were idle. During shutdown they are handed back at once instead.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Handoff {
+    pub deliveries: Vec<Delivery>,
+    /// The event's path so far (one event's deliveries share it).
+    pub trace: PathTrace,
+}
+
+impl Handler<Handoff> for SlackSender {
+    type Result = ();
+
+    fn handle(&mut self, msg: Handoff, ctx: &mut Self::Context) {
+        if self.stopping {
+            let ids: Vec<i64> = msg.deliveries.iter().map(|d| d.id).collect();
+            let db = self.deps.db.clone();
+            ctx.spawn(
+                async move {
+                    let released = db
+                        .run(move |conn| {
+                            crate::db::write_tx(conn, |c| {
+                                ids.iter().try_for_each(|id| Delivery::release(c, *id))
+                            })
+                            .map_err(crate::db::DbError::from)
+                        })
+                        .await;
+                    if let Err(e) = released {
+                        // The lease runs out and the delivery is claimed again.
+                        tracing::warn!(error = %e, "could not hand back deliveries at shutdown");
+                    }
+                }
+                .into_actor(self),
+            );
+            return;
+        }
+        let mut trace = msg.trace;
+        trace.mark(Step::Handed);
+        for delivery in msg.deliveries {
+            self.start(ctx, delivery, Some(trace.clone()));
         }
     }
 }

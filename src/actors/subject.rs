@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use super::config_resolver::{ConfigResolver, Refresh, Resolve};
-use super::slack_sender::{SlackSender, Wake};
+use super::slack_sender::{Handoff, SlackSender, Wake};
 use crate::db::DbError;
 use crate::pipeline::effective::EffectiveCache;
 use crate::pipeline::ingest::{IngestError, IngestOutcome};
+use crate::pipeline::path_trace::{PathTrace, Step};
 pub use crate::pipeline::subjects::Subject;
 use crate::pipeline::writer::IngestWriter;
 
@@ -70,10 +71,14 @@ impl<S: Subject> Actor for SubjectActor<S> {
     }
 }
 
-/// Apply one event (answers once it is committed).
+/// Apply one event (answers once it is committed). `trace` is stamped when the event was
+/// handed over.
 #[derive(Message)]
 #[rtype(result = "Result<IngestOutcome, IngestError>")]
-pub struct Ingest<S: Subject>(pub S::Event);
+pub struct Ingest<S: Subject> {
+    pub event: S::Event,
+    pub trace: PathTrace,
+}
 
 impl<S: Subject> Handler<Ingest<S>> for SubjectActor<S> {
     type Result = AtomicResponse<Self, Result<IngestOutcome, IngestError>>;
@@ -81,9 +86,10 @@ impl<S: Subject> Handler<Ingest<S>> for SubjectActor<S> {
     fn handle(&mut self, msg: Ingest<S>, _: &mut Self::Context) -> Self::Result {
         self.last_used = Instant::now();
         let deps = self.deps.clone();
-        let ev = msg.0;
+        let (ev, mut trace) = (msg.event, msg.trace);
+        trace.mark(Step::Actor);
         // Atomic: the next event of this subject waits until this one is committed.
-        AtomicResponse::new(Box::pin(ingest::<S>(deps, ev).into_actor(self).map(
+        AtomicResponse::new(Box::pin(ingest::<S>(deps, ev, trace).into_actor(self).map(
             |result, _, ctx| {
                 if result.as_ref().is_ok_and(S::ended) {
                     ctx.stop();
@@ -107,7 +113,11 @@ impl<S: Subject> Handler<Evict> for SubjectActor<S> {
     }
 }
 
-async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<IngestOutcome, IngestError> {
+async fn ingest<S: Subject>(
+    deps: Deps,
+    ev: S::Event,
+    mut trace: PathTrace,
+) -> Result<IngestOutcome, IngestError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -131,19 +141,40 @@ async fn ingest<S: Subject>(deps: Deps, ev: S::Event) -> Result<IngestOutcome, I
                 .map_err(|_| IngestError::Database(DbError::Canceled))??,
         };
         let result = S::submit(&deps.writer, ev.clone(), resolved, deps.ingest).await;
-        match result {
+        let ingested = match result {
             Err(IngestError::Conflict) if attempt < MAX_CONFLICT_RETRIES => {
                 tracing::debug!(subject = S::NAME, attempt, "concurrent update, retrying");
                 continue;
             }
-            Ok(IngestOutcome::Accepted { ref channels, .. }) if !channels.is_empty() => {
-                deps.sender.do_send(Wake {
-                    channels: channels.clone(),
+            Err(e) => return Err(e),
+            Ok(ingested) => ingested,
+        };
+        if let IngestOutcome::Accepted { channels, .. } = &ingested.outcome {
+            // What was claimed at commit goes to the sender now; the other channels (busy,
+            // paced, or a backlog) are looked at by a claim.
+            let handed: Vec<(String, String)> = ingested
+                .handed
+                .iter()
+                .map(|d| (d.team_id.clone().unwrap_or_default(), d.channel.clone()))
+                .collect();
+            let rest: Vec<_> = channels
+                .iter()
+                .filter(|c| !handed.contains(c))
+                .cloned()
+                .collect();
+            if !ingested.handed.is_empty() {
+                trace.set(Step::Dequeued, ingested.dequeued);
+                trace.set(Step::Committed, ingested.committed);
+                deps.sender.do_send(Handoff {
+                    deliveries: ingested.handed,
+                    trace,
                 });
-                return result;
             }
-            other => return other,
+            if !rest.is_empty() {
+                deps.sender.do_send(Wake { channels: rest });
+            }
         }
+        return Ok(ingested.outcome);
     }
 }
 
@@ -246,9 +277,14 @@ impl<S: Subject> Directory<S> {
         deps: &Deps,
         ev: S::Event,
     ) -> Result<IngestOutcome, IngestError> {
+        let trace = PathTrace::starting(Step::Submitted);
         for _ in 0..3 {
             let addr = self.get_or_start(id, deps);
-            match addr.send(Ingest::<S>(ev.clone())).await {
+            let msg = Ingest::<S> {
+                event: ev.clone(),
+                trace: trace.clone(),
+            };
+            match addr.send(msg).await {
                 Ok(result) => return result,
                 // The actor stopped between lookup and delivery: start a new one.
                 Err(MailboxError::Closed) => self.forget(id, &addr),

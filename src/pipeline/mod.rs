@@ -15,6 +15,7 @@ pub(crate) mod ingest;
 pub(crate) mod installations;
 pub(crate) mod installed_channels;
 pub(crate) mod message_names;
+pub mod path_trace;
 pub mod render;
 pub(crate) mod reports;
 pub mod retention;

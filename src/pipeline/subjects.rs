@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::events::{LoadTestEvent, MonitoringEvent};
 use super::ingest::{self, IngestError, IngestOutcome, Resolved};
-use super::writer::IngestWriter;
+use super::writer::{IngestWriter, Ingested};
 use crate::db::DbConnection;
 use crate::domain::lifecycle::LoadTestState;
 use crate::domain::monitoring::FlapRules;
@@ -48,7 +48,7 @@ pub trait Subject: 'static {
         let writer = writer.clone();
         Box::pin(async move {
             writer
-                .submit(move |c| Self::ingest(c, &ev, &resolved, &config))
+                .submit_ingest(move |c| Self::ingest(c, &ev, &resolved, &config))
                 .await
         })
     }
@@ -56,7 +56,7 @@ pub trait Subject: 'static {
 
 /// An ingest on its way through the group commit.
 pub type Submitted =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<IngestOutcome, IngestError>> + Send>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Ingested, IngestError>> + Send>>;
 
 /// Current time for ingest, in UTC (one place, so tests could pin it; `db::now` is the
 /// same instant as the database stores it, without a zone).

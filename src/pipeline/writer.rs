@@ -33,13 +33,15 @@ use std::sync::mpsc::{
     channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
 };
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 
 use super::events::LoadTestEvent;
 use super::ingest::{self, IngestError, IngestOutcome, LoadTestJob, Resolved};
+use crate::db::models::delivery::Delivery;
 use crate::db::{take_ingest_turn, take_turn, DatabaseUrl, Db, DbConnection, DbError};
+use crate::domain::pacing::Pacing;
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 256;
@@ -65,13 +67,50 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 /// lane (passive checkpoints alone cannot reset it while readers keep using it).
 const WAL_RESTART_PAGES: i64 = 16_384;
 
+/// How the group commit claims, in the transaction that queued them, the deliveries the
+/// sender may send at once (`Delivery::claim_heads`): the sender's lease and pacing, and
+/// this instance's name. The claimed rows go to the sender in memory with the answer
+/// ([`Ingested::handed`]), so nothing is written between the commit and the post but the
+/// outcome. A crash after the commit loses nothing: the lease runs out and the row is
+/// claimed again, as any claim's would be.
+#[derive(Clone, Debug)]
+pub struct Handoff {
+    pub lease: chrono::Duration,
+    pub instance: String,
+    pub pacing: Pacing,
+}
+
+/// An ingested event as the group commit answers it.
+#[derive(Debug)]
+pub struct Ingested {
+    pub outcome: IngestOutcome,
+    /// Deliveries claimed in the event's transaction: the sender sends them now.
+    pub handed: Vec<Delivery>,
+    /// When the group commit took the event from its queue, and when it committed.
+    pub dequeued: Instant,
+    pub committed: Instant,
+}
+
+/// When a batch was taken from the queue and committed.
+#[derive(Clone, Copy)]
+struct BatchTimes {
+    dequeued: Instant,
+    committed: Instant,
+}
+
 /// One submitted piece of work and its submitter's answer channel.
 trait Job: Send {
     /// Runs the work inside the open transaction; with `savepoint`, inside a savepoint of
     /// its own (rolled back if the work fails). Returns whether the work succeeded.
     fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool;
+    /// After the batch's first (optimistic) run, before the commit: claims the deliveries
+    /// the work queued that may go out now (see [`Handoff`]). `false` on a database error
+    /// (the batch is then replayed, without hand-off).
+    fn hand_off(&mut self, _conn: &mut DbConnection, _handoff: &Handoff) -> bool {
+        true
+    }
     /// Answers the submitter: the work's outcome once `committed` is `Ok`.
-    fn finish(self: Box<Self>, committed: Result<(), String>);
+    fn finish(self: Box<Self>, committed: Result<(), String>, times: BatchTimes);
     /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
     /// on the first try; `run` is the one-at-a-time replay.
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
@@ -97,48 +136,95 @@ fn run_work<T, E: From<DbError>>(
     ok || savepoint
 }
 
-/// Answers a submitter once the batch is committed (or not).
-fn answer<T, E: From<DbError>>(
-    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
-    outcome: Option<Result<T, E>>,
+/// The answer channel of an ingested event.
+type IngestReply = tokio::sync::oneshot::Sender<Result<Ingested, IngestError>>;
+
+/// Claims what an accepted event queued that may go out now (see [`Handoff`]); `false` on
+/// a database error.
+fn hand_off_outcome(
+    conn: &mut DbConnection,
+    outcome: Option<&Result<IngestOutcome, IngestError>>,
+    handoff: &Handoff,
+    handed: &mut Vec<Delivery>,
+) -> bool {
+    let Some(Ok(IngestOutcome::Accepted { channels, .. })) = outcome else {
+        return true;
+    };
+    if channels.is_empty() {
+        return true;
+    }
+    let now = crate::db::now();
+    let (lease, pacing) = (handoff.lease, handoff.pacing);
+    match Delivery::claim_heads(conn, channels, now, lease, &handoff.instance, pacing) {
+        Ok(claimed) => {
+            *handed = claimed;
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not hand deliveries to the sender at commit");
+            false
+        }
+    }
+}
+
+/// Answers an ingest's submitter once the batch is committed (or not).
+fn answer_ingest(
+    reply: IngestReply,
+    outcome: Option<Result<IngestOutcome, IngestError>>,
+    handed: Vec<Delivery>,
     committed: Result<(), String>,
+    times: BatchTimes,
 ) {
     let result = match (committed, outcome) {
-        (Ok(()), Some(outcome)) => outcome,
+        (Ok(()), Some(Ok(outcome))) => Ok(Ingested {
+            outcome,
+            handed,
+            dequeued: times.dequeued,
+            committed: times.committed,
+        }),
+        (Ok(()), Some(Err(e))) => Err(e),
         (Err(e), _) => Err(DbError::Connect(e).into()),
         (Ok(()), None) => Err(DbError::Canceled.into()),
     };
     let _ = reply.send(result);
 }
 
-struct Work<F, T, E> {
+/// An event of a kind applied one at a time (a monitoring result).
+struct IngestWork<F> {
     work: F,
-    outcome: Option<Result<T, E>>,
-    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+    outcome: Option<Result<IngestOutcome, IngestError>>,
+    handed: Vec<Delivery>,
+    reply: IngestReply,
 }
 
-impl<F, T, E> Job for Work<F, T, E>
+impl<F> Job for IngestWork<F>
 where
-    F: FnMut(&mut DbConnection) -> Result<T, E> + Send,
-    T: Send,
-    E: From<DbError> + Send,
+    F: FnMut(&mut DbConnection) -> Result<IngestOutcome, IngestError> + Send,
 {
     fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+        // A replay starts from a rolled-back transaction: what was claimed is not.
+        self.handed.clear();
         run_work(conn, savepoint, &mut self.work, &mut self.outcome)
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>) {
-        answer(self.reply, self.outcome, committed);
+    fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
+        hand_off_outcome(conn, self.outcome.as_ref(), handoff, &mut self.handed)
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>, times: BatchTimes) {
+        answer_ingest(self.reply, self.outcome, self.handed, committed, times);
     }
 }
 
 struct LoadTestWork {
     job: LoadTestJob,
-    reply: tokio::sync::oneshot::Sender<Result<IngestOutcome, IngestError>>,
+    handed: Vec<Delivery>,
+    reply: IngestReply,
 }
 
 impl Job for LoadTestWork {
     fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+        self.handed.clear();
         let job = &mut self.job;
         let mut work = |c: &mut DbConnection| {
             ingest::load_test_event(c, &job.ev, &job.resolved, chrono::Utc::now())
@@ -146,8 +232,12 @@ impl Job for LoadTestWork {
         run_work(conn, savepoint, &mut work, &mut job.outcome)
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>) {
-        answer(self.reply, self.job.outcome, committed);
+    fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
+        hand_off_outcome(conn, self.job.outcome.as_ref(), handoff, &mut self.handed)
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>, times: BatchTimes) {
+        answer_ingest(self.reply, self.job.outcome, self.handed, committed, times);
     }
 
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
@@ -164,8 +254,9 @@ pub struct IngestWriter {
 }
 
 impl IngestWriter {
-    /// Starts the writer thread(s) for `db`'s database.
-    pub fn start(db: &Db) -> std::io::Result<Self> {
+    /// Starts the writer thread(s) for `db`'s database; with `handoff`, accepted events'
+    /// deliveries that may go out now are claimed at commit (see [`Handoff`]).
+    pub fn start(db: &Db, handoff: Option<Handoff>) -> std::io::Result<Self> {
         let (queue, jobs) = sync_channel::<Box<dyn Job>>(QUEUE_CAPACITY);
         let jobs = Arc::new(Mutex::new(jobs));
         let writers = if db.url().is_sqlite() {
@@ -175,9 +266,10 @@ impl IngestWriter {
         };
         for n in 0..writers {
             let (url, lane, jobs) = (db.url().clone(), db.write_lane(), jobs.clone());
+            let handoff = handoff.clone();
             std::thread::Builder::new()
                 .name(format!("xtc-ingest-writer-{n}"))
-                .spawn(move || writer_loop(&url, lane, &jobs))?;
+                .spawn(move || writer_loop(&url, lane, &jobs, handoff.as_ref()))?;
         }
         let checkpointer = match db.url() {
             DatabaseUrl::Sqlite(_) => {
@@ -196,18 +288,17 @@ impl IngestWriter {
         })
     }
 
-    /// Runs `f` in the next group transaction; answers after that transaction committed.
-    /// `f` may run twice (see the module documentation).
-    pub async fn submit<T, E, F>(&self, f: F) -> Result<T, E>
+    /// Ingests an event with `f` in the next group transaction (with the hand-off); answers
+    /// after that transaction committed. `f` may run twice.
+    pub async fn submit_ingest<F>(&self, f: F) -> Result<Ingested, IngestError>
     where
-        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<IngestOutcome, IngestError> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let job = Work {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = IngestWork {
             work: f,
             outcome: None,
+            handed: Vec::new(),
             reply,
         };
         self.run(Box::new(job), answer).await
@@ -219,15 +310,19 @@ impl IngestWriter {
         &self,
         ev: LoadTestEvent,
         resolved: Resolved,
-    ) -> Result<IngestOutcome, IngestError> {
+    ) -> Result<Ingested, IngestError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = LoadTestJob {
             ev,
             resolved,
             outcome: None,
         };
-        self.run(Box::new(LoadTestWork { job, reply }), answer)
-            .await
+        let work = LoadTestWork {
+            job,
+            handed: Vec::new(),
+            reply,
+        };
+        self.run(Box::new(work), answer).await
     }
 
     /// Queues a job and waits for its answer.
@@ -285,17 +380,23 @@ fn writer_loop(
     url: &DatabaseUrl,
     lane: Option<Arc<Mutex<()>>>,
     jobs: &Mutex<Receiver<Box<dyn Job>>>,
+    handoff: Option<&Handoff>,
 ) {
     // Connected before the first event, which should not wait for a handshake.
     let mut conn: Option<DbConnection> = url.connect().ok();
     while let Some(mut batch) = crate::db::next_batch(jobs, MAX_BATCH) {
+        let dequeued = Instant::now();
         if conn.is_none() {
             match url.connect() {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, "ingest writer cannot connect to the database");
+                    let times = BatchTimes {
+                        dequeued,
+                        committed: Instant::now(),
+                    };
                     for job in batch {
-                        job.finish(Err("the database is not available".to_owned()));
+                        job.finish(Err("the database is not available".to_owned()), times);
                     }
                     std::thread::sleep(std::time::Duration::from_millis(200));
                     continue;
@@ -304,9 +405,13 @@ fn writer_loop(
         }
         let Some(c) = conn.as_mut() else { continue };
         let _turn = take_ingest_turn(lane.as_ref());
-        let started = std::time::Instant::now();
-        let committed = run_batch(c, &mut batch);
+        let started = Instant::now();
+        let committed = run_batch(c, &mut batch, handoff);
         let took = started.elapsed();
+        let times = BatchTimes {
+            dequeued,
+            committed: Instant::now(),
+        };
         if crate::db::is_slow(took) {
             tracing::warn!(
                 took_ms = took.as_millis() as u64,
@@ -318,14 +423,19 @@ fn writer_loop(
             conn = None;
         }
         for job in batch {
-            job.finish(committed.clone());
+            job.finish(committed.clone(), times);
         }
     }
 }
 
-/// Runs a batch in one transaction: optimistically, and replayed with a savepoint per job
-/// when a job failed. `Err` when the transaction could not be begun or committed.
-fn run_batch(c: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+/// Runs a batch in one transaction: optimistically (then the hand-off), and replayed with a
+/// savepoint per job, without hand-off, when a job or the hand-off failed. `Err` when the
+/// transaction could not be begun or committed.
+fn run_batch(
+    c: &mut DbConnection,
+    batch: &mut [Box<dyn Job>],
+    handoff: Option<&Handoff>,
+) -> Result<(), String> {
     let begin = match c {
         DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
         DbConnection::Postgresql(_) => "BEGIN",
@@ -345,9 +455,13 @@ fn run_batch(c: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), Str
             return Ok(false);
         }
         // The rest one by one (the load-test events too, unless applied together above).
-        Ok(batch
+        if !batch
             .iter_mut()
-            .all(|job| (together && job.load_test().is_some()) || job.run(c, false)))
+            .all(|job| (together && job.load_test().is_some()) || job.run(c, false))
+        {
+            return Ok(false);
+        }
+        Ok(handoff.is_none_or(|h| batch.iter_mut().all(|job| job.hand_off(c, h))))
     };
     if !attempt(c, batch, false)? {
         // A job failed with the others' writes around it: start over, each job isolated.
@@ -407,23 +521,12 @@ mod tests {
 
     use super::*;
 
-    #[derive(Debug)]
-    enum TestError {
-        Refused,
-        Db,
-    }
-
-    impl From<DbError> for TestError {
-        fn from(_: DbError) -> Self {
-            TestError::Db
-        }
-    }
-
-    fn insert(conn: &mut DbConnection, v: &str) -> Result<(), TestError> {
-        diesel::sql_query(format!("INSERT INTO t (v) VALUES ('{v}')"))
-            .execute(conn)
-            .map(|_| ())
-            .map_err(|_| TestError::Db)
+    /// A job's work: inserts `v`; its outcome names it.
+    fn insert(conn: &mut DbConnection, v: &str) -> Result<IngestOutcome, IngestError> {
+        diesel::sql_query(format!("INSERT INTO t (v) VALUES ('{v}')")).execute(conn)?;
+        Ok(IngestOutcome::Stale {
+            state: v.to_owned(),
+        })
     }
 
     fn values(db: &Db) -> Vec<String> {
@@ -449,21 +552,27 @@ mod tests {
             .unwrap()
             .batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
             .unwrap();
-        let writer = IngestWriter::start(&db).unwrap();
+        let writer = IngestWriter::start(&db, None).unwrap();
         // A slow first job, so the next three wait and are taken as one batch.
-        let slow = writer.submit(|c| {
+        let slow = writer.submit_ingest(|c| {
             std::thread::sleep(Duration::from_millis(300));
             insert(c, "slow")
         });
-        let ok1 = writer.submit(|c| insert(c, "a"));
-        let bad = writer.submit(|c| {
+        let ok1 = writer.submit_ingest(|c| insert(c, "a"));
+        let bad = writer.submit_ingest(|c| {
             insert(c, "half-done")?;
-            Err::<(), _>(TestError::Refused)
+            Err(IngestError::EventIdReused("e-1".into()))
         });
-        let ok2 = writer.submit(|c| insert(c, "b"));
+        let ok2 = writer.submit_ingest(|c| insert(c, "b"));
         let (slow, ok1, bad, ok2) = futures_util::future::join4(slow, ok1, bad, ok2).await;
-        assert!(slow.is_ok() && ok1.is_ok() && ok2.is_ok());
-        assert!(matches!(bad, Err(TestError::Refused)), "{bad:?}");
+        for (answer, v) in [(slow, "slow"), (ok1, "a"), (ok2, "b")] {
+            let outcome = answer.map(|i| i.outcome);
+            assert!(
+                matches!(&outcome, Ok(IngestOutcome::Stale { state }) if state == v),
+                "{outcome:?}"
+            );
+        }
+        assert!(matches!(bad, Err(IngestError::EventIdReused(_))), "{bad:?}");
         assert_eq!(values(&db), ["a", "b", "slow"]);
     }
 }

@@ -189,6 +189,31 @@ pub struct ServeArgs {
     #[arg(long, env = "XTC_SLACK_DIGEST_AFTER_SECS", default_value_t = 5)]
     pub digest_after_secs: u64,
 
+    /// Deliveries that may go out at once (their channel idle) are claimed in the event's
+    /// own transaction and handed to the sender in memory, so nothing is written between
+    /// the commit and the post but the outcome. false: the sender claims every delivery in
+    /// a transaction of its own after the commit (the path before; for comparison).
+    #[arg(
+        long,
+        env = "XTC_SLACK_HANDOFF",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub handoff: bool,
+
+    /// Connections to Slack are kept open and reused (HTTP/1.1 keep-alive). false: a new
+    /// connection (and TLS handshake) for every call, e.g. behind a proxy that drops idle
+    /// connections.
+    #[arg(
+        long,
+        env = "XTC_SLACK_SLACK_KEEP_ALIVE",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub slack_keep_alive: bool,
+
     /// `during_load_tests: hold`: an incident held during a load test that still fails this
     /// many seconds after the test ended is posted (one that recovered by then becomes one
     /// line in the test's thread).

@@ -48,6 +48,9 @@ pub struct SlackApi {
     base_url: Arc<str>,
     timeout: Duration,
     calls: Option<CallCounter>,
+    /// Connections to Slack are reused (HTTP/1.1 keep-alive; awc's pool keeps an idle one
+    /// 15 s). Off: a new connection per call (`XTC_SLACK_SLACK_KEEP_ALIVE=false`).
+    keep_alive: bool,
 }
 
 impl SlackApi {
@@ -58,7 +61,14 @@ impl SlackApi {
             base_url: Arc::from(base_url.trim_end_matches('/')),
             timeout,
             calls: None,
+            keep_alive: true,
         }
+    }
+
+    /// The same client with a new connection per call (no keep-alive).
+    pub fn without_keep_alive(mut self) -> SlackApi {
+        self.keep_alive = false;
+        self
     }
 
     /// The same client, counting every call in `counter` (labels `method`, `outcome`).

@@ -141,6 +141,8 @@ pub fn test_args(db_url: &str) -> ServeArgs {
         digest_after_secs: 0,
         // Held incidents (during_load_tests: hold) settle a second after their load test.
         hold_grace_secs: 1,
+        handoff: true,
+        slack_keep_alive: true,
         flap_changes: 3,
         flap_window_secs: 900,
         flap_recovery_hold_secs: 300,

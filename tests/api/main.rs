@@ -19,6 +19,7 @@ mod digests;
 mod event_input;
 mod fake_slack;
 mod file_uploads;
+mod handoff;
 mod health;
 mod interactions;
 mod maintenance_windows;

@@ -763,3 +763,57 @@ async fn views_open_refusals_are_classified() {
         assert_eq!((e.code(), e.class()), (want, ErrorClass::Other));
     }
 }
+
+/// A stub Web API answering `auth.test`, counting the TCP connections made to it.
+fn counting_slack() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/api", listener.local_addr().unwrap());
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().route(
+            "/api/auth.test",
+            actix_web::web::post().to(|| async {
+                actix_web::HttpResponse::Ok().json(json!({
+                    "ok": true, "team_id": "T1", "user_id": "U1", "bot_id": "B1"
+                }))
+            }),
+        )
+    })
+    .on_connect(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_rt::spawn(server);
+    (base, connections)
+}
+
+/// Keep-alive on (the default): three calls share one connection; off
+/// (`XTC_SLACK_SLACK_KEEP_ALIVE=false`): each call opens its own.
+#[actix_web::test]
+async fn connections_to_slack_are_reused_unless_keep_alive_is_off() {
+    use std::sync::atomic::Ordering;
+    let token = SecretString::from("xoxb-test".to_owned());
+    for (keep_alive, want) in [(true, 1), (false, 3)] {
+        let (base, connections) = counting_slack();
+        let mut api = SlackApi::new(&base, Duration::from_secs(5));
+        if !keep_alive {
+            api = api.without_keep_alive();
+        }
+        for _ in 0..3 {
+            let who = api.auth_test(&token).await.unwrap();
+            assert_eq!(who.team_id, "T1");
+        }
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            want,
+            "keep-alive {keep_alive}"
+        );
+    }
+}

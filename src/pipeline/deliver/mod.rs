@@ -16,6 +16,7 @@ pub use claim::claim;
 pub use record::backoff;
 use record::{Record, RetryCause, SavedOutage, MAX_PROBE_INTERVAL};
 
+use super::path_trace::{mark, PathTrace, Step};
 use super::tokens::RefreshError;
 use crate::crypto::Cipher;
 use crate::db::models::delivery::Delivery;
@@ -86,15 +87,19 @@ impl Attempt {
 }
 
 /// Sends one claimed delivery and records the outcome. Every log line of the attempt
-/// carries the `delivery` span (`delivery_id`, `event_id`, `channel`).
-pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
+/// carries the `delivery` span (`delivery_id`, `event_id`, `channel`). A traced delivery
+/// (handed over at commit) has its remaining steps stamped and observed.
+pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery, mut trace: Option<PathTrace>) -> Attempt {
     use tracing::Instrument;
     let span = tracing::info_span!("delivery", delivery_id = d.id, event_id = %d.event_id, channel = %d.channel);
     // `instrument`, not `span.enter()`: a guard held across `.await` would leak the span
     // into whatever else runs on this thread while the attempt waits.
     let created_at = d.created_at;
     let metrics = deps.metrics.clone();
-    let attempt = deliver_in_span(deps, d).instrument(span).await;
+    let attempt = deliver_in_span(deps, d, &mut trace).instrument(span).await;
+    if let Some(trace) = trace.filter(|_| attempt == Attempt::Sent) {
+        trace.observe(&metrics);
+    }
     let latency = (attempt == Attempt::Sent)
         .then(|| (now() - created_at).to_std().ok())
         .flatten();
@@ -102,12 +107,17 @@ pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
     attempt
 }
 
-async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
+async fn deliver_in_span(
+    deps: Arc<SenderDeps>,
+    d: Delivery,
+    trace: &mut Option<PathTrace>,
+) -> Attempt {
     let (d2, deps2) = (d.clone(), deps.clone());
     let prepared = deps
         .db
         .run(move |conn| prepare::prepare(conn, &d2, &deps2.config))
         .await;
+    mark(trace, Step::Prepared);
     // Whether the workspace was seen failing (only then may a success clear the mark).
     let mut was_failing = false;
     let record = match prepared {
@@ -132,7 +142,7 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
                     Err(e) => token_expired_after(&deps, &p.installation, e).await,
                     Ok(token) => {
                         let installation = p.installation.clone();
-                        match send::send(&deps, &d, p, &token).await {
+                        match send::send(&deps, &d, p, &token, trace).await {
                             // Rotating tokens: refresh once before calling the integration
                             // broken.
                             Record::Broken { code } if code == "token_expired" => {
@@ -177,6 +187,7 @@ async fn deliver_in_span(deps: Arc<SenderDeps>, d: Delivery) -> Attempt {
                 .map_err(DbError::from)
         })
         .await;
+    mark(trace, Step::Recorded);
     if let Ok(SavedOutage::Recovered) = saved {
         tracing::info!("Slack answers again; the workspace's waiting deliveries go on");
     }

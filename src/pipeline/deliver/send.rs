@@ -16,6 +16,7 @@ use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::report::REPORT_CHART;
 use crate::pipeline::events::Payload;
 use crate::pipeline::incidents;
+use crate::pipeline::path_trace::{mark, PathTrace, Step};
 use crate::pipeline::render::{Card, CardControls};
 use crate::slack::PostMessage;
 
@@ -59,6 +60,7 @@ pub(super) async fn send(
     d: &Delivery,
     p: Prepared,
     token: &SecretString,
+    trace: &mut Option<PathTrace>,
 ) -> Record {
     if d.event_type == REPORT_CHART {
         return super::chart::send(deps, d, &p, token).await;
@@ -147,8 +149,12 @@ pub(super) async fn send(
         reply_broadcast,
     };
     with_mention(&mut msg, d.mention.as_deref());
+    mark(trace, Step::Rendered);
     let posted = match deps.slack.post_message(token, &msg).await {
-        Ok(posted) => posted,
+        Ok(posted) => {
+            mark(trace, Step::Posted);
+            posted
+        }
         // Someone deleted the card: a new card with the current state, the reply under it.
         Err(e) if e.code() == "thread_not_found" => match &plan {
             Plan::Reply(thread, card) => {

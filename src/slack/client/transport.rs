@@ -88,8 +88,7 @@ impl SlackApi {
                 errors: Vec::new(),
             });
         }
-        let send = HTTP
-            .with(Clone::clone)
+        let send = self
             .post(response_url)
             .timeout(self.timeout)
             .content_type("application/json; charset=utf-8")
@@ -115,6 +114,17 @@ impl SlackApi {
         };
         self.count(METHOD, &result);
         result
+    }
+
+    /// A POST on this thread's client; without keep-alive, the connection is closed after
+    /// the exchange instead of going back to the pool.
+    fn post(&self, url: impl AsRef<str>) -> awc::ClientRequest {
+        let req = HTTP.with(Clone::clone).post(url.as_ref());
+        if self.keep_alive {
+            req
+        } else {
+            req.force_close()
+        }
     }
 
     /// Counts one call by method and outcome (`ok` or the error code).
@@ -149,8 +159,7 @@ impl SlackApi {
             }
         };
         let timeout = self.timeout_of(METHOD);
-        let send = HTTP
-            .with(Clone::clone)
+        let send = self
             .post(url.as_str())
             .timeout(timeout)
             .content_type("application/octet-stream")
@@ -192,8 +201,7 @@ impl SlackApi {
     ) -> Result<Envelope, SlackError> {
         let url = format!("{}/{method}", self.base_url);
         let timeout = self.timeout_of(method);
-        let mut req = HTTP
-            .with(Clone::clone)
+        let mut req = self
             .post(url)
             .timeout(timeout)
             .insert_header(("Accept", "application/json"));

@@ -4,6 +4,8 @@
 //! applied: a row another path settled meanwhile is left alone, and the lost race logged.
 //! No SQL outside this file names a status.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
@@ -11,7 +13,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use super::{channel_pacing, Delivery, DeliveryStatus, NewDelivery};
 use crate::db::schema::deliveries;
 use crate::db::unreadable::note_unreadable;
-use crate::db::{CachedDsl, DbConnection};
+use crate::db::{on_each_backend, CachedDsl, DbConnection};
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::pacing::Pacing;
 
@@ -237,6 +239,95 @@ impl Delivery {
             .bind::<BigInt, _>(limit)
             .load(c),
         }
+    }
+
+    /// The hand-off (`pipeline::writer`): inside the ingest transaction that just queued
+    /// deliveries into `channels` (workspace, channel), claims each channel's head the way
+    /// [`Delivery::claimable`] and [`Delivery::claim`] would (oldest pending and not held,
+    /// due, unclaimed, allowed by the channel's pacing), so the sender gets it in memory
+    /// once the transaction commits instead of claiming it in a transaction of its own. A
+    /// channel whose head is not claimable now (a backlog, a retry, pacing, an intermediate
+    /// report a newer one supersedes) is left to the sender's claim.
+    ///
+    /// PostgreSQL (several instances): a channel is only looked at under a transaction-level
+    /// advisory lock taken without waiting, and its head is locked with `SKIP LOCKED`, so two
+    /// ingests into one idle channel never both claim (the one that does not get the lock
+    /// leaves its row to the sender), and neither waits for the other or for a claimer.
+    pub fn claim_heads(
+        conn: &mut DbConnection,
+        channels: &[(String, String)],
+        now: NaiveDateTime,
+        lease: chrono::Duration,
+        instance: &str,
+        pacing: Pacing,
+    ) -> QueryResult<Vec<Self>> {
+        // `{p1}`..`{p4}`: workspace, channel, now, latest allowed pacing TAT. PostgreSQL
+        // takes the channel's advisory lock in the same statement (`{lock}`, a CTE, so it is
+        // evaluated once; a volatile function keeps it from being inlined).
+        const SQL: &str = concat!(
+            "{lock}SELECT d.* FROM {from} \
+             LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
+             WHERE {locked}d.id = (SELECT MIN(id) FROM deliveries WHERE status = ",
+            pending_status!(),
+            " AND hold_id IS NULL AND team_id = {p1} AND channel = {p2}) \
+             AND d.next_attempt_at <= {p3} \
+             AND (d.claimed_until IS NULL OR d.claimed_until < {p3}) \
+             AND (p.next_allowed_at IS NULL OR p.next_allowed_at <= {p4}) \
+             AND NOT (d.event_type = 'intermediate_report' AND EXISTS (SELECT 1 FROM deliveries n \
+               WHERE n.status = ",
+            pending_status!(),
+            " AND n.event_type = 'intermediate_report' AND n.subject_key = d.subject_key \
+               AND n.team_id = d.team_id AND n.channel = d.channel AND n.id > d.id))"
+        );
+        static SQLITE: LazyLock<String> = LazyLock::new(|| {
+            SQL.replace("{lock}", "")
+                .replace("{from}", "deliveries d")
+                .replace("{locked}", "")
+                .replace("{p1}", "?1")
+                .replace("{p2}", "?2")
+                .replace("{p3}", "?3")
+                .replace("{p4}", "?4")
+        });
+        static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+            SQL.replace(
+                "{lock}",
+                "WITH l AS (SELECT pg_try_advisory_xact_lock(\
+                 hashtextextended($1 || chr(31) || $2, 7245)) AS ok) ",
+            )
+            .replace("{from}", "l CROSS JOIN deliveries d")
+            .replace("{locked}", "l.ok AND ")
+            .replace("{p1}", "$1")
+            .replace("{p2}", "$2")
+            .replace("{p3}", "$3")
+            .replace("{p4}", "$4")
+                + " FOR UPDATE OF d SKIP LOCKED"
+        });
+        let allowed_until = pacing.allowed_until(now);
+        let mut heads: Vec<Self> = Vec::new();
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for (team, channel) in channels {
+            if team.is_empty() || seen.contains(&(team.as_str(), channel.as_str())) {
+                continue;
+            }
+            seen.push((team.as_str(), channel.as_str()));
+            let sql = match conn {
+                DbConnection::Sqlite(_) => SQLITE.as_str(),
+                DbConnection::Postgresql(_) => POSTGRES.as_str(),
+            };
+            let head: Option<Self> = on_each_backend!(conn, c => diesel::sql_query(sql)
+                .bind::<Text, _>(team)
+                .bind::<Text, _>(channel)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(allowed_until)
+                .cached()
+                .get_result(c)
+                .optional())?;
+            heads.extend(head);
+        }
+        if heads.is_empty() {
+            return Ok(heads);
+        }
+        Self::claim(conn, heads, now, lease, instance, pacing)
     }
 
     /// Claims `candidates` (from [`Delivery::claimable`]) with a lease and moves each
