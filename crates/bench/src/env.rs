@@ -326,6 +326,13 @@ impl Env {
         Ok(())
     }
 
+    /// The client ports of the connections to the fake Slack right now (see
+    /// [`connections_to`]): the server's, and the bench's own reads of the fake.
+    pub fn slack_connections(&self) -> Option<HashSet<u16>> {
+        let port = url::Url::parse(self.fake.base_url()).ok()?.port()?;
+        connections_to(port)
+    }
+
     pub async fn call(
         &self,
         method: &str,

@@ -22,6 +22,7 @@
 mod args;
 mod env;
 mod fake;
+mod path;
 mod phases;
 mod report;
 mod stats;
@@ -105,9 +106,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let r = async {
             let spec = EnvSpec::new("e2e", args.e2e_channels, args.e2e_channels);
             let env = Env::start(exe, args, spec).await?;
+            let (before, slack_before) = (path::snapshot(&env).await?, env.slack_connections());
             let result = e2e::run(&env, args.e2e_rate, args.e2e_secs).await?;
+            let (after, slack_after) = (path::snapshot(&env).await?, env.slack_connections());
             env.finish();
-            Ok(result.rows(args))
+            let mut rows = result.rows(args);
+            rows.push(path::slack_connections_row(slack_before, slack_after));
+            rows.extend(path::rows("end to end", &after.since(&before)));
+            Ok(rows)
         }
         .await;
         record(&mut report, "e2e", started, r);
