@@ -60,8 +60,8 @@ pub enum Phase {
                   plain event, on idle channels: a rule's channel with its @here mention, a \
                   monitoring incident's card with its buttons, a final report compared with its \
                   baseline; from the request sent and from the 202 to the message in the fake \
-                  (about 30 s; --feature-events 0 skips);\n\
-                  \x20 11. peer (opt-in, --only peer, about 1 min per run): xtc-slack next to \
+                  (about 20 s; --feature-events 0 skips);\n\
+                  \x20 11. peer (opt-in, --only peer, about 20 s per pair of runs): xtc-slack next to \
                   Prometheus Alertmanager (--alertmanager) against the same kind of fake Slack, \
                   the e2e load (--e2e-rate, --e2e-secs, --e2e-channels), --peer-runs runs of \
                   each, interleaved; from the request sent and from its answer to the fake's \
@@ -222,7 +222,7 @@ impl BenchArgs {
             Phase::Report => self.report_runs > 0,
             Phase::Features => self.feature_events > 0,
             // Opt-in: it takes minutes and needs another product installed.
-            Phase::Peer => self.peer_runs > 0 && self.only.contains(&phase),
+            Phase::Peer => self.peer_runs > 0 && self.e2e_secs > 0 && self.only.contains(&phase),
         };
         sized && (self.only.is_empty() || self.only.contains(&phase))
     }

@@ -70,9 +70,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.e2e_channels == 0 || args.e2e_rate == 0 || args.steady_rate == 0 {
         bail!("--e2e-channels, --e2e-rate and --steady-rate must be at least 1");
     }
-    for phase in [Phase::Directory, Phase::History] {
+    for phase in [Phase::Directory, Phase::History, Phase::Peer] {
         if args.only.contains(&phase) && !args.runs(phase) {
-            bail!("--only {phase:?} needs its size: --directory-channels N or --history N");
+            bail!(
+                "--only {phase:?} needs its size: --directory-channels N, --history N, or \
+                 --peer-runs and --e2e-secs above 0"
+            );
         }
     }
     let exe = server_binary(&args)?;
