@@ -21,6 +21,8 @@ pub enum Phase {
     History,
     Chart,
     Report,
+    Features,
+    Peer,
 }
 
 /// Options of `xtc-slack-bench`.
@@ -53,7 +55,17 @@ pub enum Phase {
                   own: time per chart and peak memory (a second or two; --chart-runs 0 skips);\n\
                   \x20 9. report: --report-runs load tests, each with a final report carrying a \
                   2,000-point series, on idle channels: 202 to the report message and to its chart \
-                  shared in the channel (about 15 s; --report-runs 0 skips).",
+                  shared in the channel (about 15 s; --report-runs 0 skips);\n\
+                  \x20 10. features: --feature-events events of each hot-path feature next to a \
+                  plain event, on idle channels: a rule's channel with its @here mention, a \
+                  monitoring incident's card with its buttons, a final report compared with its \
+                  baseline; from the request sent and from the 202 to the message in the fake \
+                  (about 20 s; --feature-events 0 skips);\n\
+                  \x20 11. peer (opt-in, --only peer, about 20 s per pair of runs): xtc-slack next to \
+                  Prometheus Alertmanager (--alertmanager) against the same kind of fake Slack, \
+                  the e2e load (--e2e-rate, --e2e-secs, --e2e-channels), --peer-runs runs of \
+                  each, interleaved; from the request sent and from its answer to the fake's \
+                  chat.postMessage.",
     after_help = "Build first, so the server binary is current: \
                   `cargo build --release -p xtc-slack -p xtc-slack-bench && \
                   target/release/xtc-slack-bench`. The default phases take about 3 minutes."
@@ -72,8 +84,9 @@ pub struct BenchArgs {
     pub postgres_url: Option<String>,
 
     /// Run only these phases (comma-separated: ingest, steady, e2e, burst, flood,
-    /// directory, history, chart); their size flags still apply, and the opt-in ones still need
-    /// theirs (`--only history --history 5000000`).
+    /// directory, history, chart, report, features, peer); their size flags still apply, and
+    /// the opt-in ones still need theirs (`--only history --history 5000000`; `peer` runs only
+    /// when named).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Phase>,
 
@@ -178,6 +191,20 @@ pub struct BenchArgs {
     /// Report phase: load tests with a final report and its chart (0 skips).
     #[arg(long, default_value_t = 10)]
     pub report_runs: usize,
+
+    /// Features phase: events of each feature (rule with a mention, monitoring incident,
+    /// report compared with its baseline) and as many plain events, each on an idle channel
+    /// of its own, one every 200 ms in turn (0 skips).
+    #[arg(long, default_value_t = 20)]
+    pub feature_events: usize,
+
+    /// Peer phase (opt-in, `--only peer`): runs of each product, alternating xtc-slack and
+    /// Alertmanager, each with a fresh server (or Alertmanager) and fake Slack.
+    #[arg(long, default_value_t = 3)]
+    pub peer_runs: usize,
+    /// Peer phase: the Prometheus Alertmanager binary (Debian's package installs it there).
+    #[arg(long, default_value = "/usr/bin/prometheus-alertmanager")]
+    pub alertmanager: PathBuf,
 }
 
 impl BenchArgs {
@@ -193,6 +220,9 @@ impl BenchArgs {
             Phase::History => self.history > 0,
             Phase::Chart => self.chart_runs > 0,
             Phase::Report => self.report_runs > 0,
+            Phase::Features => self.feature_events > 0,
+            // Opt-in: it takes minutes and needs another product installed.
+            Phase::Peer => self.peer_runs > 0 && self.e2e_secs > 0 && self.only.contains(&phase),
         };
         sized && (self.only.is_empty() || self.only.contains(&phase))
     }

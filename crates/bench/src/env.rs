@@ -267,13 +267,7 @@ impl Env {
             uuid::Uuid::new_v4().simple()
         ));
         let server = Server::start(exe, &db, &fake, &spec.server_env, &log)?;
-        // HTTP/1.1 with keep-alive (awc's default for http://): the pool keeps idle
-        // connections for 15 s and reuses them; `connections_to` checks it.
-        let http = awc::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .disable_redirects()
-            .connector(awc::Connector::new().limit(args.concurrency.max(64) * 2))
-            .finish();
+        let http = http_client(args);
         server.wait_ready(&http).await?;
         let (service, admin) = tokens(exe, db.url())?;
         let env = Self {
@@ -448,14 +442,8 @@ impl Env {
         Ok(())
     }
 
-    /// Posts one load-test event; returns (HTTP status, latency, time the answer came).
-    pub async fn post_event(
-        &self,
-        lt: &str,
-        project: usize,
-        kind: &str,
-        n: usize,
-    ) -> (u16, Duration, DateTime<Utc>) {
+    /// Posts one load-test event.
+    pub async fn post_event(&self, lt: &str, project: usize, kind: &str, n: usize) -> Posted {
         post_event(
             &self.http,
             &self.server.base,
@@ -470,20 +458,58 @@ impl Env {
 
     /// A JSON document of the fake's control API (`/messages`, `/calls?…`).
     pub async fn fake_json(&self, path: &str) -> anyhow::Result<Value> {
-        let mut res = self
-            .http
-            .get(format!("{}{path}", self.fake.control_url()))
-            .send()
-            .await
-            .map_err(|e| anyhow!("fake {path}: {e}"))?;
-        Ok(serde_json::from_slice(
-            &res.body().limit(1024 * 1024 * 1024).await?,
-        )?)
+        crate::fake::control_json(&self.http, &self.fake, path).await
     }
 }
 
-/// Posts one load-test event (`started` and the like, named "Bench load test {lt}");
-/// returns (HTTP status, latency, time the answer came).
+/// The bench's HTTP client: HTTP/1.1 with keep-alive (awc's default for http://); the pool
+/// keeps idle connections for 15 s and reuses them (`connections_to` checks it).
+pub fn http_client(args: &BenchArgs) -> awc::Client {
+    awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .disable_redirects()
+        .connector(awc::Connector::new().limit(args.concurrency.max(64) * 2))
+        .finish()
+}
+
+/// One request and its answer, timed.
+#[derive(Clone, Copy, Debug)]
+pub struct Posted {
+    /// HTTP status (0: no answer).
+    pub status: u16,
+    /// From just before sending to the answer's body being read.
+    pub took: Duration,
+    /// Wall-clock time just before the request was sent (the fake's `received_at` is on
+    /// the same clock).
+    pub sent: DateTime<Utc>,
+    /// Wall-clock time the answer had been read.
+    pub at: DateTime<Utc>,
+}
+
+/// Posts `body` as JSON with a bearer token and times it.
+pub async fn post_json(http: &awc::Client, url: &str, token: Option<&str>, body: &Value) -> Posted {
+    let mut req = http.post(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let sent = Utc::now();
+    let start = Instant::now();
+    let status = match req.send_json(body).await {
+        Ok(mut res) => {
+            let _ = res.body().await;
+            res.status().as_u16()
+        }
+        Err(_) => 0,
+    };
+    Posted {
+        status,
+        took: start.elapsed(),
+        sent,
+        at: Utc::now(),
+    }
+}
+
+/// Posts one load-test event (`started` and the like, named "Bench load test {lt}").
 pub async fn post_event(
     http: &awc::Client,
     base: &str,
@@ -492,28 +518,14 @@ pub async fn post_event(
     project: usize,
     kind: &str,
     n: usize,
-) -> (u16, Duration, DateTime<Utc>) {
+) -> Posted {
     let body = json!({
         "event_id": format!("{lt}-{kind}"), "org": "bench", "project": format!("p{project}"),
         "type": kind,
         "load_test": {"name": format!("Bench load test {lt}"), "url": format!("https://xtc.example/lt/{n}"), "started_by": "bench"},
     });
-    let start = Instant::now();
-    let result = http
-        .post(format!("{base}/api/v1/load-tests/{lt}/events"))
-        .bearer_auth(service)
-        .send_json(&body)
-        .await;
-    let elapsed = start.elapsed();
-    let at = Utc::now();
-    let status = match result {
-        Ok(mut res) => {
-            let _ = res.body().await;
-            res.status().as_u16()
-        }
-        Err(_) => 0,
-    };
-    (status, elapsed, at)
+    let url = format!("{base}/api/v1/load-tests/{lt}/events");
+    post_json(http, &url, Some(service), &body).await
 }
 
 /// A service and an admin token, issued with `xtc-slack token create` as an operator does.

@@ -3,8 +3,10 @@
 //! measured: ingest throughput and latency, steady-rate latency, end-to-end latency (202 →
 //! `chat.postMessage` received by the fake), a burst and a flood into one rate-limited
 //! channel, peak RSS of the server, start-up time on an existing database, and (opt-in)
-//! saves in a workspace of many channels and the hot paths on a year of history, and the
-//! report chart's rendering time and memory.
+//! saves in a workspace of many channels and the hot paths on a year of history, the
+//! report chart's rendering time and memory, the hot-path features (rules, incidents,
+//! compared reports) end to end, and (opt-in) the same end-to-end load through Prometheus
+//! Alertmanager next to xtc-slack.
 //!
 //! It uses the product only from outside: the `xtc-slack` binary next to this one (the same
 //! `cargo build` builds both) or the one `--server` names, its `serve` and `token create`
@@ -36,7 +38,7 @@ use clap::Parser as _;
 
 use args::{BenchArgs, BenchBackend, Phase};
 use env::{Env, EnvSpec};
-use phases::{burst, chart, directory, e2e, flood, history, ingest, steady};
+use phases::{burst, chart, directory, e2e, features, flood, history, ingest, peer, steady};
 use report::{row, Report, Row};
 use stats::ms;
 
@@ -69,9 +71,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.e2e_channels == 0 || args.e2e_rate == 0 || args.steady_rate == 0 {
         bail!("--e2e-channels, --e2e-rate and --steady-rate must be at least 1");
     }
-    for phase in [Phase::Directory, Phase::History] {
+    for phase in [Phase::Directory, Phase::History, Phase::Peer] {
         if args.only.contains(&phase) && !args.runs(phase) {
-            bail!("--only {phase:?} needs its size: --directory-channels N or --history N");
+            bail!(
+                "--only {phase:?} needs its size: --directory-channels N, --history N, or \
+                 --peer-runs and --e2e-secs above 0"
+            );
         }
     }
     let exe = server_binary(&args)?;
@@ -171,6 +176,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         .await;
         record(&mut report, "report", started, r);
+    }
+    if args.runs(Phase::Features) {
+        let r = async {
+            let env = Env::start(exe, args, features::spec(args.feature_events)).await?;
+            let rows = features::run(&env, args.feature_events).await;
+            env.finish();
+            rows
+        }
+        .await;
+        record(&mut report, "features", started, r);
+    }
+    if args.runs(Phase::Peer) {
+        let r = peer::run(exe, args).await;
+        record(&mut report, "peer", started, r);
     }
     report.print(started.elapsed());
     Ok(())

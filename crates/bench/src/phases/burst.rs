@@ -32,8 +32,8 @@ pub async fn run(env: &Env, n: usize) -> anyhow::Result<Vec<Row>> {
     let answers = futures_util::future::join_all(requests).await;
     let accepted: Vec<_> = answers
         .into_iter()
-        .filter(|(_, (status, _, _))| *status == 202)
-        .map(|(lt, (_, _, at))| (lt, at))
+        .filter(|(_, posted)| posted.status == 202)
+        .map(|(lt, posted)| (lt, posted.at))
         .collect();
     let slowest_answer = accepted
         .iter()

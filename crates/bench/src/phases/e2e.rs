@@ -1,9 +1,10 @@
 //! End to end (issue 17 goal 1): events at `--e2e-rate` over `--e2e-channels` channels
 //! (one project each, round-robin, so no channel gets more than Slack's 1 message/s and
 //! pacing never delays one), from the moment the 202 arrived to the fake's `received_at`
-//! of the `chat.postMessage` naming the load test.
+//! of the `chat.postMessage` naming the load test; and from the moment the request was sent
+//! (issue 28's measure, which a peer's answer time does not bias).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::args::{BenchArgs, BenchBackend};
 use crate::env::Env;
@@ -17,7 +18,10 @@ pub struct E2eResult {
     pub channels: usize,
     pub delivered: usize,
     pub expected: usize,
+    /// From the 202's arrival.
     pub latency: Latencies,
+    /// From just before the request was sent.
+    pub from_request: Latencies,
     pub connections: Option<usize>,
 }
 
@@ -46,6 +50,11 @@ impl E2eResult {
                 target,
             ),
             row(
+                "end to end from the request sent (not the 202) p50 / p99 / max",
+                self.from_request.summary(),
+                "",
+            ),
+            row(
                 "end to end delivered",
                 format!("{} of {}", self.delivered, self.expected),
                 "all",
@@ -57,35 +66,19 @@ impl E2eResult {
 pub async fn run(env: &Env, rate: u32, secs: u64) -> anyhow::Result<E2eResult> {
     let projects = env.projects.max(1);
     let p = paced::run(env, "e", rate, secs, |i| i % projects).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let seen = loop {
-        let seen = fake::seen(env, None).await?;
-        let all = p.accepted.keys().all(|lt| seen.visible.contains_key(lt));
-        if all || Instant::now() > deadline {
-            break seen;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    };
-    let mut latency = Latencies::default();
-    let mut delivered = 0;
-    for (lt, at) in &p.accepted {
-        match seen.visible.get(lt) {
-            // The message can arrive before the 202 is read: count that as 0.
-            Some(rx) => {
-                delivered += 1;
-                latency
-                    .samples
-                    .push((*rx - *at).to_std().unwrap_or_default());
-            }
-            None => latency.errors += 1,
-        }
-    }
+    let seen = fake::wait_visible(p.accepted.keys(), Duration::from_secs(30), || {
+        fake::seen(env, None)
+    })
+    .await?;
+    let (from_request, latency) = fake::end_to_end(&p.accepted, &seen);
+    let delivered = latency.samples.len();
     Ok(E2eResult {
         rate,
         channels: projects,
         delivered,
         expected: p.samples.len(),
         latency,
+        from_request,
         connections: p.connections,
     })
 }

@@ -11,7 +11,7 @@ pub async fn run(env: &Env, n: usize, rate_limit: bool, digests: bool) -> anyhow
     let mut sent = Vec::new();
     for i in 0..n {
         let lt = format!("f-{i}");
-        let (status, _, _) = env.post_event(&lt, 0, "started", i).await;
+        let status = env.post_event(&lt, 0, "started", i).await.status;
         if status == 202 {
             sent.push(lt);
         }

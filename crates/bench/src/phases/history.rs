@@ -78,7 +78,7 @@ async fn measure(env: &Env, args: &BenchArgs) -> anyhow::Result<Measured> {
     // per load test) is worked off before the delivery logs are read.
     let e2e = e2e::run(env, args.e2e_rate, args.e2e_secs).await?;
     let ingest = ingest::run(env, args.concurrency, args.history_load_tests, "lt").await;
-    let drain = wait_drained(env).await?;
+    let drain = fake::wait_drained(env, Duration::from_secs(3)).await?;
     let project_log = log_page(
         env,
         "/api/v1/orgs/bench/projects/p0/slack/deliveries?limit=50",
@@ -98,25 +98,6 @@ async fn measure(env: &Env, args: &BenchArgs) -> anyhow::Result<Measured> {
         project_log,
         org_log,
     })
-}
-
-/// Waits (up to 3 minutes) until the ingest backlog is sent: the fake got no
-/// `chat.postMessage` for 3 s. (Asking the server for pending deliveries would be a full
-/// scan of the seeded history on every poll, loading the server being measured.) Returns
-/// when the last message came.
-async fn wait_drained(env: &Env) -> anyhow::Result<Option<Duration>> {
-    let start = Instant::now();
-    let mut last = (fake::calls(env, "chat.postMessage", None).await?.0, start);
-    while start.elapsed() < Duration::from_secs(180) {
-        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
-        let now = fake::calls(env, "chat.postMessage", None).await?.0;
-        if now != last.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() >= Duration::from_secs(3) {
-            return Ok(Some(last.1 - start));
-        }
-    }
-    Ok(None)
 }
 
 /// `n` requests of one delivery-log page, one after the other: their latencies (errors:

@@ -56,9 +56,9 @@ pub async fn run(env: &Env, concurrency: usize, load_tests: usize, prefix: &str)
                 }
                 let lt = format!("{prefix}-{i}");
                 for kind in ["started", "running"] {
-                    let (status, took, _) = env.post_event(&lt, i % projects, kind, i).await;
-                    if status == 202 {
-                        lat.samples.push(took);
+                    let posted = env.post_event(&lt, i % projects, kind, i).await;
+                    if posted.status == 202 {
+                        lat.samples.push(posted.took);
                     } else {
                         lat.errors += 1;
                     }

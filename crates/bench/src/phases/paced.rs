@@ -2,11 +2,12 @@
 //! so that a slow answer does not delay the schedule.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::env::{connections_to, post_event, Env};
+use crate::env::{connections_to, post_event, Env, Posted};
 use crate::stats::{Latencies, Sample};
 
 pub struct Paced {
@@ -14,13 +15,42 @@ pub struct Paced {
     pub latency: Latencies,
     /// Every request with its send time.
     pub samples: Vec<Sample>,
-    /// When each accepted load test's 202 arrived, by id.
-    pub accepted: HashMap<String, DateTime<Utc>>,
+    /// Each accepted load test's request (sent, answered), by id.
+    pub accepted: HashMap<String, Posted>,
     pub started_at: DateTime<Utc>,
     /// When the last answer came.
     pub ended_at: DateTime<Utc>,
     /// Connections the client opened to the server during the phase (`None`: unknown).
     pub connections: Option<usize>,
+}
+
+/// Starts `send(i)` for `i` in `0..total`, `rate` a second on schedule, each on a task of
+/// its own; returns each one's output with its send offset from the start, in order.
+pub async fn schedule<T, F, Fut>(rate: u32, total: usize, send: F) -> Vec<(Duration, T)>
+where
+    T: 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + 'static,
+{
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let start = Instant::now();
+    let mut pending = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + interval.mul_f64(i as f64);
+        let now = Instant::now();
+        if due > now {
+            actix_web::rt::time::sleep(due - now).await;
+        }
+        let offset = start.elapsed();
+        pending.push((offset, actix_web::rt::spawn(send(i))));
+    }
+    let mut out = Vec::with_capacity(total);
+    for (offset, handle) in pending {
+        if let Ok(t) = handle.await {
+            out.push((offset, t));
+        }
+    }
+    out
 }
 
 /// Sends `rate × secs` events (`{prefix}-{i}`), event `i` to project `project_of(i)`.
@@ -32,41 +62,35 @@ pub async fn run(
     project_of: impl Fn(usize) -> usize,
 ) -> Paced {
     let total = (u64::from(rate) * secs) as usize;
-    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let before = connections_to(env.server.port);
     let started_at = Utc::now();
-    let start = Instant::now();
-    let mut pending = Vec::with_capacity(total);
-    for i in 0..total {
-        let due = start + interval.mul_f64(i as f64);
-        let now = Instant::now();
-        if due > now {
-            actix_web::rt::time::sleep(due - now).await;
-        }
+    let answers = schedule(rate, total, |i| {
         let lt = format!("{prefix}-{i}");
         let project = project_of(i);
         let http = env.http.clone();
         let base = env.server.base.clone();
         let service = env.service.clone();
-        let offset = start.elapsed();
-        pending.push(actix_web::rt::spawn(async move {
-            let (status, took, at) =
-                post_event(&http, &base, &service, &lt, project, "started", i).await;
-            (lt, status == 202, took, at, offset)
-        }));
-    }
+        async move {
+            let posted = post_event(&http, &base, &service, &lt, project, "started", i).await;
+            (lt, posted)
+        }
+    })
+    .await;
     let mut latency = Latencies::default();
     let mut samples = Vec::with_capacity(total);
     let mut accepted = HashMap::new();
-    for handle in pending {
-        if let Ok((lt, ok, took, at, offset)) = handle.await {
-            samples.push(Sample { offset, took, ok });
-            if ok {
-                latency.samples.push(took);
-                accepted.insert(lt, at);
-            } else {
-                latency.errors += 1;
-            }
+    for (offset, (lt, posted)) in answers {
+        let ok = posted.status == 202;
+        samples.push(Sample {
+            offset,
+            took: posted.took,
+            ok,
+        });
+        if ok {
+            latency.samples.push(posted.took);
+            accepted.insert(lt, posted);
+        } else {
+            latency.errors += 1;
         }
     }
     let ended_at = Utc::now();

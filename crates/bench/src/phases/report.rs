@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::args::BenchArgs;
-use crate::env::{Env, EnvSpec};
+use crate::env::{post_json, Env, EnvSpec, Posted};
 use crate::report::{row, Row};
 use crate::stats::Latencies;
 
@@ -37,15 +37,11 @@ fn series(points: usize) -> Value {
     json!({"interval_s": 2, "throughput": throughput, "p95_ms": p95})
 }
 
-async fn post(
-    env: &Env,
-    lt: &str,
-    project: usize,
-    kind: &str,
-    report: Option<&Value>,
-) -> anyhow::Result<DateTime<Utc>> {
+/// A load-test event of project `project` whose definition is `def-{project}`, with a
+/// report if given: (path, body).
+pub fn event(lt: &str, project: &str, kind: &str, report: Option<&Value>) -> (String, Value) {
     let mut body = json!({
-        "event_id": format!("{lt}-{kind}"), "org": "bench", "project": format!("p{project}"),
+        "event_id": format!("{lt}-{kind}"), "org": "bench", "project": project,
         "type": kind,
         "load_test": {"name": format!("Bench load test {lt}"), "url": format!("https://xtc.example/lt/{lt}"),
                       "definition": {"id": format!("def-{project}")}},
@@ -53,23 +49,24 @@ async fn post(
     if let Some(r) = report {
         body["report"] = r.clone();
     }
-    let mut res = env
-        .http
-        .post(format!("{}/api/v1/load-tests/{lt}/events", env.server.base))
-        .bearer_auth(&env.service)
-        .send_json(&body)
-        .await
-        .map_err(|e| anyhow::anyhow!("posting {kind}: {e}"))?;
-    let at = Utc::now();
-    if res.status().as_u16() != 202 {
-        let text = res.body().await.unwrap_or_default();
-        bail!(
-            "{kind} of {lt}: {} {}",
-            res.status(),
-            String::from_utf8_lossy(&text)
-        );
+    (format!("/api/v1/load-tests/{lt}/events"), body)
+}
+
+/// Posts [`event`]; an answer other than 202 is an error.
+pub async fn post(
+    env: &Env,
+    lt: &str,
+    project: &str,
+    kind: &str,
+    report: Option<&Value>,
+) -> anyhow::Result<Posted> {
+    let (path, body) = event(lt, project, kind, report);
+    let url = format!("{}{path}", env.server.base);
+    let posted = post_json(&env.http, &url, Some(&env.service), &body).await;
+    if posted.status != 202 {
+        bail!("{kind} of {lt}: HTTP {}", posted.status);
     }
-    Ok(at)
+    Ok(posted)
 }
 
 pub async fn run(env: &Env, runs: usize) -> anyhow::Result<Vec<Row>> {
@@ -80,15 +77,13 @@ pub async fn run(env: &Env, runs: usize) -> anyhow::Result<Vec<Row>> {
     });
     let mut accepted = Vec::with_capacity(runs);
     for p in 0..runs {
-        let lt = format!("rep-{p}");
-        post(env, &lt, p, "running", None).await?;
-        post(env, &lt, p, "finished", None).await?;
+        let (lt, project) = (format!("rep-{p}"), format!("p{p}"));
+        post(env, &lt, &project, "running", None).await?;
+        post(env, &lt, &project, "finished", None).await?;
         // Let the run's first messages go out: the report is timed on an idle channel.
         actix_web::rt::time::sleep(Duration::from_millis(1_100)).await;
-        accepted.push((
-            lt.clone(),
-            post(env, &lt, p, "report_available", Some(&report)).await?,
-        ));
+        let posted = post(env, &lt, &project, "report_available", Some(&report)).await?;
+        accepted.push((lt.clone(), posted.at));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     let files = loop {
