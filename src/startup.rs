@@ -305,9 +305,7 @@ async fn start_pipeline(
             .unwrap_or(chrono::Duration::minutes(5)),
     };
     let handoff = d.handoff.then(|| crate::pipeline::writer::Handoff {
-        lease: config.lease,
-        instance: config.instance.clone(),
-        pacing: config.pacing,
+        sender: config.clone(),
     });
     let resolver = ConfigResolver::new(db.clone(), background.clone());
     let effective = resolver.cache();

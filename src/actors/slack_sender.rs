@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use crate::db::models::delivery::Delivery;
+use crate::domain::delivery_reason::DeliveryReason;
 use crate::pipeline::card_edits;
-use crate::pipeline::deliver::{self, Attempt, SenderDeps};
+use crate::pipeline::deliver::{self, Attempt, HandedDelivery, Prepared, SenderDeps};
 use crate::pipeline::path_trace::{PathTrace, Step};
 
 /// How often the outbox is polled when nothing wakes the sender.
@@ -168,7 +169,7 @@ impl SlackSender {
                     let full = batch.len() == capacity;
                     act.saturated = full;
                     for delivery in batch {
-                        act.start(ctx, delivery, None);
+                        act.start(ctx, delivery, None, None);
                     }
                     if full || act.again {
                         act.poll(ctx);
@@ -184,7 +185,13 @@ impl SlackSender {
     /// Sends a claimed delivery; once it is done, its channel is paced here and the next
     /// claim is made (at once when the last claim was cut off by capacity, else when the
     /// pacing interval has passed, one timer at a time).
-    fn start(&mut self, ctx: &mut Context<Self>, delivery: Delivery, trace: Option<PathTrace>) {
+    fn start(
+        &mut self,
+        ctx: &mut Context<Self>,
+        delivery: Delivery,
+        prepared: Option<Result<Prepared, DeliveryReason>>,
+        trace: Option<PathTrace>,
+    ) {
         self.in_flight += 1;
         let id = delivery.id;
         self.in_flight_ids.insert(id);
@@ -193,7 +200,7 @@ impl SlackSender {
             delivery.channel.clone(),
         );
         *self.busy.entry(channel.clone()).or_default() += 1;
-        let send = deliver::deliver(self.deps.clone(), delivery, trace);
+        let send = deliver::deliver(self.deps.clone(), delivery, prepared, trace);
         ctx.spawn(
             send.into_actor(self)
                 .map(move |attempt: Attempt, act, ctx| {
@@ -291,7 +298,7 @@ impl Handler<Wake> for SlackSender {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Handoff {
-    pub deliveries: Vec<Delivery>,
+    pub deliveries: Vec<HandedDelivery>,
     /// The event's path so far (one event's deliveries share it).
     pub trace: PathTrace,
 }
@@ -301,7 +308,7 @@ impl Handler<Handoff> for SlackSender {
 
     fn handle(&mut self, msg: Handoff, ctx: &mut Self::Context) {
         if self.stopping {
-            let ids: Vec<i64> = msg.deliveries.iter().map(|d| d.id).collect();
+            let ids: Vec<i64> = msg.deliveries.iter().map(|h| h.delivery.id).collect();
             let db = self.deps.db.clone();
             ctx.spawn(
                 async move {
@@ -324,8 +331,9 @@ impl Handler<Handoff> for SlackSender {
         }
         let mut trace = msg.trace;
         trace.mark(Step::Handed);
-        for delivery in msg.deliveries {
-            self.start(ctx, delivery, Some(trace.clone()));
+        for handed in msg.deliveries {
+            let (delivery, prepared) = (handed.delivery, handed.prepared);
+            self.start(ctx, delivery, Some(prepared), Some(trace.clone()));
         }
     }
 }

@@ -155,7 +155,10 @@ async fn ingest<S: Subject>(
             let handed: Vec<(String, String)> = ingested
                 .handed
                 .iter()
-                .map(|d| (d.team_id.clone().unwrap_or_default(), d.channel.clone()))
+                .map(|h| {
+                    let d = &h.delivery;
+                    (d.team_id.clone().unwrap_or_default(), d.channel.clone())
+                })
                 .collect();
             let rest: Vec<_> = channels
                 .iter()

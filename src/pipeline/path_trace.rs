@@ -18,13 +18,15 @@ pub enum Step {
     Actor,
     /// The group commit took it from its queue (the time before: settings and the queue).
     Dequeued,
-    /// Its transaction committed, with the hand-off claim in it (the time before: the
-    /// batch's statements and the commit).
+    /// Its transaction committed, with the hand-off in it (the time before: the batch's
+    /// statements, the hand-off's claim and its loading of what the message needs, and the
+    /// commit).
     Committed,
     /// The sender received the claimed delivery (the time before: the answer to the actor
     /// and the message to the sender).
     Handed,
-    /// What the message needs was loaded from the database.
+    /// What the message needs is at hand (a handed delivery's was loaded at commit, so this
+    /// stage is the sender's bookkeeping only).
     Prepared,
     /// The message was rendered (and the token read).
     Rendered,

@@ -37,11 +37,11 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 
+use super::deliver::{prepare_handed, HandedDelivery, SenderConfig};
 use super::events::LoadTestEvent;
 use super::ingest::{self, IngestError, IngestOutcome, LoadTestJob, Resolved};
 use crate::db::models::delivery::Delivery;
 use crate::db::{take_ingest_turn, take_turn, DatabaseUrl, Db, DbConnection, DbError};
-use crate::domain::pacing::Pacing;
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 256;
@@ -73,11 +73,12 @@ const WAL_RESTART_PAGES: i64 = 16_384;
 /// ([`Ingested::handed`]), so nothing is written between the commit and the post but the
 /// outcome. A crash after the commit loses nothing: the lease runs out and the row is
 /// claimed again, as any claim's would be.
+/// What each claimed delivery needs (its event, installation, names, thread) is loaded in
+/// the same transaction too, so the sender goes straight to rendering.
 #[derive(Clone, Debug)]
 pub struct Handoff {
-    pub lease: chrono::Duration,
-    pub instance: String,
-    pub pacing: Pacing,
+    /// The sender's lease, pacing, instance name and digest rules.
+    pub sender: SenderConfig,
 }
 
 /// An ingested event as the group commit answers it.
@@ -85,7 +86,7 @@ pub struct Handoff {
 pub struct Ingested {
     pub outcome: IngestOutcome,
     /// Deliveries claimed in the event's transaction: the sender sends them now.
-    pub handed: Vec<Delivery>,
+    pub handed: Vec<HandedDelivery>,
     /// When the group commit took the event from its queue, and when it committed.
     pub dequeued: Instant,
     pub committed: Instant,
@@ -145,7 +146,7 @@ fn hand_off_outcome(
     conn: &mut DbConnection,
     outcome: Option<&Result<IngestOutcome, IngestError>>,
     handoff: &Handoff,
-    handed: &mut Vec<Delivery>,
+    handed: &mut Vec<HandedDelivery>,
 ) -> bool {
     let Some(Ok(IngestOutcome::Accepted { channels, .. })) = outcome else {
         return true;
@@ -153,9 +154,24 @@ fn hand_off_outcome(
     if channels.is_empty() {
         return true;
     }
+    let config = &handoff.sender;
     let now = crate::db::now();
-    let (lease, pacing) = (handoff.lease, handoff.pacing);
-    match Delivery::claim_heads(conn, channels, now, lease, &handoff.instance, pacing) {
+    let claimed = Delivery::claim_heads(
+        conn,
+        channels,
+        now,
+        config.lease,
+        &config.instance,
+        config.pacing,
+    )
+    .map_err(DbError::from)
+    .and_then(|claimed| {
+        claimed
+            .into_iter()
+            .map(|d| prepare_handed(conn, d, config))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match claimed {
         Ok(claimed) => {
             *handed = claimed;
             true
@@ -171,7 +187,7 @@ fn hand_off_outcome(
 fn answer_ingest(
     reply: IngestReply,
     outcome: Option<Result<IngestOutcome, IngestError>>,
-    handed: Vec<Delivery>,
+    handed: Vec<HandedDelivery>,
     committed: Result<(), String>,
     times: BatchTimes,
 ) {
@@ -193,7 +209,7 @@ fn answer_ingest(
 struct IngestWork<F> {
     work: F,
     outcome: Option<Result<IngestOutcome, IngestError>>,
-    handed: Vec<Delivery>,
+    handed: Vec<HandedDelivery>,
     reply: IngestReply,
 }
 
@@ -218,7 +234,7 @@ where
 
 struct LoadTestWork {
     job: LoadTestJob,
-    handed: Vec<Delivery>,
+    handed: Vec<HandedDelivery>,
     reply: IngestReply,
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use claim::claim;
+pub(crate) use prepare::Prepared;
 pub use record::backoff;
 use record::{Record, RetryCause, SavedOutage, MAX_PROBE_INTERVAL};
 
@@ -68,6 +69,35 @@ pub struct SenderDeps {
     pub metrics: crate::metrics::Metrics,
 }
 
+/// A delivery claimed at commit by the hand-off (`pipeline::writer`), with what it needs
+/// loaded in the same transaction (or why it cannot be sent), so the sender goes straight
+/// to rendering and posting.
+pub struct HandedDelivery {
+    pub delivery: Delivery,
+    pub(crate) prepared: Result<Prepared, DeliveryReason>,
+}
+
+impl std::fmt::Debug for HandedDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandedDelivery")
+            .field("delivery", &self.delivery.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads what `d` needs inside the transaction that claimed it (the hand-off).
+pub fn prepare_handed(
+    conn: &mut crate::db::DbConnection,
+    d: Delivery,
+    config: &SenderConfig,
+) -> Result<HandedDelivery, DbError> {
+    let prepared = prepare::prepare(conn, &d, config)?;
+    Ok(HandedDelivery {
+        delivery: d,
+        prepared,
+    })
+}
+
 /// How a delivery attempt ended (for metrics and logs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attempt {
@@ -88,15 +118,23 @@ impl Attempt {
 
 /// Sends one claimed delivery and records the outcome. Every log line of the attempt
 /// carries the `delivery` span (`delivery_id`, `event_id`, `channel`). A traced delivery
-/// (handed over at commit) has its remaining steps stamped and observed.
-pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery, mut trace: Option<PathTrace>) -> Attempt {
+/// (handed over at commit) has its remaining steps stamped and observed; `prepared`: what it
+/// needs, loaded at commit (else it is loaded now).
+pub async fn deliver(
+    deps: Arc<SenderDeps>,
+    d: Delivery,
+    prepared: Option<Result<Prepared, DeliveryReason>>,
+    mut trace: Option<PathTrace>,
+) -> Attempt {
     use tracing::Instrument;
     let span = tracing::info_span!("delivery", delivery_id = d.id, event_id = %d.event_id, channel = %d.channel);
     // `instrument`, not `span.enter()`: a guard held across `.await` would leak the span
     // into whatever else runs on this thread while the attempt waits.
     let created_at = d.created_at;
     let metrics = deps.metrics.clone();
-    let attempt = deliver_in_span(deps, d, &mut trace).instrument(span).await;
+    let attempt = deliver_in_span(deps, d, prepared, &mut trace)
+        .instrument(span)
+        .await;
     if let Some(trace) = trace.filter(|_| attempt == Attempt::Sent) {
         trace.observe(&metrics);
     }
@@ -110,13 +148,18 @@ pub async fn deliver(deps: Arc<SenderDeps>, d: Delivery, mut trace: Option<PathT
 async fn deliver_in_span(
     deps: Arc<SenderDeps>,
     d: Delivery,
+    prepared: Option<Result<Prepared, DeliveryReason>>,
     trace: &mut Option<PathTrace>,
 ) -> Attempt {
-    let (d2, deps2) = (d.clone(), deps.clone());
-    let prepared = deps
-        .db
-        .run(move |conn| prepare::prepare(conn, &d2, &deps2.config))
-        .await;
+    let prepared = match prepared {
+        Some(p) => Ok(p),
+        None => {
+            let (d2, deps2) = (d.clone(), deps.clone());
+            deps.db
+                .run(move |conn| prepare::prepare(conn, &d2, &deps2.config))
+                .await
+        }
+    };
     mark(trace, Step::Prepared);
     // Whether the workspace was seen failing (only then may a success clear the mark).
     let mut was_failing = false;

@@ -18,7 +18,7 @@ use crate::pipeline::render::Pinned;
 use crate::pipeline::{baselines, incidents};
 
 /// Everything a delivery needs from the database.
-pub(super) struct Prepared {
+pub(crate) struct Prepared {
     pub(super) payload: Payload,
     pub(super) names: MessageNames,
     pub(super) installation: Installation,
