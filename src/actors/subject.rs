@@ -273,14 +273,19 @@ impl<S: Subject> Directory<S> {
         }
     }
 
-    /// Hands an event to its subject's actor, restarting the actor if it just stopped.
+    /// Hands an event to its subject's actor, restarting the actor if it just stopped;
+    /// `received`: when its request arrived (where its traced path starts).
     pub async fn ingest(
         &self,
         id: &str,
         deps: &Deps,
         ev: S::Event,
+        received: Option<Instant>,
     ) -> Result<IngestOutcome, IngestError> {
-        let trace = PathTrace::starting(Step::Submitted);
+        let mut trace = PathTrace::starting(Step::Submitted);
+        if let Some(at) = received {
+            trace.set(Step::Received, at);
+        }
         for _ in 0..3 {
             let addr = self.get_or_start(id, deps);
             let msg = Ingest::<S> {

@@ -2,13 +2,14 @@
 //! subject's actor, answer 202 once the event and its outbox rows are committed.
 
 use actix_web::http::StatusCode;
-use actix_web::{post, web};
+use actix_web::{post, web, HttpMessage, HttpRequest};
 use chrono::Utc;
 use serde::Serialize;
 
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::observe::RequestStart;
 use super::params;
 use super::responses::{
     BadRequest, Conflict, Denied, NotFound, PayloadTooLarge, Unavailable, Unprocessable,
@@ -16,6 +17,11 @@ use super::responses::{
 use crate::pipeline::events::{FieldError, LoadTestEventBody, MonitoringEventBody};
 use crate::pipeline::ingest::{IngestError, IngestOutcome};
 use crate::state::AppState;
+
+/// When the request arrived (`observe::RequestStart`), where an event's traced path starts.
+fn received(req: &HttpRequest) -> Option<std::time::Instant> {
+    req.extensions().get::<RequestStart>().map(|s| s.0)
+}
 
 fn field_error(e: FieldError) -> ApiError {
     ApiError::field(e.field, e.message)
@@ -86,6 +92,7 @@ fn respond(event_id: String, outcome: IngestOutcome) -> (web::Json<EventAccepted
 )]
 #[post("/load-tests/{load_test_id}/events")]
 pub async fn load_test_event(
+    req: HttpRequest,
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -101,7 +108,7 @@ pub async fn load_test_event(
     let pipeline = &state.actors;
     let outcome = pipeline
         .load_tests
-        .ingest(id.as_str(), &pipeline.deps, event)
+        .ingest(id.as_str(), &pipeline.deps, event, received(&req))
         .await
         .map_err(ingest_error)?;
     Ok(respond(event_id, outcome))
@@ -120,6 +127,7 @@ pub async fn load_test_event(
 )]
 #[post("/monitoring/scenarios/{scenario_id}/events")]
 pub async fn monitoring_event(
+    req: HttpRequest,
     auth: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -135,7 +143,7 @@ pub async fn monitoring_event(
     let pipeline = &state.actors;
     let outcome = pipeline
         .scenarios
-        .ingest(id.as_str(), &pipeline.deps, event)
+        .ingest(id.as_str(), &pipeline.deps, event, received(&req))
         .await
         .map_err(ingest_error)?;
     Ok(respond(event_id, outcome))

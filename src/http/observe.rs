@@ -9,7 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpMessage as _};
 use tracing::Instrument;
 
 use crate::state::AppState;
@@ -37,6 +37,11 @@ fn event_kind(pattern: Option<&str>) -> Option<&'static str> {
     }
 }
 
+/// When the request's head arrived here (a request extension): the start of an event's
+/// traced path (`pipeline::path_trace`).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestStart(pub Instant);
+
 /// The middleware (`App::wrap(from_fn(observe))`).
 pub async fn observe(
     req: ServiceRequest,
@@ -59,6 +64,7 @@ pub async fn observe(
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
     let started = Instant::now();
+    req.extensions_mut().insert(RequestStart(started));
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();
     if let Some(m) = &metrics {

@@ -1,5 +1,5 @@
 //! Where one event's time goes between the API and Slack: a [`PathTrace`] is stamped at each
-//! step of the hot path (handed to its subject's actor, taken up by it, taken by the group
+//! step of the hot path (the request arrived, the event handed to its subject's actor, taken up by it, taken by the group
 //! commit, committed, handed to the sender, loaded, rendered, posted, recorded) and, once
 //! the outcome is recorded, observed as `xtc_slack_event_path_seconds{stage}` (each stage:
 //! the time since the step before it). Only events whose delivery is handed to the sender
@@ -12,7 +12,10 @@ use std::time::Instant;
 /// The steps of the hot path, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// The parsed, validated event was handed to its subject's actor.
+    /// The request's head arrived (the HTTP layer's first look at it).
+    Received,
+    /// The parsed, validated event was handed to its subject's actor (the time before: the
+    /// body, the token check and the validation).
     Submitted,
     /// The actor took it up (the time before: its mailbox).
     Actor,
@@ -37,7 +40,8 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 9] = [
+    const ALL: [Step; 10] = [
+        Step::Received,
         Step::Submitted,
         Step::Actor,
         Step::Dequeued,
@@ -52,7 +56,8 @@ impl Step {
     /// The metric's `stage` label for the time that ends at this step.
     pub fn stage(self) -> &'static str {
         match self {
-            Step::Submitted => "submitted",
+            Step::Received => "received",
+            Step::Submitted => "request",
             Step::Actor => "actor_mailbox",
             Step::Dequeued => "writer_queue",
             Step::Committed => "commit",
@@ -72,7 +77,7 @@ impl Step {
 /// The stamps of one event's path (steps not reached stay empty).
 #[derive(Clone, Debug, Default)]
 pub struct PathTrace {
-    at: [Option<Instant>; 9],
+    at: [Option<Instant>; 10],
 }
 
 impl PathTrace {

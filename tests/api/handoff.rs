@@ -197,6 +197,7 @@ async fn events_reach_slack_in_order(app: TestApp, handoff: bool) {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let stages = [
+        "request",
         "actor_mailbox",
         "writer_queue",
         "commit",

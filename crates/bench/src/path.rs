@@ -12,7 +12,8 @@ use crate::report::{row, Row};
 use crate::stats::ms;
 
 /// The stages in path order (`pipeline::path_trace::Step::stage` in the product).
-const STAGES: [&str; 9] = [
+const STAGES: [&str; 10] = [
+    "request",
     "actor_mailbox",
     "writer_queue",
     "commit",
