@@ -304,9 +304,7 @@ async fn start_pipeline(
         hold_grace: chrono::Duration::from_std(d.hold_grace)
             .unwrap_or(chrono::Duration::minutes(5)),
     };
-    let handoff = d.handoff.then(|| crate::pipeline::writer::Handoff {
-        sender: config.clone(),
-    });
+    let handoff_config = config.clone();
     let resolver = ConfigResolver::new(db.clone(), background.clone());
     let effective = resolver.cache();
     let resolver = resolver.start();
@@ -332,6 +330,15 @@ async fn start_pipeline(
         metrics: metrics.clone(),
     })
     .start();
+    let handoff = d.handoff.then(|| {
+        let to = sender.clone();
+        crate::pipeline::writer::Handoff {
+            sender: handoff_config,
+            sink: std::sync::Arc::new(move |deliveries, trace| {
+                to.do_send(crate::actors::slack_sender::Handoff { deliveries, trace });
+            }),
+        }
+    });
     Ok(crate::actors::Actors {
         deps: Deps {
             writer: crate::pipeline::writer::IngestWriter::start(db, handoff)?,

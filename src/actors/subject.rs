@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use super::config_resolver::{ConfigResolver, Refresh, Resolve};
-use super::slack_sender::{Handoff, SlackSender, Wake};
+use super::slack_sender::{SlackSender, Wake};
 use crate::db::DbError;
 use crate::pipeline::effective::EffectiveCache;
 use crate::pipeline::ingest::{IngestError, IngestOutcome};
@@ -116,7 +116,7 @@ impl<S: Subject> Handler<Evict> for SubjectActor<S> {
 async fn ingest<S: Subject>(
     deps: Deps,
     ev: S::Event,
-    mut trace: PathTrace,
+    trace: PathTrace,
 ) -> Result<IngestOutcome, IngestError> {
     let mut attempt = 0;
     loop {
@@ -140,8 +140,14 @@ async fn ingest<S: Subject>(
                 .await
                 .map_err(|_| IngestError::Database(DbError::Canceled))??,
         };
-        let result = S::submit(&deps.writer, ev.clone(), resolved, deps.ingest).await;
-        let ingested = match result {
+        let submitted = S::submit(
+            &deps.writer,
+            ev.clone(),
+            resolved,
+            deps.ingest,
+            trace.clone(),
+        );
+        let ingested = match submitted.await {
             Err(IngestError::Conflict) if attempt < MAX_CONFLICT_RETRIES => {
                 tracing::debug!(subject = S::NAME, attempt, "concurrent update, retrying");
                 continue;
@@ -149,30 +155,14 @@ async fn ingest<S: Subject>(
             Err(e) => return Err(e),
             Ok(ingested) => ingested,
         };
+        // What was claimed at commit went to the sender from the writer; the other
+        // channels (busy, paced, or a backlog) are looked at by a claim.
         if let IngestOutcome::Accepted { channels, .. } = &ingested.outcome {
-            // What was claimed at commit goes to the sender now; the other channels (busy,
-            // paced, or a backlog) are looked at by a claim.
-            let handed: Vec<(String, String)> = ingested
-                .handed
-                .iter()
-                .map(|h| {
-                    let d = &h.delivery;
-                    (d.team_id.clone().unwrap_or_default(), d.channel.clone())
-                })
-                .collect();
             let rest: Vec<_> = channels
                 .iter()
-                .filter(|c| !handed.contains(c))
+                .filter(|c| !ingested.handed.contains(c))
                 .cloned()
                 .collect();
-            if !ingested.handed.is_empty() {
-                trace.set(Step::Dequeued, ingested.dequeued);
-                trace.set(Step::Committed, ingested.committed);
-                deps.sender.do_send(Handoff {
-                    deliveries: ingested.handed,
-                    trace,
-                });
-            }
             if !rest.is_empty() {
                 deps.sender.do_send(Wake { channels: rest });
             }

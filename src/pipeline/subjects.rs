@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::events::{LoadTestEvent, MonitoringEvent};
 use super::ingest::{self, IngestError, IngestOutcome, Resolved};
+use super::path_trace::PathTrace;
 use super::writer::{IngestWriter, Ingested};
 use crate::db::DbConnection;
 use crate::domain::lifecycle::LoadTestState;
@@ -44,11 +45,12 @@ pub trait Subject: 'static {
         ev: Self::Event,
         resolved: Resolved,
         config: IngestConfig,
+        trace: PathTrace,
     ) -> Submitted {
         let writer = writer.clone();
         Box::pin(async move {
             writer
-                .submit_ingest(move |c| Self::ingest(c, &ev, &resolved, &config))
+                .submit_ingest(move |c| Self::ingest(c, &ev, &resolved, &config), trace)
                 .await
         })
     }
@@ -94,9 +96,10 @@ impl Subject for LoadTest {
         ev: LoadTestEvent,
         resolved: Resolved,
         _config: IngestConfig,
+        trace: PathTrace,
     ) -> Submitted {
         let writer = writer.clone();
-        Box::pin(async move { writer.submit_load_test(ev, resolved).await })
+        Box::pin(async move { writer.submit_load_test(ev, resolved, trace).await })
     }
 
     /// `reported` and `error` end a load test's lifecycle.

@@ -40,6 +40,7 @@ use diesel::connection::SimpleConnection;
 use super::deliver::{prepare_handed, HandedDelivery, SenderConfig};
 use super::events::LoadTestEvent;
 use super::ingest::{self, IngestError, IngestOutcome, LoadTestJob, Resolved};
+use super::path_trace::{PathTrace, Step};
 use crate::db::models::delivery::Delivery;
 use crate::db::{take_ingest_turn, take_turn, DatabaseUrl, Db, DbConnection, DbError};
 
@@ -69,32 +70,36 @@ const WAL_RESTART_PAGES: i64 = 16_384;
 
 /// How the group commit claims, in the transaction that queued them, the deliveries the
 /// sender may send at once (`Delivery::claim_heads`): the sender's lease and pacing, and
-/// this instance's name. The claimed rows go to the sender in memory with the answer
-/// ([`Ingested::handed`]), so nothing is written between the commit and the post but the
-/// outcome. A crash after the commit loses nothing: the lease runs out and the row is
-/// claimed again, as any claim's would be.
-/// What each claimed delivery needs (its event, installation, names, thread) is loaded in
-/// the same transaction too, so the sender goes straight to rendering.
-#[derive(Clone, Debug)]
+/// this instance's name. What each claimed delivery needs (its event, installation, names,
+/// thread) is loaded in the same transaction too, and right after the commit the writer
+/// thread gives the lot to the sender itself (`sink`), before it answers the event's actor
+/// ([`Ingested::handed`] names the channels): the sender goes straight to rendering, and
+/// nothing is written between the commit and the post but the outcome. A crash after the
+/// commit loses nothing: the lease runs out (or, on SQLite, the claim is handed back at
+/// start) and the row is claimed again, as any claim's would be.
+#[derive(Clone)]
 pub struct Handoff {
     /// The sender's lease, pacing, instance name and digest rules.
     pub sender: SenderConfig,
+    /// Gives committed, claimed deliveries and their event's path to the sender.
+    pub sink: HandoffSink,
 }
+
+/// Where the writer hands claimed deliveries after the commit (the `SlackSender`'s mailbox).
+pub type HandoffSink = Arc<dyn Fn(Vec<HandedDelivery>, PathTrace) + Send + Sync>;
 
 /// An ingested event as the group commit answers it.
 #[derive(Debug)]
 pub struct Ingested {
     pub outcome: IngestOutcome,
-    /// Deliveries claimed in the event's transaction: the sender sends them now.
-    pub handed: Vec<HandedDelivery>,
-    /// When the group commit took the event from its queue, and when it committed.
-    pub dequeued: Instant,
-    pub committed: Instant,
+    /// The channels (workspace, channel) whose delivery was claimed in the event's
+    /// transaction and given to the sender: they need no claim.
+    pub handed: Vec<(String, String)>,
 }
 
 /// When a batch was taken from the queue and committed.
 #[derive(Clone, Copy)]
-struct BatchTimes {
+pub(crate) struct BatchTimes {
     dequeued: Instant,
     committed: Instant,
 }
@@ -110,8 +115,14 @@ trait Job: Send {
     fn hand_off(&mut self, _conn: &mut DbConnection, _handoff: &Handoff) -> bool {
         true
     }
-    /// Answers the submitter: the work's outcome once `committed` is `Ok`.
-    fn finish(self: Box<Self>, committed: Result<(), String>, times: BatchTimes);
+    /// Answers the submitter: the work's outcome once `committed` is `Ok` (first handing
+    /// what was claimed to the sender).
+    fn finish(
+        self: Box<Self>,
+        committed: Result<(), String>,
+        times: BatchTimes,
+        handoff: Option<&Handoff>,
+    );
     /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
     /// on the first try; `run` is the one-at-a-time replay.
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
@@ -183,20 +194,47 @@ fn hand_off_outcome(
     }
 }
 
-/// Answers an ingest's submitter once the batch is committed (or not).
-fn answer_ingest(
+/// The parts of an ingest job that its answer needs.
+struct IngestAnswer {
     reply: IngestReply,
     outcome: Option<Result<IngestOutcome, IngestError>>,
     handed: Vec<HandedDelivery>,
+    trace: PathTrace,
+}
+
+/// Once the batch is committed (or not): gives what was claimed to the sender, then
+/// answers the ingest's submitter.
+fn answer_ingest(
+    a: IngestAnswer,
     committed: Result<(), String>,
     times: BatchTimes,
+    handoff: Option<&Handoff>,
 ) {
+    let IngestAnswer {
+        reply,
+        outcome,
+        handed,
+        mut trace,
+    } = a;
+    let mut channels = Vec::new();
+    if let (Ok(()), Some(h)) = (&committed, handoff) {
+        if !handed.is_empty() {
+            channels = handed
+                .iter()
+                .map(|h| {
+                    let d = &h.delivery;
+                    (d.team_id.clone().unwrap_or_default(), d.channel.clone())
+                })
+                .collect();
+            trace.set(Step::Dequeued, times.dequeued);
+            trace.set(Step::Committed, times.committed);
+            (h.sink)(handed, trace);
+        }
+    }
     let result = match (committed, outcome) {
         (Ok(()), Some(Ok(outcome))) => Ok(Ingested {
             outcome,
-            handed,
-            dequeued: times.dequeued,
-            committed: times.committed,
+            handed: channels,
         }),
         (Ok(()), Some(Err(e))) => Err(e),
         (Err(e), _) => Err(DbError::Connect(e).into()),
@@ -210,6 +248,7 @@ struct IngestWork<F> {
     work: F,
     outcome: Option<Result<IngestOutcome, IngestError>>,
     handed: Vec<HandedDelivery>,
+    trace: PathTrace,
     reply: IngestReply,
 }
 
@@ -227,14 +266,26 @@ where
         hand_off_outcome(conn, self.outcome.as_ref(), handoff, &mut self.handed)
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>, times: BatchTimes) {
-        answer_ingest(self.reply, self.outcome, self.handed, committed, times);
+    fn finish(
+        self: Box<Self>,
+        committed: Result<(), String>,
+        times: BatchTimes,
+        handoff: Option<&Handoff>,
+    ) {
+        let answer = IngestAnswer {
+            reply: self.reply,
+            outcome: self.outcome,
+            handed: self.handed,
+            trace: self.trace,
+        };
+        answer_ingest(answer, committed, times, handoff);
     }
 }
 
 struct LoadTestWork {
     job: LoadTestJob,
     handed: Vec<HandedDelivery>,
+    trace: PathTrace,
     reply: IngestReply,
 }
 
@@ -252,8 +303,19 @@ impl Job for LoadTestWork {
         hand_off_outcome(conn, self.job.outcome.as_ref(), handoff, &mut self.handed)
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>, times: BatchTimes) {
-        answer_ingest(self.reply, self.job.outcome, self.handed, committed, times);
+    fn finish(
+        self: Box<Self>,
+        committed: Result<(), String>,
+        times: BatchTimes,
+        handoff: Option<&Handoff>,
+    ) {
+        let answer = IngestAnswer {
+            reply: self.reply,
+            outcome: self.job.outcome,
+            handed: self.handed,
+            trace: self.trace,
+        };
+        answer_ingest(answer, committed, times, handoff);
     }
 
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
@@ -304,9 +366,10 @@ impl IngestWriter {
         })
     }
 
-    /// Ingests an event with `f` in the next group transaction (with the hand-off); answers
-    /// after that transaction committed. `f` may run twice.
-    pub async fn submit_ingest<F>(&self, f: F) -> Result<Ingested, IngestError>
+    /// Ingests an event with `f` in the next group transaction (with the hand-off, which
+    /// carries on the event's `trace`); answers after that transaction committed. `f` may
+    /// run twice.
+    pub async fn submit_ingest<F>(&self, f: F, trace: PathTrace) -> Result<Ingested, IngestError>
     where
         F: FnMut(&mut DbConnection) -> Result<IngestOutcome, IngestError> + Send + 'static,
     {
@@ -315,6 +378,7 @@ impl IngestWriter {
             work: f,
             outcome: None,
             handed: Vec::new(),
+            trace,
             reply,
         };
         self.run(Box::new(job), answer).await
@@ -326,6 +390,7 @@ impl IngestWriter {
         &self,
         ev: LoadTestEvent,
         resolved: Resolved,
+        trace: PathTrace,
     ) -> Result<Ingested, IngestError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = LoadTestJob {
@@ -336,6 +401,7 @@ impl IngestWriter {
         let work = LoadTestWork {
             job,
             handed: Vec::new(),
+            trace,
             reply,
         };
         self.run(Box::new(work), answer).await
@@ -412,7 +478,8 @@ fn writer_loop(
                         committed: Instant::now(),
                     };
                     for job in batch {
-                        job.finish(Err("the database is not available".to_owned()), times);
+                        let err = Err("the database is not available".to_owned());
+                        job.finish(err, times, handoff);
                     }
                     std::thread::sleep(std::time::Duration::from_millis(200));
                     continue;
@@ -439,7 +506,7 @@ fn writer_loop(
             conn = None;
         }
         for job in batch {
-            job.finish(committed.clone(), times);
+            job.finish(committed.clone(), times, handoff);
         }
     }
 }
@@ -570,16 +637,22 @@ mod tests {
             .unwrap();
         let writer = IngestWriter::start(&db, None).unwrap();
         // A slow first job, so the next three wait and are taken as one batch.
-        let slow = writer.submit_ingest(|c| {
-            std::thread::sleep(Duration::from_millis(300));
-            insert(c, "slow")
-        });
-        let ok1 = writer.submit_ingest(|c| insert(c, "a"));
-        let bad = writer.submit_ingest(|c| {
-            insert(c, "half-done")?;
-            Err(IngestError::EventIdReused("e-1".into()))
-        });
-        let ok2 = writer.submit_ingest(|c| insert(c, "b"));
+        let slow = writer.submit_ingest(
+            |c| {
+                std::thread::sleep(Duration::from_millis(300));
+                insert(c, "slow")
+            },
+            PathTrace::default(),
+        );
+        let ok1 = writer.submit_ingest(|c| insert(c, "a"), PathTrace::default());
+        let bad = writer.submit_ingest(
+            |c| {
+                insert(c, "half-done")?;
+                Err(IngestError::EventIdReused("e-1".into()))
+            },
+            PathTrace::default(),
+        );
+        let ok2 = writer.submit_ingest(|c| insert(c, "b"), PathTrace::default());
         let (slow, ok1, bad, ok2) = futures_util::future::join4(slow, ok1, bad, ok2).await;
         for (answer, v) in [(slow, "slow"), (ok1, "a"), (ok2, "b")] {
             let outcome = answer.map(|i| i.outcome);
