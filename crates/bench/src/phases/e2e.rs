@@ -55,8 +55,13 @@ impl E2eResult {
 }
 
 pub async fn run(env: &Env, rate: u32, secs: u64) -> anyhow::Result<E2eResult> {
+    run_named(env, "e", rate, secs).await
+}
+
+/// The same with load tests named `{prefix}-{i}` (a second run on one server needs new ones).
+pub async fn run_named(env: &Env, prefix: &str, rate: u32, secs: u64) -> anyhow::Result<E2eResult> {
     let projects = env.projects.max(1);
-    let p = paced::run(env, "e", rate, secs, |i| i % projects).await;
+    let p = paced::run(env, prefix, rate, secs, |i| i % projects).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let seen = loop {
         let seen = fake::seen(env, None).await?;

@@ -10,3 +10,4 @@ pub mod ingest;
 pub mod paced;
 pub mod report;
 pub mod steady;
+pub mod summary;
