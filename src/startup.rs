@@ -160,6 +160,7 @@ impl Application {
         let settings = Arc::new(settings);
         let services = crate::services::Services {
             db: db.clone(),
+            reads: db.low_priority_reads(1)?,
             settings: settings.clone(),
             cipher,
             slack,

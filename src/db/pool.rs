@@ -93,10 +93,21 @@ impl Db {
     /// grow. On PostgreSQL they run at a lower priority; not on SQLite, where a
     /// de-prioritised thread holding the writer lane would hold up the ingest writer.
     pub fn background(&self, max_size: u32) -> Result<Self, DbError> {
+        self.on_threads(max_size, "xtc-db-background", !self.url.is_sqlite())
+    }
+
+    /// A pool for long reads that only the person who asked waits for (the weekly
+    /// summary's preview): `max_size` connections on threads of their own at the lower
+    /// priority on both backends (a read never takes SQLite's writer lane), so that when
+    /// the machine is busy the preview takes longer, not ingest and delivery.
+    pub fn low_priority_reads(&self, max_size: u32) -> Result<Self, DbError> {
+        self.on_threads(max_size, "xtc-db-reads", true)
+    }
+
+    fn on_threads(&self, max_size: u32, name: &str, lower: bool) -> Result<Self, DbError> {
         let mut db = self.sibling(max_size)?;
         db.executor = Some(
-            Executor::start(max_size, "xtc-db-background", !self.url.is_sqlite())
-                .map_err(|e| DbError::Connect(e.to_string()))?,
+            Executor::start(max_size, name, lower).map_err(|e| DbError::Connect(e.to_string()))?,
         );
         Ok(db)
     }

@@ -24,6 +24,8 @@ use crate::slack::SlackApi;
 #[derive(Clone)]
 pub struct Services {
     pub db: Db,
+    /// Long reads nothing else waits for (the summary's preview), at a lower priority.
+    pub reads: Db,
     pub settings: Arc<Settings>,
     /// Encrypts and decrypts Slack tokens at rest.
     pub cipher: Cipher,

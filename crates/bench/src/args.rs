@@ -47,9 +47,11 @@ pub enum Phase {
                   channel, digests off, sustained pacing (--flood 0 skips);\n\
                   \x20 6. directory (opt-in, 5-8 min with 20,000 channels): a workspace of --directory-channels \
                   channels, its channel directory's build, then warm saves;\n\
-                  \x20 7. history (opt-in, several minutes): --history deliveries seeded into a \
-                  fresh database, then e2e, the delivery-log pages and ingest on it and on an \
-                  empty database, side by side;\n\
+                  \x20 7. history (opt-in, several minutes): --history deliveries and \
+                  --history-scenarios monitoring scenarios' results seeded into a fresh \
+                  database, then e2e, ingest, the delivery-log pages and the weekly-summary \
+                  previews on it and on an empty database, side by side; then, on the seeded \
+                  one, e2e and ingest again while organization previews run back to back;\n\
                   \x20 8. chart: the report chart of --chart-points points rendered --chart-runs \
                   times by the server binary's hidden `bench-chart` command, in a process of its \
                   own: time per chart and peak memory (a second or two; --chart-runs 0 skips);\n\
@@ -170,8 +172,8 @@ pub struct BenchArgs {
     pub directory_saves: usize,
 
     /// History phase (opt-in): deliveries seeded (5 per event, 4 events per load test, over
-    /// the last 29 days) into a fresh database before e2e, delivery-log and ingest run on
-    /// it; the same three run on an empty database for comparison. 5,000,000 takes several
+    /// the last 29 days) into a fresh database before e2e, ingest, delivery-log and summary
+    /// previews run on it; the same run on an empty database for comparison. 5,000,000 takes several
     /// minutes and ~2 GB of disk on SQLite. 0 skips.
     #[arg(long, default_value_t = 0)]
     pub history: u64,
@@ -181,6 +183,13 @@ pub struct BenchArgs {
     /// History phase: requests per delivery-log page (project page and organization page).
     #[arg(long, default_value_t = 50)]
     pub log_requests: usize,
+    /// History phase: monitoring scenarios seeded (a result every 5 minutes each over the
+    /// 29 days, mostly ok, an incident every 2 days, most acknowledged).
+    #[arg(long, default_value_t = 20)]
+    pub history_scenarios: u64,
+    /// History phase: requests per weekly-summary preview (organization and project p0).
+    #[arg(long, default_value_t = 20)]
+    pub summary_requests: usize,
 
     /// Chart phase: renders of the report chart (0 skips).
     #[arg(long, default_value_t = 50)]

@@ -40,6 +40,12 @@ impl Latencies {
     }
 }
 
+/// "a → b (×r)" for two latencies.
+pub fn versus(a: Duration, b: Duration) -> String {
+    let r = b.as_secs_f64() / a.as_secs_f64().max(1e-9);
+    format!("{} → {} (×{r:.2})", ms(a), ms(b))
+}
+
 pub fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms >= 10_000.0 {

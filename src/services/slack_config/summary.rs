@@ -53,7 +53,7 @@ pub async fn preview_summary(
 ) -> Result<SummaryPreview, ConfigError> {
     let (s, now) = (scope.clone(), Utc::now());
     let (payload, names) = services
-        .db
+        .reads
         .run(move |conn| {
             ensure_exists(conn, &s)?;
             let target = summary_scope(&s);

@@ -64,8 +64,13 @@ impl E2eResult {
 }
 
 pub async fn run(env: &Env, rate: u32, secs: u64) -> anyhow::Result<E2eResult> {
+    run_named(env, "e", rate, secs).await
+}
+
+/// The same with load tests named `{prefix}-{i}` (a second run on one server needs new ones).
+pub async fn run_named(env: &Env, prefix: &str, rate: u32, secs: u64) -> anyhow::Result<E2eResult> {
     let projects = env.projects.max(1);
-    let p = paced::run(env, "e", rate, secs, |i| i % projects).await;
+    let p = paced::run(env, prefix, rate, secs, |i| i % projects).await;
     let seen = fake::wait_visible(p.accepted.keys(), Duration::from_secs(30), || {
         fake::seen(env, None)
     })

@@ -1,8 +1,9 @@
 //! A year of history (issue 18 part 2): `--history` settled deliveries seeded straight into
 //! a fresh database (after the server migrated and set it up through the API, then
 //! stopped), `ANALYZE`d like a long-lived database, the server started again; then end to
-//! end, ingest and the delivery-log pages run on it, and the same on an empty database, side
-//! by side. Goal: within 10 % of the empty database.
+//! end, ingest, the delivery-log pages and the weekly-summary previews run on it, and the
+//! same on an empty database, side by side. Goal: within 10 % of the empty database (the
+//! summary: under a second, and not slowing the rest: `phases::summary`).
 //!
 //! The seed: 5 deliveries per event (the project's channel and four others: rules, and
 //! channels changed over time), 4 events per load test (started, running, finished,
@@ -10,7 +11,9 @@
 //! over the last 29 days (inside the 30-day retention; the server also runs with retention
 //! off), ids rising with time as the product writes them; 94 % `sent`, 5 % `skipped`, 1 %
 //! `failed`. One statement per table (a recursive CTE on SQLite through the `sqlite3`
-//! command, `generate_series` on PostgreSQL).
+//! command, `generate_series` on PostgreSQL). Load tests name definitions and carry final
+//! reports with figures; monitoring scenarios and their results join them
+//! (`phases::summary`, the same SQL on both backends), without deliveries.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -23,9 +26,9 @@ use anyhow::{anyhow, bail, Context as _};
 use crate::args::{BenchArgs, BenchBackend};
 use crate::env::{BenchDb, Env, EnvSpec};
 use crate::fake;
-use crate::phases::{e2e, ingest};
+use crate::phases::{e2e, ingest, summary};
 use crate::report::{row, Row};
-use crate::stats::{ms, Latencies};
+use crate::stats::{ms, versus, Latencies};
 
 /// Deliveries per event and events per load test.
 const FANOUT: u64 = 5;
@@ -52,6 +55,7 @@ struct Seeded {
     deliveries: u64,
     events: u64,
     load_tests: u64,
+    results: u64,
     took: Duration,
     bytes: Option<u64>,
     startup: Duration,
@@ -61,6 +65,7 @@ pub async fn run(exe: &Path, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     // The empty database first, then the seeded one, in the same order of steps.
     let env = Env::start(exe, args, spec(args)).await?;
     let empty = measure(&env, args).await?;
+    let empty_summary = summary::measure(&env, args).await?;
     env.finish();
 
     let mut env = Env::start(exe, args, spec(args)).await?;
@@ -69,8 +74,22 @@ pub async fn run(exe: &Path, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     env.restart(exe)?;
     seeded.startup = env.server.wait_ready(&env.http).await?;
     let full = measure(&env, args).await?;
+    let full_summary = summary::measure(&env, args).await?;
+    for line in summary::lines(&full_summary.org.answer) {
+        println!("history: seeded organization's preview: {line}");
+    }
+    // Alone first (just above), then with previews back to back: the same steps in the
+    // same order, on the same server.
+    let with = summary::alongside(&env, args).await?;
     env.finish();
-    Ok(rows(args, &seeded, &empty, &full))
+    let mut rows = rows(args, &seeded, &empty, &full);
+    rows.extend(summary::rows(
+        args,
+        (&empty_summary, &full_summary),
+        (&full.e2e, &full.ingest),
+        &with,
+    ));
+    Ok(rows)
 }
 
 async fn measure(env: &Env, args: &BenchArgs) -> anyhow::Result<Measured> {
@@ -103,26 +122,12 @@ async fn measure(env: &Env, args: &BenchArgs) -> anyhow::Result<Measured> {
 /// `n` requests of one delivery-log page, one after the other: their latencies (errors:
 /// not 200) and the fewest deliveries one listed.
 async fn log_page(env: &Env, path: &str, n: usize) -> anyhow::Result<LogPage> {
-    let mut page = LogPage {
-        latency: Latencies::default(),
-        listed: usize::MAX,
-    };
-    for _ in 0..n {
-        let start = Instant::now();
-        let (status, body) = env.call("GET", path, &env.admin, None).await?;
-        let took = start.elapsed();
-        if status == 200 {
-            page.latency.samples.push(took);
-            let listed = body["deliveries"].as_array().map_or(0, Vec::len);
-            page.listed = page.listed.min(listed);
-        } else {
-            if page.latency.errors == 0 {
-                eprintln!("history: GET {path}: HTTP {status} {body}");
-            }
-            page.latency.errors += 1;
-        }
-    }
-    Ok(page)
+    let mut listed = usize::MAX;
+    let latency = summary::timed(env, ("GET", path), n, |body| {
+        listed = listed.min(body["deliveries"].as_array().map_or(0, Vec::len));
+    })
+    .await?;
+    Ok(LogPage { latency, listed })
 }
 
 struct LogPage {
@@ -160,14 +165,18 @@ async fn seed(env: &Env, args: &BenchArgs) -> anyhow::Result<Seeded> {
         deliveries,
         events,
         load_tests,
+        scenarios: args.history_scenarios,
+        results: span as u64 / summary::RESULT_SECS,
         projects,
         start: now - 29.0 * 86_400.0,
         step: span / events as f64,
         team,
         chans,
     };
+    let results = params.scenarios * params.results;
     println!(
-        "history: seeding {deliveries} deliveries, {events} events, {load_tests} load tests …"
+        "history: seeding {deliveries} deliveries, {events} events, {load_tests} load tests, \
+         {results} monitoring results …"
     );
     let start = Instant::now();
     let bytes = match &env.db {
@@ -196,6 +205,7 @@ async fn seed(env: &Env, args: &BenchArgs) -> anyhow::Result<Seeded> {
         deliveries,
         events,
         load_tests,
+        results,
         took,
         bytes,
         startup: Duration::ZERO,
@@ -206,6 +216,9 @@ struct Params {
     deliveries: u64,
     events: u64,
     load_tests: u64,
+    /// Monitoring scenarios, and results of each.
+    scenarios: u64,
+    results: u64,
     projects: usize,
     /// Unix time of the first event, and seconds between two events.
     start: f64,
@@ -221,6 +234,8 @@ impl Params {
         sql.replace("$DELIVERIES", &self.deliveries.to_string())
             .replace("$EVENTS", &self.events.to_string())
             .replace("$LOAD_TESTS", &self.load_tests.to_string())
+            .replace("$SCENARIOS", &self.scenarios.to_string())
+            .replace("$RESULTS", &self.results.to_string())
             .replace("$PROJECTS", &self.projects.to_string())
             .replace("$START", &format!("{:.3}", self.start))
             .replace("$STEP", &format!("{:.9}", self.step))
@@ -236,13 +251,11 @@ impl Params {
     }
 }
 
-/// The event payload as the product stores it (`$J`: load-test number, `$TY`/`$ST`: type
-/// and resulting state, `$OCCURRED`: RFC 3339 time), as a SQL expression.
-const PAYLOAD: &str = r#"'{"kind":"load_test","load_test_id":"h-' || j || '","name":"History load test h-' || j || '","url":"https://xtc.example/lt/h-' || j || '","started_by":"bench","event_type":"' || ty || '","state":"' || st || '","occurred_at":"' || $OCCURRED || '","error":null,"report":' || CASE WHEN ty = 'report_available' THEN '{"url":"https://xtc.example/reports/h-' || j || '","kind":"final","summary":{"throughput":1234.5,"errors":12.0,"p95_ms":810.0}}' ELSE 'null' END || ',"aborted_by":null}'"#;
-
 fn sqlite_sql(p: &Params) -> String {
     let ts = |secs: &str| format!("strftime('%Y-%m-%d %H:%M:%f', {secs}, 'unixepoch')");
-    let payload = PAYLOAD.replace("$OCCURRED", "replace(ts, ' ', 'T') || 'Z'");
+    let iso = "replace(ts, ' ', 'T') || 'Z'";
+    let payload = summary::load_test_payload(iso, summary::previous_run(p.projects));
+    let monitoring = summary::monitoring_sql(ts, iso, "printf('%064x', n)");
     let sql = format!(
         r#"
 PRAGMA journal_mode = DELETE;
@@ -291,6 +304,7 @@ SELECT 'load_test:h-' || j || ':h-' || j || '-' || ty, 'bench', 'p' || (j % $PRO
        CASE st WHEN 'sent' THEN {d_sent} END,
        NULL, NULL
 FROM x;
+{monitoring}
 DROP TABLE bench_chans;
 COMMIT;
 ANALYZE;
@@ -335,10 +349,9 @@ fn run_postgres(url: &str, p: &Params) -> anyhow::Result<u64> {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, RunQueryDsl};
     let ts = |secs: &str| format!("(timestamp 'epoch' + ({secs}) * interval '1 second')");
-    let payload = PAYLOAD.replace(
-        "$OCCURRED",
-        r#"to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#,
-    );
+    let iso = r#"to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#;
+    let payload = summary::load_test_payload(iso, summary::previous_run(p.projects));
+    let monitoring = summary::monitoring_sql(ts, iso, "md5(n::text) || md5((n + 7)::text)");
     let sql = format!(
         r#"
 SET synchronous_commit = off;
@@ -379,6 +392,7 @@ FROM (SELECT d, d / 20 AS j, d % 5 AS c,
       FROM generate_series(0::bigint, $DELIVERIES - 1) AS d) x
 JOIN bench_chans ch ON ch.idx = ((x.j % $PROJECTS) + x.c) % $PROJECTS
 ORDER BY x.d;
+{monitoring}
 DROP TABLE bench_chans;
 COMMIT;
 "#,
@@ -395,7 +409,7 @@ COMMIT;
         .context("seeding PostgreSQL")?;
     // Outside a transaction (one multi-statement query would be one): what autovacuum
     // would have done to a long-lived database, and fresh statistics.
-    conn.batch_execute("VACUUM (ANALYZE) load_tests, events, deliveries")
+    conn.batch_execute("VACUUM (ANALYZE) load_tests, scenarios, events, deliveries")
         .context("VACUUM")?;
     conn.batch_execute("ANALYZE").context("ANALYZE")?;
     let size: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
@@ -403,12 +417,6 @@ COMMIT;
     ))
     .get_result(&mut conn)?;
     Ok(u64::try_from(size).unwrap_or(0))
-}
-
-/// "a → b (×r)" for two latencies.
-fn versus(a: Duration, b: Duration) -> String {
-    let r = b.as_secs_f64() / a.as_secs_f64().max(1e-9);
-    format!("{} → {} (×{r:.2})", ms(a), ms(b))
 }
 
 fn rows(args: &BenchArgs, s: &Seeded, empty: &Measured, full: &Measured) -> Vec<Row> {
@@ -437,10 +445,12 @@ fn rows(args: &BenchArgs, s: &Seeded, empty: &Measured, full: &Measured) -> Vec<
         row(
             format!("history: seeded ({backend})"),
             format!(
-                "{} deliveries, {} events, {} load tests in {:.1} s (with ANALYZE, sync); {size}",
+                "{} deliveries, {} events, {} load tests, {} monitoring results in {:.1} s \
+                 (with ANALYZE, sync); {size}",
                 s.deliveries,
                 s.events,
                 s.load_tests,
+                s.results,
                 s.took.as_secs_f64()
             ),
             "",

@@ -12,3 +12,4 @@ pub mod paced;
 pub mod peer;
 pub mod report;
 pub mod steady;
+pub mod summary;
