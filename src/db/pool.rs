@@ -33,7 +33,7 @@ struct Executor {
 }
 
 impl Executor {
-    fn start(threads: u32, name: &str, lower: bool) -> std::io::Result<Self> {
+    fn start(threads: u32, name: &str, priority: Priority) -> std::io::Result<Self> {
         let (tasks, queue) = std::sync::mpsc::channel::<Task>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads.max(1) {
@@ -41,9 +41,7 @@ impl Executor {
             std::thread::Builder::new()
                 .name(format!("{name}-{n}"))
                 .spawn(move || {
-                    if lower {
-                        lower_priority();
-                    }
+                    priority.apply();
                     loop {
                         let task = {
                             let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -58,6 +56,42 @@ impl Executor {
         }
         Ok(Self { tasks })
     }
+}
+
+/// The CPU priority of an executor's threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Priority {
+    Normal,
+    /// nice 10: still a fair share of a busy machine, a smaller one.
+    Lower,
+    /// `SCHED_IDLE` (Linux): runs only on a core nothing else wants, and gives way at once
+    /// to any other thread that wakes; for long reads nothing time-critical waits for.
+    Idle,
+}
+
+impl Priority {
+    /// Applies the priority to the calling thread.
+    fn apply(self) {
+        match self {
+            Priority::Normal => {}
+            Priority::Lower => lower_priority(),
+            Priority::Idle => idle_priority(),
+        }
+    }
+}
+
+/// Puts the calling thread in `SCHED_IDLE` (Linux; elsewhere, or if refused, nice 10).
+fn idle_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sched_setscheduler reads the parameter struct we pass and has no other
+    // memory-safety preconditions; pid 0 is the calling thread.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 {
+            return;
+        }
+    }
+    lower_priority();
 }
 
 /// Lowers the calling thread's CPU priority (nice 10). Linux only; elsewhere a no-op.
@@ -93,21 +127,27 @@ impl Db {
     /// grow. On PostgreSQL they run at a lower priority; not on SQLite, where a
     /// de-prioritised thread holding the writer lane would hold up the ingest writer.
     pub fn background(&self, max_size: u32) -> Result<Self, DbError> {
-        self.on_threads(max_size, "xtc-db-background", !self.url.is_sqlite())
+        let priority = match self.url.is_sqlite() {
+            true => Priority::Normal,
+            false => Priority::Lower,
+        };
+        self.on_threads(max_size, "xtc-db-background", priority)
     }
 
     /// A pool for long reads that only the person who asked waits for (the weekly
-    /// summary's preview): `max_size` connections on threads of their own at the lower
-    /// priority on both backends (a read never takes SQLite's writer lane), so that when
-    /// the machine is busy the preview takes longer, not ingest and delivery.
+    /// summary's preview): `max_size` connections on threads of their own in `SCHED_IDLE`
+    /// on both backends (a read never takes SQLite's writer lane, and the WAL checkpointer
+    /// never waits for a reader), so that when the machine is busy the preview takes
+    /// longer, not ingest and delivery.
     pub fn low_priority_reads(&self, max_size: u32) -> Result<Self, DbError> {
-        self.on_threads(max_size, "xtc-db-reads", true)
+        self.on_threads(max_size, "xtc-db-reads", Priority::Idle)
     }
 
-    fn on_threads(&self, max_size: u32, name: &str, lower: bool) -> Result<Self, DbError> {
+    fn on_threads(&self, max_size: u32, name: &str, priority: Priority) -> Result<Self, DbError> {
         let mut db = self.sibling(max_size)?;
         db.executor = Some(
-            Executor::start(max_size, name, lower).map_err(|e| DbError::Connect(e.to_string()))?,
+            Executor::start(max_size, name, priority)
+                .map_err(|e| DbError::Connect(e.to_string()))?,
         );
         Ok(db)
     }

@@ -564,7 +564,10 @@ fn checkpointer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, stopped: &
     let mut conn: Option<DbConnection> = None;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
         if conn.is_none() {
-            conn = url.connect().ok();
+            // No busy wait on this connection: a RESTART that a long reader (a summary
+            // preview, a backup) keeps from finishing gives up at once instead of holding
+            // the writer lane, and is tried again next time.
+            conn = checkpointer_connection(url);
         }
         let Some(DbConnection::Sqlite(c)) = conn.as_mut() else {
             continue;
@@ -583,6 +586,16 @@ fn checkpointer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, stopped: &
             }
         }
     }
+}
+
+/// The checkpointer's SQLite connection, without a busy wait (see [`checkpointer_loop`]).
+fn checkpointer_connection(url: &DatabaseUrl) -> Option<DbConnection> {
+    let mut conn = url.connect().ok()?;
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return None;
+    }
+    conn.batch_execute("PRAGMA busy_timeout = 0").ok()?;
+    Some(conn)
 }
 
 /// Runs a checkpoint of `mode`; returns the WAL's size in pages.
@@ -612,17 +625,65 @@ mod tests {
         })
     }
 
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+
     fn values(db: &Db) -> Vec<String> {
-        #[derive(diesel::QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            v: String,
-        }
         let mut conn = db.get().unwrap();
         let rows: Vec<Row> = diesel::sql_query("SELECT v FROM t ORDER BY v")
             .load(&mut **conn)
             .unwrap();
         rows.into_iter().map(|r| r.v).collect()
+    }
+
+    /// A RESTART checkpoint that a reader keeps from finishing answers "busy" at once: the
+    /// checkpointer holds the writer lane meanwhile, so it must never wait for a reader (a
+    /// summary preview at idle priority may hold its snapshot for long on a busy machine).
+    #[test]
+    fn the_checkpointer_never_waits_for_a_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("c.db"));
+        let mut writer = url.connect().unwrap();
+        writer
+            .batch_execute("CREATE TABLE t (v TEXT NOT NULL); INSERT INTO t VALUES ('a')")
+            .unwrap();
+        let mut reader = url.connect().unwrap();
+        reader.batch_execute("BEGIN").unwrap();
+        let _: Vec<String> = diesel::sql_query("SELECT v FROM t")
+            .load::<Row>(&mut reader)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.v)
+            .collect();
+        writer.batch_execute("INSERT INTO t VALUES ('b')").unwrap();
+        let Some(DbConnection::Sqlite(mut c)) = checkpointer_connection(&url) else {
+            panic!("no checkpointer connection");
+        };
+        #[derive(diesel::QueryableByName)]
+        struct Busy {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            timeout: i64,
+        }
+        let busy: Vec<Busy> = diesel::sql_query("PRAGMA busy_timeout")
+            .load(&mut c)
+            .unwrap();
+        assert_eq!(busy[0].timeout, 0);
+        #[derive(diesel::QueryableByName)]
+        struct Checkpoint {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            busy: i64,
+        }
+        let done: Vec<Checkpoint> = diesel::sql_query("PRAGMA wal_checkpoint(RESTART)")
+            .load(&mut c)
+            .unwrap();
+        assert_eq!(
+            done[0].busy, 1,
+            "the reader's snapshot keeps it from restarting"
+        );
+        reader.batch_execute("COMMIT").unwrap();
     }
 
     /// A job that fails after writing is rolled back alone; the jobs batched with it are
