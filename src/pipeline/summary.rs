@@ -96,10 +96,14 @@ pub fn gather(
     period: Period,
 ) -> Result<SummaryFigures, DbError> {
     let range = (naive(period.from), naive(period.to));
-    let mut rows = rows::period_events(conn, scope.ids(), range)?;
+    // Each event as the little the summary needs of it, read as it streams in.
+    let mut facts: Vec<Fact> = Vec::new();
+    rows::period_events(conn, scope.ids(), range, &mut |row| {
+        facts.push(Fact::of(row))
+    })?;
     // Oldest first: a load test's latest state wins, results are integrated over time and
     // P95 trends run forward. Sorted here, not by the database (no sort spilling to disk).
-    rows.sort_by_key(|r| r.occurred_at);
+    facts.sort_by_key(|f| f.at);
 
     // Load tests: the latest state each reached in the period.
     let mut last_state: BTreeMap<String, String> = BTreeMap::new();
@@ -107,72 +111,45 @@ pub fn gather(
     let mut p95: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut scenarios: BTreeMap<String, ScenarioInput> = BTreeMap::new();
     let mut mutes = 0;
-    for row in rows {
-        let at = row.occurred_at.and_utc();
-        match row.subject_kind {
+    for fact in facts {
+        let at = fact.at.and_utc();
+        match fact.subject_kind {
             SubjectKind::LoadTest => {
-                last_state.insert(row.subject_id.clone(), row.resulting_state);
+                last_state.insert(fact.subject_id.clone(), fact.state);
             }
             SubjectKind::Scenario => {
-                if let Some(h) = Health::parse(&row.resulting_state) {
-                    let entry = scenarios.entry(row.subject_id.clone()).or_default();
+                if let Some(h) = Health::parse(&fact.state) {
+                    let entry = scenarios.entry(fact.subject_id.clone()).or_default();
                     entry.results.push((at, h));
                 }
             }
             SubjectKind::Summary => continue,
         }
-        let Some(payload) = row
-            .payload
-            .as_deref()
-            .and_then(|p| notable(&row.event_type, p))
-        else {
-            continue;
-        };
-        match payload {
-            Payload::LoadTest(lt) => {
-                let Some(report) = lt.report.as_ref().filter(|r| is_final(lt.event_type, r)) else {
-                    continue;
-                };
-                if let Some(v) = report
-                    .summary
-                    .as_ref()
-                    .and_then(|s| s.figures().get(Metric::P95))
-                {
-                    let definition = lt.definition.clone().unwrap_or_else(|| lt.name.clone());
+        match fact.notable {
+            None => {}
+            Some(Notable::Report {
+                definition,
+                p95: value,
+                regression,
+            }) => {
+                if let Some(v) = value {
                     p95.entry(definition).or_default().push(v);
                 }
-                if let Some(c) = lt.comparison.as_ref().filter(|c| c.is_regression()) {
-                    if let crate::domain::report::Verdict::Regression(worst) = c.verdict() {
-                        if let Some(w) = worst.first() {
-                            regressions.push(Regression {
-                                name: lt.name.clone(),
-                                url: report_link(&lt.url, &report.url),
-                                worst: w.short(),
-                                magnitude: w.pct().map_or(f64::INFINITY, f64::abs),
-                            });
-                        }
-                    }
-                }
+                regressions.extend(regression);
             }
-            Payload::Scenario(sc) => {
-                let entry = scenarios.entry(row.subject_id.clone()).or_default();
-                match sc.change {
-                    Change::Failing { .. } => entry.incidents.push((sc.incident, at)),
-                    Change::Recovered { down_seconds } => entry.recoveries.push(down_seconds),
-                    _ => {}
-                }
+            Some(Notable::Failing(incident)) => {
+                let entry = scenarios.entry(fact.subject_id).or_default();
+                entry.incidents.push((incident, at));
             }
-            Payload::IncidentAction(a) => {
-                let entry = scenarios.entry(row.subject_id.clone()).or_default();
-                match a.action {
-                    crate::domain::incident::Action::Acknowledge => {
-                        entry.acks.push((a.incident, a.at))
-                    }
-                    crate::domain::incident::Action::Mute(_) => mutes += 1,
-                    crate::domain::incident::Action::Unmute => {}
-                }
+            Some(Notable::Recovered(down_seconds)) => {
+                let entry = scenarios.entry(fact.subject_id).or_default();
+                entry.recoveries.push(down_seconds);
             }
-            Payload::BaselineSet(_) | Payload::HoldRecovered(_) | Payload::WeeklySummary(_) => {}
+            Some(Notable::Acknowledged(incident, when)) => {
+                let entry = scenarios.entry(fact.subject_id).or_default();
+                entry.acks.push((incident, when));
+            }
+            Some(Notable::Muted) => mutes += 1,
         }
     }
     let mut runs = RunCounts::default();
@@ -221,6 +198,94 @@ pub fn gather(
         mutes,
         maintenance: maintenance_windows_used(conn, scope, period)?,
     })
+}
+
+/// One event of the period, as little as the summary needs of it.
+struct Fact {
+    at: NaiveDateTime,
+    subject_kind: SubjectKind,
+    subject_id: String,
+    /// The subject's state after the event.
+    state: String,
+    notable: Option<Notable>,
+}
+
+/// What a notable event's payload contributes.
+enum Notable {
+    /// A final report: its definition's P95, and the regression when it is one.
+    Report {
+        definition: String,
+        p95: Option<f64>,
+        regression: Option<Regression>,
+    },
+    Failing(i64),
+    Recovered(i64),
+    Acknowledged(i64, DateTime<Utc>),
+    Muted,
+}
+
+impl Fact {
+    fn of(row: rows::PeriodRow) -> Fact {
+        let notable = row
+            .payload
+            .as_deref()
+            .and_then(|p| notable(&row.event_type, p))
+            .and_then(Notable::of);
+        Fact {
+            at: row.occurred_at,
+            subject_kind: row.subject_kind,
+            subject_id: row.subject_id,
+            state: row.resulting_state,
+            notable,
+        }
+    }
+}
+
+impl Notable {
+    fn of(payload: Payload) -> Option<Notable> {
+        match payload {
+            Payload::LoadTest(lt) => {
+                let report = lt.report.as_ref().filter(|r| is_final(lt.event_type, r))?;
+                let p95 = report
+                    .summary
+                    .as_ref()
+                    .and_then(|s| s.figures().get(Metric::P95));
+                let regression = lt
+                    .comparison
+                    .as_ref()
+                    .filter(|c| c.is_regression())
+                    .and_then(|c| match c.verdict() {
+                        crate::domain::report::Verdict::Regression(worst) => {
+                            worst.first().map(|w| Regression {
+                                name: lt.name.clone(),
+                                url: report_link(&lt.url, &report.url),
+                                worst: w.short(),
+                                magnitude: w.pct().map_or(f64::INFINITY, f64::abs),
+                            })
+                        }
+                        _ => None,
+                    });
+                Some(Notable::Report {
+                    definition: lt.definition.clone().unwrap_or_else(|| lt.name.clone()),
+                    p95,
+                    regression,
+                })
+            }
+            Payload::Scenario(sc) => match sc.change {
+                Change::Failing { .. } => Some(Notable::Failing(sc.incident)),
+                Change::Recovered { down_seconds } => Some(Notable::Recovered(down_seconds)),
+                _ => None,
+            },
+            Payload::IncidentAction(a) => match a.action {
+                crate::domain::incident::Action::Acknowledge => {
+                    Some(Notable::Acknowledged(a.incident, a.at))
+                }
+                crate::domain::incident::Action::Mute(_) => Some(Notable::Muted),
+                crate::domain::incident::Action::Unmute => None,
+            },
+            Payload::BaselineSet(_) | Payload::HoldRecovered(_) | Payload::WeeklySummary(_) => None,
+        }
+    }
 }
 
 /// A notable event's payload, read as the one variant its event type stores. Not through
