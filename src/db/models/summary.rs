@@ -79,7 +79,19 @@ pub fn period_events(
     each: &mut dyn FnMut(PeriodRow),
 ) -> QueryResult<()> {
     match conn {
-        DbConnection::Sqlite(_) => read_period(conn, scope, range, each),
+        // A day at a time, each its own statement and so its own read snapshot: one read of
+        // the whole week kept every WAL frame written meanwhile from being checkpointed,
+        // and with previews back to back the WAL only grew (ingest 25 % slower in the
+        // bench). Between two days the checkpointer catches up.
+        DbConnection::Sqlite(_) => {
+            let (mut from, to) = range;
+            while from < to {
+                let until = (from + chrono::Duration::days(1)).min(to);
+                read_period(conn, scope, (from, until), each)?;
+                from = until;
+            }
+            Ok(())
+        }
         // PostgreSQL only, for this read: a week is a quarter of a 30-day table, where its
         // planner costs a scan of the whole table (events with their payloads, 1 GB on the
         // bench's history) a little below the index range (300 MB): 1.5 s against 0.27 s.
