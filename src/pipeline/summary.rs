@@ -96,62 +96,20 @@ pub fn gather(
     period: Period,
 ) -> Result<SummaryFigures, DbError> {
     let range = (naive(period.from), naive(period.to));
-    // Each event as the little the summary needs of it, read as it streams in.
-    let mut facts: Vec<Fact> = Vec::new();
+    // Oldest first (a load test's latest state wins, results are integrated over time and
+    // P95 trends run forward), as the events stream in: nothing of them is kept but the
+    // tally.
+    let mut tally = Tally::default();
     rows::period_events(conn, scope.ids(), range, &mut |row| {
-        facts.push(Fact::of(row))
+        tally.add(Fact::of(row))
     })?;
-    // Oldest first: a load test's latest state wins, results are integrated over time and
-    // P95 trends run forward. Sorted here, not by the database (no sort spilling to disk).
-    facts.sort_by_key(|f| f.at);
-
-    // Load tests: the latest state each reached in the period.
-    let mut last_state: BTreeMap<String, String> = BTreeMap::new();
-    let mut regressions = Vec::new();
-    let mut p95: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut scenarios: BTreeMap<String, ScenarioInput> = BTreeMap::new();
-    let mut mutes = 0;
-    for fact in facts {
-        let at = fact.at.and_utc();
-        match fact.subject_kind {
-            SubjectKind::LoadTest => {
-                last_state.insert(fact.subject_id.clone(), fact.state);
-            }
-            SubjectKind::Scenario => {
-                if let Some(h) = Health::parse(&fact.state) {
-                    let entry = scenarios.entry(fact.subject_id.clone()).or_default();
-                    entry.results.push((at, h));
-                }
-            }
-            SubjectKind::Summary => continue,
-        }
-        match fact.notable {
-            None => {}
-            Some(Notable::Report {
-                definition,
-                p95: value,
-                regression,
-            }) => {
-                if let Some(v) = value {
-                    p95.entry(definition).or_default().push(v);
-                }
-                regressions.extend(regression);
-            }
-            Some(Notable::Failing(incident)) => {
-                let entry = scenarios.entry(fact.subject_id).or_default();
-                entry.incidents.push((incident, at));
-            }
-            Some(Notable::Recovered(down_seconds)) => {
-                let entry = scenarios.entry(fact.subject_id).or_default();
-                entry.recoveries.push(down_seconds);
-            }
-            Some(Notable::Acknowledged(incident, when)) => {
-                let entry = scenarios.entry(fact.subject_id).or_default();
-                entry.acks.push((incident, when));
-            }
-            Some(Notable::Muted) => mutes += 1,
-        }
-    }
+    let Tally {
+        last_state,
+        regressions,
+        p95,
+        mut scenarios,
+        mutes,
+    } = tally;
     let mut runs = RunCounts::default();
     for state in last_state.values() {
         runs.count(match LoadTestState::parse(state) {
@@ -198,6 +156,61 @@ pub fn gather(
         mutes,
         maintenance: maintenance_windows_used(conn, scope, period)?,
     })
+}
+
+/// What the period's events add up to, oldest first.
+#[derive(Default)]
+struct Tally {
+    /// Load tests: the latest state each reached in the period.
+    last_state: BTreeMap<String, String>,
+    regressions: Vec<Regression>,
+    p95: BTreeMap<String, Vec<f64>>,
+    scenarios: BTreeMap<String, ScenarioInput>,
+    mutes: usize,
+}
+
+impl Tally {
+    fn add(&mut self, fact: Fact) {
+        let at = fact.at.and_utc();
+        match fact.subject_kind {
+            SubjectKind::LoadTest => {
+                self.last_state.insert(fact.subject_id.clone(), fact.state);
+            }
+            SubjectKind::Scenario => {
+                if let Some(h) = Health::parse(&fact.state) {
+                    let entry = self.scenarios.entry(fact.subject_id.clone()).or_default();
+                    entry.results.push((at, h));
+                }
+            }
+            SubjectKind::Summary => return,
+        }
+        match fact.notable {
+            None => {}
+            Some(Notable::Report {
+                definition,
+                p95,
+                regression,
+            }) => {
+                if let Some(v) = p95 {
+                    self.p95.entry(definition).or_default().push(v);
+                }
+                self.regressions.extend(regression);
+            }
+            Some(Notable::Failing(incident)) => {
+                let entry = self.scenarios.entry(fact.subject_id).or_default();
+                entry.incidents.push((incident, at));
+            }
+            Some(Notable::Recovered(down_seconds)) => {
+                let entry = self.scenarios.entry(fact.subject_id).or_default();
+                entry.recoveries.push(down_seconds);
+            }
+            Some(Notable::Acknowledged(incident, when)) => {
+                let entry = self.scenarios.entry(fact.subject_id).or_default();
+                entry.acks.push((incident, when));
+            }
+            Some(Notable::Muted) => self.mutes += 1,
+        }
+    }
 }
 
 /// One event of the period, as little as the summary needs of it.
