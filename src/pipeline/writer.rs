@@ -67,6 +67,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 /// WAL size (pages of 4 KiB) beyond which the checkpointer restarts the WAL on the writer
 /// lane (passive checkpoints alone cannot reset it while readers keep using it).
 const WAL_RESTART_PAGES: i64 = 16_384;
+/// How long a RESTART checkpoint waits for readers, holding the writer lane meanwhile.
+const CHECKPOINT_BUSY_MS: i64 = 20;
 
 /// How the group commit claims, in the transaction that queued them, the deliveries the
 /// sender may send at once (`Delivery::claim_heads`): the sender's lease and pacing, and
@@ -564,8 +566,9 @@ fn checkpointer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, stopped: &
     let mut conn: Option<DbConnection> = None;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
         if conn.is_none() {
-            // No busy wait on this connection: a RESTART that a long reader (a summary
-            // preview, a backup) keeps from finishing gives up at once instead of holding
+            // A short busy wait on this connection: a RESTART waits for the short reads
+            // (a page, a token check) to end, but one that a long reader (a summary
+            // preview, a backup) keeps from finishing gives up soon instead of holding
             // the writer lane, and is tried again next time.
             conn = checkpointer_connection(url);
         }
@@ -588,13 +591,14 @@ fn checkpointer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, stopped: &
     }
 }
 
-/// The checkpointer's SQLite connection, without a busy wait (see [`checkpointer_loop`]).
+/// The checkpointer's SQLite connection, with a short busy wait (see [`checkpointer_loop`]).
 fn checkpointer_connection(url: &DatabaseUrl) -> Option<DbConnection> {
     let mut conn = url.connect().ok()?;
     if !matches!(conn, DbConnection::Sqlite(_)) {
         return None;
     }
-    conn.batch_execute("PRAGMA busy_timeout = 0").ok()?;
+    let busy = format!("PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS}");
+    conn.batch_execute(&busy).ok()?;
     Some(conn)
 }
 
@@ -639,9 +643,10 @@ mod tests {
         rows.into_iter().map(|r| r.v).collect()
     }
 
-    /// A RESTART checkpoint that a reader keeps from finishing answers "busy" at once: the
-    /// checkpointer holds the writer lane meanwhile, so it must never wait for a reader (a
-    /// summary preview at idle priority may hold its snapshot for long on a busy machine).
+    /// A RESTART checkpoint that a reader keeps from finishing answers "busy" after a short
+    /// wait: the checkpointer holds the writer lane meanwhile, so it must not wait long for
+    /// a reader (a summary preview at idle priority may hold its snapshot for long on a
+    /// busy machine), only for the short ones to end.
     #[test]
     fn the_checkpointer_never_waits_for_a_reader() {
         let dir = tempfile::tempdir().unwrap();
@@ -670,7 +675,7 @@ mod tests {
         let busy: Vec<Busy> = diesel::sql_query("PRAGMA busy_timeout")
             .load(&mut c)
             .unwrap();
-        assert_eq!(busy[0].timeout, 0);
+        assert_eq!(busy[0].timeout, CHECKPOINT_BUSY_MS);
         #[derive(diesel::QueryableByName)]
         struct Checkpoint {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
