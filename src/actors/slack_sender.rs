@@ -333,7 +333,7 @@ impl Handler<Handoff> for SlackSender {
         trace.mark(Step::Handed);
         for handed in msg.deliveries {
             let (delivery, prepared) = (handed.delivery, handed.prepared);
-            self.start(ctx, delivery, prepared, Some(trace.clone()));
+            self.start(ctx, delivery, Some(prepared), Some(trace.clone()));
         }
     }
 }

@@ -28,9 +28,8 @@ pub enum Step {
     /// The sender received the claimed delivery (the time before: the answer to the actor
     /// and the message to the sender).
     Handed,
-    /// What the message needs is at hand (on SQLite a handed delivery's was loaded at
-    /// commit, so this stage is the sender's bookkeeping only; on PostgreSQL it is loaded
-    /// here).
+    /// What the message needs is at hand (a handed delivery's was loaded at commit, so this
+    /// stage is the sender's bookkeeping only).
     Prepared,
     /// The message was rendered (and the token read).
     Rendered,
