@@ -26,23 +26,25 @@
 //! which, run by whichever commit crossed the threshold, stalled every waiting event for
 //! the length of an fsync (tens of milliseconds on the bench machine's disk, the steady
 //! phase's p99). A checkpointer thread runs `PRAGMA wal_checkpoint(PASSIVE)`, which never
-//! waits for the writer, every [`CHECKPOINT_INTERVAL`], and a `RESTART` checkpoint on the
-//! writer lane when the WAL has grown past [`WAL_RESTART_PAGES`] anyway.
+//! waits for the writer, every [`checkpoint::CHECKPOINT_INTERVAL`], and a `RESTART` checkpoint on the
+//! writer lane when the WAL has grown past [`checkpoint::WAL_RESTART_PAGES`] anyway.
 
-use std::sync::mpsc::{
-    channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
-};
+mod checkpoint;
+mod jobs;
+
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 
-use super::deliver::{prepare_handed, HandedDelivery, SenderConfig};
 use super::events::LoadTestEvent;
 use super::ingest::{self, IngestError, IngestOutcome, LoadTestJob, Resolved};
-use super::path_trace::{PathTrace, Step};
-use crate::db::models::delivery::Delivery;
-use crate::db::{take_ingest_turn, take_turn, DatabaseUrl, Db, DbConnection, DbError};
+use super::path_trace::PathTrace;
+use crate::db::{take_ingest_turn, DatabaseUrl, Db, DbConnection, DbError};
+use checkpoint::checkpointer_loop;
+use jobs::{Answer, BatchTimes, IngestWork, Job, LoadTestWork};
+pub use jobs::{Handoff, Ingested};
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 256;
@@ -62,268 +64,6 @@ const POSTGRES_WRITERS: usize = 2;
 const GROUP_FROM: usize = 3;
 /// Jobs waiting for the writer before submitters wait for room.
 const QUEUE_CAPACITY: usize = 8_192;
-/// How often the SQLite checkpointer copies the WAL into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
-/// WAL size (pages of 4 KiB) beyond which the checkpointer restarts the WAL on the writer
-/// lane (passive checkpoints alone cannot reset it while readers keep using it).
-const WAL_RESTART_PAGES: i64 = 16_384;
-/// How long a RESTART checkpoint waits for readers, holding the writer lane meanwhile.
-const CHECKPOINT_BUSY_MS: i64 = 20;
-
-/// How the group commit claims, in the transaction that queued them, the deliveries the
-/// sender may send at once (`Delivery::claim_heads`): the sender's lease and pacing, and
-/// this instance's name. What each claimed delivery needs (its event, installation, names,
-/// thread) is loaded in the same transaction too, and right after the commit the writer
-/// thread gives the lot to the sender itself (`sink`), before it answers the event's actor
-/// ([`Ingested::handed`] names the channels): the sender goes straight to rendering, and
-/// nothing is written between the commit and the post but the outcome. A crash after the
-/// commit loses nothing: the lease runs out (or, on SQLite, the claim is handed back at
-/// start) and the row is claimed again, as any claim's would be.
-#[derive(Clone)]
-pub struct Handoff {
-    /// The sender's lease, pacing, instance name and digest rules.
-    pub sender: SenderConfig,
-    /// Gives committed, claimed deliveries and their event's path to the sender.
-    pub sink: HandoffSink,
-}
-
-/// Where the writer hands claimed deliveries after the commit (the `SlackSender`'s mailbox).
-pub type HandoffSink = Arc<dyn Fn(Vec<HandedDelivery>, PathTrace) + Send + Sync>;
-
-/// An ingested event as the group commit answers it.
-#[derive(Debug)]
-pub struct Ingested {
-    pub outcome: IngestOutcome,
-    /// The channels (workspace, channel) whose delivery was claimed in the event's
-    /// transaction and given to the sender: they need no claim.
-    pub handed: Vec<(String, String)>,
-}
-
-/// When a batch was taken from the queue and committed.
-#[derive(Clone, Copy)]
-pub(crate) struct BatchTimes {
-    dequeued: Instant,
-    committed: Instant,
-}
-
-/// One submitted piece of work and its submitter's answer channel.
-trait Job: Send {
-    /// Runs the work inside the open transaction; with `savepoint`, inside a savepoint of
-    /// its own (rolled back if the work fails). Returns whether the work succeeded.
-    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool;
-    /// After the batch's first (optimistic) run, before the commit: claims the deliveries
-    /// the work queued that may go out now (see [`Handoff`]). `false` on a database error
-    /// (the batch is then replayed, without hand-off).
-    fn hand_off(&mut self, _conn: &mut DbConnection, _handoff: &Handoff) -> bool {
-        true
-    }
-    /// Answers the submitter: the work's outcome once `committed` is `Ok` (first handing
-    /// what was claimed to the sender).
-    fn finish(
-        self: Box<Self>,
-        committed: Result<(), String>,
-        times: BatchTimes,
-        handoff: Option<&Handoff>,
-    );
-    /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
-    /// on the first try; `run` is the one-at-a-time replay.
-    fn load_test(&mut self) -> Option<&mut LoadTestJob> {
-        None
-    }
-}
-
-/// Runs a job's work (inside a savepoint of its own with `savepoint`) and keeps its
-/// outcome; returns whether the batch may go on (see [`Job::run`]).
-fn run_work<T, E: From<DbError>>(
-    conn: &mut DbConnection,
-    savepoint: bool,
-    work: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
-    outcome: &mut Option<Result<T, E>>,
-) -> bool {
-    let result = if savepoint {
-        in_savepoint(conn, work)
-    } else {
-        work(conn)
-    };
-    let ok = result.is_ok();
-    *outcome = Some(result);
-    ok || savepoint
-}
-
-/// The answer channel of an ingested event.
-type IngestReply = tokio::sync::oneshot::Sender<Result<Ingested, IngestError>>;
-
-/// Claims what an accepted event queued that may go out now (see [`Handoff`]); `false` on
-/// a database error.
-fn hand_off_outcome(
-    conn: &mut DbConnection,
-    outcome: Option<&Result<IngestOutcome, IngestError>>,
-    handoff: &Handoff,
-    handed: &mut Vec<HandedDelivery>,
-) -> bool {
-    let Some(Ok(IngestOutcome::Accepted { channels, .. })) = outcome else {
-        return true;
-    };
-    if channels.is_empty() {
-        return true;
-    }
-    let config = &handoff.sender;
-    let now = crate::db::now();
-    let claimed = Delivery::claim_heads(
-        conn,
-        channels,
-        now,
-        config.lease,
-        &config.instance,
-        config.pacing,
-    )
-    .map_err(DbError::from)
-    .and_then(|claimed| {
-        claimed
-            .into_iter()
-            .map(|d| prepare_handed(conn, d, config))
-            .collect::<Result<Vec<_>, _>>()
-    });
-    match claimed {
-        Ok(claimed) => {
-            *handed = claimed;
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not hand deliveries to the sender at commit");
-            false
-        }
-    }
-}
-
-/// The parts of an ingest job that its answer needs.
-struct IngestAnswer {
-    reply: IngestReply,
-    outcome: Option<Result<IngestOutcome, IngestError>>,
-    handed: Vec<HandedDelivery>,
-    trace: PathTrace,
-}
-
-/// Once the batch is committed (or not): gives what was claimed to the sender, then
-/// answers the ingest's submitter.
-fn answer_ingest(
-    a: IngestAnswer,
-    committed: Result<(), String>,
-    times: BatchTimes,
-    handoff: Option<&Handoff>,
-) {
-    let IngestAnswer {
-        reply,
-        outcome,
-        handed,
-        mut trace,
-    } = a;
-    let mut channels = Vec::new();
-    if let (Ok(()), Some(h)) = (&committed, handoff) {
-        if !handed.is_empty() {
-            channels = handed
-                .iter()
-                .map(|h| {
-                    let d = &h.delivery;
-                    (d.team_id.clone().unwrap_or_default(), d.channel.clone())
-                })
-                .collect();
-            trace.set(Step::Dequeued, times.dequeued);
-            trace.set(Step::Committed, times.committed);
-            (h.sink)(handed, trace);
-        }
-    }
-    let result = match (committed, outcome) {
-        (Ok(()), Some(Ok(outcome))) => Ok(Ingested {
-            outcome,
-            handed: channels,
-        }),
-        (Ok(()), Some(Err(e))) => Err(e),
-        (Err(e), _) => Err(DbError::Connect(e).into()),
-        (Ok(()), None) => Err(DbError::Canceled.into()),
-    };
-    let _ = reply.send(result);
-}
-
-/// An event of a kind applied one at a time (a monitoring result).
-struct IngestWork<F> {
-    work: F,
-    outcome: Option<Result<IngestOutcome, IngestError>>,
-    handed: Vec<HandedDelivery>,
-    trace: PathTrace,
-    reply: IngestReply,
-}
-
-impl<F> Job for IngestWork<F>
-where
-    F: FnMut(&mut DbConnection) -> Result<IngestOutcome, IngestError> + Send,
-{
-    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
-        // A replay starts from a rolled-back transaction: what was claimed is not.
-        self.handed.clear();
-        run_work(conn, savepoint, &mut self.work, &mut self.outcome)
-    }
-
-    fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
-        hand_off_outcome(conn, self.outcome.as_ref(), handoff, &mut self.handed)
-    }
-
-    fn finish(
-        self: Box<Self>,
-        committed: Result<(), String>,
-        times: BatchTimes,
-        handoff: Option<&Handoff>,
-    ) {
-        let answer = IngestAnswer {
-            reply: self.reply,
-            outcome: self.outcome,
-            handed: self.handed,
-            trace: self.trace,
-        };
-        answer_ingest(answer, committed, times, handoff);
-    }
-}
-
-struct LoadTestWork {
-    job: LoadTestJob,
-    handed: Vec<HandedDelivery>,
-    trace: PathTrace,
-    reply: IngestReply,
-}
-
-impl Job for LoadTestWork {
-    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
-        self.handed.clear();
-        let job = &mut self.job;
-        let mut work = |c: &mut DbConnection| {
-            ingest::load_test_event(c, &job.ev, &job.resolved, chrono::Utc::now())
-        };
-        run_work(conn, savepoint, &mut work, &mut job.outcome)
-    }
-
-    fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
-        hand_off_outcome(conn, self.job.outcome.as_ref(), handoff, &mut self.handed)
-    }
-
-    fn finish(
-        self: Box<Self>,
-        committed: Result<(), String>,
-        times: BatchTimes,
-        handoff: Option<&Handoff>,
-    ) {
-        let answer = IngestAnswer {
-            reply: self.reply,
-            outcome: self.job.outcome,
-            handed: self.handed,
-            trace: self.trace,
-        };
-        answer_ingest(answer, committed, times, handoff);
-    }
-
-    fn load_test(&mut self) -> Option<&mut LoadTestJob> {
-        Some(&mut self.job)
-    }
-}
 
 /// Handle to the writer thread (cheap to clone).
 #[derive(Clone)]
@@ -379,9 +119,7 @@ impl IngestWriter {
         let job = IngestWork {
             work: f,
             outcome: None,
-            handed: Vec::new(),
-            trace,
-            reply,
+            answer: Answer::new(trace, reply),
         };
         self.run(Box::new(job), answer).await
     }
@@ -402,9 +140,7 @@ impl IngestWriter {
         };
         let work = LoadTestWork {
             job,
-            handed: Vec::new(),
-            trace,
-            reply,
+            answer: Answer::new(trace, reply),
         };
         self.run(Box::new(work), answer).await
     }
@@ -437,26 +173,6 @@ impl IngestWriter {
             Err(TrySendError::Disconnected(_)) => return Err(DbError::Canceled),
         }
         Ok(())
-    }
-}
-
-/// Runs `f` between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint on error.
-fn in_savepoint<T, E: From<DbError>>(
-    conn: &mut DbConnection,
-    f: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
-) -> Result<T, E> {
-    conn.batch_execute("SAVEPOINT ingest_job")
-        .map_err(|e| E::from(DbError::Query(e)))?;
-    let result = f(conn);
-    let end = match &result {
-        Ok(_) => conn.batch_execute("RELEASE SAVEPOINT ingest_job"),
-        Err(_) => {
-            conn.batch_execute("ROLLBACK TO SAVEPOINT ingest_job; RELEASE SAVEPOINT ingest_job")
-        }
-    };
-    match end {
-        Ok(()) => result,
-        Err(e) => Err(E::from(DbError::Query(e))),
     }
 }
 
@@ -560,64 +276,11 @@ fn run_batch(
     })
 }
 
-/// The SQLite WAL checkpointer (see the module documentation); ends when `stopped` is
-/// disconnected.
-fn checkpointer_loop(url: &DatabaseUrl, lane: Option<Arc<Mutex<()>>>, stopped: &Receiver<()>) {
-    let mut conn: Option<DbConnection> = None;
-    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
-        if conn.is_none() {
-            // A short busy wait on this connection: a RESTART waits for the short reads
-            // (a page, a token check) to end, but one that a long reader (a summary
-            // preview, a backup) keeps from finishing gives up soon instead of holding
-            // the writer lane, and is tried again next time.
-            conn = checkpointer_connection(url);
-        }
-        let Some(DbConnection::Sqlite(c)) = conn.as_mut() else {
-            continue;
-        };
-        match wal_pages(c, "PASSIVE") {
-            Ok(pages) if pages > WAL_RESTART_PAGES => {
-                let _turn = take_turn(lane.as_ref());
-                if let Err(e) = wal_pages(c, "RESTART") {
-                    tracing::warn!(error = %e, "WAL checkpoint (restart) failed");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-                conn = None;
-            }
-        }
-    }
-}
-
-/// The checkpointer's SQLite connection, with a short busy wait (see [`checkpointer_loop`]).
-fn checkpointer_connection(url: &DatabaseUrl) -> Option<DbConnection> {
-    let mut conn = url.connect().ok()?;
-    if !matches!(conn, DbConnection::Sqlite(_)) {
-        return None;
-    }
-    let busy = format!("PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS}");
-    conn.batch_execute(&busy).ok()?;
-    Some(conn)
-}
-
-/// Runs a checkpoint of `mode`; returns the WAL's size in pages.
-fn wal_pages(conn: &mut diesel::SqliteConnection, mode: &str) -> diesel::QueryResult<i64> {
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Checkpoint {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        log: i64,
-    }
-    let rows: Vec<Checkpoint> =
-        diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).load(conn)?;
-    Ok(rows.first().map_or(0, |r| r.log))
-}
-
 #[cfg(test)]
 mod tests {
     use diesel::RunQueryDsl;
+
+    use std::time::Duration;
 
     use super::*;
 
@@ -641,54 +304,6 @@ mod tests {
             .load(&mut **conn)
             .unwrap();
         rows.into_iter().map(|r| r.v).collect()
-    }
-
-    /// A RESTART checkpoint that a reader keeps from finishing answers "busy" after a short
-    /// wait: the checkpointer holds the writer lane meanwhile, so it must not wait long for
-    /// a reader (a summary preview at idle priority may hold its snapshot for long on a
-    /// busy machine), only for the short ones to end.
-    #[test]
-    fn the_checkpointer_never_waits_for_a_reader() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::Sqlite(dir.path().join("c.db"));
-        let mut writer = url.connect().unwrap();
-        writer
-            .batch_execute("CREATE TABLE t (v TEXT NOT NULL); INSERT INTO t VALUES ('a')")
-            .unwrap();
-        let mut reader = url.connect().unwrap();
-        reader.batch_execute("BEGIN").unwrap();
-        let _: Vec<String> = diesel::sql_query("SELECT v FROM t")
-            .load::<Row>(&mut reader)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.v)
-            .collect();
-        writer.batch_execute("INSERT INTO t VALUES ('b')").unwrap();
-        let Some(DbConnection::Sqlite(mut c)) = checkpointer_connection(&url) else {
-            panic!("no checkpointer connection");
-        };
-        #[derive(diesel::QueryableByName)]
-        struct Busy {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            timeout: i64,
-        }
-        let busy: Vec<Busy> = diesel::sql_query("PRAGMA busy_timeout")
-            .load(&mut c)
-            .unwrap();
-        assert_eq!(busy[0].timeout, CHECKPOINT_BUSY_MS);
-        #[derive(diesel::QueryableByName)]
-        struct Checkpoint {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            busy: i64,
-        }
-        let done: Vec<Checkpoint> = diesel::sql_query("PRAGMA wal_checkpoint(RESTART)")
-            .load(&mut c)
-            .unwrap();
-        assert_eq!(
-            done[0].busy, 1,
-            "the reader's snapshot keeps it from restarting"
-        );
-        reader.batch_execute("COMMIT").unwrap();
     }
 
     /// A job that fails after writing is rolled back alone; the jobs batched with it are

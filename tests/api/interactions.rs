@@ -78,7 +78,29 @@ pub(crate) fn cards(got: &[Value]) -> Vec<Value> {
 /// The incident card, once it is there.
 pub(crate) async fn the_card(app: &TestApp) -> Value {
     let got = wait_for(app, |got| !cards(got).is_empty()).await;
-    cards(&got).first().cloned().expect("an incident card")
+    let card = cards(&got).first().cloned().expect("an incident card");
+    // Slack shows a message as soon as it takes it; the service records the card as its own
+    // a moment later (the outcome's write after the post). A person is never that quick; a
+    // test clicking the moment the fake has the message is, so wait for the record.
+    let ts = card["ts"].as_str().expect("the card's ts").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !card_recorded(app, &ts) && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    card
+}
+
+/// Whether the service has recorded the card posted as `ts` (its `slack_threads` row).
+fn card_recorded(app: &TestApp, ts: &str) -> bool {
+    use diesel::prelude::*;
+    use xtc_slack::db::schema::slack_threads;
+    let mut conn = app.db.connect();
+    slack_threads::table
+        .filter(slack_threads::parent_ts.eq(ts))
+        .count()
+        .get_result::<i64>(&mut conn)
+        .unwrap()
+        > 0
 }
 
 /// A click on the card's button as a fake user; the fake's report (app's status and body).

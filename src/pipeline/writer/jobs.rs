@@ -1,0 +1,286 @@
+//! The jobs of the group commit: what each runs in the batch's transaction, the hand-off
+//! of what it queued to the sender (see [`Handoff`]), and its answer after the commit.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use diesel::connection::SimpleConnection;
+
+use crate::db::models::delivery::Delivery;
+use crate::db::{DbConnection, DbError};
+use crate::pipeline::deliver::{prepare_handed, HandedDelivery, SenderConfig};
+use crate::pipeline::ingest::{self, IngestError, IngestOutcome, LoadTestJob};
+use crate::pipeline::path_trace::{PathTrace, Step};
+
+/// How the group commit claims, in the transaction that queued them, the deliveries the
+/// sender may send at once (`Delivery::claim_heads`): the sender's lease and pacing, and
+/// this instance's name. What each claimed delivery needs (its event, installation, names,
+/// thread) is loaded in the same transaction too, and right after the commit the writer
+/// thread gives the lot to the sender itself (`sink`), before it answers the event's actor
+/// ([`Ingested::handed`] names the channels): the sender goes straight to rendering, and
+/// nothing is written between the commit and the post but the outcome. A crash after the
+/// commit loses nothing: the lease runs out (or, on SQLite, the claim is handed back at
+/// start) and the row is claimed again, as any claim's would be.
+#[derive(Clone)]
+pub struct Handoff {
+    /// The sender's lease, pacing, instance name and digest rules.
+    pub sender: SenderConfig,
+    /// Gives committed, claimed deliveries and their event's path to the sender.
+    pub sink: HandoffSink,
+}
+
+/// Where the writer hands claimed deliveries after the commit (the `SlackSender`'s mailbox).
+pub type HandoffSink = Arc<dyn Fn(Vec<HandedDelivery>, PathTrace) + Send + Sync>;
+
+/// An ingested event as the group commit answers it.
+#[derive(Debug)]
+pub struct Ingested {
+    pub outcome: IngestOutcome,
+    /// The channels (workspace, channel) whose delivery was claimed in the event's
+    /// transaction and given to the sender: they need no claim.
+    pub handed: Vec<(String, String)>,
+}
+
+/// When a batch was taken from the queue and committed.
+#[derive(Clone, Copy)]
+pub(super) struct BatchTimes {
+    pub(super) dequeued: Instant,
+    pub(super) committed: Instant,
+}
+
+/// One submitted piece of work and its submitter's answer channel.
+pub(super) trait Job: Send {
+    /// Runs the work inside the open transaction; with `savepoint`, inside a savepoint of
+    /// its own (rolled back if the work fails). Returns whether the work succeeded.
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool;
+    /// After the batch's first (optimistic) run, before the commit: claims the deliveries
+    /// the work queued that may go out now (see [`Handoff`]). `false` on a database error
+    /// (the batch is then replayed, without hand-off).
+    fn hand_off(&mut self, _conn: &mut DbConnection, _handoff: &Handoff) -> bool {
+        true
+    }
+    /// Answers the submitter: the work's outcome once `committed` is `Ok` (first handing
+    /// what was claimed to the sender).
+    fn finish(
+        self: Box<Self>,
+        committed: Result<(), String>,
+        times: BatchTimes,
+        handoff: Option<&Handoff>,
+    );
+    /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
+    /// on the first try; `run` is the one-at-a-time replay.
+    fn load_test(&mut self) -> Option<&mut LoadTestJob> {
+        None
+    }
+}
+
+/// Runs a job's work (inside a savepoint of its own with `savepoint`) and keeps its
+/// outcome; returns whether the batch may go on (see [`Job::run`]).
+fn run_work<T, E: From<DbError>>(
+    conn: &mut DbConnection,
+    savepoint: bool,
+    work: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
+    outcome: &mut Option<Result<T, E>>,
+) -> bool {
+    let result = if savepoint {
+        in_savepoint(conn, work)
+    } else {
+        work(conn)
+    };
+    let ok = result.is_ok();
+    *outcome = Some(result);
+    ok || savepoint
+}
+
+/// The answer channel of an ingested event.
+pub(super) type IngestReply = tokio::sync::oneshot::Sender<Result<Ingested, IngestError>>;
+
+/// Claims what an accepted event queued that may go out now (see [`Handoff`]); `false` on
+/// a database error.
+fn hand_off_outcome(
+    conn: &mut DbConnection,
+    outcome: Option<&Result<IngestOutcome, IngestError>>,
+    handoff: &Handoff,
+    handed: &mut Vec<HandedDelivery>,
+) -> bool {
+    let Some(Ok(IngestOutcome::Accepted { channels, .. })) = outcome else {
+        return true;
+    };
+    if channels.is_empty() {
+        return true;
+    }
+    let config = &handoff.sender;
+    let now = crate::db::now();
+    let claimed = Delivery::claim_heads(
+        conn,
+        channels,
+        now,
+        config.lease,
+        &config.instance,
+        config.pacing,
+    )
+    .map_err(DbError::from)
+    .and_then(|claimed| {
+        claimed
+            .into_iter()
+            .map(|d| prepare_handed(conn, d, config))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match claimed {
+        Ok(claimed) => {
+            *handed = claimed;
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not hand deliveries to the sender at commit");
+            false
+        }
+    }
+}
+
+/// What answering an ingest needs besides its outcome: the deliveries claimed for it, its
+/// path so far, and the submitter's answer channel.
+pub(super) struct Answer {
+    handed: Vec<HandedDelivery>,
+    trace: PathTrace,
+    reply: IngestReply,
+}
+
+impl Answer {
+    pub(super) fn new(trace: PathTrace, reply: IngestReply) -> Self {
+        Self {
+            handed: Vec::new(),
+            trace,
+            reply,
+        }
+    }
+
+    /// Once the batch is committed (or not): gives what was claimed to the sender, then
+    /// answers the submitter.
+    fn send(
+        self,
+        outcome: Option<Result<IngestOutcome, IngestError>>,
+        committed: Result<(), String>,
+        times: BatchTimes,
+        handoff: Option<&Handoff>,
+    ) {
+        let Answer {
+            handed,
+            mut trace,
+            reply,
+        } = self;
+        let mut channels = Vec::new();
+        if let (Ok(()), Some(h)) = (&committed, handoff) {
+            if !handed.is_empty() {
+                channels = handed
+                    .iter()
+                    .map(|h| {
+                        let d = &h.delivery;
+                        (d.team_id.clone().unwrap_or_default(), d.channel.clone())
+                    })
+                    .collect();
+                trace.set(Step::Dequeued, times.dequeued);
+                trace.set(Step::Committed, times.committed);
+                (h.sink)(handed, trace);
+            }
+        }
+        let result = match (committed, outcome) {
+            (Ok(()), Some(Ok(outcome))) => Ok(Ingested {
+                outcome,
+                handed: channels,
+            }),
+            (Ok(()), Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(DbError::Connect(e).into()),
+            (Ok(()), None) => Err(DbError::Canceled.into()),
+        };
+        let _ = reply.send(result);
+    }
+}
+
+/// An event of a kind applied one at a time (a monitoring result).
+pub(super) struct IngestWork<F> {
+    pub(super) work: F,
+    pub(super) outcome: Option<Result<IngestOutcome, IngestError>>,
+    pub(super) answer: Answer,
+}
+
+impl<F> Job for IngestWork<F>
+where
+    F: FnMut(&mut DbConnection) -> Result<IngestOutcome, IngestError> + Send,
+{
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+        // A replay starts from a rolled-back transaction: what was claimed is not.
+        self.answer.handed.clear();
+        run_work(conn, savepoint, &mut self.work, &mut self.outcome)
+    }
+
+    fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
+        let handed = &mut self.answer.handed;
+        hand_off_outcome(conn, self.outcome.as_ref(), handoff, handed)
+    }
+
+    fn finish(
+        self: Box<Self>,
+        committed: Result<(), String>,
+        times: BatchTimes,
+        handoff: Option<&Handoff>,
+    ) {
+        self.answer.send(self.outcome, committed, times, handoff);
+    }
+}
+
+/// A load-test event (applied together with its batch's others on PostgreSQL).
+pub(super) struct LoadTestWork {
+    pub(super) job: LoadTestJob,
+    pub(super) answer: Answer,
+}
+
+impl Job for LoadTestWork {
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+        self.answer.handed.clear();
+        let job = &mut self.job;
+        let mut work = |c: &mut DbConnection| {
+            ingest::load_test_event(c, &job.ev, &job.resolved, chrono::Utc::now())
+        };
+        run_work(conn, savepoint, &mut work, &mut job.outcome)
+    }
+
+    fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
+        let handed = &mut self.answer.handed;
+        hand_off_outcome(conn, self.job.outcome.as_ref(), handoff, handed)
+    }
+
+    fn finish(
+        self: Box<Self>,
+        committed: Result<(), String>,
+        times: BatchTimes,
+        handoff: Option<&Handoff>,
+    ) {
+        self.answer
+            .send(self.job.outcome, committed, times, handoff);
+    }
+
+    fn load_test(&mut self) -> Option<&mut LoadTestJob> {
+        Some(&mut self.job)
+    }
+}
+
+/// Runs `f` between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint on error.
+fn in_savepoint<T, E: From<DbError>>(
+    conn: &mut DbConnection,
+    f: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    conn.batch_execute("SAVEPOINT ingest_job")
+        .map_err(|e| E::from(DbError::Query(e)))?;
+    let result = f(conn);
+    let end = match &result {
+        Ok(_) => conn.batch_execute("RELEASE SAVEPOINT ingest_job"),
+        Err(_) => {
+            conn.batch_execute("ROLLBACK TO SAVEPOINT ingest_job; RELEASE SAVEPOINT ingest_job")
+        }
+    };
+    match end {
+        Ok(()) => result,
+        Err(e) => Err(E::from(DbError::Query(e))),
+    }
+}
