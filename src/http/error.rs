@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
-use crate::db::DbError;
+use crate::services::DbError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -29,7 +29,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         // The process-side figures are still worth a scrape.
         Err(e) => tracing::warn!(error = %e, "metrics: the database does not answer"),
     }
-    m.set_unreadable(crate::db::unreadable::unreadable_count());
+    m.set_unreadable(delivery_counts::unreadable_values());
     let pipeline = &state.actors;
     let live = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     m.live_actors

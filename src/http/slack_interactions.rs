@@ -80,7 +80,7 @@ fn answer_click(
     state: &web::Data<AppState>,
     kind: &'static str,
     span: &tracing::Span,
-    outcome: Result<ClickOutcome, crate::db::DbError>,
+    outcome: Result<ClickOutcome, crate::services::DbError>,
     response_url: Option<String>,
 ) -> HttpResponse {
     let count = |outcome: &str| count_request(state, kind, outcome);

@@ -1,5 +1,6 @@
 //! What `/metrics` reads from the database on each scrape: deliveries by status, the
-//! queue's depth and the installations Slack stopped accepting.
+//! queue's depth and the installations Slack stopped accepting; and how many stored values
+//! could not be read back.
 
 use super::Services;
 use crate::db::models::delivery::Delivery;
@@ -26,4 +27,10 @@ pub async fn count(services: &Services) -> Result<DeliveryCounts, DbError> {
             })
         })
         .await
+}
+
+/// Stored values that could not be read back or written, in this process so far
+/// (`db::unreadable`).
+pub fn unreadable_values() -> u64 {
+    crate::db::unreadable::unreadable_count()
 }

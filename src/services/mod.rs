@@ -14,6 +14,10 @@ pub mod ui_sessions;
 
 use std::sync::Arc;
 
+/// The storage error every service answers with; the HTTP layer maps it to a status
+/// (`http::error`) without naming the database layer.
+pub use crate::db::DbError;
+
 use crate::crypto::Cipher;
 use crate::db::Db;
 use crate::pipeline::effective::EffectiveCache;
