@@ -100,9 +100,7 @@ pub fn gather(
     // P95 trends run forward), as the events stream in: nothing of them is kept but the
     // tally.
     let mut tally = Tally::default();
-    rows::period_events(conn, scope.ids(), range, &mut |row| {
-        tally.add(Fact::of(row))
-    })?;
+    rows::period_events(conn, scope.ids(), range, &mut |row| tally.add(row))?;
     let Tally {
         last_state,
         regressions,
@@ -170,21 +168,29 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, fact: Fact) {
-        let at = fact.at.and_utc();
-        match fact.subject_kind {
+    /// Adds one event of the period (they come oldest first); of a notable one's payload
+    /// only what the summary needs is kept.
+    fn add(&mut self, row: rows::PeriodRow) {
+        let at = row.occurred_at.and_utc();
+        match row.subject_kind {
             SubjectKind::LoadTest => {
-                self.last_state.insert(fact.subject_id.clone(), fact.state);
+                self.last_state
+                    .insert(row.subject_id.clone(), row.resulting_state);
             }
             SubjectKind::Scenario => {
-                if let Some(h) = Health::parse(&fact.state) {
-                    let entry = self.scenarios.entry(fact.subject_id.clone()).or_default();
+                if let Some(h) = Health::parse(&row.resulting_state) {
+                    let entry = self.scenarios.entry(row.subject_id.clone()).or_default();
                     entry.results.push((at, h));
                 }
             }
             SubjectKind::Summary => return,
         }
-        match fact.notable {
+        let notable = row
+            .payload
+            .as_deref()
+            .and_then(|p| notable(&row.event_type, p))
+            .and_then(Notable::of);
+        match notable {
             None => {}
             Some(Notable::Report {
                 definition,
@@ -197,30 +203,20 @@ impl Tally {
                 self.regressions.extend(regression);
             }
             Some(Notable::Failing(incident)) => {
-                let entry = self.scenarios.entry(fact.subject_id).or_default();
+                let entry = self.scenarios.entry(row.subject_id).or_default();
                 entry.incidents.push((incident, at));
             }
             Some(Notable::Recovered(down_seconds)) => {
-                let entry = self.scenarios.entry(fact.subject_id).or_default();
+                let entry = self.scenarios.entry(row.subject_id).or_default();
                 entry.recoveries.push(down_seconds);
             }
             Some(Notable::Acknowledged(incident, when)) => {
-                let entry = self.scenarios.entry(fact.subject_id).or_default();
+                let entry = self.scenarios.entry(row.subject_id).or_default();
                 entry.acks.push((incident, when));
             }
             Some(Notable::Muted) => self.mutes += 1,
         }
     }
-}
-
-/// One event of the period, as little as the summary needs of it.
-struct Fact {
-    at: NaiveDateTime,
-    subject_kind: SubjectKind,
-    subject_id: String,
-    /// The subject's state after the event.
-    state: String,
-    notable: Option<Notable>,
 }
 
 /// What a notable event's payload contributes.
@@ -235,23 +231,6 @@ enum Notable {
     Recovered(i64),
     Acknowledged(i64, DateTime<Utc>),
     Muted,
-}
-
-impl Fact {
-    fn of(row: rows::PeriodRow) -> Fact {
-        let notable = row
-            .payload
-            .as_deref()
-            .and_then(|p| notable(&row.event_type, p))
-            .and_then(Notable::of);
-        Fact {
-            at: row.occurred_at,
-            subject_kind: row.subject_kind,
-            subject_id: row.subject_id,
-            state: row.resulting_state,
-            notable,
-        }
-    }
 }
 
 impl Notable {
