@@ -343,3 +343,39 @@ directory_test!(
     },
     a_rebuild_marks_channels_no_longer_listed_deleted
 );
+
+/// Two transactions record the same new channel at once on PostgreSQL (the directory's
+/// build and a save resolving a name): the second waits for the first and updates the row,
+/// instead of failing on the primary key (the bench logged `slack_channels_pkey`).
+#[test]
+fn two_transactions_record_one_new_channel_on_postgres() {
+    use diesel::connection::SimpleConnection;
+    use xtc_slack::db::models::slack_channel::SlackChannel;
+
+    let Some(db) = TestDb::create(Backend::Postgres) else {
+        eprintln!("skipped: XTC_SLACK_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let mut a = db.connect();
+    xtc_slack::db::run_migrations(&mut a).unwrap();
+    a.batch_execute("BEGIN").unwrap();
+    SlackChannel::save(&mut a, TEAM, "C1", "load-tests", false, false).unwrap();
+    let second = std::thread::spawn({
+        let mut b = db.connect();
+        move || {
+            b.batch_execute("BEGIN").unwrap();
+            let saved = SlackChannel::save(&mut b, TEAM, "C1", "load-tests-2", false, true);
+            b.batch_execute(if saved.is_ok() { "COMMIT" } else { "ROLLBACK" })
+                .unwrap();
+            saved
+        }
+    });
+    // The second has updated nothing and is waiting on the first's new row.
+    std::thread::sleep(Duration::from_millis(300));
+    a.batch_execute("COMMIT").unwrap();
+    second.join().unwrap().unwrap();
+    let row = SlackChannel::find_by_id(&mut a, TEAM, "C1")
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.name.as_str(), row.is_archived), ("load-tests-2", true));
+}

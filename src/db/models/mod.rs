@@ -21,7 +21,7 @@ pub(crate) mod run_report;
 pub(crate) mod scenario;
 pub(crate) mod scenario_controls;
 pub(crate) mod slack_action;
-pub(crate) mod slack_channel;
+pub mod slack_channel;
 pub(crate) mod slack_settings;
 pub(crate) mod slack_thread;
 pub(crate) mod summary;

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::slack_channels;
-use crate::db::{now, DbConnection, FirstRowDsl};
+use crate::db::{now, on_each_backend, DbConnection, FirstRowDsl};
 
 #[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = slack_channels)]
@@ -64,7 +64,6 @@ impl SlackChannel {
             .load(conn)
     }
 
-    /// Records what Slack said about a channel (insert or update).
     /// Public channels of a workspace last seen before `since` (a directory pass that began
     /// then did not list them): marked deleted. Returns how many.
     pub fn mark_unlisted_deleted(
@@ -92,6 +91,9 @@ impl SlackChannel {
             .get_result(conn)
     }
 
+    /// Records what Slack said about a channel: one upsert, so two transactions recording
+    /// the same new channel at once (the directory's build and a save resolving a name, on
+    /// PostgreSQL) do not fail on the key: the second waits and updates.
     pub fn save(
         conn: &mut DbConnection,
         team_id: &str,
@@ -101,28 +103,28 @@ impl SlackChannel {
         is_archived: bool,
     ) -> QueryResult<()> {
         let now = now();
-        let updated = diesel::update(slack_channels::table.find((team_id, channel_id)))
-            .set((
-                slack_channels::name.eq(name),
-                slack_channels::is_private.eq(is_private),
-                slack_channels::is_archived.eq(is_archived),
-                slack_channels::is_deleted.eq(false),
-                slack_channels::checked_at.eq(now),
-            ))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(slack_channels::table)
-                .values((
-                    slack_channels::team_id.eq(team_id),
-                    slack_channels::channel_id.eq(channel_id),
-                    slack_channels::name.eq(name),
-                    slack_channels::is_private.eq(is_private),
-                    slack_channels::is_archived.eq(is_archived),
-                    slack_channels::is_deleted.eq(false),
-                    slack_channels::checked_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
+        let values = (
+            slack_channels::team_id.eq(team_id),
+            slack_channels::channel_id.eq(channel_id),
+            slack_channels::name.eq(name),
+            slack_channels::is_private.eq(is_private),
+            slack_channels::is_archived.eq(is_archived),
+            slack_channels::is_deleted.eq(false),
+            slack_channels::checked_at.eq(now),
+        );
+        let changed = (
+            slack_channels::name.eq(name),
+            slack_channels::is_private.eq(is_private),
+            slack_channels::is_archived.eq(is_archived),
+            slack_channels::is_deleted.eq(false),
+            slack_channels::checked_at.eq(now),
+        );
+        on_each_backend!(conn, c => diesel::insert_into(slack_channels::table)
+            .values(values)
+            .on_conflict((slack_channels::team_id, slack_channels::channel_id))
+            .do_update()
+            .set(changed)
+            .execute(c))?;
         Ok(())
     }
 
