@@ -24,7 +24,7 @@ pub use backend::{
 };
 pub use migrations::{applied_migrations, known_migrations, revert_all_migrations, run_migrations};
 pub use pool::Db;
-pub use prepared::{CachedDsl, FirstRowDsl};
+pub use prepared::{CachedDsl, FirstRowDsl, LimitLiteralDsl};
 pub(crate) use text_enum::text_enum;
 pub use transaction::write_tx;
 pub(crate) use transaction::{next_batch, take_ingest_turn, take_turn};

@@ -52,6 +52,44 @@ where
     }
 }
 
+/// A query with ` LIMIT n` written into its text, not bound (see the module's note on
+/// `LIMIT ?`); with [`CachedDsl::cached`] only for a fixed `n`, else each `n` is a
+/// statement of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitLiteral<Q>(Q, u32);
+
+impl<Q> QueryId for LimitLiteral<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for LimitLiteral<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for LimitLiteral<Q> {}
+
+impl<Q, DB> QueryFragment<DB> for LimitLiteral<Q>
+where
+    DB: Backend,
+    Q: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(&format!(" LIMIT {}", self.1));
+        Ok(())
+    }
+}
+
+/// `.limit_literal(n)`: see [`LimitLiteral`] (the inner query must not have a limit).
+pub trait LimitLiteralDsl: AsQuery + Sized {
+    fn limit_literal(self, n: u32) -> LimitLiteral<Self::Query> {
+        LimitLiteral(self.as_query(), n)
+    }
+}
+
+impl<T: AsQuery> LimitLiteralDsl for T {}
+
 /// `.first_row(conn)`: the first row, or `NotFound` (use `.optional()` as with `.first()`).
 pub trait FirstRowDsl: AsQuery + Sized {
     fn first_row<'query, U, Conn>(self, conn: &mut Conn) -> QueryResult<U>

@@ -68,7 +68,7 @@ pub fn batch(
     let interval = interval.max(chrono::Duration::milliseconds(1));
     // Waiting behind the head, the n-th message goes out about n intervals from now.
     let min_behind = (after.num_milliseconds() / interval.num_milliseconds()).max(1) + 1;
-    let behind = Delivery::pending_behind(conn, head, now, (MAX_ENTRIES - 1) as i64)?;
+    let behind = Delivery::pending_behind(conn, head, now, (MAX_ENTRIES - 1) as u32)?;
     if (behind.len() as i64) < min_behind {
         return Ok(Vec::new());
     }

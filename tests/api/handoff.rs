@@ -10,7 +10,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::json;
 use xtc_slack::db::models::delivery::Delivery;
-use xtc_slack::db::schema::deliveries;
+use xtc_slack::db::schema::{channel_pacing, deliveries};
 use xtc_slack::db::DbConnection;
 use xtc_slack::domain::pacing::Pacing;
 
@@ -95,6 +95,32 @@ fn only_what_the_sender_would_claim_is_handed_over(db: TestDb) {
         .first(c)
         .unwrap();
     assert_eq!((by.as_deref(), attempts), (Some("me"), 1));
+    // The claim moved the channel's pace one send on: from nothing (a new row) ...
+    let before = chrono::Utc::now().naive_utc();
+    let tat = |c: &mut DbConnection, channel: &str| -> chrono::NaiveDateTime {
+        channel_pacing::table
+            .find(("T1", channel))
+            .select(channel_pacing::next_allowed_at)
+            .first(c)
+            .unwrap()
+    };
+    let paced = tat(c, "C1");
+    assert!(
+        paced > before && paced <= before + chrono::Duration::seconds(1),
+        "{paced}"
+    );
+    // ... and from a past one (the row is updated).
+    let fifth = queue(c, "e8", "started", "C5", PAST);
+    c.batch_execute(&format!(
+        "INSERT INTO channel_pacing (team_id, channel, next_allowed_at) VALUES ('T1', 'C5', {PAST})"
+    ))
+    .unwrap();
+    assert_eq!(in_tx(c, |c| claim(c, &["C5"], "me")), [fifth]);
+    let paced = tat(c, "C5");
+    assert!(
+        paced > before && paced <= before + chrono::Duration::seconds(2),
+        "{paced}"
+    );
     // The channel is busy (its head is claimed) and paced: the next row waits for a claim.
     queue(c, "e2", "running", "C1", PAST);
     assert!(in_tx(c, |c| claim(c, &["C1"], "me")).is_empty());

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::organizations;
+use crate::db::schema::{organizations, projects};
 use crate::db::{now, DbConnection, FirstRowDsl};
 
 #[allow(dead_code, reason = "the row mirrors its table")]
@@ -21,6 +21,26 @@ impl Organization {
         organizations::table
             .find(id)
             .select(Self::as_select())
+            .first_row(conn)
+            .optional()
+    }
+
+    /// The organization's name and its project `project`'s (`None`: no such project), in
+    /// one statement; `None`: no such organization. What every message shows, read on the
+    /// hot path of a delivery.
+    pub fn names(
+        conn: &mut DbConnection,
+        id: &str,
+        project: &str,
+    ) -> QueryResult<Option<(String, Option<String>)>> {
+        organizations::table
+            .left_join(
+                projects::table.on(projects::org_id
+                    .eq(organizations::id)
+                    .and(projects::id.eq(project))),
+            )
+            .filter(organizations::id.eq(id))
+            .select((organizations::name, projects::name.nullable()))
             .first_row(conn)
             .optional()
     }

@@ -25,8 +25,25 @@ pub(super) fn advance(
     pacing: Pacing,
 ) -> QueryResult<()> {
     let current = tat(conn, team, channel)?;
-    let next = pacing.after_send(current, now);
-    set(conn, team, channel, current.is_some(), next)
+    advance_from(conn, team, channel, current, now, pacing)
+}
+
+/// [`advance`] with the TAT already read in this transaction (`tat`: `None`, no row yet).
+pub(super) fn advance_from(
+    conn: &mut DbConnection,
+    team: &str,
+    channel: &str,
+    tat: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+    pacing: Pacing,
+) -> QueryResult<()> {
+    set(
+        conn,
+        team,
+        channel,
+        tat.is_some(),
+        pacing.after_send(tat, now),
+    )
 }
 
 fn set(

@@ -265,7 +265,7 @@ impl Delivery {
         // takes the channel's advisory lock in the same statement (`{lock}`, a CTE, so it is
         // evaluated once; a volatile function keeps it from being inlined).
         const SQL: &str = concat!(
-            "{lock}SELECT d.* FROM {from} \
+            "{lock}SELECT d.*, p.next_allowed_at AS pacing_tat FROM {from} \
              LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
              WHERE {locked}d.id = (SELECT MIN(id) FROM deliveries WHERE status = ",
             pending_status!(),
@@ -303,7 +303,7 @@ impl Delivery {
                 + " FOR UPDATE OF d SKIP LOCKED"
         });
         let allowed_until = pacing.allowed_until(now);
-        let mut heads: Vec<Self> = Vec::new();
+        let mut claimed: Vec<Self> = Vec::new();
         let mut seen: Vec<(&str, &str)> = Vec::new();
         for (team, channel) in channels {
             if team.is_empty() || seen.contains(&(team.as_str(), channel.as_str())) {
@@ -314,7 +314,7 @@ impl Delivery {
                 DbConnection::Sqlite(_) => SQLITE.as_str(),
                 DbConnection::Postgresql(_) => POSTGRES.as_str(),
             };
-            let head: Option<Self> = on_each_backend!(conn, c => diesel::sql_query(sql)
+            let head: Option<Head> = on_each_backend!(conn, c => diesel::sql_query(sql)
                 .bind::<Text, _>(team)
                 .bind::<Text, _>(channel)
                 .bind::<Timestamp, _>(now)
@@ -322,12 +322,17 @@ impl Delivery {
                 .cached()
                 .get_result(c)
                 .optional())?;
-            heads.extend(head);
+            if let Some(head) = head {
+                let claim = Claim {
+                    now,
+                    lease,
+                    instance,
+                    pacing,
+                };
+                claimed.extend(claim.paced(conn, head.delivery, head.pacing_tat)?);
+            }
         }
-        if heads.is_empty() {
-            return Ok(heads);
-        }
-        Self::claim(conn, heads, now, lease, instance, pacing)
+        Ok(claimed)
     }
 
     /// Claims `candidates` (from [`Delivery::claimable`]) with a lease and moves each
@@ -341,25 +346,15 @@ impl Delivery {
         instance: &str,
         pacing: Pacing,
     ) -> QueryResult<Vec<Self>> {
+        let claim = Claim {
+            now,
+            lease,
+            instance,
+            pacing,
+        };
         let mut claimed = Vec::with_capacity(candidates.len());
         for mut d in candidates {
-            let n = diesel::update(
-                deliveries::table.find(d.id).filter(is_pending()).filter(
-                    deliveries::claimed_until
-                        .is_null()
-                        .or(deliveries::claimed_until.lt(now)),
-                ),
-            )
-            .set((
-                deliveries::claimed_until.eq(now + lease),
-                deliveries::claimed_by.eq(instance),
-                deliveries::attempts.eq(deliveries::attempts + 1),
-            ))
-            .returning(deliveries::id)
-            .cached()
-            .load::<i64>(conn)?
-            .len();
-            if n == 0 {
+            if !claim.lease_one(conn, d.id)? {
                 continue;
             }
             let team = d.team_id.as_deref().unwrap_or_default();
@@ -563,5 +558,110 @@ impl Delivery {
             deliveries::claimed_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)
+    }
+}
+
+/// A channel's head as [`Delivery::claim_heads`] finds it, with the channel's pacing TAT
+/// (`None`: the channel has no pacing row yet), read in the same statement.
+#[derive(QueryableByName)]
+struct Head {
+    #[diesel(embed)]
+    delivery: Delivery,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pacing_tat: Option<NaiveDateTime>,
+}
+
+/// The ID an update claimed (`RETURNING id`).
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = BigInt)]
+    #[allow(dead_code, reason = "only counted")]
+    id: i64,
+}
+
+/// A claim at `now` for `lease` by `instance`, paced by `pacing`.
+struct Claim<'a> {
+    now: NaiveDateTime,
+    lease: chrono::Duration,
+    instance: &'a str,
+    pacing: Pacing,
+}
+
+impl Claim<'_> {
+    /// Claims `d`, whose channel's TAT was read as `tat` in this transaction, and moves the
+    /// TAT one send on (`domain::pacing`); `None`: someone claimed or settled it meanwhile.
+    /// PostgreSQL does both in one statement (one round trip on the hot path of ingest).
+    fn paced(
+        &self,
+        conn: &mut DbConnection,
+        mut d: Delivery,
+        tat: Option<NaiveDateTime>,
+    ) -> QueryResult<Option<Delivery>> {
+        const POSTGRES: &str = concat!(
+            "WITH c AS (UPDATE deliveries SET claimed_until = $1, claimed_by = $2, \
+             attempts = attempts + 1 WHERE id = $3 AND status = ",
+            pending_status!(),
+            " AND (claimed_until IS NULL OR claimed_until < $4) RETURNING id), \
+             p AS (INSERT INTO channel_pacing (team_id, channel, next_allowed_at) \
+             SELECT $5, $6, $7 FROM c ON CONFLICT (team_id, channel) \
+             DO UPDATE SET next_allowed_at = EXCLUDED.next_allowed_at) \
+             SELECT id FROM c"
+        );
+        let team = d.team_id.clone().unwrap_or_default();
+        let applied = match conn {
+            DbConnection::Postgresql(c) => {
+                let next = self.pacing.after_send(tat, self.now);
+                !diesel::sql_query(POSTGRES)
+                    .bind::<Timestamp, _>(self.now + self.lease)
+                    .bind::<Text, _>(self.instance)
+                    .bind::<BigInt, _>(d.id)
+                    .bind::<Timestamp, _>(self.now)
+                    .bind::<Text, _>(&team)
+                    .bind::<Text, _>(&d.channel)
+                    .bind::<Timestamp, _>(next)
+                    .cached()
+                    .load::<ClaimedId>(c)?
+                    .is_empty()
+            }
+            DbConnection::Sqlite(_) => {
+                let applied = self.lease_one(conn, d.id)?;
+                if applied {
+                    channel_pacing::advance_from(
+                        conn,
+                        &team,
+                        &d.channel,
+                        tat,
+                        self.now,
+                        self.pacing,
+                    )?;
+                }
+                applied
+            }
+        };
+        Ok(applied.then(|| {
+            d.attempts += 1;
+            d
+        }))
+    }
+
+    /// Leases delivery `id` if it is still pending and unclaimed; whether it was.
+    fn lease_one(&self, conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+        let n = diesel::update(
+            deliveries::table.find(id).filter(is_pending()).filter(
+                deliveries::claimed_until
+                    .is_null()
+                    .or(deliveries::claimed_until.lt(self.now)),
+            ),
+        )
+        .set((
+            deliveries::claimed_until.eq(self.now + self.lease),
+            deliveries::claimed_by.eq(self.instance),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+        ))
+        .returning(deliveries::id)
+        .cached()
+        .load::<i64>(conn)?
+        .len();
+        Ok(n > 0)
     }
 }

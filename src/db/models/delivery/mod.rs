@@ -13,7 +13,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::deliveries;
-use crate::db::{on_each_backend, CachedDsl, DbConnection};
+use crate::db::{on_each_backend, CachedDsl, DbConnection, LimitLiteralDsl};
 
 pub use channel_pacing::block_channel;
 use lifecycle::is_pending;
@@ -146,14 +146,16 @@ impl Delivery {
             .cached()
             .get_result(conn)
     }
+
     /// The pending deliveries queued behind `head` in its channel, due by `now`, oldest
     /// first, at most `limit`; stops at the first that is not due or claimed (so what is
-    /// taken keeps the channel's order).
+    /// taken keeps the channel's order). Looked at for every delivery sent: a prepared
+    /// statement (PostgreSQL parsed and planned it on every call before).
     pub fn pending_behind(
         conn: &mut DbConnection,
         head: &Self,
         now: NaiveDateTime,
-        limit: i64,
+        limit: u32,
     ) -> QueryResult<Vec<Self>> {
         let rows: Vec<Self> = deliveries::table
             .filter(is_pending())
@@ -162,8 +164,9 @@ impl Delivery {
             .filter(deliveries::channel.eq(&head.channel))
             .filter(deliveries::id.gt(head.id))
             .order(deliveries::id.asc())
-            .limit(limit)
             .select(Self::as_select())
+            .limit_literal(limit)
+            .cached()
             .load(conn)?;
         Ok(rows
             .into_iter()
