@@ -105,8 +105,9 @@ impl TokenChecks {
             .name("xtc-token-checks".into())
             .spawn(move || {
                 let checks = std::sync::Mutex::new(checks);
+                let mut conn = None;
                 while let Some(batch) = next_batch(&checks, MAX_CHECKS) {
-                    answer(&db, batch);
+                    answer(&db, &mut conn, batch);
                 }
             })?;
         Ok(Self { queue })
@@ -125,15 +126,13 @@ impl TokenChecks {
     }
 }
 
-/// Answers a batch of checks with one statement.
-fn answer(db: &Db, batch: Vec<Check>) {
+/// Answers a batch of checks with one statement, on the thread's own connection `conn`.
+fn answer(db: &Db, conn: &mut Option<DbConnection>, batch: Vec<Check>) {
     let started = std::time::Instant::now();
     let mut hashes: Vec<&str> = batch.iter().map(|c| c.hash.as_str()).collect();
     hashes.sort_unstable();
     hashes.dedup();
-    let rows = db
-        .get()
-        .and_then(|mut conn| Ok(ApiTokenRow::find_active_by_hashes(&mut conn, &hashes)?));
+    let rows = find_active(db, conn, &hashes);
     let took = started.elapsed();
     if crate::db::is_slow(took) {
         tracing::warn!(
@@ -160,6 +159,32 @@ fn answer(db: &Db, batch: Vec<Check>) {
             }
         }
     }
+}
+
+/// The live tokens among `hashes`, read on `conn`: the checking thread's own connection,
+/// opened on first use and kept, not one lent by the pool for each batch (a PostgreSQL pool
+/// tests every connection it lends with `SELECT 1`: a round trip more on every request).
+/// When the statement fails on a kept connection (it died with a database restart, say),
+/// the connection is dropped and the statement runs once more on a new one, so a restart
+/// costs no request its answer.
+fn find_active(
+    db: &Db,
+    conn: &mut Option<DbConnection>,
+    hashes: &[&str],
+) -> Result<Vec<ApiTokenRow>, DbError> {
+    if let Some(kept) = conn.as_mut() {
+        match ApiTokenRow::find_active_by_hashes(kept, hashes) {
+            Ok(rows) => return Ok(rows),
+            Err(e) => {
+                tracing::info!(error = %e, "token check: reconnecting to the database");
+                *conn = None;
+            }
+        }
+    }
+    let mut fresh = db.url().connect()?;
+    let rows = ApiTokenRow::find_active_by_hashes(&mut fresh, hashes)?;
+    *conn = Some(fresh);
+    Ok(rows)
 }
 
 /// The principal of a live token found by its id (the web UI's session holds only the
@@ -236,7 +261,7 @@ mod tests {
                 }
             })
             .collect();
-        answer(&db, batch);
+        answer(&db, &mut None, batch);
         let got: Vec<Option<(String, Role)>> = answers
             .into_iter()
             .map(|mut a| a.try_recv().unwrap().unwrap().map(|p| (p.token_id, p.role)))

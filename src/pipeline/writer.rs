@@ -14,6 +14,10 @@
 //! the others are committed. Jobs are therefore run at most twice and must not have effects
 //! outside the transaction.
 //!
+//! The writer keeps its connection. When a batch's transaction cannot even begin on it (the
+//! database restarted or failed over since the last batch), none of the batch ran, so it
+//! runs once more on a new connection; a failure after that fails the batch (`503`).
+//!
 //! On PostgreSQL, load-test events (the bulk of the traffic) are applied together when a
 //! batch holds at least [`GROUP_FROM`] of them (`ingest::load_test_batch`): four statements for the whole
 //! group instead of four per event. On PostgreSQL every statement is a round trip, and under
@@ -207,7 +211,18 @@ fn writer_loop(
         let Some(c) = conn.as_mut() else { continue };
         let _turn = take_ingest_turn(lane.as_ref());
         let started = Instant::now();
-        let committed = run_batch(c, &mut batch, handoff);
+        let mut committed = run_batch(c, &mut batch, handoff);
+        if let Err(BatchError::NotBegun(e)) = &committed {
+            // The kept connection died (a database restart, a failover): nothing of the
+            // batch ran, so it runs once more on a new connection rather than failing
+            // every event of it with 503.
+            tracing::info!(error = %e, "ingest writer: reconnecting to the database");
+            conn = url.connect().ok();
+            if let Some(c) = conn.as_mut() {
+                committed = run_batch(c, &mut batch, handoff);
+            }
+        }
+        let committed = committed.map_err(BatchError::answer);
         let took = started.elapsed();
         let times = BatchTimes {
             dequeued,
@@ -229,25 +244,41 @@ fn writer_loop(
     }
 }
 
+/// How a batch failed as a whole.
+#[derive(Debug)]
+enum BatchError {
+    /// Its transaction could not be begun: none of it ran (the connection is gone).
+    NotBegun(diesel::result::Error),
+    /// Begun, then not committed: the replay could not begin, or the commit failed.
+    Failed(&'static str),
+}
+
+impl BatchError {
+    /// What every job of the batch is answered.
+    fn answer(self) -> String {
+        match self {
+            Self::NotBegun(_) => "the database is not available",
+            Self::Failed(why) => why,
+        }
+        .to_owned()
+    }
+}
+
 /// Runs a batch in one transaction: optimistically (then the hand-off), and replayed with a
-/// savepoint per job, without hand-off, when a job or the hand-off failed. `Err` when the
-/// transaction could not be begun or committed.
+/// savepoint per job, without hand-off, when a job or the hand-off failed.
 fn run_batch(
     c: &mut DbConnection,
     batch: &mut [Box<dyn Job>],
     handoff: Option<&Handoff>,
-) -> Result<(), String> {
+) -> Result<(), BatchError> {
     let begin = match c {
         DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
         DbConnection::Postgresql(_) => "BEGIN",
     };
     let attempt = |c: &mut DbConnection, batch: &mut [Box<dyn Job>], savepoints: bool| {
-        c.batch_execute(begin).map_err(|e| {
-            tracing::error!(error = %e, "ingest writer could not begin a transaction");
-            "the database is not available".to_owned()
-        })?;
+        c.batch_execute(begin)?;
         if savepoints {
-            return Ok::<_, String>(batch.iter_mut().all(|job| job.run(c, true)));
+            return Ok::<_, diesel::result::Error>(batch.iter_mut().all(|job| job.run(c, true)));
         }
         let mut load_tests: Vec<&mut LoadTestJob> =
             batch.iter_mut().filter_map(|job| job.load_test()).collect();
@@ -264,15 +295,15 @@ fn run_batch(
         }
         Ok(handoff.is_none_or(|h| batch.iter_mut().all(|job| job.hand_off(c, h))))
     };
-    if !attempt(c, batch, false)? {
+    if !attempt(c, batch, false).map_err(BatchError::NotBegun)? {
         // A job failed with the others' writes around it: start over, each job isolated.
         let _ = c.batch_execute("ROLLBACK");
-        attempt(c, batch, true)?;
+        attempt(c, batch, true).map_err(|_| BatchError::Failed("the database is not available"))?;
     }
     c.batch_execute("COMMIT").map_err(|e| {
         tracing::error!(error = %e, "ingest writer could not commit");
         let _ = c.batch_execute("ROLLBACK");
-        "the database did not commit".to_owned()
+        BatchError::Failed("the database did not commit")
     })
 }
 
