@@ -83,7 +83,7 @@ pub(super) async fn send(
     p: &Prepared,
     token: &SecretString,
 ) -> Record {
-    let Payload::LoadTest(lt) = &p.payload else {
+    let Payload::LoadTest(lt) = &*p.payload else {
         return Record::Failed {
             reason: DeliveryReason::EventUnreadable,
         };

@@ -87,13 +87,16 @@ impl std::fmt::Debug for HandedDelivery {
     }
 }
 
-/// Loads what `d` needs inside the transaction that claimed it (the hand-off).
+/// Loads what `d` needs inside the transaction that claimed it (the hand-off); a delivery
+/// of the event `stored` that transaction wrote takes its payload from there.
 pub fn prepare_handed(
     conn: &mut crate::db::DbConnection,
     d: Delivery,
     config: &SenderConfig,
+    stored: &super::ingest::Stored,
 ) -> Result<HandedDelivery, DbError> {
-    let prepared = prepare::prepare(conn, &d, config)?;
+    let known = stored.payload_of(&d.event_id).cloned();
+    let prepared = prepare::prepare(conn, &d, config, known)?;
     Ok(HandedDelivery {
         delivery: d,
         prepared,
@@ -158,7 +161,7 @@ async fn deliver_in_span(
         None => {
             let (d2, deps2) = (d.clone(), deps.clone());
             deps.db
-                .run(move |conn| prepare::prepare(conn, &d2, &deps2.config))
+                .run(move |conn| prepare::prepare(conn, &d2, &deps2.config, None))
                 .await
         }
     };

@@ -1,6 +1,8 @@
 //! Loading what one delivery needs from the database (its event, installation, thread,
 //! incident controls, the digest behind it), or the reason it cannot be sent at all.
 
+use std::sync::Arc;
+
 use super::SenderConfig;
 use crate::db::models::delivery::Delivery;
 use crate::db::models::event::EventRow;
@@ -19,7 +21,7 @@ use crate::pipeline::{baselines, incidents};
 
 /// Everything a delivery needs from the database.
 pub(crate) struct Prepared {
-    pub(super) payload: Payload,
+    pub(super) payload: Arc<Payload>,
     pub(super) names: MessageNames,
     pub(super) installation: Installation,
     pub(super) thread: Option<SlackThread>,
@@ -31,17 +33,26 @@ pub(crate) struct Prepared {
     pub(super) digest: Vec<digest::Merged>,
 }
 
-/// `Ok(Err(reason))`: the delivery fails for `reason` without calling Slack.
+/// `Ok(Err(reason))`: the delivery fails for `reason` without calling Slack. `known`: the
+/// payload of `d`'s event when the caller has it (the hand-off, in the transaction that
+/// stored the event); otherwise the event is read.
 pub(super) fn prepare(
     conn: &mut DbConnection,
     d: &Delivery,
     config: &SenderConfig,
+    known: Option<Arc<Payload>>,
 ) -> Result<Result<Prepared, DeliveryReason>, DbError> {
-    let Some(event) = EventRow::find_by_id(conn, &d.event_id)? else {
-        return Ok(Err(DeliveryReason::EventGone));
-    };
-    let Ok(payload) = serde_json::from_str::<Payload>(&event.payload) else {
-        return Ok(Err(DeliveryReason::EventUnreadable));
+    let payload = match known {
+        Some(payload) => payload,
+        None => {
+            let Some(event) = EventRow::find_by_id(conn, &d.event_id)? else {
+                return Ok(Err(DeliveryReason::EventGone));
+            };
+            let Ok(payload) = serde_json::from_str::<Payload>(&event.payload) else {
+                return Ok(Err(DeliveryReason::EventUnreadable));
+            };
+            Arc::new(payload)
+        }
     };
     let Some(installation_id) = &d.installation_id else {
         return Ok(Err(DeliveryReason::NoIntegration));

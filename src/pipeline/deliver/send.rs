@@ -68,7 +68,7 @@ pub(super) async fn send(
     if !p.digest.is_empty() {
         return send_digest(deps, d, &p, token).await;
     }
-    let card_only = matches!(&p.payload, Payload::Scenario(sc) if sc.change.card_only());
+    let card_only = matches!(&*p.payload, Payload::Scenario(sc) if sc.change.card_only());
     // Someone acted on an incident: a reply under its card (which the action's own card
     // edits update), never a card of its own.
     let action = p.payload.is_action();
@@ -201,7 +201,7 @@ async fn send_digest(
     p: &Prepared,
     token: &SecretString,
 ) -> Record {
-    let mut entries = vec![(&p.payload, &p.names)];
+    let mut entries = vec![(&*p.payload, &p.names)];
     entries.extend(p.digest.iter().map(|m| (&m.payload, &m.names)));
     let rendered = match deps.renderer.render_digest(&entries) {
         Ok(r) => r,

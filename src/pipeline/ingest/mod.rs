@@ -29,18 +29,36 @@ pub use scenario::monitoring_event;
 pub use super::effective::Resolved;
 
 /// What happened to an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum IngestOutcome {
     /// Stored; a pending delivery was queued in each of `channels` (workspace, channel).
     Accepted {
         state: String,
         channels: Vec<(String, String)>,
+        /// The event as stored, for the hand-off (`pipeline::writer`): a delivery of it
+        /// claimed in the same transaction is rendered from this, not read back.
+        stored: Stored,
     },
     /// The same `event_id` was accepted before; nothing was done.
     Duplicate { state: String },
     /// Stored in the history only: the subject already applied a newer event (a monitoring
     /// result older than the scenario's newest); `state` is the subject's, unchanged.
     Stale { state: String },
+}
+
+/// An accepted event's stored id and payload (`None`: a result that changed nothing, stored
+/// with a `null` payload), shared, not copied, with the deliveries handed off with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub event_id: String,
+    pub payload: Option<std::sync::Arc<Payload>>,
+}
+
+impl Stored {
+    /// The payload of `event_id` when that is this event.
+    pub fn payload_of(&self, event_id: &str) -> Option<&std::sync::Arc<Payload>> {
+        self.payload.as_ref().filter(|_| self.event_id == event_id)
+    }
 }
 
 /// Why an event was refused (nothing was stored).
@@ -327,6 +345,7 @@ struct LoadTestPlan {
     row: LoadTestRow,
     previous_version: Option<i64>,
     event: EventRow,
+    payload: std::sync::Arc<Payload>,
     deliveries: Vec<NewDelivery>,
 }
 
@@ -336,6 +355,10 @@ impl LoadTestPlan {
         IngestOutcome::Accepted {
             state: self.row.state.as_str().to_owned(),
             channels: pending_channels(&self.deliveries),
+            stored: Stored {
+                event_id: self.event.event_id.clone(),
+                payload: Some(self.payload.clone()),
+            },
         }
     }
 }
@@ -452,6 +475,7 @@ fn plan_load_test(
         previous_version: existing.map(|r| r.version),
         row,
         event,
+        payload: std::sync::Arc::new(payload),
         deliveries,
     })
 }

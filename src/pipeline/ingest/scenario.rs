@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     maintenance, naive, outbox_rows, precheck, queue, record_event, refused, same_project,
-    save_versioned, Identity, IngestError, IngestOutcome, Resolved,
+    save_versioned, Identity, IngestError, IngestOutcome, Resolved, Stored,
 };
 use crate::db::models::delivery::DeliveryStatus;
 use crate::db::models::delivery::NewDelivery;
@@ -190,6 +190,10 @@ pub fn monitoring_event(
     Ok(IngestOutcome::Accepted {
         state: next.health.as_str().to_owned(),
         channels,
+        stored: Stored {
+            event_id: event.event_id,
+            payload: payload.map(std::sync::Arc::new),
+        },
     })
 }
 

@@ -199,7 +199,9 @@ fn run_batch(conn: &mut DbConnection, jobs: &mut [LoadTestJob]) -> Option<Vec<St
 
 fn describe(outcome: &Result<IngestOutcome, IngestError>) -> String {
     match outcome {
-        Ok(IngestOutcome::Accepted { state, channels }) => format!("accepted {state} {channels:?}"),
+        Ok(IngestOutcome::Accepted {
+            state, channels, ..
+        }) => format!("accepted {state} {channels:?}"),
         Ok(IngestOutcome::Duplicate { state }) => format!("duplicate {state}"),
         Ok(IngestOutcome::Stale { state }) => format!("stale {state}"),
         Err(e) => format!("refused: {e}"),

@@ -103,7 +103,10 @@ fn hand_off_outcome(
     handoff: &Handoff,
     handed: &mut Vec<HandedDelivery>,
 ) -> bool {
-    let Some(Ok(IngestOutcome::Accepted { channels, .. })) = outcome else {
+    let Some(Ok(IngestOutcome::Accepted {
+        channels, stored, ..
+    })) = outcome
+    else {
         return true;
     };
     if channels.is_empty() {
@@ -123,7 +126,7 @@ fn hand_off_outcome(
     .and_then(|claimed| {
         claimed
             .into_iter()
-            .map(|d| prepare_handed(conn, d, config))
+            .map(|d| prepare_handed(conn, d, config, stored))
             .collect::<Result<Vec<_>, _>>()
     });
     match claimed {
