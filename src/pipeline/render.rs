@@ -30,6 +30,7 @@ mod card;
 mod change;
 mod digest;
 mod incident;
+mod inline;
 mod load_test;
 pub mod mute_dialog;
 mod report;
@@ -248,24 +249,39 @@ impl Renderer {
         hb.register_escape_fn(escape_slack_json);
         hb.register_helper("link", Box::new(link_helper));
         hb.register_helper("url", Box::new(url_helper));
-        for (name, source) in DEFAULT_TEMPLATES {
-            let source = match override_dir {
-                Some(dir) => match std::fs::read_to_string(dir.join(format!("{name}.hbs"))) {
-                    Ok(custom) => {
-                        tracing::info!(template = name, "using template override");
-                        custom
-                    }
-                    Err(_) => (*source).to_owned(),
-                },
-                None => (*source).to_owned(),
-            };
+        // Each template's source: an override's when there is one, else the built-in.
+        let sources: Vec<(&str, String)> = DEFAULT_TEMPLATES
+            .iter()
+            .map(|(name, source)| {
+                let source = match override_dir {
+                    Some(dir) => match std::fs::read_to_string(dir.join(format!("{name}.hbs"))) {
+                        Ok(custom) => {
+                            tracing::info!(template = name, "using template override");
+                            custom
+                        }
+                        Err(_) => (*source).to_owned(),
+                    },
+                    None => (*source).to_owned(),
+                };
+                (*name, source)
+            })
+            .collect();
+        let partials: std::collections::HashMap<String, String> = sources
+            .iter()
+            .filter(|(name, _)| name.starts_with('_'))
+            .map(|(name, source)| ((*name).to_owned(), source.clone()))
+            .collect();
+        for (name, source) in sources {
             let registered = if name.starts_with('_') {
                 hb.register_partial(name, source)
             } else {
-                hb.register_template_string(name, source)
+                // Checked as written first, so an override's error names its own lines.
+                hb.register_template_string(name, &source).and_then(|()| {
+                    hb.register_template_string(name, inline::inline_partials(&source, &partials))
+                })
             };
             registered.map_err(|e| RenderError::Template {
-                name: (*name).to_owned(),
+                name: name.to_owned(),
                 message: e.to_string(),
             })?;
         }
@@ -291,21 +307,21 @@ impl Renderer {
             Payload::IncidentAction(a) => {
                 let mut ctx = action_context(a, names);
                 ctx["broadcast"] = Value::Bool(true);
-                return self.render("scenario_action_reply", false, &ctx);
+                return self.render("scenario_action_reply", false, ctx);
             }
             Payload::BaselineSet(b) => {
-                return self.render("load_test_baseline_set", false, &baseline_set_context(b))
+                return self.render("load_test_baseline_set", false, baseline_set_context(b))
             }
             Payload::HoldRecovered(h) => {
                 let mut ctx = hold_recovered_context(h);
                 ctx["broadcast"] = Value::Bool(true);
-                return self.render(HOLD_RECOVERED, false, &ctx);
+                return self.render(HOLD_RECOVERED, false, ctx);
             }
             Payload::WeeklySummary(s) => {
-                return self.render("weekly_summary", false, &summary_context(s, names))
+                return self.render("weekly_summary", false, summary_context(s, names))
             }
         };
-        self.render(&kind, compact, &ctx)
+        self.render(&kind, compact, ctx)
     }
 
     /// The thread parent ("run card" / "incident card") showing the subject's current state;
@@ -330,7 +346,7 @@ impl Renderer {
             // Never a card (its deliveries are not threaded).
             Payload::WeeklySummary(s) => ("weekly_summary", summary_context(s, names)),
         };
-        self.render(kind, compact, &ctx)
+        self.render(kind, compact, ctx)
     }
 
     /// A thread reply: one line with only what is new (the card has the rest). With
@@ -354,7 +370,7 @@ impl Renderer {
         };
         ctx["broadcast"] = Value::Bool(broadcast);
         let _ = card;
-        self.render(kind, false, &ctx)
+        self.render(kind, false, ctx)
     }
 
     /// One message for several waiting events of one channel (a digest, see
@@ -394,10 +410,10 @@ impl Renderer {
             "color": worst,
             "items": items.into_iter().map(|i| i.0).collect::<Vec<_>>(),
         });
-        self.render("digest", false, &ctx)
+        self.render("digest", false, ctx)
     }
 
-    fn render(&self, kind: &str, compact: bool, ctx: &Value) -> Result<Rendered, RenderError> {
+    fn render(&self, kind: &str, compact: bool, ctx: Value) -> Result<Rendered, RenderError> {
         let name = if compact {
             format!("{kind}.compact")
         } else {
@@ -405,7 +421,8 @@ impl Renderer {
         };
         let out = self
             .hb
-            .render(&name, ctx)
+            // The context handed over, not serialized into a copy as `render` would.
+            .render_with_context(&name, &Context::from(ctx))
             .map_err(|e| RenderError::Template {
                 name: name.clone(),
                 message: e.to_string(),
