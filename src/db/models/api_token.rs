@@ -46,6 +46,15 @@ impl ApiTokenRow {
         conn: &mut DbConnection,
         hashes: &[&str],
     ) -> QueryResult<Vec<Self>> {
+        if let [hash] = hashes {
+            // The usual batch when requests do not overlap: a statement of a fixed text,
+            // prepared once per connection (an `IN` list is parsed and planned anew).
+            return api_tokens::table
+                .filter(api_tokens::token_hash.eq(*hash))
+                .filter(api_tokens::revoked_at.is_null())
+                .select(Self::as_select())
+                .load(conn);
+        }
         api_tokens::table
             .filter(api_tokens::token_hash.eq_any(hashes))
             .filter(api_tokens::revoked_at.is_null())
