@@ -57,6 +57,8 @@ fn resolution(c: &mut Criterion) {
 }
 
 fn rendering(c: &mut Criterion) {
+    // Start-up's share: every template compiled (with its partials written in).
+    c.bench_function("load templates", |b| b.iter(|| Renderer::new(None)));
     let renderer = Renderer::new(None).expect("templates");
     let names = MessageNames {
         org_id: "acme".into(),

@@ -99,8 +99,20 @@ impl Application {
         if !settings.slack.keep_alive {
             slack = slack.without_keep_alive();
         }
-        let pipeline =
-            start_pipeline(&settings, &db, &background, &cipher, &slack, &metrics).await?;
+        // One registry for the sender and the services (compiling every template takes
+        // about 15 ms: `cargo bench --bench micro`, "load templates").
+        let renderer = Arc::new(crate::pipeline::render::Renderer::new(
+            settings.templates_dir.as_deref(),
+        )?);
+        let pipeline = start_pipeline(
+            &settings,
+            &db,
+            &background,
+            (&cipher, &slack),
+            &metrics,
+            renderer.clone(),
+        )
+        .await?;
         let channel_health = {
             use actix::Actor;
             let deps = crate::pipeline::channel_health::HealthDeps {
@@ -165,9 +177,7 @@ impl Application {
             cipher,
             slack,
             effective: pipeline.effective().clone(),
-            renderer: Arc::new(crate::pipeline::render::Renderer::new(
-                settings.templates_dir.as_deref(),
-            )?),
+            renderer,
         };
         let token_checks = crate::auth::TokenChecks::start(db.clone())?;
         let state = web::Data::new(AppState {
@@ -246,9 +256,9 @@ async fn start_pipeline(
     settings: &Settings,
     db: &Db,
     background: &Db,
-    cipher: &Cipher,
-    slack: &crate::slack::SlackApi,
+    (cipher, slack): (&Cipher, &crate::slack::SlackApi),
     metrics: &crate::metrics::Metrics,
+    renderer: Arc<crate::pipeline::render::Renderer>,
 ) -> Result<crate::actors::Actors, StartupError> {
     use actix::Actor;
 
@@ -259,7 +269,6 @@ async fn start_pipeline(
     use crate::domain::pacing::Pacing;
     use crate::pipeline::deliver::{SenderConfig, SenderDeps};
 
-    let renderer = crate::pipeline::render::Renderer::new(settings.templates_dir.as_deref())?;
     if settings.database_url.is_sqlite() {
         let released = db
             .run(|conn| {
@@ -313,7 +322,7 @@ async fn start_pipeline(
         db: background.clone(),
         effective: effective.clone(),
         slack: slack.clone(),
-        renderer: std::sync::Arc::new(renderer),
+        renderer,
         cipher: cipher.clone(),
         tokens: crate::pipeline::tokens::TokenSource {
             db: background.clone(),

@@ -250,33 +250,37 @@ impl Renderer {
         hb.register_helper("link", Box::new(link_helper));
         hb.register_helper("url", Box::new(url_helper));
         // Each template's source: an override's when there is one, else the built-in.
-        let sources: Vec<(&str, String)> = DEFAULT_TEMPLATES
+        // (name, source, whether it is an override).
+        let sources: Vec<(&str, String, bool)> = DEFAULT_TEMPLATES
             .iter()
             .map(|(name, source)| {
-                let source = match override_dir {
-                    Some(dir) => match std::fs::read_to_string(dir.join(format!("{name}.hbs"))) {
-                        Ok(custom) => {
-                            tracing::info!(template = name, "using template override");
-                            custom
-                        }
-                        Err(_) => (*source).to_owned(),
-                    },
-                    None => (*source).to_owned(),
-                };
-                (*name, source)
+                let custom = override_dir
+                    .and_then(|dir| std::fs::read_to_string(dir.join(format!("{name}.hbs"))).ok());
+                match custom {
+                    Some(custom) => {
+                        tracing::info!(template = name, "using template override");
+                        (*name, custom, true)
+                    }
+                    None => (*name, (*source).to_owned(), false),
+                }
             })
             .collect();
         let partials: std::collections::HashMap<String, String> = sources
             .iter()
-            .filter(|(name, _)| name.starts_with('_'))
-            .map(|(name, source)| ((*name).to_owned(), source.clone()))
+            .filter(|(name, ..)| name.starts_with('_'))
+            .map(|(name, source, _)| ((*name).to_owned(), source.clone()))
             .collect();
-        for (name, source) in sources {
+        for (name, source, custom) in sources {
             let registered = if name.starts_with('_') {
                 hb.register_partial(name, source)
             } else {
-                // Checked as written first, so an override's error names its own lines.
-                hb.register_template_string(name, &source).and_then(|()| {
+                // An override is checked as written first, so its errors name its own lines.
+                let checked = if custom {
+                    hb.register_template_string(name, &source)
+                } else {
+                    Ok(())
+                };
+                checked.and_then(|()| {
                     hb.register_template_string(name, inline::inline_partials(&source, &partials))
                 })
             };
