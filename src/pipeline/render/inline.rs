@@ -9,6 +9,9 @@
 //! written in its place would, so that is what is compiled; every other call (inside
 //! those blocks, with a parameter or hash, with whitespace control, a partial block) is
 //! left to handlebars. The partials are registered as well, so those calls still find them.
+//! One difference remains, for overrides only: a `../` at a partial's own top level (outside
+//! any `#each` in it) names the caller's context when expanded and its parent when written
+//! in; no built-in partial does that.
 
 use std::collections::HashMap;
 
