@@ -48,6 +48,7 @@ impl DatabaseUrl {
     pub fn connect(&self) -> Result<DbConnection, DbError> {
         match self {
             Self::Sqlite(path) => {
+                sqlite_without_memory_statistics();
                 create_private_file(path).map_err(|e| {
                     DbError::Connect(format!("cannot create {}: {e}", path.display()))
                 })?;
@@ -63,6 +64,32 @@ impl DatabaseUrl {
                 .map(DbConnection::Postgresql),
         }
     }
+}
+
+/// Turns off SQLite's memory statistics before its first use, once per process. With them
+/// on (SQLite's default), every allocation of every connection takes one process-wide mutex
+/// to count itself; a long read on a thread of low priority (the weekly summary's, in
+/// `SCHED_IDLE`) that was preempted holding it stalled the ingest and delivery threads
+/// behind it. Nothing here reads those statistics.
+pub(crate) fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `sqlite3_config` may be called before SQLite is initialized (the first
+        // connection opens after this `Once`); it then only stores the setting. Called
+        // after initialization it returns SQLITE_MISUSE and changes nothing.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            )
+        };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite memory statistics stay on (SQLite already started)"
+            );
+        }
+    });
 }
 
 /// Creates a missing SQLite file empty with mode 0600 (like the key file) before SQLite

@@ -103,6 +103,7 @@ pub fn backup(url: &DatabaseUrl, to: &Path) -> Result<Backup, BackupError> {
 
 /// `PRAGMA integrity_check` of the copy, read-only.
 fn verify(path: &Path) -> Result<String, BackupError> {
+    super::backend::sqlite_without_memory_statistics();
     let mut c = SqliteConnection::establish(&format!("file:{}?mode=ro", path.display()))
         .map_err(|e| super::DbError::Connect(e.to_string()))?;
     c.batch_execute("PRAGMA query_only = ON")?;

@@ -37,3 +37,16 @@ async fn unknown_paths_get_a_json_404() {
     assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");
 }
+
+/// SQLite counts no memory: with its memory statistics on (its default) every allocation of
+/// every connection takes one process-wide mutex (`db::backend`). Each test's server runs
+/// in this process, so once one has opened SQLite, the count must have stayed at zero.
+#[actix_web::test]
+async fn sqlite_keeps_no_memory_statistics() {
+    let app = spawn_app().await;
+    let (status, _) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 200);
+    // SAFETY: reads a counter; no preconditions.
+    let used = unsafe { libsqlite3_sys::sqlite3_memory_used() };
+    assert_eq!(used, 0, "SQLite counted {used} bytes in use");
+}
