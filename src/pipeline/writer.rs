@@ -217,9 +217,15 @@ fn writer_loop(
             // batch ran, so it runs once more on a new connection rather than failing
             // every event of it with 503.
             tracing::info!(error = %e, "ingest writer: reconnecting to the database");
-            conn = url.connect().ok();
+            conn = url
+                .connect()
+                .inspect_err(|e| tracing::error!(error = %e, "ingest writer cannot connect"))
+                .ok();
             if let Some(c) = conn.as_mut() {
                 committed = run_batch(c, &mut batch, handoff);
+            }
+            if let Err(BatchError::NotBegun(e)) = &committed {
+                tracing::error!(error = %e, "ingest writer could not begin a transaction");
             }
         }
         let committed = committed.map_err(BatchError::answer);
@@ -298,7 +304,10 @@ fn run_batch(
     if !attempt(c, batch, false).map_err(BatchError::NotBegun)? {
         // A job failed with the others' writes around it: start over, each job isolated.
         let _ = c.batch_execute("ROLLBACK");
-        attempt(c, batch, true).map_err(|_| BatchError::Failed("the database is not available"))?;
+        attempt(c, batch, true).map_err(|e| {
+            tracing::error!(error = %e, "ingest writer could not begin the replay");
+            BatchError::Failed("the database is not available")
+        })?;
     }
     c.batch_execute("COMMIT").map_err(|e| {
         tracing::error!(error = %e, "ingest writer could not commit");

@@ -87,6 +87,17 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// Ends every connection to this PostgreSQL database but the one asking, as a restart
+    /// or a failover would; the database stays.
+    pub fn end_connections(&self) {
+        self.connect()
+            .batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .unwrap();
+    }
+
     /// Drops a PostgreSQL database now, killing its connections (an outage).
     pub fn drop_now(&self) {
         if let Some((admin, name)) = &self.pg_admin {

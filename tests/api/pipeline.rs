@@ -625,7 +625,6 @@ crate::test_both_backends! {
 /// again on a new connection instead of failing the event with 503.
 #[actix_web::test]
 async fn an_event_after_the_database_ended_every_connection_is_accepted() {
-    use diesel::connection::SimpleConnection;
     let Some(app) = try_spawn_fast_app(Backend::Postgres, |_| {}).await else {
         eprintln!("skipped: XTC_SLACK_TEST_POSTGRES_URL is not set");
         return;
@@ -635,13 +634,7 @@ async fn an_event_after_the_database_ended_every_connection_is_accepted() {
     let (status, body) = post_lt(&app, "lt-1", lt_body("e-1", "started")).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(messages(&app, "load-tests", 1).await.len(), 1);
-    app.db
-        .connect()
-        .batch_execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .unwrap();
+    app.db.end_connections();
     let (status, body) = post_lt(&app, "lt-2", lt_body("e-2", "started")).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(messages(&app, "load-tests", 2).await.len(), 2);
