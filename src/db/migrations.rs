@@ -29,6 +29,18 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<usize, DbError> 
     reverted.map_err(|e| DbError::Migration(e.to_string()))
 }
 
+/// Reverts the latest applied migration (used by tests of what a migration does to a
+/// database that has rows).
+pub fn revert_last_migration(conn: &mut DbConnection) -> Result<String, DbError> {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+        DbConnection::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+    };
+    reverted
+        .map(|v| v.to_string())
+        .map_err(|e| DbError::Migration(e.to_string()))
+}
+
 /// The versions of the migrations applied to the database, sorted.
 pub fn applied_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     let applied = match conn {

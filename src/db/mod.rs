@@ -22,7 +22,10 @@ pub use backend::{
     keep_libcrypto_at_exit, key_file_path, write_private_file, ConnectionManager, DatabaseUrl,
     Pool, PooledConnection,
 };
-pub use migrations::{applied_migrations, known_migrations, revert_all_migrations, run_migrations};
+pub use migrations::{
+    applied_migrations, known_migrations, revert_all_migrations, revert_last_migration,
+    run_migrations,
+};
 pub use pool::Db;
 pub use prepared::{CachedDsl, FirstRowDsl, LimitLiteralDsl};
 pub(crate) use text_enum::text_enum;

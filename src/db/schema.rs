@@ -129,6 +129,9 @@ diesel::table! {
         updated_at -> Timestamp,
         definition -> Nullable<Text>,
         definition_name -> Nullable<Text>,
+        first_event_at -> Nullable<Timestamp>,
+        last_event_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
     }
 }
 
@@ -141,6 +144,18 @@ diesel::table! {
         name -> Text,
         summary -> Text,
         reported_at -> Timestamp,
+        p95_ms -> Nullable<Double>,
+        report_url -> Nullable<Text>,
+        regression_metric -> Nullable<Text>,
+        regression_value -> Nullable<Double>,
+        regression_baseline -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    summary_tallies (id) {
+        id -> Integer,
+        since -> Timestamp,
     }
 }
 
@@ -173,6 +188,7 @@ diesel::table! {
         flap_changes -> BigInt,
         ok_since -> Nullable<Timestamp>,
         last_result_at -> Nullable<Timestamp>,
+        first_result_at -> Nullable<Timestamp>,
     }
 }
 
@@ -407,6 +423,7 @@ diesel::joinable!(scenario_controls -> scenarios (scenario_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     summaries,
+    summary_tallies,
     run_reports,
     baselines,
     scenario_controls,

@@ -54,6 +54,7 @@ text_enum!(crate::domain::access::Role);
 text_enum!(crate::domain::ids::SubjectKind);
 text_enum!(crate::domain::delivery_status::DeliveryStatus);
 text_enum!(crate::domain::quiet::DuringLoadTests);
+text_enum!(crate::domain::report::Metric);
 
 #[cfg(test)]
 mod tests {

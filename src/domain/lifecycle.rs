@@ -63,6 +63,14 @@ impl LoadTestState {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The run is over: finished, aborted or failed (and perhaps reported since).
+    pub fn has_ended(self) -> bool {
+        matches!(
+            self,
+            Self::Finished | Self::Aborted | Self::Error | Self::Reported
+        )
+    }
+
     /// No event can change this state any more (only repeats of earlier events arrive).
     pub fn is_final(self) -> bool {
         LoadTestEventType::ALL

@@ -14,7 +14,21 @@ pub const REPORT_CHART: &str = "report_chart";
 pub const SET_BASELINE_ACTION: &str = "baseline.set";
 
 /// A figure of a report summary, with its API key (`p95_ms`), label and unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Metric {
     #[serde(rename = "p95_ms")]
     P95,
@@ -83,6 +97,11 @@ impl Metric {
 
     pub fn key(self) -> &'static str {
         self.table().0
+    }
+
+    /// Its API key, as a stored column holds it too.
+    pub fn as_str(self) -> &'static str {
+        self.key()
     }
 
     pub fn label(self) -> &'static str {
@@ -459,6 +478,14 @@ impl Comparison {
 
     pub fn is_regression(&self) -> bool {
         self.verdict().is_regression()
+    }
+
+    /// The regressed figure that moved the most, when the verdict is a regression.
+    pub fn worst_regression(&self) -> Option<FigureChange> {
+        match self.verdict() {
+            Verdict::Regression(worst) => worst.into_iter().next(),
+            _ => None,
+        }
     }
 
     /// Load that differs from the baseline's by more than the threshold makes the runs

@@ -18,7 +18,9 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::lifecycle::LoadTestState;
 use super::monitoring::Health;
+use super::report::FigureChange;
 
 /// The `summary` setting's value when on: `{"weekly": {"day", "time", "timezone"}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -212,6 +214,18 @@ pub enum RunOutcome {
     Running,
 }
 
+impl RunOutcome {
+    /// A run's outcome by its latest state (`reported` follows `finished`).
+    pub fn of(state: LoadTestState) -> Self {
+        match state {
+            LoadTestState::Finished | LoadTestState::Reported => Self::Passed,
+            LoadTestState::Error => Self::Failed,
+            LoadTestState::Aborted => Self::Aborted,
+            LoadTestState::New | LoadTestState::Started | LoadTestState::Running => Self::Running,
+        }
+    }
+}
+
 /// The period's load tests by outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {
@@ -223,12 +237,17 @@ pub struct RunCounts {
 
 impl RunCounts {
     pub fn count(&mut self, outcome: RunOutcome) {
+        self.add(outcome, 1);
+    }
+
+    /// Counts `n` runs of one outcome.
+    pub fn add(&mut self, outcome: RunOutcome, n: usize) {
         *match outcome {
             RunOutcome::Passed => &mut self.passed,
             RunOutcome::Failed => &mut self.failed,
             RunOutcome::Aborted => &mut self.aborted,
             RunOutcome::Running => &mut self.running,
-        } += 1;
+        } += n;
     }
 
     pub fn total(&self) -> usize {
@@ -245,6 +264,18 @@ pub struct Regression {
     pub worst: String,
     /// How far that figure moved, in percent (∞ from zero), to pick the worst run.
     pub magnitude: f64,
+}
+
+impl Regression {
+    /// A run's regression by its worst figure.
+    pub fn new(name: String, url: Option<String>, worst: &FigureChange) -> Self {
+        Regression {
+            name,
+            url,
+            worst: worst.short(),
+            magnitude: worst.pct().map_or(f64::INFINITY, f64::abs),
+        }
+    }
 }
 
 /// A definition's final P95 values in the period, oldest first.
@@ -346,16 +377,28 @@ pub struct P95Trend {
     pub change_pct: Option<f64>,
 }
 
+impl P95Trend {
+    /// From the first and last P95 of `runs` runs.
+    pub fn new(definition: String, runs: usize, first_ms: f64, last_ms: f64) -> Self {
+        P95Trend {
+            definition,
+            runs,
+            first_ms,
+            last_ms,
+            change_pct: (runs > 1 && first_ms > 0.0)
+                .then(|| (last_ms - first_ms) / first_ms * 100.0),
+        }
+    }
+}
+
 pub fn p95_trend(series: &P95Series) -> Option<P95Trend> {
     let (first, last) = (*series.values.first()?, *series.values.last()?);
-    Some(P95Trend {
-        definition: series.definition.clone(),
-        runs: series.values.len(),
-        first_ms: first,
-        last_ms: last,
-        change_pct: (series.values.len() > 1 && first > 0.0)
-            .then(|| (last - first) / first * 100.0),
-    })
+    Some(P95Trend::new(
+        series.definition.clone(),
+        series.values.len(),
+        first,
+        last,
+    ))
 }
 
 /// A maintenance window used in the period (shown by name).
@@ -377,9 +420,14 @@ pub struct SummaryFigures {
 }
 
 impl SummaryFigures {
-    /// No load test and no incident: the message is one line.
+    /// No load test, no incident and no outage (one that began the week before counts):
+    /// the message is one line.
     pub fn is_quiet(&self) -> bool {
-        self.runs.total() == 0 && self.scenarios.iter().all(|s| s.incidents == 0)
+        self.runs.total() == 0
+            && self
+                .scenarios
+                .iter()
+                .all(|s| s.incidents == 0 && s.longest_outage_secs == 0)
     }
 
     /// The regression that moved its figure the most.

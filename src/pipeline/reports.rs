@@ -11,7 +11,7 @@ use crate::db::models::run_report::{BaselineRow, RunReport, SUMMARY_COLUMN};
 use crate::db::unreadable::{read_json, write_json};
 use crate::db::DbConnection;
 use crate::domain::lifecycle::LoadTestEventType;
-use crate::domain::report::{BaselineRun, Comparison};
+use crate::domain::report::{BaselineRun, Comparison, Metric};
 
 /// Whether a report is a run's final report (what runs are judged and compared by).
 pub fn is_final(event_type: LoadTestEventType, report: &ReportInfo) -> bool {
@@ -99,7 +99,7 @@ pub fn record(
     conn: &mut DbConnection,
     row: &LoadTestRow,
     event_type: LoadTestEventType,
-    report: Option<&ReportInfo>,
+    (report, comparison): (Option<&ReportInfo>, Option<&Comparison>),
     at: DateTime<Utc>,
 ) -> diesel::QueryResult<()> {
     let Some(report) = report.filter(|r| is_final(event_type, r)) else {
@@ -108,6 +108,7 @@ pub fn record(
     let Some(summary) = report.summary.as_ref().filter(|s| !s.figures().is_empty()) else {
         return Ok(());
     };
+    let worst = comparison.and_then(Comparison::worst_regression);
     RunReport::save(
         conn,
         &RunReport {
@@ -118,6 +119,13 @@ pub fn record(
             name: row.name.clone(),
             summary: write_json(SUMMARY_COLUMN, summary, "{}"),
             reported_at: at.naive_utc(),
+            p95_ms: summary.figures().get(Metric::P95),
+            report_url: Some(report.url.clone())
+                .filter(|u| !u.is_empty())
+                .or_else(|| row.url.clone()),
+            regression_metric: worst.as_ref().map(|w| w.metric),
+            regression_value: worst.as_ref().map(|w| w.value),
+            regression_baseline: worst.and_then(|w| w.baseline),
         },
     )
 }

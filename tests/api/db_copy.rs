@@ -113,6 +113,15 @@ async fn a_stopped_sqlite_service_moves_to_postgres_and_back_and_carries_on() {
     app.fake_post("/interactivity", json!({ "url": interactions }))
         .await;
 
+    // A finished run with its final report (kept with its figures: a column of floats).
+    for (i, kind) in ["started", "running", "finished", "report_available"]
+        .iter()
+        .enumerate()
+    {
+        let mut body = lt_body(&format!("lt0-{i}"), kind);
+        body["load_test"]["name"] = json!("Earlier run");
+        assert_eq!(post_lt(&app, "lt-0", body).await.0, 202);
+    }
     // A threaded load test mid-run, and an open incident, muted from its card.
     for (i, kind) in ["started", "running"].iter().enumerate() {
         assert_eq!(
@@ -206,6 +215,15 @@ async fn a_stopped_sqlite_service_moves_to_postgres_and_back_and_carries_on() {
     assert!(out.contains("every count matches"), "{out}");
     assert!(out.contains("XTC_SLACK_SECRET_KEY"), "{out}");
     assert_eq!(reported(&out, "slack_installations"), 1);
+    assert_eq!(reported(&out, "run_reports"), 1);
+    let p95 = |conn: &mut xtc_slack::db::DbConnection| -> Option<f64> {
+        use diesel::prelude::*;
+        xtc_slack::db::schema::run_reports::table
+            .select(xtc_slack::db::schema::run_reports::p95_ms)
+            .first(conn)
+            .unwrap()
+    };
+    assert_eq!(p95(&mut target.connect()), Some(810.0));
     assert_eq!(reported(&out, "ui_sessions"), 0);
     assert!(reported(&out, "audit_log") >= 2, "{out}");
     let source_rows = delivery_rows(&mut app.db.connect());

@@ -1,5 +1,5 @@
 use diesel::connection::SimpleConnection;
-use xtc_slack::db::{revert_all_migrations, run_migrations};
+use xtc_slack::db::{revert_all_migrations, revert_last_migration, run_migrations};
 
 use crate::helpers::*;
 
@@ -98,4 +98,52 @@ fn token_create_names_the_database_it_used() {
         .find_map(|l| l.strip_prefix("database: "))
         .unwrap_or_else(|| panic!("no database line in {stderr}"));
     assert_eq!(std::fs::canonicalize(shown).unwrap(), db, "{stderr}");
+}
+
+/// The weekly summary's tallies (migration `summary_tallies`): a fresh database keeps them
+/// from its first event; one with events before the upgrade, from the upgrade on (its
+/// older weeks are read from their events).
+fn tallies_start_at_the_upgrade(backend: Backend) {
+    use diesel::prelude::*;
+    use xtc_slack::db::schema::summary_tallies;
+    let Some(db) = TestDb::create(backend) else {
+        eprintln!("skipped: XTC_SLACK_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let mut conn = db.connect();
+    run_migrations(&mut conn).unwrap();
+    let since = |conn: &mut xtc_slack::db::DbConnection| {
+        summary_tallies::table
+            .select(summary_tallies::since)
+            .load::<chrono::NaiveDateTime>(conn)
+            .unwrap()
+    };
+    assert!(since(&mut conn).is_empty(), "a fresh database tallies all");
+    assert!(revert_last_migration(&mut conn)
+        .unwrap()
+        .starts_with("20261221000001"));
+    conn.batch_execute(
+        "INSERT INTO organizations (id, name, created_at, updated_at) \
+         VALUES ('acme', 'Acme', '2026-11-01 00:00:00', '2026-11-01 00:00:00'); \
+         INSERT INTO events (event_id, subject_kind, subject_id, org_id, project_id, event_type, \
+         occurred_at, payload, resulting_state, received_at, body_sha256) VALUES \
+         ('scenario:s1:e1', 'scenario', 's1', 'acme', 'shop', 'scenario_unchanged', \
+         '2026-11-01 00:00:00', 'null', 'ok', '2026-11-01 00:00:00', NULL)",
+    )
+    .unwrap();
+    let before = chrono::Utc::now().naive_utc();
+    run_migrations(&mut conn).unwrap();
+    let got = since(&mut conn);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0] >= before - chrono::Duration::seconds(1), "{got:?}");
+}
+
+#[test]
+fn summary_tallies_start_at_the_upgrade_on_sqlite() {
+    tallies_start_at_the_upgrade(Backend::Sqlite);
+}
+
+#[test]
+fn summary_tallies_start_at_the_upgrade_on_postgres() {
+    tallies_start_at_the_upgrade(Backend::Postgres);
 }

@@ -44,6 +44,7 @@ pub const TABLES: &[&str] = &[
     "maintenance_windows",
     "maintenance_holds",
     "summaries",
+    "summary_tallies",
 ];
 
 /// Tables whose rows are only of use under the key they were made with: a web UI

@@ -12,7 +12,7 @@ use diesel::deserialize::FromSql;
 use diesel::pg::{Pg, PgRowByRowLoadingMode};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::row::{Field, Row};
-use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Double, Integer, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel::{PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
 
@@ -26,6 +26,7 @@ pub enum Kind {
     /// 32 bits on PostgreSQL (`INTEGER`); SQLite's integers are all 64 bits.
     Integer,
     BigInt,
+    Double,
     Timestamp,
 }
 
@@ -39,6 +40,7 @@ impl Kind {
             "boolean" | "bool" => Some(Self::Bool),
             "integer" | "int" | "int4" => Some(Self::Integer),
             "bigint" | "int8" => Some(Self::BigInt),
+            "double" | "double precision" | "float8" => Some(Self::Double),
             "timestamp" | "timestamp without time zone" => Some(Self::Timestamp),
             _ => None,
         }
@@ -52,6 +54,7 @@ pub enum Value {
     Text(String),
     Bool(bool),
     Int(i64),
+    Double(f64),
     Timestamp(NaiveDateTime),
 }
 
@@ -87,6 +90,7 @@ fn decode_pg(kind: Kind, raw: diesel::pg::PgValue<'_>) -> DeserializeResult<Valu
         Kind::Bool => Value::Bool(<bool as FromSql<Bool, Pg>>::from_sql(raw)?),
         Kind::Integer => Value::Int(<i32 as FromSql<Integer, Pg>>::from_sql(raw)?.into()),
         Kind::BigInt => Value::Int(<i64 as FromSql<BigInt, Pg>>::from_sql(raw)?),
+        Kind::Double => Value::Double(<f64 as FromSql<Double, Pg>>::from_sql(raw)?),
         Kind::Timestamp => {
             Value::Timestamp(<NaiveDateTime as FromSql<Timestamp, Pg>>::from_sql(raw)?)
         }
@@ -103,6 +107,7 @@ fn decode_sqlite(
         Kind::Integer | Kind::BigInt => {
             Value::Int(<i64 as FromSql<BigInt, Sqlite>>::from_sql(raw)?)
         }
+        Kind::Double => Value::Double(<f64 as FromSql<Double, Sqlite>>::from_sql(raw)?),
         Kind::Timestamp => Value::Timestamp(
             <NaiveDateTime as FromSql<Timestamp, Sqlite>>::from_sql(raw)?,
         ),
@@ -140,6 +145,14 @@ fn int(kind: Kind, v: Value) -> Result<Option<i64>, CopyError> {
     }
 }
 
+fn double(kind: Kind, v: Value) -> Result<Option<f64>, CopyError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Double(d) => Ok(Some(d)),
+        _ => Err(mismatch(kind)),
+    }
+}
+
 fn timestamp(kind: Kind, v: Value) -> Result<Option<NaiveDateTime>, CopyError> {
     match v {
         Value::Null => Ok(None),
@@ -164,6 +177,7 @@ fn bind_pg(
             q.bind::<Nullable<Integer>, _>(n)
         }
         Kind::BigInt => q.bind::<Nullable<BigInt>, _>(int(kind, v)?),
+        Kind::Double => q.bind::<Nullable<Double>, _>(double(kind, v)?),
         Kind::Timestamp => q.bind::<Nullable<Timestamp>, _>(timestamp(kind, v)?),
     })
 }
@@ -177,6 +191,7 @@ fn bind_sqlite(
         Kind::Text => q.bind::<Nullable<Text>, _>(text(kind, v)?),
         Kind::Bool => q.bind::<Nullable<Bool>, _>(boolean(kind, v)?),
         Kind::Integer | Kind::BigInt => q.bind::<Nullable<BigInt>, _>(int(kind, v)?),
+        Kind::Double => q.bind::<Nullable<Double>, _>(double(kind, v)?),
         Kind::Timestamp => q.bind::<Nullable<Timestamp>, _>(timestamp(kind, v)?),
     })
 }
@@ -275,6 +290,8 @@ mod tests {
         assert_eq!(Kind::parse("BOOLEAN"), Some(Kind::Bool));
         assert_eq!(Kind::parse("INTEGER"), Some(Kind::Integer));
         assert_eq!(Kind::parse("bigint"), Some(Kind::BigInt));
+        assert_eq!(Kind::parse("DOUBLE"), Some(Kind::Double));
+        assert_eq!(Kind::parse("double precision"), Some(Kind::Double));
         assert_eq!(Kind::parse("TEXT"), Some(Kind::Text));
         assert_eq!(Kind::parse("jsonb"), None);
         assert_eq!(Kind::parse("timestamp with time zone"), None);

@@ -27,6 +27,12 @@ pub struct LoadTestRow {
     /// `load_test.definition.id`, once the orchestrator named one.
     pub definition: Option<String>,
     pub definition_name: Option<String>,
+    /// Event time of its first and latest event, and of the event that first ended it
+    /// (finished, aborted or error): what a weekly summary counts its runs by. `None` in
+    /// rows written before they were kept (`summary_tallies.since`).
+    pub first_event_at: Option<NaiveDateTime>,
+    pub last_event_at: Option<NaiveDateTime>,
+    pub ended_at: Option<NaiveDateTime>,
 }
 
 impl LoadTestRow {
@@ -113,6 +119,9 @@ impl LoadTestRow {
                         load_tests::updated_at.eq(excluded(load_tests::updated_at)),
                         load_tests::definition.eq(excluded(load_tests::definition)),
                         load_tests::definition_name.eq(excluded(load_tests::definition_name)),
+                        load_tests::first_event_at.eq(excluded(load_tests::first_event_at)),
+                        load_tests::last_event_at.eq(excluded(load_tests::last_event_at)),
+                        load_tests::ended_at.eq(excluded(load_tests::ended_at)),
                     ))
                     .filter((load_tests::version + 1).eq(excluded(load_tests::version)))
                     .returning(load_tests::id)
@@ -163,6 +172,9 @@ impl LoadTestRow {
             load_tests::updated_at.eq(self.updated_at),
             load_tests::definition.eq(&self.definition),
             load_tests::definition_name.eq(&self.definition_name),
+            load_tests::first_event_at.eq(self.first_event_at),
+            load_tests::last_event_at.eq(self.last_event_at),
+            load_tests::ended_at.eq(self.ended_at),
         ))
         .returning(load_tests::version)
         .cached()

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{baselines, run_reports};
 use crate::db::{DbConnection, FirstRowDsl};
+use crate::domain::report::Metric;
 
 /// The stored column of a run's summary (JSON of `pipeline::events::ReportSummary`).
 pub const SUMMARY_COLUMN: &str = "run_reports.summary";
@@ -21,6 +22,14 @@ pub struct RunReport {
     pub name: String,
     pub summary: String,
     pub reported_at: NaiveDateTime,
+    /// What a weekly summary reads of it (`None` in rows written before they were kept,
+    /// `summary_tallies.since`): its P95, the link to the report (else the run's) and its
+    /// worst regressed figure (none: not a regression).
+    pub p95_ms: Option<f64>,
+    pub report_url: Option<String>,
+    pub regression_metric: Option<Metric>,
+    pub regression_value: Option<f64>,
+    pub regression_baseline: Option<f64>,
 }
 
 impl RunReport {

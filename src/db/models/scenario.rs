@@ -28,6 +28,9 @@ pub struct ScenarioRow {
     pub ok_since: Option<NaiveDateTime>,
     /// The `occurred_at` of the newest result applied (older ones change nothing).
     pub last_result_at: Option<NaiveDateTime>,
+    /// The `occurred_at` of its first result (set once; `None` in rows written before it
+    /// was kept, whose `created_at` stands in).
+    pub first_result_at: Option<NaiveDateTime>,
 }
 
 impl ScenarioRow {

@@ -390,6 +390,7 @@ fn plan_load_test(
         .or_else(|| existing.map(|r| r.name.clone()))
         .ok_or(IngestError::MissingField("load_test.name"))?;
     let now_naive = naive(now);
+    let occurred = naive(ev.occurred_at);
     let row = LoadTestRow {
         id: ev.load_test.to_string(),
         org_id: org.to_owned(),
@@ -421,6 +422,19 @@ fn plan_load_test(
             .as_ref()
             .and_then(|d| d.name.clone())
             .or_else(|| existing.and_then(|r| r.definition_name.clone())),
+        first_event_at: Some(
+            existing
+                .and_then(|r| r.first_event_at)
+                .map_or(occurred, |t| t.min(occurred)),
+        ),
+        last_event_at: Some(
+            existing
+                .and_then(|r| r.last_event_at)
+                .map_or(occurred, |t| t.max(occurred)),
+        ),
+        ended_at: existing
+            .and_then(|r| r.ended_at)
+            .or_else(|| to.has_ended().then_some(occurred)),
     };
     let comparison = ev.report.as_ref().and_then(|r| {
         reports::comparison(ev.event_type, r, baseline, effective.regression_threshold())
@@ -523,11 +537,15 @@ pub fn load_test_event(
         |c, version| plan.row.save_if_version(c, version),
         |c| LoadTestRow::insert(c, &plan.row),
     )?;
+    let comparison = match &*plan.payload {
+        Payload::LoadTest(lt) => lt.comparison.as_ref(),
+        _ => None,
+    };
     reports::record(
         conn,
         &plan.row,
         ev.event_type,
-        ev.report.as_ref(),
+        (ev.report.as_ref(), comparison),
         ev.occurred_at,
     )?;
     queue(conn, &plan.deliveries)?;

@@ -86,6 +86,9 @@ pub fn monitoring_event(
         flap_changes: next.flap_changes,
         ok_since: next.ok_since.map(naive),
         last_result_at: Some(naive(ev.occurred_at)),
+        first_result_at: existing
+            .as_ref()
+            .map_or(Some(naive(ev.occurred_at)), |r| r.first_result_at),
     };
     let event_type = change.map_or("scenario_unchanged", |c| c.kind());
     let quiet = match change {

@@ -358,3 +358,63 @@ fn a_batch_costs_the_same_statements_whatever_its_size() {
         }
     }
 }
+
+/// A load test keeps its first and latest event time and when it ended, and a weekly
+/// summary of a period that ended before the run did counts it as running.
+#[test]
+fn a_run_that_ended_after_a_summary_period_was_running_in_it() {
+    use crate::domain::summary::{Period, RunCounts};
+    use crate::pipeline::summary::{gather, SummaryScope};
+    for mut db in fresh_databases() {
+        use chrono::SubsecRound;
+        let mut started = [job("lt-s", "started")];
+        // Whole seconds: PostgreSQL keeps microseconds.
+        let t0 = started[0].ev.occurred_at.trunc_subsecs(0);
+        started[0].ev.occurred_at = t0;
+        run_batch(&mut db.conn, &mut started).unwrap();
+        let mut running = [job("lt-s", "running")];
+        running[0].ev.occurred_at = t0 + chrono::Duration::minutes(1);
+        run_batch(&mut db.conn, &mut running).unwrap();
+        let mut finished = [job("lt-s", "finished")];
+        finished[0].ev.occurred_at = t0 + chrono::Duration::minutes(30);
+        run_batch(&mut db.conn, &mut finished).unwrap();
+        let row = LoadTestRow::find_by_id(&mut db.conn, "lt-s")
+            .unwrap()
+            .unwrap();
+        let t1 = t0 + chrono::Duration::minutes(30);
+        assert_eq!(
+            (row.first_event_at, row.last_event_at, row.ended_at),
+            (
+                Some(t0.naive_utc()),
+                Some(t1.naive_utc()),
+                Some(t1.naive_utc())
+            )
+        );
+        let scope = SummaryScope {
+            org: "acme".into(),
+            project: Some("shop".into()),
+        };
+        let runs = |conn: &mut DbConnection, to| {
+            let from = t0 - chrono::Duration::days(7);
+            gather(conn, &scope, Period { from, to }).unwrap().runs
+        };
+        let running = RunCounts {
+            running: 1,
+            ..RunCounts::default()
+        };
+        let passed = RunCounts {
+            passed: 1,
+            ..RunCounts::default()
+        };
+        assert_eq!(
+            runs(&mut db.conn, t0 + chrono::Duration::minutes(10)),
+            running
+        );
+        assert_eq!(
+            runs(&mut db.conn, t1 + chrono::Duration::seconds(1)),
+            passed
+        );
+        // Before its first event, it is not in the period at all.
+        assert_eq!(runs(&mut db.conn, t0), RunCounts::default());
+    }
+}

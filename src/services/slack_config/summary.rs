@@ -51,8 +51,10 @@ pub async fn preview_summary(
     services: &Services,
     scope: &Scope,
 ) -> Result<SummaryPreview, ConfigError> {
-    let (s, now) = (scope.clone(), Utc::now());
-    let (payload, names) = services
+    let (s, now, renderer) = (scope.clone(), Utc::now(), services.renderer.clone());
+    // Rendered on the reads pool's thread too: all of a preview's work runs where it gives
+    // way to ingest and delivery at once (`db::pool`, `SCHED_IDLE`).
+    let (period, rendered) = services
         .reads
         .run(move |conn| {
             ensure_exists(conn, &s)?;
@@ -64,14 +66,12 @@ pub async fn preview_summary(
                 figures,
                 timezone: display_zone(effective.summary.value.as_ref()),
             };
-            Ok::<_, ConfigError>((payload, names))
+            let period = payload.figures.period;
+            let rendered =
+                renderer.render_event(&Payload::WeeklySummary(payload), &names, false)?;
+            Ok::<_, ConfigError>((period, rendered))
         })
         .await?;
-    let period = payload.figures.period;
-    let rendered =
-        services
-            .renderer
-            .render_event(&Payload::WeeklySummary(payload), &names, false)?;
     Ok(SummaryPreview {
         period: PeriodView {
             from: period.from,

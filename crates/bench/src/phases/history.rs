@@ -266,11 +266,12 @@ BEGIN;
 CREATE TEMP TABLE bench_chans (idx INTEGER PRIMARY KEY, id TEXT NOT NULL);
 INSERT INTO bench_chans (idx, id) VALUES {chans};
 WITH RECURSIVE s(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM s WHERE j + 1 < $LOAD_TESTS)
-INSERT INTO load_tests (id, org_id, project_id, name, url, started_by, state, version, created_at, updated_at)
+INSERT INTO load_tests (id, org_id, project_id, name, url, started_by, state, version, created_at, updated_at, definition, definition_name, first_event_at, last_event_at, ended_at)
 SELECT 'h-' || j, 'bench', 'p' || (j % $PROJECTS), 'History load test h-' || j,
        'https://xtc.example/lt/h-' || j, 'bench', 'reported', 4,
-       {lt_created}, {lt_updated}
+       {lt_created}, {lt_updated}, {definition}, {definition}, {lt_created}, {lt_updated}, {lt_ended}
 FROM s;
+{run_reports}
 WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < $EVENTS),
 e AS (SELECT i, i / 4 AS j,
         CASE i % 4 WHEN 0 THEN 'started' WHEN 1 THEN 'running' WHEN 2 THEN 'finished' ELSE 'report_available' END AS ty,
@@ -313,6 +314,9 @@ PRAGMA journal_mode = WAL;
         chans = p.chans_values(),
         lt_created = ts("$START + 4 * j * $STEP"),
         lt_updated = ts("$START + (4 * j + 3) * $STEP"),
+        lt_ended = ts("$START + (4 * j + 2) * $STEP"),
+        definition = summary::definition("j"),
+        run_reports = summary::run_reports_sql(summary::previous_run(p.projects)),
         ev_ts = ts("$START + i * $STEP"),
         d_ts = ts("t"),
         d_sent = ts("t + 0.05"),
@@ -359,11 +363,12 @@ SET maintenance_work_mem = '512MB';
 BEGIN;
 CREATE TEMP TABLE bench_chans (idx INT PRIMARY KEY, id TEXT NOT NULL);
 INSERT INTO bench_chans (idx, id) VALUES {chans};
-INSERT INTO load_tests (id, org_id, project_id, name, url, started_by, state, version, created_at, updated_at)
+INSERT INTO load_tests (id, org_id, project_id, name, url, started_by, state, version, created_at, updated_at, definition, definition_name, first_event_at, last_event_at, ended_at)
 SELECT 'h-' || j, 'bench', 'p' || (j % $PROJECTS), 'History load test h-' || j,
        'https://xtc.example/lt/h-' || j, 'bench', 'reported', 4,
-       {lt_created}, {lt_updated}
+       {lt_created}, {lt_updated}, {definition}, {definition}, {lt_created}, {lt_updated}, {lt_ended}
 FROM generate_series(0::bigint, $LOAD_TESTS - 1) AS j;
+{run_reports}
 INSERT INTO events (event_id, subject_kind, subject_id, org_id, project_id, event_type, occurred_at, payload, resulting_state, received_at, body_sha256)
 SELECT 'load_test:h-' || j || ':h-' || j || '-' || ty, 'load_test', 'h-' || j, 'bench',
        'p' || (j % $PROJECTS), ty, ts, {payload}, st, ts, md5(i::text) || md5((i + 1)::text)
@@ -399,6 +404,9 @@ COMMIT;
         chans = p.chans_values(),
         lt_created = ts("$START + 4 * j * $STEP"),
         lt_updated = ts("$START + (4 * j + 3) * $STEP"),
+        lt_ended = ts("$START + (4 * j + 2) * $STEP"),
+        definition = summary::definition("j"),
+        run_reports = summary::run_reports_sql(summary::previous_run(p.projects)),
         ev_ts = ts("$START + i * $STEP"),
         d_ts = ts("t"),
         d_sent = ts("t + 0.05"),
@@ -409,7 +417,7 @@ COMMIT;
         .context("seeding PostgreSQL")?;
     // Outside a transaction (one multi-statement query would be one): what autovacuum
     // would have done to a long-lived database, and fresh statistics.
-    conn.batch_execute("VACUUM (ANALYZE) load_tests, scenarios, events, deliveries")
+    conn.batch_execute("VACUUM (ANALYZE) load_tests, run_reports, scenarios, events, deliveries")
         .context("VACUUM")?;
     conn.batch_execute("ANALYZE").context("ANALYZE")?;
     let size: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(

@@ -75,6 +75,35 @@ pub fn load_test_payload(occurred: &str, previous: u64) -> String {
     )
 }
 
+/// A seeded load test's definition, as an SQL expression over its number `j`.
+pub fn definition(j: &str) -> String {
+    format!("'History definition ' || ({j} % {DEFINITIONS})")
+}
+
+/// What the product tallies of each seeded run's final report (`run_reports`, as its
+/// ingest writes them), as SQL both backends run: from the seeded `load_tests` rows, the
+/// same P95, link and regression (against the definition's previous run, `previous`
+/// before) as [`load_test_payload`] puts into the events.
+pub fn run_reports_sql(previous: u64) -> String {
+    let p95 =
+        "CAST(750 + (j % 5) * 5 + CASE WHEN j % 47 = 7 THEN 400 ELSE 0 END AS DOUBLE PRECISION)";
+    let base = "CAST(750 + (j % 5) * 5 AS DOUBLE PRECISION)";
+    let regressed = format!("j % 47 = 7 AND j >= {previous}");
+    format!(
+        r#"
+INSERT INTO run_reports (load_test_id, org_id, project_id, definition, name, summary, reported_at, p95_ms, report_url, regression_metric, regression_value, regression_baseline)
+SELECT id, org_id, project_id, definition, name,
+       '{{"throughput":1234.5,"errors":12.0,"p95_ms":' || {p95} || ',"requests":740700.0,"error_rate":0.0016,"p50_ms":210.0,"p99_ms":1450.0,"mean_ms":260.0,"duration_s":600.0,"users":2000.0}}',
+       last_event_at, {p95}, 'https://xtc.example/reports/' || id,
+       CASE WHEN {regressed} THEN 'p95_ms' END,
+       CASE WHEN {regressed} THEN {p95} END,
+       CASE WHEN {regressed} THEN {base} END
+FROM (SELECT id, org_id, project_id, definition, name, last_event_at, CAST(substr(id, 3) AS BIGINT) AS j
+      FROM load_tests WHERE org_id = 'bench' AND id LIKE 'h-%') x;
+"#
+    )
+}
+
 /// The definition's previous run in the same project: `lcm(projects, DEFINITIONS)` before.
 pub fn previous_run(projects: usize) -> u64 {
     let p = projects.max(1) as u64;
@@ -113,12 +142,12 @@ x AS (SELECT n, k, r, len, (r + k * 37) % {INCIDENT_EVERY} AS ph, (r + k * 37) /
     format!(
         r#"
 WITH RECURSIVE s(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM s WHERE k + 1 < $SCENARIOS)
-INSERT INTO scenarios (id, org_id, project_id, name, url, state, failing_since, incident, version, created_at, updated_at, recent_changes, flapping_since, flap_changes, ok_since, last_result_at)
+INSERT INTO scenarios (id, org_id, project_id, name, url, state, failing_since, incident, version, created_at, updated_at, recent_changes, flapping_since, flap_changes, ok_since, last_result_at, first_result_at)
 SELECT 'hs-' || k, 'bench', 'p' || (k % $PROJECTS), 'History scenario hs-' || k, 'https://xtc.example/mon/hs-' || k,
        CASE WHEN {failing} THEN 'failure' ELSE 'ok' END,
        CASE WHEN {failing} THEN {failing_since} END,
        ($RESULTS - 1 + k * 37) / {INCIDENT_EVERY} + 1, $RESULTS, {start}, {end}, '[]', NULL, 0,
-       CASE WHEN {failing} THEN NULL ELSE {start} END, {end}
+       CASE WHEN {failing} THEN NULL ELSE {start} END, {end}, {start}
 FROM s;
 {cte}
 INSERT INTO events (event_id, subject_kind, subject_id, org_id, project_id, event_type, occurred_at, payload, resulting_state, received_at, body_sha256)

@@ -1,0 +1,14 @@
+DROP TABLE summary_tallies;
+DROP INDEX events_scenario_changes;
+ALTER TABLE scenarios DROP COLUMN first_result_at;
+DROP INDEX run_reports_org_regressed;
+DROP INDEX run_reports_org_reported;
+ALTER TABLE run_reports DROP COLUMN regression_baseline;
+ALTER TABLE run_reports DROP COLUMN regression_value;
+ALTER TABLE run_reports DROP COLUMN regression_metric;
+ALTER TABLE run_reports DROP COLUMN report_url;
+ALTER TABLE run_reports DROP COLUMN p95_ms;
+DROP INDEX load_tests_org_last_event;
+ALTER TABLE load_tests DROP COLUMN ended_at;
+ALTER TABLE load_tests DROP COLUMN last_event_at;
+ALTER TABLE load_tests DROP COLUMN first_event_at;
