@@ -48,7 +48,13 @@ impl Executor {
                             queue.recv()
                         };
                         match task {
-                            Ok(task) => task(),
+                            Ok(task) => {
+                                let started = std::time::Instant::now();
+                                task();
+                                if let Some(rest) = priority.rest_after(started.elapsed()) {
+                                    std::thread::sleep(rest);
+                                }
+                            }
                             Err(_) => return,
                         }
                     }
@@ -69,7 +75,26 @@ enum Priority {
     Idle,
 }
 
+/// How many times as long as its last task an idle-priority thread rests before its next:
+/// its reads then take at most a tenth of one core and of one database connection,
+/// however many are asked back to back, so even on two cores that ingest keeps busy they
+/// cost it at most 5 %. `SCHED_IDLE` alone is not enough: it yields the core to this
+/// process's own threads at once, but not PostgreSQL's backend process, which does the
+/// reading at normal priority, nor threads of another scheduling group (the kernel's
+/// workers waited up to a tick behind it: `perf sched`, bench history phase).
+const IDLE_REST_FACTOR: u32 = 9;
+/// The longest rest (a read that took long is not followed by a minute of nothing).
+const MAX_IDLE_REST: Duration = Duration::from_secs(3);
+
 impl Priority {
+    /// How long a thread of this priority rests after a task that took `took`.
+    fn rest_after(self, took: Duration) -> Option<Duration> {
+        match self {
+            Priority::Idle => Some((took * IDLE_REST_FACTOR).min(MAX_IDLE_REST)),
+            Priority::Normal | Priority::Lower => None,
+        }
+    }
+
     /// Applies the priority to the calling thread.
     fn apply(self) {
         match self {
@@ -137,8 +162,9 @@ impl Db {
     /// A pool for long reads that only the person who asked waits for (the weekly
     /// summary's preview): `max_size` connections on threads of their own in `SCHED_IDLE`
     /// on both backends (a read never takes SQLite's writer lane, and the WAL checkpointer
-    /// never waits for a reader), so that when the machine is busy the preview takes
-    /// longer, not ingest and delivery.
+    /// never waits for a reader), each resting nine times as long as its last read before
+    /// the next (`IDLE_REST_FACTOR`), so that when the machine is busy or previews are
+    /// asked back to back, the preview takes longer, not ingest and delivery.
     pub fn low_priority_reads(&self, max_size: u32) -> Result<Self, DbError> {
         self.on_threads(max_size, "xtc-db-reads", Priority::Idle)
     }
@@ -248,5 +274,22 @@ impl Db {
             Ok::<_, DbError>(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Back-to-back low-priority reads take at most a tenth of the time; a long one is
+    /// not followed by a long nothing; other priorities never rest.
+    #[test]
+    fn an_idle_priority_thread_rests_nine_times_as_long_as_its_last_task() {
+        let ms = Duration::from_millis;
+        assert_eq!(Priority::Idle.rest_after(ms(40)), Some(ms(360)));
+        assert_eq!(Priority::Idle.rest_after(ms(0)), Some(ms(0)));
+        assert_eq!(Priority::Idle.rest_after(ms(5_000)), Some(MAX_IDLE_REST));
+        assert_eq!(Priority::Normal.rest_after(ms(40)), None);
+        assert_eq!(Priority::Lower.rest_after(ms(40)), None);
     }
 }

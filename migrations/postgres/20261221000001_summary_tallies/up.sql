@@ -28,6 +28,8 @@ CREATE INDEX run_reports_org_regressed ON run_reports (org_id, reported_at)
 -- A scenario's first result, in event time (its observation starts there); NULL in rows
 -- written before this migration (their `created_at` stands in).
 ALTER TABLE scenarios ADD COLUMN first_result_at TIMESTAMP;
+-- A summary's scenarios: the scope's, not every organization's.
+CREATE INDEX scenarios_org ON scenarios (org_id, project_id);
 
 -- A scenario's health changes, incidents, acknowledgements and mutes: every event of a
 -- scenario but its unchanged and stale results (a few in a thousand).

@@ -1,5 +1,6 @@
 DROP TABLE summary_tallies;
 DROP INDEX events_scenario_changes;
+DROP INDEX scenarios_org;
 ALTER TABLE scenarios DROP COLUMN first_result_at;
 DROP INDEX run_reports_org_regressed;
 DROP INDEX run_reports_org_reported;

@@ -176,10 +176,19 @@ pub struct Previews {
     pub answer: Value,
 }
 
-/// `n` previews of `path`, one after the other.
+/// Between two previews of [`previews`]: as a person asks them, not back to back (the
+/// server's low-priority reads rest nine times as long as their last read before the
+/// next, so back to back would measure that rest; `alongside` asks them back to back).
+const PREVIEW_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `n` previews of `path`, one after the other, [`PREVIEW_PAUSE`] apart.
 pub async fn previews(env: &Env, path: &str, n: usize) -> anyhow::Result<Previews> {
     let mut answer = Value::Null;
-    let latency = timed(env, ("POST", path), n, |body| answer = body).await?;
+    let mut latency = Latencies::default();
+    for _ in 0..n {
+        actix_web::rt::time::sleep(PREVIEW_PAUSE).await;
+        latency.extend(timed(env, ("POST", path), 1, |body| answer = body).await?);
+    }
     Ok(Previews { latency, answer })
 }
 
