@@ -4,15 +4,19 @@
 //! - from the tallies kept at ingest (`summary_tallies.since` on): the period's runs
 //!   counted by state in the database, the final reports counted by definition with their
 //!   first and last P95 and the regressions alone, and each scenario's health changes,
-//!   incident actions and mutes, with its health when the period began. Reads a few
-//!   thousand index entries however busy the week was.
+//!   incident actions and mutes, with its health when the period began. Reads index
+//!   entries of the period's runs and reports (counted in the database) and a few rows
+//!   per scenario, never a run's payload.
 //! - for a period that starts before the tallies were kept (the week after upgrading a
 //!   database with history): the period's events, streamed oldest first.
 //!
-//! They agree on the same history (`tests::both_readings_give_the_same_figures`), but for
-//! one thing the events cannot tell: from the tallies, a scenario is observed from the
-//! start of the period (or its first result) with the health it had then; from the events,
-//! from its first result in the period.
+//! They agree on the same history (the API test `weekly_summary::a_busy_week_preview…`
+//! reads one week both ways), but for what the events cannot tell: from the tallies, a
+//! scenario is observed from the start of the period (or its first result) with the health
+//! it had then, and a run that ended after the period was running in it; from the events, a
+//! scenario is observed from its first result in the period, and a run by its latest state
+//! in it. From the tallies, only the scope's scenarios with a result since the period began
+//! are read: an Acknowledge or Mute in the period on a scenario silent since is not counted.
 
 use std::collections::BTreeMap;
 
