@@ -81,12 +81,13 @@ pub async fn run(exe: &Path, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     // Alone first (just above), then with previews back to back: the same steps in the
     // same order, on the same server.
     let with = summary::alongside(&env, args).await?;
+    let again = ingest::run(&env, args.concurrency, args.history_load_tests, "lt3").await;
     env.finish();
     let mut rows = rows(args, &seeded, &empty, &full);
     rows.extend(summary::rows(
         args,
         (&empty_summary, &full_summary),
-        (&full.e2e, &full.ingest),
+        (&full.e2e, &full.ingest, &again),
         &with,
     ));
     Ok(rows)
