@@ -156,16 +156,15 @@ fn from_tallies(
     trends.sort_by(|a, b| a.definition.cmp(&b.definition));
 
     // Each scenario holds the health it had when the period began (or from its first
-    // result), then changes as its changes say.
-    // Each scenario holds the health it had when the period began (or from its first
     // result), then changes as its changes say: two probes of `events_scenario_changes`.
     let mut tally = Tally::default();
     for s in rows::scope_scenarios(conn, ids, range)? {
         let since = s.observed_since().max(range.0);
-        let health = match since > range.0 {
+        let health = if since > range.0 {
             // First seen in the period: its own first result says the rest.
-            true => None,
-            false => rows::health_before(conn, (&scope.org, &s.id), range.0)?,
+            None
+        } else {
+            rows::health_before(conn, (&scope.org, &s.id), range.0)?
         };
         let health = health
             .as_deref()
