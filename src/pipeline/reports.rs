@@ -93,6 +93,13 @@ pub fn comparison(
     ))
 }
 
+/// The report's link, else the run's.
+pub fn report_link(run_url: &Option<String>, report_url: &str) -> Option<String> {
+    Some(report_url.to_owned())
+        .filter(|u| !u.is_empty())
+        .or_else(|| run_url.clone())
+}
+
 /// Keeps a run's final figures as what later runs of its definition compare with. A
 /// report without figures is not kept: it cannot be a baseline.
 pub fn record(
@@ -105,9 +112,13 @@ pub fn record(
     let Some(report) = report.filter(|r| is_final(event_type, r)) else {
         return Ok(());
     };
-    let Some(summary) = report.summary.as_ref().filter(|s| !s.figures().is_empty()) else {
+    let Some(summary) = report.summary.as_ref() else {
         return Ok(());
     };
+    let figures = summary.figures();
+    if figures.is_empty() {
+        return Ok(());
+    }
     let worst = comparison.and_then(Comparison::worst_regression);
     RunReport::save(
         conn,
@@ -119,10 +130,8 @@ pub fn record(
             name: row.name.clone(),
             summary: write_json(SUMMARY_COLUMN, summary, "{}"),
             reported_at: at.naive_utc(),
-            p95_ms: summary.figures().get(Metric::P95),
-            report_url: Some(report.url.clone())
-                .filter(|u| !u.is_empty())
-                .or_else(|| row.url.clone()),
+            p95_ms: figures.get(Metric::P95),
+            report_url: report_link(&row.url, &report.url),
             regression_metric: worst.as_ref().map(|w| w.metric),
             regression_value: worst.as_ref().map(|w| w.value),
             regression_baseline: worst.and_then(|w| w.baseline),

@@ -36,7 +36,7 @@ use crate::domain::summary::{
     RunCounts, RunOutcome, ScenarioInput, SummaryFigures,
 };
 use crate::pipeline::events::Payload;
-use crate::pipeline::reports::is_final;
+use crate::pipeline::reports::{is_final, report_link};
 
 /// The maintenance windows of the scope (a project's: the organization's and its own) with
 /// an occurrence in the period, by their reason. Windows deleted since are not counted.
@@ -380,11 +380,4 @@ fn notable(event_type: &str, json: &str) -> Option<Payload> {
         _ => serde_json::from_str(json).map(Payload::IncidentAction),
     };
     payload.ok()
-}
-
-/// The report's link, else the run's.
-fn report_link(run_url: &Option<String>, report_url: &str) -> Option<String> {
-    Some(report_url.to_owned())
-        .filter(|u| !u.is_empty())
-        .or_else(|| run_url.clone())
 }
