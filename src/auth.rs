@@ -5,10 +5,10 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::models::api_token::{ApiTokenRow, NewApiToken};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::db::{next_batch, now, Db, DbConnection, DbError};
-use crate::domain::access::{Principal, Role};
+use crate::domain::access::{Principal, Role, TokenHash};
 use crate::domain::ids::{OrgId, ProjectId};
 
 /// Every API token starts with this, so leaked tokens are easy to recognise and scan for.
@@ -73,27 +73,38 @@ pub fn issue(
 }
 
 /// The stored form of a bearer token, or `None` for one that cannot be ours.
-fn token_hash(bearer: &str) -> Option<String> {
-    (bearer.starts_with(TOKEN_PREFIX) && bearer.len() <= 200).then(|| sha256_hex(bearer))
+pub fn token_hash(bearer: &str) -> Option<TokenHash> {
+    (bearer.starts_with(TOKEN_PREFIX) && bearer.len() <= 200)
+        .then(|| TokenHash::new(sha256_hex(bearer)))
 }
 
 /// Most token checks answered by one statement.
 const MAX_CHECKS: usize = 256;
+/// Most tokens remembered as live ([`TokenChecks::seen_live`]); past it the memory starts
+/// over. A deployment has a handful (the orchestrator's, the scheduler's, its admins').
+const MAX_REMEMBERED: usize = 1_024;
 
 /// The bearer-token checks of API requests, answered together: one thread takes every
 /// check queued while its previous statement ran and answers them with one statement.
 /// Under load most requests carry the same few tokens (the orchestrator's, the
 /// scheduler's), and a statement per request was the larger part of the database's work
-/// on PostgreSQL. Nothing is cached: a check's statement always begins after the check
-/// was queued, so a token revoked (by `xtc-slack token revoke`, another process) stops
-/// working for every request that arrives after the revocation committed.
+/// on PostgreSQL. A check's statement always begins after the check was queued, so a token
+/// revoked (by `xtc-slack token revoke`, another process) stops working for every request
+/// that arrives after the revocation committed.
+///
+/// The checks also remember which tokens they found live, and with what principal
+/// ([`TokenChecks::seen_live`]). That memory decides nothing alone: the event endpoints let
+/// a remembered token in and the event's own transaction confirms it live before anything
+/// is written (`pipeline::writer`), which keeps the guarantee above and takes two thread
+/// hops (to this thread and back) off the path of every event.
 #[derive(Clone)]
 pub struct TokenChecks {
     queue: std::sync::mpsc::Sender<Check>,
+    live: Arc<Mutex<HashMap<TokenHash, Principal>>>,
 }
 
 struct Check {
-    hash: String,
+    hash: TokenHash,
     reply: tokio::sync::oneshot::Sender<Result<Option<Principal>, DbError>>,
 }
 
@@ -101,33 +112,62 @@ impl TokenChecks {
     /// Starts the checking thread on `db`'s pool; it ends when the last handle is dropped.
     pub fn start(db: Db) -> std::io::Result<Self> {
         let (queue, checks) = std::sync::mpsc::channel::<Check>();
+        let live = Arc::new(Mutex::new(HashMap::new()));
+        let remembered = live.clone();
         std::thread::Builder::new()
             .name("xtc-token-checks".into())
             .spawn(move || {
-                let checks = std::sync::Mutex::new(checks);
+                let checks = Mutex::new(checks);
                 let mut conn = None;
                 while let Some(batch) = next_batch(&checks, MAX_CHECKS) {
-                    answer(&db, &mut conn, batch);
+                    answer(&db, &mut conn, batch, &remembered);
                 }
             })?;
-        Ok(Self { queue })
+        Ok(Self { queue, live })
     }
 
     /// The principal of a bearer token, or `None` for unknown and revoked tokens.
     pub async fn principal(&self, bearer: &str) -> Result<Option<Principal>, DbError> {
-        let Some(hash) = token_hash(bearer) else {
-            return Ok(None);
-        };
+        match token_hash(bearer) {
+            Some(hash) => self.principal_of_hash(hash).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The principal of a token by its stored form, checked now.
+    pub async fn principal_of_hash(&self, hash: TokenHash) -> Result<Option<Principal>, DbError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue
             .send(Check { hash, reply })
             .map_err(|_| DbError::Canceled)?;
         answer.await.unwrap_or(Err(DbError::Canceled))
     }
+
+    /// The principal a check last found for this bearer token, without a check: the token
+    /// was live then and may have been revoked since. Whoever acts on it must confirm it
+    /// live where the action is written (the event endpoints: `pipeline::writer`).
+    pub fn seen_live(&self, bearer: &str) -> Option<(Principal, TokenHash)> {
+        let hash = token_hash(bearer)?;
+        let live = self.live.lock().ok()?;
+        live.get(&hash).map(|p| (p.clone(), hash))
+    }
+
+    /// Forgets a token found revoked elsewhere (by an event's transaction).
+    pub fn forget(&self, hash: &TokenHash) {
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(hash);
+        }
+    }
 }
 
-/// Answers a batch of checks with one statement, on the thread's own connection `conn`.
-fn answer(db: &Db, conn: &mut Option<DbConnection>, batch: Vec<Check>) {
+/// Answers a batch of checks with one statement, on the thread's own connection `conn`,
+/// and remembers in `live` what it found.
+fn answer(
+    db: &Db,
+    conn: &mut Option<DbConnection>,
+    batch: Vec<Check>,
+    live: &Mutex<HashMap<TokenHash, Principal>>,
+) {
     let started = std::time::Instant::now();
     let mut hashes: Vec<&str> = batch.iter().map(|c| c.hash.as_str()).collect();
     hashes.sort_unstable();
@@ -145,10 +185,22 @@ fn answer(db: &Db, conn: &mut Option<DbConnection>, batch: Vec<Check>) {
         Ok(rows) => {
             let by_hash: HashMap<&str, &ApiTokenRow> =
                 rows.iter().map(|r| (r.token_hash.as_str(), r)).collect();
+            let mut live = live.lock().unwrap_or_else(|e| e.into_inner());
             for check in batch {
                 let principal = by_hash
                     .get(check.hash.as_str())
                     .and_then(|row| principal_of((*row).clone()));
+                match &principal {
+                    Some(p) => {
+                        if live.len() >= MAX_REMEMBERED && !live.contains_key(&check.hash) {
+                            live.clear();
+                        }
+                        live.insert(check.hash, p.clone());
+                    }
+                    None => {
+                        live.remove(&check.hash);
+                    }
+                }
                 let _ = check.reply.send(Ok(principal));
             }
         }
@@ -261,7 +313,7 @@ mod tests {
                 }
             })
             .collect();
-        answer(&db, &mut None, batch);
+        answer(&db, &mut None, batch, &Mutex::default());
         let got: Vec<Option<(String, Role)>> = answers
             .into_iter()
             .map(|mut a| a.try_recv().unwrap().unwrap().map(|p| (p.token_id, p.role)))
@@ -278,17 +330,21 @@ mod tests {
         );
     }
 
-    /// A check that begins after a revocation committed sees it (nothing is cached), and
-    /// what cannot be one of our tokens is refused without a statement.
+    /// A check that begins after a revocation committed sees it (what the checks remember
+    /// answers no check), and forgets the token; what cannot be one of our tokens is
+    /// refused without a statement.
     #[actix_web::test]
     async fn a_token_revoked_between_two_checks_is_refused_by_the_second() {
         let (_dir, db) = database();
         let (id, token) = issued(&db, Role::Service, None);
         let checks = TokenChecks::start(db.clone()).unwrap();
+        assert!(checks.seen_live(&token).is_none());
         let first = checks.principal(&token).await.unwrap();
-        assert_eq!(first.map(|p| p.token_id), Some(id.clone()));
+        assert_eq!(first.as_ref().map(|p| &p.token_id), Some(&id));
+        assert_eq!(checks.seen_live(&token).map(|(p, _)| p), first);
         assert!(ApiTokenRow::revoke(&mut db.get().unwrap(), &id).unwrap());
         assert_eq!(checks.principal(&token).await.unwrap(), None);
+        assert!(checks.seen_live(&token).is_none());
         assert_eq!(checks.principal("Bearer-less garbage").await.unwrap(), None);
         assert_eq!(checks.principal(&"x".repeat(500)).await.unwrap(), None);
     }

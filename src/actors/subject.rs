@@ -14,6 +14,7 @@ use actix::prelude::*;
 use super::config_resolver::{ConfigResolver, Refresh, Resolve};
 use super::slack_sender::{SlackSender, Wake};
 use crate::db::DbError;
+use crate::domain::access::TokenHash;
 use crate::pipeline::effective::EffectiveCache;
 use crate::pipeline::ingest::{IngestError, IngestOutcome};
 use crate::pipeline::path_trace::{PathTrace, Step};
@@ -72,11 +73,13 @@ impl<S: Subject> Actor for SubjectActor<S> {
 }
 
 /// Apply one event (answers once it is committed). `trace` is stamped when the event was
-/// handed over.
+/// handed over; `unconfirmed`: the caller's API token when its transaction is to confirm it
+/// live (`pipeline::writer`).
 #[derive(Message)]
 #[rtype(result = "Result<IngestOutcome, IngestError>")]
 pub struct Ingest<S: Subject> {
     pub event: S::Event,
+    pub unconfirmed: Option<TokenHash>,
     pub trace: PathTrace,
 }
 
@@ -86,17 +89,16 @@ impl<S: Subject> Handler<Ingest<S>> for SubjectActor<S> {
     fn handle(&mut self, msg: Ingest<S>, _: &mut Self::Context) -> Self::Result {
         self.last_used = Instant::now();
         let deps = self.deps.clone();
-        let (ev, mut trace) = (msg.event, msg.trace);
+        let (ev, unconfirmed, mut trace) = (msg.event, msg.unconfirmed, msg.trace);
         trace.mark(Step::Actor);
         // Atomic: the next event of this subject waits until this one is committed.
-        AtomicResponse::new(Box::pin(ingest::<S>(deps, ev, trace).into_actor(self).map(
-            |result, _, ctx| {
-                if result.as_ref().is_ok_and(S::ended) {
-                    ctx.stop();
-                }
-                result
-            },
-        )))
+        let work = ingest::<S>(deps, ev, unconfirmed, trace);
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, _, ctx| {
+            if result.as_ref().is_ok_and(S::ended) {
+                ctx.stop();
+            }
+            result
+        })))
     }
 }
 
@@ -116,6 +118,7 @@ impl<S: Subject> Handler<Evict> for SubjectActor<S> {
 async fn ingest<S: Subject>(
     deps: Deps,
     ev: S::Event,
+    unconfirmed: Option<TokenHash>,
     trace: PathTrace,
 ) -> Result<IngestOutcome, IngestError> {
     let mut attempt = 0;
@@ -145,6 +148,7 @@ async fn ingest<S: Subject>(
             ev.clone(),
             resolved,
             deps.ingest,
+            unconfirmed.clone(),
             trace.clone(),
         );
         let ingested = match submitted.await {
@@ -264,12 +268,15 @@ impl<S: Subject> Directory<S> {
     }
 
     /// Hands an event to its subject's actor, restarting the actor if it just stopped;
-    /// `received`: when its request arrived (where its traced path starts).
+    /// `unconfirmed`: the caller's API token when the event's transaction is to confirm it
+    /// live (see [`Ingest`]); `received`: when its request arrived (where its traced path
+    /// starts).
     pub async fn ingest(
         &self,
         id: &str,
         deps: &Deps,
         ev: S::Event,
+        unconfirmed: Option<TokenHash>,
         received: Option<Instant>,
     ) -> Result<IngestOutcome, IngestError> {
         let mut trace = PathTrace::starting(Step::Submitted);
@@ -280,6 +287,7 @@ impl<S: Subject> Directory<S> {
             let addr = self.get_or_start(id, deps);
             let msg = Ingest::<S> {
                 event: ev.clone(),
+                unconfirmed: unconfirmed.clone(),
                 trace: trace.clone(),
             };
             match addr.send(msg).await {

@@ -32,6 +32,22 @@ impl Role {
     }
 }
 
+/// The stored form of an API token (the hex SHA-256 of its clear text, `auth`): what a check
+/// looks up. Not the token: it cannot be used to call the API.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// Wraps a hash computed by `auth` (64 hex digits).
+    pub fn new(hex: String) -> Self {
+        Self(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {

@@ -1,14 +1,14 @@
-//! The bearer-token extractor. Role and scope checks are rules of `domain::access`;
+//! The bearer-token extractors. Role and scope checks are rules of `domain::access`;
 //! handlers call [`Authenticated::require_service`] / [`Authenticated::require_admin`]
 //! before touching anything, so out-of-scope callers get 403 whether or not the
-//! resource exists.
+//! resource exists. The event endpoints take an [`EventCaller`].
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
-use crate::domain::access::{AdminTarget, Principal};
+use crate::domain::access::{AdminTarget, Principal, TokenHash};
 use crate::state::AppState;
 
 /// A request with a valid API token.
@@ -49,20 +49,98 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
+/// The bearer token and the app state of a request; 401 without a well-formed token.
+fn token_and_state(req: &HttpRequest) -> (Option<String>, Option<web::Data<AppState>>) {
+    (
+        bearer_token(req),
+        req.app_data::<web::Data<AppState>>().cloned(),
+    )
+}
+
+/// Checks `token` now: its principal, or 401.
+async fn checked(
+    token: Option<String>,
+    state: Option<web::Data<AppState>>,
+) -> Result<(Principal, web::Data<AppState>), ApiError> {
+    let token = token.ok_or(ApiError::Unauthenticated)?;
+    let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
+    let principal = state.token_checks.principal(&token).await?;
+    Ok((principal.ok_or(ApiError::Unauthenticated)?, state))
+}
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let (token, state) = token_and_state(req);
+        Box::pin(async move { Ok(Authenticated(checked(token, state).await?.0)) })
+    }
+}
+
+/// The caller of the event endpoints, the hot path. A token the checks found live before
+/// (`auth::TokenChecks::seen_live`) is let in without a check of its own, and the event's
+/// transaction confirms it live before it writes anything (`pipeline::writer`): that takes
+/// the check's two thread hops off every event's path and still refuses a token revoked
+/// before the request arrived. Other tokens are checked now, as for [`Authenticated`]. A
+/// refusal on the way (403, 404, 422, …) goes out only after a check of a token let in
+/// unchecked ([`EventCaller::settle`]), so a revoked token gets 401 first, as everywhere.
+pub struct EventCaller {
+    pub auth: Authenticated,
+    unconfirmed: Option<TokenHash>,
+}
+
+impl EventCaller {
+    /// The token the event's transaction is to confirm live (`None`: checked for this
+    /// request already).
+    pub fn unconfirmed(&self) -> Option<TokenHash> {
+        self.unconfirmed.clone()
+    }
+
+    /// The handler's `answer`; a refusal of a caller let in unchecked becomes 401 when its
+    /// token, checked now, is not live (and a token the event's transaction found revoked
+    /// is forgotten).
+    pub async fn settle<T>(
+        &self,
+        state: &AppState,
+        answer: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let (Err(refusal), Some(hash)) = (&answer, &self.unconfirmed) else {
+            return answer;
+        };
+        if matches!(refusal, ApiError::Unauthenticated) {
+            state.token_checks.forget(hash);
+            return answer;
+        }
+        match state.token_checks.principal_of_hash(hash.clone()).await? {
+            Some(_) => answer,
+            None => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
+impl FromRequest for EventCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let (token, state) = token_and_state(req);
+        let seen = token
+            .as_deref()
+            .zip(state.as_ref())
+            .and_then(|(token, state)| state.token_checks.seen_live(token));
         Box::pin(async move {
-            let token = token.ok_or(ApiError::Unauthenticated)?;
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
-            let principal = state.token_checks.principal(&token).await?;
-            principal
-                .map(Authenticated)
-                .ok_or(ApiError::Unauthenticated)
+            if let Some((principal, hash)) = seen {
+                return Ok(Self {
+                    auth: Authenticated(principal),
+                    unconfirmed: Some(hash),
+                });
+            }
+            let (principal, _) = checked(token, state).await?;
+            Ok(Self {
+                auth: Authenticated(principal),
+                unconfirmed: None,
+            })
         })
     }
 }

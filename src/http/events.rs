@@ -1,12 +1,13 @@
 //! Load-test and monitoring events (role `service`): parse, validate, hand to the
-//! subject's actor, answer 202 once the event and its outbox rows are committed.
+//! subject's actor, answer 202 once the event and its outbox rows are committed. The
+//! caller's token may be confirmed by that same transaction (`auth::EventCaller`).
 
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpMessage, HttpRequest};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::auth::Authenticated;
+use super::auth::EventCaller;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::observe::RequestStart;
@@ -14,6 +15,7 @@ use super::params;
 use super::responses::{
     BadRequest, Conflict, Denied, NotFound, PayloadTooLarge, Unavailable, Unprocessable,
 };
+use crate::actors::subject::{Directory, Subject};
 use crate::pipeline::events::{FieldError, LoadTestEventBody, MonitoringEventBody};
 use crate::pipeline::ingest::{IngestError, IngestOutcome};
 use crate::state::AppState;
@@ -43,6 +45,7 @@ fn ingest_error(e: IngestError) -> ApiError {
         IngestError::Conflict => {
             ApiError::Unavailable("the subject is being updated concurrently; retry".into())
         }
+        IngestError::TokenNotLive => ApiError::Unauthenticated,
         IngestError::Db(e) => e.into(),
         IngestError::Database(e) => e.into(),
     }
@@ -61,6 +64,29 @@ pub struct EventAccepted {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale: Option<bool>,
     pub state: String,
+}
+
+/// Both event endpoints: only the service may send events; `parse` reads the subject's id
+/// and validates the event (with its id, for the answer); the subject's actor ingests it.
+/// A refusal is settled by the caller (`EventCaller::settle`).
+async fn accept<S: Subject>(
+    req: &HttpRequest,
+    caller: &EventCaller,
+    state: &AppState,
+    subjects: &Directory<S>,
+    parse: impl FnOnce() -> Result<(String, String, S::Event), ApiError>,
+) -> Result<(web::Json<EventAccepted>, StatusCode), ApiError> {
+    let answer = async {
+        caller.auth.require_service()?;
+        let (id, event_id, event) = parse()?;
+        let (deps, unconfirmed) = (&state.actors.deps, caller.unconfirmed());
+        let outcome = subjects
+            .ingest(&id, deps, event, unconfirmed, received(req))
+            .await
+            .map_err(ingest_error)?;
+        Ok(respond(event_id, outcome))
+    };
+    caller.settle(state, answer.await).await
 }
 
 /// 202 for a stored event (stale or not), 200 for a duplicate.
@@ -93,25 +119,19 @@ fn respond(event_id: String, outcome: IngestOutcome) -> (web::Json<EventAccepted
 #[post("/load-tests/{load_test_id}/events")]
 pub async fn load_test_event(
     req: HttpRequest,
-    auth: Authenticated,
+    caller: EventCaller,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ApiJson<LoadTestEventBody>,
 ) -> Result<(web::Json<EventAccepted>, StatusCode), ApiError> {
-    auth.require_service()?;
-    let id = params::load_test(&path)?;
-    let event = body
-        .0
-        .validate(id.clone(), Utc::now())
-        .map_err(field_error)?;
-    let event_id = event.event_id.to_string();
-    let pipeline = &state.actors;
-    let outcome = pipeline
-        .load_tests
-        .ingest(id.as_str(), &pipeline.deps, event, received(&req))
-        .await
-        .map_err(ingest_error)?;
-    Ok(respond(event_id, outcome))
+    let subjects = &state.actors.load_tests;
+    accept(&req, &caller, &state, subjects, || {
+        let id = params::load_test(&path)?;
+        let event = body.0.validate(id.clone(), Utc::now());
+        let event = event.map_err(field_error)?;
+        Ok((id.as_str().to_owned(), event.event_id.to_string(), event))
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -128,23 +148,17 @@ pub async fn load_test_event(
 #[post("/monitoring/scenarios/{scenario_id}/events")]
 pub async fn monitoring_event(
     req: HttpRequest,
-    auth: Authenticated,
+    caller: EventCaller,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ApiJson<MonitoringEventBody>,
 ) -> Result<(web::Json<EventAccepted>, StatusCode), ApiError> {
-    auth.require_service()?;
-    let id = params::scenario(&path)?;
-    let event = body
-        .0
-        .validate(id.clone(), Utc::now())
-        .map_err(field_error)?;
-    let event_id = event.event_id.to_string();
-    let pipeline = &state.actors;
-    let outcome = pipeline
-        .scenarios
-        .ingest(id.as_str(), &pipeline.deps, event, received(&req))
-        .await
-        .map_err(ingest_error)?;
-    Ok(respond(event_id, outcome))
+    let subjects = &state.actors.scenarios;
+    accept(&req, &caller, &state, subjects, || {
+        let id = params::scenario(&path)?;
+        let event = body.0.validate(id.clone(), Utc::now());
+        let event = event.map_err(field_error)?;
+        Ok((id.as_str().to_owned(), event.event_id.to_string(), event))
+    })
+    .await
 }

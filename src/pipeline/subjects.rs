@@ -10,6 +10,7 @@ use super::ingest::{self, IngestError, IngestOutcome, Resolved};
 use super::path_trace::PathTrace;
 use super::writer::{IngestWriter, Ingested};
 use crate::db::DbConnection;
+use crate::domain::access::TokenHash;
 use crate::domain::lifecycle::LoadTestState;
 use crate::domain::monitoring::FlapRules;
 
@@ -40,18 +41,20 @@ pub trait Subject: 'static {
     }
 
     /// Hands the event to the group commit: by default as a closure running `ingest`.
+    /// `unconfirmed`: the caller's API token, when the transaction is to confirm it live
+    /// (`writer::IngestWriter::submit_ingest`).
     fn submit(
         writer: &IngestWriter,
         ev: Self::Event,
         resolved: Resolved,
         config: IngestConfig,
+        unconfirmed: Option<TokenHash>,
         trace: PathTrace,
     ) -> Submitted {
         let writer = writer.clone();
         Box::pin(async move {
-            writer
-                .submit_ingest(move |c| Self::ingest(c, &ev, &resolved, &config), trace)
-                .await
+            let work = move |c: &mut DbConnection| Self::ingest(c, &ev, &resolved, &config);
+            writer.submit_ingest(work, unconfirmed, trace).await
         })
     }
 }
@@ -96,10 +99,15 @@ impl Subject for LoadTest {
         ev: LoadTestEvent,
         resolved: Resolved,
         _config: IngestConfig,
+        unconfirmed: Option<TokenHash>,
         trace: PathTrace,
     ) -> Submitted {
         let writer = writer.clone();
-        Box::pin(async move { writer.submit_load_test(ev, resolved, trace).await })
+        Box::pin(async move {
+            writer
+                .submit_load_test(ev, resolved, unconfirmed, trace)
+                .await
+        })
     }
 
     /// `reported` and `error` end a load test's lifecycle.

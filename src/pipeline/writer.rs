@@ -45,9 +45,11 @@ use diesel::connection::SimpleConnection;
 use super::events::LoadTestEvent;
 use super::ingest::{self, IngestError, IngestOutcome, LoadTestJob, Resolved};
 use super::path_trace::PathTrace;
+use crate::db::models::api_token::ApiTokenRow;
 use crate::db::{take_ingest_turn, DatabaseUrl, Db, DbConnection, DbError};
+use crate::domain::access::TokenHash;
 use checkpoint::checkpointer_loop;
-use jobs::{Answer, BatchTimes, IngestWork, Job, LoadTestWork};
+use jobs::{Answer, BatchTimes, Caller, IngestWork, Job, LoadTestWork};
 pub use jobs::{Handoff, Ingested};
 
 /// Most jobs committed together.
@@ -114,8 +116,14 @@ impl IngestWriter {
 
     /// Ingests an event with `f` in the next group transaction (with the hand-off, which
     /// carries on the event's `trace`); answers after that transaction committed. `f` may
-    /// run twice.
-    pub async fn submit_ingest<F>(&self, f: F, trace: PathTrace) -> Result<Ingested, IngestError>
+    /// run twice. With `unconfirmed`, the transaction first confirms that API token live
+    /// (see [`jobs::Caller`]).
+    pub async fn submit_ingest<F>(
+        &self,
+        f: F,
+        unconfirmed: Option<TokenHash>,
+        trace: PathTrace,
+    ) -> Result<Ingested, IngestError>
     where
         F: FnMut(&mut DbConnection) -> Result<IngestOutcome, IngestError> + Send + 'static,
     {
@@ -123,6 +131,7 @@ impl IngestWriter {
         let job = IngestWork {
             work: f,
             outcome: None,
+            caller: Caller::new(unconfirmed),
             answer: Answer::new(trace, reply),
         };
         self.run(Box::new(job), answer).await
@@ -130,10 +139,12 @@ impl IngestWriter {
 
     /// Ingests a load-test event in the next group transaction, together with the other
     /// load-test events of the batch (`ingest::load_test_batch`); answers after the commit.
+    /// `unconfirmed`: as for [`Self::submit_ingest`].
     pub async fn submit_load_test(
         &self,
         ev: LoadTestEvent,
         resolved: Resolved,
+        unconfirmed: Option<TokenHash>,
         trace: PathTrace,
     ) -> Result<Ingested, IngestError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -144,6 +155,7 @@ impl IngestWriter {
         };
         let work = LoadTestWork {
             job,
+            caller: Caller::new(unconfirmed),
             answer: Answer::new(trace, reply),
         };
         self.run(Box::new(work), answer).await
@@ -283,6 +295,7 @@ fn run_batch(
     };
     let attempt = |c: &mut DbConnection, batch: &mut [Box<dyn Job>], savepoints: bool| {
         c.batch_execute(begin)?;
+        confirm_callers(c, batch)?;
         if savepoints {
             return Ok::<_, diesel::result::Error>(batch.iter_mut().all(|job| job.run(c, true)));
         }
@@ -316,6 +329,41 @@ fn run_batch(
     })
 }
 
+/// Confirms live, in the batch's transaction and before any job's work, the API tokens of
+/// the jobs whose callers were let in on a token seen live earlier (one statement for the
+/// batch); the jobs whose token is not live are refused and will not run (see
+/// [`jobs::Caller`]). The statement begins after every job of the batch was queued, so a
+/// revocation committed before a request arrived refuses it, as the token checks would.
+fn confirm_callers(
+    c: &mut DbConnection,
+    batch: &mut [Box<dyn Job>],
+) -> Result<(), diesel::result::Error> {
+    let mut hashes: Vec<String> = batch
+        .iter_mut()
+        .filter_map(|job| job.caller().to_confirm().map(|h| h.as_str().to_owned()))
+        .collect();
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    hashes.sort_unstable();
+    hashes.dedup();
+    let asked: Vec<&str> = hashes.iter().map(String::as_str).collect();
+    let live: std::collections::HashSet<String> = ApiTokenRow::find_active_by_hashes(c, &asked)?
+        .into_iter()
+        .map(|row| row.token_hash)
+        .collect();
+    for job in batch.iter_mut() {
+        let caller = job.caller();
+        if caller
+            .to_confirm()
+            .is_some_and(|h| !live.contains(h.as_str()))
+        {
+            caller.refuse();
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::RunQueryDsl;
@@ -346,6 +394,18 @@ mod tests {
         rows.into_iter().map(|r| r.v).collect()
     }
 
+    /// A job that inserts "slow" after 300 ms: the jobs submitted after it wait and are
+    /// taken as one batch.
+    fn slow_first(
+        writer: &IngestWriter,
+    ) -> impl std::future::Future<Output = Result<Ingested, IngestError>> + '_ {
+        let slow = |c: &mut DbConnection| {
+            std::thread::sleep(Duration::from_millis(300));
+            insert(c, "slow")
+        };
+        writer.submit_ingest(slow, None, PathTrace::default())
+    }
+
     /// A job that fails after writing is rolled back alone; the jobs batched with it are
     /// committed and answered with their own outcomes.
     #[actix_web::test]
@@ -358,22 +418,17 @@ mod tests {
             .unwrap();
         let writer = IngestWriter::start(&db, None).unwrap();
         // A slow first job, so the next three wait and are taken as one batch.
-        let slow = writer.submit_ingest(
-            |c| {
-                std::thread::sleep(Duration::from_millis(300));
-                insert(c, "slow")
-            },
-            PathTrace::default(),
-        );
-        let ok1 = writer.submit_ingest(|c| insert(c, "a"), PathTrace::default());
+        let slow = slow_first(&writer);
+        let ok1 = writer.submit_ingest(|c| insert(c, "a"), None, PathTrace::default());
         let bad = writer.submit_ingest(
             |c| {
                 insert(c, "half-done")?;
                 Err(IngestError::EventIdReused("e-1".into()))
             },
+            None,
             PathTrace::default(),
         );
-        let ok2 = writer.submit_ingest(|c| insert(c, "b"), PathTrace::default());
+        let ok2 = writer.submit_ingest(|c| insert(c, "b"), None, PathTrace::default());
         let (slow, ok1, bad, ok2) = futures_util::future::join4(slow, ok1, bad, ok2).await;
         for (answer, v) in [(slow, "slow"), (ok1, "a"), (ok2, "b")] {
             let outcome = answer.map(|i| i.outcome);
@@ -384,5 +439,54 @@ mod tests {
         }
         assert!(matches!(bad, Err(IngestError::EventIdReused(_))), "{bad:?}");
         assert_eq!(values(&db), ["a", "b", "slow"]);
+    }
+
+    /// Jobs let in on a token seen live earlier run only when their batch's transaction
+    /// finds the token live: in one batch, a live token's event is committed, a revoked
+    /// token's and an unknown token's are refused without running, and a job without a
+    /// token to confirm runs as ever.
+    #[actix_web::test]
+    async fn a_batch_confirms_its_callers_tokens_before_their_work() {
+        use crate::domain::access::Role;
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("w.db"));
+        crate::db::run_migrations(&mut url.connect().unwrap()).unwrap();
+        let db = Db::new(url, 2).unwrap();
+        let mut conn = db.get().unwrap();
+        conn.batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        let mut hash_of = |revoke: bool| {
+            let token = crate::auth::issue(&mut conn, Role::Service, None, None, "t").unwrap();
+            if revoke {
+                assert!(ApiTokenRow::revoke(&mut conn, &token.id).unwrap());
+            }
+            use secrecy::ExposeSecret;
+            crate::auth::token_hash(token.token.expose_secret())
+        };
+        let (live, revoked) = (hash_of(false), hash_of(true));
+        let unknown = crate::auth::token_hash(&format!("xtcs_{}", "C".repeat(43)));
+        drop(conn);
+        let writer = IngestWriter::start(&db, None).unwrap();
+        let slow = slow_first(&writer);
+        let submit = |v: &'static str, token: Option<TokenHash>| {
+            writer.submit_ingest(move |c| insert(c, v), token, PathTrace::default())
+        };
+        let (slow, live, revoked, unknown) = futures_util::future::join4(
+            slow,
+            submit("live", live),
+            submit("revoked", revoked),
+            submit("unknown", unknown),
+        )
+        .await;
+        assert!(slow.is_ok() && live.is_ok(), "{slow:?} {live:?}");
+        assert!(
+            matches!(revoked, Err(IngestError::TokenNotLive)),
+            "{revoked:?}"
+        );
+        assert!(
+            matches!(unknown, Err(IngestError::TokenNotLive)),
+            "{unknown:?}"
+        );
+        assert_eq!(values(&db), ["live", "slow"]);
     }
 }

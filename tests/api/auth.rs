@@ -1,8 +1,11 @@
 use diesel::prelude::*;
 use reqwest::Method;
 use serde_json::json;
-use xtc_slack::db::schema::api_tokens;
+use xtc_slack::db::schema::{api_tokens, events};
+use xtc_slack::domain::access::Role;
 
+use crate::helpers::*;
+use crate::pipeline::{lt_body, messages};
 use crate::test_both_backends;
 
 test_both_backends! {
@@ -29,10 +32,7 @@ test_both_backends! {
         let token = app.create_token(xtc_slack::domain::access::Role::Service, None, None);
         let (status, _) = app.call(Method::PUT, "/api/v1/orgs/acme", Some(&token), Some(json!({"name": "Acme"}))).await;
         assert_eq!(status, 201);
-        let mut conn = app.db.connect();
-        let hash = xtc_slack::crypto::sha256_hex(&token);
-        let id: String = api_tokens::table.filter(api_tokens::token_hash.eq(&hash)).select(api_tokens::id).first(&mut conn).unwrap();
-        assert!(xtc_slack::db::models::api_token::ApiTokenRow::revoke(&mut conn, &id).unwrap());
+        app.revoke_token(&token);
         let (status, res) = app.call(Method::PUT, "/api/v1/orgs/acme", Some(&token), Some(json!({"name": "Acme"}))).await;
         assert_eq!((status, res["error"].as_str()), (401, Some("unauthenticated")));
     }
@@ -70,12 +70,7 @@ test_both_backends! {
         let admin = app.admin_token("acme");
         let other_org_admin = app.create_token(xtc_slack::domain::access::Role::Admin, Some("globex"), None);
         let revoked = app.create_token(xtc_slack::domain::access::Role::Admin, Some("acme"), None);
-        {
-            let mut conn = app.db.connect();
-            let hash = xtc_slack::crypto::sha256_hex(&revoked);
-            let id: String = api_tokens::table.filter(api_tokens::token_hash.eq(&hash)).select(api_tokens::id).first(&mut conn).unwrap();
-            assert!(xtc_slack::db::models::api_token::ApiTokenRow::revoke(&mut conn, &id).unwrap());
-        }
+        app.revoke_token(&revoked);
         let unknown = format!("xtcs_{}", "B".repeat(43));
         let cases = [(admin.as_str(), 200), (other_org_admin.as_str(), 403), (revoked.as_str(), 401), (unknown.as_str(), 401)];
         let calls = (0..48).map(|i| {
@@ -89,5 +84,57 @@ test_both_backends! {
         for (i, status, expected, body) in futures_util::future::join_all(calls).await {
             assert_eq!(status, expected, "request {i}: {body}");
         }
+    }
+}
+
+test_both_backends! {
+    /// The event endpoints let in a token the checks saw live without checking it again, and
+    /// the event's own transaction confirms it live (`auth::EventCaller`). A token revoked
+    /// after it was used is still refused with 401 before anything is stored or sent,
+    /// whatever else the request would have been refused for, on both event endpoints; a
+    /// revoked admin token gets 401 there, not 403.
+    async fn a_token_revoked_after_use_is_refused_by_the_event_endpoints(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
+        let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
+        let post = |path: String, token: String, body: serde_json::Value| {
+            let app = &app;
+            async move { app.call(Method::POST, &path, Some(&token), Some(body)).await }
+        };
+        let load_test = |id: &str| format!("/api/v1/load-tests/{id}/events");
+        let tokens: Vec<String> = (0..3).map(|_| app.create_token(Role::Service, None, None)).collect();
+        for (i, token) in tokens.iter().enumerate() {
+            let (status, res) = post(load_test(&format!("lt-{i}")), token.clone(), lt_body(&format!("e-{i}"), "started")).await;
+            assert_eq!(status, 202, "{res}");
+        }
+        assert_eq!(messages(&app, "load-tests", 3).await.len(), 3);
+        let stored = || -> i64 { events::table.count().get_result(&mut app.db.connect()).unwrap() };
+        let before = stored();
+        for token in tokens.iter().chain([&admin]) {
+            app.revoke_token(token);
+        }
+        let refused = |(status, res): (u16, serde_json::Value)| {
+            assert_eq!((status, res["error"].as_str()), (401, Some("unauthenticated")), "{res}");
+        };
+        // A well-formed event: its own transaction finds the token revoked.
+        refused(post(load_test("lt-0"), tokens[0].clone(), lt_body("e-10", "running")).await);
+        // The same token again, checked before the event now.
+        refused(post(load_test("lt-0"), tokens[0].clone(), lt_body("e-11", "running")).await);
+        // An event of a project that is not registered (404 with a live token).
+        let mut elsewhere = lt_body("e-12", "started");
+        elsewhere["project"] = json!("nowhere");
+        refused(post(load_test("lt-9"), tokens[1].clone(), elsewhere).await);
+        // A monitoring result.
+        let failing = json!({
+            "event_id": "m-1", "org": "acme", "project": "webshop",
+            "scenario": {"name": "Shop checkout"}, "notify_via": ["slack"], "state": "failure",
+        });
+        refused(post("/api/v1/monitoring/scenarios/sc-1/events".into(), tokens[2].clone(), failing).await);
+        // An admin token (403 on the event endpoints while it was live).
+        refused(post(load_test("lt-0"), admin.clone(), lt_body("e-13", "running")).await);
+
+        assert_eq!(stored(), before, "nothing of the refused events is stored");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+        let sent = app.fake_get("/messages?channel=load-tests").await;
+        assert_eq!(sent["messages"].as_array().map(Vec::len), Some(3), "nothing more was sent");
     }
 }

@@ -239,6 +239,16 @@ impl TestApp {
         issued.token.expose_secret().to_owned()
     }
 
+    /// Revokes an API token by its clear text (as `xtc-slack token revoke` would by id).
+    pub fn revoke_token(&self, token: &str) {
+        use xtc_slack::db::models::api_token::ApiTokenRow;
+        let mut conn = self.db.connect();
+        let hash = xtc_slack::crypto::sha256_hex(token);
+        let rows = ApiTokenRow::find_active_by_hashes(&mut conn, &[hash.as_str()]).unwrap();
+        assert_eq!(rows.len(), 1, "one live token");
+        assert!(ApiTokenRow::revoke(&mut conn, &rows[0].id).unwrap());
+    }
+
     pub fn admin_token(&self, org: &str) -> String {
         self.create_token(Role::Admin, Some(org), None)
     }

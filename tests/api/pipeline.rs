@@ -100,8 +100,10 @@ crate::test_both_backends! {
             let (status, body) = post_lt(&app, "lt-123", lt_body(&format!("ev-{i}"), kind)).await;
             assert_eq!(status, 202, "{kind}: {body}");
             assert_eq!(body["event_id"], format!("ev-{i}"));
-            // One at a time, so no intermediate report is superseded by a backlog.
+            // One at a time in both channels, so no intermediate report is superseded by a
+            // backlog (the channels are sent to independently: one may lag under load).
             messages(&app, "load-tests", i + 1).await;
+            messages(&app, "perf", i + 1).await;
         }
         for channel in ["load-tests", "perf"] {
             let got = messages(&app, channel, 6).await;

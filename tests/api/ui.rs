@@ -211,7 +211,7 @@ test_both_backends! {
         assert!(!res.has(&service));
 
         let admin = app.admin_token("acme");
-        revoke(&app, &admin);
+        app.revoke_token(&admin);
         let res = b.sign_in(&admin).await;
         assert_eq!(res.status, 401, "{}", res.body);
 
@@ -230,16 +230,6 @@ test_both_backends! {
         let stranger = Browser::new(&app);
         assert_eq!(stranger.post("/", &[("csrf", "x"), ("token", &fresh)]).await.status, 403);
     }
-}
-
-/// Revokes an API token by its clear text (as `xtc-slack token revoke` would by id).
-fn revoke(app: &TestApp, token: &str) {
-    use xtc_slack::db::models::api_token::ApiTokenRow;
-    let mut conn = app.db.connect();
-    let hash = xtc_slack::crypto::sha256_hex(token);
-    let rows = ApiTokenRow::find_active_by_hashes(&mut conn, &[hash.as_str()]).unwrap();
-    assert_eq!(rows.len(), 1, "one live token");
-    assert!(ApiTokenRow::revoke(&mut conn, &rows[0].id).unwrap());
 }
 
 test_both_backends! {
@@ -267,7 +257,7 @@ test_both_backends! {
         let b = Browser::new(&app);
         assert_eq!(b.sign_in(&token).await.status, 303);
         assert_eq!(b.get(ORG).await.status, 200);
-        revoke(&app, &token);
+        app.revoke_token(&token);
         let page = b.get(ORG).await;
         assert_eq!(page.status, 401);
         assert!(page.has("revoked"), "{}", page.body);

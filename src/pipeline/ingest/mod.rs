@@ -83,6 +83,10 @@ pub enum IngestError {
     /// Another instance changed the same subject concurrently; retry.
     #[error("concurrent update")]
     Conflict,
+    /// The API token the event came with is no longer live (revoked): found by the
+    /// event's own transaction, which wrote nothing (`writer`'s confirmation).
+    #[error("the API token is not live")]
+    TokenNotLive,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(transparent)]

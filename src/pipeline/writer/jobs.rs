@@ -8,6 +8,7 @@ use diesel::connection::SimpleConnection;
 
 use crate::db::models::delivery::Delivery;
 use crate::db::{DbConnection, DbError};
+use crate::domain::access::TokenHash;
 use crate::pipeline::deliver::{prepare_handed, HandedDelivery, SenderConfig};
 use crate::pipeline::ingest::{self, IngestError, IngestOutcome, LoadTestJob};
 use crate::pipeline::path_trace::{PathTrace, Step};
@@ -68,20 +69,63 @@ pub(super) trait Job: Send {
         handoff: Option<&Handoff>,
     );
     /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
-    /// on the first try; `run` is the one-at-a-time replay.
+    /// on the first try; `run` is the one-at-a-time replay. `None` once refused.
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
         None
+    }
+    /// Who submitted it (see [`Caller`]).
+    fn caller(&mut self) -> &mut Caller;
+}
+
+/// The API token an event came with, when the request was let in on a token the checks
+/// had seen live (`auth::TokenChecks::seen_live`) and not checked again: the batch confirms
+/// it live in its own transaction before the job's work runs (`writer::confirm_callers`).
+/// A token revoked since is refused there: the job's work never runs, nothing of it is
+/// written, and it is answered [`IngestError::TokenNotLive`].
+#[derive(Debug, Default)]
+pub struct Caller {
+    unconfirmed: Option<TokenHash>,
+    refused: bool,
+}
+
+impl Caller {
+    /// A caller whose token `unconfirmed` (if any) is still to be confirmed live.
+    pub fn new(unconfirmed: Option<TokenHash>) -> Self {
+        Self {
+            unconfirmed,
+            refused: false,
+        }
+    }
+
+    /// The token to confirm, unless the job was refused already.
+    pub(super) fn to_confirm(&self) -> Option<&TokenHash> {
+        self.unconfirmed.as_ref().filter(|_| !self.refused)
+    }
+
+    /// The token was not found live: the job will not run.
+    pub(super) fn refuse(&mut self) {
+        self.refused = true;
+    }
+
+    pub(super) fn refused(&self) -> bool {
+        self.refused
     }
 }
 
 /// Runs a job's work (inside a savepoint of its own with `savepoint`) and keeps its
-/// outcome; returns whether the batch may go on (see [`Job::run`]).
-fn run_work<T, E: From<DbError>>(
+/// outcome; returns whether the batch may go on (see [`Job::run`]). A refused caller's work
+/// does not run: its outcome is [`IngestError::TokenNotLive`].
+fn run_work<T>(
     conn: &mut DbConnection,
     savepoint: bool,
-    work: &mut impl FnMut(&mut DbConnection) -> Result<T, E>,
-    outcome: &mut Option<Result<T, E>>,
+    caller: &Caller,
+    work: &mut impl FnMut(&mut DbConnection) -> Result<T, IngestError>,
+    outcome: &mut Option<Result<T, IngestError>>,
 ) -> bool {
+    if caller.refused() {
+        *outcome = Some(Err(IngestError::TokenNotLive));
+        return true;
+    }
     let result = if savepoint {
         in_savepoint(conn, work)
     } else {
@@ -204,6 +248,7 @@ impl Answer {
 pub(super) struct IngestWork<F> {
     pub(super) work: F,
     pub(super) outcome: Option<Result<IngestOutcome, IngestError>>,
+    pub(super) caller: Caller,
     pub(super) answer: Answer,
 }
 
@@ -214,7 +259,17 @@ where
     fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
         // A replay starts from a rolled-back transaction: what was claimed is not.
         self.answer.handed.clear();
-        run_work(conn, savepoint, &mut self.work, &mut self.outcome)
+        run_work(
+            conn,
+            savepoint,
+            &self.caller,
+            &mut self.work,
+            &mut self.outcome,
+        )
+    }
+
+    fn caller(&mut self) -> &mut Caller {
+        &mut self.caller
     }
 
     fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
@@ -235,6 +290,7 @@ where
 /// A load-test event (applied together with its batch's others on PostgreSQL).
 pub(super) struct LoadTestWork {
     pub(super) job: LoadTestJob,
+    pub(super) caller: Caller,
     pub(super) answer: Answer,
 }
 
@@ -245,7 +301,7 @@ impl Job for LoadTestWork {
         let mut work = |c: &mut DbConnection| {
             ingest::load_test_event(c, &job.ev, &job.resolved, chrono::Utc::now())
         };
-        run_work(conn, savepoint, &mut work, &mut job.outcome)
+        run_work(conn, savepoint, &self.caller, &mut work, &mut job.outcome)
     }
 
     fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
@@ -264,7 +320,11 @@ impl Job for LoadTestWork {
     }
 
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
-        Some(&mut self.job)
+        (!self.caller.refused()).then_some(&mut self.job)
+    }
+
+    fn caller(&mut self) -> &mut Caller {
+        &mut self.caller
     }
 }
 
