@@ -93,9 +93,11 @@ const MAX_REMEMBERED: usize = 1_024;
 /// that arrives after the revocation committed.
 ///
 /// The checks also remember which tokens they found live, and with what principal
-/// ([`TokenChecks::seen_live`]). That memory decides nothing alone: the event endpoints let
-/// a remembered token in and the event's own transaction confirms it live before anything
-/// is written (`pipeline::writer`), which keeps the guarantee above and takes two thread
+/// ([`TokenChecks::seen_live`]). No check is answered from that memory. The event endpoints
+/// let a remembered token in on it (its principal decides their role check: a token's row
+/// changes only by its revocation) and the event's own transaction confirms the token live
+/// before anything is written (`pipeline::writer`); a refusal on the way is answered after a
+/// check (`http::auth::EventCaller`). That keeps the guarantee above and takes two thread
 /// hops (to this thread and back) off the path of every event.
 #[derive(Clone)]
 pub struct TokenChecks {
@@ -143,20 +145,21 @@ impl TokenChecks {
         answer.await.unwrap_or(Err(DbError::Canceled))
     }
 
-    /// The principal a check last found for this bearer token, without a check: the token
-    /// was live then and may have been revoked since. Whoever acts on it must confirm it
-    /// live where the action is written (the event endpoints: `pipeline::writer`).
-    pub fn seen_live(&self, bearer: &str) -> Option<(Principal, TokenHash)> {
-        let hash = token_hash(bearer)?;
-        let live = self.live.lock().ok()?;
-        live.get(&hash).map(|p| (p.clone(), hash))
+    /// The principal a check last found for this token, without a check: the token was
+    /// live then and may have been revoked since. Whoever acts on it must confirm it live
+    /// where the action is written (the event endpoints: `pipeline::writer`).
+    pub fn seen_live(&self, hash: &TokenHash) -> Option<Principal> {
+        self.remembered().get(hash).cloned()
     }
 
     /// Forgets a token found revoked elsewhere (by an event's transaction).
     pub fn forget(&self, hash: &TokenHash) {
-        if let Ok(mut live) = self.live.lock() {
-            live.remove(hash);
-        }
+        self.remembered().remove(hash);
+    }
+
+    /// The tokens found live (a panic while the lock was held leaves a map still usable).
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Principal>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -189,7 +192,7 @@ fn answer(
             for check in batch {
                 let principal = by_hash
                     .get(check.hash.as_str())
-                    .and_then(|row| principal_of((*row).clone()));
+                    .and_then(|row| (*row).clone().principal());
                 match &principal {
                     Some(p) => {
                         if live.len() >= MAX_REMEMBERED && !live.contains_key(&check.hash) {
@@ -245,30 +248,7 @@ pub fn principal_by_token_id(
     conn: &mut DbConnection,
     token_id: &str,
 ) -> diesel::QueryResult<Option<Principal>> {
-    Ok(ApiTokenRow::find_active_by_id(conn, token_id)?.and_then(principal_of))
-}
-
-fn principal_of(row: ApiTokenRow) -> Option<Principal> {
-    // Rows are only written by `issue`, so these parse; a hand-edited scope denies access
-    // (an unknown role is an error reading the row, logged and counted: `db::text_enum`).
-    let role = row.role;
-    let org = match row.org_id.as_deref().map(OrgId::parse) {
-        Some(Ok(o)) => Some(o),
-        Some(Err(_)) => return None,
-        None => None,
-    };
-    let project = match row.project_id.as_deref().map(ProjectId::parse) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(_)) => return None,
-        None => None,
-    };
-    Some(Principal {
-        token_id: row.id,
-        name: row.name,
-        role,
-        org,
-        project,
-    })
+    Ok(ApiTokenRow::find_active_by_id(conn, token_id)?.and_then(ApiTokenRow::principal))
 }
 
 #[cfg(test)]
@@ -338,13 +318,14 @@ mod tests {
         let (_dir, db) = database();
         let (id, token) = issued(&db, Role::Service, None);
         let checks = TokenChecks::start(db.clone()).unwrap();
-        assert!(checks.seen_live(&token).is_none());
+        let hash = token_hash(&token).unwrap();
+        assert!(checks.seen_live(&hash).is_none());
         let first = checks.principal(&token).await.unwrap();
         assert_eq!(first.as_ref().map(|p| &p.token_id), Some(&id));
-        assert_eq!(checks.seen_live(&token).map(|(p, _)| p), first);
+        assert_eq!(checks.seen_live(&hash), first);
         assert!(ApiTokenRow::revoke(&mut db.get().unwrap(), &id).unwrap());
         assert_eq!(checks.principal(&token).await.unwrap(), None);
-        assert!(checks.seen_live(&token).is_none());
+        assert!(checks.seen_live(&hash).is_none());
         assert_eq!(checks.principal("Bearer-less garbage").await.unwrap(), None);
         assert_eq!(checks.principal(&"x".repeat(500)).await.unwrap(), None);
     }

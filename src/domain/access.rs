@@ -33,9 +33,17 @@ impl Role {
 }
 
 /// The stored form of an API token (the hex SHA-256 of its clear text, `auth`): what a check
-/// looks up. Not the token: it cannot be used to call the API.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// looks up. Not the token: it cannot be used to call the API; still, `Debug` shows only
+/// its first characters, so no log line carries it whole.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TokenHash(String);
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.0.get(..8).unwrap_or("");
+        write!(f, "TokenHash({shown}…)")
+    }
+}
 
 impl TokenHash {
     /// Wraps a hash computed by `auth` (64 hex digits).

@@ -49,23 +49,21 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-/// The bearer token and the app state of a request; 401 without a well-formed token.
-fn token_and_state(req: &HttpRequest) -> (Option<String>, Option<web::Data<AppState>>) {
-    (
-        bearer_token(req),
-        req.app_data::<web::Data<AppState>>().cloned(),
-    )
+/// The stored form of a request's bearer token, when it has one that can be ours.
+fn token_hash(req: &HttpRequest) -> Option<TokenHash> {
+    bearer_token(req).and_then(|token| crate::auth::token_hash(&token))
 }
 
-/// Checks `token` now: its principal, or 401.
-async fn checked(
-    token: Option<String>,
-    state: Option<web::Data<AppState>>,
-) -> Result<(Principal, web::Data<AppState>), ApiError> {
-    let token = token.ok_or(ApiError::Unauthenticated)?;
-    let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
-    let principal = state.token_checks.principal(&token).await?;
-    Ok((principal.ok_or(ApiError::Unauthenticated)?, state))
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))
+}
+
+/// Checks a token now: its principal, or 401 (none, unknown or revoked).
+async fn checked(hash: Option<TokenHash>, state: &AppState) -> Result<Principal, ApiError> {
+    let hash = hash.ok_or(ApiError::Unauthenticated)?;
+    let principal = state.token_checks.principal_of_hash(hash).await?;
+    principal.ok_or(ApiError::Unauthenticated)
 }
 
 impl FromRequest for Authenticated {
@@ -73,8 +71,11 @@ impl FromRequest for Authenticated {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (token, state) = token_and_state(req);
-        Box::pin(async move { Ok(Authenticated(checked(token, state).await?.0)) })
+        let (hash, state) = (token_hash(req), app_state(req));
+        Box::pin(async move {
+            let state = state?;
+            Ok(Authenticated(checked(hash, &state).await?))
+        })
     }
 }
 
@@ -83,8 +84,9 @@ impl FromRequest for Authenticated {
 /// transaction confirms it live before it writes anything (`pipeline::writer`): that takes
 /// the check's two thread hops off every event's path and still refuses a token revoked
 /// before the request arrived. Other tokens are checked now, as for [`Authenticated`]. A
-/// refusal on the way (403, 404, 422, …) goes out only after a check of a token let in
-/// unchecked ([`EventCaller::settle`]), so a revoked token gets 401 first, as everywhere.
+/// refusal on the way (a body that does not parse, 403, 404, 422, …) goes out only after a
+/// check of a token let in unchecked ([`EventCaller::settle`]; the handlers take the body
+/// as a `Result` for that), so a revoked token gets 401 first, as everywhere.
 pub struct EventCaller {
     pub auth: Authenticated,
     unconfirmed: Option<TokenHash>,
@@ -99,7 +101,7 @@ impl EventCaller {
 
     /// The handler's `answer`; a refusal of a caller let in unchecked becomes 401 when its
     /// token, checked now, is not live (and a token the event's transaction found revoked
-    /// is forgotten).
+    /// is forgotten). When that check cannot be made, the answer is its error (503).
     pub async fn settle<T>(
         &self,
         state: &AppState,
@@ -124,21 +126,18 @@ impl FromRequest for EventCaller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (token, state) = token_and_state(req);
-        let seen = token
-            .as_deref()
-            .zip(state.as_ref())
-            .and_then(|(token, state)| state.token_checks.seen_live(token));
+        let (hash, state) = (token_hash(req), app_state(req));
         Box::pin(async move {
-            if let Some((principal, hash)) = seen {
+            let state = state?;
+            let seen = hash.as_ref().and_then(|h| state.token_checks.seen_live(h));
+            if let Some(principal) = seen {
                 return Ok(Self {
                     auth: Authenticated(principal),
-                    unconfirmed: Some(hash),
+                    unconfirmed: hash,
                 });
             }
-            let (principal, _) = checked(token, state).await?;
             Ok(Self {
-                auth: Authenticated(principal),
+                auth: Authenticated(checked(hash, &state).await?),
                 unconfirmed: None,
             })
         })

@@ -1,6 +1,7 @@
 //! Load-test and monitoring events (role `service`): parse, validate, hand to the
 //! subject's actor, answer 202 once the event and its outbox rows are committed. The
-//! caller's token may be confirmed by that same transaction (`auth::EventCaller`).
+//! caller's token may be confirmed by that same transaction (`http::auth::EventCaller`);
+//! the body is taken as a `Result` so that its refusal, too, waits for the token's check.
 
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpMessage, HttpRequest};
@@ -122,10 +123,11 @@ pub async fn load_test_event(
     caller: EventCaller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: ApiJson<LoadTestEventBody>,
+    body: Result<ApiJson<LoadTestEventBody>, ApiError>,
 ) -> Result<(web::Json<EventAccepted>, StatusCode), ApiError> {
     let subjects = &state.actors.load_tests;
     accept(&req, &caller, &state, subjects, || {
+        let body = body?;
         let id = params::load_test(&path)?;
         let event = body.0.validate(id.clone(), Utc::now());
         let event = event.map_err(field_error)?;
@@ -151,10 +153,11 @@ pub async fn monitoring_event(
     caller: EventCaller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: ApiJson<MonitoringEventBody>,
+    body: Result<ApiJson<MonitoringEventBody>, ApiError>,
 ) -> Result<(web::Json<EventAccepted>, StatusCode), ApiError> {
     let subjects = &state.actors.scenarios;
     accept(&req, &caller, &state, subjects, || {
+        let body = body?;
         let id = params::scenario(&path)?;
         let event = body.0.validate(id.clone(), Utc::now());
         let event = event.map_err(field_error)?;

@@ -16,7 +16,9 @@
 //!
 //! The writer keeps its connection. When a batch's transaction cannot even begin on it (the
 //! database restarted or failed over since the last batch), none of the batch ran, so it
-//! runs once more on a new connection; a failure after that fails the batch (`503`).
+//! runs once more on a new connection; a failure after that fails the batch (`503`). The
+//! same holds for the statement right after `BEGIN` that confirms the callers' API tokens
+//! ([`confirm_callers`]): no job's work has run before it.
 //!
 //! On PostgreSQL, load-test events (the bulk of the traffic) are applied together when a
 //! batch holds at least [`GROUP_FROM`] of them (`ingest::load_test_batch`): four statements for the whole
@@ -265,7 +267,9 @@ fn writer_loop(
 /// How a batch failed as a whole.
 #[derive(Debug)]
 enum BatchError {
-    /// Its transaction could not be begun: none of it ran (the connection is gone).
+    /// Its transaction could not be begun, or its callers' tokens not confirmed
+    /// ([`confirm_callers`], the statement right after `BEGIN`): none of its work ran (the
+    /// connection is most likely gone).
     NotBegun(diesel::result::Error),
     /// Begun, then not committed: the replay could not begin, or the commit failed.
     Failed(&'static str),
@@ -295,10 +299,12 @@ fn run_batch(
     };
     let attempt = |c: &mut DbConnection, batch: &mut [Box<dyn Job>], savepoints: bool| {
         c.batch_execute(begin)?;
-        confirm_callers(c, batch)?;
         if savepoints {
+            // The first attempt confirmed the callers already (after every request of the
+            // batch arrived); who was refused stays refused.
             return Ok::<_, diesel::result::Error>(batch.iter_mut().all(|job| job.run(c, true)));
         }
+        confirm_callers(c, batch)?;
         let mut load_tests: Vec<&mut LoadTestJob> =
             batch.iter_mut().filter_map(|job| job.load_test()).collect();
         let together = matches!(c, DbConnection::Postgresql(_)) && load_tests.len() >= GROUP_FROM;
@@ -331,7 +337,8 @@ fn run_batch(
 
 /// Confirms live, in the batch's transaction and before any job's work, the API tokens of
 /// the jobs whose callers were let in on a token seen live earlier (one statement for the
-/// batch); the jobs whose token is not live are refused and will not run (see
+/// batch; live as the token checks count it, `ApiTokenRow::principal`); the jobs whose token
+/// is not live are refused and will not run, in this attempt or a replay (see
 /// [`jobs::Caller`]). The statement begins after every job of the batch was queued, so a
 /// revocation committed before a request arrived refuses it, as the token checks would.
 fn confirm_callers(
@@ -350,7 +357,10 @@ fn confirm_callers(
     let asked: Vec<&str> = hashes.iter().map(String::as_str).collect();
     let live: std::collections::HashSet<String> = ApiTokenRow::find_active_by_hashes(c, &asked)?
         .into_iter()
-        .map(|row| row.token_hash)
+        .filter_map(|row| {
+            let hash = row.token_hash.clone();
+            row.principal().map(|_| hash)
+        })
         .collect();
     for job in batch.iter_mut() {
         let caller = job.caller();

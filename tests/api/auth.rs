@@ -89,10 +89,11 @@ test_both_backends! {
 
 test_both_backends! {
     /// The event endpoints let in a token the checks saw live without checking it again, and
-    /// the event's own transaction confirms it live (`auth::EventCaller`). A token revoked
-    /// after it was used is still refused with 401 before anything is stored or sent,
-    /// whatever else the request would have been refused for, on both event endpoints; a
-    /// revoked admin token gets 401 there, not 403.
+    /// the event's own transaction confirms it live (`http::auth::EventCaller`). A token
+    /// revoked after it was used is still refused with 401 before anything is stored or sent,
+    /// whatever else the request would have been refused for (a body that does not parse, a
+    /// field that does not validate, an unknown project), on both event endpoints; a revoked
+    /// admin token gets 401 there, not 403.
     async fn a_token_revoked_after_use_is_refused_by_the_event_endpoints(app: TestApp) {
         let Some(app) = try_spawn_fast_app(app.backend, |_| {}).await else { return };
         let admin = app.configure_acme(json!({"target_channels": "#load-tests"})).await;
@@ -101,12 +102,12 @@ test_both_backends! {
             async move { app.call(Method::POST, &path, Some(&token), Some(body)).await }
         };
         let load_test = |id: &str| format!("/api/v1/load-tests/{id}/events");
-        let tokens: Vec<String> = (0..3).map(|_| app.create_token(Role::Service, None, None)).collect();
+        let tokens: Vec<String> = (0..5).map(|_| app.create_token(Role::Service, None, None)).collect();
         for (i, token) in tokens.iter().enumerate() {
             let (status, res) = post(load_test(&format!("lt-{i}")), token.clone(), lt_body(&format!("e-{i}"), "started")).await;
             assert_eq!(status, 202, "{res}");
         }
-        assert_eq!(messages(&app, "load-tests", 3).await.len(), 3);
+        assert_eq!(messages(&app, "load-tests", 5).await.len(), 5);
         let stored = || -> i64 { events::table.count().get_result(&mut app.db.connect()).unwrap() };
         let before = stored();
         for token in tokens.iter().chain([&admin]) {
@@ -129,12 +130,17 @@ test_both_backends! {
             "scenario": {"name": "Shop checkout"}, "notify_via": ["slack"], "state": "failure",
         });
         refused(post("/api/v1/monitoring/scenarios/sc-1/events".into(), tokens[2].clone(), failing).await);
+        // A body that is not JSON, and one whose field does not validate.
+        refused(app.call_raw(Method::POST, &load_test("lt-3"), &tokens[3], b"{not json".to_vec()).await);
+        let mut bad = lt_body("e-14", "running");
+        bad["occurred_at"] = json!("yesterday");
+        refused(post(load_test("lt-4"), tokens[4].clone(), bad).await);
         // An admin token (403 on the event endpoints while it was live).
         refused(post(load_test("lt-0"), admin.clone(), lt_body("e-13", "running")).await);
 
         assert_eq!(stored(), before, "nothing of the refused events is stored");
         actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
         let sent = app.fake_get("/messages?channel=load-tests").await;
-        assert_eq!(sent["messages"].as_array().map(Vec::len), Some(3), "nothing more was sent");
+        assert_eq!(sent["messages"].as_array().map(Vec::len), Some(5), "nothing more was sent");
     }
 }

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::api_tokens;
 use crate::db::{now, DbConnection, FirstRowDsl};
-use crate::domain::access::Role;
+use crate::domain::access::{Principal, Role};
+use crate::domain::ids::{OrgId, ProjectId};
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = api_tokens)]
@@ -38,6 +39,31 @@ impl ApiTokenRow {
             .values(new)
             .execute(conn)?;
         Ok(())
+    }
+
+    /// The caller this token stands for; `None` when its scope does not parse, which makes
+    /// the token as good as revoked: everything that decides whether a token is live (the
+    /// token checks, the ingest transaction's confirmation) goes through here. Rows are only
+    /// written by `auth::issue`, so a scope that does not parse was edited by hand (an unknown
+    /// role is an error reading the row, logged and counted: `db::text_enum`).
+    pub fn principal(self) -> Option<Principal> {
+        let org = match self.org_id.as_deref().map(OrgId::parse) {
+            Some(Ok(o)) => Some(o),
+            Some(Err(_)) => return None,
+            None => None,
+        };
+        let project = match self.project_id.as_deref().map(ProjectId::parse) {
+            Some(Ok(p)) => Some(p),
+            Some(Err(_)) => return None,
+            None => None,
+        };
+        Some(Principal {
+            token_id: self.id,
+            name: self.name,
+            role: self.role,
+            org,
+            project,
+        })
     }
 
     /// The live (not revoked) tokens among these hashes (one statement for many requests'

@@ -82,7 +82,7 @@ pub(super) trait Job: Send {
 /// it live in its own transaction before the job's work runs (`writer::confirm_callers`).
 /// A token revoked since is refused there: the job's work never runs, nothing of it is
 /// written, and it is answered [`IngestError::TokenNotLive`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Caller {
     unconfirmed: Option<TokenHash>,
     refused: bool,
