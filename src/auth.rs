@@ -172,10 +172,8 @@ fn answer(
     live: &Mutex<HashMap<TokenHash, Principal>>,
 ) {
     let started = std::time::Instant::now();
-    let mut hashes: Vec<&str> = batch.iter().map(|c| c.hash.as_str()).collect();
-    hashes.sort_unstable();
-    hashes.dedup();
-    let rows = find_active(db, conn, &hashes);
+    let hashes: Vec<&str> = batch.iter().map(|c| c.hash.as_str()).collect();
+    let found = find_live(db, conn, &hashes);
     let took = started.elapsed();
     if crate::db::is_slow(took) {
         tracing::warn!(
@@ -184,15 +182,11 @@ fn answer(
             "slow token check"
         );
     }
-    match rows {
-        Ok(rows) => {
-            let by_hash: HashMap<&str, &ApiTokenRow> =
-                rows.iter().map(|r| (r.token_hash.as_str(), r)).collect();
+    match found {
+        Ok(found) => {
             let mut live = live.lock().unwrap_or_else(|e| e.into_inner());
             for check in batch {
-                let principal = by_hash
-                    .get(check.hash.as_str())
-                    .and_then(|row| (*row).clone().principal());
+                let principal = found.get(check.hash.as_str()).cloned();
                 match &principal {
                     Some(p) => {
                         if live.len() >= MAX_REMEMBERED && !live.contains_key(&check.hash) {
@@ -216,20 +210,21 @@ fn answer(
     }
 }
 
-/// The live tokens among `hashes`, read on `conn`: the checking thread's own connection,
-/// opened on first use and kept, not one lent by the pool for each batch (a PostgreSQL pool
-/// tests every connection it lends with `SELECT 1`: a round trip more on every request).
+/// The live tokens among `hashes` (`ApiTokenRow::live_principals`), read on `conn`: the
+/// checking thread's own connection, opened on first use and kept, not one lent by the pool
+/// for each batch (a PostgreSQL pool tests every connection it lends with `SELECT 1`: a
+/// round trip more on every request).
 /// When the statement fails on a kept connection (it died with a database restart, say),
 /// the connection is dropped and the statement runs once more on a new one, so a restart
 /// costs no request its answer.
-fn find_active(
+fn find_live(
     db: &Db,
     conn: &mut Option<DbConnection>,
     hashes: &[&str],
-) -> Result<Vec<ApiTokenRow>, DbError> {
+) -> Result<HashMap<String, Principal>, DbError> {
     if let Some(kept) = conn.as_mut() {
-        match ApiTokenRow::find_active_by_hashes(kept, hashes) {
-            Ok(rows) => return Ok(rows),
+        match ApiTokenRow::live_principals(kept, hashes) {
+            Ok(found) => return Ok(found),
             Err(e) => {
                 tracing::info!(error = %e, "token check: reconnecting to the database");
                 *conn = None;
@@ -237,9 +232,9 @@ fn find_active(
         }
     }
     let mut fresh = db.url().connect()?;
-    let rows = ApiTokenRow::find_active_by_hashes(&mut fresh, hashes)?;
+    let found = ApiTokenRow::live_principals(&mut fresh, hashes)?;
     *conn = Some(fresh);
-    Ok(rows)
+    Ok(found)
 }
 
 /// The principal of a live token found by its id (the web UI's session holds only the

@@ -345,28 +345,20 @@ fn confirm_callers(
     c: &mut DbConnection,
     batch: &mut [Box<dyn Job>],
 ) -> Result<(), diesel::result::Error> {
-    let mut hashes: Vec<String> = batch
+    let hashes: Vec<String> = batch
         .iter_mut()
         .filter_map(|job| job.caller().to_confirm().map(|h| h.as_str().to_owned()))
         .collect();
     if hashes.is_empty() {
         return Ok(());
     }
-    hashes.sort_unstable();
-    hashes.dedup();
     let asked: Vec<&str> = hashes.iter().map(String::as_str).collect();
-    let live: std::collections::HashSet<String> = ApiTokenRow::find_active_by_hashes(c, &asked)?
-        .into_iter()
-        .filter_map(|row| {
-            let hash = row.token_hash.clone();
-            row.principal().map(|_| hash)
-        })
-        .collect();
+    let live = ApiTokenRow::live_principals(c, &asked)?;
     for job in batch.iter_mut() {
         let caller = job.caller();
         if caller
             .to_confirm()
-            .is_some_and(|h| !live.contains(h.as_str()))
+            .is_some_and(|h| !live.contains_key(h.as_str()))
         {
             caller.refuse();
         }

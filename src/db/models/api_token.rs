@@ -1,5 +1,7 @@
 //! `api_tokens`: bearer tokens of the API, stored as SHA-256 hashes only.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -64,6 +66,26 @@ impl ApiTokenRow {
             org,
             project,
         })
+    }
+
+    /// The live tokens among `hashes` (repeats allowed), by hash, with the caller each
+    /// stands for: not revoked, and with a scope that parses ([`Self::principal`]). One
+    /// statement; what the token checks and the ingest transaction's confirmation both ask.
+    pub fn live_principals(
+        conn: &mut DbConnection,
+        hashes: &[&str],
+    ) -> QueryResult<HashMap<String, Principal>> {
+        let mut asked = hashes.to_vec();
+        asked.sort_unstable();
+        asked.dedup();
+        let rows = Self::find_active_by_hashes(conn, &asked)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let hash = row.token_hash.clone();
+                row.principal().map(|p| (hash, p))
+            })
+            .collect())
     }
 
     /// The live (not revoked) tokens among these hashes (one statement for many requests'
