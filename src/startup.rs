@@ -344,8 +344,12 @@ async fn start_pipeline(
         let to = sender.clone();
         crate::pipeline::writer::Handoff {
             sender: handoff_config,
-            sink: std::sync::Arc::new(move |deliveries, trace| {
-                to.do_send(crate::actors::slack_sender::Handoff { deliveries, trace });
+            sink: std::sync::Arc::new(move |deliveries, trace, gate| {
+                to.do_send(crate::actors::slack_sender::Handoff {
+                    deliveries,
+                    trace,
+                    gate,
+                });
             }),
         }
     });

@@ -19,6 +19,7 @@ use actix::prelude::*;
 use crate::db::models::delivery::Delivery;
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::pipeline::card_edits;
+use crate::pipeline::commit_gate::{CommitGate, Pending};
 use crate::pipeline::deliver::{self, Attempt, HandedDelivery, Prepared, SenderDeps};
 use crate::pipeline::path_trace::{PathTrace, Step};
 
@@ -169,7 +170,7 @@ impl SlackSender {
                     let full = batch.len() == capacity;
                     act.saturated = full;
                     for delivery in batch {
-                        act.start(ctx, delivery, None, None);
+                        act.start(ctx, delivery, None, None, Pending::default());
                     }
                     if full || act.again {
                         act.poll(ctx);
@@ -182,15 +183,17 @@ impl SlackSender {
 }
 
 impl SlackSender {
-    /// Sends a claimed delivery; once it is done, its channel is paced here and the next
-    /// claim is made (at once when the last claim was cut off by capacity, else when the
-    /// pacing interval has passed, one timer at a time).
+    /// Sends a claimed delivery (a handed one once `gate` opens, see `deliver::deliver`);
+    /// once it is done, its channel is paced here and the next claim is made (at once when
+    /// the last claim was cut off by capacity, else when the pacing interval has passed,
+    /// one timer at a time).
     fn start(
         &mut self,
         ctx: &mut Context<Self>,
         delivery: Delivery,
         prepared: Option<Result<Prepared, DeliveryReason>>,
         trace: Option<PathTrace>,
+        gate: Pending,
     ) {
         self.in_flight += 1;
         let id = delivery.id;
@@ -200,7 +203,7 @@ impl SlackSender {
             delivery.channel.clone(),
         );
         *self.busy.entry(channel.clone()).or_default() += 1;
-        let send = deliver::deliver(self.deps.clone(), delivery, prepared, trace);
+        let send = deliver::deliver(self.deps.clone(), delivery, prepared, trace, gate);
         ctx.spawn(
             send.into_actor(self)
                 .map(move |attempt: Attempt, act, ctx| {
@@ -291,16 +294,19 @@ impl Handler<Wake> for SlackSender {
     }
 }
 
-/// Deliveries claimed in the transaction that queued them (`pipeline::writer`'s hand-off):
-/// send them now, without a claim of their own. They are not counted against
+/// Deliveries claimed in the transaction that queued them (`pipeline::writer`'s hand-off),
+/// given before its `COMMIT`: render them now and send them once `gate` says the
+/// transaction committed, without a claim of their own. They are not counted against
 /// [`MAX_IN_FLIGHT`]: each is its channel's only one in flight, so there are at most as many
-/// as channels that were idle. During shutdown they are handed back at once instead.
+/// as channels that were idle. During shutdown they are handed back instead, once committed.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Handoff {
     pub deliveries: Vec<HandedDelivery>,
     /// The event's path so far (one event's deliveries share it).
     pub trace: PathTrace,
+    /// Opens when the transaction that claimed them committed (`pipeline::commit_gate`).
+    pub gate: CommitGate,
 }
 
 impl Handler<Handoff> for SlackSender {
@@ -310,8 +316,13 @@ impl Handler<Handoff> for SlackSender {
         if self.stopping {
             let ids: Vec<i64> = msg.deliveries.iter().map(|h| h.delivery.id).collect();
             let db = self.deps.db.clone();
+            let mut gate = msg.gate;
             ctx.spawn(
                 async move {
+                    if !gate.committed().await {
+                        // Never stored: nothing to hand back.
+                        return;
+                    }
                     let released = db
                         .run(move |conn| {
                             crate::db::write_tx(conn, |c| {
@@ -333,7 +344,8 @@ impl Handler<Handoff> for SlackSender {
         trace.mark(Step::Handed);
         for handed in msg.deliveries {
             let (delivery, prepared) = (handed.delivery, handed.prepared);
-            self.start(ctx, delivery, Some(prepared), Some(trace.clone()));
+            let gate = Pending::new(Some(msg.gate.clone()));
+            self.start(ctx, delivery, Some(prepared), Some(trace.clone()), gate);
         }
     }
 }

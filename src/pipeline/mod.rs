@@ -5,6 +5,7 @@ pub(crate) mod baselines;
 pub mod card_edits;
 pub(crate) mod channel_directory;
 pub(crate) mod channel_health;
+pub(crate) mod commit_gate;
 pub(crate) mod deliver;
 pub(crate) mod digest;
 pub(crate) mod effective;

@@ -1,6 +1,7 @@
 //! Where one event's time goes between the API and Slack: a [`PathTrace`] is stamped at each
-//! step of the hot path (the request arrived, the event handed to its subject's actor, taken up by it, taken by the group
-//! commit, committed, handed to the sender, loaded, rendered, posted, recorded) and, once
+//! step of the hot path (the request arrived, the event handed to its subject's actor,
+//! taken up by it, taken by the group commit, its delivery handed to the sender before the
+//! `COMMIT`, loaded, rendered, the commit known to the sender, posted, recorded) and, once
 //! the outcome is recorded, observed as `xtc_slack_event_path_seconds{stage}` (each stage:
 //! the time since the step before it). Only events whose delivery is handed to the sender
 //! in memory (`pipeline::writer`'s hand-off, the common case of an idle channel) are traced
@@ -21,11 +22,8 @@ pub enum Step {
     Actor,
     /// The group commit took it from its queue (the time before: settings and the queue).
     Dequeued,
-    /// Its transaction committed, with the hand-off in it (the time before: the batch's
-    /// statements, the hand-off's claim and its loading of what the message needs, and the
-    /// commit).
-    Committed,
-    /// The sender received the claimed delivery (the time before: the answer to the actor
+    /// The sender received the claimed delivery, before the `COMMIT` (the time before: the
+    /// batch's statements, the hand-off's claim and its loading of what the message needs,
     /// and the message to the sender).
     Handed,
     /// What the message needs is at hand (a handed delivery's was loaded at commit, so this
@@ -33,6 +31,9 @@ pub enum Step {
     Prepared,
     /// The message was rendered (and the token read).
     Rendered,
+    /// The sender knows the transaction committed (the time before: what of the `COMMIT`
+    /// the render did not hide; nothing when it was over first).
+    Committed,
     /// Slack answered the post (connection included).
     Posted,
     /// The outcome was recorded in the database.
@@ -45,10 +46,10 @@ impl Step {
         Step::Submitted,
         Step::Actor,
         Step::Dequeued,
-        Step::Committed,
         Step::Handed,
         Step::Prepared,
         Step::Rendered,
+        Step::Committed,
         Step::Posted,
         Step::Recorded,
     ];
@@ -60,10 +61,10 @@ impl Step {
             Step::Submitted => "request",
             Step::Actor => "actor_mailbox",
             Step::Dequeued => "writer_queue",
-            Step::Committed => "commit",
-            Step::Handed => "handoff",
+            Step::Handed => "transaction",
             Step::Prepared => "prepare",
             Step::Rendered => "render",
+            Step::Committed => "commit",
             Step::Posted => "post",
             Step::Recorded => "record",
         }
@@ -159,19 +160,21 @@ mod tests {
         t.set(Step::Submitted, t0);
         t.set(Step::Actor, t0 + Duration::from_micros(10));
         t.set(Step::Dequeued, t0 + Duration::from_micros(30));
-        // Committed missing: neither "commit" nor "handoff" can be told.
-        t.set(Step::Handed, t0 + Duration::from_micros(200));
-        t.set(Step::Prepared, t0 + Duration::from_micros(260));
+        // Handed missing: neither "transaction" nor "prepare" can be told.
+        t.set(Step::Prepared, t0 + Duration::from_micros(200));
+        t.set(Step::Rendered, t0 + Duration::from_micros(260));
+        t.set(Step::Committed, t0 + Duration::from_micros(270));
         let (stages, total) = t.stages();
         assert_eq!(
             stages,
             [
                 ("actor_mailbox", Duration::from_micros(10)),
                 ("writer_queue", Duration::from_micros(20)),
-                ("prepare", Duration::from_micros(60)),
+                ("render", Duration::from_micros(60)),
+                ("commit", Duration::from_micros(10)),
             ]
         );
-        assert_eq!(total, Some(Duration::from_micros(260)));
+        assert_eq!(total, Some(Duration::from_micros(270)));
         assert_eq!(
             PathTrace::starting(Step::Submitted).stages(),
             (vec![], None)

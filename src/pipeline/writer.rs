@@ -44,6 +44,7 @@ use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 
+use super::commit_gate::commit_gate;
 use super::events::LoadTestEvent;
 use super::ingest::{self, IngestError, IngestOutcome, LoadTestJob, Resolved};
 use super::path_trace::PathTrace;
@@ -51,7 +52,7 @@ use crate::db::models::api_token::ApiTokenRow;
 use crate::db::{take_ingest_turn, DatabaseUrl, Db, DbConnection, DbError};
 use crate::domain::access::TokenHash;
 use checkpoint::checkpointer_loop;
-use jobs::{Answer, BatchTimes, Caller, IngestWork, Job, LoadTestWork};
+use jobs::{Answer, Caller, IngestWork, Job, LoadTestWork};
 pub use jobs::{Handoff, Ingested};
 
 /// Most jobs committed together.
@@ -209,13 +210,8 @@ fn writer_loop(
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, "ingest writer cannot connect to the database");
-                    let times = BatchTimes {
-                        dequeued,
-                        committed: Instant::now(),
-                    };
                     for job in batch {
-                        let err = Err("the database is not available".to_owned());
-                        job.finish(err, times, handoff);
+                        job.finish(Err("the database is not available".to_owned()));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(200));
                     continue;
@@ -225,7 +221,7 @@ fn writer_loop(
         let Some(c) = conn.as_mut() else { continue };
         let _turn = take_ingest_turn(lane.as_ref());
         let started = Instant::now();
-        let mut committed = run_batch(c, &mut batch, handoff);
+        let mut committed = run_batch(c, &mut batch, handoff, dequeued);
         if let Err(BatchError::NotBegun(e)) = &committed {
             // The kept connection died (a database restart, a failover): nothing of the
             // batch ran, so it runs once more on a new connection rather than failing
@@ -236,7 +232,7 @@ fn writer_loop(
                 .inspect_err(|e| tracing::error!(error = %e, "ingest writer cannot connect"))
                 .ok();
             if let Some(c) = conn.as_mut() {
-                committed = run_batch(c, &mut batch, handoff);
+                committed = run_batch(c, &mut batch, handoff, dequeued);
             }
             if let Err(BatchError::NotBegun(e)) = &committed {
                 tracing::error!(error = %e, "ingest writer could not begin a transaction");
@@ -244,10 +240,6 @@ fn writer_loop(
         }
         let committed = committed.map_err(BatchError::answer);
         let took = started.elapsed();
-        let times = BatchTimes {
-            dequeued,
-            committed: Instant::now(),
-        };
         if crate::db::is_slow(took) {
             tracing::warn!(
                 took_ms = took.as_millis() as u64,
@@ -259,7 +251,7 @@ fn writer_loop(
             conn = None;
         }
         for job in batch {
-            job.finish(committed.clone(), times, handoff);
+            job.finish(committed.clone());
         }
     }
 }
@@ -286,12 +278,15 @@ impl BatchError {
     }
 }
 
-/// Runs a batch in one transaction: optimistically (then the hand-off), and replayed with a
-/// savepoint per job, without hand-off, when a job or the hand-off failed.
+/// Runs a batch (taken from the queue at `dequeued`) in one transaction: optimistically
+/// (then the hand-off, given to the sender right before the `COMMIT` behind a gate that the
+/// commit's outcome opens or shuts), and replayed with a savepoint per job, without
+/// hand-off, when a job or the hand-off failed.
 fn run_batch(
     c: &mut DbConnection,
     batch: &mut [Box<dyn Job>],
     handoff: Option<&Handoff>,
+    dequeued: Instant,
 ) -> Result<(), BatchError> {
     let begin = match c {
         DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
@@ -320,7 +315,17 @@ fn run_batch(
         }
         Ok(handoff.is_none_or(|h| batch.iter_mut().all(|job| job.hand_off(c, h))))
     };
-    if !attempt(c, batch, false).map_err(BatchError::NotBegun)? {
+    let mut signal = None;
+    if attempt(c, batch, false).map_err(BatchError::NotBegun)? {
+        if let Some(h) = handoff {
+            // The sender renders while the database commits; it posts once the gate opens.
+            let (settle, gate) = commit_gate();
+            batch
+                .iter_mut()
+                .for_each(|job| job.dispatch(h, &gate, dequeued));
+            signal = Some(settle);
+        }
+    } else {
         // A job failed with the others' writes around it: start over, each job isolated.
         let _ = c.batch_execute("ROLLBACK");
         attempt(c, batch, true).map_err(|e| {
@@ -328,11 +333,15 @@ fn run_batch(
             BatchError::Failed("the database is not available")
         })?;
     }
-    c.batch_execute("COMMIT").map_err(|e| {
+    let committed = c.batch_execute("COMMIT").map_err(|e| {
         tracing::error!(error = %e, "ingest writer could not commit");
         let _ = c.batch_execute("ROLLBACK");
         BatchError::Failed("the database did not commit")
-    })
+    });
+    if let Some(signal) = signal {
+        signal.settle(committed.is_ok());
+    }
+    committed
 }
 
 /// Confirms live, in the batch's transaction and before any job's work, the API tokens of
@@ -490,5 +499,117 @@ mod tests {
             "{unknown:?}"
         );
         assert_eq!(values(&db), ["live", "slow"]);
+    }
+
+    /// The hand-off gives what it claimed to the sender before the `COMMIT`, behind a gate:
+    /// the gate opens when the batch committed, and stays shut when the `COMMIT` failed (a
+    /// deferred foreign key here), when the event's submitter is refused and nothing of the
+    /// event is stored.
+    #[actix_web::test]
+    async fn handed_deliveries_wait_for_their_commit() {
+        use crate::domain::pacing::Pacing;
+        use crate::pipeline::commit_gate::CommitGate;
+        use crate::pipeline::deliver::SenderConfig;
+        use crate::pipeline::ingest::Stored;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("w.db"));
+        crate::db::run_migrations(&mut url.connect().unwrap()).unwrap();
+        let db = Db::new(url, 2).unwrap();
+        db.get()
+            .unwrap()
+            .batch_execute(
+                "INSERT INTO organizations (id, name, created_at, updated_at) \
+                 VALUES ('acme', 'Acme', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
+                 INSERT INTO projects (org_id, id, name, created_at, updated_at) VALUES \
+                 ('acme', 'webshop', 'Webshop', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
+                 CREATE TABLE parent (id INTEGER PRIMARY KEY); \
+                 CREATE TABLE child (parent INTEGER REFERENCES parent (id) \
+                 DEFERRABLE INITIALLY DEFERRED);",
+            )
+            .unwrap();
+        /// What the sink was given: the handed deliveries' events, and their gate.
+        type Given = Vec<(Vec<String>, CommitGate)>;
+        let handed: Arc<Mutex<Given>> = Arc::default();
+        let sink_handed = handed.clone();
+        let pacing = Pacing {
+            interval: chrono::Duration::seconds(1),
+            burst: 1,
+        };
+        let handoff = Handoff {
+            sender: SenderConfig {
+                pacing,
+                retry_base: Duration::from_secs(1),
+                max_attempts: 3,
+                retry_window: chrono::Duration::hours(1),
+                lease: chrono::Duration::seconds(30),
+                instance: "me".into(),
+                edit_pacing: pacing,
+                digest_after: None,
+                hold_grace: chrono::Duration::minutes(5),
+            },
+            sink: Arc::new(move |deliveries, _trace, gate| {
+                let events = deliveries
+                    .iter()
+                    .map(|h| h.delivery.event_id.clone())
+                    .collect();
+                sink_handed.lock().unwrap().push((events, gate));
+            }),
+        };
+        let writer = IngestWriter::start(&db, Some(handoff)).unwrap();
+        // An event queued for an idle channel; with `orphan`, a row whose foreign key the
+        // COMMIT finds broken.
+        let event = |id: &'static str, channel: &'static str, orphan: bool| {
+            move |c: &mut DbConnection| {
+                c.batch_execute(&format!(
+                    "INSERT INTO events (event_id, subject_kind, subject_id, org_id, project_id, \
+                     event_type, occurred_at, payload, resulting_state, received_at) VALUES \
+                     ('{id}', 'load_test', '{id}', 'acme', 'webshop', 'started', \
+                     '2026-01-01 00:00:00', '{{}}', 'running', '2026-01-01 00:00:00'); \
+                     INSERT INTO deliveries (event_id, org_id, project_id, subject_key, \
+                     event_type, channel, team_id, installation_id, threads, compact, status, \
+                     attempts, next_attempt_at, created_at) VALUES ('{id}', 'acme', 'webshop', \
+                     'lt:{id}', 'started', '{channel}', 'T1', 'inst', FALSE, FALSE, 'pending', \
+                     0, '2026-01-01 00:00:00', '2026-01-01 00:00:00'); {}",
+                    if orphan {
+                        "INSERT INTO child (parent) VALUES (7);"
+                    } else {
+                        ""
+                    }
+                ))
+                .map_err(DbError::Query)?;
+                Ok(IngestOutcome::Accepted {
+                    state: "running".into(),
+                    channels: vec![("T1".into(), channel.into())],
+                    stored: Stored {
+                        event_id: id.into(),
+                        payload: None,
+                    },
+                })
+            }
+        };
+        let stored = writer
+            .submit_ingest(event("e1", "C1", false), None, PathTrace::default())
+            .await
+            .unwrap();
+        assert_eq!(stored.handed, [("T1".to_owned(), "C1".to_owned())]);
+        let refused = writer
+            .submit_ingest(event("e2", "C2", true), None, PathTrace::default())
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        let mut handed = std::mem::take(&mut *handed.lock().unwrap());
+        assert_eq!(handed.len(), 2);
+        let (committed_events, committed_gate) = &mut handed[0];
+        assert_eq!(committed_events, &["e1"]);
+        assert!(committed_gate.committed().await);
+        let (withdrawn_events, withdrawn_gate) = &mut handed[1];
+        assert_eq!(withdrawn_events, &["e2"]);
+        assert!(!withdrawn_gate.committed().await);
+        let mut conn = db.get().unwrap();
+        let stored: Vec<Row> = diesel::sql_query("SELECT event_id AS v FROM deliveries")
+            .load(&mut **conn)
+            .unwrap();
+        let stored: Vec<String> = stored.into_iter().map(|r| r.v).collect();
+        assert_eq!(stored, ["e1"]);
     }
 }

@@ -17,6 +17,7 @@ pub(crate) use prepare::Prepared;
 pub use record::backoff;
 use record::{Record, RetryCause, SavedOutage, MAX_PROBE_INTERVAL};
 
+use super::commit_gate::Pending;
 use super::path_trace::{mark, PathTrace, Step};
 use super::tokens::RefreshError;
 use crate::crypto::Cipher;
@@ -109,6 +110,9 @@ pub enum Attempt {
     Sent,
     Retry,
     Failed,
+    /// Handed before its transaction's `COMMIT`, which failed: the delivery never existed.
+    /// Nothing was sent or recorded, and it is not counted as an attempt.
+    Withdrawn,
 }
 
 impl Attempt {
@@ -117,19 +121,45 @@ impl Attempt {
             Self::Sent => "sent",
             Self::Retry => "retry",
             Self::Failed => "failed",
+            Self::Withdrawn => "withdrawn",
         }
+    }
+}
+
+/// A handed delivery whose transaction did not commit (see [`Attempt::Withdrawn`]).
+#[derive(Debug)]
+pub(super) struct Withdrawn;
+
+/// Waits, before anything with an effect, until the transaction that claimed a handed
+/// delivery is known to have committed (`pipeline::commit_gate`); stamps when the sender
+/// learned it. At once for a delivery claimed by the sender itself, or a second time.
+pub(super) async fn committed(
+    gate: &mut Pending,
+    trace: &mut Option<PathTrace>,
+) -> Result<(), Withdrawn> {
+    if !gate.waiting() {
+        return Ok(());
+    }
+    let committed = gate.pass().await;
+    mark(trace, Step::Committed);
+    if committed {
+        Ok(())
+    } else {
+        Err(Withdrawn)
     }
 }
 
 /// Sends one claimed delivery and records the outcome. Every log line of the attempt
 /// carries the `delivery` span (`delivery_id`, `event_id`, `channel`). A traced delivery
 /// (handed over at commit) has its remaining steps stamped and observed; `prepared`: what it
-/// needs, loaded at commit (else it is loaded now).
+/// needs, loaded at commit (else it is loaded now); `gate`: a handed delivery's commit, which
+/// everything but rendering waits for (see [`committed`]).
 pub async fn deliver(
     deps: Arc<SenderDeps>,
     d: Delivery,
     prepared: Option<Result<Prepared, DeliveryReason>>,
     mut trace: Option<PathTrace>,
+    mut gate: Pending,
 ) -> Attempt {
     use tracing::Instrument;
     let span = tracing::info_span!("delivery", delivery_id = d.id, event_id = %d.event_id, channel = %d.channel);
@@ -137,9 +167,13 @@ pub async fn deliver(
     // into whatever else runs on this thread while the attempt waits.
     let created_at = d.created_at;
     let metrics = deps.metrics.clone();
-    let attempt = deliver_in_span(deps, d, prepared, &mut trace)
+    let attempt = deliver_in_span(deps, d, prepared, &mut trace, &mut gate)
         .instrument(span)
         .await;
+    if attempt == Attempt::Withdrawn {
+        tracing::debug!("handed delivery withdrawn: its transaction did not commit");
+        return attempt;
+    }
     if let Some(trace) = trace.filter(|_| attempt == Attempt::Sent) {
         trace.observe(&metrics);
     }
@@ -155,6 +189,7 @@ async fn deliver_in_span(
     d: Delivery,
     prepared: Option<Result<Prepared, DeliveryReason>>,
     trace: &mut Option<PathTrace>,
+    gate: &mut Pending,
 ) -> Attempt {
     let prepared = match prepared {
         Some(p) => Ok(p),
@@ -181,6 +216,10 @@ async fn deliver_in_span(
         Ok(Err(reason)) => Record::Failed { reason },
         Ok(Ok(p)) => {
             was_failing = p.installation.failing_since.is_some();
+            // A probe is taken in the database: not for a delivery that may not exist.
+            if was_failing && committed(gate, trace).await.is_err() {
+                return Attempt::Withdrawn;
+            }
             match wait_for_probe(&deps, &p.installation).await {
                 Some(wait) => wait,
                 None => match deps.tokens.token(&p.installation).await {
@@ -190,7 +229,10 @@ async fn deliver_in_span(
                     Err(e) => token_expired_after(&deps, &p.installation, e).await,
                     Ok(token) => {
                         let installation = p.installation.clone();
-                        match send::send(&deps, &d, p, &token, trace).await {
+                        let Ok(sent) = send::send(&deps, &d, p, &token, trace, gate).await else {
+                            return Attempt::Withdrawn;
+                        };
+                        match sent {
                             // Rotating tokens: refresh once before calling the integration
                             // broken.
                             Record::Broken { code } if code == "token_expired" => {
@@ -211,6 +253,9 @@ async fn deliver_in_span(
             }
         }
     };
+    if committed(gate, trace).await.is_err() {
+        return Attempt::Withdrawn;
+    }
     let record = record.or_give_up(&d, &deps.config);
     let attempt = match record {
         Record::Retry { .. } => Attempt::Retry,

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use super::prepare::Prepared;
 use super::record::{record_of_error, Record, ThreadWrite};
-use super::SenderDeps;
+use super::{committed, SenderDeps, Withdrawn};
 use crate::db::models::card_edit::CardEdit;
 use crate::db::models::delivery::Delivery;
 use crate::db::models::slack_thread::SlackThread;
@@ -14,6 +14,7 @@ use crate::db::unreadable::{note_unreadable, write_json};
 use crate::db::{now, write_tx, DbError};
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::report::REPORT_CHART;
+use crate::pipeline::commit_gate::Pending;
 use crate::pipeline::events::Payload;
 use crate::pipeline::incidents;
 use crate::pipeline::path_trace::{mark, PathTrace, Step};
@@ -54,19 +55,23 @@ enum Plan {
     CardOnly(SlackThread, Card),
 }
 
-/// Sends `d` with what `p` loaded and says what to record.
+/// Sends `d` with what `p` loaded and says what to record. A handed delivery's message is
+/// rendered before its `gate` is passed (the commit of its transaction), and posted after.
 pub(super) async fn send(
     deps: &SenderDeps,
     d: &Delivery,
     p: Prepared,
     token: &SecretString,
     trace: &mut Option<PathTrace>,
-) -> Record {
+    gate: &mut Pending,
+) -> Result<Record, Withdrawn> {
     if d.event_type == REPORT_CHART {
-        return super::chart::send(deps, d, &p, token).await;
+        committed(gate, trace).await?;
+        return Ok(super::chart::send(deps, d, &p, token).await);
     }
     if !p.digest.is_empty() {
-        return send_digest(deps, d, &p, token).await;
+        committed(gate, trace).await?;
+        return Ok(send_digest(deps, d, &p, token).await);
     }
     let card_only = matches!(&*p.payload, Payload::Scenario(sc) if sc.change.card_only());
     // Someone acted on an incident: a reply under its card (which the action's own card
@@ -104,14 +109,14 @@ pub(super) async fn send(
     if let Plan::CardOnly(thread, card) = plan {
         // The edit goes out with the card edits; the delivery counts as the card's ts.
         let channel_id = card_channel(&thread, d);
-        return Record::Sent {
+        return Ok(Record::Sent {
             ts: thread.parent_ts,
             thread: Some(ThreadWrite::SaveCard {
                 card: card_json(&card),
                 channel_id,
             }),
             merged: Vec::new(),
-        };
+        });
     }
     let rendered = match &plan {
         Plan::Parent(card) => {
@@ -129,11 +134,11 @@ pub(super) async fn send(
     let rendered = match rendered {
         Ok(r) => r,
         Err(e) => {
-            return Record::Failed {
+            return Ok(Record::Failed {
                 reason: DeliveryReason::TemplateError {
                     detail: e.to_string(),
                 },
-            }
+            })
         }
     };
     let (thread_ts, reply_broadcast) = match &plan {
@@ -150,6 +155,7 @@ pub(super) async fn send(
     };
     with_mention(&mut msg, d.mention.as_deref());
     mark(trace, Step::Rendered);
+    committed(gate, trace).await?;
     let posted = match deps.slack.post_message(token, &msg).await {
         Ok(posted) => {
             mark(trace, Step::Posted);
@@ -160,16 +166,16 @@ pub(super) async fn send(
             Plan::Reply(thread, card) => {
                 match repost_card(deps, d, &p, token, thread, card, controls.as_ref()).await {
                     Ok(new_ts) => msg.thread_ts = Some(new_ts),
-                    Err(record) => return record,
+                    Err(record) => return Ok(record),
                 }
                 match deps.slack.post_message(token, &msg).await {
                     Ok(posted) => posted,
-                    Err(e) => return record_of_error(deps, d, e),
+                    Err(e) => return Ok(record_of_error(deps, d, e)),
                 }
             }
-            _ => return record_of_error(deps, d, e),
+            _ => return Ok(record_of_error(deps, d, e)),
         },
-        Err(e) => return record_of_error(deps, d, e),
+        Err(e) => return Ok(record_of_error(deps, d, e)),
     };
     let thread = match plan {
         Plan::Single | Plan::CardOnly(..) => None,
@@ -187,11 +193,11 @@ pub(super) async fn send(
             channel_id: posted.channel.clone(),
         }),
     };
-    Record::Sent {
+    Ok(Record::Sent {
         ts: posted.ts,
         thread,
         merged: Vec::new(),
-    }
+    })
 }
 
 /// The head delivery and the ones waiting behind it as one digest message.

@@ -9,6 +9,7 @@ use diesel::connection::SimpleConnection;
 use crate::db::models::delivery::Delivery;
 use crate::db::{DbConnection, DbError};
 use crate::domain::access::TokenHash;
+use crate::pipeline::commit_gate::CommitGate;
 use crate::pipeline::deliver::{prepare_handed, HandedDelivery, SenderConfig};
 use crate::pipeline::ingest::{self, IngestError, IngestOutcome, LoadTestJob};
 use crate::pipeline::path_trace::{PathTrace, Step};
@@ -16,12 +17,15 @@ use crate::pipeline::path_trace::{PathTrace, Step};
 /// How the group commit claims, in the transaction that queued them, the deliveries the
 /// sender may send at once (`Delivery::claim_heads`): the sender's lease and pacing, and
 /// this instance's name. What each claimed delivery needs (its event, installation, names,
-/// thread) is loaded in the same transaction too, and right after the commit the writer
-/// thread gives the lot to the sender itself (`sink`), before it answers the event's actor
-/// ([`Ingested::handed`] names the channels): the sender goes straight to rendering, and
-/// nothing is written between the commit and the post but the outcome. A crash after the
-/// commit loses nothing: the lease runs out (or, on SQLite, the claim is handed back at
-/// start) and the row is claimed again, as any claim's would be.
+/// thread) is loaded in the same transaction too, and the writer thread gives the lot to
+/// the sender itself (`sink`) right before its `COMMIT`, with a [`CommitGate`] that opens
+/// once the commit is known: the sender renders while the database commits and posts only
+/// through the open gate (`pipeline::commit_gate`; a batch that did not commit shuts it,
+/// and its deliveries, which never existed, are dropped). The event's actor is answered
+/// after the commit ([`Ingested::handed`] names the channels), and nothing is written
+/// between the commit and the post but the outcome. A crash after the commit loses nothing:
+/// the lease runs out (or, on SQLite, the claim is handed back at start) and the row is
+/// claimed again, as any claim's would be.
 #[derive(Clone)]
 pub struct Handoff {
     /// The sender's lease, pacing, instance name and digest rules.
@@ -30,8 +34,9 @@ pub struct Handoff {
     pub sink: HandoffSink,
 }
 
-/// Where the writer hands claimed deliveries after the commit (the `SlackSender`'s mailbox).
-pub type HandoffSink = Arc<dyn Fn(Vec<HandedDelivery>, PathTrace) + Send + Sync>;
+/// Where the writer hands claimed deliveries before the commit, with the gate that says
+/// whether it committed (the `SlackSender`'s mailbox).
+pub type HandoffSink = Arc<dyn Fn(Vec<HandedDelivery>, PathTrace, CommitGate) + Send + Sync>;
 
 /// An ingested event as the group commit answers it.
 #[derive(Debug)]
@@ -40,13 +45,6 @@ pub struct Ingested {
     /// The channels (workspace, channel) whose delivery was claimed in the event's
     /// transaction and given to the sender: they need no claim.
     pub handed: Vec<(String, String)>,
-}
-
-/// When a batch was taken from the queue and committed.
-#[derive(Clone, Copy)]
-pub(super) struct BatchTimes {
-    pub(super) dequeued: Instant,
-    pub(super) committed: Instant,
 }
 
 /// One submitted piece of work and its submitter's answer channel.
@@ -60,14 +58,12 @@ pub(super) trait Job: Send {
     fn hand_off(&mut self, _conn: &mut DbConnection, _handoff: &Handoff) -> bool {
         true
     }
-    /// Answers the submitter: the work's outcome once `committed` is `Ok` (first handing
-    /// what was claimed to the sender).
-    fn finish(
-        self: Box<Self>,
-        committed: Result<(), String>,
-        times: BatchTimes,
-        handoff: Option<&Handoff>,
-    );
+    /// Right before the `COMMIT` of a batch whose first run and hand-off succeeded: gives
+    /// what was claimed to the sender, behind `gate`, with the event's path (taken from the
+    /// queue at `dequeued`).
+    fn dispatch(&mut self, handoff: &Handoff, gate: &CommitGate, dequeued: Instant);
+    /// Answers the submitter: the work's outcome once `committed` is `Ok`.
+    fn finish(self: Box<Self>, committed: Result<(), String>);
     /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
     /// on the first try; `run` is the one-at-a-time replay. `None` once refused.
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
@@ -185,10 +181,12 @@ fn hand_off_outcome(
     }
 }
 
-/// What answering an ingest needs besides its outcome: the deliveries claimed for it, its
-/// path so far, and the submitter's answer channel.
+/// What answering an ingest needs besides its outcome: the deliveries claimed for it (until
+/// given to the sender), the channels they were given for, its path so far, and the
+/// submitter's answer channel.
 pub(super) struct Answer {
     handed: Vec<HandedDelivery>,
+    channels: Vec<(String, String)>,
     trace: PathTrace,
     reply: IngestReply,
 }
@@ -197,40 +195,39 @@ impl Answer {
     pub(super) fn new(trace: PathTrace, reply: IngestReply) -> Self {
         Self {
             handed: Vec::new(),
+            channels: Vec::new(),
             trace,
             reply,
         }
     }
 
-    /// Once the batch is committed (or not): gives what was claimed to the sender, then
-    /// answers the submitter.
+    /// See [`Job::dispatch`].
+    fn dispatch(&mut self, handoff: &Handoff, gate: &CommitGate, dequeued: Instant) {
+        if self.handed.is_empty() {
+            return;
+        }
+        let handed = std::mem::take(&mut self.handed);
+        self.channels = handed
+            .iter()
+            .map(|h| {
+                let d = &h.delivery;
+                (d.team_id.clone().unwrap_or_default(), d.channel.clone())
+            })
+            .collect();
+        let mut trace = std::mem::take(&mut self.trace);
+        trace.set(Step::Dequeued, dequeued);
+        (handoff.sink)(handed, trace, gate.clone());
+    }
+
+    /// Once the batch is committed (or not): answers the submitter.
     fn send(
         self,
         outcome: Option<Result<IngestOutcome, IngestError>>,
         committed: Result<(), String>,
-        times: BatchTimes,
-        handoff: Option<&Handoff>,
     ) {
         let Answer {
-            handed,
-            mut trace,
-            reply,
+            channels, reply, ..
         } = self;
-        let mut channels = Vec::new();
-        if let (Ok(()), Some(h)) = (&committed, handoff) {
-            if !handed.is_empty() {
-                channels = handed
-                    .iter()
-                    .map(|h| {
-                        let d = &h.delivery;
-                        (d.team_id.clone().unwrap_or_default(), d.channel.clone())
-                    })
-                    .collect();
-                trace.set(Step::Dequeued, times.dequeued);
-                trace.set(Step::Committed, times.committed);
-                (h.sink)(handed, trace);
-            }
-        }
         let result = match (committed, outcome) {
             (Ok(()), Some(Ok(outcome))) => Ok(Ingested {
                 outcome,
@@ -277,13 +274,12 @@ where
         hand_off_outcome(conn, self.outcome.as_ref(), handoff, handed)
     }
 
-    fn finish(
-        self: Box<Self>,
-        committed: Result<(), String>,
-        times: BatchTimes,
-        handoff: Option<&Handoff>,
-    ) {
-        self.answer.send(self.outcome, committed, times, handoff);
+    fn dispatch(&mut self, handoff: &Handoff, gate: &CommitGate, dequeued: Instant) {
+        self.answer.dispatch(handoff, gate, dequeued);
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        self.answer.send(self.outcome, committed);
     }
 }
 
@@ -309,14 +305,12 @@ impl Job for LoadTestWork {
         hand_off_outcome(conn, self.job.outcome.as_ref(), handoff, handed)
     }
 
-    fn finish(
-        self: Box<Self>,
-        committed: Result<(), String>,
-        times: BatchTimes,
-        handoff: Option<&Handoff>,
-    ) {
-        self.answer
-            .send(self.job.outcome, committed, times, handoff);
+    fn dispatch(&mut self, handoff: &Handoff, gate: &CommitGate, dequeued: Instant) {
+        self.answer.dispatch(handoff, gate, dequeued);
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        self.answer.send(self.job.outcome, committed);
     }
 
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
