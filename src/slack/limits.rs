@@ -241,7 +241,7 @@ fn fit_rich(v: &mut Value) {
 /// Block Kit limits, as `what [json-pointer:/where]`; empty when Slack would take it.
 pub fn violations(message: &Value) -> Vec<String> {
     check(
-        message.get("text"),
+        Text::of(message.get("text")),
         message.get("blocks"),
         message.get("attachments"),
     )
@@ -249,50 +249,97 @@ pub fn violations(message: &Value) -> Vec<String> {
 
 /// [`violations`] of a message given by its parts, without assembling (copying) it.
 pub fn violations_of(text: &str, blocks: &Value, attachments: Option<&Value>) -> Vec<String> {
-    let text = Value::String(text.to_owned());
-    check(Some(&text), Some(blocks), attachments)
+    check(Text::Str(text), Some(blocks), attachments)
 }
 
-fn check(text: Option<&Value>, blocks: Option<&Value>, attachments: Option<&Value>) -> Vec<String> {
+/// A message's `text`, as [`check`] looks at it.
+enum Text<'v> {
+    Absent,
+    Str(&'v str),
+    NotAString,
+}
+
+impl<'v> Text<'v> {
+    fn of(v: Option<&'v Value>) -> Self {
+        match v {
+            None | Some(Value::Null) => Self::Absent,
+            Some(Value::String(t)) => Self::Str(t),
+            Some(_) => Self::NotAString,
+        }
+    }
+}
+
+fn check(text: Text<'_>, blocks: Option<&Value>, attachments: Option<&Value>) -> Vec<String> {
     let mut c = Checker::default();
     match text {
-        Some(Value::String(t)) => c.length(t, 1, MAX_TEXT, "/text"),
-        None | Some(Value::Null) => {}
-        Some(_) => c.push("must be a string", "/text"),
+        Text::Str(t) => c.length(t, 1, MAX_TEXT, At::Root("/text")),
+        Text::Absent => {}
+        Text::NotAString => c.push("must be a string", At::Root("/text")),
     }
     if let Some(bs) = blocks {
-        c.blocks(bs, "/blocks");
+        c.blocks(bs, At::Root("/blocks"));
     }
     if let Some(atts) = attachments {
+        let root = At::Root("/attachments");
         match atts.as_array() {
             Some(list) => {
                 if list.len() > MAX_ATTACHMENTS {
-                    c.push("too many attachments", "/attachments");
+                    c.push("too many attachments", root);
                 }
                 for (i, a) in list.iter().enumerate() {
                     if let Some(bs) = a.get("blocks") {
-                        c.blocks(bs, &format!("/attachments/{i}/blocks"));
+                        c.blocks(bs, root.index(i).key("blocks"));
                     }
                 }
             }
-            None => c.push("must be an array", "/attachments"),
+            None => c.push("must be an array", root),
         }
     }
     c.errors
 }
 
-#[derive(Default)]
-struct Checker {
-    errors: Vec<String>,
-    block_ids: HashSet<String>,
+/// Where in the message a check looks, as a JSON pointer: written out only for a violation
+/// (the checks run on every message sent; building each pointer up front was most of their
+/// time).
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root(&'static str),
+    Key(&'a At<'a>, &'static str),
+    Index(&'a At<'a>, usize),
 }
 
-impl Checker {
-    fn push(&mut self, what: &str, at: &str) {
+impl<'a> At<'a> {
+    fn key(&'a self, key: &'static str) -> At<'a> {
+        At::Key(self, key)
+    }
+
+    fn index(&'a self, i: usize) -> At<'a> {
+        At::Index(self, i)
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(root) => f.write_str(root),
+            At::Key(parent, key) => write!(f, "{parent}/{key}"),
+            At::Index(parent, i) => write!(f, "{parent}/{i}"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Checker<'v> {
+    errors: Vec<String>,
+    block_ids: HashSet<&'v str>,
+}
+
+impl<'v> Checker<'v> {
+    fn push(&mut self, what: &str, at: At<'_>) {
         self.errors.push(format!("{what} [json-pointer:{at}]"));
     }
 
-    fn length(&mut self, s: &str, min: usize, max: usize, at: &str) {
+    fn length(&mut self, s: &str, min: usize, max: usize, at: At<'_>) {
         let n = len(s);
         if n < min {
             self.push(&format!("must be at least {min} characters"), at);
@@ -301,10 +348,10 @@ impl Checker {
         }
     }
 
-    fn count(&mut self, v: Option<&Value>, min: usize, max: usize, at: &str) -> Vec<Value> {
+    fn count(&mut self, v: Option<&'v Value>, min: usize, max: usize, at: At<'_>) -> &'v [Value] {
         let Some(list) = v.and_then(Value::as_array) else {
             self.push("must be an array", at);
-            return Vec::new();
+            return &[];
         };
         if list.len() < min || list.len() > max {
             self.push(
@@ -312,21 +359,21 @@ impl Checker {
                 at,
             );
         }
-        list.clone()
+        list
     }
 
-    fn text_object(&mut self, t: Option<&Value>, max: usize, plain_only: bool, at: &str) {
+    fn text_object(&mut self, t: Option<&Value>, max: usize, plain_only: bool, at: At<'_>) {
         let kind = t.and_then(|t| t.get("type")).and_then(Value::as_str);
         if !(kind == Some("plain_text") || (!plain_only && kind == Some("mrkdwn"))) {
-            self.push("must be a valid text object type", &format!("{at}/type"));
+            self.push("must be a valid text object type", at.key("type"));
         }
         match t.and_then(|t| t.get("text")).and_then(Value::as_str) {
-            Some(s) => self.length(s, 1, max, &format!("{at}/text")),
+            Some(s) => self.length(s, 1, max, at.key("text")),
             None => self.push("missing text", at),
         }
     }
 
-    fn url(&mut self, url: Option<&Value>, at: &str) {
+    fn url(&mut self, url: Option<&Value>, at: At<'_>) {
         match url.and_then(Value::as_str) {
             Some(u) if !url_fits(u) => self.push(
                 &format!(
@@ -340,150 +387,112 @@ impl Checker {
         }
     }
 
-    fn blocks(&mut self, blocks: &Value, at: &str) {
+    fn blocks(&mut self, blocks: &'v Value, at: At<'_>) {
         for (i, b) in self
             .count(Some(blocks), 0, MAX_BLOCKS, at)
             .iter()
             .enumerate()
         {
-            self.block(b, &format!("{at}/{i}"));
+            self.block(b, at.index(i));
         }
     }
 
-    fn block(&mut self, b: &Value, at: &str) {
+    fn block(&mut self, b: &'v Value, at: At<'_>) {
         if let Some(id) = b.get("block_id").and_then(Value::as_str) {
-            self.length(id, 1, MAX_ID, &format!("{at}/block_id"));
-            if !self.block_ids.insert(id.to_owned()) {
-                self.push(
-                    "must be unique within the message",
-                    &format!("{at}/block_id"),
-                );
+            self.length(id, 1, MAX_ID, at.key("block_id"));
+            if !self.block_ids.insert(id) {
+                self.push("must be unique within the message", at.key("block_id"));
             }
         }
         match b.get("type").and_then(Value::as_str).unwrap_or_default() {
-            "header" => {
-                self.text_object(b.get("text"), MAX_HEADER_TEXT, true, &format!("{at}/text"))
-            }
+            "header" => self.text_object(b.get("text"), MAX_HEADER_TEXT, true, at.key("text")),
             "section" => {
                 if b.get("text").is_none() && b.get("fields").is_none() {
                     self.push("must provide either text or fields", at);
                 }
                 if b.get("text").is_some() {
-                    self.text_object(
-                        b.get("text"),
-                        MAX_SECTION_TEXT,
-                        false,
-                        &format!("{at}/text"),
-                    );
+                    self.text_object(b.get("text"), MAX_SECTION_TEXT, false, at.key("text"));
                 }
                 if b.get("fields").is_some() {
-                    let fields = self.count(
-                        b.get("fields"),
-                        1,
-                        MAX_SECTION_FIELDS,
-                        &format!("{at}/fields"),
-                    );
+                    let at_fields = at.key("fields");
+                    let fields = self.count(b.get("fields"), 1, MAX_SECTION_FIELDS, at_fields);
                     for (i, f) in fields.iter().enumerate() {
-                        self.text_object(
-                            Some(f),
-                            MAX_FIELD_TEXT,
-                            false,
-                            &format!("{at}/fields/{i}"),
-                        );
+                        self.text_object(Some(f), MAX_FIELD_TEXT, false, at_fields.index(i));
                     }
                 }
                 if let Some(acc) = b.get("accessory") {
-                    self.element(acc, &mut HashSet::new(), &format!("{at}/accessory"));
+                    self.element(acc, &mut HashSet::new(), at.key("accessory"));
                 }
             }
             "context" => {
-                let elements = self.count(
-                    b.get("elements"),
-                    1,
-                    MAX_CONTEXT_ELEMENTS,
-                    &format!("{at}/elements"),
-                );
+                let at_elements = at.key("elements");
+                let elements = self.count(b.get("elements"), 1, MAX_CONTEXT_ELEMENTS, at_elements);
                 for (i, e) in elements.iter().enumerate() {
                     if matches!(
                         e.get("type").and_then(Value::as_str),
                         Some("mrkdwn" | "plain_text")
                     ) {
-                        self.text_object(
-                            Some(e),
-                            MAX_SECTION_TEXT,
-                            false,
-                            &format!("{at}/elements/{i}"),
-                        );
+                        self.text_object(Some(e), MAX_SECTION_TEXT, false, at_elements.index(i));
                     }
                 }
             }
             "actions" => {
-                let elements = self.count(
-                    b.get("elements"),
-                    1,
-                    MAX_ACTIONS_ELEMENTS,
-                    &format!("{at}/elements"),
-                );
+                let at_elements = at.key("elements");
+                let elements = self.count(b.get("elements"), 1, MAX_ACTIONS_ELEMENTS, at_elements);
                 let mut ids = HashSet::new();
                 for (i, e) in elements.iter().enumerate() {
-                    self.element(e, &mut ids, &format!("{at}/elements/{i}"));
+                    self.element(e, &mut ids, at_elements.index(i));
                 }
             }
             "rich_text" => self.rich(b, at),
             "markdown" => match b.get("text").and_then(Value::as_str) {
-                Some(t) => self.length(t, 1, MAX_MARKDOWN, &format!("{at}/text")),
+                Some(t) => self.length(t, 1, MAX_MARKDOWN, at.key("text")),
                 None => self.push("missing text", at),
             },
             "divider" | "image" | "video" | "file" | "input" => {}
-            _ => self.push("unsupported block type", &format!("{at}/type")),
+            _ => self.push("unsupported block type", at.key("type")),
         }
     }
 
-    fn element(&mut self, e: &Value, ids: &mut HashSet<String>, at: &str) {
+    fn element(&mut self, e: &'v Value, ids: &mut HashSet<&'v str>, at: At<'_>) {
         if let Some(id) = e.get("action_id").and_then(Value::as_str) {
-            self.length(id, 1, MAX_ID, &format!("{at}/action_id"));
-            if !ids.insert(id.to_owned()) {
-                self.push(
-                    "must be unique within the block",
-                    &format!("{at}/action_id"),
-                );
+            self.length(id, 1, MAX_ID, at.key("action_id"));
+            if !ids.insert(id) {
+                self.push("must be unique within the block", at.key("action_id"));
             }
         }
         if e.get("type").and_then(Value::as_str) != Some("button") {
             return;
         }
-        self.text_object(e.get("text"), MAX_BUTTON_TEXT, true, &format!("{at}/text"));
+        self.text_object(e.get("text"), MAX_BUTTON_TEXT, true, at.key("text"));
         if let Some(v) = e.get("value") {
-            self.length(
-                v.as_str().unwrap_or_default(),
-                1,
-                MAX_BUTTON_VALUE,
-                &format!("{at}/value"),
-            );
+            let value = v.as_str().unwrap_or_default();
+            self.length(value, 1, MAX_BUTTON_VALUE, at.key("value"));
         }
         if e.get("url").is_some() {
-            self.url(e.get("url"), &format!("{at}/url"));
+            self.url(e.get("url"), at.key("url"));
         }
         if let Some(style) = e.get("style") {
             if !matches!(style.as_str(), Some("primary" | "danger")) {
-                self.push("must be primary or danger", &format!("{at}/style"));
+                self.push("must be primary or danger", at.key("style"));
             }
         }
     }
 
     /// Rich text: every `link` holds a URL Slack takes; every `text` is bounded like a
     /// section's.
-    fn rich(&mut self, v: &Value, at: &str) {
+    fn rich(&mut self, v: &Value, at: At<'_>) {
         match v.get("type").and_then(Value::as_str) {
-            Some("link") => self.url(v.get("url"), &format!("{at}/url")),
+            Some("link") => self.url(v.get("url"), at.key("url")),
             Some("text") => {
                 let t = v.get("text").and_then(Value::as_str).unwrap_or_default();
-                self.length(t, 0, MAX_SECTION_TEXT, &format!("{at}/text"));
+                self.length(t, 0, MAX_SECTION_TEXT, at.key("text"));
             }
             _ => {
                 if let Some(list) = v.get("elements").and_then(Value::as_array) {
+                    let at_elements = at.key("elements");
                     for (i, e) in list.iter().enumerate() {
-                        self.rich(e, &format!("{at}/elements/{i}"));
+                        self.rich(e, at_elements.index(i));
                     }
                 }
             }
