@@ -318,7 +318,9 @@ async fn start_pipeline(
     let resolver = ConfigResolver::new(db.clone(), background.clone());
     let effective = resolver.cache();
     let resolver = resolver.start();
+    let outcome_writer = std::sync::Arc::new(std::sync::OnceLock::new());
     let sender = SlackSender::new(SenderDeps {
+        outcome_writer: outcome_writer.clone(),
         db: background.clone(),
         effective: effective.clone(),
         slack: slack.clone(),
@@ -353,9 +355,14 @@ async fn start_pipeline(
             }),
         }
     });
+    let writer = crate::pipeline::writer::IngestWriter::start(db, handoff)?;
+    if db.url().is_sqlite() {
+        // One connection writes on the hot path: see `SenderDeps::outcome_writer`.
+        let _ = outcome_writer.set(writer.clone());
+    }
     Ok(crate::actors::Actors {
         deps: Deps {
-            writer: crate::pipeline::writer::IngestWriter::start(db, handoff)?,
+            writer,
             resolver,
             effective,
             sender,

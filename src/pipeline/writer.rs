@@ -52,7 +52,7 @@ use crate::db::models::api_token::ApiTokenRow;
 use crate::db::{take_ingest_turn, DatabaseUrl, Db, DbConnection, DbError};
 use crate::domain::access::TokenHash;
 use checkpoint::checkpointer_loop;
-use jobs::{Answer, Caller, IngestWork, Job, LoadTestWork};
+use jobs::{Answer, Caller, IngestWork, Job, LoadTestWork, WriteWork};
 pub use jobs::{Handoff, Ingested};
 
 /// Most jobs committed together.
@@ -162,6 +162,27 @@ impl IngestWriter {
             answer: Answer::new(trace, reply),
         };
         self.run(Box::new(work), answer).await
+    }
+
+    /// Runs `f` on the writer's connection in the next group transaction and answers with
+    /// its result after the commit; `f` may run twice (see the module documentation). For
+    /// SQLite, where a commit on another connection makes the writer drop its cached pages
+    /// and read them again in its next transaction: the sender writes each delivery's
+    /// outcome here (`pipeline::deliver`), so the next event's transaction finds its pages
+    /// cached.
+    pub async fn submit_write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = WriteWork {
+            work: f,
+            outcome: None,
+            caller: Caller::new(None),
+            reply,
+        };
+        self.run(Box::new(job), answer).await
     }
 
     /// Queues a job and waits for its answer.
@@ -450,6 +471,35 @@ mod tests {
         }
         assert!(matches!(bad, Err(IngestError::EventIdReused(_))), "{bad:?}");
         assert_eq!(values(&db), ["a", "b", "slow"]);
+    }
+
+    /// A write of another part of the service runs in the writer's batch and answers with
+    /// its result after the commit; one that fails rolls back alone.
+    #[actix_web::test]
+    async fn other_writes_share_the_batch_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::new(DatabaseUrl::Sqlite(dir.path().join("w.db")), 2).unwrap();
+        db.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        let writer = IngestWriter::start(&db, None).unwrap();
+        let slow = slow_first(&writer);
+        let write = |v: &'static str, fail: bool| {
+            writer.submit_write(move |c| {
+                diesel::sql_query(format!("INSERT INTO t (v) VALUES ('{v}')")).execute(c)?;
+                if fail {
+                    return Err(DbError::Canceled);
+                }
+                Ok(v.len())
+            })
+        };
+        let (slow, ok, failed) =
+            futures_util::future::join3(slow, write("written", false), write("failed", true)).await;
+        assert!(slow.is_ok(), "{slow:?}");
+        assert_eq!(ok.unwrap(), 7);
+        assert!(matches!(failed, Err(DbError::Canceled)), "{failed:?}");
+        assert_eq!(values(&db), ["slow", "written"]);
     }
 
     /// Jobs let in on a token seen live earlier run only when their batch's transaction

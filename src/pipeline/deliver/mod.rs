@@ -68,6 +68,10 @@ pub struct SenderDeps {
     pub config: SenderConfig,
     /// Attempt outcomes and delivery latency.
     pub metrics: crate::metrics::Metrics,
+    /// On SQLite, the ingest writer, set once it started: outcomes are written on its
+    /// connection (`IngestWriter::submit_write`), so the next event's transaction keeps its
+    /// cached pages. Unset (PostgreSQL, or no writer yet): written on `db`.
+    pub outcome_writer: Arc<std::sync::OnceLock<super::writer::IngestWriter>>,
 }
 
 /// A delivery claimed at commit by the hand-off (`pipeline::writer`), with what it needs
@@ -273,13 +277,22 @@ async fn deliver_in_span(
     let broken = matches!(record, Record::Broken { .. });
     let org = d.org_id.clone();
     let pacing = deps.config.pacing;
-    let saved = deps
-        .db
-        .run(move |conn| {
-            write_tx(conn, |c| record::save(c, &d, record, pacing, was_failing))
-                .map_err(DbError::from)
-        })
-        .await;
+    let saved = match deps.outcome_writer.get() {
+        Some(writer) => {
+            let save = move |c: &mut crate::db::DbConnection| {
+                record::save(c, &d, record.clone(), pacing, was_failing).map_err(DbError::from)
+            };
+            writer.submit_write(save).await
+        }
+        None => {
+            deps.db
+                .run(move |conn| {
+                    write_tx(conn, |c| record::save(c, &d, record, pacing, was_failing))
+                        .map_err(DbError::from)
+                })
+                .await
+        }
+    };
     mark(trace, Step::Recorded);
     if let Ok(SavedOutage::Recovered) = saved {
         tracing::info!("Slack answers again; the workspace's waiting deliveries go on");

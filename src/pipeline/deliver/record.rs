@@ -25,6 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 pub(super) const MAX_PROBE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What to record after the Slack call.
+#[derive(Clone)]
 pub(super) enum Record {
     Sent {
         ts: String,
@@ -58,6 +59,7 @@ pub(super) enum RetryCause {
     AwaitingProbe,
 }
 
+#[derive(Clone)]
 pub(super) enum ThreadWrite {
     Insert(SlackThread),
     /// The card's new state, saved with the thread and queued as a card edit.

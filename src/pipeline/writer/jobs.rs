@@ -322,6 +322,48 @@ impl Job for LoadTestWork {
     }
 }
 
+/// A write of another part of the service, run on the writer's connection (see
+/// `IngestWriter::submit_write`): nothing to confirm or hand off, answered with its result
+/// once the batch committed.
+pub(super) struct WriteWork<F, T> {
+    pub(super) work: F,
+    pub(super) outcome: Option<Result<T, DbError>>,
+    pub(super) caller: Caller,
+    pub(super) reply: tokio::sync::oneshot::Sender<Result<T, DbError>>,
+}
+
+impl<F, T> Job for WriteWork<F, T>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, DbError> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+        let result = if savepoint {
+            in_savepoint(conn, &mut self.work)
+        } else {
+            (self.work)(conn)
+        };
+        let ok = result.is_ok();
+        self.outcome = Some(result);
+        ok || savepoint
+    }
+
+    fn dispatch(&mut self, _: &Handoff, _: &CommitGate, _: Instant) {}
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let result = match (committed, self.outcome) {
+            (Ok(()), Some(result)) => result,
+            (Err(e), _) => Err(DbError::Connect(e)),
+            (Ok(()), None) => Err(DbError::Canceled),
+        };
+        let _ = self.reply.send(result);
+    }
+
+    fn caller(&mut self) -> &mut Caller {
+        &mut self.caller
+    }
+}
+
 /// Runs `f` between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint on error.
 fn in_savepoint<T, E: From<DbError>>(
     conn: &mut DbConnection,
