@@ -1,6 +1,7 @@
 //! The organization's and project's names a message shows, looked up when it is sent (so
 //! a rename shows in the next message): one lookup for deliveries, digests and card edits.
 
+use crate::db::models::installation::Installation;
 use crate::db::models::organization::Organization;
 use crate::db::{DbConnection, DbError};
 
@@ -13,10 +14,85 @@ pub(crate) fn names_of(
     project_id: &str,
 ) -> Result<MessageNames, DbError> {
     let (org, project) = Organization::names(conn, org_id, project_id)?.unzip();
-    Ok(MessageNames {
+    Ok(found(org_id, project_id, org, project.flatten()))
+}
+
+/// Installation `installation_id` and the names a message of organization `org_id`'s
+/// project `project_id` shows, in one statement (a delivery's load before it is sent);
+/// `None`: no such installation.
+pub(crate) fn installation_and_names(
+    conn: &mut DbConnection,
+    installation_id: &str,
+    org_id: &str,
+    project_id: &str,
+) -> Result<Option<(Installation, MessageNames)>, DbError> {
+    let row = Installation::find_with_names(conn, installation_id, org_id, project_id)?;
+    Ok(row.map(|(installation, org, project)| {
+        (installation, found(org_id, project_id, org, project))
+    }))
+}
+
+/// The names found (each its ID when it is gone).
+fn found(
+    org_id: &str,
+    project_id: &str,
+    org: Option<String>,
+    project: Option<String>,
+) -> MessageNames {
+    MessageNames {
         org_id: org_id.to_owned(),
         org_name: org.unwrap_or_else(|| org_id.to_owned()),
         project_id: project_id.to_owned(),
-        project_name: project.flatten().unwrap_or_else(|| project_id.to_owned()),
-    })
+        project_name: project.unwrap_or_else(|| project_id.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+    use crate::db::DatabaseUrl;
+
+    /// The installation comes with the organization's and the project's names, each its ID
+    /// when it is gone; no installation, nothing.
+    #[test]
+    fn a_delivery_loads_its_installation_with_the_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = DatabaseUrl::Sqlite(dir.path().join("n.db"))
+            .connect()
+            .unwrap();
+        crate::db::run_migrations(&mut conn).unwrap();
+        let at = "'2026-01-01 00:00:00'";
+        conn.batch_execute(&format!(
+            "INSERT INTO organizations (id, name, created_at, updated_at) \
+             VALUES ('acme', 'Acme Corp', {at}, {at}); \
+             INSERT INTO projects (org_id, id, name, created_at, updated_at) \
+             VALUES ('acme', 'webshop', 'Web shop', {at}, {at}); \
+             INSERT INTO slack_installations (id, org_id, project_id, team_id, team_name, \
+             app_id, bot_user_id, scopes, bot_token, status, installed_by, installed_at, \
+             updated_at) VALUES ('inst', 'acme', '', 'T1', 'Team', 'A1', 'U1', 'chat:write', \
+             'sealed', 'active', 'jane', {at}, {at});"
+        ))
+        .unwrap();
+        let names = |conn: &mut DbConnection, inst: &str, org: &str, project: &str| {
+            installation_and_names(conn, inst, org, project)
+                .unwrap()
+                .map(|(i, n)| (i.team_id, n.org_name, n.project_name))
+        };
+        let row = |a: &str, b: &str, c: &str| Some((a.to_owned(), b.to_owned(), c.to_owned()));
+        assert_eq!(
+            names(&mut conn, "inst", "acme", "webshop"),
+            row("T1", "Acme Corp", "Web shop")
+        );
+        assert_eq!(
+            names(&mut conn, "inst", "acme", "gone"),
+            row("T1", "Acme Corp", "gone")
+        );
+        assert_eq!(
+            names(&mut conn, "inst", "nobody", "webshop"),
+            row("T1", "nobody", "webshop")
+        );
+        assert_eq!(names(&mut conn, "other", "acme", "webshop"), None);
+    }
 }

@@ -72,7 +72,7 @@ fn claim(c: &mut DbConnection, channels: &[&str], instance: &str) -> Vec<i64> {
     Delivery::claim_heads(c, &channels, now, lease, instance, pacing())
         .unwrap()
         .into_iter()
-        .map(|d| d.id)
+        .map(|h| h.delivery.id)
         .collect()
 }
 
@@ -139,6 +139,22 @@ fn only_what_the_sender_would_claim_is_handed_over(db: TestDb) {
     queue(c, "e6", "intermediate_report", "C4", PAST);
     queue(c, "e7", "intermediate_report", "C4", PAST);
     assert!(in_tx(c, |c| claim(c, &["C4"], "me")).is_empty());
+    // The claim says whether anything waits behind the head (then a digest may be due).
+    let claimed_heads = |c: &mut DbConnection, channel: &str| -> Vec<(i64, bool)> {
+        let channels = [("T1".to_owned(), channel.to_owned())];
+        let now = chrono::Utc::now().naive_utc();
+        let lease = chrono::Duration::seconds(30);
+        let claimed = Delivery::claim_heads(c, &channels, now, lease, "me", pacing()).unwrap();
+        claimed
+            .into_iter()
+            .map(|h| (h.delivery.id, h.queued_behind))
+            .collect()
+    };
+    let head = queue(c, "e9", "started", "C6", PAST);
+    queue(c, "e10", "running", "C6", PAST);
+    assert_eq!(in_tx(c, |c| claimed_heads(c, "C6")), [(head, true)]);
+    let alone = queue(c, "e11", "started", "C7", PAST);
+    assert_eq!(in_tx(c, |c| claimed_heads(c, "C7")), [(alone, false)]);
     // A workspace-less target is never handed over.
     let none = Delivery::claim_heads(
         c,

@@ -87,6 +87,36 @@ impl Installation {
             .optional()
     }
 
+    /// The installation `id` with the names of organization `org` and of its project
+    /// `project` (each `None` when gone), in one statement: what every delivery loads before
+    /// it is sent, on the hot path (on PostgreSQL one round trip instead of two). `None`: no
+    /// such installation.
+    #[allow(clippy::type_complexity)]
+    pub fn find_with_names(
+        conn: &mut DbConnection,
+        id: &str,
+        org: &str,
+        project: &str,
+    ) -> QueryResult<Option<(Self, Option<String>, Option<String>)>> {
+        use crate::db::schema::{organizations, projects};
+        slack_installations::table
+            // Owned: a join's condition is checked with 'static bounds.
+            .left_join(organizations::table.on(organizations::id.eq(org.to_owned())))
+            .left_join(
+                projects::table.on(projects::org_id
+                    .eq(organizations::id)
+                    .and(projects::id.eq(project.to_owned()))),
+            )
+            .filter(slack_installations::id.eq(id))
+            .select((
+                Self::as_select(),
+                organizations::name.nullable(),
+                projects::name.nullable(),
+            ))
+            .first_row(conn)
+            .optional()
+    }
+
     /// The installation of an organization (`project = None`) or of one project.
     pub fn find_by_scope(
         conn: &mut DbConnection,

@@ -21,7 +21,7 @@ use super::commit_gate::Pending;
 use super::path_trace::{mark, PathTrace, Step};
 use super::tokens::RefreshError;
 use crate::crypto::Cipher;
-use crate::db::models::delivery::Delivery;
+use crate::db::models::delivery::{ClaimedHead, Delivery};
 use crate::db::models::installation::Installation;
 use crate::db::{now, write_tx, Db, DbError};
 use crate::domain::delivery_reason::DeliveryReason;
@@ -92,16 +92,21 @@ impl std::fmt::Debug for HandedDelivery {
     }
 }
 
-/// Loads what `d` needs inside the transaction that claimed it (the hand-off); a delivery
-/// of the event `stored` that transaction wrote takes its payload from there.
+/// Loads what the claimed `head` needs inside the transaction that claimed it (the
+/// hand-off); a delivery of the event `stored` that transaction wrote takes its payload from
+/// there, and one with nothing queued behind it heads no digest.
 pub fn prepare_handed(
     conn: &mut crate::db::DbConnection,
-    d: Delivery,
+    head: ClaimedHead,
     config: &SenderConfig,
     stored: &super::ingest::Stored,
 ) -> Result<HandedDelivery, DbError> {
+    let ClaimedHead {
+        delivery: d,
+        queued_behind,
+    } = head;
     let known = stored.payload_of(&d.event_id).cloned();
-    let prepared = prepare::prepare(conn, &d, config, known)?;
+    let prepared = prepare::prepare(conn, &d, config, known, queued_behind)?;
     Ok(HandedDelivery {
         delivery: d,
         prepared,
@@ -200,7 +205,7 @@ async fn deliver_in_span(
         None => {
             let (d2, deps2) = (d.clone(), deps.clone());
             deps.db
-                .run(move |conn| prepare::prepare(conn, &d2, &deps2.config, None))
+                .run(move |conn| prepare::prepare(conn, &d2, &deps2.config, None, true))
                 .await
         }
     };

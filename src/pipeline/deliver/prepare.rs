@@ -14,7 +14,7 @@ use crate::domain::incident::Controls;
 use crate::domain::settings::IntegrationStatus;
 use crate::pipeline::digest;
 use crate::pipeline::events::Payload;
-use crate::pipeline::message_names::names_of;
+use crate::pipeline::message_names::installation_and_names;
 use crate::pipeline::render::MessageNames;
 use crate::pipeline::render::Pinned;
 use crate::pipeline::{baselines, incidents};
@@ -35,12 +35,14 @@ pub(crate) struct Prepared {
 
 /// `Ok(Err(reason))`: the delivery fails for `reason` without calling Slack. `known`: the
 /// payload of `d`'s event when the caller has it (the hand-off, in the transaction that
-/// stored the event); otherwise the event is read.
+/// stored the event); otherwise the event is read. `queued_behind`: whether deliveries may
+/// wait behind `d` in its channel (`false` when its claim saw none: no digest to look for).
 pub(super) fn prepare(
     conn: &mut DbConnection,
     d: &Delivery,
     config: &SenderConfig,
     known: Option<Arc<Payload>>,
+    queued_behind: bool,
 ) -> Result<Result<Prepared, DeliveryReason>, DbError> {
     let payload = match known {
         Some(payload) => payload,
@@ -57,7 +59,8 @@ pub(super) fn prepare(
     let Some(installation_id) = &d.installation_id else {
         return Ok(Err(DeliveryReason::NoIntegration));
     };
-    let Some(installation) = Installation::find_by_id(conn, installation_id)? else {
+    let found = installation_and_names(conn, installation_id, &d.org_id, &d.project_id)?;
+    let Some((installation, names)) = found else {
         return Ok(Err(DeliveryReason::IntegrationRemoved));
     };
     if installation.status() != IntegrationStatus::Active {
@@ -67,7 +70,6 @@ pub(super) fn prepare(
             .unwrap_or_else(|| "revoked".into());
         return Ok(Err(DeliveryReason::IntegrationBroken { code }));
     }
-    let names = names_of(conn, &d.org_id, &d.project_id)?;
     let (thread, controls, pinned) = if d.threads {
         (
             SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?,
@@ -77,8 +79,9 @@ pub(super) fn prepare(
     } else {
         (None, None, None)
     };
-    // A reply under an existing card never heads a digest: no need to look behind it.
-    let digest = if thread.is_some() {
+    // A reply under an existing card never heads a digest, nor does a delivery with nothing
+    // behind it: no need to look behind them.
+    let digest = if thread.is_some() || !queued_behind {
         Vec::new()
     } else {
         digest::batch(

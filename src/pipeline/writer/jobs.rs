@@ -166,7 +166,7 @@ fn hand_off_outcome(
     .and_then(|claimed| {
         claimed
             .into_iter()
-            .map(|d| prepare_handed(conn, d, config, stored))
+            .map(|head| prepare_handed(conn, head, config, stored))
             .collect::<Result<Vec<_>, _>>()
     });
     match claimed {

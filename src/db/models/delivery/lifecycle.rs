@@ -260,12 +260,16 @@ impl Delivery {
         lease: chrono::Duration,
         instance: &str,
         pacing: Pacing,
-    ) -> QueryResult<Vec<Self>> {
+    ) -> QueryResult<Vec<ClaimedHead>> {
         // `{p1}`..`{p4}`: workspace, channel, now, latest allowed pacing TAT. PostgreSQL
         // takes the channel's advisory lock in the same statement (`{lock}`, a CTE, so it is
         // evaluated once; a volatile function keeps it from being inlined).
         const SQL: &str = concat!(
-            "{lock}SELECT d.*, p.next_allowed_at AS pacing_tat FROM {from} \
+            "{lock}SELECT d.*, p.next_allowed_at AS pacing_tat, EXISTS (SELECT 1 FROM deliveries b \
+             WHERE b.status = ",
+            pending_status!(),
+            " AND b.hold_id IS NULL AND b.team_id = d.team_id AND b.channel = d.channel \
+             AND b.id > d.id) AS queued_behind FROM {from} \
              LEFT JOIN channel_pacing p ON p.team_id = d.team_id AND p.channel = d.channel \
              WHERE {locked}d.id = (SELECT MIN(id) FROM deliveries WHERE status = ",
             pending_status!(),
@@ -303,7 +307,7 @@ impl Delivery {
                 + " FOR UPDATE OF d SKIP LOCKED"
         });
         let allowed_until = pacing.allowed_until(now);
-        let mut claimed: Vec<Self> = Vec::new();
+        let mut claimed: Vec<ClaimedHead> = Vec::new();
         let mut seen: Vec<(&str, &str)> = Vec::new();
         for (team, channel) in channels {
             if team.is_empty() || seen.contains(&(team.as_str(), channel.as_str())) {
@@ -329,7 +333,12 @@ impl Delivery {
                     instance,
                     pacing,
                 };
-                claimed.extend(claim.paced(conn, head.delivery, head.pacing_tat)?);
+                let queued_behind = head.queued_behind;
+                let delivery = claim.paced(conn, head.delivery, head.pacing_tat)?;
+                claimed.extend(delivery.map(|delivery| ClaimedHead {
+                    delivery,
+                    queued_behind,
+                }));
             }
         }
         Ok(claimed)
@@ -562,13 +571,25 @@ impl Delivery {
 }
 
 /// A channel's head as [`Delivery::claim_heads`] finds it, with the channel's pacing TAT
-/// (`None`: the channel has no pacing row yet), read in the same statement.
+/// (`None`: the channel has no pacing row yet) and whether anything waits behind it, read in
+/// the same statement.
 #[derive(QueryableByName)]
 struct Head {
     #[diesel(embed)]
     delivery: Delivery,
     #[diesel(sql_type = Nullable<Timestamp>)]
     pacing_tat: Option<NaiveDateTime>,
+    #[diesel(sql_type = Bool)]
+    queued_behind: bool,
+}
+
+/// A head [`Delivery::claim_heads`] claimed.
+#[derive(Debug)]
+pub struct ClaimedHead {
+    pub delivery: Delivery,
+    /// Whether pending deliveries (not held) waited behind it in its channel when it was
+    /// claimed: without any, it heads no digest, and the look behind it is spared.
+    pub queued_behind: bool,
 }
 
 /// The ID an update claimed (`RETURNING id`).

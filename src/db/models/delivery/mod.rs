@@ -8,6 +8,7 @@
 
 mod channel_pacing;
 mod lifecycle;
+pub use lifecycle::ClaimedHead;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
