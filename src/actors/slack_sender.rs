@@ -10,7 +10,7 @@
 //! a burst of events into busy channels this keeps the claim rate at the send rate instead
 //! of the event rate.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,8 +43,10 @@ pub type ChannelKey = (String, String);
 pub struct SlackSender {
     deps: Arc<SenderDeps>,
     in_flight: usize,
-    /// Ids of the deliveries in flight (handed back at shutdown if they do not finish).
-    in_flight_ids: HashSet<i64>,
+    /// The deliveries in flight (handed back at shutdown if they do not finish), each with
+    /// the commit gate of a handed one: a claim whose transaction is not known to have
+    /// committed is not handed back (its row may not exist, or its id may be another's).
+    in_flight_ids: HashMap<i64, Option<CommitGate>>,
     /// Channels with a delivery in flight, and how many.
     busy: HashMap<ChannelKey, usize>,
     /// Channels sent to recently: when their pacing interval is over.
@@ -67,7 +69,7 @@ impl SlackSender {
         Self {
             deps: Arc::new(deps),
             in_flight: 0,
-            in_flight_ids: HashSet::new(),
+            in_flight_ids: HashMap::new(),
             busy: HashMap::new(),
             paced_until: HashMap::new(),
             claiming: false,
@@ -197,7 +199,7 @@ impl SlackSender {
     ) {
         self.in_flight += 1;
         let id = delivery.id;
-        self.in_flight_ids.insert(id);
+        self.in_flight_ids.insert(id, gate.gate().cloned());
         let channel: ChannelKey = (
             delivery.team_id.clone().unwrap_or_default(),
             delivery.channel.clone(),
@@ -215,8 +217,10 @@ impl SlackSender {
                             act.busy.remove(&channel);
                         }
                     }
-                    let until = Instant::now() + act.pacing_interval();
-                    act.paced_until.insert(channel, until);
+                    if attempt != Attempt::Withdrawn {
+                        let until = Instant::now() + act.pacing_interval();
+                        act.paced_until.insert(channel, until);
+                    }
                     tracing::debug!(outcome = attempt.as_str(), "delivery attempt done");
                     if act.saturated {
                         act.poll(ctx);
@@ -369,7 +373,9 @@ impl Handler<Drain> for SlackSender {
 }
 
 /// Graceful shutdown gave up waiting: the ids of the deliveries still in flight, whose
-/// claims the caller hands back.
+/// claims the caller hands back (a handed one's only once its transaction committed; one
+/// still waiting for it is left to the start-up's hand-back on SQLite, to its lease on
+/// PostgreSQL).
 #[derive(Message)]
 #[rtype(result = "Vec<i64>")]
 pub struct InFlight;
@@ -378,6 +384,40 @@ impl Handler<InFlight> for SlackSender {
     type Result = Vec<i64>;
 
     fn handle(&mut self, _: InFlight, _: &mut Self::Context) -> Vec<i64> {
-        self.in_flight_ids.iter().copied().collect()
+        to_hand_back(&self.in_flight_ids)
+    }
+}
+
+/// The deliveries in flight whose claims may be handed back: all but handed ones whose
+/// transaction is not known to have committed.
+fn to_hand_back(in_flight: &HashMap<i64, Option<CommitGate>>) -> Vec<i64> {
+    let mut ids: Vec<i64> = in_flight
+        .iter()
+        .filter(|(_, gate)| gate.as_ref().is_none_or(|g| g.settled() == Some(true)))
+        .map(|(id, _)| *id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::commit_gate::commit_gate;
+
+    #[test]
+    fn only_claims_known_to_exist_are_handed_back() {
+        let (committed, committed_gate) = commit_gate();
+        committed.settle(true);
+        let (failed, failed_gate) = commit_gate();
+        failed.settle(false);
+        let (_pending, pending_gate) = commit_gate();
+        let in_flight = HashMap::from([
+            (1, None),
+            (2, Some(committed_gate)),
+            (3, Some(failed_gate)),
+            (4, Some(pending_gate)),
+        ]);
+        assert_eq!(to_hand_back(&in_flight), [1, 2]);
     }
 }

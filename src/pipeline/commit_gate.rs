@@ -30,6 +30,11 @@ impl CommitSignal {
 }
 
 impl CommitGate {
+    /// The outcome if it is known already (`None`: not yet), without waiting.
+    pub fn settled(&self) -> Option<bool> {
+        *self.0.borrow()
+    }
+
     /// Waits until the transaction's outcome is known; whether it committed.
     pub async fn committed(&mut self) -> bool {
         // A dropped signal without a value reads as an error: not committed.
@@ -69,6 +74,11 @@ impl Pending {
     pub fn waiting(&self) -> bool {
         self.0.is_some()
     }
+
+    /// The gate still to be passed, if any.
+    pub fn gate(&self) -> Option<&CommitGate> {
+        self.0.as_ref()
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +99,9 @@ mod tests {
         assert!(!late.waiting());
 
         let (signal, gate) = commit_gate();
+        assert_eq!(gate.settled(), None, "nothing known before the outcome");
         signal.settle(false);
+        assert_eq!(gate.settled(), Some(false));
         let mut shut = Pending::new(Some(gate));
         assert!(!shut.pass().await);
         assert!(!shut.pass().await, "a second look does not open it");

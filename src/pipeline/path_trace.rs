@@ -22,9 +22,9 @@ pub enum Step {
     Actor,
     /// The group commit took it from its queue (the time before: settings and the queue).
     Dequeued,
-    /// The sender received the claimed delivery, before the `COMMIT` (the time before: the
-    /// batch's statements, the hand-off's claim and its loading of what the message needs,
-    /// and the message to the sender).
+    /// The sender received the claimed delivery, given to it before the `COMMIT` (the time
+    /// before: the batch's statements, the hand-off's claim and its loading of what the
+    /// message needs, and the sender's mailbox, which the `COMMIT` overlaps).
     Handed,
     /// What the message needs is at hand (a handed delivery's was loaded at commit, so this
     /// stage is the sender's bookkeeping only).

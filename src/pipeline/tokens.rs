@@ -62,11 +62,17 @@ pub fn expires_before(inst: &Installation, at: NaiveDateTime) -> bool {
     inst.refresh_token.is_some() && inst.token_expires_at.is_some_and(|e| e <= at)
 }
 
+/// Whether [`TokenSource::token`] refreshes `inst`'s token pair (a call to Slack and a
+/// write) before it answers: its token expires within a minute.
+pub fn refreshes_first(inst: &Installation) -> bool {
+    expires_before(inst, now() + chrono::Duration::minutes(1))
+}
+
 impl TokenSource {
     /// A usable bot token of `inst`: the stored one, refreshed first when it expires
-    /// within a minute.
+    /// within a minute ([`refreshes_first`]).
     pub async fn token(&self, inst: &Installation) -> Result<SecretString, RefreshError> {
-        if expires_before(inst, now() + chrono::Duration::minutes(1)) {
+        if refreshes_first(inst) {
             return self.refresh(inst).await;
         }
         inst.decrypt_token(&self.cipher)

@@ -74,7 +74,9 @@ const GROUP_FROM: usize = 3;
 /// Jobs waiting for the writer before submitters wait for room.
 const QUEUE_CAPACITY: usize = 8_192;
 
-/// Handle to the writer thread (cheap to clone).
+/// Handle to the writer thread (cheap to clone). The thread ends when the last handle is
+/// dropped: the HTTP layer's, and on SQLite the sender's (`SenderDeps::outcome_writer`),
+/// which goes with the sender actor when the actix system stops.
 #[derive(Clone)]
 pub struct IngestWriter {
     queue: SyncSender<Box<dyn Job>>,
@@ -164,8 +166,9 @@ impl IngestWriter {
         self.run(Box::new(work), answer).await
     }
 
-    /// Runs `f` on the writer's connection in the next group transaction and answers with
-    /// its result after the commit; `f` may run twice (see the module documentation). For
+    /// Runs `f` on the writer's connection in the next group transaction, inside a
+    /// savepoint of its own (a failure rolls back `f` alone), and answers with its result
+    /// after the commit; `f` may run twice (see the module documentation). For
     /// SQLite, where a commit on another connection makes the writer drop its cached pages
     /// and read them again in its next transaction: the sender writes each delivery's
     /// outcome here (`pipeline::deliver`), so the next event's transaction finds its pages

@@ -225,8 +225,11 @@ async fn deliver_in_span(
         Ok(Err(reason)) => Record::Failed { reason },
         Ok(Ok(p)) => {
             was_failing = p.installation.failing_since.is_some();
-            // A probe is taken in the database: not for a delivery that may not exist.
-            if was_failing && committed(gate, trace).await.is_err() {
+            // A probe is taken in the database, and a token about to expire is refreshed
+            // (Slack rotates the pair, the new one is written): not for a delivery that may
+            // not exist.
+            let effects = was_failing || super::tokens::refreshes_first(&p.installation);
+            if effects && committed(gate, trace).await.is_err() {
                 return Attempt::Withdrawn;
             }
             match wait_for_probe(&deps, &p.installation).await {
@@ -282,22 +285,7 @@ async fn deliver_in_span(
     let broken = matches!(record, Record::Broken { .. });
     let org = d.org_id.clone();
     let pacing = deps.config.pacing;
-    let saved = match deps.outcome_writer.get() {
-        Some(writer) => {
-            let save = move |c: &mut crate::db::DbConnection| {
-                record::save(c, &d, record.clone(), pacing, was_failing).map_err(DbError::from)
-            };
-            writer.submit_write(save).await
-        }
-        None => {
-            deps.db
-                .run(move |conn| {
-                    write_tx(conn, |c| record::save(c, &d, record, pacing, was_failing))
-                        .map_err(DbError::from)
-                })
-                .await
-        }
-    };
+    let saved = save_outcome(&deps, d, record, pacing, was_failing).await;
     mark(trace, Step::Recorded);
     if let Ok(SavedOutage::Recovered) = saved {
         tracing::info!("Slack answers again; the workspace's waiting deliveries go on");
@@ -310,6 +298,37 @@ async fn deliver_in_span(
         deps.effective.invalidate_org(&org);
     }
     attempt
+}
+
+/// Writes a delivery's outcome: on SQLite through the ingest writer's connection
+/// (`SenderDeps::outcome_writer`), else, or when the writer is gone (its thread ended: the
+/// job never ran, or ran in a transaction that was rolled back), in a transaction of the
+/// background pool.
+async fn save_outcome(
+    deps: &SenderDeps,
+    d: Delivery,
+    record: Record,
+    pacing: Pacing,
+    was_failing: bool,
+) -> Result<SavedOutage, DbError> {
+    if let Some(writer) = deps.outcome_writer.get() {
+        let (d, record) = (d.clone(), record.clone());
+        let save = move |c: &mut crate::db::DbConnection| {
+            record::save(c, &d, record.clone(), pacing, was_failing).map_err(DbError::from)
+        };
+        match writer.submit_write(save).await {
+            Err(DbError::Canceled) => {
+                tracing::warn!("the ingest writer is gone; the outcome goes to the pool");
+            }
+            saved => return saved,
+        }
+    }
+    deps.db
+        .run(move |conn| {
+            write_tx(conn, |c| record::save(c, &d, record, pacing, was_failing))
+                .map_err(DbError::from)
+        })
+        .await
 }
 
 /// The bot token expired and could not be refreshed: a refresh that Slack refused for

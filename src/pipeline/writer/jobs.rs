@@ -337,15 +337,11 @@ where
     F: FnMut(&mut DbConnection) -> Result<T, DbError> + Send,
     T: Send,
 {
-    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
-        let result = if savepoint {
-            in_savepoint(conn, &mut self.work)
-        } else {
-            (self.work)(conn)
-        };
-        let ok = result.is_ok();
-        self.outcome = Some(result);
-        ok || savepoint
+    fn run(&mut self, conn: &mut DbConnection, _: bool) -> bool {
+        // Always inside a savepoint of its own: one that fails rolls back alone, and does not
+        // send the batch's events to a replay without their hand-off.
+        self.outcome = Some(in_savepoint(conn, &mut self.work));
+        true
     }
 
     fn dispatch(&mut self, _: &Handoff, _: &CommitGate, _: Instant) {}
