@@ -429,6 +429,25 @@ mod tests {
         rows.into_iter().map(|r| r.v).collect()
     }
 
+    /// A database holding only table `t`, in a directory removed when dropped.
+    fn with_table_t() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::new(DatabaseUrl::Sqlite(dir.path().join("w.db")), 2).unwrap();
+        db.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        (dir, db)
+    }
+
+    /// A database with the product's schema, in a directory removed when dropped.
+    fn migrated() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("w.db"));
+        crate::db::run_migrations(&mut url.connect().unwrap()).unwrap();
+        (dir, Db::new(url, 2).unwrap())
+    }
+
     /// A job that inserts "slow" after 300 ms: the jobs submitted after it wait and are
     /// taken as one batch.
     fn slow_first(
@@ -445,12 +464,7 @@ mod tests {
     /// committed and answered with their own outcomes.
     #[actix_web::test]
     async fn a_failing_job_rolls_back_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::new(DatabaseUrl::Sqlite(dir.path().join("w.db")), 2).unwrap();
-        db.get()
-            .unwrap()
-            .batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
-            .unwrap();
+        let (_dir, db) = with_table_t();
         let writer = IngestWriter::start(&db, None).unwrap();
         // A slow first job, so the next three wait and are taken as one batch.
         let slow = slow_first(&writer);
@@ -480,12 +494,7 @@ mod tests {
     /// its result after the commit; one that fails rolls back alone.
     #[actix_web::test]
     async fn other_writes_share_the_batch_and_fail_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::new(DatabaseUrl::Sqlite(dir.path().join("w.db")), 2).unwrap();
-        db.get()
-            .unwrap()
-            .batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
-            .unwrap();
+        let (_dir, db) = with_table_t();
         let writer = IngestWriter::start(&db, None).unwrap();
         let slow = slow_first(&writer);
         let write = |v: &'static str, fail: bool| {
@@ -512,10 +521,7 @@ mod tests {
     #[actix_web::test]
     async fn a_batch_confirms_its_callers_tokens_before_their_work() {
         use crate::domain::access::Role;
-        let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::Sqlite(dir.path().join("w.db"));
-        crate::db::run_migrations(&mut url.connect().unwrap()).unwrap();
-        let db = Db::new(url, 2).unwrap();
+        let (_dir, db) = migrated();
         let mut conn = db.get().unwrap();
         conn.batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
             .unwrap();
@@ -565,10 +571,7 @@ mod tests {
         use crate::pipeline::deliver::SenderConfig;
         use crate::pipeline::ingest::Stored;
 
-        let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::Sqlite(dir.path().join("w.db"));
-        crate::db::run_migrations(&mut url.connect().unwrap()).unwrap();
-        let db = Db::new(url, 2).unwrap();
+        let (_dir, db) = migrated();
         db.get()
             .unwrap()
             .batch_execute(
