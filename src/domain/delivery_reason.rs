@@ -24,6 +24,11 @@ const STALE: &str = "stale result: ";
 const MAINTENANCE: &str = "maintenance: ";
 const HELD: (&str, &str) = ("held while load test ", " runs");
 const RECOVERED_HELD: (&str, &str) = ("recovered while load test ", " ran");
+const HELD_ENDED: (&str, &str, &str) = (
+    "held: load test ",
+    " ended; posted at ",
+    " unless it recovers",
+);
 const TEMPLATE: &str = "template error: ";
 const CHARTS_NEED_SCOPE: &str = "no chart: the Slack installation lacks files:write";
 const CHARTS_NEED_MEMBER: &str = "no chart: the app is not a member of this channel";
@@ -66,6 +71,13 @@ pub enum DeliveryReason {
     /// (`pending`) until the test ends.
     HeldDuringLoadTest {
         load_test: String,
+    },
+    /// `during_load_tests: hold`: the load test the incident was held for has ended; the
+    /// incident, still failing, is posted at `until` (to the minute: the end of the grace
+    /// period) unless it recovers first.
+    HeldAfterLoadTest {
+        load_test: String,
+        until: DateTime<Utc>,
     },
     /// A held incident recovered before it was posted: one line in the load test's thread
     /// instead.
@@ -149,6 +161,15 @@ impl DeliveryReason {
         Self::Maintenance {
             reason: reason.to_owned(),
             window,
+            until: truncated(until, MINUTE),
+        }
+    }
+
+    /// A held incident whose load test ended, posted at `until` unless it recovers (kept
+    /// to the minute, as written).
+    pub fn held_after(load_test: &str, until: DateTime<Utc>) -> Self {
+        Self::HeldAfterLoadTest {
+            load_test: load_test.to_owned(),
             until: truncated(until, MINUTE),
         }
     }
@@ -257,6 +278,13 @@ impl DeliveryReason {
                 load_test: name.to_owned(),
             });
         }
+        if let Some((name, until)) = s
+            .strip_prefix(HELD_ENDED.0)
+            .and_then(|r| r.strip_suffix(HELD_ENDED.2))
+            .and_then(|r| r.rsplit_once(HELD_ENDED.1))
+        {
+            return Some(Self::held_after(name, parse_time(until, MINUTE)?));
+        }
         if let Some(name) = s
             .strip_prefix(RECOVERED_HELD.0)
             .and_then(|r| r.strip_suffix(RECOVERED_HELD.1))
@@ -364,6 +392,13 @@ impl DeliveryReason {
                  goes to the load test's thread; if it still fails after the grace period \
                  (XTC_SLACK_HOLD_GRACE_SECS, 5 minutes by default), the incident is posted. \
                  Nothing to do."
+            ),
+            Self::HeldAfterLoadTest { load_test, until } => format!(
+                "Waiting: the incident started while load test {load_test} was running, and \
+                 the test has ended. It still fails, so it is posted at {} unless it recovers \
+                 first (the grace period, XTC_SLACK_HOLD_GRACE_SECS, 5 minutes by default); if \
+                 it recovers, one line goes to the load test's thread instead. Nothing to do.",
+                until.format(MINUTE)
             ),
             Self::RecoveredDuringLoadTest { load_test } => format!(
                 "Skipped: the incident started and recovered while load test {load_test} was \
@@ -476,6 +511,14 @@ impl fmt::Display for DeliveryReason {
             ),
             Self::Superseded => f.write_str("superseded by a newer intermediate report"),
             Self::HeldDuringLoadTest { load_test } => write!(f, "{}{load_test}{}", HELD.0, HELD.1),
+            Self::HeldAfterLoadTest { load_test, until } => write!(
+                f,
+                "{}{load_test}{}{}{}",
+                HELD_ENDED.0,
+                HELD_ENDED.1,
+                until.format(MINUTE),
+                HELD_ENDED.2
+            ),
             Self::RecoveredDuringLoadTest { load_test } => {
                 write!(f, "{}{load_test}{}", RECOVERED_HELD.0, RECOVERED_HELD.1)
             }
@@ -543,6 +586,7 @@ mod tests {
             R::HeldDuringLoadTest {
                 load_test: "Checkout peak runs 2000 users".into(),
             },
+            R::held_after("Checkout peak ended; posted at 2000 users", at(600)),
             R::RecoveredDuringLoadTest {
                 load_test: "Checkout peak ran 2000 users".into(),
             },

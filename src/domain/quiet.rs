@@ -138,20 +138,34 @@ pub fn settle_hold(
     grace: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Settle {
-    let limit = held_since + HOLD_LIMIT;
-    let ended = match load_test {
-        HeldFor::Running if now < limit => return Settle::Wait,
-        HeldFor::Running => limit,
-        HeldFor::Ended(at) => at.min(limit),
-        HeldFor::Gone => held_since.min(now),
+    let Some(release) = released_at(held_since, load_test, grace, now) else {
+        return Settle::Wait;
     };
     if recovered {
         Settle::Recovered
-    } else if now >= ended + grace {
+    } else if now >= release {
         Settle::Release
     } else {
         Settle::Wait
     }
+}
+
+/// When a hold whose incident still fails is released ([`settle_hold`]): `grace` after its
+/// load test ended (or after [`HOLD_LIMIT`]); `None` while the test runs within the limit.
+pub fn released_at(
+    held_since: DateTime<Utc>,
+    load_test: HeldFor,
+    grace: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let limit = held_since + HOLD_LIMIT;
+    let ended = match load_test {
+        HeldFor::Running if now < limit => return None,
+        HeldFor::Running => limit,
+        HeldFor::Ended(at) => at.min(limit),
+        HeldFor::Gone => held_since.min(now),
+    };
+    Some(ended + grace)
 }
 
 #[cfg(test)]

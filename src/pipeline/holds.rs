@@ -26,7 +26,7 @@ use crate::db::DbConnection;
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::LoadTestState;
-use crate::domain::quiet::{settle_hold, HeldFor, RunningLoadTest, Settle};
+use crate::domain::quiet::{released_at, settle_hold, HeldFor, RunningLoadTest, Settle};
 
 /// How many open holds one settle pass looks at.
 const SETTLE_BATCH: i64 = 100;
@@ -115,9 +115,18 @@ pub fn settle(
             Some(lt) if is_running(lt.state) => HeldFor::Running,
             Some(lt) => HeldFor::Ended(lt.updated_at.and_utc()),
         };
-        let decide =
-            |recovered| settle_hold(hold.held_since.and_utc(), held_for, recovered, grace, now);
+        let held_since = hold.held_since.and_utc();
+        let decide = |recovered| settle_hold(held_since, held_for, recovered, grace, now);
         if decide(recovered(conn, &hold)?) == Settle::Wait {
+            // The test ended, the grace runs: the log says when the incident goes out.
+            if let (HeldFor::Ended(_), Some(at), Some(lt)) = (
+                held_for,
+                released_at(held_since, held_for, grace, now),
+                &load_test,
+            ) {
+                let reason = DeliveryReason::held_after(&lt.name, at);
+                Delivery::reword_held(conn, hold.id, &reason)?;
+            }
             continue;
         }
         // Whoever settles it first. The row stays locked (PostgreSQL) until the commit, so

@@ -259,6 +259,38 @@ test_both_backends! {
     }
 }
 
+test_both_backends! {
+    /// Between the test's end and the grace's: the log no longer says the test runs, but when
+    /// the incident goes out unless it recovers.
+    async fn a_held_incident_says_when_it_goes_out_once_the_test_ended(app: TestApp) {
+        let Some(app) = try_spawn_fast_app(app.backend, |a| a.hold_grace_secs = 600).await else { return };
+        let (admin, _) = held_setup(&app).await;
+        assert_eq!(post_mon(&app, "shop-checkout", failing("m1", "2026-11-26T10:02:00Z")).await.0, 202);
+        actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+        assert_held(&app, &admin, 1).await;
+        end_load_test(&app, "aborted").await;
+        let prefix = "held: load test Checkout peak 2000 users ended; posted at ";
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let row = loop {
+            let rows = incident_rows(&app, &admin).await;
+            if let Some(r) = rows.iter().find(|r| r["error"].as_str().is_some_and(|e| e.starts_with(prefix))) {
+                break r.clone();
+            }
+            assert!(Instant::now() < deadline, "still: {rows:#?}");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(row["status"], "pending", "{row}");
+        let error = row["error"].as_str().unwrap();
+        assert!(error.ends_with(" UTC unless it recovers"), "{error}");
+        let advice = row["error_message"].as_str().unwrap();
+        assert!(advice.contains("has ended"), "{advice}");
+        assert!(!advice.contains("was running, so it is held until the test ends"), "{advice}");
+        // Nothing posted meanwhile.
+        let all = messages(&app, "load-tests", 0).await;
+        assert!(all.iter().all(|m| !shown(m).contains("Shop checkout")), "{all:#?}");
+    }
+}
+
 /// Hold, the test ends with `kind`, the scenario still fails: posted after the grace, once,
 /// marked as started during the test.
 async fn still_failing_is_posted_after_the_grace(backend: Backend, kind: &str) {

@@ -494,6 +494,27 @@ impl Delivery {
         .execute(conn)
     }
 
+    /// Gives the pending rows held by `hold` a new `reason` (still pending, still held);
+    /// rows that say so already are left alone. Returns how many changed.
+    pub fn reword_held(
+        conn: &mut DbConnection,
+        hold: i64,
+        reason: &DeliveryReason,
+    ) -> QueryResult<usize> {
+        let text = reason.to_string();
+        diesel::update(
+            deliveries::table
+                .filter(is_pending())
+                .filter(deliveries::hold_id.eq(hold))
+                .filter(deliveries::error.ne(&text).or(deliveries::error.is_null())),
+        )
+        .set((
+            deliveries::error.eq(&text),
+            deliveries::reason.eq(stored(reason)),
+        ))
+        .execute(conn)
+    }
+
     /// Settles the pending rows held by `hold` as `skipped` for `reason`. Returns how many.
     pub fn skip_held(
         conn: &mut DbConnection,
