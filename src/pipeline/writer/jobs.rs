@@ -60,8 +60,8 @@ pub(super) trait Job: Send {
     }
     /// Right before the `COMMIT` of a batch whose first run and hand-off succeeded: gives
     /// what was claimed to the sender, behind `gate`, with the event's path (taken from the
-    /// queue at `dequeued`).
-    fn dispatch(&mut self, handoff: &Handoff, gate: &CommitGate, dequeued: Instant);
+    /// queue at `dequeued`). Nothing for a job that claims nothing.
+    fn dispatch(&mut self, _handoff: &Handoff, _gate: &CommitGate, _dequeued: Instant) {}
     /// Answers the submitter: the work's outcome once `committed` is `Ok`.
     fn finish(self: Box<Self>, committed: Result<(), String>);
     /// A load-test event, run together with the batch's others (`ingest::load_test_batch`)
@@ -69,8 +69,11 @@ pub(super) trait Job: Send {
     fn load_test(&mut self) -> Option<&mut LoadTestJob> {
         None
     }
-    /// Who submitted it (see [`Caller`]).
-    fn caller(&mut self) -> &mut Caller;
+    /// Who submitted it, when its token is to be confirmed (see [`Caller`]); `None`: a write
+    /// of another part of the service.
+    fn caller(&mut self) -> Option<&mut Caller> {
+        None
+    }
 }
 
 /// The API token an event came with, when the request was let in on a token the checks
@@ -265,8 +268,8 @@ where
         )
     }
 
-    fn caller(&mut self) -> &mut Caller {
-        &mut self.caller
+    fn caller(&mut self) -> Option<&mut Caller> {
+        Some(&mut self.caller)
     }
 
     fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
@@ -317,8 +320,8 @@ impl Job for LoadTestWork {
         (!self.caller.refused()).then_some(&mut self.job)
     }
 
-    fn caller(&mut self) -> &mut Caller {
-        &mut self.caller
+    fn caller(&mut self) -> Option<&mut Caller> {
+        Some(&mut self.caller)
     }
 }
 
@@ -328,7 +331,6 @@ impl Job for LoadTestWork {
 pub(super) struct WriteWork<F, T> {
     pub(super) work: F,
     pub(super) outcome: Option<Result<T, DbError>>,
-    pub(super) caller: Caller,
     pub(super) reply: tokio::sync::oneshot::Sender<Result<T, DbError>>,
 }
 
@@ -344,8 +346,6 @@ where
         true
     }
 
-    fn dispatch(&mut self, _: &Handoff, _: &CommitGate, _: Instant) {}
-
     fn finish(self: Box<Self>, committed: Result<(), String>) {
         let result = match (committed, self.outcome) {
             (Ok(()), Some(result)) => result,
@@ -353,10 +353,6 @@ where
             (Ok(()), None) => Err(DbError::Canceled),
         };
         let _ = self.reply.send(result);
-    }
-
-    fn caller(&mut self) -> &mut Caller {
-        &mut self.caller
     }
 }
 
