@@ -5,7 +5,6 @@
 //! an action acknowledged to Slack is never lost. The rules are in `domain::incident`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -30,56 +29,8 @@ use crate::domain::ids::{EventId, EventKey, SubjectKey, SubjectKind};
 use crate::domain::incident::{Action, Actor, Applied, Controls, Refusal};
 use crate::domain::settings::Integration;
 
-/// The card a click names: its workspace, the channel and message holding the button
-/// (`container`) and the button's `value` (the card's opaque reference), as Slack sent them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardRef {
-    pub team_id: String,
-    pub channel_id: String,
-    pub channel_name: Option<String>,
-    pub message_ts: String,
-    /// The button's `value`: the card's opaque reference.
-    pub value: String,
-}
-
-/// [`CardRef`] as a dialog's `private_metadata` carries it (tens of characters: well
-/// within Slack's 3,000).
-#[derive(Serialize, Deserialize)]
-struct Metadata {
-    team: String,
-    channel: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    ts: String,
-    #[serde(rename = "ref")]
-    reference: String,
-}
-
-impl CardRef {
-    /// The dialog's `private_metadata` naming this card.
-    pub fn to_metadata(&self) -> String {
-        let m = Metadata {
-            team: self.team_id.clone(),
-            channel: self.channel_id.clone(),
-            name: self.channel_name.clone(),
-            ts: self.message_ts.clone(),
-            reference: self.value.clone(),
-        };
-        serde_json::to_string(&m).unwrap_or_default()
-    }
-
-    /// The card a dialog's `private_metadata` names; `None` when it is not ours.
-    pub fn from_metadata(metadata: &str) -> Option<CardRef> {
-        let m: Metadata = serde_json::from_str(metadata).ok()?;
-        Some(CardRef {
-            team_id: m.team,
-            channel_id: m.channel,
-            channel_name: m.name,
-            message_ts: m.ts,
-            value: m.reference,
-        })
-    }
-}
+mod card_ref;
+pub use card_ref::{card_reference, CardRef};
 
 /// A click on a button of an incident card, as Slack sent it (signature verified), or a
 /// submitted "Mute for…" dialog (which names the card the same way).
@@ -107,12 +58,6 @@ pub enum ClickOutcome {
     Told(Refusal),
     /// Not a card of ours in a workspace we serve: refused, nothing changes.
     Refused(&'static str),
-}
-
-/// What a button's `value` is on a card: an opaque reference to the card (subject,
-/// workspace, channel), which names no tenant and cannot be made for another card.
-pub fn card_reference(cipher: &Cipher, subject_key: &str, team_id: &str, channel: &str) -> String {
-    cipher.reference(&format!("card\0{subject_key}\0{team_id}\0{channel}"))
 }
 
 /// The controls of the incident a card shows (`None` for load-test cards). Call where

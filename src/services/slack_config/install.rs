@@ -16,7 +16,7 @@ use crate::domain::channel::TargetChannel;
 use crate::pipeline::installed_channels;
 use crate::slack::{self, ErrorClass};
 
-use super::update::record_learned;
+use super::channel_check::record_learned;
 use super::*;
 
 /// Percent-encodes a query value, keeping the characters RFC 3986 allows in a query

@@ -20,6 +20,7 @@ use crate::domain::settings::IntegrationStatus;
 use crate::pipeline::effective::load_effective;
 
 mod baselines;
+mod channel_check;
 mod install;
 mod maintenance;
 mod mutes;

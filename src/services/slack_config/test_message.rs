@@ -15,7 +15,7 @@ use crate::domain::channel::TargetChannel;
 use crate::pipeline::effective::load_effective;
 use crate::slack::{self, ErrorClass, PostMessage};
 
-use super::update::record_broken_installation;
+use super::channel_check::record_broken_installation;
 use super::views::display_channels;
 use super::*;
 
