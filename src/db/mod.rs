@@ -14,6 +14,8 @@ pub mod models;
 mod pool;
 mod prepared;
 pub mod schema;
+#[cfg(test)]
+pub(crate) mod scratch;
 mod text_enum;
 mod transaction;
 pub mod unreadable;

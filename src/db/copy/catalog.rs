@@ -191,38 +191,12 @@ pub fn foreign_keys(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::db::{run_migrations, DatabaseUrl};
-    use diesel::connection::SimpleConnection;
 
     /// A freshly migrated database of each backend at hand (PostgreSQL when
     /// `XTC_SLACK_TEST_POSTGRES_URL` is set), given to `check`.
     fn on_fresh_databases(check: impl Fn(&str, &mut DbConnection)) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut sqlite = DatabaseUrl::Sqlite(dir.path().join("fresh.db"))
-            .connect()
-            .unwrap();
-        run_migrations(&mut sqlite).unwrap();
-        check("sqlite", &mut sqlite);
-        let Ok(admin) = std::env::var("XTC_SLACK_TEST_POSTGRES_URL") else {
-            eprintln!("PostgreSQL skipped: XTC_SLACK_TEST_POSTGRES_URL is not set");
-            return;
-        };
-        crate::db::keep_libcrypto_at_exit();
-        let name = format!("xtc_unit_{}", uuid::Uuid::new_v4().simple());
-        let mut admin_conn = diesel::PgConnection::establish(&admin).unwrap();
-        admin_conn
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&format!("/{name}"));
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut pg = DatabaseUrl::parse(url.as_str()).unwrap().connect().unwrap();
-            run_migrations(&mut pg).unwrap();
-            check("postgres", &mut pg);
-        }));
-        let _ = admin_conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
+        for db in crate::db::scratch::migrated() {
+            check(db.backend(), &mut db.url.connect().unwrap());
         }
     }
 

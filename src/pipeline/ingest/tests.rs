@@ -122,50 +122,19 @@ fn ingest_statements_are_prepared_once() {
 /// PostgreSQL too when `XTC_SLACK_TEST_POSTGRES_URL` is set (dropped with the guard).
 struct Fresh {
     conn: DbConnection,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        use diesel::connection::SimpleConnection;
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut c) = diesel::PgConnection::establish(admin) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
+    db: crate::db::scratch::Scratch,
 }
 
 fn fresh_databases() -> Vec<Fresh> {
-    use diesel::connection::SimpleConnection;
-    let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::Sqlite(dir.path().join("batch.db"));
-    let mut all = vec![Fresh {
-        conn: url.connect().unwrap(),
-        _dir: Some(dir),
-        pg: None,
-    }];
-    if let Ok(admin) = std::env::var("XTC_SLACK_TEST_POSTGRES_URL") {
-        let name = format!("xtc_unit_{}", uuid::Uuid::new_v4().simple());
-        diesel::PgConnection::establish(&admin)
-            .unwrap()
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&format!("/{name}"));
-        all.push(Fresh {
-            conn: DatabaseUrl::parse(url.as_str()).unwrap().connect().unwrap(),
-            _dir: None,
-            pg: Some((admin, name)),
-        });
-    }
-    for db in &mut all {
-        run_migrations(&mut db.conn).unwrap();
-        Organization::save(&mut db.conn, "acme", "Acme").unwrap();
-        Project::save(&mut db.conn, "acme", "shop", "Shop").unwrap();
-    }
-    all
+    crate::db::scratch::migrated()
+        .into_iter()
+        .map(|db| {
+            let mut conn = db.url.connect().unwrap();
+            Organization::save(&mut conn, "acme", "Acme").unwrap();
+            Project::save(&mut conn, "acme", "shop", "Shop").unwrap();
+            Fresh { conn, db }
+        })
+        .collect()
 }
 
 fn job(lt: &str, kind: &str) -> LoadTestJob {
@@ -338,7 +307,10 @@ fn a_batch_that_could_lose_an_update_is_replayed() {
 /// however many events it holds.
 #[test]
 fn a_batch_costs_the_same_statements_whatever_its_size() {
-    for mut db in fresh_databases().into_iter().filter(|db| db.pg.is_some()) {
+    for mut db in fresh_databases()
+        .into_iter()
+        .filter(|db| db.db.backend() == "postgres")
+    {
         let started: Arc<Mutex<Vec<String>>> = Arc::default();
         let s = started.clone();
         db.conn

@@ -1,3 +1,4 @@
+use diesel::connection::SimpleConnection;
 use diesel::RunQueryDsl;
 
 use std::time::Duration;
@@ -111,50 +112,85 @@ async fn other_writes_share_the_batch_and_fail_alone() {
     assert_eq!(values(&db), ["slow", "written"]);
 }
 
+/// A token issued (and revoked when asked) on `conn`: its hash, as a caller's to confirm.
+fn token_hash(conn: &mut DbConnection, revoke: bool) -> Option<TokenHash> {
+    use crate::domain::access::Role;
+    use secrecy::ExposeSecret;
+    let token = crate::auth::issue(conn, Role::Service, None, None, "t").unwrap();
+    if revoke {
+        assert!(ApiTokenRow::revoke(conn, &token.id).unwrap());
+    }
+    crate::auth::token_hash(token.token.expose_secret())
+}
+
 /// Jobs let in on a token seen live earlier run only when their batch's transaction
 /// finds the token live: in one batch, a live token's event is committed, a revoked
 /// token's and an unknown token's are refused without running, and a job without a
-/// token to confirm runs as ever.
+/// token to confirm runs as ever. On each backend.
 #[actix_web::test]
 async fn a_batch_confirms_its_callers_tokens_before_their_work() {
-    use crate::domain::access::Role;
-    let (_dir, db) = migrated();
-    let mut conn = db.get().unwrap();
-    conn.batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
-        .unwrap();
-    let mut hash_of = |revoke: bool| {
-        let token = crate::auth::issue(&mut conn, Role::Service, None, None, "t").unwrap();
-        if revoke {
-            assert!(ApiTokenRow::revoke(&mut conn, &token.id).unwrap());
-        }
-        use secrecy::ExposeSecret;
-        crate::auth::token_hash(token.token.expose_secret())
-    };
-    let (live, revoked) = (hash_of(false), hash_of(true));
-    let unknown = crate::auth::token_hash(&format!("xtcs_{}", "C".repeat(43)));
-    drop(conn);
-    let writer = IngestWriter::start(&db, None).unwrap();
-    let slow = slow_first(&writer);
-    let submit = |v: &'static str, token: Option<TokenHash>| {
-        writer.submit_ingest(move |c| insert(c, v), token, PathTrace::default())
-    };
-    let (slow, live, revoked, unknown) = futures_util::future::join4(
-        slow,
-        submit("live", live),
-        submit("revoked", revoked),
-        submit("unknown", unknown),
-    )
-    .await;
-    assert!(slow.is_ok() && live.is_ok(), "{slow:?} {live:?}");
-    assert!(
-        matches!(revoked, Err(IngestError::TokenNotLive)),
-        "{revoked:?}"
-    );
-    assert!(
-        matches!(unknown, Err(IngestError::TokenNotLive)),
-        "{unknown:?}"
-    );
-    assert_eq!(values(&db), ["live", "slow"]);
+    for scratch in crate::db::scratch::migrated() {
+        let db = Db::new(scratch.url.clone(), 2).unwrap();
+        let mut conn = db.get().unwrap();
+        conn.batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        let (live, revoked) = (token_hash(&mut conn, false), token_hash(&mut conn, true));
+        let unknown = crate::auth::token_hash(&format!("xtcs_{}", "C".repeat(43)));
+        drop(conn);
+        let writer = IngestWriter::start(&db, None).unwrap();
+        let slow = slow_first(&writer);
+        let submit = |v: &'static str, token: Option<TokenHash>| {
+            writer.submit_ingest(move |c| insert(c, v), token, PathTrace::default())
+        };
+        let (slow, live, revoked, unknown) = futures_util::future::join4(
+            slow,
+            submit("live", live),
+            submit("revoked", revoked),
+            submit("unknown", unknown),
+        )
+        .await;
+        let backend = scratch.backend();
+        assert!(slow.is_ok() && live.is_ok(), "{backend}: {slow:?} {live:?}");
+        assert!(
+            matches!(revoked, Err(IngestError::TokenNotLive)),
+            "{backend}: {revoked:?}"
+        );
+        assert!(
+            matches!(unknown, Err(IngestError::TokenNotLive)),
+            "{backend}: {unknown:?}"
+        );
+        assert_eq!(values(&db), ["live", "slow"], "{backend}");
+    }
+}
+
+/// A batch whose callers' tokens are all live is committed, and the same token's next
+/// event, once the token was revoked, is refused. On each backend.
+#[actix_web::test]
+async fn a_token_revoked_between_two_batches_refuses_the_second() {
+    for scratch in crate::db::scratch::migrated() {
+        let db = Db::new(scratch.url.clone(), 2).unwrap();
+        let mut conn = db.get().unwrap();
+        conn.batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        let token = token_hash(&mut conn, false);
+        let writer = IngestWriter::start(&db, None).unwrap();
+        let submit = |v: &'static str| {
+            let token = token.clone();
+            writer.submit_ingest(move |c| insert(c, v), token, PathTrace::default())
+        };
+        let backend = scratch.backend();
+        let (a, b) = futures_util::future::join(submit("a"), submit("b")).await;
+        assert!(a.is_ok() && b.is_ok(), "{backend}: {a:?} {b:?}");
+        diesel::sql_query("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP")
+            .execute(&mut **conn)
+            .unwrap();
+        let c = submit("c").await;
+        assert!(
+            matches!(c, Err(IngestError::TokenNotLive)),
+            "{backend}: {c:?}"
+        );
+        assert_eq!(values(&db), ["a", "b"], "{backend}");
+    }
 }
 
 /// The hand-off gives what it claimed to the sender before the `COMMIT`, behind a gate:
