@@ -1,3 +1,5 @@
+//! Unit tests of the report chart.
+
 use plotters::style::RGBColor;
 
 use super::draw::{BASELINE, ERRORS, P95, THROUGHPUT};

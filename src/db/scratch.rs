@@ -28,8 +28,14 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.pg {
-            if let Ok(mut c) = diesel::PgConnection::establish(admin) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let dropped = diesel::PgConnection::establish(admin)
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| {
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = dropped {
+                eprintln!("scratch database {name} left behind: {e}");
             }
         }
     }
@@ -49,14 +55,16 @@ pub(crate) fn migrated() -> Vec<Scratch> {
         Ok(admin) => {
             super::keep_libcrypto_at_exit();
             let name = format!("xtc_unit_{}", uuid::Uuid::new_v4().simple());
+            // The URL first: nothing is created unless the guard that drops it can be made.
+            let mut url = url::Url::parse(&admin).expect("XTC_SLACK_TEST_POSTGRES_URL: a URL");
+            url.set_path(&format!("/{name}"));
+            let url = DatabaseUrl::parse(url.as_str()).unwrap();
             diesel::PgConnection::establish(&admin)
                 .unwrap()
                 .batch_execute(&format!("CREATE DATABASE {name}"))
                 .unwrap();
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&format!("/{name}"));
             all.push(Scratch {
-                url: DatabaseUrl::parse(url.as_str()).unwrap(),
+                url,
                 _dir: None,
                 pg: Some((admin, name)),
             });

@@ -243,4 +243,14 @@ xtc_slack_delivery_latency_seconds_count 7
         assert_eq!(f.p99.as_micros(), 199);
         assert!(parse("").since(&PathSnapshot::default()).is_empty());
     }
+
+    #[test]
+    fn a_quantile_past_the_last_finite_bucket_is_that_bucket_s_bound() {
+        // 100 events: 98 within 0.1 ms, 2 beyond 1 s (the +Inf bucket).
+        let buckets = [(0.0001, 98.0), (1.0, 98.0), (f64::INFINITY, 100.0)];
+        assert_eq!(quantile(&buckets, 100.0, 0.99), 1.0);
+        // The median lies within the first bucket: 50 of its 98, from 0.
+        let median = quantile(&buckets, 100.0, 0.5);
+        assert!((median - 0.0001 * 50.0 / 98.0).abs() < 1e-12, "{median}");
+    }
 }

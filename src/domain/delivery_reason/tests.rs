@@ -1,3 +1,6 @@
+//! Unit tests of the delivery reasons: each read back from its stored form (and from the
+//! forms earlier versions wrote), and each class's sentence in the delivery log.
+
 use super::*;
 use chrono::TimeZone;
 

@@ -1,3 +1,6 @@
+//! Unit tests of a run's figures against its baseline: what is judged, the threshold, the
+//! verdict and its caveats, and how figures read.
+
 use super::*;
 use chrono::TimeZone;
 

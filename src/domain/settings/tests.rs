@@ -1,3 +1,6 @@
+//! Unit tests of the five resolution rules (`docs/API.md`), case by case and as a property
+//! over generated organization and project settings.
+
 #![allow(clippy::unwrap_used)]
 use super::*;
 use proptest::prelude::*;

@@ -1,3 +1,6 @@
+//! Unit tests of the group commit: batches, replays, the callers' token confirmation, the
+//! hand-off behind its commit gate.
+
 use diesel::connection::SimpleConnection;
 use diesel::RunQueryDsl;
 
@@ -124,9 +127,10 @@ fn token_hash(conn: &mut DbConnection, revoke: bool) -> Option<TokenHash> {
 }
 
 /// Jobs let in on a token seen live earlier run only when their batch's transaction
-/// finds the token live: in one batch, a live token's event is committed, a revoked
-/// token's and an unknown token's are refused without running, and a job without a
-/// token to confirm runs as ever. On each backend.
+/// finds the token live: a live token's event is committed, a revoked token's and an
+/// unknown token's are refused without running, and a job without a token to confirm runs
+/// as ever; on SQLite all in one batch (they queue behind the slow job), on PostgreSQL in
+/// whichever batches its writers make.
 #[actix_web::test]
 async fn a_batch_confirms_its_callers_tokens_before_their_work() {
     for scratch in crate::db::scratch::migrated() {
@@ -163,8 +167,8 @@ async fn a_batch_confirms_its_callers_tokens_before_their_work() {
     }
 }
 
-/// A batch whose callers' tokens are all live is committed, and the same token's next
-/// event, once the token was revoked, is refused. On each backend.
+/// Events whose caller's token is live are committed, and the same token's next event,
+/// once the token was revoked, is refused. On each backend.
 #[actix_web::test]
 async fn a_token_revoked_between_two_batches_refuses_the_second() {
     for scratch in crate::db::scratch::migrated() {

@@ -1,5 +1,6 @@
 //! Slack configuration of organizations and projects, one file per job: [`views`],
-//! [`update`], [`install`], [`remove`], [`test_message`], [`mutes`]. Here: what they share (the
+//! [`update`], [`channel_check`], [`install`], [`remove`], [`test_message`], [`mutes`],
+//! [`maintenance`], [`baselines`], [`summary`]. Here: what they share (the
 //! scope, the error type, cache invalidation, existence checks).
 //!
 //! The resolution rules live in [`crate::domain::settings::resolve`]; this module only

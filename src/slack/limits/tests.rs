@@ -1,3 +1,6 @@
+//! Unit tests of the Block Kit limit checks (each broken limit named by its pointer) and
+//! of fitting a message to them (a button whose link cannot fit is dropped, and said so).
+
 use super::*;
 
 fn button(label: &str, url: &str) -> Value {

@@ -1,3 +1,6 @@
+//! Unit tests of the fake workspace's rules without a server or a clock: `ts` values, the
+//! token bucket, OAuth codes, `chat.postMessage`'s checks, the list cursor.
+
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use std::time::Duration;
