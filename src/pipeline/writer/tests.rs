@@ -115,15 +115,28 @@ async fn other_writes_share_the_batch_and_fail_alone() {
     assert_eq!(values(&db), ["slow", "written"]);
 }
 
-/// A token issued (and revoked when asked) on `conn`: its hash, as a caller's to confirm.
-fn token_hash(conn: &mut DbConnection, revoke: bool) -> Option<TokenHash> {
+/// Each backend's scratch database (`db::scratch`) with table `t`, and a pool on it.
+fn databases_with_table_t() -> Vec<(crate::db::scratch::Scratch, Db)> {
+    crate::db::scratch::migrated()
+        .into_iter()
+        .map(|scratch| {
+            let db = Db::new(scratch.url.clone(), 2).unwrap();
+            db.get()
+                .unwrap()
+                .batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
+                .unwrap();
+            (scratch, db)
+        })
+        .collect()
+}
+
+/// A token issued on `conn`: its id, and its hash as a caller's to confirm.
+fn issue_token(conn: &mut DbConnection) -> (String, Option<TokenHash>) {
     use crate::domain::access::Role;
     use secrecy::ExposeSecret;
     let token = crate::auth::issue(conn, Role::Service, None, None, "t").unwrap();
-    if revoke {
-        assert!(ApiTokenRow::revoke(conn, &token.id).unwrap());
-    }
-    crate::auth::token_hash(token.token.expose_secret())
+    let hash = crate::auth::token_hash(token.token.expose_secret());
+    (token.id, hash)
 }
 
 /// Jobs let in on a token seen live earlier run only when their batch's transaction
@@ -133,12 +146,11 @@ fn token_hash(conn: &mut DbConnection, revoke: bool) -> Option<TokenHash> {
 /// whichever batches its writers make.
 #[actix_web::test]
 async fn a_batch_confirms_its_callers_tokens_before_their_work() {
-    for scratch in crate::db::scratch::migrated() {
-        let db = Db::new(scratch.url.clone(), 2).unwrap();
+    for (scratch, db) in databases_with_table_t() {
         let mut conn = db.get().unwrap();
-        conn.batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
-            .unwrap();
-        let (live, revoked) = (token_hash(&mut conn, false), token_hash(&mut conn, true));
+        let (_, live) = issue_token(&mut conn);
+        let (revoked_id, revoked) = issue_token(&mut conn);
+        assert!(ApiTokenRow::revoke(&mut conn, &revoked_id).unwrap());
         let unknown = crate::auth::token_hash(&format!("xtcs_{}", "C".repeat(43)));
         drop(conn);
         let writer = IngestWriter::start(&db, None).unwrap();
@@ -171,12 +183,9 @@ async fn a_batch_confirms_its_callers_tokens_before_their_work() {
 /// once the token was revoked, is refused. On each backend.
 #[actix_web::test]
 async fn a_token_revoked_between_two_batches_refuses_the_second() {
-    for scratch in crate::db::scratch::migrated() {
-        let db = Db::new(scratch.url.clone(), 2).unwrap();
+    for (scratch, db) in databases_with_table_t() {
         let mut conn = db.get().unwrap();
-        conn.batch_execute("CREATE TABLE t (v TEXT NOT NULL)")
-            .unwrap();
-        let token = token_hash(&mut conn, false);
+        let (token_id, token) = issue_token(&mut conn);
         let writer = IngestWriter::start(&db, None).unwrap();
         let submit = |v: &'static str| {
             let token = token.clone();
@@ -185,9 +194,7 @@ async fn a_token_revoked_between_two_batches_refuses_the_second() {
         let backend = scratch.backend();
         let (a, b) = futures_util::future::join(submit("a"), submit("b")).await;
         assert!(a.is_ok() && b.is_ok(), "{backend}: {a:?} {b:?}");
-        diesel::sql_query("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP")
-            .execute(&mut **conn)
-            .unwrap();
+        assert!(ApiTokenRow::revoke(&mut conn, &token_id).unwrap());
         let c = submit("c").await;
         assert!(
             matches!(c, Err(IngestError::TokenNotLive)),
