@@ -24,6 +24,9 @@
 //! change rows therefore say `RETURNING key` and are loaded; inserts avoid the question
 //! with `treat_none_as_default_value = false` (an optional value is a bound NULL, not
 //! `DEFAULT`, so the SQL text is fixed and diesel caches it by type).
+//!
+//! Through `DbConnection` a statement is still written out as text at each execution, cached
+//! or not; the hot ones run on the backend's own connection ([`super::on_each_backend`]).
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AsQuery, AstPass, Query, QueryFragment, QueryId};

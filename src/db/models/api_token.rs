@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::api_tokens;
-use crate::db::{now, DbConnection, FirstRowDsl};
+use crate::db::{now, on_each_backend, DbConnection, FirstRowDsl};
 use crate::domain::access::{Principal, Role};
 use crate::domain::ids::{OrgId, ProjectId};
 
@@ -97,11 +97,11 @@ impl ApiTokenRow {
         if let [hash] = hashes {
             // The usual batch when requests do not overlap: a statement of a fixed text,
             // prepared once per connection (an `IN` list is parsed and planned anew).
-            return api_tokens::table
+            return on_each_backend!(conn, c => api_tokens::table
                 .filter(api_tokens::token_hash.eq(*hash))
                 .filter(api_tokens::revoked_at.is_null())
                 .select(Self::as_select())
-                .load(conn);
+                .load(c));
         }
         api_tokens::table
             .filter(api_tokens::token_hash.eq_any(hashes))

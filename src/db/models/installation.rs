@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use crate::crypto::{Cipher, CryptoError};
 use crate::db::schema::slack_installations;
-use crate::db::{now, DbConnection, FirstRowDsl};
+use crate::db::{now, on_each_backend, DbConnection, FirstRowDsl};
 use crate::domain::settings::{Integration, IntegrationStatus};
 
 /// Associated data of a refresh token's ciphertext: bound to the row, and distinct from
@@ -99,7 +99,8 @@ impl Installation {
         project: &str,
     ) -> QueryResult<Option<(Self, Option<String>, Option<String>)>> {
         use crate::db::schema::{organizations, projects};
-        slack_installations::table
+        // On the hand-off's path: on the backend's own connection (`db::on_each_backend`).
+        on_each_backend!(conn, c => slack_installations::table
             // Owned: a join's condition is checked with 'static bounds.
             .left_join(organizations::table.on(organizations::id.eq(org.to_owned())))
             .left_join(
@@ -113,8 +114,8 @@ impl Installation {
                 organizations::name.nullable(),
                 projects::name.nullable(),
             ))
-            .first_row(conn)
-            .optional()
+            .first_row(c))
+        .optional()
     }
 
     /// The installation of an organization (`project = None`) or of one project.

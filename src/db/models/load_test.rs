@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::load_tests;
-use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
+use crate::db::{on_each_backend, CachedDsl, DbConnection, FirstRowDsl};
 
 /// The predicate of the index `load_tests_active`, word for word.
 const ACTIVE_STATES: &str = "state IN ('started', 'running')";
@@ -72,11 +72,11 @@ impl LoadTestRow {
     }
 
     pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
-        load_tests::table
+        on_each_backend!(conn, c => load_tests::table
             .find(id)
             .select(Self::as_select())
-            .first_row(conn)
-            .optional()
+            .first_row(c))
+        .optional()
     }
 
     /// The load tests with these ids (missing ones are left out).
@@ -145,9 +145,9 @@ impl LoadTestRow {
     }
 
     pub fn insert(conn: &mut DbConnection, row: &Self) -> QueryResult<()> {
-        diesel::insert_into(load_tests::table)
+        on_each_backend!(conn, c => diesel::insert_into(load_tests::table)
             .values(row)
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 

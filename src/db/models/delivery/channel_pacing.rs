@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::channel_pacing;
-use crate::db::{CachedDsl, DbConnection, FirstRowDsl};
+use crate::db::{on_each_backend, CachedDsl, DbConnection, FirstRowDsl};
 use crate::domain::pacing::Pacing;
 
 fn tat(conn: &mut DbConnection, team: &str, channel: &str) -> QueryResult<Option<NaiveDateTime>> {
@@ -54,19 +54,19 @@ fn set(
     next: NaiveDateTime,
 ) -> QueryResult<()> {
     if exists {
-        diesel::update(channel_pacing::table.find((team, channel)))
+        on_each_backend!(conn, c => diesel::update(channel_pacing::table.find((team, channel)))
             .set(channel_pacing::next_allowed_at.eq(next))
             .returning(channel_pacing::next_allowed_at)
             .cached()
-            .load::<NaiveDateTime>(conn)?;
+            .load::<NaiveDateTime>(c))?;
     } else {
-        diesel::insert_into(channel_pacing::table)
+        on_each_backend!(conn, c => diesel::insert_into(channel_pacing::table)
             .values((
                 channel_pacing::team_id.eq(team),
                 channel_pacing::channel.eq(channel),
                 channel_pacing::next_allowed_at.eq(next),
             ))
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
 use super::{Delivery, DeliveryStatus, NewDelivery};
 use crate::db::schema::deliveries;
 use crate::db::unreadable::note_unreadable;
-use crate::db::{CachedDsl, DbConnection};
+use crate::db::{on_each_backend, CachedDsl, DbConnection};
 use crate::domain::delivery_reason::DeliveryReason;
 
 /// The stored text of `pending`, for hand-written SQL elsewhere (`concat!`-able).
@@ -208,7 +208,7 @@ impl Delivery {
         ts: &str,
         at: NaiveDateTime,
     ) -> QueryResult<bool> {
-        let n = diesel::update(
+        let n = on_each_backend!(conn, c => diesel::update(
             deliveries::table
                 .find(id)
                 .filter(deliveries::status.ne(DeliveryStatus::Sent))
@@ -224,7 +224,7 @@ impl Delivery {
         ))
         .returning(deliveries::id)
         .cached()
-        .load::<i64>(conn)?
+        .load::<i64>(c))?
         .len();
         Ok(applied(n, id, "mark sent"))
     }

@@ -90,11 +90,11 @@ pub struct NewDelivery {
 
 impl Delivery {
     pub fn insert_all(conn: &mut DbConnection, rows: &[NewDelivery]) -> QueryResult<()> {
-        // One statement per row: MultiConnection has no portable batch insert.
+        // One statement per row, on the backend's own connection (`db::on_each_backend`).
         for row in rows {
-            diesel::insert_into(deliveries::table)
+            on_each_backend!(conn, c => diesel::insert_into(deliveries::table)
                 .values(row)
-                .execute(conn)?;
+                .execute(c))?;
         }
         Ok(())
     }

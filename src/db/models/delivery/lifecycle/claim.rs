@@ -319,7 +319,7 @@ impl Claim<'_> {
 
     /// Leases delivery `id` if it is still pending and unclaimed; whether it was.
     fn lease_one(&self, conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-        let n = diesel::update(
+        let n = on_each_backend!(conn, c => diesel::update(
             deliveries::table.find(id).filter(is_pending()).filter(
                 deliveries::claimed_until
                     .is_null()
@@ -333,7 +333,7 @@ impl Claim<'_> {
         ))
         .returning(deliveries::id)
         .cached()
-        .load::<i64>(conn)?
+        .load::<i64>(c))?
         .len();
         Ok(n > 0)
     }
