@@ -125,9 +125,7 @@ impl World {
         wall: DateTime<Utc>,
     ) -> Answer {
         let token = self.authed(params)?;
-        if !token.has(FILES_WRITE) {
-            return Err(Reply::missing_scope(FILES_WRITE, &token));
-        }
+        token.require(FILES_WRITE)?;
         let filename = params
             .str("filename")
             .filter(|f| !f.trim().is_empty())
@@ -199,9 +197,7 @@ impl World {
     /// `files.completeUploadExternal`.
     pub(crate) fn complete_upload(&mut self, params: &Params, wall: DateTime<Utc>) -> Answer {
         let token = self.authed(params)?;
-        if !token.has(FILES_WRITE) {
-            return Err(Reply::missing_scope(FILES_WRITE, &token));
-        }
+        token.require(FILES_WRITE)?;
         let wanted = files_param(params)?;
         // Every file must have been uploaded by this workspace and not completed yet.
         let found = wanted

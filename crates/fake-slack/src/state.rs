@@ -111,6 +111,17 @@ impl TokenInfo {
     pub(crate) fn has(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+
+    /// `missing_scope` (with `needed` and `provided`, as Slack says it) unless the token
+    /// has `scope`.
+    pub(crate) fn require(&self, scope: &str) -> Result<(), Reply> {
+        if self.has(scope) {
+            return Ok(());
+        }
+        Err(Reply::error("missing_scope")
+            .with("needed", json!(scope))
+            .with("provided", json!(self.scopes.join(","))))
+    }
 }
 
 /// An OAuth authorization code waiting to be exchanged.

@@ -44,9 +44,7 @@ impl World {
         } else {
             "channels:read"
         };
-        if !token.has(needed) {
-            return Err(Reply::missing_scope(needed, &token));
-        }
+        token.require(needed)?;
         Ok(Reply::ok(json!({"channel": self.channel_json(c)})))
     }
 
@@ -73,9 +71,7 @@ impl World {
                 "mpim" => "mpim:read",
                 _ => return Err(Reply::error("invalid_types")),
             };
-            if !token.has(needed) {
-                return Err(Reply::missing_scope(needed, &token));
-            }
+            token.require(needed)?;
         }
         let limit = match params.str("limit").filter(|l| !l.is_empty()) {
             None => DEFAULT_LIST_LIMIT,
@@ -124,9 +120,7 @@ impl World {
 
     pub(super) fn conversations_join(&mut self, params: &Params) -> Answer {
         let token = self.authed(params)?;
-        if !token.has("channels:join") {
-            return Err(Reply::missing_scope("channels:join", &token));
-        }
+        token.require("channels:join")?;
         let key = params.str("channel").unwrap_or_default();
         let ci = self
             .find_channel(&key, false)

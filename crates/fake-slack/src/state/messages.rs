@@ -11,9 +11,7 @@ impl World {
         wall: DateTime<Utc>,
     ) -> Answer {
         let token = self.authed(params)?;
-        if !token.has("chat:write") {
-            return Err(Reply::missing_scope("chat:write", &token));
-        }
+        token.require("chat:write")?;
         let ci = self.visible_channel(params.str("channel"), true)?;
         let channel = &self.channels[ci];
         if channel.is_archived {
@@ -71,9 +69,7 @@ impl World {
 
     pub(super) fn update_message(&mut self, params: &Params, wall: DateTime<Utc>) -> Answer {
         let token = self.authed(params)?;
-        if !token.has("chat:write") {
-            return Err(Reply::missing_scope("chat:write", &token));
-        }
+        token.require("chat:write")?;
         let ci = self.visible_channel(params.str("channel"), true)?;
         if self.channels[ci].is_archived {
             return Err(Reply::error("is_archived"));

@@ -242,9 +242,7 @@ impl World {
 
     pub(super) fn team_info(&mut self, params: &Params) -> Answer {
         let token = self.authed(params)?;
-        if !token.has("team:read") {
-            return Err(Reply::missing_scope("team:read", &token));
-        }
+        token.require("team:read")?;
         if let Some(team) = params.str("team").filter(|t| !t.is_empty()) {
             if team != self.config.team_id {
                 return Err(Reply::error("team_not_found"));

@@ -24,13 +24,7 @@ impl Reply {
             _ => Map::new(),
         };
         body.insert("ok".into(), Value::Bool(true));
-        Reply {
-            status: 200,
-            body,
-            retry_after: None,
-            raw: None,
-            cut: false,
-        }
+        Reply::answer(body)
     }
 
     /// `{"ok":false,"error":code}` with HTTP 200, as Slack answers API-level failures.
@@ -38,6 +32,11 @@ impl Reply {
         let mut body = Map::new();
         body.insert("ok".into(), Value::Bool(false));
         body.insert("error".into(), Value::String(code.to_owned()));
+        Reply::answer(body)
+    }
+
+    /// `body` as JSON with HTTP 200, as Slack answers every Web API call it takes.
+    fn answer(body: Map<String, Value>) -> Reply {
         Reply {
             status: 200,
             body,
@@ -60,12 +59,6 @@ impl Reply {
     pub(crate) fn with(mut self, key: &str, value: Value) -> Reply {
         self.body.insert(key.to_owned(), value);
         self
-    }
-
-    pub(crate) fn missing_scope(needed: &str, token: &TokenInfo) -> Reply {
-        Reply::error("missing_scope")
-            .with("needed", json!(needed))
-            .with("provided", json!(token.scopes.join(",")))
     }
 
     /// The error code, if this is an error.
