@@ -183,13 +183,22 @@ pub fn sha256_hex(secret: &str) -> String {
 }
 
 #[cfg(test)]
+impl Cipher {
+    /// A cipher with a new random key.
+    #[allow(clippy::unwrap_used)]
+    pub fn for_tests() -> Self {
+        let key = SecretKey::generate_base64();
+        Self::new(&SecretKey::from_base64(key.expose_secret()).unwrap())
+    }
+}
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn cipher() -> Cipher {
-        let key = SecretKey::generate_base64();
-        Cipher::new(&SecretKey::from_base64(key.expose_secret()).unwrap())
+        Cipher::for_tests()
     }
 
     #[test]

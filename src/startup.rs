@@ -343,7 +343,7 @@ async fn start_pipeline(
     })
     .start();
     let handoff = d.handoff.then(|| {
-        let to = sender.clone();
+        let (to, ahead) = (sender.clone(), sender.clone());
         crate::pipeline::writer::Handoff {
             sender: handoff_config,
             sink: std::sync::Arc::new(move |deliveries, trace, gate| {
@@ -352,6 +352,9 @@ async fn start_pipeline(
                     trace,
                     gate,
                 });
+            }),
+            prerender: std::sync::Arc::new(move |p| {
+                ahead.do_send(crate::actors::slack_sender::Prerender(p));
             }),
         }
     });

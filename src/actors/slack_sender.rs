@@ -354,6 +354,23 @@ impl Handler<Handoff> for SlackSender {
     }
 }
 
+/// A message to render ahead, while the transaction that will hand its delivery over
+/// still writes (`pipeline::deliver::prerender`); the hand-off, which comes after it in
+/// this mailbox, finds it rendered.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Prerender(pub deliver::prerender::Prerender);
+
+impl Handler<Prerender> for SlackSender {
+    type Result = ();
+
+    fn handle(&mut self, msg: Prerender, _: &mut Self::Context) {
+        if !self.stopping {
+            deliver::prerender::render(&self.deps.renderer, &self.deps.cipher, msg.0);
+        }
+    }
+}
+
 /// Stop claiming; answers with the number of deliveries still in flight (a claim being
 /// made counts as one: it may still add deliveries).
 #[derive(Message)]

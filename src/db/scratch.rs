@@ -76,3 +76,25 @@ pub(crate) fn migrated() -> Vec<Scratch> {
     }
     all
 }
+
+/// Organization "acme" ("Acme Corp") with its project `project` ("Web shop"), and the
+/// active organization-level installation `installation` of workspace `team` (its token a
+/// placeholder, never decrypted).
+pub(crate) fn seed_installation(
+    conn: &mut super::DbConnection,
+    project: &str,
+    (installation, team): (&str, &str),
+) {
+    let at = "'2026-01-01 00:00:00'";
+    conn.batch_execute(&format!(
+        "INSERT INTO organizations (id, name, created_at, updated_at) \
+         VALUES ('acme', 'Acme Corp', {at}, {at}); \
+         INSERT INTO projects (org_id, id, name, created_at, updated_at) \
+         VALUES ('acme', '{project}', 'Web shop', {at}, {at}); \
+         INSERT INTO slack_installations (id, org_id, project_id, team_id, team_name, \
+         app_id, bot_user_id, scopes, bot_token, status, installed_by, installed_at, \
+         updated_at) VALUES ('{installation}', 'acme', '', '{team}', 'Team', 'A1', 'U1', \
+         'chat:write', 'sealed', 'active', 'jane', {at}, {at});"
+    ))
+    .unwrap();
+}

@@ -319,7 +319,7 @@ mod tests {
     /// (org settings and integration, its own settings and integration, registration).
     #[test]
     fn projects_resolved_together_equal_each_resolved_from_its_own_rows() {
-        use crate::crypto::{Cipher, SecretKey};
+        use crate::crypto::Cipher;
         use crate::db::models::installation::NewInstallation;
         use crate::db::models::organization::Organization;
         use crate::db::{run_migrations, DatabaseUrl};
@@ -332,12 +332,7 @@ mod tests {
         let url = DatabaseUrl::Sqlite(dir.path().join("effective.db"));
         let conn = &mut url.connect().unwrap();
         run_migrations(conn).unwrap();
-        let cipher = Cipher::new(
-            &SecretKey::from_base64(secrecy::ExposeSecret::expose_secret(
-                &SecretKey::generate_base64(),
-            ))
-            .unwrap(),
-        );
+        let cipher = Cipher::for_tests();
         let channel = |id: &str, name: &str| TargetChannel {
             id: Some(id.into()),
             name: Some(name.into()),

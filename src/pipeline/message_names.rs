@@ -49,8 +49,6 @@ fn found(
 
 #[cfg(test)]
 mod tests {
-    use diesel::connection::SimpleConnection;
-
     use super::*;
     use crate::db::DatabaseUrl;
 
@@ -63,18 +61,7 @@ mod tests {
             .connect()
             .unwrap();
         crate::db::run_migrations(&mut conn).unwrap();
-        let at = "'2026-01-01 00:00:00'";
-        conn.batch_execute(&format!(
-            "INSERT INTO organizations (id, name, created_at, updated_at) \
-             VALUES ('acme', 'Acme Corp', {at}, {at}); \
-             INSERT INTO projects (org_id, id, name, created_at, updated_at) \
-             VALUES ('acme', 'webshop', 'Web shop', {at}, {at}); \
-             INSERT INTO slack_installations (id, org_id, project_id, team_id, team_name, \
-             app_id, bot_user_id, scopes, bot_token, status, installed_by, installed_at, \
-             updated_at) VALUES ('inst', 'acme', '', 'T1', 'Team', 'A1', 'U1', 'chat:write', \
-             'sealed', 'active', 'jane', {at}, {at});"
-        ))
-        .unwrap();
+        crate::db::scratch::seed_installation(&mut conn, "webshop", ("inst", "T1"));
         let names = |conn: &mut DbConnection, inst: &str, org: &str, project: &str| {
             installation_and_names(conn, inst, org, project)
                 .unwrap()

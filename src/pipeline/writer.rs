@@ -162,6 +162,7 @@ impl IngestWriter {
             job,
             caller: Caller::new(unconfirmed),
             answer: Answer::new(trace, reply),
+            preloaded: Vec::new(),
         };
         self.run(Box::new(work), answer).await
     }
@@ -320,8 +321,14 @@ fn run_batch(
         if savepoints {
             // The first attempt confirmed the callers already (after every request of the
             // batch arrived); who was refused stays refused.
-            return Ok::<_, diesel::result::Error>(batch.iter_mut().all(|job| job.run(c, true)));
+            let ran = batch.iter_mut().all(|job| job.run(c, true, None));
+            return Ok::<_, diesel::result::Error>(ran);
         }
+        // A lone event's messages are rendered while it writes; only on SQLite, whose
+        // open transaction no one else writes in (`pipeline::deliver::prerender`). A batch
+        // of several means the writer is busy: its CPU goes to the events.
+        let sqlite = matches!(c, DbConnection::Sqlite(_));
+        let ahead = handoff.filter(|_| sqlite && batch.len() == 1);
         confirm_callers(c, batch)?;
         let mut load_tests: Vec<&mut LoadTestJob> =
             batch.iter_mut().filter_map(|job| job.load_test()).collect();
@@ -332,7 +339,7 @@ fn run_batch(
         // The rest one by one (the load-test events too, unless applied together above).
         if !batch
             .iter_mut()
-            .all(|job| (together && job.load_test().is_some()) || job.run(c, false))
+            .all(|job| (together && job.load_test().is_some()) || job.run(c, false, ahead))
         {
             return Ok(false);
         }

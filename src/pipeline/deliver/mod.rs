@@ -6,6 +6,7 @@
 mod chart;
 mod claim;
 mod prepare;
+pub mod prerender;
 mod record;
 mod send;
 
@@ -55,6 +56,28 @@ pub struct SenderConfig {
     pub hold_grace: chrono::Duration,
 }
 
+#[cfg(test)]
+impl SenderConfig {
+    /// A sender's tunables for tests: one message per second and channel, no digests.
+    pub fn for_tests() -> Self {
+        let pacing = Pacing {
+            interval: chrono::Duration::seconds(1),
+            burst: 1,
+        };
+        Self {
+            pacing,
+            retry_base: Duration::from_secs(1),
+            max_attempts: 3,
+            retry_window: chrono::Duration::hours(1),
+            lease: chrono::Duration::seconds(30),
+            instance: "me".into(),
+            edit_pacing: pacing,
+            digest_after: None,
+            hold_grace: chrono::Duration::minutes(5),
+        }
+    }
+}
+
 /// What sending needs.
 pub struct SenderDeps {
     pub db: Db,
@@ -94,19 +117,31 @@ impl std::fmt::Debug for HandedDelivery {
 
 /// Loads what the claimed `head` needs inside the transaction that claimed it (the
 /// hand-off); a delivery of the event `stored` that transaction wrote takes its payload from
-/// there, and one with nothing queued behind it heads no digest.
+/// there, one of the rows `preloaded` ahead takes what was loaded for it (and its message
+/// rendered ahead, see [`prerender`]), and one with nothing queued behind it heads no
+/// digest.
 pub fn prepare_handed(
     conn: &mut crate::db::DbConnection,
     head: ClaimedHead,
     config: &SenderConfig,
     stored: &super::ingest::Stored,
+    preloaded: &mut Vec<prerender::Preloaded>,
 ) -> Result<HandedDelivery, DbError> {
     let ClaimedHead {
         delivery: d,
         queued_behind,
     } = head;
-    let known = stored.payload_of(&d.event_id).cloned();
-    let prepared = prepare::prepare(conn, &d, config, known, queued_behind)?;
+    let prepared = match prerender::claimed(preloaded, &d) {
+        Some(Ok(mut p)) => {
+            prepare::add_digest(conn, &d, config, &mut p, queued_behind)?;
+            Ok(p)
+        }
+        Some(Err(reason)) => Err(reason),
+        None => {
+            let known = stored.payload_of(&d.event_id).cloned();
+            prepare::prepare(conn, &d, config, known, queued_behind)?
+        }
+    };
     Ok(HandedDelivery {
         delivery: d,
         prepared,

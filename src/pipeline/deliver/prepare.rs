@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use super::prerender;
 use super::SenderConfig;
-use crate::db::models::delivery::Delivery;
+use crate::db::models::delivery::{Address, Delivery};
 use crate::db::models::event::EventRow;
 use crate::db::models::installation::Installation;
 use crate::db::models::slack_thread::SlackThread;
@@ -31,6 +32,25 @@ pub(crate) struct Prepared {
     pub(super) pinned: Option<Pinned>,
     /// Waiting deliveries of the channel that go out with this one as a digest.
     pub(super) digest: Vec<digest::Merged>,
+    /// Its message, rendered while its transaction still wrote (see [`prerender`]).
+    pub(super) prerendered: Option<prerender::Slot>,
+}
+
+impl Prepared {
+    /// What rendering ahead needs of it (no digest: a prerender is of a delivery heading
+    /// none).
+    pub(super) fn for_render(&self) -> Self {
+        Self {
+            payload: self.payload.clone(),
+            names: self.names.clone(),
+            installation: self.installation.clone(),
+            thread: self.thread.clone(),
+            controls: self.controls.clone(),
+            pinned: self.pinned.clone(),
+            digest: Vec::new(),
+            prerendered: None,
+        }
+    }
 }
 
 /// `Ok(Err(reason))`: the delivery fails for `reason` without calling Slack. `known`: the
@@ -56,10 +76,25 @@ pub(super) fn prepare(
             Arc::new(payload)
         }
     };
-    let Some(installation_id) = &d.installation_id else {
+    let mut prepared = load(conn, d.address(), payload)?;
+    if let Ok(p) = &mut prepared {
+        add_digest(conn, d, config, p, queued_behind)?;
+    }
+    Ok(prepared)
+}
+
+/// What a delivery to `to` of an event with `payload` needs but its digest: its
+/// installation, the names, and with threads its thread, incident controls and pinned
+/// baseline.
+pub(super) fn load(
+    conn: &mut DbConnection,
+    to: Address<'_>,
+    payload: Arc<Payload>,
+) -> Result<Result<Prepared, DeliveryReason>, DbError> {
+    let Some(installation_id) = to.installation_id else {
         return Ok(Err(DeliveryReason::NoIntegration));
     };
-    let found = installation_and_names(conn, installation_id, &d.org_id, &d.project_id)?;
+    let found = installation_and_names(conn, installation_id, to.org_id, to.project_id)?;
     let Some((installation, names)) = found else {
         return Ok(Err(DeliveryReason::IntegrationRemoved));
     };
@@ -70,28 +105,14 @@ pub(super) fn prepare(
             .unwrap_or_else(|| "revoked".into());
         return Ok(Err(DeliveryReason::IntegrationBroken { code }));
     }
-    let (thread, controls, pinned) = if d.threads {
+    let (thread, controls, pinned) = if to.threads {
         (
-            SlackThread::find(conn, &d.subject_key, &installation.team_id, &d.channel)?,
-            incidents::controls_for(conn, &d.subject_key)?,
-            baselines::pinned_for(conn, &d.subject_key)?,
+            SlackThread::find(conn, to.subject_key, &installation.team_id, to.channel)?,
+            incidents::controls_for(conn, to.subject_key)?,
+            baselines::pinned_for(conn, to.subject_key)?,
         )
     } else {
         (None, None, None)
-    };
-    // A reply under an existing card never heads a digest, nor does a delivery with nothing
-    // behind it: no need to look behind them.
-    let digest = if thread.is_some() || !queued_behind {
-        Vec::new()
-    } else {
-        digest::batch(
-            conn,
-            d,
-            &payload,
-            &names,
-            (config.digest_after, config.pacing.interval),
-            now(),
-        )?
     };
     Ok(Ok(Prepared {
         payload,
@@ -100,6 +121,31 @@ pub(super) fn prepare(
         thread,
         controls,
         pinned,
-        digest,
+        digest: Vec::new(),
+        prerendered: None,
     }))
+}
+
+/// The waiting deliveries of `d`'s channel that go out with it as a digest. A reply under
+/// an existing card never heads a digest, nor does a delivery with nothing behind it
+/// (`queued_behind`): no need to look behind them.
+pub(super) fn add_digest(
+    conn: &mut DbConnection,
+    d: &Delivery,
+    config: &SenderConfig,
+    p: &mut Prepared,
+    queued_behind: bool,
+) -> Result<(), DbError> {
+    if p.thread.is_some() || !queued_behind {
+        return Ok(());
+    }
+    p.digest = digest::batch(
+        conn,
+        d,
+        &p.payload,
+        &p.names,
+        (config.digest_after, config.pacing.interval),
+        now(),
+    )?;
+    Ok(())
 }

@@ -5,10 +5,12 @@
 use secrecy::SecretString;
 
 use super::prepare::Prepared;
+use super::prerender;
 use super::record::{record_of_error, Record, ThreadWrite};
 use super::{committed, SenderDeps, Withdrawn};
+use crate::crypto::Cipher;
 use crate::db::models::card_edit::CardEdit;
-use crate::db::models::delivery::Delivery;
+use crate::db::models::delivery::{Address, Delivery};
 use crate::db::models::slack_thread::SlackThread;
 use crate::db::unreadable::{note_unreadable, write_json};
 use crate::db::{now, write_tx, DbError};
@@ -18,7 +20,7 @@ use crate::pipeline::commit_gate::Pending;
 use crate::pipeline::events::Payload;
 use crate::pipeline::incidents;
 use crate::pipeline::path_trace::{mark, PathTrace, Step};
-use crate::pipeline::render::{Card, CardControls};
+use crate::pipeline::render::{Card, CardControls, RenderError, Rendered, Renderer};
 use crate::slack::PostMessage;
 
 /// The stored card of a thread, as logged when it cannot be read or written.
@@ -42,7 +44,7 @@ fn broadcast(payload: &Payload) -> bool {
 }
 
 /// How an event becomes a Slack message.
-enum Plan {
+pub(super) enum Plan {
     /// Threads off: one message per event.
     Single,
     /// Threads on, first message of this subject in this channel: the run card as parent.
@@ -50,9 +52,6 @@ enum Plan {
     /// Threads on and a parent exists: a reply, then the parent edited into the new state
     /// (a durable, coalesced card edit, see `pipeline::card_edits`).
     Reply(SlackThread, Card),
-    /// A change that only updates the card (a flapping scenario's later changes): no
-    /// message, only the card edit.
-    CardOnly(SlackThread, Card),
 }
 
 /// Sends `d` with what `p` loaded and says what to record. A handed delivery's message is
@@ -60,7 +59,7 @@ enum Plan {
 pub(super) async fn send(
     deps: &SenderDeps,
     d: &Delivery,
-    p: Prepared,
+    mut p: Prepared,
     token: &SecretString,
     trace: &mut Option<PathTrace>,
     gate: &mut Pending,
@@ -73,64 +72,34 @@ pub(super) async fn send(
         committed(gate, trace).await?;
         return Ok(send_digest(deps, d, &p, token).await);
     }
-    let card_only = matches!(&*p.payload, Payload::Scenario(sc) if sc.change.card_only());
-    // Someone acted on an incident: a reply under its card (which the action's own card
-    // edits update), never a card of its own.
-    let action = p.payload.is_action();
-    let controls = incidents::card_controls(
-        &deps.cipher,
-        p.controls.clone(),
-        &d.subject_key,
-        &p.installation.team_id,
-        &d.channel,
-    );
-    let plan = match p.thread.clone() {
-        Some(thread) => {
-            let mut card: Card = serde_json::from_str(&thread.card).unwrap_or_else(|e| {
-                note_unreadable(CARD_COLUMN, &e);
-                Card::new(&p.payload)
-            });
-            card.absorb(&p.payload);
-            card.pinned = p.pinned.clone();
-            if card_only {
-                Plan::CardOnly(thread, card)
-            } else {
-                Plan::Reply(thread, card)
-            }
-        }
-        None if d.threads && !action => {
-            let mut card = Card::new(&p.payload);
-            card.pinned = p.pinned.clone();
-            Plan::Parent(card)
-        }
-        None => Plan::Single,
-    };
+    let planned = p
+        .prerendered
+        .take()
+        .and_then(|slot| prerender::rendered(&slot));
     let card_json = |card: &Card| write_json(CARD_COLUMN, card, "");
-    if let Plan::CardOnly(thread, card) = plan {
-        // The edit goes out with the card edits; the delivery counts as the card's ts.
-        let channel_id = card_channel(&thread, d);
-        return Ok(Record::Sent {
-            ts: thread.parent_ts,
-            thread: Some(ThreadWrite::SaveCard {
-                card: card_json(&card),
-                channel_id,
-            }),
-            merged: Vec::new(),
-        });
-    }
-    let rendered = match &plan {
-        Plan::Parent(card) => {
-            deps.renderer
-                .render_card(card, &p.names, d.compact, controls.as_ref())
-        }
-        Plan::Single => deps.renderer.render_event(&p.payload, &p.names, d.compact),
-        // Only what is new; the edited card holds the rest.
-        Plan::Reply(_, card) | Plan::CardOnly(_, card) => {
-            let shown = broadcast(&p.payload);
-            let r = &deps.renderer;
-            r.render_reply(&p.payload, card, &p.names, d.compact, shown)
-        }
-    };
+    let (plan, controls, rendered) =
+        match planned.unwrap_or_else(|| plan(&deps.renderer, &deps.cipher, d.address(), &p)) {
+            Planned::CardOnly(thread, card) => {
+                // The edit goes out with the card edits; the delivery counts as the card's ts.
+                let channel_id = card_channel(&thread, d);
+                return Ok(Record::Sent {
+                    ts: thread.parent_ts,
+                    thread: Some(ThreadWrite::SaveCard {
+                        card: card_json(&card),
+                        channel_id,
+                    }),
+                    merged: Vec::new(),
+                });
+            }
+            Planned::Message(m) => {
+                let Message {
+                    plan,
+                    controls,
+                    rendered,
+                } = *m;
+                (plan, controls, rendered)
+            }
+        };
     let rendered = match rendered {
         Ok(r) => r,
         Err(e) => {
@@ -143,7 +112,7 @@ pub(super) async fn send(
     };
     let (thread_ts, reply_broadcast) = match &plan {
         Plan::Reply(thread, _) => (Some(thread.parent_ts.clone()), broadcast(&p.payload)),
-        Plan::Single | Plan::Parent(_) | Plan::CardOnly(..) => (None, false),
+        Plan::Single | Plan::Parent(_) => (None, false),
     };
     let mut msg = PostMessage {
         channel: d.channel.clone(),
@@ -178,7 +147,7 @@ pub(super) async fn send(
         Err(e) => return Ok(record_of_error(deps, d, e)),
     };
     let thread = match plan {
-        Plan::Single | Plan::CardOnly(..) => None,
+        Plan::Single => None,
         Plan::Parent(card) => Some(ThreadWrite::Insert(SlackThread {
             subject_key: d.subject_key.clone(),
             team_id: p.installation.team_id.clone(),
@@ -187,7 +156,7 @@ pub(super) async fn send(
             card: card_json(&card),
             updated_at: now(),
         })),
-        Plan::Reply(..) if action => None,
+        Plan::Reply(..) if p.payload.is_action() => None,
         Plan::Reply(_, card) => Some(ThreadWrite::SaveCard {
             card: card_json(&card),
             channel_id: posted.channel.clone(),
@@ -198,6 +167,73 @@ pub(super) async fn send(
         thread,
         merged: Vec::new(),
     })
+}
+
+/// How an event becomes a message in a channel, rendered: what [`send`] posts. A pure
+/// function of the delivery's address and what it loaded ([`plan`]), so it may be worked
+/// out ahead, while the delivery's transaction still writes ([`prerender`]).
+pub(super) enum Planned {
+    /// A change that only updates the card (a flapping scenario's later changes): no
+    /// message, only the card edit.
+    CardOnly(SlackThread, Box<Card>),
+    /// A message.
+    Message(Box<Message>),
+}
+
+/// A planned message (`controls`: an incident card's).
+pub(super) struct Message {
+    pub(super) plan: Plan,
+    controls: Option<CardControls>,
+    pub(super) rendered: Result<Rendered, RenderError>,
+}
+
+/// See [`Planned`].
+pub(super) fn plan(renderer: &Renderer, cipher: &Cipher, to: Address<'_>, p: &Prepared) -> Planned {
+    let card_only = matches!(&*p.payload, Payload::Scenario(sc) if sc.change.card_only());
+    // Someone acted on an incident: a reply under its card (which the action's own card
+    // edits update), never a card of its own.
+    let action = p.payload.is_action();
+    let controls = incidents::card_controls(
+        cipher,
+        p.controls.clone(),
+        to.subject_key,
+        &p.installation.team_id,
+        to.channel,
+    );
+    let plan = match p.thread.clone() {
+        Some(thread) => {
+            let mut card: Card = serde_json::from_str(&thread.card).unwrap_or_else(|e| {
+                note_unreadable(CARD_COLUMN, &e);
+                Card::new(&p.payload)
+            });
+            card.absorb(&p.payload);
+            card.pinned = p.pinned.clone();
+            if card_only {
+                return Planned::CardOnly(thread, Box::new(card));
+            }
+            Plan::Reply(thread, card)
+        }
+        None if to.threads && !action => {
+            let mut card = Card::new(&p.payload);
+            card.pinned = p.pinned.clone();
+            Plan::Parent(card)
+        }
+        None => Plan::Single,
+    };
+    let rendered = match &plan {
+        Plan::Parent(card) => renderer.render_card(card, &p.names, to.compact, controls.as_ref()),
+        Plan::Single => renderer.render_event(&p.payload, &p.names, to.compact),
+        // Only what is new; the edited card holds the rest.
+        Plan::Reply(_, card) => {
+            let shown = broadcast(&p.payload);
+            renderer.render_reply(&p.payload, card, &p.names, to.compact, shown)
+        }
+    };
+    Planned::Message(Box::new(Message {
+        plan,
+        controls,
+        rendered,
+    }))
 }
 
 /// The head delivery and the ones waiting behind it as one digest message.

@@ -10,7 +10,7 @@ use crate::db::models::event::{EventRow, PAYLOAD_COLUMN};
 use crate::db::models::load_test::LoadTestRow;
 use crate::db::models::project::Project;
 use crate::db::unreadable::write_json;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, DbError};
 use crate::domain::delivery_reason::DeliveryReason;
 use crate::domain::ids::{EventKey, SubjectKey, SubjectKind};
 use crate::domain::lifecycle::{self, InvalidTransition, LoadTestState};
@@ -509,6 +509,23 @@ pub fn load_test_event(
     resolved: &Resolved,
     now: DateTime<Utc>,
 ) -> Result<IngestOutcome, IngestError> {
+    load_test_event_planned(conn, ev, resolved, now, |_, _, _| Ok(()))
+}
+
+/// [`load_test_event`], calling `planned` with the event's payload and outbox rows once it
+/// is planned and before any of it is written (the hand-off's prerender,
+/// `pipeline::deliver::prerender`).
+pub fn load_test_event_planned(
+    conn: &mut DbConnection,
+    ev: &LoadTestEvent,
+    resolved: &Resolved,
+    now: DateTime<Utc>,
+    planned: impl FnOnce(
+        &mut DbConnection,
+        &std::sync::Arc<Payload>,
+        &[NewDelivery],
+    ) -> Result<(), DbError>,
+) -> Result<IngestOutcome, IngestError> {
     let key = load_test_key(ev);
     let id = Identity {
         key: &key,
@@ -532,6 +549,7 @@ pub fn load_test_event(
         Ok(plan) => plan,
         Err(e) => return refused(conn, &id, e),
     };
+    planned(conn, &plan.payload, &plan.deliveries)?;
     if let Some(duplicate) = record_event(conn, &id, &plan.event)? {
         return Ok(duplicate);
     }
@@ -557,4 +575,4 @@ pub fn load_test_event(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -15,12 +15,18 @@ use crate::domain::settings::{resolve, Integration, IntegrationStatus, OrgSettin
 use crate::pipeline::events::LoadTestEventBody;
 
 fn effective() -> Effective {
+    effective_in("C0001", false)
+}
+
+/// Messages on, with the active integration "inst-1" of workspace "T0001", into channel
+/// `channel`, with or without `threads`.
+pub(crate) fn effective_in(channel: &str, threads: bool) -> Effective {
     let org = OrgSettings {
         send_messages: true,
-        threads: false,
+        threads,
         compact_messages: false,
         target_channels: vec![TargetChannel {
-            id: Some("C0001".into()),
+            id: Some(channel.into()),
             name: Some("load-tests".into()),
         }],
         ..OrgSettings::default()
@@ -38,7 +44,8 @@ fn effective() -> Effective {
     resolve(&org, Some(&integration), None, None)
 }
 
-fn event(lt: &str, kind: &str) -> LoadTestEvent {
+/// Event `kind` of load test `lt` ("Checkout") of project "shop" of organization "acme".
+pub(crate) fn event(lt: &str, kind: &str) -> LoadTestEvent {
     let body: LoadTestEventBody = serde_json::from_value(serde_json::json!({
         "event_id": format!("{lt}-{kind}"), "org": "acme", "project": "shop", "type": kind,
         "load_test": {"name": "Checkout", "url": "https://xtc.example/lt/1"},

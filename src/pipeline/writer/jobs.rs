@@ -10,6 +10,7 @@ use crate::db::models::delivery::Delivery;
 use crate::db::{DbConnection, DbError};
 use crate::domain::access::TokenHash;
 use crate::pipeline::commit_gate::CommitGate;
+use crate::pipeline::deliver::prerender::{self, Preloaded, PrerenderSink};
 use crate::pipeline::deliver::{prepare_handed, HandedDelivery, SenderConfig};
 use crate::pipeline::ingest::{self, IngestError, IngestOutcome, LoadTestJob};
 use crate::pipeline::path_trace::{PathTrace, Step};
@@ -32,6 +33,8 @@ pub struct Handoff {
     pub sender: SenderConfig,
     /// Gives committed, claimed deliveries and their event's path to the sender.
     pub sink: HandoffSink,
+    /// Asks the sender to render a message ahead (see [`Job::run`]).
+    pub prerender: PrerenderSink,
 }
 
 /// Where the writer hands claimed deliveries before the commit, with the gate that says
@@ -50,8 +53,10 @@ pub struct Ingested {
 /// One submitted piece of work and its submitter's answer channel.
 pub(super) trait Job: Send {
     /// Runs the work inside the open transaction; with `savepoint`, inside a savepoint of
-    /// its own (rolled back if the work fails). Returns whether the work succeeded.
-    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool;
+    /// its own (rolled back if the work fails). Returns whether the work succeeded. With
+    /// `ahead`, the messages of what the work will queue may be loaded and rendered while it
+    /// writes (`pipeline::deliver::prerender`; the batch's only job, on SQLite).
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool, ahead: Option<&Handoff>) -> bool;
     /// After the batch's first (optimistic) run, before the commit: claims the deliveries
     /// the work queued that may go out now (see [`Handoff`]). `false` on a database error
     /// (the batch is then replayed, without hand-off).
@@ -139,12 +144,14 @@ fn run_work<T>(
 pub(super) type IngestReply = tokio::sync::oneshot::Sender<Result<Ingested, IngestError>>;
 
 /// Claims what an accepted event queued that may go out now (see [`Handoff`]); `false` on
-/// a database error.
+/// a database error. `preloaded`: what was loaded ahead for the event's rows (see
+/// [`Job::run`]).
 fn hand_off_outcome(
     conn: &mut DbConnection,
     outcome: Option<&Result<IngestOutcome, IngestError>>,
     handoff: &Handoff,
     handed: &mut Vec<HandedDelivery>,
+    preloaded: &mut Vec<Preloaded>,
 ) -> bool {
     let Some(Ok(IngestOutcome::Accepted {
         channels, stored, ..
@@ -169,7 +176,7 @@ fn hand_off_outcome(
     .and_then(|claimed| {
         claimed
             .into_iter()
-            .map(|head| prepare_handed(conn, head, config, stored))
+            .map(|head| prepare_handed(conn, head, config, stored, preloaded))
             .collect::<Result<Vec<_>, _>>()
     });
     match claimed {
@@ -256,7 +263,7 @@ impl<F> Job for IngestWork<F>
 where
     F: FnMut(&mut DbConnection) -> Result<IngestOutcome, IngestError> + Send,
 {
-    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool, _: Option<&Handoff>) -> bool {
         // A replay starts from a rolled-back transaction: what was claimed is not.
         self.answer.handed.clear();
         run_work(
@@ -274,7 +281,13 @@ where
 
     fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
         let handed = &mut self.answer.handed;
-        hand_off_outcome(conn, self.outcome.as_ref(), handoff, handed)
+        hand_off_outcome(
+            conn,
+            self.outcome.as_ref(),
+            handoff,
+            handed,
+            &mut Vec::new(),
+        )
     }
 
     fn dispatch(&mut self, handoff: &Handoff, gate: &CommitGate, dequeued: Instant) {
@@ -291,21 +304,32 @@ pub(super) struct LoadTestWork {
     pub(super) job: LoadTestJob,
     pub(super) caller: Caller,
     pub(super) answer: Answer,
+    /// What was loaded for its outbox rows before they were written (see [`Job::run`]).
+    pub(super) preloaded: Vec<Preloaded>,
 }
 
 impl Job for LoadTestWork {
-    fn run(&mut self, conn: &mut DbConnection, savepoint: bool) -> bool {
+    fn run(&mut self, conn: &mut DbConnection, savepoint: bool, ahead: Option<&Handoff>) -> bool {
         self.answer.handed.clear();
-        let job = &mut self.job;
+        self.preloaded.clear();
+        let (job, preloaded) = (&mut self.job, &mut self.preloaded);
         let mut work = |c: &mut DbConnection| {
-            ingest::load_test_event(c, &job.ev, &job.resolved, chrono::Utc::now())
+            let now = chrono::Utc::now();
+            let (ev, resolved) = (&job.ev, &job.resolved);
+            let Some(h) = ahead else {
+                return ingest::load_test_event(c, ev, resolved, now);
+            };
+            ingest::load_test_event_planned(c, ev, resolved, now, |c, payload, rows| {
+                *preloaded = prerender::start(c, payload, rows, &h.prerender)?;
+                Ok(())
+            })
         };
         run_work(conn, savepoint, &self.caller, &mut work, &mut job.outcome)
     }
 
     fn hand_off(&mut self, conn: &mut DbConnection, handoff: &Handoff) -> bool {
-        let handed = &mut self.answer.handed;
-        hand_off_outcome(conn, self.job.outcome.as_ref(), handoff, handed)
+        let (handed, preloaded) = (&mut self.answer.handed, &mut self.preloaded);
+        hand_off_outcome(conn, self.job.outcome.as_ref(), handoff, handed, preloaded)
     }
 
     fn dispatch(&mut self, handoff: &Handoff, gate: &CommitGate, dequeued: Instant) {
@@ -339,7 +363,7 @@ where
     F: FnMut(&mut DbConnection) -> Result<T, DbError> + Send,
     T: Send,
 {
-    fn run(&mut self, conn: &mut DbConnection, _: bool) -> bool {
+    fn run(&mut self, conn: &mut DbConnection, _: bool, _: Option<&Handoff>) -> bool {
         // Always inside a savepoint of its own: one that fails rolls back alone, and does not
         // send the batch's events to a replay without their hand-off.
         self.outcome = Some(in_savepoint(conn, &mut self.work));

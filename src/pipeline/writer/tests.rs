@@ -210,7 +210,6 @@ async fn a_token_revoked_between_two_batches_refuses_the_second() {
 /// event is stored.
 #[actix_web::test]
 async fn handed_deliveries_wait_for_their_commit() {
-    use crate::domain::pacing::Pacing;
     use crate::pipeline::commit_gate::CommitGate;
     use crate::pipeline::deliver::SenderConfig;
     use crate::pipeline::ingest::Stored;
@@ -232,22 +231,8 @@ async fn handed_deliveries_wait_for_their_commit() {
     type Given = Vec<(Vec<String>, CommitGate)>;
     let handed: Arc<Mutex<Given>> = Arc::default();
     let sink_handed = handed.clone();
-    let pacing = Pacing {
-        interval: chrono::Duration::seconds(1),
-        burst: 1,
-    };
     let handoff = Handoff {
-        sender: SenderConfig {
-            pacing,
-            retry_base: Duration::from_secs(1),
-            max_attempts: 3,
-            retry_window: chrono::Duration::hours(1),
-            lease: chrono::Duration::seconds(30),
-            instance: "me".into(),
-            edit_pacing: pacing,
-            digest_after: None,
-            hold_grace: chrono::Duration::minutes(5),
-        },
+        sender: SenderConfig::for_tests(),
         sink: Arc::new(move |deliveries, _trace, gate| {
             let events = deliveries
                 .iter()
@@ -255,6 +240,7 @@ async fn handed_deliveries_wait_for_their_commit() {
                 .collect();
             sink_handed.lock().unwrap().push((events, gate));
         }),
+        prerender: Arc::new(|_| {}),
     };
     let writer = IngestWriter::start(&db, Some(handoff)).unwrap();
     // An event queued for an idle channel; with `orphan`, a row whose foreign key the

@@ -88,6 +88,50 @@ pub struct NewDelivery {
     pub hold_id: Option<i64>,
 }
 
+/// What of an outbox row loading and rendering its message read: whose it is, where it
+/// goes and how it looks. A claimed row's ([`Delivery::address`]), or that of a row its
+/// event's transaction is about to write ([`NewDelivery::address`], for a message rendered
+/// while the transaction still writes: `pipeline::deliver::prerender`).
+#[derive(Debug, Clone, Copy)]
+pub struct Address<'a> {
+    pub org_id: &'a str,
+    pub project_id: &'a str,
+    pub installation_id: Option<&'a str>,
+    pub subject_key: &'a str,
+    pub channel: &'a str,
+    pub threads: bool,
+    pub compact: bool,
+}
+
+/// The [`Address`] of a row of either shape.
+macro_rules! address_of {
+    ($row:expr) => {
+        Address {
+            org_id: &$row.org_id,
+            project_id: &$row.project_id,
+            installation_id: $row.installation_id.as_deref(),
+            subject_key: &$row.subject_key,
+            channel: &$row.channel,
+            threads: $row.threads,
+            compact: $row.compact,
+        }
+    };
+}
+
+impl Delivery {
+    /// See [`Address`].
+    pub fn address(&self) -> Address<'_> {
+        address_of!(self)
+    }
+}
+
+impl NewDelivery {
+    /// See [`Address`].
+    pub fn address(&self) -> Address<'_> {
+        address_of!(self)
+    }
+}
+
 impl Delivery {
     pub fn insert_all(conn: &mut DbConnection, rows: &[NewDelivery]) -> QueryResult<()> {
         // One statement per row, on the backend's own connection (`db::on_each_backend`).

@@ -1,0 +1,187 @@
+//! Unit tests of rendering ahead, through the group commit on SQLite.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+
+use super::*;
+use crate::db::{DatabaseUrl, Db};
+use crate::pipeline::deliver::{HandedDelivery, SenderConfig};
+use crate::pipeline::effective::Resolved;
+use crate::pipeline::ingest::tests::{effective_in, event};
+use crate::pipeline::path_trace::PathTrace;
+use crate::pipeline::render::Rendered;
+use crate::pipeline::writer::{Handoff, IngestWriter};
+
+/// What the writer gave the sender: the handed deliveries, and the prerenders asked for.
+#[derive(Default)]
+struct Given {
+    handed: Vec<HandedDelivery>,
+    ahead: Vec<Prerender>,
+}
+
+/// A migrated SQLite database with organization "acme", project "shop" and the active
+/// installation "inst-1" of workspace "T0001", and a writer with a hand-off into `given`.
+fn writer() -> (tempfile::TempDir, Db, IngestWriter, Arc<Mutex<Given>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::Sqlite(dir.path().join("p.db"));
+    let mut conn = url.connect().unwrap();
+    crate::db::run_migrations(&mut conn).unwrap();
+    crate::db::scratch::seed_installation(&mut conn, "shop", ("inst-1", "T0001"));
+    let db = Db::new(url, 2).unwrap();
+    let given: Arc<Mutex<Given>> = Arc::default();
+    let (to_sink, to_ahead) = (given.clone(), given.clone());
+    let handoff = Handoff {
+        sender: SenderConfig::for_tests(),
+        sink: Arc::new(move |deliveries, _trace, _gate| {
+            to_sink.lock().unwrap().handed.extend(deliveries);
+        }),
+        prerender: Arc::new(move |p| to_ahead.lock().unwrap().ahead.push(p)),
+    };
+    let writer = IngestWriter::start(&db, Some(handoff)).unwrap();
+    (dir, db, writer, given)
+}
+
+/// Submits event `kind` of load test `lt` into `channel` (with or without threads); its
+/// delivery is handed over at commit.
+async fn ingest(writer: &IngestWriter, (lt, kind): (&str, &str), (channel, threads): (&str, bool)) {
+    let resolved = Resolved {
+        effective: effective_in(channel, threads),
+        project_registered: true,
+    };
+    let ingested = writer
+        .submit_load_test(event(lt, kind), resolved, None, PathTrace::default())
+        .await
+        .unwrap();
+    assert_eq!(ingested.handed, [("T0001".to_owned(), channel.to_owned())]);
+}
+
+/// [`ingest`], then what was handed over and asked to render ahead since the last time.
+async fn submit(
+    writer: &IngestWriter,
+    given: &Mutex<Given>,
+    event: (&str, &str),
+    to: (&str, bool),
+) -> Given {
+    ingest(writer, event, to).await;
+    std::mem::take(&mut *given.lock().unwrap())
+}
+
+/// A planned message, to compare: how it goes out, and what it says.
+fn message(planned: Planned) -> (&'static str, Option<Rendered>) {
+    match planned {
+        Planned::CardOnly(..) => ("card only", None),
+        Planned::Message(m) => {
+            let send::Message { plan, rendered, .. } = *m;
+            let how = match plan {
+                send::Plan::Single => "single",
+                send::Plan::Parent(_) => "card",
+                send::Plan::Reply(..) => "reply",
+            };
+            (how, Some(rendered.unwrap()))
+        }
+    }
+}
+
+/// A load-test event alone in the group commit's batch is handed over with its message
+/// rendered ahead, and that message is the one the sender renders from what it loads after
+/// the commit: a single message without threads, the run card with them, a reply under the
+/// card once the run has one.
+#[actix_web::test]
+async fn a_lone_event_is_handed_with_its_message_rendered_ahead() {
+    let (_dir, db, writer, given) = writer();
+    let (renderer, cipher) = (Renderer::new(None).unwrap(), Cipher::for_tests());
+    let config = SenderConfig::for_tests();
+    let cases = [
+        (("lt-1", "started"), ("C1", false), "single"),
+        (("lt-2", "started"), ("C2", true), "card"),
+        (("lt-3", "running"), ("C3", true), "reply"),
+    ];
+    // The run of the reply has its card in the channel already.
+    db.get()
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO slack_threads (subject_key, team_id, channel, parent_ts, card, \
+             updated_at) VALUES ('lt:lt-3', 'T0001', 'C3', '1.000001', '{}', \
+             '2026-01-01 00:00:00')",
+        )
+        .unwrap();
+    for (event, to, how) in cases {
+        let (lt, _) = event;
+        if how == "reply" {
+            // Its start, sent before.
+            submit(&writer, &given, (lt, "started"), ("C0", true)).await;
+        }
+        let Given {
+            mut handed,
+            mut ahead,
+        } = submit(&writer, &given, event, to).await;
+        assert_eq!((handed.len(), ahead.len()), (1, 1), "{lt}");
+        let (handed, ahead) = (handed.remove(0), ahead.remove(0));
+        let Ok(p) = &handed.prepared else {
+            panic!("{lt}: not loaded");
+        };
+        let slot = p.prerendered.clone().expect("rendered ahead");
+        assert!(Arc::ptr_eq(&slot, &ahead.slot), "{lt}: another delivery's");
+        render(&renderer, &cipher, ahead);
+        let early = message(rendered(&slot).expect("rendered"));
+
+        let d = &handed.delivery;
+        let mut conn = db.get().unwrap();
+        let after = prepare::prepare(&mut conn, d, &config, None, false)
+            .unwrap()
+            .unwrap();
+        let late = message(send::plan(&renderer, &cipher, d.address(), &after));
+        assert_eq!(early.0, how, "{lt}");
+        assert_eq!(early, late, "{lt}");
+    }
+}
+
+/// What is loaded ahead goes only with its own row: a claim that hands over an older
+/// delivery of the channel loads that one after the claim, and renders nothing ahead.
+#[actix_web::test]
+async fn a_claim_of_an_older_delivery_takes_nothing_rendered_ahead() {
+    let (_dir, db, writer, given) = writer();
+    submit(&writer, &given, ("lt-1", "started"), ("C1", true)).await;
+    // Its claim handed back and the channel not paced: it is the channel's head again.
+    db.get()
+        .unwrap()
+        .batch_execute(
+            "UPDATE deliveries SET claimed_until = NULL, claimed_by = NULL; \
+             DELETE FROM channel_pacing;",
+        )
+        .unwrap();
+    let Given { handed, ahead } = submit(&writer, &given, ("lt-2", "started"), ("C1", true)).await;
+    assert_eq!((handed.len(), ahead.len()), (1, 1));
+    assert_eq!(handed[0].delivery.subject_key, "lt:lt-1");
+    let Ok(p) = &handed[0].prepared else {
+        panic!("not loaded");
+    };
+    assert!(p.prerendered.is_none());
+    assert!(matches!(&*p.payload, Payload::LoadTest(lt) if lt.load_test_id == "lt-1"));
+}
+
+/// A batch of several events renders nothing ahead: the writer is busy, its time goes to
+/// the events.
+#[actix_web::test]
+async fn a_batch_of_several_renders_nothing_ahead() {
+    let (_dir, _db, writer, given) = writer();
+    // Holds the writer while the two events queue: they are taken as one batch.
+    let slow = writer.submit_write(|_| {
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
+    });
+    let first = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ingest(&writer, ("lt-1", "started"), ("C1", true)).await
+    };
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ingest(&writer, ("lt-2", "started"), ("C2", true)).await
+    };
+    let (slow, _, _) = tokio::join!(slow, first, second);
+    slow.unwrap();
+    let given = std::mem::take(&mut *given.lock().unwrap());
+    assert_eq!(given.handed.len(), 2);
+    assert!(given.ahead.is_empty());
+}
