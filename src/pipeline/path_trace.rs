@@ -29,7 +29,8 @@ pub enum Step {
     /// What the message needs is at hand (a handed delivery's was loaded at commit, so this
     /// stage is the sender's bookkeeping only).
     Prepared,
-    /// The message was rendered (and the token read).
+    /// The message was rendered (or taken rendered ahead), the token read and the request
+    /// body encoded.
     Rendered,
     /// The sender knows the transaction committed (the time before: what of the `COMMIT`
     /// the render did not hide; nothing when it was over first).

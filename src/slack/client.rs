@@ -53,6 +53,11 @@ pub struct SlackApi {
     keep_alive: bool,
 }
 
+const POST_MESSAGE: &str = "chat.postMessage";
+
+/// A `chat.postMessage` body, encoded (see [`SlackApi::encode_post`]).
+pub struct EncodedPost(Body);
+
 impl SlackApi {
     /// A client for the Web API at `base_url` (`https://slack.com/api`, or the fake's
     /// `…/api`), giving every call at most `timeout` from sending to the end of the body.
@@ -148,7 +153,12 @@ impl SlackApi {
         token: &SecretString,
         msg: &PostMessage,
     ) -> Result<Posted, SlackError> {
-        const METHOD: &str = "chat.postMessage";
+        self.post_encoded(token, Self::encode_post(msg)?).await
+    }
+
+    /// The body of `chat.postMessage` for `msg`, encoded ahead of the call (the sender
+    /// encodes while the transaction of a handed delivery commits).
+    pub fn encode_post(msg: &PostMessage) -> Result<EncodedPost, SlackError> {
         #[derive(Serialize)]
         struct Wire<'a> {
             #[serde(flatten)]
@@ -156,16 +166,22 @@ impl SlackApi {
             unfurl_links: bool,
             unfurl_media: bool,
         }
-        let body = json_body(
-            METHOD,
-            &Wire {
-                msg,
-                unfurl_links: false,
-                unfurl_media: false,
-            },
-        )?;
-        let env = self.call(METHOD, Auth::Bearer(token), body).await?;
-        posted(METHOD, env)
+        let wire = Wire {
+            msg,
+            unfurl_links: false,
+            unfurl_media: false,
+        };
+        json_body(POST_MESSAGE, &wire).map(EncodedPost)
+    }
+
+    /// `chat.postMessage` with a body of [`Self::encode_post`].
+    pub async fn post_encoded(
+        &self,
+        token: &SecretString,
+        body: EncodedPost,
+    ) -> Result<Posted, SlackError> {
+        let env = self.call(POST_MESSAGE, Auth::Bearer(token), body.0).await?;
+        posted(POST_MESSAGE, env)
     }
 
     /// `chat.update`: replaces text and blocks of a message the bot posted.

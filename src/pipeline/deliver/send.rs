@@ -21,7 +21,7 @@ use crate::pipeline::events::Payload;
 use crate::pipeline::incidents;
 use crate::pipeline::path_trace::{mark, PathTrace, Step};
 use crate::pipeline::render::{Card, CardControls, RenderError, Rendered, Renderer};
-use crate::slack::PostMessage;
+use crate::slack::{PostMessage, SlackApi};
 
 /// The stored card of a thread, as logged when it cannot be read or written.
 const CARD_COLUMN: &str = "slack_threads.card";
@@ -123,9 +123,15 @@ pub(super) async fn send(
         reply_broadcast,
     };
     with_mention(&mut msg, d.mention.as_deref());
+    // Encoded before the gate, while the transaction commits.
+    let encoded = SlackApi::encode_post(&msg);
     mark(trace, Step::Rendered);
     committed(gate, trace).await?;
-    let posted = match deps.slack.post_message(token, &msg).await {
+    let sent = match encoded {
+        Ok(body) => deps.slack.post_encoded(token, body).await,
+        Err(e) => Err(e),
+    };
+    let posted = match sent {
         Ok(posted) => {
             mark(trace, Step::Posted);
             posted
