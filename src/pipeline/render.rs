@@ -176,7 +176,7 @@ impl Rendered {
 }
 
 /// Names of the organization and project (looked up at send time, so renames show).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MessageNames {
     pub org_id: String,
     pub org_name: String,

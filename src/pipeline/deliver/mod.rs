@@ -133,6 +133,8 @@ pub fn prepare_handed(
     } = head;
     let prepared = match prerender::claimed(preloaded, &d) {
         Some(Ok(mut p)) => {
+            #[cfg(debug_assertions)]
+            prerender::assert_unchanged(conn, &d, &p)?;
             prepare::add_digest(conn, &d, config, &mut p, queued_behind)?;
             Ok(p)
         }

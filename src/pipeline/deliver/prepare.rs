@@ -53,6 +53,28 @@ impl Prepared {
     }
 }
 
+impl Prepared {
+    /// Whether `other` loaded the same (its digest and a message rendered ahead aside).
+    pub(super) fn same_load(&self, other: &Self) -> bool {
+        let (i, j) = (&self.installation, &other.installation);
+        let installation = (&i.id, &i.team_id, &i.bot_token, i.status, &i.status_reason)
+            == (&j.id, &j.team_id, &j.bot_token, j.status, &j.status_reason)
+            && (i.updated_at, i.failing_since, i.next_probe_at)
+                == (j.updated_at, j.failing_since, j.next_probe_at);
+        let thread = |p: &Self| {
+            p.thread
+                .as_ref()
+                .map(|t| (t.parent_ts.clone(), t.card.clone()))
+        };
+        installation
+            && Arc::ptr_eq(&self.payload, &other.payload)
+            && self.names == other.names
+            && thread(self) == thread(other)
+            && self.controls == other.controls
+            && self.pinned == other.pinned
+    }
+}
+
 /// `Ok(Err(reason))`: the delivery fails for `reason` without calling Slack. `known`: the
 /// payload of `d`'s event when the caller has it (the hand-off, in the transaction that
 /// stored the event); otherwise the event is read. `queued_behind`: whether deliveries may

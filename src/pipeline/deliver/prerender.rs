@@ -10,10 +10,11 @@
 //!
 //! What is loaded ahead is what the hand-off would load after the claim, read in the same
 //! transaction: the installation with the names, and with threads the thread, incident
-//! controls and pinned baseline. An event's own writes touch none of them, and on SQLite
-//! nothing else writes while the group commit's transaction is open (`BEGIN IMMEDIATE`
-//! holds the database's write lock), so the message is the one the sender would render
-//! after the claim. Not on PostgreSQL, where another instance may record a thread's parent
+//! controls and pinned baseline. An event's own writes touch none of them; the batch holds
+//! no other job (a delivery's outcome, which records a thread's parent, is a job of the
+//! group commit on SQLite); and on SQLite nothing else writes while the group commit's
+//! transaction is open (`BEGIN IMMEDIATE` holds the database's write lock). So the message
+//! is the one the sender would render after the claim. Not on PostgreSQL, where another instance may record a thread's parent
 //! between the read and the claim. A claim that hands over another delivery (an older one
 //! of a busy channel), a delivery that heads a digest, or a render that is not done by the
 //! time the sender takes the delivery up: rendered as before, and the slot is dropped.
@@ -98,6 +99,25 @@ pub fn claimed(
         p.event_id == d.event_id && p.team_id == d.team_id && p.channel == d.channel
     })?;
     Some(preloaded.swap_remove(i).prepared)
+}
+
+/// Panics when what was loaded ahead for `d`, `ahead`, is not what loading it now finds:
+/// what rendering ahead relies on (see the module's documentation). Debug builds only, so
+/// every test that hands over a delivery rendered ahead checks it.
+#[cfg(debug_assertions)]
+pub(super) fn assert_unchanged(
+    conn: &mut DbConnection,
+    d: &Delivery,
+    ahead: &Prepared,
+) -> Result<(), DbError> {
+    let now = prepare::load(conn, d.address(), ahead.payload.clone())?;
+    let same = now.as_ref().is_ok_and(|now| ahead.same_load(now));
+    assert!(
+        same,
+        "what was loaded ahead for delivery {} changed before its claim",
+        d.id
+    );
+    Ok(())
 }
 
 /// Renders a prerender's message into its slot (the sender, while the transaction writes).

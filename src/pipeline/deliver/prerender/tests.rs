@@ -185,3 +185,22 @@ async fn a_batch_of_several_renders_nothing_ahead() {
     assert_eq!(given.handed.len(), 2);
     assert!(given.ahead.is_empty());
 }
+
+/// The debug builds' check of what rendering ahead relies on fails when what was loaded
+/// ahead changed before the claim (here the run's card appeared in its channel).
+#[actix_web::test]
+#[should_panic(expected = "changed before its claim")]
+async fn a_load_that_changed_before_the_claim_fails_the_debug_check() {
+    let (_dir, db, writer, given) = writer();
+    let Given { handed, .. } = submit(&writer, &given, ("lt-1", "started"), ("C1", true)).await;
+    let Ok(p) = &handed[0].prepared else {
+        panic!("not loaded");
+    };
+    let mut conn = db.get().unwrap();
+    conn.batch_execute(
+        "INSERT INTO slack_threads (subject_key, team_id, channel, parent_ts, card, updated_at) \
+         VALUES ('lt:lt-1', 'T0001', 'C1', '1.000001', '{}', '2026-01-01 00:00:00')",
+    )
+    .unwrap();
+    let _ = assert_unchanged(&mut conn, &handed[0].delivery, p);
+}
