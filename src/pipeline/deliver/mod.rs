@@ -131,18 +131,17 @@ pub fn prepare_handed(
         delivery: d,
         queued_behind,
     } = head;
-    let prepared = match prerender::claimed(preloaded, &d) {
-        Some(Ok(mut p)) => {
+    let known = stored.payload_of(&d.event_id).cloned();
+    let prepared = match (prerender::claimed(preloaded, &d), known) {
+        (Some(mut ahead), Some(_payload)) => {
             #[cfg(debug_assertions)]
-            prerender::assert_unchanged(conn, &d, &p)?;
-            prepare::add_digest(conn, &d, config, &mut p, queued_behind)?;
-            Ok(p)
+            prerender::assert_unchanged(conn, &d, _payload, &ahead)?;
+            if let Ok(p) = &mut ahead {
+                prepare::add_digest(conn, &d, config, p, queued_behind)?;
+            }
+            ahead
         }
-        Some(Err(reason)) => Err(reason),
-        None => {
-            let known = stored.payload_of(&d.event_id).cloned();
-            prepare::prepare(conn, &d, config, known, queued_behind)?
-        }
+        (_, known) => prepare::prepare(conn, &d, config, known, queued_behind)?,
     };
     Ok(HandedDelivery {
         delivery: d,

@@ -51,14 +51,25 @@ impl Prepared {
             prerendered: None,
         }
     }
-}
 
-impl Prepared {
-    /// Whether `other` loaded the same (its digest and a message rendered ahead aside).
+    /// Whether `other` loaded the same (its payload, digest and a message rendered ahead
+    /// aside): the debug check of `prerender::assert_unchanged`.
+    #[cfg(debug_assertions)]
     pub(super) fn same_load(&self, other: &Self) -> bool {
         let (i, j) = (&self.installation, &other.installation);
-        let installation = (&i.id, &i.team_id, &i.bot_token, i.status, &i.status_reason)
-            == (&j.id, &j.team_id, &j.bot_token, j.status, &j.status_reason)
+        let installation = (&i.id, &i.org_id, &i.project_id, &i.team_id, &i.bot_token)
+            == (&j.id, &j.org_id, &j.project_id, &j.team_id, &j.bot_token)
+            && (
+                i.status,
+                &i.status_reason,
+                &i.refresh_token,
+                i.token_expires_at,
+            ) == (
+                j.status,
+                &j.status_reason,
+                &j.refresh_token,
+                j.token_expires_at,
+            )
             && (i.updated_at, i.failing_since, i.next_probe_at)
                 == (j.updated_at, j.failing_since, j.next_probe_at);
         let thread = |p: &Self| {
@@ -67,7 +78,6 @@ impl Prepared {
                 .map(|t| (t.parent_ts.clone(), t.card.clone()))
         };
         installation
-            && Arc::ptr_eq(&self.payload, &other.payload)
             && self.names == other.names
             && thread(self) == thread(other)
             && self.controls == other.controls

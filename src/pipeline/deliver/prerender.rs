@@ -6,7 +6,7 @@
 //! is loaded before the event's writes instead ([`start`], right after the event was
 //! planned), and the sender renders them ([`render`]) while the writer goes on with the
 //! event row, the load test's row, the outbox rows and the claim. A delivery the claim then
-//! hands over finds its message in its [`Slot`] and goes straight to the post.
+//! hands over finds its message in its [`Slot`] and is not rendered again.
 //!
 //! What is loaded ahead is what the hand-off would load after the claim, read in the same
 //! transaction: the installation with the names, and with threads the thread, incident
@@ -14,10 +14,15 @@
 //! no other job (a delivery's outcome, which records a thread's parent, is a job of the
 //! group commit on SQLite); and on SQLite nothing else writes while the group commit's
 //! transaction is open (`BEGIN IMMEDIATE` holds the database's write lock). So the message
-//! is the one the sender would render after the claim. Not on PostgreSQL, where another instance may record a thread's parent
-//! between the read and the claim. A claim that hands over another delivery (an older one
-//! of a busy channel), a delivery that heads a digest, or a render that is not done by the
-//! time the sender takes the delivery up: rendered as before, and the slot is dropped.
+//! is the one the sender would render after the claim (debug builds check it at every such
+//! claim: [`assert_unchanged`]). Not on PostgreSQL, where another instance may record a
+//! thread's parent between the read and the claim. A claim that hands over another
+//! delivery (an older one of a busy channel), a delivery that heads a digest, or a render
+//! that is not done by the time the sender takes the delivery up: rendered as before, and
+//! the slot is dropped.
+//! What is loaded and rendered ahead for a row the claim does not take (a busy or paced
+//! channel), or for a repeat of an accepted event (found by the event row's insert, right
+//! after), is done in vain: a lone event means an idle writer.
 
 use std::sync::{Arc, Mutex};
 
@@ -47,8 +52,9 @@ pub type PrerenderSink = Arc<dyn Fn(Prerender) + Send + Sync>;
 
 /// What was loaded ahead for one outbox row of the event (with its prerender's slot), for
 /// the hand-off to use if it claims that row.
-pub struct Preloaded {
+pub(crate) struct Preloaded {
     event_id: String,
+    event_type: String,
     team_id: Option<String>,
     channel: String,
     prepared: Result<Prepared, DeliveryReason>,
@@ -56,7 +62,7 @@ pub struct Preloaded {
 
 /// Loads what the pending `rows` of an event with `payload` need, right after the event
 /// was planned and before it is written, and asks `sink` to render each message ahead.
-pub fn start(
+pub(crate) fn start(
     conn: &mut DbConnection,
     payload: &Arc<Payload>,
     rows: &[NewDelivery],
@@ -82,6 +88,7 @@ pub fn start(
             }
             Ok(Preloaded {
                 event_id: row.event_id.clone(),
+                event_type: row.event_type.clone(),
                 team_id: row.team_id.clone(),
                 channel: row.channel.clone(),
                 prepared,
@@ -91,27 +98,34 @@ pub fn start(
 }
 
 /// What was loaded ahead for the claimed `d`, if it is one of the rows of `preloaded`.
-pub fn claimed(
+pub(super) fn claimed(
     preloaded: &mut Vec<Preloaded>,
     d: &Delivery,
 ) -> Option<Result<Prepared, DeliveryReason>> {
     let i = preloaded.iter().position(|p| {
-        p.event_id == d.event_id && p.team_id == d.team_id && p.channel == d.channel
+        (&p.event_id, &p.event_type, &p.team_id, &p.channel)
+            == (&d.event_id, &d.event_type, &d.team_id, &d.channel)
     })?;
     Some(preloaded.swap_remove(i).prepared)
 }
 
-/// Panics when what was loaded ahead for `d`, `ahead`, is not what loading it now finds:
+/// Panics when what was loaded ahead for `d` (an event with `payload`), `ahead`, is not what
+/// loading it now finds:
 /// what rendering ahead relies on (see the module's documentation). Debug builds only, so
 /// every test that hands over a delivery rendered ahead checks it.
 #[cfg(debug_assertions)]
 pub(super) fn assert_unchanged(
     conn: &mut DbConnection,
     d: &Delivery,
-    ahead: &Prepared,
+    payload: Arc<Payload>,
+    ahead: &Result<Prepared, DeliveryReason>,
 ) -> Result<(), DbError> {
-    let now = prepare::load(conn, d.address(), ahead.payload.clone())?;
-    let same = now.as_ref().is_ok_and(|now| ahead.same_load(now));
+    let now = prepare::load(conn, d.address(), payload)?;
+    let same = match (ahead, &now) {
+        (Ok(ahead), Ok(now)) => ahead.same_load(now),
+        (Err(ahead), Err(now)) => ahead == now,
+        _ => false,
+    };
     assert!(
         same,
         "what was loaded ahead for delivery {} changed before its claim",

@@ -72,34 +72,29 @@ pub(super) async fn send(
         committed(gate, trace).await?;
         return Ok(send_digest(deps, d, &p, token).await);
     }
-    let planned = p
-        .prerendered
-        .take()
-        .and_then(|slot| prerender::rendered(&slot));
     let card_json = |card: &Card| write_json(CARD_COLUMN, card, "");
-    let (plan, controls, rendered) =
-        match planned.unwrap_or_else(|| plan(&deps.renderer, &deps.cipher, d.address(), &p)) {
-            Planned::CardOnly(thread, card) => {
-                // The edit goes out with the card edits; the delivery counts as the card's ts.
-                let channel_id = card_channel(&thread, d);
-                return Ok(Record::Sent {
-                    ts: thread.parent_ts,
-                    thread: Some(ThreadWrite::SaveCard {
-                        card: card_json(&card),
-                        channel_id,
-                    }),
-                    merged: Vec::new(),
-                });
-            }
-            Planned::Message(m) => {
-                let Message {
-                    plan,
-                    controls,
-                    rendered,
-                } = *m;
-                (plan, controls, rendered)
-            }
-        };
+    let (plan, controls, rendered) = match planned(&deps.renderer, &deps.cipher, d, &mut p) {
+        Planned::CardOnly(thread, card) => {
+            // The edit goes out with the card edits; the delivery counts as the card's ts.
+            let channel_id = card_channel(&thread, d);
+            return Ok(Record::Sent {
+                ts: thread.parent_ts,
+                thread: Some(ThreadWrite::SaveCard {
+                    card: card_json(&card),
+                    channel_id,
+                }),
+                merged: Vec::new(),
+            });
+        }
+        Planned::Message(m) => {
+            let Message {
+                plan,
+                controls,
+                rendered,
+            } = *m;
+            (plan, controls, rendered)
+        }
+    };
     let rendered = match rendered {
         Ok(r) => r,
         Err(e) => {
@@ -191,6 +186,18 @@ pub(super) struct Message {
     pub(super) plan: Plan,
     controls: Option<CardControls>,
     pub(super) rendered: Result<Rendered, RenderError>,
+}
+
+/// `d`'s message: the one rendered ahead (see [`prerender`]), taken out of `p`, or planned
+/// now.
+pub(super) fn planned(
+    renderer: &Renderer,
+    cipher: &Cipher,
+    d: &Delivery,
+    p: &mut Prepared,
+) -> Planned {
+    let ahead = p.prerendered.take().and_then(|s| prerender::rendered(&s));
+    ahead.unwrap_or_else(|| plan(renderer, cipher, d.address(), p))
 }
 
 /// See [`Planned`].
