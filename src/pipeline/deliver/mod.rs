@@ -131,17 +131,17 @@ pub fn prepare_handed(
         delivery: d,
         queued_behind,
     } = head;
-    let known = stored.payload_of(&d.event_id).cloned();
-    let prepared = match (prerender::claimed(preloaded, &d), known) {
-        (Some(mut ahead), Some(_payload)) => {
-            #[cfg(debug_assertions)]
-            prerender::assert_unchanged(conn, &d, _payload, &ahead)?;
+    let prepared = match prerender::claimed(conn, preloaded, &d)? {
+        Some(mut ahead) => {
             if let Ok(p) = &mut ahead {
                 prepare::add_digest(conn, &d, config, p, queued_behind)?;
             }
             ahead
         }
-        (_, known) => prepare::prepare(conn, &d, config, known, queued_behind)?,
+        None => {
+            let known = stored.payload_of(&d.event_id).cloned();
+            prepare::prepare(conn, &d, config, known, queued_behind)?
+        }
     };
     Ok(HandedDelivery {
         delivery: d,

@@ -53,6 +53,7 @@ pub type PrerenderSink = Arc<dyn Fn(Prerender) + Send + Sync>;
 /// What was loaded ahead for one outbox row of the event (with its prerender's slot), for
 /// the hand-off to use if it claims that row.
 pub(crate) struct Preloaded {
+    payload: Arc<Payload>,
     event_id: String,
     event_type: String,
     team_id: Option<String>,
@@ -87,6 +88,7 @@ pub(crate) fn start(
                 p.prerendered = Some(slot);
             }
             Ok(Preloaded {
+                payload: payload.clone(),
                 event_id: row.event_id.clone(),
                 event_type: row.event_type.clone(),
                 team_id: row.team_id.clone(),
@@ -97,16 +99,27 @@ pub(crate) fn start(
         .collect()
 }
 
-/// What was loaded ahead for the claimed `d`, if it is one of the rows of `preloaded`.
+/// What was loaded ahead for the claimed `d`, if it is one of the rows of `preloaded` (in
+/// the claim's transaction: debug builds check it is what loading it now finds,
+/// [`assert_unchanged`]).
 pub(super) fn claimed(
+    conn: &mut DbConnection,
     preloaded: &mut Vec<Preloaded>,
     d: &Delivery,
-) -> Option<Result<Prepared, DeliveryReason>> {
-    let i = preloaded.iter().position(|p| {
+) -> Result<Option<Result<Prepared, DeliveryReason>>, DbError> {
+    let found = preloaded.iter().position(|p| {
         (&p.event_id, &p.event_type, &p.team_id, &p.channel)
             == (&d.event_id, &d.event_type, &d.team_id, &d.channel)
-    })?;
-    Some(preloaded.swap_remove(i).prepared)
+    });
+    let Some(i) = found else {
+        return Ok(None);
+    };
+    let ahead = preloaded.swap_remove(i);
+    #[cfg(debug_assertions)]
+    assert_unchanged(conn, d, ahead.payload, &ahead.prepared)?;
+    #[cfg(not(debug_assertions))]
+    let _ = (conn, ahead.payload);
+    Ok(Some(ahead.prepared))
 }
 
 /// Panics when what was loaded ahead for `d` (an event with `payload`), `ahead`, is not what

@@ -314,13 +314,11 @@ impl Job for LoadTestWork {
         self.preloaded.clear();
         let (job, preloaded) = (&mut self.job, &mut self.preloaded);
         let mut work = |c: &mut DbConnection| {
-            let now = chrono::Utc::now();
-            let (ev, resolved) = (&job.ev, &job.resolved);
-            let Some(h) = ahead else {
-                return ingest::load_test_event(c, ev, resolved, now);
-            };
+            let (ev, resolved, now) = (&job.ev, &job.resolved, chrono::Utc::now());
             ingest::load_test_event_planned(c, ev, resolved, now, |c, payload, rows| {
-                *preloaded = prerender::start(c, payload, rows, &h.prerender)?;
+                if let Some(h) = ahead {
+                    *preloaded = prerender::start(c, payload, rows, &h.prerender)?;
+                }
                 Ok(())
             })
         };
